@@ -1,0 +1,44 @@
+"""The boundary kit: everything a tenant-scoped MCP server needs, reusable for your own servers.
+
+- `JwtVerifier`, `KeySet`, `JwksUrl`: bearer JWTs (asymmetric, pinned algorithms, iss/aud/exp).
+- `GuardedServer`, `BoundarySettings`: register `ToolSpec`s with plain handlers; the kit adds
+  scopes, validation, rate and size limits, audit and idempotency, on stdio and HTTP alike.
+- `Database`, `TenantScoped`, `TenantSession`: tenant-bound SQLModel storage.
+- `AuditRecord`, `IdempotencyRecord`: the rows the kit writes.
+
+Imports only `schemas` and third-party libraries. See `mcp_servers/crm` for a complete server.
+"""
+
+from mcp_servers.kit._audit import AuditLog, AuditRecord, args_hash
+from mcp_servers.kit._guard import CallContext, Guard, StaticCredential, current_call
+from mcp_servers.kit._http import ScopeGate
+from mcp_servers.kit._jwt import ASYMMETRIC_ALGORITHMS, JwksUrl, JwtVerifier, KeySet, principal_from_claims
+from mcp_servers.kit._ratelimit import RateLimiter
+from mcp_servers.kit._results import error_result
+from mcp_servers.kit._server import BoundarySettings, GuardedServer, IdempotencyRecord
+from mcp_servers.kit._storage import Database, TenantRequired, TenantScoped, TenantSession
+
+__all__ = [
+    "ASYMMETRIC_ALGORITHMS",
+    "AuditLog",
+    "AuditRecord",
+    "BoundarySettings",
+    "CallContext",
+    "Database",
+    "Guard",
+    "GuardedServer",
+    "IdempotencyRecord",
+    "JwksUrl",
+    "JwtVerifier",
+    "KeySet",
+    "RateLimiter",
+    "ScopeGate",
+    "StaticCredential",
+    "TenantRequired",
+    "TenantScoped",
+    "TenantSession",
+    "args_hash",
+    "current_call",
+    "error_result",
+    "principal_from_claims",
+]

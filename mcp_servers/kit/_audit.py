@@ -1,0 +1,122 @@
+"""The audit trail of a server: one row for every tool call, allowed or denied.
+
+Rows are queued on the request path (no I/O there) and written in batches by a background task,
+so a burst of calls costs one transaction, not one each. `AuditLog.flush()` writes what is queued;
+the server's lifespan flushes on shutdown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import anyio
+from anyio.abc import TaskGroup
+from sqlalchemy import insert
+from sqlmodel import Field, SQLModel
+
+from mcp_servers.kit._storage import Database
+
+logger = logging.getLogger(__name__)
+
+Outcome = Literal["allowed", "denied", "failed"]
+"""allowed: the tool ran and succeeded; denied: the boundary refused it; failed: the tool ran and erred."""
+
+
+class AuditRecord(SQLModel, table=True):
+    __tablename__ = "audit_log"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    tenant_id: str | None = Field(default=None, index=True, max_length=64)
+    subject: str | None = Field(default=None, max_length=200)
+    client_id: str | None = Field(default=None, max_length=200)
+    tool: str = Field(max_length=200)
+    args_hash: str = Field(max_length=64)
+    outcome: str = Field(max_length=16)
+    code: str | None = Field(default=None, max_length=40)
+    idempotency_key: str | None = Field(default=None, max_length=200)
+    latency_ms: float
+
+
+def args_hash(arguments: Any) -> str:
+    """SHA-256 of the arguments as canonical JSON: the same arguments always hash the same."""
+    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class AuditLog:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._send, self._receive = anyio.create_memory_object_stream[dict[str, Any]](math.inf)
+        self._lock = anyio.Lock()
+
+    def record(
+        self,
+        *,
+        tenant: str | None,
+        subject: str | None,
+        client_id: str | None,
+        tool: str,
+        args_digest: str,
+        outcome: Outcome,
+        code: str | None,
+        latency_ms: float,
+        idempotency_key: str | None = None,
+    ) -> None:
+        self._send.send_nowait(
+            {
+                "at": datetime.now(UTC),
+                "tenant_id": tenant,
+                "subject": subject,
+                "client_id": client_id,
+                "tool": tool,
+                "args_hash": args_digest,
+                "outcome": outcome,
+                "code": code,
+                "idempotency_key": idempotency_key,
+                "latency_ms": round(latency_ms, 3),
+            }
+        )
+
+    async def flush(self) -> int:
+        """Write every queued row now; returns how many."""
+        async with self._lock:
+            batch: list[dict[str, Any]] = []
+            while True:
+                try:
+                    batch.append(self._receive.receive_nowait())
+                except anyio.WouldBlock:
+                    break
+            if batch:
+                await anyio.to_thread.run_sync(self._write, batch)
+            return len(batch)
+
+    async def run(self, task_group: TaskGroup) -> None:
+        """Start the background writer in `task_group`."""
+        task_group.start_soon(self._writer)
+
+    async def _writer(self) -> None:
+        while True:
+            first = await self._receive.receive()
+            # Shielded: once a row is taken off the queue it is written, even while shutting down.
+            with anyio.CancelScope(shield=True):
+                async with self._lock:
+                    batch = [first]
+                    while True:
+                        try:
+                            batch.append(self._receive.receive_nowait())
+                        except anyio.WouldBlock:
+                            break
+                    try:
+                        await anyio.to_thread.run_sync(self._write, batch)
+                    except Exception:  # top-level handler of the writer task: report and keep going
+                        logger.exception("could not write %d audit rows", len(batch))
+
+    def _write(self, batch: list[dict[str, Any]]) -> None:
+        with self._db.engine.begin() as connection:
+            connection.execute(insert(AuditRecord), batch)

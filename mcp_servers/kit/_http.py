@@ -1,0 +1,155 @@
+"""The HTTP face of the guard: status codes a client can act on, before the MCP layer runs.
+
+`ScopeGate` wraps the SDK's `/mcp` endpoint, inside the SDK's bearer authentication:
+- a body over the limit → 413 `request_too_large` (JSON), nothing read past the limit;
+- a `tools/call` for a tool whose scope the token lacks → 403 with
+  `WWW-Authenticate: Bearer error="insufficient_scope", scope="<needed>", resource_metadata=...`
+  (the SDK alone would answer a 200 with an error inside), audited as a denial;
+- everything else goes on to the SDK (missing or invalid tokens get its 401).
+The tool is read from the JSON-RPC body (both protocol eras); the guard behind the gate checks
+again whatever the gate lets through.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mcp_servers.kit._audit import AuditLog, args_hash
+from mcp_servers.kit._jwt import principal_from_claims
+from schemas import ToolSpec, Unauthenticated
+
+
+class ScopeGate:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        specs: Mapping[str, ToolSpec],
+        audit: AuditLog,
+        max_request_bytes: int,
+        resource_metadata_url: str,
+    ) -> None:
+        self.app = app
+        self.specs = specs
+        self.audit = audit
+        self.max_request_bytes = max_request_bytes
+        self.resource_metadata_url = resource_metadata_url
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_request_bytes:
+            await self._too_large(send, int(declared))
+            return
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body.extend(message.get("body", b""))
+            if len(body) > self.max_request_bytes:
+                await self._too_large(send, len(body))
+                return
+            more = message.get("more_body", False)
+
+        method, name, arguments = self._what(headers, bytes(body))
+        user = scope.get("user")
+        if method == "tools/call" and name is not None:
+            if not isinstance(user, AuthenticatedUser):
+                self.audit.record(
+                    tenant=None, subject=None, client_id=None, tool=name[:200], args_digest=args_hash(arguments),
+                    outcome="denied", code="unauthenticated", latency_ms=(time.perf_counter() - started) * 1000,
+                )
+            else:
+                spec = self.specs.get(name)
+                try:
+                    principal = principal_from_claims(user.access_token.claims or {})
+                except Unauthenticated:
+                    principal = None
+                if spec is not None and principal is not None and not principal.allows(spec.scope):
+                    self.audit.record(
+                        tenant=principal.tenant, subject=principal.subject, client_id=principal.client_id,
+                        tool=name[:200], args_digest=args_hash(arguments), outcome="denied",
+                        code="insufficient_scope", latency_ms=(time.perf_counter() - started) * 1000,
+                    )
+                    await self._insufficient_scope(send, name, spec.scope)
+                    return
+
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    def _what(headers: Headers, body: bytes) -> tuple[str | None, str | None, Any]:
+        """The JSON-RPC method, the tool name (for tools/call) and the arguments."""
+        try:
+            message = json.loads(body)
+        except ValueError:
+            return headers.get("mcp-method"), headers.get("mcp-name"), None
+        if not isinstance(message, dict):
+            return None, None, None
+        params = message.get("params")
+        params = params if isinstance(params, dict) else {}
+        name = params.get("name")
+        return message.get("method"), name if isinstance(name, str) else None, params.get("arguments") or {}
+
+    async def _too_large(self, send: Send, size: int) -> None:
+        await _json_response(
+            send,
+            413,
+            {
+                "error": "request_too_large",
+                "error_description": f"the request body is {size}+ bytes; this server accepts at most "
+                f"{self.max_request_bytes}",
+            },
+        )
+
+    async def _insufficient_scope(self, send: Send, tool: str, needed: str) -> None:
+        challenge = (
+            f'Bearer error="insufficient_scope", scope="{needed}", '
+            f'error_description="tool {tool} needs scope {needed}", resource_metadata="{self.resource_metadata_url}"'
+        )
+        await _json_response(
+            send,
+            403,
+            {"error": "insufficient_scope", "error_description": f"tool {tool!r} needs scope {needed!r}",
+             "scope": needed},
+            extra_headers=[(b"www-authenticate", challenge.encode())],
+        )
+
+
+async def _json_response(
+    send: Send, status: int, body: dict[str, Any], extra_headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    data = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                *(extra_headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})

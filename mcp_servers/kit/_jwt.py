@@ -1,0 +1,193 @@
+"""Bearer token verification: JWTs signed with asymmetric keys from a JWKS file or URL.
+
+`JwtVerifier` is an MCP SDK `TokenVerifier`, so the SDK's bearer middleware answers 401 with
+protected resource metadata; it also serves stdio servers, whose credential comes from the
+environment (`verify_principal`). The `Principal` comes from the verified claims and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Final
+
+import anyio
+import httpx2
+import jwt
+from mcp.server.auth.provider import AccessToken
+from pydantic import ValidationError
+
+from schemas import Claims, Principal, Unauthenticated
+
+ASYMMETRIC_ALGORITHMS: Final = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+"""The only algorithms a deskhand server accepts. `none` and every HMAC algorithm are refused."""
+
+CLOCK_SKEW_SECONDS: Final = 30
+
+
+class KeySet:
+    """The issuer's public keys by `kid`, each pinned to the one algorithm its JWK names."""
+
+    def __init__(self, jwks: dict[str, Any], *, source: str) -> None:
+        self.source = source
+        self._keys: dict[str, jwt.PyJWK] = {}
+        for entry in jwks.get("keys", []):
+            alg = entry.get("alg")
+            if alg not in ASYMMETRIC_ALGORITHMS:
+                raise ValueError(f"{source}: key {entry.get('kid')!r} has alg {alg!r}; expected one of "
+                                 f"{sorted(ASYMMETRIC_ALGORITHMS)}")
+            if "d" in entry:
+                raise ValueError(f"{source}: key {entry.get('kid')!r} is a private key; publish public keys only")
+            self._keys[str(entry.get("kid", ""))] = jwt.PyJWK(entry, algorithm=alg)
+        if not self._keys:
+            raise ValueError(f"{source}: no keys found (expected {{\"keys\": [...]}})")
+
+    @classmethod
+    def from_file(cls, path: Path) -> KeySet:
+        try:
+            return cls(json.loads(path.read_text(encoding="utf-8")), source=str(path))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: cannot read the JWKS: {exc}") from exc
+
+    def get(self, kid: str | None) -> jwt.PyJWK | None:
+        if kid is None and len(self._keys) == 1:
+            return next(iter(self._keys.values()))
+        return self._keys.get(kid or "")
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+class JwksUrl:
+    """A JWKS fetched from a URL, refetched at most once a minute when an unknown `kid` appears."""
+
+    def __init__(self, url: str, *, min_refresh_seconds: float = 60.0) -> None:
+        self.url = url
+        self._min_refresh = min_refresh_seconds
+        self._keys: KeySet | None = None
+        self._fetched_at = 0.0
+        self._lock = anyio.Lock()
+
+    async def get(self, kid: str | None) -> jwt.PyJWK | None:
+        key = self._keys.get(kid) if self._keys else None
+        if key is None and time.monotonic() - self._fetched_at >= self._min_refresh:
+            async with self._lock:
+                if time.monotonic() - self._fetched_at >= self._min_refresh:
+                    self._fetched_at = time.monotonic()
+                    async with httpx2.AsyncClient(timeout=5.0) as client:
+                        response = await client.get(self.url)
+                        response.raise_for_status()
+                        self._keys = KeySet(response.json(), source=self.url)
+            key = self._keys.get(kid) if self._keys else None
+        return key
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    """The caller a verified token stands for. Raises `Unauthenticated` if a claim is missing or bad."""
+    scope = claims.get(Claims.SCOPE, "")
+    roles = claims.get(Claims.ROLES, [])
+    if not isinstance(scope, str) or not isinstance(roles, list):
+        raise Unauthenticated("token claims 'scope' (a string) or 'roles' (a list) are malformed")
+    try:
+        return Principal(
+            tenant=claims.get(Claims.TENANT),  # type: ignore[arg-type]  # validated here
+            subject=claims["sub"],
+            client_id=str(claims.get(Claims.CLIENT_ID) or claims.get("azp") or claims["sub"]),
+            roles=frozenset(str(r) for r in roles),
+            scopes=frozenset(scope.split()),
+        )
+    except (KeyError, ValidationError) as exc:
+        raise Unauthenticated(f"token has no valid '{Claims.TENANT}' or 'sub' claim") from exc
+
+
+class JwtVerifier:
+    """Verifies deskhand bearer tokens: signature, pinned algorithm, `iss`, `aud`, `exp`, `nbf`.
+
+    Verified tokens are remembered (bounded, until they expire), so a client that sends the
+    same token on every request pays for the signature check once.
+    """
+
+    def __init__(
+        self,
+        keys: KeySet | JwksUrl,
+        *,
+        issuer: str,
+        audience: str | Iterable[str],
+        cache_size: int = 4096,
+    ) -> None:
+        self._keys = keys
+        self.issuer = issuer
+        self.audiences = [audience] if isinstance(audience, str) else list(audience)
+        self._cache: OrderedDict[str, tuple[AccessToken, Principal]] = OrderedDict()
+        self._cache_size = cache_size
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        """The SDK's `TokenVerifier` protocol: an `AccessToken`, or None (the SDK answers 401)."""
+        try:
+            return (await self.verify(token))[0]
+        except Unauthenticated:
+            return None
+
+    async def verify_principal(self, token: str) -> Principal:
+        return (await self.verify(token))[1]
+
+    async def verify(self, token: str) -> tuple[AccessToken, Principal]:
+        """Verify `token`; `Unauthenticated` says why it is refused."""
+        cached = self._cache.get(token)
+        now = time.time()
+        if cached is not None:
+            access, principal = cached
+            if access.expires_at is not None and access.expires_at + CLOCK_SKEW_SECONDS > now:
+                self._cache.move_to_end(token)
+                return cached
+            del self._cache[token]
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(f"malformed token: {exc}") from exc
+        alg = header.get("alg")
+        if alg not in ASYMMETRIC_ALGORITHMS:
+            raise Unauthenticated(f"token algorithm {alg!r} is not accepted")
+        key = await self._key(header.get("kid"))
+        if key is None:
+            raise Unauthenticated(f"token key id {header.get('kid')!r} is unknown")
+        if key.algorithm_name != alg:
+            raise Unauthenticated(f"token algorithm {alg!r} does not match its key's {key.algorithm_name!r}")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key.key,
+                algorithms=[alg],
+                audience=self.audiences,
+                issuer=self.issuer,
+                leeway=CLOCK_SKEW_SECONDS,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(f"token rejected: {exc}") from exc
+        principal = principal_from_claims(claims)
+        audience = claims["aud"]
+        resource = next(a for a in self.audiences if a == audience or (isinstance(audience, list) and a in audience))
+        access = AccessToken(
+            token=token,
+            client_id=principal.client_id,
+            subject=principal.subject,
+            scopes=sorted(principal.scopes),
+            expires_at=int(claims["exp"]),
+            resource=resource,
+            claims=claims,
+        )
+        self._cache[token] = (access, principal)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return access, principal
+
+    async def _key(self, kid: str | None) -> jwt.PyJWK | None:
+        if isinstance(self._keys, JwksUrl):
+            return await self._keys.get(kid)
+        return self._keys.get(kid)

@@ -1,0 +1,295 @@
+"""`GuardedServer`: an MCP server whose every tool is tenant-scoped, scope-checked and audited.
+
+An integrator describes each tool with a `ToolSpec` (schemas) and writes a plain function
+`handler(args, session) -> output` that works in a `TenantSession` bound to the caller's tenant:
+
+    server = GuardedServer("crm", db=Database(url), settings=BoundarySettings(...))
+    server.add_tool(FIND_CUSTOMER, find_customer)       # or @server.tool(FIND_CUSTOMER)
+    server.run_stdio(verifier, token)                     # or server.http_app(verifier, url=...)
+
+Around each handler the kit adds, without the handler knowing: the principal (from the token
+only), the scope check, argument validation into the spec's input model, the per-tenant rate
+limit, the request size limit, the audit row, and for writes the idempotency key in `_meta`:
+the same key with the same arguments returns the recorded result and writes once; the same key
+with other arguments is `idempotency_conflict`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import anyio
+from mcp.server import MCPServer
+from mcp.server.auth.routes import build_resource_metadata_url
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from mcp_servers.kit._audit import AuditLog, args_hash
+from mcp_servers.kit._guard import CallContext, Guard, StaticCredential, current_call
+from mcp_servers.kit._http import ScopeGate
+from mcp_servers.kit._jwt import JwtVerifier
+from mcp_servers.kit._ratelimit import RateLimiter
+from mcp_servers.kit._results import error_result, invalid_argument
+from mcp_servers.kit._storage import Database, TenantScoped, TenantSession
+from schemas import DeskhandError, IdempotencyConflict, ToolSpec
+
+logger = logging.getLogger(__name__)
+
+_In = TypeVar("_In", bound=BaseModel)
+_Out = TypeVar("_Out", bound=BaseModel)
+Handler = Callable[[Any, TenantSession], BaseModel]
+
+
+@dataclass(frozen=True)
+class BoundarySettings:
+    """Limits a guarded server enforces. The defaults suit one team; raise them for a busy tenant."""
+
+    rate_per_second: float = 50.0
+    """Sustained tool calls a second, per tenant."""
+    burst: int = 200
+    """Calls a tenant may make at once before the rate applies."""
+    max_request_bytes: int = 256 * 1024
+    """Largest request body (HTTP) or arguments object (stdio) accepted."""
+
+
+class IdempotencyRecord(TenantScoped, table=True):
+    """The result of a keyed write, kept so that a repeat returns it instead of writing again."""
+
+    __tablename__ = "idempotency_record"
+
+    tool: str = Field(max_length=200)
+    args_hash: str = Field(max_length=64)
+    result_json: str
+    created_at: datetime
+
+
+class _RawArguments(ArgModelBase):
+    """Hands the tool the raw arguments, so the kit validates them into the spec's input model
+    itself and can answer a mistake with a structured `invalid_argument` error naming the field."""
+
+    model_config = ConfigDict(extra="allow", arbitrary_types_allowed=True)
+
+    def model_dump_one_level(self) -> dict[str, Any]:
+        return {"arguments": dict(self.__pydantic_extra__ or {})}
+
+
+class GuardedServer:
+    def __init__(
+        self,
+        name: str,
+        *,
+        db: Database,
+        settings: BoundarySettings | None = None,
+        instructions: str | None = None,
+        version: str = "0.1.0",
+    ) -> None:
+        self.name = name
+        self.db = db
+        self.settings = settings or BoundarySettings()
+        self.instructions = instructions
+        self.version = version
+        self.audit = AuditLog(db)
+        self.specs: dict[str, ToolSpec] = {}
+        self._tools: list[Tool] = []
+
+    # -- registration -------------------------------------------------------------------------
+
+    def add_tool(self, spec: ToolSpec, handler: Callable[[_In, TenantSession], _Out]) -> None:
+        if spec.name in self.specs:
+            raise ValueError(f"tool {spec.name!r} is registered twice")
+        self.specs[spec.name] = spec
+        self._tools.append(self._sdk_tool(spec, handler))
+
+    def tool(self, spec: ToolSpec) -> Callable[[Callable[[_In, TenantSession], _Out]], Callable[[_In, TenantSession], _Out]]:
+        def register(handler: Callable[[_In, TenantSession], _Out]) -> Callable[[_In, TenantSession], _Out]:
+            self.add_tool(spec, handler)
+            return handler
+
+        return register
+
+    # -- building MCP servers -----------------------------------------------------------------
+
+    def mcp_server(
+        self,
+        *,
+        credential: StaticCredential | None = None,
+        verifier: JwtVerifier | None = None,
+        resource_url: str | None = None,
+    ) -> MCPServer[None]:
+        """The SDK server. With `credential`: stdio or in memory. With `verifier` and `resource_url`: HTTP."""
+        guard = Guard(
+            self.specs,
+            audit=self.audit,
+            limiter=RateLimiter(self.settings.rate_per_second, self.settings.burst),
+            max_request_bytes=self.settings.max_request_bytes,
+            credential=credential,
+        )
+        auth = None
+        if verifier is not None:
+            if resource_url is None or credential is not None:
+                raise ValueError("an HTTP server needs resource_url and takes no static credential")
+            auth = AuthSettings(
+                issuer_url=AnyHttpUrl(verifier.issuer),
+                resource_server_url=AnyHttpUrl(resource_url),
+                required_scopes=[],
+                validate_token_resource=True,
+            )
+        return MCPServer(
+            self.name,
+            instructions=self.instructions,
+            version=self.version,
+            tools=list(self._tools),
+            token_verifier=verifier,
+            auth=auth,
+            middleware=[guard],
+            lifespan=self._lifespan,
+            log_level="WARNING",
+        )
+
+    async def in_memory(self, verifier: JwtVerifier, token: str) -> MCPServer[None]:
+        """A server for `mcp.Client(server)` in the same process, acting for `token`'s principal."""
+        return self.mcp_server(credential=await StaticCredential.verify(verifier, token))
+
+    def run_stdio(self, verifier: JwtVerifier, token: str) -> None:
+        """Serve on stdin/stdout for the principal of `token` (verified first; exits if it fails)."""
+
+        async def main() -> None:
+            server = self.mcp_server(credential=await StaticCredential.verify(verifier, token))
+            await server.run_stdio_async()
+
+        anyio.run(main)
+
+    def http_app(self, verifier: JwtVerifier, *, resource_url: str, allowed_hosts: list[str] | None = None) -> Starlette:
+        """A Starlette app serving MCP at `resource_url`'s path (both protocol eras), with PRM and 401/403."""
+        server = self.mcp_server(verifier=verifier, resource_url=resource_url)
+        path = "/" + resource_url.split("://", 1)[1].split("/", 1)[1] if resource_url.count("/") > 2 else "/mcp"
+        hosts = allowed_hosts or ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+        app = server.streamable_http_app(
+            streamable_http_path=path,
+            json_response=True,
+            max_request_body_size=self.settings.max_request_bytes,
+            transport_security=TransportSecuritySettings(
+                enable_dns_rebinding_protection=True,
+                allowed_hosts=hosts,
+                allowed_origins=[f"http://{h}" for h in hosts],
+            ),
+        )
+        metadata_url = str(build_resource_metadata_url(AnyHttpUrl(resource_url)))
+        for route in app.router.routes:
+            if isinstance(route, Route) and route.path == path:
+                route.app = ScopeGate(
+                    route.app,
+                    specs=self.specs,
+                    audit=self.audit,
+                    max_request_bytes=self.settings.max_request_bytes,
+                    resource_metadata_url=metadata_url,
+                )
+                break
+        else:  # pragma: no cover - the SDK always mounts the endpoint
+            raise RuntimeError(f"the SDK app has no route {path}")
+        return app
+
+    @asynccontextmanager
+    async def _lifespan(self, _server: MCPServer[None]) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as tg:
+            await self.audit.run(tg)
+            try:
+                yield None
+            finally:
+                await self.audit.flush()
+                tg.cancel_scope.cancel()
+
+    # -- one tool -----------------------------------------------------------------------------
+
+    def _sdk_tool(self, spec: ToolSpec, handler: Callable[[Any, TenantSession], BaseModel]) -> Tool:
+        db = self.db
+
+        async def call(arguments: dict[str, Any], ctx: Context) -> BaseModel | CallToolResult:
+            del ctx
+            call = current_call()
+            try:
+                args = spec.input.model_validate(arguments)
+            except ValidationError as exc:
+                return error_result(invalid_argument(exc))
+            try:
+                return await anyio.to_thread.run_sync(_run, db, spec, handler, args, call)
+            except DeskhandError as exc:
+                return error_result(exc)
+
+        return Tool(
+            fn=call,
+            name=spec.name,
+            title=spec.title,
+            description=spec.description,
+            parameters=spec.input.model_json_schema(),
+            fn_metadata=FuncMetadata(arg_model=_RawArguments, output_model=spec.output),
+            is_async=True,
+            context_kwarg="ctx",
+            annotations=ToolAnnotations(
+                title=spec.title,
+                read_only_hint=spec.side_effect == "read",
+                destructive_hint=spec.destructive,
+                idempotent_hint=spec.idempotent,
+                open_world_hint=False,
+            ),
+            meta=spec.meta(),
+        )
+
+
+def _run(
+    db: Database, spec: ToolSpec, handler: Callable[[Any, TenantSession], BaseModel], args: BaseModel, call: CallContext
+) -> BaseModel:
+    """Run one handler in a transaction of the caller's tenant; for a keyed write, exactly once."""
+    key = call.idempotency_key
+    digest = args_hash(args.model_dump(mode="json")) if key else ""
+    with db.tenant_session(call.principal.tenant) as session:
+        if key:
+            recorded = _recorded(session, spec, key, digest)
+            if recorded is not None:
+                return recorded
+        result = handler(args, session)
+        if not key:
+            session.commit()
+            return result
+        session.add(
+            IdempotencyRecord(
+                id=key, tool=spec.name, args_hash=digest, result_json=result.model_dump_json(),
+                created_at=datetime.now(UTC),
+            )
+        )
+        try:
+            session.commit()
+        except IntegrityError:
+            # Another call with the same key committed first: answer with what it recorded.
+            session.rollback()
+            recorded = _recorded(session, spec, key, digest)
+            if recorded is None:  # pragma: no cover - the conflicting row was there a moment ago
+                raise
+            return recorded
+        return result
+
+
+def _recorded(session: TenantSession, spec: ToolSpec, key: str, digest: str) -> BaseModel | None:
+    record = session.exec(session.select(IdempotencyRecord).where(IdempotencyRecord.id == key)).first()
+    if record is None:
+        return None
+    if record.tool != spec.name or record.args_hash != digest:
+        raise IdempotencyConflict(
+            f"idempotency key {key!r} was already used for {record.tool} with other arguments",
+            field="_meta.deskhand/idempotency-key",
+        )
+    return spec.output.model_validate_json(record.result_json)

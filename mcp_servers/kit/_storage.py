@@ -1,0 +1,153 @@
+"""Tenant-bound storage: every row carries `tenant_id`, and no query runs without a tenant.
+
+Tables subclass `TenantScoped` (primary key `(tenant_id, id)`). Tools reach the database only
+through `Database.tenant_session(tenant)`, a SQLModel session bound to one tenant, whose query
+constructors put the tenant in every statement:
+- `session.select(Model)`, `session.update(Model)`, `session.delete(Model)` start statements
+  already filtered on `tenant_id`; `session.one(Model, id)` fetches one row or raises `NotFound`;
+- the session refuses any statement that did not come from those constructors (a hand-written
+  `select(...)`, `session.get(...)`, textual SQL), so a query without the tenant cannot run;
+- every row it flushes must belong to its tenant (a new row without a tenant is given it).
+A row of another tenant therefore behaves exactly like a row that does not exist. The only
+unscoped way in is `Database.admin_session()`, for `deskhand init` (tables, tenant files).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar, TypeVar
+
+from sqlalchemy import Delete, Engine, Update, event, update
+from sqlalchemy import delete as sa_delete
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Field, Session, SQLModel, create_engine, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from schemas import NotFound
+
+
+class TenantScoped(SQLModel):
+    """Base of every tenant-owned table: primary key `(tenant_id, id)`."""
+
+    tenant_id: str = Field(primary_key=True, max_length=64)
+    id: str = Field(primary_key=True, max_length=64)
+
+    id_prefix: ClassVar[str] = "R"
+
+    @classmethod
+    def new_id(cls) -> str:
+        return f"{cls.id_prefix}-{uuid.uuid4().hex[:12]}"
+
+
+class TenantRequired(RuntimeError):
+    """A developer's mistake: a query was attempted without a tenant, or across tenants."""
+
+
+_TENANT_OPTION = "deskhand_tenant"
+
+_Row = TypeVar("_Row", bound=TenantScoped)
+
+
+class TenantSession(Session):
+    """A session bound to one tenant; see the module docstring."""
+
+    @property
+    def tenant(self) -> str:
+        tenant = self.info.get("tenant")
+        if not isinstance(tenant, str):
+            raise TenantRequired("this session is not bound to a tenant")
+        return tenant
+
+    def select(self, model: type[_Row]) -> SelectOfScalar[_Row]:
+        """`SELECT model WHERE tenant_id = <this tenant>`; add `.where(...)` as usual."""
+        tenant = self.tenant
+        return select(model).where(model.tenant_id == tenant).execution_options(**{_TENANT_OPTION: tenant})  # type: ignore[arg-type]
+
+    def update(self, model: type[_Row]) -> Update:
+        tenant = self.tenant
+        return update(model).where(model.tenant_id == tenant).execution_options(**{_TENANT_OPTION: tenant})  # type: ignore[arg-type]
+
+    def delete(self, model: type[_Row]) -> Delete:  # type: ignore[override]
+        tenant = self.tenant
+        return sa_delete(model).where(model.tenant_id == tenant).execution_options(**{_TENANT_OPTION: tenant})  # type: ignore[arg-type]
+
+    def one(self, model: type[_Row], record_id: str, *, what: str | None = None) -> _Row:
+        """The row with this id, or `NotFound` (also for another tenant's id)."""
+        row = self.exec(self.select(model).where(model.id == record_id)).first()  # type: ignore[arg-type]
+        if row is None:
+            raise NotFound(f"{what or model.__name__.lower()} {record_id!r} not found", field=None)
+        return row
+
+
+@event.listens_for(TenantSession, "do_orm_execute")
+def _refuse_unscoped(state: ORMExecuteState) -> None:
+    tenant = state.session.info.get("tenant")
+    if not isinstance(tenant, str) or state.execution_options.get(_TENANT_OPTION) != tenant:
+        raise TenantRequired(
+            "statement without this session's tenant: build it with session.select/update/delete(Model)"
+        )
+
+
+@event.listens_for(TenantSession, "before_flush")
+def _check_tenant_of_rows(session: Session, _context: Any, _instances: Any) -> None:
+    tenant = session.info.get("tenant")
+    if not isinstance(tenant, str):
+        raise TenantRequired("write without a tenant")
+    for row in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(row, TenantScoped):
+            if row.tenant_id is None:
+                row.tenant_id = tenant
+            elif row.tenant_id != tenant:
+                raise TenantRequired(f"row of tenant {row.tenant_id!r} in a session of tenant {tenant!r}")
+
+
+class Database:
+    """One server's database: SQLite by file (the default) or PostgreSQL by URL."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        parsed = make_url(url)
+        kwargs: dict[str, Any] = {"echo": echo}
+        if parsed.get_backend_name() == "sqlite":
+            kwargs["connect_args"] = {"check_same_thread": False}
+            if parsed.database in (None, "", ":memory:"):
+                kwargs["poolclass"] = StaticPool
+        elif parsed.get_backend_name() == "postgresql":
+            if parsed.drivername == "postgresql":
+                url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
+            kwargs["pool_pre_ping"] = True
+        self.engine: Engine = create_engine(url, **kwargs)
+        if parsed.get_backend_name() == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    def create_all(self) -> None:
+        SQLModel.metadata.create_all(self.engine)
+
+    @contextmanager
+    def tenant_session(self, tenant: str) -> Iterator[TenantSession]:
+        if not tenant:
+            raise TenantRequired("a tenant session needs a tenant")
+        with TenantSession(self.engine, info={"tenant": tenant}, expire_on_commit=False) as session:
+            yield session
+
+    @contextmanager
+    def admin_session(self) -> Iterator[Session]:
+        """An unscoped session for set-up code (creating tables, loading tenant files). Never for tools."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

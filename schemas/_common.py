@@ -1,0 +1,27 @@
+"""Field types shared by the tool contracts and the tenant file."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import StringConstraints
+
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    ),
+]
+"""An email address, compared case-insensitively (stored lower-case)."""
+
+RecordId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+"""A record's id within its tenant (`C-1`, `T-1042`, `KB-7`)."""
+
+Slug = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+"""A lower-case name such as a category or a queue."""
+
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+
+Priority = Literal["P1", "P2", "P3", "P4"]
+Plan = Literal["free", "starter", "pro", "business", "enterprise"]

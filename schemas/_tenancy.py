@@ -1,0 +1,67 @@
+"""Who is calling: tenants, principals, scopes, and the JWT claim names issuer and verifier share."""
+
+from __future__ import annotations
+
+from typing import Annotated, Final, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+TenantId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,62}$")]
+"""A tenant's id: lower-case letters, digits and dashes, starting with a letter (`acme`, `north-wind`)."""
+
+Scope = Literal[
+    "crm:read",
+    "crm:write",
+    "crm:credit",
+    "helpdesk:read",
+    "helpdesk:write",
+    "kb:read",
+    "mail:read",
+    "mail:draft",
+    "mail:send",
+]
+SCOPES: Final[tuple[Scope, ...]] = get_args(Scope)
+
+ServerName = Literal["crm", "helpdesk", "knowledge", "mailbox"]
+SERVER_NAMES: Final[tuple[ServerName, ...]] = get_args(ServerName)
+
+SCOPE_PREFIX_SERVER: Final[dict[str, ServerName]] = {
+    "crm": "crm",
+    "helpdesk": "helpdesk",
+    "kb": "knowledge",
+    "mail": "mailbox",
+}
+"""The server each scope prefix belongs to: `kb:read` is the knowledge server's."""
+
+
+def server_of_scope(scope: str) -> ServerName:
+    """The server a scope belongs to; `ValueError` for a scope of no known server."""
+    prefix = scope.partition(":")[0]
+    try:
+        return SCOPE_PREFIX_SERVER[prefix]
+    except KeyError:
+        raise ValueError(f"scope {scope!r} belongs to no deskhand server") from None
+
+
+class Claims:
+    """JWT claim names. The issuer (coordinator) and the verifier (mcp_servers) agree on these."""
+
+    TENANT: Final = "tenant"
+    ROLES: Final = "roles"
+    SCOPE: Final = "scope"  # space-separated, as in RFC 8693 / RFC 9068
+    CLIENT_ID: Final = "client_id"
+
+
+class Principal(BaseModel):
+    """A verified caller. Built only from a verified bearer token, never from tool arguments."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant: TenantId
+    subject: str
+    client_id: str
+    roles: frozenset[str] = frozenset()
+    scopes: frozenset[str] = frozenset()
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes

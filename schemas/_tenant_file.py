@@ -1,0 +1,248 @@
+"""The tenant file (DESIGN §7): a business's policy and seed data, as YAML that people write.
+
+`load_tenant_file(path)` is the only way in: every mistake comes back as a `ConfigError` that
+names the file, the field and what was expected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from schemas._common import Email, LongText, Plan, Priority, RecordId, ShortText, Slug
+from schemas._errors import ConfigError
+from schemas._tenancy import SCOPES, TenantId
+
+_Strict = ConfigDict(extra="forbid", frozen=True)
+
+
+class Category(BaseModel):
+    model_config = _Strict
+
+    name: Slug
+    description: ShortText
+    queue: Slug
+    priority: Priority | None = None
+    examples: list[ShortText] = Field(default_factory=list)
+    keywords: list[ShortText] = Field(default_factory=list)
+
+
+class PriorityRule(BaseModel):
+    """A priority rule; it matches when every condition given matches. No condition: always."""
+
+    model_config = _Strict
+
+    priority: Priority
+    when_any: list[ShortText] = Field(default_factory=list)
+    """Phrases: the rule matches when the message contains any of them (case-insensitive)."""
+    plan: Plan | None = None
+    category: Slug | None = None
+
+    @property
+    def is_default(self) -> bool:
+        return not self.when_any and self.plan is None and self.category is None
+
+
+class EscalationPolicy(BaseModel):
+    model_config = _Strict
+
+    categories: list[Slug] = Field(default_factory=list)
+    below_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.55
+
+
+class DraftingPolicy(BaseModel):
+    model_config = _Strict
+
+    tone: ShortText = "friendly, concise"
+    signature: ShortText
+    templates: dict[Slug, LongText] = Field(default_factory=dict)
+    """Reply templates by category; `default` is used for a category without its own."""
+
+
+class CompliancePolicy(BaseModel):
+    model_config = _Strict
+
+    forbidden_phrases: list[ShortText] = Field(default_factory=list)
+    block_card_numbers: bool = True
+    block_foreign_emails: bool = True
+    """Refuse drafts that mention an email address other than the customer's own."""
+
+
+class Policy(BaseModel):
+    model_config = _Strict
+
+    categories: Annotated[list[Category], Field(min_length=1)]
+    priorities: Annotated[list[PriorityRule], Field(min_length=1)]
+    escalate: EscalationPolicy = EscalationPolicy()
+    approval_required_tools: list[str] = Field(default_factory=list)
+    drafting: DraftingPolicy
+    compliance: CompliancePolicy = CompliancePolicy()
+
+    @field_validator("approval_required_tools")
+    @classmethod
+    def _known_tools(cls, names: list[str]) -> list[str]:
+        from schemas.tools import TOOLS_BY_NAME
+
+        for name in names:
+            if name not in TOOLS_BY_NAME:
+                raise ValueError(f"unknown tool {name!r}; expected one of {sorted(TOOLS_BY_NAME)}")
+        return names
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Policy:
+        names = [c.name for c in self.categories]
+        if len(set(names)) != len(names):
+            raise ValueError(f"categories: names must be unique, got {names}")
+        unknown = sorted(set(self.escalate.categories) - set(names))
+        if unknown:
+            raise ValueError(f"escalate.categories: {unknown} are not categories; expected some of {names}")
+        for rule in self.priorities:
+            if rule.category is not None and rule.category not in names:
+                raise ValueError(f"priorities: category {rule.category!r} is not one of {names}")
+        if not self.priorities[-1].is_default:
+            raise ValueError("priorities: the last rule is the default and must have no conditions")
+        return self
+
+    def category(self, name: str) -> Category | None:
+        return next((c for c in self.categories if c.name == name), None)
+
+
+class AccountSeed(BaseModel):
+    model_config = _Strict
+
+    id: RecordId
+    name: ShortText
+    plan: Plan = "starter"
+
+
+class CustomerSeed(BaseModel):
+    model_config = _Strict
+
+    id: RecordId
+    email: Email
+    name: ShortText
+    account: RecordId
+    plan: Plan = "starter"
+    phone: ShortText | None = None
+    company: ShortText | None = None
+
+
+class ArticleSeed(BaseModel):
+    model_config = _Strict
+
+    id: RecordId
+    title: ShortText
+    body: LongText
+    tags: list[Slug] = Field(default_factory=list)
+
+
+class TicketSeed(BaseModel):
+    model_config = _Strict
+
+    id: RecordId
+    customer: Email
+    subject: ShortText
+    body: LongText
+    status: Literal["new", "open", "pending", "solved", "closed"] = "solved"
+    category: Slug | None = None
+    priority: Priority | None = None
+
+
+class MessageSeed(BaseModel):
+    """An email waiting in the tenant's inbox."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    id: RecordId
+    sender: Email = Field(alias="from")
+    subject: ShortText
+    body: LongText
+
+
+class TenantFile(BaseModel):
+    model_config = _Strict
+
+    tenant: TenantId
+    name: ShortText
+    policy: Policy
+    roles: dict[Slug, list[str]] = Field(default_factory=dict)
+    """Named bundles of scopes, for `deskhand token mint --role`; merged over the built-in roles."""
+    accounts: list[AccountSeed] = Field(default_factory=list)
+    customers: list[CustomerSeed] = Field(default_factory=list)
+    articles: list[ArticleSeed] = Field(default_factory=list)
+    tickets: list[TicketSeed] = Field(default_factory=list)
+    inbox: list[MessageSeed] = Field(default_factory=list)
+
+    @field_validator("roles")
+    @classmethod
+    def _known_scopes(cls, roles: dict[str, list[str]]) -> dict[str, list[str]]:
+        for role, scopes in roles.items():
+            unknown = sorted(set(scopes) - set(SCOPES))
+            if unknown:
+                raise ValueError(f"role {role!r}: unknown scopes {unknown}; expected some of {list(SCOPES)}")
+        return roles
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> TenantFile:
+        for field in ("accounts", "customers", "articles", "tickets", "inbox"):
+            ids = [item.id for item in getattr(self, field)]
+            duplicates = sorted({i for i in ids if ids.count(i) > 1})
+            if duplicates:
+                raise ValueError(f"{field}: ids must be unique, repeated: {duplicates}")
+        emails = [c.email for c in self.customers]
+        if len(set(emails)) != len(emails):
+            raise ValueError("customers: emails must be unique within a tenant")
+        return self
+
+    def all_accounts(self) -> list[AccountSeed]:
+        """The accounts given, plus one for each customer's account that is not listed."""
+        known = {a.id: a for a in self.accounts}
+        for customer in self.customers:
+            if customer.account not in known:
+                name = customer.company or f"{customer.name}'s account"
+                known[customer.account] = AccountSeed(id=customer.account, name=name, plan=customer.plan)
+        return list(known.values())
+
+
+BUILTIN_ROLES: dict[str, list[str]] = {
+    "reader": ["crm:read", "helpdesk:read", "kb:read", "mail:read"],
+    "agent": ["crm:read", "crm:write", "helpdesk:read", "helpdesk:write", "kb:read", "mail:read", "mail:draft"],
+    "approver": list(SCOPES),
+}
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def load_tenant_file(path: Path) -> TenantFile:
+    """Read and validate a tenant file; `ConfigError` names the file, the field and what was expected."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the tenant file: {exc.strerror}") from exc
+    try:
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with keys tenant, name, policy, ...; got {type(data).__name__}")
+    try:
+        return TenantFile.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        first_field = None
+        for error in exc.errors(include_url=False):
+            where = _location(error["loc"])
+            first_field = first_field or where
+            got = "" if error["type"] == "missing" else f" (got {error.get('input')!r:.60})"
+            problems.append(f"{where}: {error['msg']}{got}")
+        raise ConfigError(f"{path}: " + "; ".join(problems), field=first_field) from exc
