@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import anyio
-from anyio.abc import TaskGroup
 from sqlalchemy import insert
 from sqlmodel import Field, SQLModel
 
@@ -52,7 +53,8 @@ def args_hash(arguments: Any) -> str:
 class AuditLog:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._send, self._receive = anyio.create_memory_object_stream[dict[str, Any]](math.inf)
+        self._queue: deque[dict[str, Any]] = deque()
+        self._wake: anyio.Event | None = None
         self._lock = anyio.Lock()
 
     def record(
@@ -68,7 +70,7 @@ class AuditLog:
         latency_ms: float,
         idempotency_key: str | None = None,
     ) -> None:
-        self._send.send_nowait(
+        self._queue.append(
             {
                 "at": datetime.now(UTC),
                 "tenant_id": tenant,
@@ -82,40 +84,42 @@ class AuditLog:
                 "latency_ms": round(latency_ms, 3),
             }
         )
+        if self._wake is not None:
+            self._wake.set()
 
     async def flush(self) -> int:
         """Write every queued row now; returns how many."""
-        async with self._lock:
-            batch: list[dict[str, Any]] = []
-            while True:
-                try:
-                    batch.append(self._receive.receive_nowait())
-                except anyio.WouldBlock:
-                    break
-            if batch:
-                await anyio.to_thread.run_sync(self._write, batch)
-            return len(batch)
+        # Shielded: once rows are taken off the queue they are written, even while shutting down.
+        with anyio.CancelScope(shield=True):
+            async with self._lock:
+                batch = [self._queue.popleft() for _ in range(len(self._queue))]
+                if batch:
+                    try:
+                        await anyio.to_thread.run_sync(self._write, batch)
+                    except Exception:  # report, and keep the rows for the next flush
+                        logger.exception("could not write %d audit rows; will retry", len(batch))
+                        self._queue.extendleft(reversed(batch))
+                        return 0
+                return len(batch)
 
-    async def run(self, task_group: TaskGroup) -> None:
-        """Start the background writer in `task_group`."""
-        task_group.start_soon(self._writer)
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Write queued rows in the background while inside; flush everything on the way out."""
+        async with anyio.create_task_group() as tg:
+            self._wake = anyio.Event()
+            tg.start_soon(self._writer)
+            try:
+                yield
+            finally:
+                tg.cancel_scope.cancel()
+                await self.flush()
 
     async def _writer(self) -> None:
         while True:
-            first = await self._receive.receive()
-            # Shielded: once a row is taken off the queue it is written, even while shutting down.
-            with anyio.CancelScope(shield=True):
-                async with self._lock:
-                    batch = [first]
-                    while True:
-                        try:
-                            batch.append(self._receive.receive_nowait())
-                        except anyio.WouldBlock:
-                            break
-                    try:
-                        await anyio.to_thread.run_sync(self._write, batch)
-                    except Exception:  # top-level handler of the writer task: report and keep going
-                        logger.exception("could not write %d audit rows", len(batch))
+            wake = self._wake = self._wake or anyio.Event()
+            await wake.wait()
+            self._wake = anyio.Event()
+            await self.flush()
 
     def _write(self, batch: list[dict[str, Any]]) -> None:
         with self._db.engine.begin() as connection:

@@ -17,7 +17,7 @@ with other arguments is `idempotency_conflict`.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,11 +34,11 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, ValidationError
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field
+from sqlmodel import Field, SQLModel
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from mcp_servers.kit._audit import AuditLog, args_hash
+from mcp_servers.kit._audit import AuditLog, AuditRecord, args_hash
 from mcp_servers.kit._guard import CallContext, Guard, StaticCredential, current_call
 from mcp_servers.kit._http import ScopeGate
 from mcp_servers.kit._jwt import JwtVerifier
@@ -96,8 +96,10 @@ class GuardedServer:
         settings: BoundarySettings | None = None,
         instructions: str | None = None,
         version: str = "0.1.0",
+        tables: Sequence[type[SQLModel]] = (),
     ) -> None:
         self.name = name
+        self.tables = [*tables, AuditRecord, IdempotencyRecord]
         self.db = db
         self.settings = settings or BoundarySettings()
         self.instructions = instructions
@@ -105,6 +107,10 @@ class GuardedServer:
         self.audit = AuditLog(db)
         self.specs: dict[str, ToolSpec] = {}
         self._tools: list[Tool] = []
+
+    def create_tables(self) -> None:
+        """Create this server's tables and the kit's (audit, idempotency) if they do not exist."""
+        self.db.create_tables(self.tables)
 
     # -- registration -------------------------------------------------------------------------
 
@@ -205,13 +211,8 @@ class GuardedServer:
 
     @asynccontextmanager
     async def _lifespan(self, _server: MCPServer[None]) -> AsyncIterator[None]:
-        async with anyio.create_task_group() as tg:
-            await self.audit.run(tg)
-            try:
-                yield None
-            finally:
-                await self.audit.flush()
-                tg.cancel_scope.cancel()
+        async with self.audit.running():
+            yield None
 
     # -- one tool -----------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ unscoped way in is `Database.admin_session()`, for `deskhand init` (tables, tena
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, TypeVar
 
@@ -124,8 +124,9 @@ class Database:
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
 
-    def create_all(self) -> None:
-        SQLModel.metadata.create_all(self.engine)
+    def create_tables(self, tables: Sequence[type[SQLModel]]) -> None:
+        """Create these tables if they do not exist (each server creates only its own)."""
+        SQLModel.metadata.create_all(self.engine, tables=[t.__table__ for t in tables])  # type: ignore[attr-defined]
 
     @contextmanager
     def tenant_session(self, tenant: str) -> Iterator[TenantSession]:

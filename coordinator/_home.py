@@ -1,0 +1,100 @@
+"""The deskhand home: keys, per-server databases and `deskhand.toml` (server names → URLs).
+
+    ~/.deskhand/                 (or --home DIR, or $DESKHAND_HOME)
+      deskhand.toml              issuer, and for each server its URL and database URL
+      keys/signing-key.pem       the development issuer's private key (0600)
+      keys/jwks.json             its public keys: what the servers trust
+      data/<server>.db           each server's SQLite database
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from schemas import SERVER_NAMES, ConfigError, ServerName
+
+DEFAULT_PORTS: dict[ServerName, int] = {"crm": 8701, "helpdesk": 8702, "knowledge": 8703, "mailbox": 8704}
+DEFAULT_ISSUER = "http://127.0.0.1:8700"
+CONFIG_FILE = "deskhand.toml"
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("DESKHAND_HOME") or Path.home() / ".deskhand")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    name: ServerName
+    url: str
+    """The canonical URL of the MCP endpoint: tokens for this server carry it as `aud`."""
+    db: str
+
+
+@dataclass(frozen=True)
+class Home:
+    path: Path
+    issuer: str = DEFAULT_ISSUER
+    servers: dict[ServerName, ServerConfig] = field(default_factory=dict)
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.path / "keys"
+
+    @property
+    def jwks_path(self) -> Path:
+        return self.keys_dir / "jwks.json"
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / CONFIG_FILE
+
+    @classmethod
+    def defaults(cls, path: Path) -> Home:
+        path = path.expanduser().resolve()
+        servers = {
+            name: ServerConfig(name, f"http://127.0.0.1:{port}/mcp", f"sqlite:///{path / 'data' / name}.db")
+            for name, port in DEFAULT_PORTS.items()
+        }
+        return cls(path, DEFAULT_ISSUER, servers)
+
+    @classmethod
+    def load(cls, path: Path) -> Home:
+        """The home at `path`; a clear error if `deskhand init` has not made it yet."""
+        path = path.expanduser().resolve()
+        config = path / CONFIG_FILE
+        if not config.exists():
+            raise ConfigError(f"{config} does not exist: run `deskhand init --home {path}` first")
+        try:
+            data = tomllib.loads(config.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config}: not valid TOML: {exc}") from exc
+        home = cls.defaults(path)
+        servers = dict(home.servers)
+        for name, entry in (data.get("servers") or {}).items():
+            if name not in SERVER_NAMES:
+                raise ConfigError(f"{config}: servers.{name}: unknown server; expected one of {list(SERVER_NAMES)}",
+                                  field=f"servers.{name}")
+            if not isinstance(entry, dict):
+                raise ConfigError(f"{config}: servers.{name}: expected a table with url and db", field=f"servers.{name}")
+            servers[name] = ServerConfig(name, str(entry.get("url", servers[name].url)), str(entry.get("db", servers[name].db)))
+        return cls(path, str(data.get("issuer", DEFAULT_ISSUER)), servers)
+
+    def save(self) -> None:
+        lines = [
+            "# deskhand home: written by `deskhand init`; edit freely.",
+            f'issuer = "{self.issuer}"',
+            "",
+        ]
+        for server in self.servers.values():
+            lines += [f"[servers.{server.name}]", f'url = "{server.url}"', f'db = "{server.db}"', ""]
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text("\n".join(lines), encoding="utf-8")
+
+    def server(self, name: str) -> ServerConfig:
+        try:
+            return self.servers[name]  # type: ignore[index]
+        except KeyError:
+            raise ConfigError(f"unknown server {name!r}; expected one of {list(SERVER_NAMES)}", field="name") from None

@@ -1,0 +1,124 @@
+"""The coordinator's token issuer: development keys and short-lived, least-privilege JWTs.
+
+`DevKeys.create(dir)` writes an Ed25519 signing key and the matching public JWKS (what servers
+trust). `TokenIssuer.mint(...)` signs a token for one tenant, one audience set and only the
+scopes asked for; the claim names come from `schemas.Claims`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from jwt.algorithms import OKPAlgorithm
+
+from schemas import SCOPES, Claims, ConfigError
+
+SIGNING_KEY_FILE = "signing-key.pem"
+JWKS_FILE = "jwks.json"
+ALGORITHM = "EdDSA"
+
+
+@dataclass(frozen=True)
+class DevKeys:
+    private_key: Ed25519PrivateKey
+    kid: str
+
+    @classmethod
+    def create(cls, directory: Path) -> DevKeys:
+        """Load the keys in `directory`, or make them there if there are none (idempotent)."""
+        key_path = directory / SIGNING_KEY_FILE
+        if key_path.exists():
+            return cls.load(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+        keys = cls(key, _kid(key))
+        (directory / JWKS_FILE).write_text(json.dumps(keys.jwks(), indent=2) + "\n", encoding="utf-8")
+        return keys
+
+    @classmethod
+    def load(cls, directory: Path) -> DevKeys:
+        key_path = directory / SIGNING_KEY_FILE
+        try:
+            key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{key_path}: cannot read the signing key ({exc}); run `deskhand init`") from exc
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ConfigError(f"{key_path}: expected an Ed25519 private key")
+        return cls(key, _kid(key))
+
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
+        jwk = json.loads(OKPAlgorithm.to_jwk(self.private_key.public_key()))
+        jwk.update(kid=self.kid, alg=ALGORITHM, use="sig")
+        return {"keys": [jwk]}
+
+
+def _kid(key: Ed25519PrivateKey) -> str:
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.urlsafe_b64encode(hashlib.sha256(raw).digest()[:12]).decode().rstrip("=")
+
+
+def parse_ttl(text: str) -> int:
+    """`90s`, `15m`, `2h`, `1d` or plain seconds → seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = text.strip().lower()
+    try:
+        seconds = int(text[:-1]) * units[text[-1]] if text and text[-1] in units else int(text)
+    except ValueError:
+        raise ConfigError(f"ttl {text!r}: expected a number with s, m, h or d (e.g. 15m)", field="ttl") from None
+    if not 0 < seconds <= 30 * 86400:
+        raise ConfigError(f"ttl {text!r}: must be between 1 second and 30 days", field="ttl")
+    return seconds
+
+
+class TokenIssuer:
+    def __init__(self, keys: DevKeys, *, issuer: str) -> None:
+        self._keys = keys
+        self.issuer = issuer
+
+    def mint(
+        self,
+        *,
+        tenant: str,
+        scopes: Iterable[str],
+        audience: str | Sequence[str],
+        ttl_seconds: int = 900,
+        subject: str = "deskhand-cli",
+        roles: Iterable[str] = (),
+        client_id: str | None = None,
+    ) -> str:
+        scope_list = sorted(set(scopes))
+        unknown = [s for s in scope_list if s not in SCOPES]
+        if unknown:
+            raise ConfigError(f"unknown scopes {unknown}; expected some of {list(SCOPES)}", field="scopes")
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": audience if isinstance(audience, str) else list(audience),
+            "iat": now,
+            "nbf": now,
+            "exp": now + ttl_seconds,
+            "jti": uuid.uuid4().hex,
+            Claims.TENANT: tenant,
+            Claims.SCOPE: " ".join(scope_list),
+            Claims.ROLES: sorted(set(roles)),
+            Claims.CLIENT_ID: client_id or subject,
+        }
+        return jwt.encode(claims, self._keys.private_key, algorithm=ALGORITHM, headers={"kid": self._keys.kid})

@@ -1,0 +1,95 @@
+"""The CRM server through a real in-memory MCP client: every tool, every tenant boundary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from mcp.types import CallToolResult
+
+from mcp_servers import crm
+from mcp_servers.kit import Database, GuardedServer
+from schemas import TenantFile
+from tests.conftest import Issuer, connect
+
+pytestmark = pytest.mark.anyio
+ALL = ["crm:read", "crm:write", "crm:credit"]
+
+
+@pytest.fixture
+def server(sqlite_db: Database, tenants: list[TenantFile]) -> GuardedServer:
+    server = crm.build_server(sqlite_db)
+    server.create_tables()
+    for tenant in tenants:
+        crm.seed(sqlite_db, tenant)
+    return server
+
+
+def error_code(result: CallToolResult) -> str:
+    assert result.is_error, result
+    assert result.structured_content is not None
+    return str(result.structured_content["code"])
+
+
+def ok(result: CallToolResult) -> dict[str, Any]:
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    return result.structured_content
+
+
+async def test_find_customer_by_email_of_own_tenant(server: GuardedServer, issuer: Issuer, tenants: list[TenantFile]) -> None:
+    acme, northwind = tenants
+    async with connect(server, issuer, "acme", ["crm:read"]) as client:
+        found = ok(await client.call_tool("find_customer", {"email": acme.customers[0].email.upper()}))
+        assert found["customer"]["id"] == acme.customers[0].id
+        other = ok(await client.call_tool("find_customer", {"email": northwind.customers[0].email}))
+        assert other["customer"] is None
+
+
+async def test_invalid_email_is_a_validation_error_naming_the_field(server: GuardedServer, issuer: Issuer) -> None:
+    async with connect(server, issuer, "acme", ["crm:read"]) as client:
+        result = await client.call_tool("find_customer", {"email": "not-an-email"})
+        assert error_code(result) == "invalid_argument"
+        assert result.structured_content is not None and result.structured_content["field"] == "email"
+
+
+async def test_get_account_and_list_interactions(server: GuardedServer, issuer: Issuer, tenants: list[TenantFile]) -> None:
+    account = tenants[0].customers[0].account
+    async with connect(server, issuer, "acme", ["crm:read", "crm:write"]) as client:
+        assert ok(await client.call_tool("get_account", {"account_id": account}))["id"] == account
+        ok(await client.call_tool("log_interaction", {"account_id": account, "summary": "Answered a billing question"}))
+        items = ok(await client.call_tool("list_interactions", {"account_id": account}))["items"]
+        assert [i["summary"] for i in items] == ["Answered a billing question"]
+
+
+async def test_another_tenants_ids_are_not_found(server: GuardedServer, issuer: Issuer, tenants: list[TenantFile]) -> None:
+    northwind = tenants[1]
+    account, customer = northwind.customers[0].account, northwind.customers[0].id
+    async with connect(server, issuer, "acme", ALL) as client:
+        for tool, args in [
+            ("get_account", {"account_id": account}),
+            ("list_interactions", {"account_id": account}),
+            ("log_interaction", {"account_id": account, "summary": "x"}),
+            ("update_contact", {"customer_id": customer, "name": "Mallory"}),
+            ("issue_credit", {"account_id": account, "amount_cents": 100, "reason": "x"}),
+        ]:
+            assert error_code(await client.call_tool(tool, args)) == "not_found", tool
+    async with connect(server, issuer, "northwind", ["crm:read"]) as client:
+        found = ok(await client.call_tool("find_customer", {"email": northwind.customers[0].email}))
+        assert found["customer"]["name"] == northwind.customers[0].name
+        assert ok(await client.call_tool("get_account", {"account_id": account}))["credit_balance_cents"] == 0
+
+
+async def test_update_contact_and_issue_credit(server: GuardedServer, issuer: Issuer, tenants: list[TenantFile]) -> None:
+    customer = tenants[0].customers[1]
+    async with connect(server, issuer, "acme", ALL) as client:
+        updated = ok(await client.call_tool("update_contact", {"customer_id": customer.id, "phone": "+1 555 0100"}))
+        assert updated["phone"] == "+1 555 0100" and updated["name"] == customer.name
+        assert error_code(await client.call_tool("update_contact", {"customer_id": customer.id})) == "invalid_argument"
+        credit = ok(await client.call_tool("issue_credit", {"account_id": customer.account, "amount_cents": 1500, "reason": "outage"}))
+        assert credit["amount_cents"] == 1500
+        account = ok(await client.call_tool("get_account", {"account_id": customer.account}))
+        assert account["credit_balance_cents"] == 1500
+        bad = await client.call_tool("issue_credit", {"account_id": customer.account, "amount_cents": -5, "reason": "x"})
+        assert error_code(bad) == "invalid_argument"
+        assert bad.structured_content is not None and bad.structured_content["field"] == "amount_cents"
