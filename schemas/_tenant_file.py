@@ -6,6 +6,7 @@ names the file, the field and what was expected.
 
 from __future__ import annotations
 
+import string
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -53,13 +54,31 @@ class EscalationPolicy(BaseModel):
     below_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.55
 
 
+TEMPLATE_PLACEHOLDERS = frozenset({"customer_name", "answer", "signature"})
+
+
 class DraftingPolicy(BaseModel):
     model_config = _Strict
 
     tone: ShortText = "friendly, concise"
     signature: ShortText
     templates: dict[Slug, LongText] = Field(default_factory=dict)
-    """Reply templates by category; `default` is used for a category without its own."""
+    """Reply templates by category; `default` is used for a category without its own.
+    Placeholders: {customer_name}, {answer}, {signature}."""
+
+    @field_validator("templates")
+    @classmethod
+    def _known_placeholders(cls, templates: dict[str, str]) -> dict[str, str]:
+        for name, body in templates.items():
+            try:
+                fields = {f for _, f, _, _ in string.Formatter().parse(body) if f is not None}
+            except ValueError as exc:
+                raise ValueError(f"template {name!r}: {exc} (write a literal brace as {{{{ or }}}})") from None
+            unknown = sorted(fields - TEMPLATE_PLACEHOLDERS)
+            if unknown:
+                raise ValueError(f"template {name!r}: unknown placeholder {unknown}; "
+                                 f"expected some of {sorted(TEMPLATE_PLACEHOLDERS)}")
+        return templates
 
 
 class CompliancePolicy(BaseModel):
@@ -195,6 +214,15 @@ class TenantFile(BaseModel):
         emails = [c.email for c in self.customers]
         if len(set(emails)) != len(emails):
             raise ValueError("customers: emails must be unique within a tenant")
+        categories = {c.name for c in self.policy.categories}
+        for ticket in self.tickets:
+            if ticket.category is not None and ticket.category not in categories:
+                raise ValueError(f"tickets: {ticket.id} has category {ticket.category!r}, "
+                                 f"not one of the policy's {sorted(categories)}")
+        unknown_templates = sorted(set(self.policy.drafting.templates) - categories - {"default"})
+        if unknown_templates:
+            raise ValueError(f"policy.drafting.templates: {unknown_templates} are not categories "
+                             f"(expected 'default' or one of {sorted(categories)})")
         return self
 
     def all_accounts(self) -> list[AccountSeed]:

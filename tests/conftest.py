@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -70,6 +71,54 @@ async def connect(server: GuardedServer, issuer: Issuer, tenant: str, scopes: It
         yield client
 
 
-def postgres_url() -> str | None:
-    """The PostgreSQL URL for tests, or None when none is reachable (the tests then skip)."""
-    return os.environ.get("DESKHAND_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get("DESKHAND_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_reason() -> str | None:
+    """Why PostgreSQL tests cannot run here, or None when they can."""
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed (pip install -e '.[dev]')"
+    try:
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3) as conn:
+            conn.execute("select 1")
+    except psycopg.Error as exc:
+        return f"no PostgreSQL at {POSTGRES_URL} ({str(exc).strip().splitlines()[0]})"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_available() -> str:
+    reason = _postgres_reason()
+    if reason is not None:
+        if os.environ.get("DESKHAND_REQUIRE_POSTGRES"):
+            pytest.fail(f"DESKHAND_REQUIRE_POSTGRES is set but {reason}")
+        pytest.skip(reason)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_db(postgres_available: str) -> Iterable[Database]:
+    """A real PostgreSQL database, in a schema of its own that is dropped afterwards."""
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_available, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in postgres_available else "?"
+    db = Database(f"{postgres_available}{separator}options=-csearch_path%3D{schema}")
+    try:
+        yield db
+    finally:
+        db.dispose()
+        with psycopg.connect(postgres_available, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest) -> Database:
+    """Each test that takes `db` runs on SQLite and on PostgreSQL."""
+    name = "sqlite_db" if request.param == "sqlite" else "postgres_db"
+    database: Database = request.getfixturevalue(name)
+    return database

@@ -43,11 +43,11 @@ class Running:
 
 
 @pytest.fixture
-async def running(sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer) -> AsyncIterator[Running]:
-    server = crm.build_server(sqlite_db, BoundarySettings(max_request_bytes=8 * 1024, rate_per_second=1000, burst=1000))
+async def running(db: Database, tenants: list[TenantFile], issuer: Issuer) -> AsyncIterator[Running]:
+    server = crm.build_server(db, BoundarySettings(max_request_bytes=8 * 1024, rate_per_second=1000, burst=1000))
     server.create_tables()
     for tenant in tenants:
-        crm.seed(sqlite_db, tenant)
+        crm.seed(db, tenant)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

@@ -17,11 +17,11 @@ ALL = ["crm:read", "crm:write", "crm:credit"]
 
 
 @pytest.fixture
-def server(sqlite_db: Database, tenants: list[TenantFile]) -> GuardedServer:
-    server = crm.build_server(sqlite_db)
+def server(db: Database, tenants: list[TenantFile]) -> GuardedServer:
+    server = crm.build_server(db)
     server.create_tables()
     for tenant in tenants:
-        crm.seed(sqlite_db, tenant)
+        crm.seed(db, tenant)
     return server
 
 

@@ -1,0 +1,96 @@
+"""Tenant files: the examples load, and every mistake names the file, the field and what was expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from schemas import ConfigError, TenantFile, load_tenant_file
+from tests.conftest import EXAMPLE_TENANTS
+
+
+def write(tmp_path: Path, data: object, name: str = "tenant.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data) if not isinstance(data, str) else data, encoding="utf-8")
+    return path
+
+
+def minimal() -> dict[str, object]:
+    return {
+        "tenant": "acme",
+        "name": "Acme",
+        "policy": {
+            "categories": [{"name": "billing", "queue": "billing", "description": "Invoices and charges"}],
+            "priorities": [{"priority": "P1", "when_any": ["outage"]}, {"priority": "P3"}],
+            "drafting": {"signature": "Acme Support", "templates": {"default": "Hi {customer_name},\n{answer}\n{signature}"}},
+        },
+    }
+
+
+def test_example_tenants_are_realistic() -> None:
+    files = [load_tenant_file(p) for p in sorted(EXAMPLE_TENANTS.glob("*.yaml"))]
+    assert {f.tenant for f in files} == {"acme", "northwind"}
+    for f in files:
+        assert len(f.policy.categories) >= 6
+        assert all(c.description and c.examples for c in f.policy.categories)
+        assert len(f.customers) >= 6 and len(f.articles) >= 8
+        assert f.policy.priorities[-1].is_default
+    emails = [c.email for f in files for c in f.customers]
+    assert len(emails) == len(set(emails))
+
+
+def test_minimal_file_loads_with_defaults(tmp_path: Path) -> None:
+    tenant = load_tenant_file(write(tmp_path, minimal()))
+    assert isinstance(tenant, TenantFile)
+    assert tenant.policy.escalate.below_confidence == 0.55
+    assert tenant.policy.compliance.block_card_numbers is True
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "expected"),
+    [
+        (lambda d: d["policy"]["categories"][0].pop("queue"), "policy.categories[0].queue", "Field required"),
+        (lambda d: d.update(tenant="Acme Corp"), "tenant", "should match pattern"),
+        (lambda d: d["policy"]["priorities"].append({"priority": "P9"}), "policy.priorities[2].priority", "'P1'"),
+        (lambda d: d["policy"].update(approval_required_tools=["crm.delete_everything"]),
+         "policy.approval_required_tools", "unknown tool 'crm.delete_everything'"),
+        (lambda d: d["policy"].update(escalate={"categories": ["security"]}), "policy", "not categories"),
+        (lambda d: d["policy"]["priorities"].reverse(), "policy", "last rule is the default"),
+        (lambda d: d.update(customers=[{"id": "C-1", "email": "nope", "name": "N", "account": "A-1"}]),
+         "customers[0].email", "should match pattern"),
+        (lambda d: d.update(colour="blue"), "colour", "Extra inputs are not permitted"),
+        (lambda d: d["policy"]["drafting"]["templates"].update(billing="Hi {name}"), "policy.drafting.templates",
+         "unknown placeholder"),
+    ],
+)
+def test_bad_tenant_file_names_file_field_and_expectation(tmp_path: Path, change, field: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    data = minimal()
+    change(data)
+    path = write(tmp_path, data)
+    with pytest.raises(ConfigError) as info:
+        load_tenant_file(path)
+    assert info.value.code == "config_error"
+    assert str(path) in info.value.message
+    assert info.value.field == field
+    assert expected in info.value.message
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "tenant: acme\npolicy: [unclosed\n")
+    with pytest.raises(ConfigError) as info:
+        load_tenant_file(path)
+    assert str(path) in info.value.message and "line" in info.value.message
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_tenant_file(tmp_path / "nope.yaml")
+    assert "nope.yaml" in info.value.message
+
+
+def test_a_list_instead_of_a_mapping_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_tenant_file(write(tmp_path, "- tenant: acme\n"))
+    assert "expected a mapping" in info.value.message
