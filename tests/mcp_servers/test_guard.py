@@ -1,0 +1,102 @@
+"""The guard on every transport: scopes, rate limits, size limits, the tenant never an argument, audit."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from mcp_servers import crm
+from mcp_servers.kit import AuditRecord, BoundarySettings, Database, GuardedServer
+from schemas import TenantFile
+from schemas.tools import ALL_TOOLS
+from tests.conftest import Issuer, connect
+
+pytestmark = pytest.mark.anyio
+
+
+def make(db: Database, tenants: list[TenantFile], settings: BoundarySettings | None = None) -> GuardedServer:
+    server = crm.build_server(db, settings)
+    server.create_tables()
+    for tenant in tenants:
+        crm.seed(db, tenant)
+    return server
+
+
+def test_no_tool_takes_the_tenant_as_an_argument() -> None:
+    for spec in ALL_TOOLS:
+        fields = set(spec.input.model_json_schema().get("properties", {}))
+        assert not {f for f in fields if "tenant" in f}, spec.qualified_name
+
+
+async def test_a_tenant_argument_is_refused_not_obeyed(sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer) -> None:
+    server = make(sqlite_db, tenants)
+    email = tenants[1].customers[0].email
+    async with connect(server, issuer, "acme", ["crm:read"]) as client:
+        result = await client.call_tool("find_customer", {"email": email, "tenant": "northwind"})
+    assert result.is_error and result.structured_content is not None
+    assert result.structured_content["code"] == "invalid_argument"
+    assert result.structured_content["field"] == "tenant"
+
+
+async def test_tools_list_shows_only_permitted_tools(sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer) -> None:
+    server = make(sqlite_db, tenants)
+    async with connect(server, issuer, "acme", ["crm:credit"]) as client:
+        tools = (await client.list_tools()).tools
+    assert [t.name for t in tools] == ["issue_credit"]
+    [tool] = tools
+    assert tool.meta is not None and tool.meta["deskhand/approval"] is True
+    assert tool.annotations is not None and tool.annotations.destructive_hint is True
+    assert tool.output_schema is not None and "amount_cents" in tool.output_schema["properties"]
+
+
+async def test_rate_limit_is_a_clear_error_with_retry_after(sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer) -> None:
+    server = make(sqlite_db, tenants, BoundarySettings(rate_per_second=0.001, burst=2))
+    args = {"email": "nobody@example.com"}
+    async with connect(server, issuer, "acme", ["crm:read"]) as client:
+        assert not (await client.call_tool("find_customer", args)).is_error
+        assert not (await client.call_tool("find_customer", args)).is_error
+        limited = await client.call_tool("find_customer", args)
+    assert limited.is_error and limited.structured_content is not None
+    assert limited.structured_content["code"] == "rate_limited"
+    assert limited.structured_content["retry_after"] > 0
+    async with connect(server, issuer, "northwind", ["crm:read"]) as client:
+        assert not (await client.call_tool("find_customer", args)).is_error  # each tenant has its own budget
+
+
+async def test_oversized_arguments_are_refused_off_http(sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer) -> None:
+    server = make(sqlite_db, tenants, BoundarySettings(max_request_bytes=1024))
+    async with connect(server, issuer, "acme", ["crm:write"]) as client:
+        result = await client.call_tool("log_interaction", {"account_id": "A-1", "summary": "y" * 1500})
+    assert result.is_error and result.structured_content is not None
+    assert result.structured_content["code"] == "request_too_large"
+
+
+async def test_every_call_allowed_or_denied_is_audited(sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer) -> None:
+    server = make(sqlite_db, tenants)
+    async with connect(server, issuer, "acme", ["crm:read"]) as client:
+        await client.call_tool("get_account", {"account_id": "A-1"})
+        await client.call_tool("get_account", {"account_id": "NW-A-1"})
+        await client.call_tool("issue_credit", {"account_id": "A-1", "amount_cents": 1, "reason": "x"})
+    with sqlite_db.admin_session() as session:
+        rows = session.exec(select(AuditRecord).order_by(AuditRecord.seq)).all()  # type: ignore[arg-type]
+    assert [(r.tenant_id, r.subject, r.tool, r.outcome, r.code) for r in rows] == [
+        ("acme", "tester", "get_account", "allowed", None),
+        ("acme", "tester", "get_account", "failed", "not_found"),
+        ("acme", "tester", "issue_credit", "denied", "insufficient_scope"),
+    ]
+    assert all(len(r.args_hash) == 64 and r.latency_ms >= 0 for r in rows)
+    assert rows[0].args_hash != rows[1].args_hash
+
+
+async def test_expired_static_credential_stops_working(sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer) -> None:
+    from mcp import Client
+
+    from mcp_servers.kit import StaticCredential
+
+    server = make(sqlite_db, tenants)
+    credential = await StaticCredential.verify(issuer.verifier(), issuer.token("acme", ["crm:read"]))
+    credential.expires_at = 0  # as if the clock had run past it
+    async with Client(server.mcp_server(credential=credential)) as client:
+        result = await client.call_tool("find_customer", {"email": "a@b.test"})
+    assert result.is_error and result.structured_content is not None
+    assert result.structured_content["code"] == "unauthenticated"
