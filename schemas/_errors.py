@@ -46,6 +46,7 @@ class ErrorPayload(BaseModel):
     message: str
     field: str | None = None
     retry_after: float | None = None
+    required_scope: str | None = None
 
 
 class DeskhandError(Exception):
@@ -81,6 +82,9 @@ class InsufficientScope(DeskhandError):
     def __init__(self, message: str, *, required: str) -> None:
         super().__init__(message)
         self.required = required
+
+    def to_payload(self) -> ErrorPayload:
+        return super().to_payload().model_copy(update={"required_scope": self.required})
 
 
 class RateLimited(DeskhandError):
@@ -126,6 +130,5 @@ _BY_CODE: dict[str, type[DeskhandError]] = {
 def error_from_payload(payload: ErrorPayload) -> DeskhandError:
     """The exception a payload stands for (the client side of `DeskhandError.to_payload`)."""
     if payload.code == "insufficient_scope":
-        return InsufficientScope(payload.message, required=payload.field or "")
-    error = _BY_CODE[payload.code](payload.message, field=payload.field, retry_after=payload.retry_after)
-    return error
+        return InsufficientScope(payload.message, required=payload.required_scope or "")
+    return _BY_CODE[payload.code](payload.message, field=payload.field, retry_after=payload.retry_after)

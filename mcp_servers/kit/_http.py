@@ -1,10 +1,12 @@
 """The HTTP face of the guard: status codes a client can act on, before the MCP layer runs.
 
 `ScopeGate` wraps the SDK's `/mcp` endpoint, inside the SDK's bearer authentication:
-- a body over the limit → 413 `request_too_large` (JSON), nothing read past the limit;
+- a body over the limit → 413, nothing read past the limit;
 - a `tools/call` for a tool whose scope the token lacks → 403 with
   `WWW-Authenticate: Bearer error="insufficient_scope", scope="<needed>", resource_metadata=...`
-  (the SDK alone would answer a 200 with an error inside), audited as a denial;
+  (the SDK alone would answer a 200 with an error inside), audited as a denial.
+Both bodies are JSON-RPC errors whose `data` is the `ErrorPayload`, so an MCP client (the SDK's
+included) surfaces the code and message instead of a bare status;
 - everything else goes on to the SDK (missing or invalid tokens get its 401).
 The tool is read from the JSON-RPC body (both protocol eras); the guard behind the gate checks
 again whatever the gate lets through.
@@ -23,7 +25,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_servers.kit._audit import AuditLog, args_hash
 from mcp_servers.kit._jwt import principal_from_claims
-from schemas import ToolSpec, Unauthenticated
+from mcp.types import INVALID_REQUEST
+
+from schemas import DeskhandError, InsufficientScope, RequestTooLarge, ToolSpec, Unauthenticated
 
 
 class ScopeGate:
@@ -64,7 +68,7 @@ class ScopeGate:
                 return
             more = message.get("more_body", False)
 
-        method, name, arguments = self._what(headers, bytes(body))
+        request_id, method, name, arguments = self._what(headers, bytes(body))
         user = scope.get("user")
         if method == "tools/call" and name is not None:
             if not isinstance(user, AuthenticatedUser):
@@ -84,7 +88,7 @@ class ScopeGate:
                         tool=name[:200], args_digest=args_hash(arguments), outcome="denied",
                         code="insufficient_scope", latency_ms=(time.perf_counter() - started) * 1000,
                     )
-                    await self._insufficient_scope(send, name, spec.scope)
+                    await self._insufficient_scope(send, request_id, name, spec.scope)
                     return
 
         replayed = False
@@ -99,31 +103,29 @@ class ScopeGate:
         await self.app(scope, replay, send)
 
     @staticmethod
-    def _what(headers: Headers, body: bytes) -> tuple[str | None, str | None, Any]:
-        """The JSON-RPC method, the tool name (for tools/call) and the arguments."""
+    def _what(headers: Headers, body: bytes) -> tuple[Any, str | None, str | None, Any]:
+        """The JSON-RPC id, the method, the tool name (for tools/call) and the arguments."""
         try:
             message = json.loads(body)
         except ValueError:
-            return headers.get("mcp-method"), headers.get("mcp-name"), None
+            return None, headers.get("mcp-method"), headers.get("mcp-name"), None
         if not isinstance(message, dict):
-            return None, None, None
+            return None, None, None, None
         params = message.get("params")
         params = params if isinstance(params, dict) else {}
         name = params.get("name")
-        return message.get("method"), name if isinstance(name, str) else None, params.get("arguments") or {}
+        request_id = message.get("id")
+        request_id = request_id if isinstance(request_id, str | int) else None
+        return request_id, message.get("method"), name if isinstance(name, str) else None, params.get("arguments") or {}
 
     async def _too_large(self, send: Send, size: int) -> None:
-        await _json_response(
-            send,
-            413,
-            {
-                "error": "request_too_large",
-                "error_description": f"the request body is {size}+ bytes; this server accepts at most "
-                f"{self.max_request_bytes}",
-            },
+        error = RequestTooLarge(
+            f"the request body is {size}+ bytes; this server accepts at most {self.max_request_bytes}"
         )
+        await _json_response(send, 413, _jsonrpc_error(None, INVALID_REQUEST, error))
 
-    async def _insufficient_scope(self, send: Send, tool: str, needed: str) -> None:
+    async def _insufficient_scope(self, send: Send, request_id: Any, tool: str, needed: str) -> None:
+        error = InsufficientScope(f"tool {tool!r} needs scope {needed!r}", required=needed)
         challenge = (
             f'Bearer error="insufficient_scope", scope="{needed}", '
             f'error_description="tool {tool} needs scope {needed}", resource_metadata="{self.resource_metadata_url}"'
@@ -131,10 +133,23 @@ class ScopeGate:
         await _json_response(
             send,
             403,
-            {"error": "insufficient_scope", "error_description": f"tool {tool!r} needs scope {needed!r}",
-             "scope": needed},
+            _jsonrpc_error(request_id, FORBIDDEN, error),
             extra_headers=[(b"www-authenticate", challenge.encode())],
         )
+
+
+FORBIDDEN = -32003
+"""JSON-RPC error code (server range) for a call the principal is not allowed to make."""
+
+
+def _jsonrpc_error(request_id: Any, code: int, error: DeskhandError) -> dict[str, Any]:
+    payload = error.to_payload()
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "error": {"code": code, "message": f"{payload.code}: {payload.message}",
+                  "data": payload.model_dump(exclude_none=True)},
+    }
 
 
 async def _json_response(

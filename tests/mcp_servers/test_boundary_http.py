@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 from sqlmodel import select
 
 from mcp_servers import crm
@@ -166,7 +167,11 @@ async def test_missing_scope_is_403_insufficient_scope_and_audited(running: Runn
     assert response.status_code == 403
     challenge = response.headers["www-authenticate"]
     assert 'error="insufficient_scope"' in challenge and 'scope="crm:credit"' in challenge
-    assert response.json()["error"] == "insufficient_scope"
+    assert response.json()["id"] == 2
+    assert response.json()["error"]["data"] == {
+        "code": "insufficient_scope", "message": "tool 'issue_credit' needs scope 'crm:credit'",
+        "required_scope": "crm:credit",
+    }
     [row] = await running.audit()
     assert (row.tenant_id, row.tool, row.outcome, row.code) == ("acme", "issue_credit", "denied", "insufficient_scope")
     with running.server.db.admin_session() as session:
@@ -179,8 +184,17 @@ async def test_oversized_request_is_413_with_a_clear_error(running: Running, iss
     body = {**CALL, "params": {"name": "log_interaction", "arguments": {"account_id": "A-1", "summary": "x" * 20_000}}}
     response = await post(running.url, token(issuer, running, scopes=("crm:write",)), body)
     assert response.status_code == 413
-    assert response.json()["error"] == "request_too_large"
-    assert "8192" in response.json()["error_description"]
+    assert response.json()["error"]["data"]["code"] == "request_too_large"
+    assert "8192" in response.json()["error"]["message"]
+
+
+async def test_sdk_client_surfaces_the_403_as_an_error_with_its_code(running: Running, issuer: Issuer) -> None:
+    headers = {"Authorization": f"Bearer {token(issuer, running)}"}
+    async with httpx2.AsyncClient(headers=headers) as http, Client(streamable_http_client(running.url, http_client=http)) as client:
+        with pytest.raises(MCPError) as info:
+            await client.call_tool("issue_credit", {"account_id": "A-1", "amount_cents": 100, "reason": "x"})
+    assert info.value.error.data["code"] == "insufficient_scope"
+    assert info.value.error.data["required_scope"] == "crm:credit"
 
 
 async def test_malformed_json_is_a_clear_protocol_error(running: Running, issuer: Issuer) -> None:
