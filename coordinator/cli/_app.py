@@ -106,6 +106,21 @@ def serve(
         _serve.serve_http(server, verifier, host, port, config.url)
 
 
+@app.command()
+def demo(
+    tenants: Annotated[list[Path] | None, typer.Option("--tenants", help="Tenant files; default: examples/tenants/*.yaml.")] = None,
+    workspace: Annotated[Path | None, typer.Option("--workspace", help="Use (and keep) this folder instead of a temporary one.")] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the temporary workspace afterwards.")] = False,
+) -> None:
+    """The main job on one box: four MCP servers as processes, two tenants' inboxes through them."""
+    from coordinator.cli._demo import run_demo
+
+    files = tenants or sorted(Path("examples/tenants").glob("*.yaml"))
+    if not files:
+        raise ConfigError("no tenant files: run from the repository root or pass --tenants FILE (twice)", field="tenants")
+    raise typer.Exit(run_demo(files, workspace, keep, out))
+
+
 @token_app.command("mint")
 def token_mint(
     tenant: Annotated[str, typer.Option("--tenant", help="The tenant the token acts for.")],
