@@ -1,10 +1,10 @@
 """The deskhand home: keys, per-server databases and `deskhand.toml` (server names → URLs).
 
-    ~/.deskhand/                 (or --home DIR, or $DESKHAND_HOME)
-      deskhand.toml              issuer, and for each server its URL and database URL
-      keys/signing-key.pem       the development issuer's private key (0600)
-      keys/jwks.json             its public keys: what the servers trust
-      data/<server>.db           each server's SQLite database
+~/.deskhand/                 (or --home DIR, or $DESKHAND_HOME)
+  deskhand.toml              issuer, and for each server its URL and database URL
+  keys/signing-key.pem       the development issuer's private key (0600)
+  keys/jwks.json             its public keys: what the servers trust
+  data/<server>.db           each server's SQLite database
 """
 
 from __future__ import annotations
@@ -75,11 +75,17 @@ class Home:
         servers = dict(home.servers)
         for name, entry in (data.get("servers") or {}).items():
             if name not in SERVER_NAMES:
-                raise ConfigError(f"{config}: servers.{name}: unknown server; expected one of {list(SERVER_NAMES)}",
-                                  field=f"servers.{name}")
+                raise ConfigError(
+                    f"{config}: servers.{name}: unknown server; expected one of {list(SERVER_NAMES)}",
+                    field=f"servers.{name}",
+                )
             if not isinstance(entry, dict):
-                raise ConfigError(f"{config}: servers.{name}: expected a table with url and db", field=f"servers.{name}")
-            servers[name] = ServerConfig(name, str(entry.get("url", servers[name].url)), str(entry.get("db", servers[name].db)))
+                raise ConfigError(
+                    f"{config}: servers.{name}: expected a table with url and db", field=f"servers.{name}"
+                )
+            servers[name] = ServerConfig(
+                name, str(entry.get("url", servers[name].url)), str(entry.get("db", servers[name].db))
+            )
         return cls(path, str(data.get("issuer", DEFAULT_ISSUER)), servers)
 
     def save(self) -> None:

@@ -76,8 +76,10 @@ class DraftingPolicy(BaseModel):
                 raise ValueError(f"template {name!r}: {exc} (write a literal brace as {{{{ or }}}})") from None
             unknown = sorted(fields - TEMPLATE_PLACEHOLDERS)
             if unknown:
-                raise ValueError(f"template {name!r}: unknown placeholder {unknown}; "
-                                 f"expected some of {sorted(TEMPLATE_PLACEHOLDERS)}")
+                raise ValueError(
+                    f"template {name!r}: unknown placeholder {unknown}; "
+                    f"expected some of {sorted(TEMPLATE_PLACEHOLDERS)}"
+                )
         return templates
 
 
@@ -217,12 +219,16 @@ class TenantFile(BaseModel):
         categories = {c.name for c in self.policy.categories}
         for ticket in self.tickets:
             if ticket.category is not None and ticket.category not in categories:
-                raise ValueError(f"tickets: {ticket.id} has category {ticket.category!r}, "
-                                 f"not one of the policy's {sorted(categories)}")
+                raise ValueError(
+                    f"tickets: {ticket.id} has category {ticket.category!r}, "
+                    f"not one of the policy's {sorted(categories)}"
+                )
         unknown_templates = sorted(set(self.policy.drafting.templates) - categories - {"default"})
         if unknown_templates:
-            raise ValueError(f"policy.drafting.templates: {unknown_templates} are not categories "
-                             f"(expected 'default' or one of {sorted(categories)})")
+            raise ValueError(
+                f"policy.drafting.templates: {unknown_templates} are not categories "
+                f"(expected 'default' or one of {sorted(categories)})"
+            )
         return self
 
     def all_accounts(self) -> list[AccountSeed]:

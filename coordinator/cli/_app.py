@@ -28,8 +28,12 @@ out = Console()
 
 HomeOption = Annotated[
     Path,
-    typer.Option("--home", help="Keys, databases and deskhand.toml. Default: $DESKHAND_HOME, else ~/.deskhand.",
-                 default_factory=default_home, show_default=False),
+    typer.Option(
+        "--home",
+        help="Keys, databases and deskhand.toml. Default: $DESKHAND_HOME, else ~/.deskhand.",
+        default_factory=default_home,
+        show_default=False,
+    ),
 ]
 
 
@@ -45,7 +49,9 @@ def main() -> None:
 @app.command()
 def init(
     home: HomeOption,
-    tenants: Annotated[list[Path] | None, typer.Option("--tenants", help="Tenant files (YAML) to load; repeatable.")] = None,
+    tenants: Annotated[
+        list[Path] | None, typer.Option("--tenants", help="Tenant files (YAML) to load; repeatable.")
+    ] = None,
 ) -> None:
     """Create the keys, databases and config, and load tenant files (safe to run again)."""
     from coordinator.cli import _serve
@@ -69,11 +75,19 @@ def init(
 def serve(
     name: Annotated[str, typer.Argument(help=f"One of {', '.join(SERVER_NAMES)}.")],
     home: HomeOption,
-    stdio: Annotated[bool, typer.Option("--stdio", help="Serve on stdin/stdout; the token comes from $DESKHAND_TOKEN.")] = False,
+    stdio: Annotated[
+        bool, typer.Option("--stdio", help="Serve on stdin/stdout; the token comes from $DESKHAND_TOKEN.")
+    ] = False,
     http: Annotated[str | None, typer.Option("--http", metavar="HOST:PORT", help="Serve streamable HTTP.")] = None,
     db: Annotated[str | None, typer.Option("--db", help="Database URL (sqlite:///FILE or postgresql://...).")] = None,
-    url: Annotated[str | None, typer.Option("--url", help="Canonical URL of the MCP endpoint (token audience); "
-                                             "default: from deskhand.toml, or http://HOST:PORT/mcp.")] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            help="Canonical URL of the MCP endpoint (token audience); "
+            "default: from deskhand.toml, or http://HOST:PORT/mcp.",
+        ),
+    ] = None,
     jwks: Annotated[str | None, typer.Option("--jwks", help="JWKS file or URL to trust; default: the home's.")] = None,
     issuer: Annotated[str | None, typer.Option("--issuer", help="Token issuer to trust; default: the home's.")] = None,
 ) -> None:
@@ -108,8 +122,12 @@ def serve(
 
 @app.command()
 def demo(
-    tenants: Annotated[list[Path] | None, typer.Option("--tenants", help="Tenant files; default: examples/tenants/*.yaml.")] = None,
-    workspace: Annotated[Path | None, typer.Option("--workspace", help="Use (and keep) this folder instead of a temporary one.")] = None,
+    tenants: Annotated[
+        list[Path] | None, typer.Option("--tenants", help="Tenant files; default: examples/tenants/*.yaml.")
+    ] = None,
+    workspace: Annotated[
+        Path | None, typer.Option("--workspace", help="Use (and keep) this folder instead of a temporary one.")
+    ] = None,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the temporary workspace afterwards.")] = False,
 ) -> None:
     """The main job on one box: four MCP servers as processes, two tenants' inboxes through them."""
@@ -117,7 +135,9 @@ def demo(
 
     files = tenants or sorted(Path("examples/tenants").glob("*.yaml"))
     if not files:
-        raise ConfigError("no tenant files: run from the repository root or pass --tenants FILE (twice)", field="tenants")
+        raise ConfigError(
+            "no tenant files: run from the repository root or pass --tenants FILE (twice)", field="tenants"
+        )
     raise typer.Exit(run_demo(files, workspace, keep, out))
 
 
@@ -126,8 +146,12 @@ def token_mint(
     tenant: Annotated[str, typer.Option("--tenant", help="The tenant the token acts for.")],
     home: HomeOption,
     scopes: Annotated[str, typer.Option("--scopes", help="Comma-separated scopes, e.g. crm:read,kb:read.")] = "",
-    role: Annotated[list[str] | None, typer.Option("--role", help=f"Add a role's scopes ({', '.join(BUILTIN_ROLES)}).")] = None,
-    audience: Annotated[list[str] | None, typer.Option("--audience", help="Server URL(s); default: the servers of the scopes.")] = None,
+    role: Annotated[
+        list[str] | None, typer.Option("--role", help=f"Add a role's scopes ({', '.join(BUILTIN_ROLES)}).")
+    ] = None,
+    audience: Annotated[
+        list[str] | None, typer.Option("--audience", help="Server URL(s); default: the servers of the scopes.")
+    ] = None,
     ttl: Annotated[str, typer.Option("--ttl", help="Lifetime: 90s, 15m, 2h, 1d.")] = "15m",
     subject: Annotated[str, typer.Option("--subject", help="Who the token is for.")] = "deskhand-cli",
 ) -> None:
@@ -146,8 +170,12 @@ def token_mint(
         raise ConfigError(str(exc), field="scopes") from exc
     audiences = audience or [home_obj.server(s).url for s in servers]
     token = TokenIssuer(DevKeys.load(home_obj.keys_dir), issuer=home_obj.issuer).mint(
-        tenant=_tenant_id(tenant), scopes=scope_set, audience=audiences[0] if len(audiences) == 1 else audiences,
-        ttl_seconds=parse_ttl(ttl), subject=subject, roles=role or [],
+        tenant=_tenant_id(tenant),
+        scopes=scope_set,
+        audience=audiences[0] if len(audiences) == 1 else audiences,
+        ttl_seconds=parse_ttl(ttl),
+        subject=subject,
+        roles=role or [],
     )
     print(token)
 
@@ -160,5 +188,6 @@ def _tenant_id(text: str) -> str:
     try:
         return TypeAdapter(TenantId).validate_python(text)
     except ValidationError:
-        raise ConfigError(f"--tenant {text!r}: expected lower-case letters, digits and dashes (e.g. acme)",
-                          field="tenant") from None
+        raise ConfigError(
+            f"--tenant {text!r}: expected lower-case letters, digits and dashes (e.g. acme)", field="tenant"
+        ) from None

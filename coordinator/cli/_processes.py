@@ -49,7 +49,17 @@ def running_servers(
             log.parent.mkdir(parents=True, exist_ok=True)
             with log.open("wb") as handle:
                 process = subprocess.Popen(
-                    [sys.executable, "-m", "coordinator.cli", "serve", name, "--http", hostport, "--home", str(home.path)],
+                    [
+                        sys.executable,
+                        "-m",
+                        "coordinator.cli",
+                        "serve",
+                        name,
+                        "--http",
+                        hostport,
+                        "--home",
+                        str(home.path),
+                    ],
                     stdout=handle,
                     stderr=subprocess.STDOUT,
                 )

@@ -58,8 +58,10 @@ def verifier_for(home: Home, config: ServerConfig, jwks: str | None, issuer: str
 def serve_stdio(server: GuardedServer, verifier: JwtVerifier) -> None:
     token = os.environ.get(TOKEN_ENV, "").strip()
     if not token:
-        raise ConfigError(f"{TOKEN_ENV} is not set: the stdio server takes its credential from the environment "
-                          "(mint one with `deskhand token mint`)")
+        raise ConfigError(
+            f"{TOKEN_ENV} is not set: the stdio server takes its credential from the environment "
+            "(mint one with `deskhand token mint`)"
+        )
     try:
         server.run_stdio(verifier, token)
     except DeskhandError as exc:

@@ -14,7 +14,10 @@ INSTRUCTIONS = "Customers, accounts and their history for the caller's tenant. C
 
 def build_server(db: Database, settings: BoundarySettings | None = None) -> GuardedServer:
     server = GuardedServer(
-        "crm", db=db, settings=settings, instructions=INSTRUCTIONS,
+        "crm",
+        db=db,
+        settings=settings,
+        instructions=INSTRUCTIONS,
         tables=[CustomerRow, AccountRow, InteractionRow, CreditRow],
     )
     register(server)

@@ -14,8 +14,13 @@ def seed(db: Database, tenant: TenantFile) -> None:
         for c in tenant.customers:
             session.merge(
                 CustomerRow(
-                    tenant_id=tenant.tenant, id=c.id, email=c.email, name=c.name, phone=c.phone,
-                    account_id=c.account, plan=c.plan,
+                    tenant_id=tenant.tenant,
+                    id=c.id,
+                    email=c.email,
+                    name=c.name,
+                    phone=c.phone,
+                    account_id=c.account,
+                    plan=c.plan,
                 )
             )
         session.commit()

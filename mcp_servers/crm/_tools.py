@@ -52,7 +52,11 @@ def list_interactions(args: ListInteractionsIn, db: TenantSession) -> Interactio
 def log_interaction(args: LogInteractionIn, db: TenantSession) -> Interaction:
     db.one(AccountRow, args.account_id, what="account")
     row = InteractionRow(
-        id=InteractionRow.new_id(), account_id=args.account_id, channel=args.channel, summary=args.summary,
+        tenant_id=db.tenant,
+        id=InteractionRow.new_id(),
+        account_id=args.account_id,
+        channel=args.channel,
+        summary=args.summary,
         created_at=datetime.now(UTC),
     )
     db.add(row)
@@ -72,7 +76,11 @@ def update_contact(args: UpdateContactIn, db: TenantSession) -> Customer:
 def issue_credit(args: IssueCreditIn, db: TenantSession) -> Credit:
     account = db.one(AccountRow, args.account_id, what="account")
     row = CreditRow(
-        id=CreditRow.new_id(), account_id=account.id, amount_cents=args.amount_cents, reason=args.reason,
+        tenant_id=db.tenant,
+        id=CreditRow.new_id(),
+        account_id=account.id,
+        amount_cents=args.amount_cents,
+        reason=args.reason,
         created_at=datetime.now(UTC),
     )
     account.credit_balance_cents += args.amount_cents

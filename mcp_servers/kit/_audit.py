@@ -89,6 +89,7 @@ class AuditLog:
 
     async def flush(self) -> int:
         """Write every queued row now; returns how many."""
+        written = 0
         # Shielded: once rows are taken off the queue they are written, even while shutting down.
         with anyio.CancelScope(shield=True):
             async with self._lock:
@@ -96,11 +97,11 @@ class AuditLog:
                 if batch:
                     try:
                         await anyio.to_thread.run_sync(self._write, batch)
+                        written = len(batch)
                     except Exception:  # report, and keep the rows for the next flush
                         logger.exception("could not write %d audit rows; will retry", len(batch))
                         self._queue.extendleft(reversed(batch))
-                        return 0
-                return len(batch)
+        return written
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

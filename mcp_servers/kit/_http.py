@@ -20,13 +20,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.types import INVALID_REQUEST
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_servers.kit._audit import AuditLog, args_hash
 from mcp_servers.kit._jwt import principal_from_claims
-from mcp.types import INVALID_REQUEST
-
 from schemas import DeskhandError, InsufficientScope, RequestTooLarge, ToolSpec, Unauthenticated
 
 
@@ -73,8 +72,14 @@ class ScopeGate:
         if method == "tools/call" and name is not None:
             if not isinstance(user, AuthenticatedUser):
                 self.audit.record(
-                    tenant=None, subject=None, client_id=None, tool=name[:200], args_digest=args_hash(arguments),
-                    outcome="denied", code="unauthenticated", latency_ms=(time.perf_counter() - started) * 1000,
+                    tenant=None,
+                    subject=None,
+                    client_id=None,
+                    tool=name[:200],
+                    args_digest=args_hash(arguments),
+                    outcome="denied",
+                    code="unauthenticated",
+                    latency_ms=(time.perf_counter() - started) * 1000,
                 )
             else:
                 spec = self.specs.get(name)
@@ -84,9 +89,14 @@ class ScopeGate:
                     principal = None
                 if spec is not None and principal is not None and not principal.allows(spec.scope):
                     self.audit.record(
-                        tenant=principal.tenant, subject=principal.subject, client_id=principal.client_id,
-                        tool=name[:200], args_digest=args_hash(arguments), outcome="denied",
-                        code="insufficient_scope", latency_ms=(time.perf_counter() - started) * 1000,
+                        tenant=principal.tenant,
+                        subject=principal.subject,
+                        client_id=principal.client_id,
+                        tool=name[:200],
+                        args_digest=args_hash(arguments),
+                        outcome="denied",
+                        code="insufficient_scope",
+                        latency_ms=(time.perf_counter() - started) * 1000,
                     )
                     await self._insufficient_scope(send, request_id, name, spec.scope)
                     return
@@ -147,8 +157,11 @@ def _jsonrpc_error(request_id: Any, code: int, error: DeskhandError) -> dict[str
     return {
         "jsonrpc": "2.0",
         "id": request_id,
-        "error": {"code": code, "message": f"{payload.code}: {payload.message}",
-                  "data": payload.model_dump(exclude_none=True)},
+        "error": {
+            "code": code,
+            "message": f"{payload.code}: {payload.message}",
+            "data": payload.model_dump(exclude_none=True),
+        },
     }
 
 

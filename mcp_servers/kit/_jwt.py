@@ -39,13 +39,15 @@ class KeySet:
         for entry in jwks.get("keys", []):
             alg = entry.get("alg")
             if alg not in ASYMMETRIC_ALGORITHMS:
-                raise ValueError(f"{source}: key {entry.get('kid')!r} has alg {alg!r}; expected one of "
-                                 f"{sorted(ASYMMETRIC_ALGORITHMS)}")
+                raise ValueError(
+                    f"{source}: key {entry.get('kid')!r} has alg {alg!r}; expected one of "
+                    f"{sorted(ASYMMETRIC_ALGORITHMS)}"
+                )
             if "d" in entry:
                 raise ValueError(f"{source}: key {entry.get('kid')!r} is a private key; publish public keys only")
             self._keys[str(entry.get("kid", ""))] = jwt.PyJWK(entry, algorithm=alg)
         if not self._keys:
-            raise ValueError(f"{source}: no keys found (expected {{\"keys\": [...]}})")
+            raise ValueError(f'{source}: no keys found (expected {{"keys": [...]}})')
 
     @classmethod
     def from_file(cls, path: Path) -> KeySet:
@@ -95,7 +97,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         raise Unauthenticated("token claims 'scope' (a string) or 'roles' (a list) are malformed")
     try:
         return Principal(
-            tenant=claims.get(Claims.TENANT),  # type: ignore[arg-type]  # validated here
+            tenant=claims.get(Claims.TENANT),  # validated by the model
             subject=claims["sub"],
             client_id=str(claims.get(Claims.CLIENT_ID) or claims.get("azp") or claims["sub"]),
             roles=frozenset(str(r) for r in roles),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from mcp.types import CallToolResult, TextContent
 from pydantic import ValidationError
 
@@ -18,13 +20,20 @@ def error_result(error: DeskhandError) -> CallToolResult:
     )
 
 
-def invalid_argument(exc: ValidationError, *, prefix: str = "") -> InvalidArgument:
-    """An `InvalidArgument` naming each bad field and what was expected."""
-    problems: list[str] = []
-    first: str | None = None
+def invalid_argument(exc: ValidationError) -> InvalidArgument:
+    """An `InvalidArgument` naming each bad field and what was expected.
+
+    The field is the path of argument names and list indexes (`items.0.email`); the tags pydantic
+    adds for the member of a union (`literal['a','b']`) are left out, and a field that failed
+    several union members is reported once with every expectation.
+    """
+    problems: dict[str, list[str]] = {}
     for error in exc.errors(include_url=False, include_input=False):
-        field = ".".join(str(part) for part in error["loc"]) or "(arguments)"
-        field = f"{prefix}{field}"
-        first = first or field
-        problems.append(f"{field}: {error['msg']}")
-    return InvalidArgument("; ".join(problems), field=first)
+        parts = [str(p) for p in error["loc"] if isinstance(p, int) or _FIELD_NAME.match(str(p))]
+        field = ".".join(parts) or "(arguments)"
+        problems.setdefault(field, []).append(error["msg"])
+    message = "; ".join(f"{field}: {' or '.join(dict.fromkeys(msgs))}" for field, msgs in problems.items())
+    return InvalidArgument(message, field=next(iter(problems)))
+
+
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

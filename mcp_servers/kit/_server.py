@@ -99,7 +99,7 @@ class GuardedServer:
         tables: Sequence[type[SQLModel]] = (),
     ) -> None:
         self.name = name
-        self.tables = [*tables, AuditRecord, IdempotencyRecord]
+        self.tables: list[type[SQLModel]] = [*tables, AuditRecord, IdempotencyRecord]
         self.db = db
         self.settings = settings or BoundarySettings()
         self.instructions = instructions
@@ -120,7 +120,9 @@ class GuardedServer:
         self.specs[spec.name] = spec
         self._tools.append(self._sdk_tool(spec, handler))
 
-    def tool(self, spec: ToolSpec) -> Callable[[Callable[[_In, TenantSession], _Out]], Callable[[_In, TenantSession], _Out]]:
+    def tool(
+        self, spec: ToolSpec
+    ) -> Callable[[Callable[[_In, TenantSession], _Out]], Callable[[_In, TenantSession], _Out]]:
         def register(handler: Callable[[_In, TenantSession], _Out]) -> Callable[[_In, TenantSession], _Out]:
             self.add_tool(spec, handler)
             return handler
@@ -179,7 +181,9 @@ class GuardedServer:
 
         anyio.run(main)
 
-    def http_app(self, verifier: JwtVerifier, *, resource_url: str, allowed_hosts: list[str] | None = None) -> Starlette:
+    def http_app(
+        self, verifier: JwtVerifier, *, resource_url: str, allowed_hosts: list[str] | None = None
+    ) -> Starlette:
         """A Starlette app serving MCP at `resource_url`'s path (both protocol eras), with PRM and 401/403."""
         server = self.mcp_server(verifier=verifier, resource_url=resource_url)
         path = "/" + resource_url.split("://", 1)[1].split("/", 1)[1] if resource_url.count("/") > 2 else "/mcp"
@@ -268,7 +272,11 @@ def _run(
             return result
         session.add(
             IdempotencyRecord(
-                id=key, tool=spec.name, args_hash=digest, result_json=result.model_dump_json(),
+                tenant_id=session.tenant,
+                id=key,
+                tool=spec.name,
+                args_hash=digest,
+                result_json=result.model_dump_json(),
                 created_at=datetime.now(UTC),
             )
         )

@@ -24,7 +24,7 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Field, Session, SQLModel, create_engine, select
+from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from schemas import NotFound
@@ -65,19 +65,19 @@ class TenantSession(Session):
     def select(self, model: type[_Row]) -> SelectOfScalar[_Row]:
         """`SELECT model WHERE tenant_id = <this tenant>`; add `.where(...)` as usual."""
         tenant = self.tenant
-        return select(model).where(model.tenant_id == tenant).execution_options(**{_TENANT_OPTION: tenant})  # type: ignore[arg-type]
+        return select(model).where(col(model.tenant_id) == tenant).execution_options(**{_TENANT_OPTION: tenant})
 
     def update(self, model: type[_Row]) -> Update:
         tenant = self.tenant
-        return update(model).where(model.tenant_id == tenant).execution_options(**{_TENANT_OPTION: tenant})  # type: ignore[arg-type]
+        return update(model).where(col(model.tenant_id) == tenant).execution_options(**{_TENANT_OPTION: tenant})
 
     def delete(self, model: type[_Row]) -> Delete:  # type: ignore[override]
         tenant = self.tenant
-        return sa_delete(model).where(model.tenant_id == tenant).execution_options(**{_TENANT_OPTION: tenant})  # type: ignore[arg-type]
+        return sa_delete(model).where(col(model.tenant_id) == tenant).execution_options(**{_TENANT_OPTION: tenant})
 
     def one(self, model: type[_Row], record_id: str, *, what: str | None = None) -> _Row:
         """The row with this id, or `NotFound` (also for another tenant's id)."""
-        row = self.exec(self.select(model).where(model.id == record_id)).first()  # type: ignore[arg-type]
+        row = self.exec(self.select(model).where(col(model.id) == record_id)).first()
         if row is None:
             raise NotFound(f"{what or model.__name__.lower()} {record_id!r} not found", field=None)
         return row

@@ -91,34 +91,70 @@ class IssueCreditIn(Input):
 
 
 FIND_CUSTOMER = ToolSpec(
-    server="crm", name="find_customer", title="Find a customer by email",
+    server="crm",
+    name="find_customer",
+    title="Find a customer by email",
     description="Look up this tenant's customer by email address. Returns customer=null when there is none.",
-    scope="crm:read", side_effect="read", input=FindCustomerIn, output=FindCustomerOut, idempotent=True,
+    scope="crm:read",
+    side_effect="read",
+    input=FindCustomerIn,
+    output=FindCustomerOut,
+    idempotent=True,
 )
 GET_ACCOUNT = ToolSpec(
-    server="crm", name="get_account", title="Get an account",
+    server="crm",
+    name="get_account",
+    title="Get an account",
     description="An account's plan, status and credit balance.",
-    scope="crm:read", side_effect="read", input=GetAccountIn, output=Account, idempotent=True,
+    scope="crm:read",
+    side_effect="read",
+    input=GetAccountIn,
+    output=Account,
+    idempotent=True,
 )
 LIST_INTERACTIONS = ToolSpec(
-    server="crm", name="list_interactions", title="List an account's interactions",
+    server="crm",
+    name="list_interactions",
+    title="List an account's interactions",
     description="The most recent interactions with an account, newest first.",
-    scope="crm:read", side_effect="read", input=ListInteractionsIn, output=InteractionList, idempotent=True,
+    scope="crm:read",
+    side_effect="read",
+    input=ListInteractionsIn,
+    output=InteractionList,
+    idempotent=True,
 )
 LOG_INTERACTION = ToolSpec(
-    server="crm", name="log_interaction", title="Log an interaction",
+    server="crm",
+    name="log_interaction",
+    title="Log an interaction",
     description="Record a contact with the account (an email handled, a call). Send an idempotency key.",
-    scope="crm:write", side_effect="write", input=LogInteractionIn, output=Interaction,
+    scope="crm:write",
+    side_effect="write",
+    input=LogInteractionIn,
+    output=Interaction,
 )
 UPDATE_CONTACT = ToolSpec(
-    server="crm", name="update_contact", title="Update a customer's contact details",
+    server="crm",
+    name="update_contact",
+    title="Update a customer's contact details",
     description="Change a customer's name or phone number.",
-    scope="crm:write", side_effect="write", input=UpdateContactIn, output=Customer, idempotent=True,
+    scope="crm:write",
+    side_effect="write",
+    input=UpdateContactIn,
+    output=Customer,
+    idempotent=True,
 )
 ISSUE_CREDIT = ToolSpec(
-    server="crm", name="issue_credit", title="Issue an account credit",
+    server="crm",
+    name="issue_credit",
+    title="Issue an account credit",
     description="Credit money to an account. Moves money: agents need a person's approval.",
-    scope="crm:credit", side_effect="write", input=IssueCreditIn, output=Credit, approval=True, destructive=True,
+    scope="crm:credit",
+    side_effect="write",
+    input=IssueCreditIn,
+    output=Credit,
+    approval=True,
+    destructive=True,
 )
 
 TOOLS = (FIND_CUSTOMER, GET_ACCOUNT, LIST_INTERACTIONS, LOG_INTERACTION, UPDATE_CONTACT, ISSUE_CREDIT)

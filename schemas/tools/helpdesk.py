@@ -98,39 +98,78 @@ class AttachDraftIn(Input):
 
 
 GET_TICKET = ToolSpec(
-    server="helpdesk", name="get_ticket", title="Get a ticket",
+    server="helpdesk",
+    name="get_ticket",
+    title="Get a ticket",
     description="One ticket with its status, category, priority and queue.",
-    scope="helpdesk:read", side_effect="read", input=GetTicketIn, output=Ticket, idempotent=True,
+    scope="helpdesk:read",
+    side_effect="read",
+    input=GetTicketIn,
+    output=Ticket,
+    idempotent=True,
 )
 SEARCH_TICKETS = ToolSpec(
-    server="helpdesk", name="search_tickets", title="Search tickets",
+    server="helpdesk",
+    name="search_tickets",
+    title="Search tickets",
     description="This tenant's tickets matching all the filters given, newest first.",
-    scope="helpdesk:read", side_effect="read", input=SearchTicketsIn, output=TicketList, idempotent=True,
+    scope="helpdesk:read",
+    side_effect="read",
+    input=SearchTicketsIn,
+    output=TicketList,
+    idempotent=True,
 )
 CREATE_TICKET = ToolSpec(
-    server="helpdesk", name="create_ticket", title="Create a ticket",
+    server="helpdesk",
+    name="create_ticket",
+    title="Create a ticket",
     description="Open a ticket for a customer's request. Send an idempotency key.",
-    scope="helpdesk:write", side_effect="write", input=CreateTicketIn, output=Ticket,
+    scope="helpdesk:write",
+    side_effect="write",
+    input=CreateTicketIn,
+    output=Ticket,
 )
 UPDATE_TICKET = ToolSpec(
-    server="helpdesk", name="update_ticket", title="Update a ticket",
+    server="helpdesk",
+    name="update_ticket",
+    title="Update a ticket",
     description="Set a ticket's category, priority or status.",
-    scope="helpdesk:write", side_effect="write", input=UpdateTicketIn, output=Ticket, idempotent=True,
+    scope="helpdesk:write",
+    side_effect="write",
+    input=UpdateTicketIn,
+    output=Ticket,
+    idempotent=True,
 )
 ROUTE_TICKET = ToolSpec(
-    server="helpdesk", name="route_ticket", title="Route a ticket to a queue",
+    server="helpdesk",
+    name="route_ticket",
+    title="Route a ticket to a queue",
     description="Put a ticket in a team's queue.",
-    scope="helpdesk:write", side_effect="write", input=RouteTicketIn, output=Ticket, idempotent=True,
+    scope="helpdesk:write",
+    side_effect="write",
+    input=RouteTicketIn,
+    output=Ticket,
+    idempotent=True,
 )
 ADD_INTERNAL_NOTE = ToolSpec(
-    server="helpdesk", name="add_internal_note", title="Add an internal note",
+    server="helpdesk",
+    name="add_internal_note",
+    title="Add an internal note",
     description="A note on the ticket that only staff see. Send an idempotency key.",
-    scope="helpdesk:write", side_effect="write", input=AddInternalNoteIn, output=Note,
+    scope="helpdesk:write",
+    side_effect="write",
+    input=AddInternalNoteIn,
+    output=Note,
 )
 ATTACH_DRAFT = ToolSpec(
-    server="helpdesk", name="attach_draft", title="Attach a draft reply",
+    server="helpdesk",
+    name="attach_draft",
+    title="Attach a draft reply",
     description="Attach a proposed reply to the ticket for a person to review. Send an idempotency key.",
-    scope="helpdesk:write", side_effect="write", input=AttachDraftIn, output=TicketDraft,
+    scope="helpdesk:write",
+    side_effect="write",
+    input=AttachDraftIn,
+    output=TicketDraft,
 )
 
 TOOLS = (GET_TICKET, SEARCH_TICKETS, CREATE_TICKET, UPDATE_TICKET, ROUTE_TICKET, ADD_INTERNAL_NOTE, ATTACH_DRAFT)

@@ -62,24 +62,48 @@ class GetTemplateIn(Input):
 
 
 SEARCH_ARTICLES = ToolSpec(
-    server="knowledge", name="search_articles", title="Search help articles",
+    server="knowledge",
+    name="search_articles",
+    title="Search help articles",
     description="This tenant's help articles ranked by relevance to the query (BM25 over title, tags and body).",
-    scope="kb:read", side_effect="read", input=SearchArticlesIn, output=ArticleHits, idempotent=True,
+    scope="kb:read",
+    side_effect="read",
+    input=SearchArticlesIn,
+    output=ArticleHits,
+    idempotent=True,
 )
 GET_ARTICLE = ToolSpec(
-    server="knowledge", name="get_article", title="Get a help article",
+    server="knowledge",
+    name="get_article",
+    title="Get a help article",
     description="One help article in full.",
-    scope="kb:read", side_effect="read", input=GetArticleIn, output=Article, idempotent=True,
+    scope="kb:read",
+    side_effect="read",
+    input=GetArticleIn,
+    output=Article,
+    idempotent=True,
 )
 GET_POLICY = ToolSpec(
-    server="knowledge", name="get_policy", title="Get the support policy",
+    server="knowledge",
+    name="get_policy",
+    title="Get the support policy",
     description="The tenant's support policy: categories, priority and escalation rules, drafting and compliance.",
-    scope="kb:read", side_effect="read", input=GetPolicyIn, output=TenantPolicy, idempotent=True,
+    scope="kb:read",
+    side_effect="read",
+    input=GetPolicyIn,
+    output=TenantPolicy,
+    idempotent=True,
 )
 GET_TEMPLATE = ToolSpec(
-    server="knowledge", name="get_template", title="Get a reply template",
+    server="knowledge",
+    name="get_template",
+    title="Get a reply template",
     description="The reply template for a category, or the tenant's default template.",
-    scope="kb:read", side_effect="read", input=GetTemplateIn, output=Template, idempotent=True,
+    scope="kb:read",
+    side_effect="read",
+    input=GetTemplateIn,
+    output=Template,
+    idempotent=True,
 )
 
 TOOLS = (SEARCH_ARTICLES, GET_ARTICLE, GET_POLICY, GET_TEMPLATE)

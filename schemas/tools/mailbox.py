@@ -77,29 +77,59 @@ class SendReplyIn(Input):
 
 
 LIST_INBOX = ToolSpec(
-    server="mailbox", name="list_inbox", title="List the inbox",
+    server="mailbox",
+    name="list_inbox",
+    title="List the inbox",
     description="Messages in this tenant's inbox, oldest first.",
-    scope="mail:read", side_effect="read", input=ListInboxIn, output=MessageList, idempotent=True,
+    scope="mail:read",
+    side_effect="read",
+    input=ListInboxIn,
+    output=MessageList,
+    idempotent=True,
 )
 GET_MESSAGE = ToolSpec(
-    server="mailbox", name="get_message", title="Get a message",
+    server="mailbox",
+    name="get_message",
+    title="Get a message",
     description="One inbound message in full.",
-    scope="mail:read", side_effect="read", input=GetMessageIn, output=Message, idempotent=True,
+    scope="mail:read",
+    side_effect="read",
+    input=GetMessageIn,
+    output=Message,
+    idempotent=True,
 )
 SAVE_DRAFT = ToolSpec(
-    server="mailbox", name="save_draft", title="Save a draft reply",
+    server="mailbox",
+    name="save_draft",
+    title="Save a draft reply",
     description="Save a reply to a message as a draft; nothing is sent. Send an idempotency key.",
-    scope="mail:draft", side_effect="write", input=SaveDraftIn, output=MailDraft,
+    scope="mail:draft",
+    side_effect="write",
+    input=SaveDraftIn,
+    output=MailDraft,
 )
 MARK_PROCESSED = ToolSpec(
-    server="mailbox", name="mark_processed", title="Mark a message processed",
+    server="mailbox",
+    name="mark_processed",
+    title="Mark a message processed",
     description="Take a message out of the unprocessed inbox.",
-    scope="mail:draft", side_effect="write", input=MarkProcessedIn, output=Message, idempotent=True,
+    scope="mail:draft",
+    side_effect="write",
+    input=MarkProcessedIn,
+    output=Message,
+    idempotent=True,
 )
 SEND_REPLY = ToolSpec(
-    server="mailbox", name="send_reply", title="Send a reply",
+    server="mailbox",
+    name="send_reply",
+    title="Send a reply",
     description="Send a reply to the message's sender (only to the sender). Agents need a person's approval.",
-    scope="mail:send", side_effect="write", input=SendReplyIn, output=SentReply, approval=True, destructive=True,
+    scope="mail:send",
+    side_effect="write",
+    input=SendReplyIn,
+    output=SentReply,
+    approval=True,
+    destructive=True,
 )
 
 TOOLS = (LIST_INBOX, GET_MESSAGE, SAVE_DRAFT, MARK_PROCESSED, SEND_REPLY)

@@ -17,5 +17,6 @@ NORTHWIND = str(REPO / "examples" / "tenants" / "northwind.yaml")
 def deskhand(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
     full_env.pop("DESKHAND_HOME", None)
-    return subprocess.run([DESKHAND, *args], capture_output=True, text=True, env=full_env, timeout=timeout, cwd=REPO,
-                          check=False)
+    return subprocess.run(
+        [DESKHAND, *args], capture_output=True, text=True, env=full_env, timeout=timeout, cwd=REPO, check=False
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,11 +66,14 @@ def test_token_mint_signs_a_least_privilege_token_the_servers_trust(home: Path) 
     assert result.returncode == 0, result.stderr
     config = Home.load(home)
     for server in ("crm", "knowledge"):
-        verifier = JwtVerifier(KeySet.from_file(config.jwks_path), issuer=config.issuer,
-                               audience=config.servers[server].url)
+        verifier = JwtVerifier(
+            KeySet.from_file(config.jwks_path), issuer=config.issuer, audience=config.servers[server].url
+        )
         principal = anyio.run(verifier.verify_principal, result.stdout.strip())
         assert principal.tenant == "acme" and principal.scopes == frozenset({"crm:read", "kb:read"})
-    helpdesk = JwtVerifier(KeySet.from_file(config.jwks_path), issuer=config.issuer, audience=config.servers["helpdesk"].url)
+    helpdesk = JwtVerifier(
+        KeySet.from_file(config.jwks_path), issuer=config.issuer, audience=config.servers["helpdesk"].url
+    )
     assert anyio.run(helpdesk.verify_token, result.stdout.strip()) is None
 
 
@@ -100,9 +102,11 @@ def test_commands_before_init_say_to_run_init(tmp_path: Path) -> None:
 def served(home: Path) -> Iterator[Home]:
     """The four servers of `home` as real processes on free ports, stopped (and audit flushed) after."""
     config = Home.load(home)
-    moved = Home(config.path, config.issuer, {
-        name: type(s)(name, f"http://127.0.0.1:{free_port()}/mcp", s.db) for name, s in config.servers.items()
-    })
+    moved = Home(
+        config.path,
+        config.issuer,
+        {name: type(s)(name, f"http://127.0.0.1:{free_port()}/mcp", s.db) for name, s in config.servers.items()},
+    )
     moved.save()
     try:
         with running_servers(moved, only=["crm"]):
@@ -112,13 +116,16 @@ def served(home: Path) -> Iterator[Home]:
 
 
 def test_served_crm_answers_the_sdk_client_with_a_minted_token(served: Home) -> None:
-    token = deskhand("token", "mint", "--home", str(served.path), "--tenant", "northwind", "--scopes", "crm:read").stdout.strip()
+    token = deskhand(
+        "token", "mint", "--home", str(served.path), "--tenant", "northwind", "--scopes", "crm:read"
+    ).stdout.strip()
     url = served.servers["crm"].url
 
     async def main() -> tuple[set[str], object]:
-        async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http, Client(
-            streamable_http_client(url, http_client=http)
-        ) as client:
+        async with (
+            httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+            Client(streamable_http_client(url, http_client=http)) as client,
+        ):
             names = {t.name for t in (await client.list_tools()).tools}
             result = await client.call_tool("get_account", {"account_id": "A-1"})  # acme's id
             return names, result.structured_content
@@ -130,20 +137,25 @@ def test_served_crm_answers_the_sdk_client_with_a_minted_token(served: Home) -> 
 
 def test_stopping_the_servers_flushes_their_audit(home: Path) -> None:
     config = Home.load(home)
-    moved = Home(config.path, config.issuer, {
-        name: type(s)(name, f"http://127.0.0.1:{free_port()}/mcp", s.db) for name, s in config.servers.items()
-    })
+    moved = Home(
+        config.path,
+        config.issuer,
+        {name: type(s)(name, f"http://127.0.0.1:{free_port()}/mcp", s.db) for name, s in config.servers.items()},
+    )
     before = count(config.servers["knowledge"].db, AuditRecord)
     moved.save()
     try:
         with running_servers(moved, only=["knowledge"]):
-            token = deskhand("token", "mint", "--home", str(home), "--tenant", "acme", "--scopes", "kb:read").stdout.strip()
+            token = deskhand(
+                "token", "mint", "--home", str(home), "--tenant", "acme", "--scopes", "kb:read"
+            ).stdout.strip()
 
             async def main() -> None:
                 url = moved.servers["knowledge"].url
-                async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http, Client(
-                    streamable_http_client(url, http_client=http)
-                ) as client:
+                async with (
+                    httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+                    Client(streamable_http_client(url, http_client=http)) as client,
+                ):
                     for _ in range(3):
                         await client.call_tool("search_articles", {"query": "invoice"})
 
@@ -155,8 +167,9 @@ def test_stopping_the_servers_flushes_their_audit(home: Path) -> None:
 
 def test_stdio_server_takes_its_credential_from_the_environment(home: Path) -> None:
     token = deskhand("token", "mint", "--home", str(home), "--tenant", "acme", "--scopes", "mail:read").stdout.strip()
-    params = StdioServerParameters(command=DESKHAND, args=["serve", "mailbox", "--stdio", "--home", str(home)],
-                                   env={"DESKHAND_TOKEN": token})
+    params = StdioServerParameters(
+        command=DESKHAND, args=["serve", "mailbox", "--stdio", "--home", str(home)], env={"DESKHAND_TOKEN": token}
+    )
 
     async def main() -> tuple[list[str], object, object]:
         async with Client(params) as client:
@@ -174,8 +187,15 @@ def test_stdio_server_takes_its_credential_from_the_environment(home: Path) -> N
 @pytest.mark.parametrize("token", ["", "not-a-token"])
 def test_stdio_server_without_a_valid_credential_refuses_to_start(home: Path, token: str) -> None:
     env = {**os.environ, "DESKHAND_TOKEN": token}
-    result = subprocess.run([DESKHAND, "serve", "crm", "--stdio", "--home", str(home)], env=env, input="",
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [DESKHAND, "serve", "crm", "--stdio", "--home", str(home)],
+        env=env,
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2
     assert ("DESKHAND_TOKEN is not set" if not token else "unauthenticated") in result.stderr
 

@@ -32,7 +32,9 @@ def test_claude_desktop_config_runs_the_stdio_server(tmp_path: Path) -> None:
     [config] = [b for b in readme_json_blocks() if "mcpServers" in b]
     entry = config["mcpServers"]["deskhand-crm"]  # type: ignore[index]
     home = init_home(tmp_path)
-    token = deskhand("token", "mint", "--home", str(home), "--tenant", "acme", "--role", "reader", "--ttl", "30d").stdout.strip()
+    token = deskhand(
+        "token", "mint", "--home", str(home), "--tenant", "acme", "--role", "reader", "--ttl", "30d"
+    ).stdout.strip()
     assert entry["command"].endswith("/.venv/bin/deskhand")
     args = [str(home) if a == "/absolute/path/to/.deskhand" else a for a in entry["args"]]
     env = {k: token if v == "<the token>" else v for k, v in entry["env"].items()}
@@ -55,14 +57,21 @@ def test_vscode_config_reaches_the_http_server_with_the_bearer_token(tmp_path: P
     home = Home.load(home_path)
     # The README's port may be taken on a test machine: same config, the port swapped for a free one.
     url = entry["url"].replace("8701", str(free_port()))
-    moved = Home(home.path, home.issuer, {**home.servers, "crm": type(home.servers["crm"])("crm", url, home.servers["crm"].db)})
+    moved = Home(
+        home.path, home.issuer, {**home.servers, "crm": type(home.servers["crm"])("crm", url, home.servers["crm"].db)}
+    )
     moved.save()
-    token = deskhand("token", "mint", "--home", str(home_path), "--tenant", "northwind", "--scopes", "crm:read").stdout.strip()
+    token = deskhand(
+        "token", "mint", "--home", str(home_path), "--tenant", "northwind", "--scopes", "crm:read"
+    ).stdout.strip()
     headers = {k: v.replace("${input:deskhand-token}", token) for k, v in entry["headers"].items()}
     with running_servers(moved, only=["crm"]):
 
         async def main() -> list[str]:
-            async with httpx2.AsyncClient(headers=headers) as http, Client(streamable_http_client(url, http_client=http)) as client:
+            async with (
+                httpx2.AsyncClient(headers=headers) as http,
+                Client(streamable_http_client(url, http_client=http)) as client,
+            ):
                 return [t.name for t in (await client.list_tools()).tools]
 
         assert sorted(anyio.run(main)) == ["find_customer", "get_account", "list_interactions"]

@@ -70,9 +70,15 @@ def token(issuer: Issuer, running: Running, tenant: str = "acme", scopes: tuple[
     return issuer.token(tenant, scopes, audience=running.url)
 
 
-async def post(url: str, tok: str | None, body: dict[str, Any] | bytes, headers: dict[str, str] | None = None) -> httpx2.Response:
-    hdrs = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json",
-            "MCP-Protocol-Version": "2025-11-25", **(headers or {})}
+async def post(
+    url: str, tok: str | None, body: dict[str, Any] | bytes, headers: dict[str, str] | None = None
+) -> httpx2.Response:
+    hdrs = {
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+        "MCP-Protocol-Version": "2025-11-25",
+        **(headers or {}),
+    }
     if tok is not None:
         hdrs["Authorization"] = f"Bearer {tok}"
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -80,13 +86,22 @@ async def post(url: str, tok: str | None, body: dict[str, Any] | bytes, headers:
         return await http.post(url, content=content, headers=hdrs)
 
 
-CALL = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": {"name": "find_customer", "arguments": {"email": "nobody@example.com"}}}
+CALL = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "tools/call",
+    "params": {"name": "find_customer", "arguments": {"email": "nobody@example.com"}},
+}
 
 
-async def test_sdk_client_lists_and_calls_tools_with_a_minted_token(running: Running, issuer: Issuer, tenants: list[TenantFile]) -> None:
+async def test_sdk_client_lists_and_calls_tools_with_a_minted_token(
+    running: Running, issuer: Issuer, tenants: list[TenantFile]
+) -> None:
     headers = {"Authorization": f"Bearer {token(issuer, running)}"}
-    async with httpx2.AsyncClient(headers=headers) as http, Client(streamable_http_client(running.url, http_client=http)) as client:
+    async with (
+        httpx2.AsyncClient(headers=headers) as http,
+        Client(streamable_http_client(running.url, http_client=http)) as client,
+    ):
         names = {t.name for t in (await client.list_tools()).tools}
         assert names == {"find_customer", "get_account", "list_interactions"}
         result = await client.call_tool("find_customer", {"email": tenants[0].customers[0].email})
@@ -96,9 +111,10 @@ async def test_sdk_client_lists_and_calls_tools_with_a_minted_token(running: Run
 
 async def test_legacy_handshake_client_works_on_the_same_endpoint(running: Running, issuer: Issuer) -> None:
     headers = {"Authorization": f"Bearer {token(issuer, running)}"}
-    async with httpx2.AsyncClient(headers=headers) as http, Client(
-        streamable_http_client(running.url, http_client=http), mode="legacy"
-    ) as client:
+    async with (
+        httpx2.AsyncClient(headers=headers) as http,
+        Client(streamable_http_client(running.url, http_client=http), mode="legacy") as client,
+    ):
         assert client.protocol_version != "2026-07-28"
         result = await client.call_tool("find_customer", {"email": "nobody@example.com"})
         assert result.structured_content == {"customer": None}
@@ -109,10 +125,14 @@ def hs256_with_public_key(claims: dict[str, Any], issuer: Issuer) -> str:
     public_pem = issuer.keys.private_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+
     def b64(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).decode().rstrip("=")
-    signing_input = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": issuer.keys.kid}).encode()) + "." + b64(
-        json.dumps(claims).encode()
+
+    signing_input = (
+        b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": issuer.keys.kid}).encode())
+        + "."
+        + b64(json.dumps(claims).encode())
     )
     signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{b64(signature)}"
@@ -120,22 +140,42 @@ def hs256_with_public_key(claims: dict[str, Any], issuer: Issuer) -> str:
 
 def forged_tokens(issuer: Issuer, running: Running) -> dict[str, str]:
     now = int(time.time())
-    claims = {"iss": ISSUER, "aud": running.url, "sub": "x", "tenant": "acme", "scope": "crm:read",
-              "iat": now, "exp": now + 600}
+    claims = {
+        "iss": ISSUER,
+        "aud": running.url,
+        "sub": "x",
+        "tenant": "acme",
+        "scope": "crm:read",
+        "iat": now,
+        "exp": now + 600,
+    }
     other_key = Ed25519PrivateKey.generate()
     return {
-        "expired": jwt.encode({**claims, "iat": now - 7200, "exp": now - 3600}, issuer.keys.private_key,
-                              algorithm="EdDSA", headers={"kid": issuer.keys.kid}),
+        "expired": jwt.encode(
+            {**claims, "iat": now - 7200, "exp": now - 3600},
+            issuer.keys.private_key,
+            algorithm="EdDSA",
+            headers={"kid": issuer.keys.kid},
+        ),
         "wrong audience": issuer.token("acme", ["crm:read"], audience=AUDIENCE.replace("8701", "9999")),
-        "wrong issuer": jwt.encode({**claims, "iss": "http://127.0.0.1:9/evil"}, issuer.keys.private_key,
-                                   algorithm="EdDSA", headers={"kid": issuer.keys.kid}),
+        "wrong issuer": jwt.encode(
+            {**claims, "iss": "http://127.0.0.1:9/evil"},
+            issuer.keys.private_key,
+            algorithm="EdDSA",
+            headers={"kid": issuer.keys.kid},
+        ),
         "bad signature": jwt.encode(claims, other_key, algorithm="EdDSA", headers={"kid": issuer.keys.kid}),
         "alg none": jwt.encode(claims, None, algorithm="none", headers={"kid": issuer.keys.kid}),
         "HS256 with the public key": hs256_with_public_key(claims, issuer),
-        "not yet valid": jwt.encode({**claims, "nbf": now + 3600}, issuer.keys.private_key,
-                                    algorithm="EdDSA", headers={"kid": issuer.keys.kid}),
-        "no tenant": jwt.encode({k: v for k, v in claims.items() if k != "tenant"}, issuer.keys.private_key,
-                                algorithm="EdDSA", headers={"kid": issuer.keys.kid}),
+        "not yet valid": jwt.encode(
+            {**claims, "nbf": now + 3600}, issuer.keys.private_key, algorithm="EdDSA", headers={"kid": issuer.keys.kid}
+        ),
+        "no tenant": jwt.encode(
+            {k: v for k, v in claims.items() if k != "tenant"},
+            issuer.keys.private_key,
+            algorithm="EdDSA",
+            headers={"kid": issuer.keys.kid},
+        ),
         "garbage": "not.a.jwt",
     }
 
@@ -161,15 +201,20 @@ async def test_protected_resource_metadata_is_published(running: Running) -> Non
 
 
 async def test_missing_scope_is_403_insufficient_scope_and_audited(running: Running, issuer: Issuer) -> None:
-    body = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-            "params": {"name": "issue_credit", "arguments": {"account_id": "A-1", "amount_cents": 100, "reason": "x"}}}
+    body = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "issue_credit", "arguments": {"account_id": "A-1", "amount_cents": 100, "reason": "x"}},
+    }
     response = await post(running.url, token(issuer, running), body)
     assert response.status_code == 403
     challenge = response.headers["www-authenticate"]
     assert 'error="insufficient_scope"' in challenge and 'scope="crm:credit"' in challenge
     assert response.json()["id"] == 2
     assert response.json()["error"]["data"] == {
-        "code": "insufficient_scope", "message": "tool 'issue_credit' needs scope 'crm:credit'",
+        "code": "insufficient_scope",
+        "message": "tool 'issue_credit' needs scope 'crm:credit'",
         "required_scope": "crm:credit",
     }
     [row] = await running.audit()
@@ -190,7 +235,10 @@ async def test_oversized_request_is_413_with_a_clear_error(running: Running, iss
 
 async def test_sdk_client_surfaces_the_403_as_an_error_with_its_code(running: Running, issuer: Issuer) -> None:
     headers = {"Authorization": f"Bearer {token(issuer, running)}"}
-    async with httpx2.AsyncClient(headers=headers) as http, Client(streamable_http_client(running.url, http_client=http)) as client:
+    async with (
+        httpx2.AsyncClient(headers=headers) as http,
+        Client(streamable_http_client(running.url, http_client=http)) as client,
+    ):
         with pytest.raises(MCPError) as info:
             await client.call_tool("issue_credit", {"account_id": "A-1", "amount_cents": 100, "reason": "x"})
     assert info.value.error.data["code"] == "insufficient_scope"
@@ -206,12 +254,16 @@ async def test_malformed_json_is_a_clear_protocol_error(running: Running, issuer
 async def test_keyed_write_replayed_over_http_is_written_once(running: Running, issuer: Issuer) -> None:
     headers = {"Authorization": f"Bearer {token(issuer, running, scopes=('crm:read', 'crm:write'))}"}
     args = {"account_id": "A-1", "summary": "Called about invoice"}
-    async with httpx2.AsyncClient(headers=headers) as http, Client(streamable_http_client(running.url, http_client=http)) as client:
+    async with (
+        httpx2.AsyncClient(headers=headers) as http,
+        Client(streamable_http_client(running.url, http_client=http)) as client,
+    ):
         first = await client.call_tool("log_interaction", args, meta={"deskhand/idempotency-key": "run-1:step-3"})
         again = await client.call_tool("log_interaction", args, meta={"deskhand/idempotency-key": "run-1:step-3"})
         assert first.structured_content == again.structured_content
-        other = await client.call_tool("log_interaction", {**args, "summary": "other"},
-                                       meta={"deskhand/idempotency-key": "run-1:step-3"})
+        other = await client.call_tool(
+            "log_interaction", {**args, "summary": "other"}, meta={"deskhand/idempotency-key": "run-1:step-3"}
+        )
         assert other.is_error and other.structured_content is not None
         assert other.structured_content["code"] == "idempotency_conflict"
         items = await client.call_tool("list_interactions", {"account_id": "A-1"})

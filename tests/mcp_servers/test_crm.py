@@ -37,7 +37,9 @@ def ok(result: CallToolResult) -> dict[str, Any]:
     return result.structured_content
 
 
-async def test_find_customer_by_email_of_own_tenant(server: GuardedServer, issuer: Issuer, tenants: list[TenantFile]) -> None:
+async def test_find_customer_by_email_of_own_tenant(
+    server: GuardedServer, issuer: Issuer, tenants: list[TenantFile]
+) -> None:
     acme, northwind = tenants
     async with connect(server, issuer, "acme", ["crm:read"]) as client:
         found = ok(await client.call_tool("find_customer", {"email": acme.customers[0].email.upper()}))
@@ -53,7 +55,9 @@ async def test_invalid_email_is_a_validation_error_naming_the_field(server: Guar
         assert result.structured_content is not None and result.structured_content["field"] == "email"
 
 
-async def test_get_account_and_list_interactions(server: GuardedServer, issuer: Issuer, tenants: list[TenantFile]) -> None:
+async def test_get_account_and_list_interactions(
+    server: GuardedServer, issuer: Issuer, tenants: list[TenantFile]
+) -> None:
     account = tenants[0].customers[0].account
     async with connect(server, issuer, "acme", ["crm:read", "crm:write"]) as client:
         assert ok(await client.call_tool("get_account", {"account_id": account}))["id"] == account
@@ -62,7 +66,9 @@ async def test_get_account_and_list_interactions(server: GuardedServer, issuer: 
         assert [i["summary"] for i in items] == ["Answered a billing question"]
 
 
-async def test_another_tenants_ids_are_not_found(server: GuardedServer, issuer: Issuer, tenants: list[TenantFile]) -> None:
+async def test_another_tenants_ids_are_not_found(
+    server: GuardedServer, issuer: Issuer, tenants: list[TenantFile]
+) -> None:
     northwind = tenants[1]
     account, customer = northwind.customers[0].account, northwind.customers[0].id
     async with connect(server, issuer, "acme", ALL) as client:
@@ -80,16 +86,24 @@ async def test_another_tenants_ids_are_not_found(server: GuardedServer, issuer: 
         assert ok(await client.call_tool("get_account", {"account_id": account}))["credit_balance_cents"] == 0
 
 
-async def test_update_contact_and_issue_credit(server: GuardedServer, issuer: Issuer, tenants: list[TenantFile]) -> None:
+async def test_update_contact_and_issue_credit(
+    server: GuardedServer, issuer: Issuer, tenants: list[TenantFile]
+) -> None:
     customer = tenants[0].customers[1]
     async with connect(server, issuer, "acme", ALL) as client:
         updated = ok(await client.call_tool("update_contact", {"customer_id": customer.id, "phone": "+1 555 0100"}))
         assert updated["phone"] == "+1 555 0100" and updated["name"] == customer.name
         assert error_code(await client.call_tool("update_contact", {"customer_id": customer.id})) == "invalid_argument"
-        credit = ok(await client.call_tool("issue_credit", {"account_id": customer.account, "amount_cents": 1500, "reason": "outage"}))
+        credit = ok(
+            await client.call_tool(
+                "issue_credit", {"account_id": customer.account, "amount_cents": 1500, "reason": "outage"}
+            )
+        )
         assert credit["amount_cents"] == 1500
         account = ok(await client.call_tool("get_account", {"account_id": customer.account}))
         assert account["credit_balance_cents"] == 1500
-        bad = await client.call_tool("issue_credit", {"account_id": customer.account, "amount_cents": -5, "reason": "x"})
+        bad = await client.call_tool(
+            "issue_credit", {"account_id": customer.account, "amount_cents": -5, "reason": "x"}
+        )
         assert error_code(bad) == "invalid_argument"
         assert bad.structured_content is not None and bad.structured_content["field"] == "amount_cents"

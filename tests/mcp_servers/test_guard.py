@@ -28,7 +28,9 @@ def test_no_tool_takes_the_tenant_as_an_argument() -> None:
         assert not {f for f in fields if "tenant" in f}, spec.qualified_name
 
 
-async def test_a_tenant_argument_is_refused_not_obeyed(sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer) -> None:
+async def test_a_tenant_argument_is_refused_not_obeyed(
+    sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer
+) -> None:
     server = make(sqlite_db, tenants)
     email = tenants[1].customers[0].email
     async with connect(server, issuer, "acme", ["crm:read"]) as client:
@@ -38,7 +40,9 @@ async def test_a_tenant_argument_is_refused_not_obeyed(sqlite_db: Database, tena
     assert result.structured_content["field"] == "tenant"
 
 
-async def test_tools_list_shows_only_permitted_tools(sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer) -> None:
+async def test_tools_list_shows_only_permitted_tools(
+    sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer
+) -> None:
     server = make(sqlite_db, tenants)
     async with connect(server, issuer, "acme", ["crm:credit"]) as client:
         tools = (await client.list_tools()).tools
@@ -49,7 +53,9 @@ async def test_tools_list_shows_only_permitted_tools(sqlite_db: Database, tenant
     assert tool.output_schema is not None and "amount_cents" in tool.output_schema["properties"]
 
 
-async def test_rate_limit_is_a_clear_error_with_retry_after(sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer) -> None:
+async def test_rate_limit_is_a_clear_error_with_retry_after(
+    sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer
+) -> None:
     server = make(sqlite_db, tenants, BoundarySettings(rate_per_second=0.001, burst=2))
     args = {"email": "nobody@example.com"}
     async with connect(server, issuer, "acme", ["crm:read"]) as client:
@@ -63,7 +69,9 @@ async def test_rate_limit_is_a_clear_error_with_retry_after(sqlite_db: Database,
         assert not (await client.call_tool("find_customer", args)).is_error  # each tenant has its own budget
 
 
-async def test_oversized_arguments_are_refused_off_http(sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer) -> None:
+async def test_oversized_arguments_are_refused_off_http(
+    sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer
+) -> None:
     server = make(sqlite_db, tenants, BoundarySettings(max_request_bytes=1024))
     async with connect(server, issuer, "acme", ["crm:write"]) as client:
         result = await client.call_tool("log_interaction", {"account_id": "A-1", "summary": "y" * 1500})
@@ -71,7 +79,9 @@ async def test_oversized_arguments_are_refused_off_http(sqlite_db: Database, ten
     assert result.structured_content["code"] == "request_too_large"
 
 
-async def test_every_call_allowed_or_denied_is_audited(sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer) -> None:
+async def test_every_call_allowed_or_denied_is_audited(
+    sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer
+) -> None:
     server = make(sqlite_db, tenants)
     async with connect(server, issuer, "acme", ["crm:read"]) as client:
         await client.call_tool("get_account", {"account_id": "A-1"})
@@ -88,7 +98,9 @@ async def test_every_call_allowed_or_denied_is_audited(sqlite_db: Database, tena
     assert rows[0].args_hash != rows[1].args_hash
 
 
-async def test_expired_static_credential_stops_working(sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer) -> None:
+async def test_expired_static_credential_stops_working(
+    sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer
+) -> None:
     from mcp import Client
 
     from mcp_servers.kit import StaticCredential

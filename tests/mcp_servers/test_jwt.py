@@ -43,9 +43,13 @@ async def test_expired_token_is_refused_even_after_it_was_cached(dev_keys: DevKe
     verifier = JwtVerifier(KeySet(dev_keys.jwks(), source="t"), issuer=ISSUER, audience=AUDIENCE)
     now = int(time.time())
     claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "s", "tenant": "acme", "scope": "crm:read", "iat": now - 100}
-    live = jwt.encode({**claims, "exp": now + 600}, dev_keys.private_key, algorithm="EdDSA", headers={"kid": dev_keys.kid})
+    live = jwt.encode(
+        {**claims, "exp": now + 600}, dev_keys.private_key, algorithm="EdDSA", headers={"kid": dev_keys.kid}
+    )
     assert await verifier.verify_token(live) is not None
-    dead = jwt.encode({**claims, "exp": now - 60}, dev_keys.private_key, algorithm="EdDSA", headers={"kid": dev_keys.kid})
+    dead = jwt.encode(
+        {**claims, "exp": now - 60}, dev_keys.private_key, algorithm="EdDSA", headers={"kid": dev_keys.kid}
+    )
     with pytest.raises(Unauthenticated) as info:
         await verifier.verify(dead)
     assert "expired" in info.value.message
@@ -63,7 +67,9 @@ async def test_unknown_key_id_is_refused(issuer: Issuer, tmp_path: Path) -> None
     ("jwk_change", "message"),
     [({"alg": "HS256"}, "has alg 'HS256'"), ({"alg": None}, "has alg None"), ({"d": "secret"}, "private key")],
 )
-def test_jwks_with_symmetric_unpinned_or_private_keys_is_refused(dev_keys: DevKeys, jwk_change: dict[str, object], message: str) -> None:
+def test_jwks_with_symmetric_unpinned_or_private_keys_is_refused(
+    dev_keys: DevKeys, jwk_change: dict[str, object], message: str
+) -> None:
     jwk = {**dev_keys.jwks()["keys"][0], **jwk_change}
     with pytest.raises(ValueError, match=message):
         KeySet({"keys": [jwk]}, source="jwks.json")

@@ -19,8 +19,11 @@ def seeded(db: Database) -> Database:
     db.create_tables([CustomerRow])
     with db.admin_session() as session:
         for tenant in ("acme", "northwind"):
-            session.add(CustomerRow(tenant_id=tenant, id="C-1", email=f"a@{tenant}.test", name=tenant,
-                                    account_id="A-1", plan="pro"))
+            session.add(
+                CustomerRow(
+                    tenant_id=tenant, id="C-1", email=f"a@{tenant}.test", name=tenant, account_id="A-1", plan="pro"
+                )
+            )
         session.commit()
     return db
 
@@ -49,7 +52,9 @@ def test_queries_without_the_tenant_are_refused(seeded: Database, attempt: Calla
 
 def test_writing_another_tenants_row_is_refused_and_nothing_is_written(seeded: Database) -> None:
     with seeded.tenant_session("acme") as session:
-        session.add(CustomerRow(tenant_id="northwind", id="C-9", email="m@x.test", name="m", account_id="A", plan="pro"))
+        session.add(
+            CustomerRow(tenant_id="northwind", id="C-9", email="m@x.test", name="m", account_id="A", plan="pro")
+        )
         with pytest.raises(TenantRequired):
             session.commit()
     with seeded.tenant_session("northwind") as session:

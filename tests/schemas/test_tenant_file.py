@@ -24,7 +24,10 @@ def minimal() -> dict[str, object]:
         "policy": {
             "categories": [{"name": "billing", "queue": "billing", "description": "Invoices and charges"}],
             "priorities": [{"priority": "P1", "when_any": ["outage"]}, {"priority": "P3"}],
-            "drafting": {"signature": "Acme Support", "templates": {"default": "Hi {customer_name},\n{answer}\n{signature}"}},
+            "drafting": {
+                "signature": "Acme Support",
+                "templates": {"default": "Hi {customer_name},\n{answer}\n{signature}"},
+            },
         },
     }
 
@@ -54,15 +57,24 @@ def test_minimal_file_loads_with_defaults(tmp_path: Path) -> None:
         (lambda d: d["policy"]["categories"][0].pop("queue"), "policy.categories[0].queue", "Field required"),
         (lambda d: d.update(tenant="Acme Corp"), "tenant", "should match pattern"),
         (lambda d: d["policy"]["priorities"].append({"priority": "P9"}), "policy.priorities[2].priority", "'P1'"),
-        (lambda d: d["policy"].update(approval_required_tools=["crm.delete_everything"]),
-         "policy.approval_required_tools", "unknown tool 'crm.delete_everything'"),
+        (
+            lambda d: d["policy"].update(approval_required_tools=["crm.delete_everything"]),
+            "policy.approval_required_tools",
+            "unknown tool 'crm.delete_everything'",
+        ),
         (lambda d: d["policy"].update(escalate={"categories": ["security"]}), "policy", "not categories"),
         (lambda d: d["policy"]["priorities"].reverse(), "policy", "last rule is the default"),
-        (lambda d: d.update(customers=[{"id": "C-1", "email": "nope", "name": "N", "account": "A-1"}]),
-         "customers[0].email", "should match pattern"),
+        (
+            lambda d: d.update(customers=[{"id": "C-1", "email": "nope", "name": "N", "account": "A-1"}]),
+            "customers[0].email",
+            "should match pattern",
+        ),
         (lambda d: d.update(colour="blue"), "colour", "Extra inputs are not permitted"),
-        (lambda d: d["policy"]["drafting"]["templates"].update(billing="Hi {name}"), "policy.drafting.templates",
-         "unknown placeholder"),
+        (
+            lambda d: d["policy"]["drafting"]["templates"].update(billing="Hi {name}"),
+            "policy.drafting.templates",
+            "unknown placeholder",
+        ),
     ],
 )
 def test_bad_tenant_file_names_file_field_and_expectation(tmp_path: Path, change, field: str, expected: str) -> None:  # type: ignore[no-untyped-def]

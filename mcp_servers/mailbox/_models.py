@@ -1,0 +1,44 @@
+"""The mailbox server's tables: the inbox, drafts, and the outbox of replies sent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from sqlmodel import Field
+
+from mcp_servers.kit import TenantScoped
+
+
+class MessageRow(TenantScoped, table=True):
+    __tablename__ = "mailbox_message"
+    id_prefix: ClassVar[str] = "M"
+
+    sender: str = Field(max_length=254)
+    subject: str
+    body: str
+    status: str = Field(default="unprocessed", index=True, max_length=16)
+    received_at: datetime = Field(index=True)
+
+
+class DraftRow(TenantScoped, table=True):
+    __tablename__ = "mailbox_draft"
+    id_prefix: ClassVar[str] = "D"
+
+    message_id: str = Field(index=True, max_length=64)
+    subject: str
+    body: str
+    created_at: datetime
+
+
+class SentReplyRow(TenantScoped, table=True):
+    """A reply handed to the outbox. Its recipient is always the sender of `message_id`."""
+
+    __tablename__ = "mailbox_sent_reply"
+    id_prefix: ClassVar[str] = "S"
+
+    message_id: str = Field(index=True, max_length=64)
+    to: str = Field(max_length=254)
+    subject: str
+    body: str
+    sent_at: datetime
