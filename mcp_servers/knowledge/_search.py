@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 K1 = 1.2
 B = 0.75
-TITLE_WEIGHT = 1
+TITLE_WEIGHT = 2
 
 # fmt: off
 STOP_WORDS = frozenset({
