@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from sqlmodel import Field
 
-from mcp_servers.kit import TenantScoped
+from mcp_servers.kit import TenantScoped, utc_field
 
 
 class CustomerRow(TenantScoped, table=True):
@@ -38,7 +38,7 @@ class InteractionRow(TenantScoped, table=True):
     account_id: str = Field(index=True, max_length=64)
     channel: str
     summary: str
-    created_at: datetime
+    created_at: datetime = utc_field()
 
 
 class CreditRow(TenantScoped, table=True):
@@ -48,4 +48,4 @@ class CreditRow(TenantScoped, table=True):
     account_id: str = Field(index=True, max_length=64)
     amount_cents: int
     reason: str
-    created_at: datetime
+    created_at: datetime = utc_field()

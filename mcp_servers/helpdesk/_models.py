@@ -8,7 +8,7 @@ from typing import ClassVar
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field
 
-from mcp_servers.kit import TenantScoped
+from mcp_servers.kit import TenantScoped, utc_field
 
 
 class TicketRow(TenantScoped, table=True):
@@ -25,8 +25,8 @@ class TicketRow(TenantScoped, table=True):
     priority: str | None = Field(default=None, max_length=2)
     queue: str | None = Field(default=None, max_length=64)
     source_message_id: str | None = Field(default=None, max_length=64)
-    created_at: datetime = Field(index=True)
-    updated_at: datetime
+    created_at: datetime = utc_field(index=True)
+    updated_at: datetime = utc_field()
 
 
 class NoteRow(TenantScoped, table=True):
@@ -36,7 +36,7 @@ class NoteRow(TenantScoped, table=True):
     ticket_id: str = Field(index=True, max_length=64)
     body: str
     author: str = Field(max_length=200)
-    created_at: datetime
+    created_at: datetime = utc_field()
 
 
 class DraftRow(TenantScoped, table=True):
@@ -46,4 +46,4 @@ class DraftRow(TenantScoped, table=True):
     ticket_id: str = Field(index=True, max_length=64)
     subject: str
     body: str
-    created_at: datetime
+    created_at: datetime = utc_field()

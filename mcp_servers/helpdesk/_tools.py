@@ -28,15 +28,8 @@ from schemas.tools.helpdesk import (
 _WORD = re.compile(r"\w+")
 
 
-def _utc(moment: datetime) -> datetime:
-    """Every time stored is UTC; SQLite hands it back without the zone."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _ticket(row: TicketRow) -> Ticket:
-    return Ticket.model_validate(row, from_attributes=True).model_copy(
-        update={"created_at": _utc(row.created_at), "updated_at": _utc(row.updated_at)}
-    )
+    return Ticket.model_validate(row, from_attributes=True)
 
 
 def _reply_subject(subject: str) -> str:
@@ -71,6 +64,8 @@ def search_tickets(args: SearchTicketsIn, db: TenantSession) -> TicketList:
         query = query.where(TicketRow.customer_email == args.customer_email)
     if args.status is not None:
         query = query.where(TicketRow.status == args.status)
+    if args.source_message_id is not None:
+        query = query.where(TicketRow.source_message_id == args.source_message_id)
     rows = db.exec(query.order_by(col(TicketRow.created_at).desc(), col(TicketRow.id).desc()).limit(args.limit)).all()
     return TicketList(items=[_ticket(r) for r in rows])
 

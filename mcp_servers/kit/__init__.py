@@ -16,7 +16,7 @@ from mcp_servers.kit._jwt import ASYMMETRIC_ALGORITHMS, JwksUrl, JwtVerifier, Ke
 from mcp_servers.kit._ratelimit import RateLimiter
 from mcp_servers.kit._results import error_result
 from mcp_servers.kit._server import BoundarySettings, GuardedServer, IdempotencyRecord
-from mcp_servers.kit._storage import Database, TenantRequired, TenantScoped, TenantSession
+from mcp_servers.kit._storage import Database, TenantRequired, TenantScoped, TenantSession, UtcDateTime, utc_field
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
@@ -37,8 +37,10 @@ __all__ = [
     "TenantRequired",
     "TenantScoped",
     "TenantSession",
+    "UtcDateTime",
     "args_hash",
     "current_call",
     "error_result",
     "principal_from_claims",
+    "utc_field",
 ]

@@ -20,7 +20,7 @@ import anyio
 from sqlalchemy import insert
 from sqlmodel import Field, SQLModel
 
-from mcp_servers.kit._storage import Database
+from mcp_servers.kit._storage import Database, utc_field
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class AuditRecord(SQLModel, table=True):
     __tablename__ = "audit_log"
 
     seq: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(index=True)
+    at: datetime = utc_field(index=True)
     tenant_id: str | None = Field(default=None, index=True, max_length=64)
     subject: str | None = Field(default=None, max_length=200)
     client_id: str | None = Field(default=None, max_length=200)

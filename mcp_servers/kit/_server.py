@@ -44,8 +44,8 @@ from mcp_servers.kit._http import ScopeGate
 from mcp_servers.kit._jwt import JwtVerifier
 from mcp_servers.kit._ratelimit import RateLimiter
 from mcp_servers.kit._results import error_result, invalid_argument
-from mcp_servers.kit._storage import Database, TenantScoped, TenantSession
-from schemas import DeskhandError, IdempotencyConflict, ToolSpec
+from mcp_servers.kit._storage import Database, TenantScoped, TenantSession, utc_field
+from schemas import Conflict, DeskhandError, IdempotencyConflict, ToolSpec
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class IdempotencyRecord(TenantScoped, table=True):
     tool: str = Field(max_length=200)
     args_hash: str = Field(max_length=64)
     result_json: str
-    created_at: datetime
+    created_at: datetime = utc_field()
 
 
 class _RawArguments(ArgModelBase):
@@ -268,7 +268,10 @@ def _run(
                 return recorded
         result = handler(args, session)
         if not key:
-            session.commit()
+            try:
+                session.commit()
+            except IntegrityError as exc:
+                raise Conflict(f"{spec.name} conflicts with data stored meanwhile; read it again and retry") from exc
             return result
         session.add(
             IdempotencyRecord(

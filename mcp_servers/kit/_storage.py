@@ -17,17 +17,43 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import Delete, Engine, Update, event, update
+from sqlalchemy import DateTime, Delete, Dialect, Engine, Update, event, update
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from schemas import NotFound
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back as an aware UTC datetime (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: store aware datetimes (datetime.now(UTC))")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utc_field(*, index: bool = False) -> Any:
+    """A column for a `datetime` attribute that round-trips as aware UTC."""
+    return Field(sa_type=UtcDateTime, index=index)
 
 
 class TenantScoped(SQLModel):

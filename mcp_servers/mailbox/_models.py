@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from sqlmodel import Field
 
-from mcp_servers.kit import TenantScoped
+from mcp_servers.kit import TenantScoped, utc_field
 
 
 class MessageRow(TenantScoped, table=True):
@@ -18,7 +18,7 @@ class MessageRow(TenantScoped, table=True):
     subject: str
     body: str
     status: str = Field(default="unprocessed", index=True, max_length=16)
-    received_at: datetime = Field(index=True)
+    received_at: datetime = utc_field(index=True)
 
 
 class DraftRow(TenantScoped, table=True):
@@ -28,7 +28,7 @@ class DraftRow(TenantScoped, table=True):
     message_id: str = Field(index=True, max_length=64)
     subject: str
     body: str
-    created_at: datetime
+    created_at: datetime = utc_field()
 
 
 class SentReplyRow(TenantScoped, table=True):
@@ -41,4 +41,4 @@ class SentReplyRow(TenantScoped, table=True):
     to: str = Field(max_length=254)
     subject: str
     body: str
-    sent_at: datetime
+    sent_at: datetime = utc_field()

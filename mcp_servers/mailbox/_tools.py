@@ -27,13 +27,8 @@ from schemas.tools.mailbox import (
 )
 
 
-def _utc(moment: datetime) -> datetime:
-    """Every time stored is UTC; SQLite hands it back without the zone."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _message(row: MessageRow) -> Message:
-    return Message.model_validate(row, from_attributes=True).model_copy(update={"received_at": _utc(row.received_at)})
+    return Message.model_validate(row, from_attributes=True)
 
 
 def _reply_subject(subject: str) -> str:
@@ -45,14 +40,7 @@ def list_inbox(args: ListInboxIn, db: TenantSession) -> MessageList:
     if args.status != "all":
         query = query.where(MessageRow.status == args.status)
     rows = db.exec(query.order_by(col(MessageRow.received_at).asc(), col(MessageRow.id).asc()).limit(args.limit)).all()
-    return MessageList(
-        items=[
-            MessageSummary.model_validate(r, from_attributes=True).model_copy(
-                update={"received_at": _utc(r.received_at)}
-            )
-            for r in rows
-        ]
-    )
+    return MessageList(items=[MessageSummary.model_validate(r, from_attributes=True) for r in rows])
 
 
 def get_message(args: GetMessageIn, db: TenantSession) -> Message:

@@ -56,6 +56,8 @@ class SearchTicketsIn(Input):
     """Words that must all appear in the subject or body (case-insensitive)."""
     customer_email: Email | None = None
     status: TicketStatus | None = None
+    source_message_id: RecordId | None = None
+    """The mailbox message a ticket was opened for (at most one ticket per message)."""
     limit: Annotated[int, Field(ge=1, le=100)] = 20
 
 

@@ -133,6 +133,8 @@ async def test_create_ticket_twice_for_one_message_is_a_conflict(server: Guarded
         assert again.structured_content is not None
         assert again.structured_content["field"] == "source_message_id"
         assert len(ids(await client.call_tool("search_tickets", {"query": "seats"}))) == 1
+        by_message = ids(await client.call_tool("search_tickets", {"source_message_id": "M-2"}))
+        assert by_message == ids(await client.call_tool("search_tickets", {"query": "seats"}))
     # The same message id in another tenant is another message.
     async with connect(server, issuer, "northwind", BOTH) as client:
         ok(await client.call_tool("create_ticket", {**NEW, "source_message_id": "M-2"}))

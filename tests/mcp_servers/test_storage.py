@@ -79,3 +79,22 @@ def test_another_tenants_id_behaves_like_a_missing_one(seeded: Database) -> None
         with pytest.raises(NotFound) as absent:
             session.one(CustomerRow, "C-404")
     assert missing.value.message.replace("C-1", "X") == absent.value.message.replace("C-404", "X")
+
+
+def test_timestamps_round_trip_as_aware_utc(db: Database) -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from mcp_servers.crm import InteractionRow
+
+    db.create_tables([InteractionRow])
+    moment = datetime(2026, 11, 24, 9, 30, tzinfo=timezone(timedelta(hours=2)))
+    with db.tenant_session("acme") as session:
+        session.add(
+            InteractionRow(
+                tenant_id="acme", id="I-1", account_id="A-1", channel="email", summary="s", created_at=moment
+            )
+        )
+        session.commit()
+    with db.tenant_session("acme") as session:
+        stored = session.one(InteractionRow, "I-1").created_at
+    assert stored == moment and stored.tzinfo == UTC and stored.hour == 7
