@@ -83,8 +83,12 @@ def issue_credit(args: IssueCreditIn, db: TenantSession) -> Credit:
         reason=args.reason,
         created_at=datetime.now(UTC),
     )
-    account.credit_balance_cents += args.amount_cents
-    db.add(account)
+    # One atomic UPDATE, so concurrent credits add up instead of overwriting each other.
+    db.exec(
+        db.update(AccountRow)
+        .where(col(AccountRow.id) == account.id)
+        .values(credit_balance_cents=col(AccountRow.credit_balance_cents) + args.amount_cents)
+    )
     db.add(row)
     return Credit.model_validate(row, from_attributes=True)
 

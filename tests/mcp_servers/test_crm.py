@@ -107,3 +107,64 @@ async def test_update_contact_and_issue_credit(
         )
         assert error_code(bad) == "invalid_argument"
         assert bad.structured_content is not None and bad.structured_content["field"] == "amount_cents"
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "field"),
+    [
+        ("get_account", {"account_id": ""}, "account_id"),
+        ("get_account", {}, "account_id"),
+        ("list_interactions", {"account_id": "A-1", "limit": 0}, "limit"),
+        ("list_interactions", {"account_id": "A-1", "limit": "many"}, "limit"),
+        ("log_interaction", {"account_id": "A-1", "summary": "x", "channel": "pigeon"}, "channel"),
+        ("log_interaction", {"account_id": "A-1"}, "summary"),
+        ("update_contact", {"customer_id": "C-101", "name": "x" * 301}, "name"),
+        ("issue_credit", {"account_id": "A-1", "amount_cents": 100_001, "reason": "x"}, "amount_cents"),
+        ("issue_credit", {"account_id": "A-1", "amount_cents": 5}, "reason"),
+    ],
+)
+async def test_invalid_arguments_name_the_field_and_write_nothing(
+    server: GuardedServer, issuer: Issuer, tool: str, args: dict[str, Any], field: str
+) -> None:
+    async with connect(server, issuer, "acme", ALL) as client:
+        result = await client.call_tool(tool, args)
+        assert error_code(result) == "invalid_argument"
+        assert result.structured_content is not None and result.structured_content["field"] == field
+        account = ok(await client.call_tool("get_account", {"account_id": "A-1"}))
+        assert account["credit_balance_cents"] == 0
+        assert ok(await client.call_tool("list_interactions", {"account_id": "A-1"}))["items"] == []
+
+
+async def test_concurrent_calls_with_one_key_write_once(server: GuardedServer, issuer: Issuer) -> None:
+    import anyio
+
+    args = {"account_id": "A-1", "amount_cents": 700, "reason": "goodwill"}
+    meta = {"deskhand/idempotency-key": "run-7:crm_writer:issue_credit"}
+    results: list[CallToolResult] = []
+    async with connect(server, issuer, "acme", ALL) as client:
+
+        async def call() -> None:
+            results.append(await client.call_tool("issue_credit", args, meta=meta))  # type: ignore[arg-type]
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(8):
+                tg.start_soon(call)
+        account = ok(await client.call_tool("get_account", {"account_id": "A-1"}))
+    credits = {ok(r)["id"] for r in results}
+    assert len(credits) == 1
+    assert account["credit_balance_cents"] == 700
+
+
+async def test_concurrent_credits_without_keys_all_add_up(server: GuardedServer, issuer: Issuer) -> None:
+    import anyio
+
+    async with connect(server, issuer, "acme", ALL) as client:
+
+        async def credit(amount: int) -> None:
+            ok(await client.call_tool("issue_credit", {"account_id": "A-2", "amount_cents": amount, "reason": "r"}))
+
+        async with anyio.create_task_group() as tg:
+            for amount in range(1, 11):
+                tg.start_soon(credit, amount)
+        account = ok(await client.call_tool("get_account", {"account_id": "A-2"}))
+    assert account["credit_balance_cents"] == sum(range(1, 11))
