@@ -1,7 +1,7 @@
 """The audit trail of a server: one row for every tool call, allowed or denied.
 
 Rows are queued on the request path (no I/O there) and written in batches by a background task,
-so a burst of calls costs one transaction, not one each. `AuditLog.flush()` writes what is queued;
+at most every 50 ms, so a burst of calls costs one transaction, not one each. `AuditLog.flush()` writes what is queued;
 the server's lifespan flushes on shutdown.
 """
 
@@ -51,8 +51,13 @@ def args_hash(arguments: Any) -> str:
 
 
 class AuditLog:
-    def __init__(self, db: Database) -> None:
+    """Queues audit rows and writes them in the background, one transaction per `interval`
+    (or per `batch_size` rows, whichever comes first)."""
+
+    def __init__(self, db: Database, *, interval: float = 0.05, batch_size: int = 500) -> None:
         self._db = db
+        self.interval = interval
+        self.batch_size = batch_size
         self._queue: deque[dict[str, Any]] = deque()
         self._wake: anyio.Event | None = None
         self._lock = anyio.Lock()
@@ -119,6 +124,10 @@ class AuditLog:
         while True:
             wake = self._wake = self._wake or anyio.Event()
             await wake.wait()
+            # Group commit: let a batch gather (one transaction per interval, not per call),
+            # unless it is already large.
+            if len(self._queue) < self.batch_size:
+                await anyio.sleep(self.interval)
             self._wake = anyio.Event()
             await self.flush()
 
