@@ -165,14 +165,16 @@ def test_stopping_the_servers_flushes_their_audit(home: Path) -> None:
     assert count(config.servers["knowledge"].db, AuditRecord) == before + 3
 
 
-def test_stdio_server_takes_its_credential_from_the_environment(home: Path) -> None:
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+def test_stdio_server_takes_its_credential_from_the_environment(home: Path, mode: str) -> None:
     token = deskhand("token", "mint", "--home", str(home), "--tenant", "acme", "--scopes", "mail:read").stdout.strip()
     params = StdioServerParameters(
         command=DESKHAND, args=["serve", "mailbox", "--stdio", "--home", str(home)], env={"DESKHAND_TOKEN": token}
     )
 
     async def main() -> tuple[list[str], object, object]:
-        async with Client(params) as client:
+        async with Client(params, mode=mode) as client:  # type: ignore[arg-type]
+            assert (client.protocol_version == "2026-07-28") == (mode == "auto")
             names = [t.name for t in (await client.list_tools()).tools]
             inbox = await client.call_tool("list_inbox", {})
             denied = await client.call_tool("send_reply", {"message_id": "M-1", "body": "hello"})
