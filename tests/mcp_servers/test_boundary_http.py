@@ -28,6 +28,7 @@ from mcp_servers import crm
 from mcp_servers.kit import AuditRecord, BoundarySettings, Database, GuardedServer
 from schemas import TenantFile
 from tests.conftest import AUDIENCE, ISSUER, Issuer
+from tests.mcp_servers.helpers import seeded
 
 pytestmark = pytest.mark.anyio
 
@@ -45,10 +46,7 @@ class Running:
 
 @pytest.fixture
 async def running(db: Database, tenants: list[TenantFile], issuer: Issuer) -> AsyncIterator[Running]:
-    server = crm.build_server(db, BoundarySettings(max_request_bytes=8 * 1024, rate_per_second=1000, burst=1000))
-    server.create_tables()
-    for tenant in tenants:
-        crm.seed(db, tenant)
+    server = seeded(crm, db, tenants, BoundarySettings(max_request_bytes=8 * 1024, rate_per_second=1000, burst=1000))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

@@ -11,6 +11,7 @@ from mcp_servers import crm
 from mcp_servers.kit import Database, GuardedServer
 from schemas import TenantFile
 from tests.conftest import Issuer, connect
+from tests.mcp_servers.helpers import error_code, ok, seeded
 
 pytestmark = pytest.mark.anyio
 ALL = ["crm:read", "crm:write", "crm:credit"]
@@ -18,23 +19,7 @@ ALL = ["crm:read", "crm:write", "crm:credit"]
 
 @pytest.fixture
 def server(db: Database, tenants: list[TenantFile]) -> GuardedServer:
-    server = crm.build_server(db)
-    server.create_tables()
-    for tenant in tenants:
-        crm.seed(db, tenant)
-    return server
-
-
-def error_code(result: CallToolResult) -> str:
-    assert result.is_error, result
-    assert result.structured_content is not None
-    return str(result.structured_content["code"])
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    return result.structured_content
+    return seeded(crm, db, tenants)
 
 
 async def test_find_customer_by_email_of_own_tenant(

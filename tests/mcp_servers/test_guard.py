@@ -6,20 +6,13 @@ import pytest
 from sqlmodel import select
 
 from mcp_servers import crm
-from mcp_servers.kit import AuditRecord, BoundarySettings, Database, GuardedServer
+from mcp_servers.kit import AuditRecord, BoundarySettings, Database
 from schemas import TenantFile
 from schemas.tools import ALL_TOOLS
 from tests.conftest import Issuer, connect
+from tests.mcp_servers.helpers import seeded
 
 pytestmark = pytest.mark.anyio
-
-
-def make(db: Database, tenants: list[TenantFile], settings: BoundarySettings | None = None) -> GuardedServer:
-    server = crm.build_server(db, settings)
-    server.create_tables()
-    for tenant in tenants:
-        crm.seed(db, tenant)
-    return server
 
 
 def test_no_tool_takes_the_tenant_as_an_argument() -> None:
@@ -31,7 +24,7 @@ def test_no_tool_takes_the_tenant_as_an_argument() -> None:
 async def test_a_tenant_argument_is_refused_not_obeyed(
     sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer
 ) -> None:
-    server = make(sqlite_db, tenants)
+    server = seeded(crm, sqlite_db, tenants)
     email = tenants[1].customers[0].email
     async with connect(server, issuer, "acme", ["crm:read"]) as client:
         result = await client.call_tool("find_customer", {"email": email, "tenant": "northwind"})
@@ -43,7 +36,7 @@ async def test_a_tenant_argument_is_refused_not_obeyed(
 async def test_tools_list_shows_only_permitted_tools(
     sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer
 ) -> None:
-    server = make(sqlite_db, tenants)
+    server = seeded(crm, sqlite_db, tenants)
     async with connect(server, issuer, "acme", ["crm:credit"]) as client:
         tools = (await client.list_tools()).tools
     assert [t.name for t in tools] == ["issue_credit"]
@@ -56,7 +49,7 @@ async def test_tools_list_shows_only_permitted_tools(
 async def test_rate_limit_is_a_clear_error_with_retry_after(
     sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer
 ) -> None:
-    server = make(sqlite_db, tenants, BoundarySettings(rate_per_second=0.001, burst=2))
+    server = seeded(crm, sqlite_db, tenants, BoundarySettings(rate_per_second=0.001, burst=2))
     args = {"email": "nobody@example.com"}
     async with connect(server, issuer, "acme", ["crm:read"]) as client:
         assert not (await client.call_tool("find_customer", args)).is_error
@@ -72,7 +65,7 @@ async def test_rate_limit_is_a_clear_error_with_retry_after(
 async def test_oversized_arguments_are_refused_off_http(
     sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer
 ) -> None:
-    server = make(sqlite_db, tenants, BoundarySettings(max_request_bytes=1024))
+    server = seeded(crm, sqlite_db, tenants, BoundarySettings(max_request_bytes=1024))
     async with connect(server, issuer, "acme", ["crm:write"]) as client:
         result = await client.call_tool("log_interaction", {"account_id": "A-1", "summary": "y" * 1500})
     assert result.is_error and result.structured_content is not None
@@ -82,7 +75,7 @@ async def test_oversized_arguments_are_refused_off_http(
 async def test_every_call_allowed_or_denied_is_audited(
     sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer
 ) -> None:
-    server = make(sqlite_db, tenants)
+    server = seeded(crm, sqlite_db, tenants)
     async with connect(server, issuer, "acme", ["crm:read"]) as client:
         await client.call_tool("get_account", {"account_id": "A-1"})
         await client.call_tool("get_account", {"account_id": "NW-A-1"})
@@ -105,7 +98,7 @@ async def test_expired_static_credential_stops_working(
 
     from mcp_servers.kit import StaticCredential
 
-    server = make(sqlite_db, tenants)
+    server = seeded(crm, sqlite_db, tenants)
     credential = await StaticCredential.verify(issuer.verifier(), issuer.token("acme", ["crm:read"]))
     credential.expires_at = 0  # as if the clock had run past it
     async with Client(server.mcp_server(credential=credential)) as client:

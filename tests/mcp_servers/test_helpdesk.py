@@ -14,6 +14,7 @@ from mcp_servers.helpdesk import TicketRow
 from mcp_servers.kit import Database, GuardedServer
 from schemas import META_IDEMPOTENCY_KEY, TenantFile
 from tests.conftest import Issuer, connect
+from tests.mcp_servers.helpers import error_code, error_field, ok, seeded
 
 pytestmark = pytest.mark.anyio
 READ, WRITE = "helpdesk:read", "helpdesk:write"
@@ -27,30 +28,7 @@ NEW = {
 
 @pytest.fixture
 def server(db: Database, tenants: list[TenantFile]) -> GuardedServer:
-    server = helpdesk.build_server(db)
-    server.create_tables()
-    for tenant in tenants:
-        helpdesk.seed(db, tenant)
-    return server
-
-
-def error_code(result: CallToolResult) -> str:
-    assert result.is_error, result
-    assert result.structured_content is not None
-    return str(result.structured_content["code"])
-
-
-def error_field(result: CallToolResult) -> str | None:
-    assert error_code(result) == "invalid_argument"
-    assert result.structured_content is not None
-    field = result.structured_content.get("field")
-    return str(field) if field is not None else None
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    return result.structured_content
+    return seeded(helpdesk, db, tenants)
 
 
 def at(timestamp: str) -> datetime:

@@ -6,7 +6,6 @@ import math
 from typing import Any
 
 import pytest
-from mcp.types import CallToolResult
 from sqlmodel import select
 
 from mcp_servers import knowledge
@@ -14,6 +13,7 @@ from mcp_servers.kit import Database, GuardedServer
 from mcp_servers.knowledge._search import Document, bm25_scores, rank, snippet, tokenize
 from schemas import Policy, TenantFile
 from tests.conftest import Issuer, connect
+from tests.mcp_servers.helpers import error_code, error_field, ok, seeded
 
 pytestmark = pytest.mark.anyio
 READ = ["kb:read"]
@@ -21,30 +21,7 @@ READ = ["kb:read"]
 
 @pytest.fixture
 def server(db: Database, tenants: list[TenantFile]) -> GuardedServer:
-    server = knowledge.build_server(db)
-    server.create_tables()
-    for tenant in tenants:
-        knowledge.seed(db, tenant)
-    return server
-
-
-def error_code(result: CallToolResult) -> str:
-    assert result.is_error, result
-    assert result.structured_content is not None
-    return str(result.structured_content["code"])
-
-
-def error_field(result: CallToolResult) -> str | None:
-    assert error_code(result) == "invalid_argument"
-    assert result.structured_content is not None
-    field = result.structured_content.get("field")
-    return str(field) if field is not None else None
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    return result.structured_content
+    return seeded(knowledge, db, tenants)
 
 
 async def search(client: Any, query: str, **extra: Any) -> list[dict[str, Any]]:

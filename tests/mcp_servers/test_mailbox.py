@@ -14,6 +14,7 @@ from mcp_servers.kit import Database, GuardedServer
 from mcp_servers.mailbox import DraftRow, MessageRow, SentReplyRow
 from schemas import TenantFile
 from tests.conftest import Issuer, connect
+from tests.mcp_servers.helpers import error_code, error_field, ok, seeded
 
 pytestmark = pytest.mark.anyio
 ALL = ["mail:read", "mail:draft", "mail:send"]
@@ -21,30 +22,7 @@ ALL = ["mail:read", "mail:draft", "mail:send"]
 
 @pytest.fixture
 def server(db: Database, tenants: list[TenantFile]) -> GuardedServer:
-    server = mailbox.build_server(db)
-    server.create_tables()
-    for tenant in tenants:
-        mailbox.seed(db, tenant)
-    return server
-
-
-def error_code(result: CallToolResult) -> str:
-    assert result.is_error, result
-    assert result.structured_content is not None
-    return str(result.structured_content["code"])
-
-
-def error_field(result: CallToolResult) -> str | None:
-    assert error_code(result) == "invalid_argument"
-    assert result.structured_content is not None
-    field = result.structured_content.get("field")
-    return str(field) if field is not None else None
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    return result.structured_content
+    return seeded(mailbox, db, tenants)
 
 
 def ids(result: CallToolResult) -> list[str]:

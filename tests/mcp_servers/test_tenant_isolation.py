@@ -13,6 +13,7 @@ from mcp_servers.kit import Database
 from schemas import SCOPES, TenantFile
 from schemas.tools import ALL_TOOLS
 from tests.conftest import Issuer, connect
+from tests.mcp_servers.helpers import seeded
 
 pytestmark = pytest.mark.anyio
 SERVERS = {"crm": crm, "helpdesk": helpdesk, "knowledge": knowledge, "mailbox": mailbox}
@@ -65,11 +66,7 @@ async def test_every_tool_with_every_other_tenant_id_reveals_nothing(
     server_name: str, db: Database, tenants: list[TenantFile], issuer: Issuer
 ) -> None:
     acme, victim = tenants
-    module = SERVERS[server_name]
-    server = module.build_server(db)
-    server.create_tables()
-    for tenant in tenants:
-        module.seed(db, tenant)
+    server = seeded(SERVERS[server_name], db, tenants)
     values = other_tenant_values(victim)
     secrets = secrets_of(victim)
     assert not [s for s in secrets if s in json.dumps(acme.model_dump(mode="json"))], "fixtures must not overlap"
