@@ -8,6 +8,7 @@ Add a new shared contract as its own private module and re-export it below.
 
 from schemas._common import Email, LongText, Plan, Priority, RecordId, ShortText, Slug
 from schemas._errors import (
+    BudgetExhausted,
     ConfigError,
     Conflict,
     DeskhandError,
@@ -16,12 +17,32 @@ from schemas._errors import (
     IdempotencyConflict,
     InsufficientScope,
     InvalidArgument,
+    ModelOutputError,
     NotFound,
     RateLimited,
     RequestTooLarge,
+    ToolNotAvailable,
     Unauthenticated,
     Unavailable,
     error_from_payload,
+)
+from schemas._pipeline import (
+    AppliedWrite,
+    ArticleRef,
+    Classification,
+    ComplianceInput,
+    ComplianceVerdict,
+    CustomerContext,
+    DraftingInput,
+    DraftReply,
+    Finding,
+    FindingRule,
+    InboundEmail,
+    ProposedAction,
+    TriageResult,
+    Verdict,
+    WriteReport,
+    WriterInput,
 )
 from schemas._tenancy import (
     SCOPE_PREFIX_SERVER,
@@ -63,6 +84,25 @@ from schemas._tools import (
 )
 
 __all__ = [
+    "BudgetExhausted",
+    "ModelOutputError",
+    "ToolNotAvailable",
+    "AppliedWrite",
+    "ArticleRef",
+    "Classification",
+    "ComplianceInput",
+    "ComplianceVerdict",
+    "CustomerContext",
+    "DraftingInput",
+    "DraftReply",
+    "Finding",
+    "FindingRule",
+    "InboundEmail",
+    "ProposedAction",
+    "TriageResult",
+    "Verdict",
+    "WriteReport",
+    "WriterInput",
     "BUILTIN_ROLES",
     "META_APPROVAL",
     "META_IDEMPOTENCY_KEY",

@@ -10,7 +10,10 @@
     ├── IdempotencyConflict            idempotency_conflict the key was used with other arguments
     ├── Conflict                       conflict             the write contradicts the stored state
     ├── Unavailable                    unavailable          a dependency is down; retry later
-    └── ConfigError                    config_error         a file the user wrote is wrong (names file, field)
+    ├── ConfigError                    config_error         a file the user wrote is wrong (names file, field)
+    ├── ToolNotAvailable               tool_not_available   the tool is outside the caller's manifest or list
+    ├── BudgetExhausted                budget_exhausted     a run or tenant budget would be overrun
+    └── ModelOutputError               model_output_invalid the model's answer was malformed or refused
 
 Tests and callers match on `code`, never on the message. `ErrorPayload` is the wire form that
 MCP servers put in `structuredContent` of an error result, and `error_from_payload` turns it back
@@ -34,6 +37,9 @@ ErrorCode = Literal[
     "conflict",
     "unavailable",
     "config_error",
+    "tool_not_available",
+    "budget_exhausted",
+    "model_output_invalid",
 ]
 
 
@@ -111,6 +117,18 @@ class ConfigError(DeskhandError):
     code = "config_error"
 
 
+class ToolNotAvailable(DeskhandError):
+    code = "tool_not_available"
+
+
+class BudgetExhausted(DeskhandError):
+    code = "budget_exhausted"
+
+
+class ModelOutputError(DeskhandError):
+    code = "model_output_invalid"
+
+
 _BY_CODE: dict[str, type[DeskhandError]] = {
     cls.code: cls
     for cls in (
@@ -123,6 +141,9 @@ _BY_CODE: dict[str, type[DeskhandError]] = {
         Conflict,
         Unavailable,
         ConfigError,
+        ToolNotAvailable,
+        BudgetExhausted,
+        ModelOutputError,
     )
 }
 

@@ -1,0 +1,46 @@
+"""Specialists come from one place: the entry-point group `deskhand.specialists`.
+
+Built-in and third-party specialists are loaded the same way: `pip install` a package that declares
+
+    [project.entry-points."deskhand.specialists"]
+    refunds = "acme_refunds:specialist"
+
+and `load_specialists()` returns it next to the built-ins. A broken entry point is a clear error
+naming it, never a silently missing specialist.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+from schemas import ConfigError
+from specialists.kit import ENTRY_POINT_GROUP, Manifest
+
+
+def _check(entry: EntryPoint, obj: Any) -> Any:
+    manifest = getattr(obj, "manifest", None)
+    if not isinstance(manifest, Manifest) or not callable(getattr(obj, "run", None)):
+        raise ConfigError(
+            f"entry point {entry.name!r} ({entry.value}) in group {ENTRY_POINT_GROUP!r} is not a specialist: "
+            "expected an object with a `manifest` (specialists.kit.Manifest) and an async `run(task, ctx)`"
+        )
+    if manifest.name != entry.name:
+        raise ConfigError(
+            f"entry point {entry.name!r} loads a specialist named {manifest.name!r}; the names must match"
+        )
+    return obj
+
+
+def load_specialists() -> dict[str, Any]:
+    """Every installed specialist by name."""
+    found: dict[str, Any] = {}
+    for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        if entry.name in found:
+            raise ConfigError(f"two packages register the specialist {entry.name!r} in {ENTRY_POINT_GROUP!r}")
+        try:
+            obj = entry.load()
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"specialist entry point {entry.name!r} ({entry.value}) failed to load: {exc}") from exc
+        found[entry.name] = _check(entry, obj)
+    return found

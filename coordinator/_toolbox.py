@@ -1,0 +1,103 @@
+"""The MCP toolbox: a specialist's tools, reached over MCP client sessions that stay open.
+
+One `mcp.Client` per server (opened once, reused for every call: a new session per call would
+cost more than the call). `McpToolbox.discover` lists each server's tools; the servers show only
+what the token allows, so `available` is what this principal may call. Results come back as the
+tool's output model; error results and JSON-RPC errors come back as the `DeskhandError` their
+payload names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any, cast
+
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+from mcp.types import CallToolResult, RequestParamsMeta
+from pydantic import BaseModel, ValidationError
+
+from schemas import (
+    META_IDEMPOTENCY_KEY,
+    DeskhandError,
+    ErrorPayload,
+    ServerName,
+    ToolNotAvailable,
+    ToolSpec,
+    Unavailable,
+    error_from_payload,
+)
+from schemas.tools import TOOLS_BY_NAME
+
+
+class McpToolbox:
+    def __init__(self, clients: Mapping[ServerName, Client], available: frozenset[str]) -> None:
+        self._clients = dict(clients)
+        self._available = available
+
+    @classmethod
+    async def discover(cls, clients: Mapping[ServerName, Client]) -> McpToolbox:
+        names: set[str] = set()
+        for server, client in clients.items():
+            for tool in (await client.list_tools()).tools:
+                qualified = f"{server}.{tool.name}"
+                if qualified in TOOLS_BY_NAME:
+                    names.add(qualified)
+        return cls(clients, frozenset(names))
+
+    @property
+    def available(self) -> frozenset[str]:
+        return self._available
+
+    async def call(self, spec: ToolSpec, args: BaseModel, *, key: str | None = None) -> BaseModel:
+        client = self._clients.get(spec.server)
+        if client is None or spec.qualified_name not in self._available:
+            raise ToolNotAvailable(f"{spec.qualified_name} is not available to this principal")
+        meta = cast(RequestParamsMeta, {META_IDEMPOTENCY_KEY: key}) if key else None
+        try:
+            result = await client.call_tool(spec.name, args.model_dump(mode="json", exclude_none=True), meta=meta)
+        except MCPError as exc:
+            raise _from_jsonrpc(spec, exc) from exc
+        return _typed(spec, result)
+
+
+def _typed(spec: ToolSpec, result: CallToolResult) -> BaseModel:
+    if result.is_error:
+        try:
+            payload = ErrorPayload.model_validate(result.structured_content or {})
+        except ValidationError:
+            text = " ".join(getattr(c, "text", "") for c in result.content)[:500]
+            raise Unavailable(f"{spec.qualified_name} failed without an error payload: {text}") from None
+        raise error_from_payload(payload)
+    try:
+        return spec.output.model_validate(result.structured_content or {})
+    except ValidationError as exc:
+        raise Unavailable(f"{spec.qualified_name} returned a result that is not {spec.output.__name__}: {exc}") from exc
+
+
+def _from_jsonrpc(spec: ToolSpec, exc: MCPError) -> DeskhandError:
+    data: Any = exc.error.data
+    if isinstance(data, dict):
+        try:
+            return error_from_payload(ErrorPayload.model_validate(data))
+        except ValidationError:
+            pass
+    return Unavailable(f"{spec.qualified_name}: {exc.error.message} (JSON-RPC {exc.error.code})")
+
+
+@asynccontextmanager
+async def http_clients(
+    urls: Mapping[ServerName, str], tokens: Mapping[ServerName, str]
+) -> AsyncIterator[dict[ServerName, Client]]:
+    """One open MCP client per server over streamable HTTP, each with its own bearer token."""
+    async with AsyncExitStack() as stack:
+        clients: dict[ServerName, Client] = {}
+        for server, url in urls.items():
+            http = await stack.enter_async_context(
+                httpx2.AsyncClient(headers={"Authorization": f"Bearer {tokens[server]}"}, timeout=30)
+            )
+            clients[server] = await stack.enter_async_context(Client(streamable_http_client(url, http_client=http)))
+        yield clients

@@ -1,0 +1,32 @@
+"""The offline model: each judgment's deterministic form, driven only by the tenant's policy.
+
+No network and no randomness: the same input gives the same output. It reports usage as an
+estimate of the tokens an LLM would have read and written (so budgets and reports mean the same
+thing with either backend) at zero cost.
+"""
+
+from __future__ import annotations
+
+from schemas import ModelOutputError, Policy
+from specialists.kit import Generation, Judgment, Tier, Usage
+from specialists.kit._model import In, Out
+
+
+class OfflineModel:
+    name = "offline"
+
+    async def judge(self, judgment: Judgment[In, Out], value: In, *, policy: Policy, tier: Tier) -> Generation[Out]:
+        if judgment.offline is None:
+            raise ModelOutputError(
+                f"the offline engine cannot make the judgment {judgment.name!r} (it has no offline form); "
+                "use the anthropic backend for this specialist"
+            )
+        output = judgment.offline(value, policy)
+        if not isinstance(output, judgment.output):
+            raise TypeError(f"{judgment.name}: offline form returned {type(output).__name__}")
+        usage = Usage(
+            model=f"offline/{tier}",
+            input_tokens=len(value.model_dump_json()) // 4,
+            output_tokens=len(output.model_dump_json()) // 4,
+        )
+        return Generation(output=output, usage=usage)

@@ -1,0 +1,25 @@
+"""The compliance specialist (entry point `compliance = specialists.compliance:specialist`).
+
+Rules checked in code on every draft (forbidden phrases, Luhn-valid card numbers, addresses other
+than the customer's, other customers' addresses via crm.find_customer), plus the model's review
+(`compliance.review`; offline: injection, credit-demand and data-request signals in the email).
+Scopes: crm:read.
+"""
+
+from specialists.compliance._review import REVIEW, Review, ReviewRequest, review_offline
+from specialists.compliance._rules import card_numbers, check_draft, email_addresses, luhn_valid
+from specialists.compliance._specialist import MAX_REVISIONS, ComplianceSpecialist, specialist
+
+__all__ = [
+    "MAX_REVISIONS",
+    "REVIEW",
+    "ComplianceSpecialist",
+    "Review",
+    "ReviewRequest",
+    "card_numbers",
+    "check_draft",
+    "email_addresses",
+    "luhn_valid",
+    "review_offline",
+    "specialist",
+]

@@ -1,0 +1,70 @@
+"""The drafting specialist: retrieve articles and the template, write the reply."""
+
+from __future__ import annotations
+
+from schemas import ArticleRef, DraftingInput, DraftReply, NotFound
+from schemas.tools import knowledge
+from specialists.drafting._draft import WRITE, ArticleText, DraftRequest
+from specialists.kit import Manifest, SpecialistContext, call
+
+MIN_RELATIVE_SCORE = 0.35
+
+
+class DraftingSpecialist:
+    manifest = Manifest(
+        name="drafting",
+        version="0.1.0",
+        description="Retrieve help articles and the category's template, and write the reply.",
+        input=DraftingInput,
+        output=DraftReply,
+        scopes=("kb:read",),
+        model_tier="large",
+        max_iterations=3,
+    )
+
+    async def run(self, task: DraftingInput, ctx: SpecialistContext) -> DraftReply:
+        triage = task.triage
+        terms = " ".join(triage.classification.matched_terms[:4])
+        query = f"{triage.email.subject} {terms}".strip()[:300]
+        hits = await call(
+            ctx.toolbox,
+            knowledge.SEARCH_ARTICLES,
+            knowledge.SearchArticlesIn(query=query, limit=3),
+            knowledge.ArticleHits,
+        )
+        articles: list[ArticleText] = []
+        for hit in (h for h in hits.items if h.score >= MIN_RELATIVE_SCORE):
+            article = await call(
+                ctx.toolbox, knowledge.GET_ARTICLE, knowledge.GetArticleIn(article_id=hit.id), knowledge.Article
+            )
+            articles.append(ArticleText(id=article.id, title=article.title, body=article.body, score=hit.score))
+            if len(articles) == 2:
+                break
+        category = triage.classification.category
+        try:
+            template = await call(
+                ctx.toolbox, knowledge.GET_TEMPLATE, knowledge.GetTemplateIn(category=category), knowledge.Template
+            )
+            template_name, template_body = (category if not template.is_default else "default"), template.body
+        except NotFound:
+            template_name, template_body = "builtin", "Hi {customer_name},\n\n{answer}\n\n{signature}"
+        request = DraftRequest(
+            email=triage.email,
+            customer_name=triage.customer.name.split()[0] if triage.customer else "there",
+            category=category,
+            queue=triage.queue,
+            template=template_body,
+            articles=articles,
+            avoid=task.feedback,
+        )
+        text = (await ctx.judge(WRITE, request)).output
+        by_id = {a.id: a for a in articles}
+        used = [ArticleRef(id=a.id, title=a.title, score=a.score) for i in text.used_articles if (a := by_id.get(i))]
+        reasons = [f"template: {template_name}"]
+        reasons += [f"article {a.id} '{a.title}' (relevance {a.score:.2f})" for a in used]
+        if task.feedback:
+            reasons.append(f"revision {task.revision}: avoided {len(task.feedback)} flagged passage(s)")
+        return DraftReply(subject=text.subject, body=text.body, template=template_name, articles=used, reasons=reasons)
+
+
+specialist = DraftingSpecialist()

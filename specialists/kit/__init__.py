@@ -1,0 +1,36 @@
+"""The specialist kit: what a specialist is, what it runs with, and the protocols it relies on.
+
+- `Specialist`, `Manifest`, `SpecialistContext`, `ENTRY_POINT_GROUP`: write a specialist.
+- `Model`, `Judgment`, `Generation`, `Usage`, `Tier`: ask a model for structured judgment.
+- `Toolbox`, `ScopedToolbox`, `call`: reach MCP tools, typed, within the manifest's scopes.
+- `Budget`: what a run may still spend.
+- `tokens`, `stem`, `injection_signals`: text helpers for offline judgments.
+
+Imports only `schemas`. Model backends and the MCP toolbox live in the coordinator.
+"""
+
+from specialists.kit._budget import Budget
+from specialists.kit._model import Generation, Judgment, Model, Tier, Usage
+from specialists.kit._specialist import ENTRY_POINT_GROUP, Manifest, Specialist, SpecialistContext, estimate_tokens
+from specialists.kit._text import injection_signals, stem, tokens
+from specialists.kit._toolbox import ScopedToolbox, Toolbox, call
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Budget",
+    "Generation",
+    "Judgment",
+    "Manifest",
+    "Model",
+    "ScopedToolbox",
+    "Specialist",
+    "SpecialistContext",
+    "Tier",
+    "Toolbox",
+    "Usage",
+    "call",
+    "estimate_tokens",
+    "injection_signals",
+    "stem",
+    "tokens",
+]

@@ -1,0 +1,20 @@
+"""The triage specialist (entry point `triage = specialists.triage:specialist`).
+
+Finds the customer and their history over MCP, asks the model to classify (`triage.classify`;
+offline: TF-IDF similarity to the policy's categories), then applies the policy's priority and
+escalation rules in code. Scopes: crm:read, helpdesk:read.
+"""
+
+from specialists.triage._classify import CLASSIFY, ClassifyRequest, classify_offline
+from specialists.triage._rules import escalation_reasons, priority_for
+from specialists.triage._specialist import TriageSpecialist, specialist
+
+__all__ = [
+    "CLASSIFY",
+    "ClassifyRequest",
+    "TriageSpecialist",
+    "classify_offline",
+    "escalation_reasons",
+    "priority_for",
+    "specialist",
+]

@@ -1,0 +1,78 @@
+"""The triage specialist: who wrote, what they need, how urgent, and whether a person must look."""
+
+from __future__ import annotations
+
+from schemas import CustomerContext, InboundEmail, NotFound, TriageResult
+from schemas.tools import crm, helpdesk
+from specialists.kit import Manifest, SpecialistContext, call
+from specialists.triage._classify import CLASSIFY, ClassifyRequest
+from specialists.triage._rules import escalation_reasons, priority_for
+
+
+class TriageSpecialist:
+    manifest = Manifest(
+        name="triage",
+        version="0.1.0",
+        description="Find the customer, gather their history, classify category, priority and queue, or escalate.",
+        input=InboundEmail,
+        output=TriageResult,
+        scopes=("crm:read", "helpdesk:read"),
+        model_tier="small",
+        max_iterations=2,
+    )
+
+    async def run(self, task: InboundEmail, ctx: SpecialistContext) -> TriageResult:
+        customer = await self._customer(task, ctx)
+        history = [*customer.recent_interactions, *customer.open_tickets] if customer else []
+        request = ClassifyRequest(email=task, customer_plan=customer.plan if customer else None, history=history)
+        classification = (await ctx.judge(CLASSIFY, request)).output
+        category = ctx.policy.category(classification.category)
+        priority, rule = priority_for(task, customer.plan if customer else None, category, ctx.policy)
+        reasons = escalation_reasons(classification, category, ctx.policy)
+        return TriageResult(
+            email=task,
+            customer=customer,
+            classification=classification,
+            queue=category.queue if category else "triage",
+            priority=priority,
+            priority_rule=rule,
+            escalate=bool(reasons),
+            escalation_reasons=reasons,
+        )
+
+    async def _customer(self, email: InboundEmail, ctx: SpecialistContext) -> CustomerContext | None:
+        found = await call(ctx.toolbox, crm.FIND_CUSTOMER, crm.FindCustomerIn(email=email.sender), crm.FindCustomerOut)
+        if found.customer is None:
+            return None
+        c = found.customer
+        try:
+            account = await call(ctx.toolbox, crm.GET_ACCOUNT, crm.GetAccountIn(account_id=c.account_id), crm.Account)
+            status, plan = account.status, account.plan
+        except NotFound:
+            status, plan = "unknown", c.plan
+        interactions = await call(
+            ctx.toolbox,
+            crm.LIST_INTERACTIONS,
+            crm.ListInteractionsIn(account_id=c.account_id, limit=5),
+            crm.InteractionList,
+        )
+        tickets = await call(
+            ctx.toolbox,
+            helpdesk.SEARCH_TICKETS,
+            helpdesk.SearchTicketsIn(customer_email=email.sender, limit=5),
+            helpdesk.TicketList,
+        )
+        return CustomerContext(
+            customer_id=c.id,
+            name=c.name,
+            account_id=c.account_id,
+            plan=plan,
+            account_status=status,
+            recent_interactions=[f"{i.channel}: {i.summary}" for i in interactions.items],
+            open_tickets=[
+                f"{t.id} [{t.status}] {t.subject}" for t in tickets.items if t.status not in ("solved", "closed")
+            ],
+        )
+
+
+specialist = TriageSpecialist()

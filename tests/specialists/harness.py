@@ -1,0 +1,78 @@
+"""Running a specialist for real: the four MCP servers in memory, tokens for its manifest's scopes only."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mcp import Client
+
+from coordinator._toolbox import McpToolbox
+from mcp_servers import crm, helpdesk, knowledge, mailbox
+from mcp_servers.kit import Database, GuardedServer
+from schemas import ServerName, TenantFile, server_of_scope
+from specialists.kit import Budget, Model, ScopedToolbox, SpecialistContext
+from tests.conftest import Issuer
+from tests.mcp_servers.helpers import seeded
+
+MODULES = {"crm": crm, "helpdesk": helpdesk, "knowledge": knowledge, "mailbox": mailbox}
+
+
+@dataclass
+class World:
+    """The four reference servers, each on its own database, with both example tenants loaded."""
+
+    servers: dict[ServerName, GuardedServer]
+    tenants: dict[str, TenantFile]
+    issuer: Issuer
+
+    @classmethod
+    def build(cls, directory: Path, tenants: list[TenantFile], issuer: Issuer) -> World:
+        servers = {
+            name: seeded(module, Database(f"sqlite:///{directory / name}.db"), tenants)
+            for name, module in MODULES.items()
+        }
+        return cls(servers, {t.tenant: t for t in tenants}, issuer)  # type: ignore[arg-type]
+
+    def dispose(self) -> None:
+        for server in self.servers.values():
+            server.db.dispose()
+
+    @asynccontextmanager
+    async def context(
+        self,
+        specialist: Any,
+        tenant: str,
+        model: Model,
+        *,
+        budget: Budget | None = None,
+        token_scopes: tuple[str, ...] | None = None,
+        run_id: str = "run-1",
+    ) -> AsyncIterator[SpecialistContext]:
+        """A context for `specialist` acting for `tenant`: one MCP client per server its scopes reach,
+        each with a token carrying only those scopes (or `token_scopes`, to test what the manifest adds)."""
+        scopes = token_scopes if token_scopes is not None else specialist.manifest.scopes
+        by_server: dict[ServerName, list[str]] = {}
+        for scope in scopes:
+            by_server.setdefault(server_of_scope(scope), []).append(scope)
+        budget = budget or Budget()
+        async with AsyncExitStack() as stack:
+            clients: dict[ServerName, Client] = {}
+            for name, server_scopes in by_server.items():
+                mcp = await self.servers[name].in_memory(
+                    self.issuer.verifier(), self.issuer.token(tenant, server_scopes)
+                )
+                clients[name] = await stack.enter_async_context(Client(mcp))
+            toolbox = ScopedToolbox(await McpToolbox.discover(clients), specialist.manifest.scopes, budget)
+            yield SpecialistContext(
+                tenant=tenant,
+                run_id=run_id,
+                policy=self.tenants[tenant].policy,
+                toolbox=toolbox,
+                model=model,
+                budget=budget,
+                manifest=specialist.manifest,
+            )
