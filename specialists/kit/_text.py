@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 
-STOP_WORDS = frozenset(
+# fmt: off
+STOP_WORDS = frozenset({
+   
+})
+# fmt: on
     ["a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "could", "do", "does", "did", "for", "from", "had", "has", "have", "hello", "hi", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "of", "on", "or", "our", "please", "so", "than", "thanks", "thank", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "to", "us", "was", "we", "were", "what", "when", "where", "which", "who", "why", "will", "with", "would", "you", "your", "yours", "regards", "best", "dear", "team"]
 )
 _TOKEN = re.compile(r"[^\W_]+")
