@@ -91,3 +91,17 @@ async def test_specialist_cannot_see_or_call_tools_outside_its_manifest(world: W
                 crm.Credit,
             )
     assert ctx.budget.used_tool_calls == 0
+
+
+async def test_budget_runs_out_before_the_call_that_would_overrun(world: World) -> None:
+    from schemas import BudgetExhausted
+    from specialists.kit import Budget
+
+    email = InboundEmail(
+        sender=world.tenants["acme"].customers[0].email, subject="Invoice", body="Where is my invoice?"
+    )
+    async with world.context(triage, "acme", OfflineModel(), budget=Budget(tool_calls=2)) as ctx:
+        with pytest.raises(BudgetExhausted) as info:
+            await triage.run(email, ctx)
+    assert "tool call budget of 2" in info.value.message
+    assert ctx.budget.used_tool_calls == 2 and ctx.budget.used_iterations == 0
