@@ -122,3 +122,13 @@ def db(request: pytest.FixtureRequest) -> Database:
     name = "sqlite_db" if request.param == "sqlite" else "postgres_db"
     database: Database = request.getfixturevalue(name)
     return database
+
+
+@pytest.fixture
+def world(tmp_path: Path, tenants: list[TenantFile], issuer: Issuer) -> Iterable[object]:
+    """The four reference servers with both example tenants (see tests/specialists/harness.py)."""
+    from tests.specialists.harness import World
+
+    built = World.build(tmp_path, tenants, issuer)
+    yield built
+    built.dispose()

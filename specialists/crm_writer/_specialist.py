@@ -47,7 +47,12 @@ class CrmWriterSpecialist:
                 f"Triage: {triage.classification.category} (confidence {triage.classification.confidence:.2f}), "
                 f"{triage.priority} by {triage.priority_rule}, queue {triage.queue}.",
                 *(f"Escalation: {r}" for r in triage.escalation_reasons),
-                *(f"Compliance {task.verdict.verdict}: {r}" for r in (task.verdict.reasons if task.verdict else [])),
+                *(
+                    f"Compliance {verdict.verdict}: {r}"
+                    for verdict in [task.verdict]
+                    if verdict
+                    for r in verdict.reasons
+                ),
                 *(f"Draft: {r}" for r in (draft.reasons if draft else [])),
             ]
         )[:20_000]

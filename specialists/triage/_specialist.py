@@ -45,11 +45,13 @@ class TriageSpecialist:
         if found.customer is None:
             return None
         c = found.customer
+        status: str = "unknown"
+        plan = c.plan
         try:
             account = await call(ctx.toolbox, crm.GET_ACCOUNT, crm.GetAccountIn(account_id=c.account_id), crm.Account)
             status, plan = account.status, account.plan
         except NotFound:
-            status, plan = "unknown", c.plan
+            pass  # the customer's account is gone: keep the customer's own plan
         interactions = await call(
             ctx.toolbox,
             crm.LIST_INTERACTIONS,
