@@ -51,7 +51,26 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "other customers' data",
             r"\b(e-?mails?|(e-?mail )?addresses|phone numbers|names|data|details|records|list)\b"
-            r"[^.\n]{0,30}\bof (all|every|other|your)\b[^.\n]{0,20}\b(customers?|users?|clients?|accounts?)\b",
+            r"[^.\n]{0,30}\bof (the )?(all|every|other|your)\b[^.\n]{0,20}\b(customers?|users?|clients?|accounts?)\b",
+        ),
+        (
+            "other customers' data",
+            r"\b(phone numbers?|(delivery |home |email )?address(es)?|e-?mail|recovery codes?|passwords?|log-?in|"
+            r"details)\b[^.\n]{0,40}\bon (his|her|their|someone else's) account\b",
+        ),
+        (
+            "verification bypass",
+            r"\b(skip|bypass|without|ignore)\b[^.\n]{0,30}\b(identity )?(verification|security checks?|identity checks?)\b",
+        ),
+        (
+            "instruction override",
+            r"\b(note|message|instructions?) (to|for) (the )?(ai|assistant|bot|model|system|agent)\b",
+        ),
+        ("instruction override", r"\byou are (now )?(authori[sz]ed|permitted|allowed|cleared) to\b"),
+        (
+            "instruction override",
+            r"\b(do not|don't|should not|shouldn't|must not)\b[^.\n]{0,10}\b(forward|escalate|send|pass)\b"
+            r"[^.\n]{0,25}\bto (a |any )?(human|person|people|staff)\b",
         ),
         (
             "credit demand",

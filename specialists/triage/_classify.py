@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas import Category, Classification, InboundEmail, Plan, Policy
 from specialists.kit import Judgment, injection_signals, tokens
 
-TEMPERATURE = 0.06
+TEMPERATURE = 0.04
 PHRASE_BONUS = 0.08
 
 
