@@ -60,7 +60,8 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         (
             "verification bypass",
-            r"\b(skip|bypass|without|ignore)\b[^.\n]{0,30}\b(identity )?(verification|security checks?|identity checks?)\b",
+            r"\b(skip|bypass|without|ignore)\b[^.\n]{0,30}\b(identity )?"
+            r"(verification|security checks?|identity checks?)\b",
         ),
         (
             "instruction override",
