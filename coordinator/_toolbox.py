@@ -9,7 +9,7 @@ payload names.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, cast
 
@@ -17,7 +17,7 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, RequestParamsMeta
+from mcp.types import CallToolResult, RequestParamsMeta, Tool
 from pydantic import BaseModel, ValidationError
 
 from schemas import (
@@ -34,23 +34,29 @@ from schemas.tools import TOOLS_BY_NAME
 
 
 class McpToolbox:
-    def __init__(self, clients: Mapping[ServerName, Client], available: frozenset[str]) -> None:
+    def __init__(self, clients: Mapping[ServerName, Client], tools: Mapping[str, Tool]) -> None:
         self._clients = dict(clients)
-        self._available = available
+        self._tools = dict(tools)
+        self._available = frozenset(tools)
 
     @classmethod
     async def discover(cls, clients: Mapping[ServerName, Client]) -> McpToolbox:
-        names: set[str] = set()
+        """List each server's tools once; keep those with a known contract."""
+        tools: dict[str, Tool] = {}
         for server, client in clients.items():
             for tool in (await client.list_tools()).tools:
                 qualified = f"{server}.{tool.name}"
                 if qualified in TOOLS_BY_NAME:
-                    names.add(qualified)
-        return cls(clients, frozenset(names))
+                    tools[qualified] = tool
+        return cls(clients, tools)
 
     @property
     def available(self) -> frozenset[str]:
         return self._available
+
+    def definitions(self, names: Iterable[str]) -> list[Tool]:
+        """The MCP definitions (as listed by the servers) of these tools, for a model's tool-use loop."""
+        return [self._tools[name] for name in sorted(names) if name in self._tools]
 
     async def call(self, spec: ToolSpec, args: BaseModel, *, key: str | None = None) -> BaseModel:
         client = self._clients.get(spec.server)

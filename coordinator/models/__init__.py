@@ -5,7 +5,16 @@
 - `ScriptedModel`: answers from a script; for tests, yours included.
 """
 
+from coordinator.models._anthropic import DEFAULT_PRICES, AnthropicModel, AnthropicSettings, Price
 from coordinator.models._offline import OfflineModel
 from coordinator.models._scripted import ScriptedCall, ScriptedModel
 
-__all__ = ["OfflineModel", "ScriptedCall", "ScriptedModel"]
+__all__ = [
+    "DEFAULT_PRICES",
+    "AnthropicModel",
+    "AnthropicSettings",
+    "OfflineModel",
+    "Price",
+    "ScriptedCall",
+    "ScriptedModel",
+]

@@ -15,7 +15,9 @@ from specialists.kit._model import In, Out
 class OfflineModel:
     name = "offline"
 
-    async def judge(self, judgment: Judgment[In, Out], value: In, *, policy: Policy, tier: Tier) -> Generation[Out]:
+    async def judge(
+        self, judgment: Judgment[In, Out], value: In, *, policy: Policy, tier: Tier, time_left: float | None = None
+    ) -> Generation[Out]:
         if judgment.offline is None:
             raise ModelOutputError(
                 f"the offline engine cannot make the judgment {judgment.name!r} (it has no offline form); "

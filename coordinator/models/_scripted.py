@@ -34,7 +34,9 @@ class ScriptedModel:
     calls: list[ScriptedCall] = field(default_factory=list)
     name: str = "scripted"
 
-    async def judge(self, judgment: Judgment[In, Out], value: In, *, policy: Policy, tier: Tier) -> Generation[Out]:
+    async def judge(
+        self, judgment: Judgment[In, Out], value: In, *, policy: Policy, tier: Tier, time_left: float | None = None
+    ) -> Generation[Out]:
         self.calls.append(ScriptedCall(judgment.name, value, tier))
         replies = self.script.get(judgment.name, ())
         index = sum(1 for c in self.calls if c.judgment == judgment.name) - 1

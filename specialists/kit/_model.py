@@ -63,4 +63,8 @@ class Model(Protocol):
     @property
     def name(self) -> str: ...
 
-    async def judge(self, judgment: Judgment[In, Out], value: In, *, policy: Policy, tier: Tier) -> Generation[Out]: ...
+    async def judge(
+        self, judgment: Judgment[In, Out], value: In, *, policy: Policy, tier: Tier, time_left: float | None = None
+    ) -> Generation[Out]:
+        """`time_left`: seconds the run may still spend; a backend bounds its timeouts and retries by it."""
+        ...

@@ -62,7 +62,9 @@ class SpecialistContext:
             raise BudgetExhausted(f"{self.manifest.name} reached its iteration limit of {self.manifest.max_iterations}")
         self.budget.reserve_model_call(estimate_tokens(value))
         self.iterations += 1
-        generation = await self.model.judge(judgment, value, policy=self.policy, tier=self.manifest.model_tier)
+        generation = await self.model.judge(
+            judgment, value, policy=self.policy, tier=self.manifest.model_tier, time_left=self.budget.seconds_left
+        )
         self.budget.charge(generation.usage.total_tokens, generation.usage.cost_usd)
         return generation
 
