@@ -184,7 +184,11 @@ class AnthropicModel:
         """
         model = self.settings.models[tier]
         session = _ToolboxSession(toolbox)
-        runnable = [async_mcp_tool(tool, session) for tool in tools]  # type: ignore[arg-type]
+        # The last tool definition carries the cache mark, so the tool list is cached with the policy.
+        runnable = [
+            async_mcp_tool(tool, session, cache_control={"type": "ephemeral"} if i == len(tools) - 1 else None)  # type: ignore[arg-type]
+            for i, tool in enumerate(tools)
+        ]
         runner = self._client.beta.messages.tool_runner(
             model=model,
             max_tokens=self.settings.max_tokens[tier],

@@ -172,9 +172,53 @@ async def test_tool_use_loop_calls_only_allowed_tools_through_the_toolbox(
             )
     assert generation.output.category == "billing"
     assert ctx.budget.used_tool_calls == 1  # find_customer ran; issue_credit never reached a server
-    sent_tools = {t["name"] for t in api.requests[0].body["tools"]}
-    assert "issue_credit" not in sent_tools and "find_customer" in sent_tools
+    sent_tools = api.requests[0].body["tools"]
+    assert "issue_credit" not in {t["name"] for t in sent_tools} and "find_customer" in {t["name"] for t in sent_tools}
+    assert sent_tools[-1]["cache_control"] == {"type": "ephemeral"}
     found = [b for b in api.requests[1].body["messages"][-1]["content"] if b["type"] == "tool_result"]
     assert found and not found[0].get("is_error") and "customer" in json.dumps(found[0])
     refused = [b for b in api.requests[2].body["messages"][-1]["content"] if b["type"] == "tool_result"]
     assert refused and refused[0].get("is_error") is True
+
+
+async def test_the_whole_pipeline_runs_with_the_anthropic_backend(
+    api: LoopbackAnthropic, backend: AnthropicModel, world: World
+) -> None:
+    from schemas import ComplianceInput, DraftingInput, WriterInput
+    from specialists.compliance import specialist as compliance
+    from specialists.crm_writer import specialist as crm_writer
+    from specialists.drafting import specialist as drafting
+
+    acme = world.tenants["acme"]
+    email = InboundEmail(
+        message_id="M-1",
+        sender=acme.customers[0].email,
+        subject="Charged twice",
+        body="My card was charged twice this month.",
+    )
+    api.script(
+        text(BILLING, input_tokens=900, output_tokens=50),
+        text(
+            json.dumps(
+                {
+                    "subject": "Re: Charged twice",
+                    "body": "Hi Priya, we refunded the second charge.",
+                    "used_articles": [],
+                }
+            ),
+            input_tokens=1500,
+            output_tokens=120,
+        ),
+        text(json.dumps({"findings": []}), input_tokens=700, output_tokens=10),
+    )
+    async with world.context(triage, "acme", backend) as ctx:
+        result = await triage.run(email, ctx)
+    async with world.context(drafting, "acme", backend) as ctx:
+        draft = await drafting.run(DraftingInput(triage=result), ctx)
+    async with world.context(compliance, "acme", backend) as ctx:
+        verdict = await compliance.run(ComplianceInput(triage=result, draft=draft), ctx)
+    async with world.context(crm_writer, "acme", backend) as ctx:
+        report = await crm_writer.run(WriterInput(run_id="r-1", triage=result, draft=draft, verdict=verdict), ctx)
+    assert draft.body == "Hi Priya, we refunded the second charge." and verdict.verdict == "pass"
+    assert report.ticket_id and len(report.writes) == 7
+    assert [r.body["model"] for r in api.requests] == ["claude-haiku-4-5", "claude-sonnet-4-6", "claude-haiku-4-5"]
