@@ -6,6 +6,29 @@ over MCP, except in `coordinator.cli._serve`, the composition root that runs the
 """
 
 from coordinator._home import Home, ServerConfig, default_home
+from coordinator._resilience import (
+    BreakerState,
+    BreakerStatistics,
+    BreakerToolbox,
+    CircuitBreaker,
+    RetryingToolbox,
+    TimeoutToolbox,
+    UnreachableAs503,
+)
 from coordinator._tokens import DevKeys, TokenIssuer, parse_ttl
 
-__all__ = ["DevKeys", "Home", "ServerConfig", "TokenIssuer", "default_home", "parse_ttl"]
+__all__ = [
+    "BreakerState",
+    "BreakerStatistics",
+    "BreakerToolbox",
+    "CircuitBreaker",
+    "DevKeys",
+    "Home",
+    "RetryingToolbox",
+    "ServerConfig",
+    "TimeoutToolbox",
+    "TokenIssuer",
+    "UnreachableAs503",
+    "default_home",
+    "parse_ttl",
+]

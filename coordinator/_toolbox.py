@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from schemas import (
     META_IDEMPOTENCY_KEY,
+    META_TRACEPARENT,
     DeskhandError,
     ErrorPayload,
     ServerName,
@@ -34,10 +35,15 @@ from schemas.tools import TOOLS_BY_NAME
 
 
 class McpToolbox:
-    def __init__(self, clients: Mapping[ServerName, Client], tools: Mapping[str, Tool]) -> None:
+    def __init__(self, clients: Mapping[ServerName, Client], tools: Mapping[str, Tool], *, trace: str = "") -> None:
         self._clients = dict(clients)
         self._tools = dict(tools)
         self._available = frozenset(tools)
+        self._trace = trace
+
+    def for_run(self, traceparent: str) -> McpToolbox:
+        """The same sessions, with the run's W3C `traceparent` sent in every call's `_meta`."""
+        return McpToolbox(self._clients, self._tools, trace=traceparent)
 
     @classmethod
     async def discover(cls, clients: Mapping[ServerName, Client]) -> McpToolbox:
@@ -62,7 +68,12 @@ class McpToolbox:
         client = self._clients.get(spec.server)
         if client is None or spec.qualified_name not in self._available:
             raise ToolNotAvailable(f"{spec.qualified_name} is not available to this principal")
-        meta = cast(RequestParamsMeta, {META_IDEMPOTENCY_KEY: key}) if key else None
+        values: dict[str, str] = {}
+        if key:
+            values[META_IDEMPOTENCY_KEY] = key
+        if self._trace:
+            values[META_TRACEPARENT] = self._trace
+        meta = cast(RequestParamsMeta, values) if values else None
         try:
             result = await client.call_tool(spec.name, args.model_dump(mode="json", exclude_none=True), meta=meta)
         except MCPError as exc:

@@ -26,6 +26,7 @@ from schemas._errors import (
     Unavailable,
     error_from_payload,
 )
+from schemas._handoff import HANDOFF_TRANSITIONS, Handoff, HandoffState, RunBudget, RunStatus
 from schemas._pipeline import (
     AppliedWrite,
     ArticleRef,
@@ -84,6 +85,11 @@ from schemas._tools import (
 )
 
 __all__ = [
+    "HANDOFF_TRANSITIONS",
+    "Handoff",
+    "HandoffState",
+    "RunBudget",
+    "RunStatus",
     "BudgetExhausted",
     "ModelOutputError",
     "ToolNotAvailable",

@@ -50,6 +50,8 @@ class SpecialistContext:
     model: Model
     budget: Budget
     manifest: Manifest
+    step: int = 1
+    """The handoff's number within the run (part of every idempotency key)."""
     iterations: int = 0
 
     async def judge(self, judgment: Judgment[In, Out], value: In) -> Generation[Out]:
@@ -69,9 +71,12 @@ class SpecialistContext:
         return generation
 
     def idempotency_key(self, step: str, tool: str, args: BaseModel | dict[str, Any]) -> str:
-        """hash(run, step, tool, args): the same write in the same run always gets the same key."""
+        """hash(run, step, tool, args): the same write in the same hop of a run always gets the same key,
+        so a retried or re-claimed hop repeats its keys and each write happens once."""
         data = args.model_dump(mode="json") if isinstance(args, BaseModel) else args
-        canonical = json.dumps([self.run_id, step, tool, data], sort_keys=True, separators=(",", ":"), default=str)
+        canonical = json.dumps(
+            [self.run_id, self.step, step, tool, data], sort_keys=True, separators=(",", ":"), default=str
+        )
         return hashlib.sha256(canonical.encode()).hexdigest()[:40]
 
 

@@ -42,6 +42,13 @@ class World:
             server.db.dispose()
 
     @asynccontextmanager
+    async def connect(self, tenant: str, server: ServerName, scopes: list[str]) -> AsyncIterator[Client]:
+        """An in-memory MCP client to `server` for `tenant` with `scopes` (the coordinator's `Connect`)."""
+        mcp = await self.servers[server].in_memory(self.issuer.verifier(), self.issuer.token(tenant, scopes))
+        async with Client(mcp) as client:
+            yield client
+
+    @asynccontextmanager
     async def context(
         self,
         specialist: Any,

@@ -1,0 +1,259 @@
+"""Resilience as toolbox wrappers: per-call timeouts, retries with backoff, a circuit breaker per server.
+
+Each wrapper is a `Toolbox` around a `Toolbox`, so the guarded toolbox stays plain. The coordinator
+composes them in this order (outermost first):
+
+    BreakerToolbox(RetryingToolbox(TimeoutToolbox(McpToolbox)))
+
+- `TimeoutToolbox` is innermost, so every attempt gets its own deadline (a hung attempt does not
+  eat the time of the next one) and a timeout is an `Unavailable` the layers above understand.
+- `RetryingToolbox` retries reads and keyed writes on `Unavailable` and `RateLimited` only, with
+  full-jitter exponential backoff, or the server's `retry_after` (capped by `max_delay`).
+- `BreakerToolbox` is outermost: while a server's circuit is open a call fails fast without
+  sleeping through retries; the breaker counts logical calls (one failure = all attempts failed),
+  and its own "circuit is open" error is never retried.
+
+A `CircuitBreaker` is per server and shared by every toolbox that reaches that server; it only
+counts `Unavailable` as a failure: any other answer, even `not_found` or `rate_limited`, shows the
+server is up. All state changes happen between awaits of one event loop, so no lock is needed.
+
+`UnreachableAs503` is an httpx transport for the MCP clients: the MCP SDK lets a refused connection
+escape into the transport's task group, cancelling the caller instead of failing the call
+(modelcontextprotocol/python-sdk#3560). Answering it as an HTTP 503 turns it into a JSON-RPC error,
+which `McpToolbox` raises as `Unavailable`, and keeps the session usable once the server is back.
+"""
+
+from __future__ import annotations
+
+import random as _random
+import time
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+import anyio
+import httpx2
+from pydantic import BaseModel
+
+from schemas import DeskhandError, RateLimited, ToolSpec, Unavailable
+from specialists.kit import Toolbox
+
+Sleep = Callable[[float], Awaitable[object]]
+BreakerState = Literal["closed", "open", "half_open"]
+
+
+class TimeoutToolbox:
+    """Each call must finish within `seconds`, or it raises `Unavailable`."""
+
+    def __init__(self, inner: Toolbox, seconds: float) -> None:
+        if seconds <= 0:
+            raise ValueError(f"seconds must be > 0, not {seconds}")
+        self._inner = inner
+        self._seconds = seconds
+
+    @property
+    def available(self) -> frozenset[str]:
+        return self._inner.available
+
+    async def call(self, spec: ToolSpec, args: BaseModel, *, key: str | None = None) -> BaseModel:
+        with anyio.move_on_after(self._seconds):
+            return await self._inner.call(spec, args, key=key)
+        raise Unavailable(f"{spec.qualified_name} timed out after {self._seconds:g}s")
+
+
+class RetryingToolbox:
+    """Retries reads and keyed writes that failed with `Unavailable` or `RateLimited`, at most `attempts` tries.
+
+    An unkeyed write is tried once: it may have happened even if the answer was lost. Before try n+1
+    it sleeps `random() * min(max_delay, base_delay * 2**n)` (full jitter), or the error's
+    `retry_after` capped by `max_delay` when the server gave one.
+    """
+
+    def __init__(
+        self,
+        inner: Toolbox,
+        *,
+        attempts: int = 3,
+        base_delay: float = 0.05,
+        max_delay: float = 2.0,
+        sleep: Sleep = anyio.sleep,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
+        if attempts < 1 or base_delay < 0 or max_delay < 0:
+            raise ValueError("attempts must be >= 1, and base_delay and max_delay >= 0")
+        self._inner = inner
+        self._attempts = attempts
+        self._base_delay = base_delay
+        self._max_delay = max_delay
+        self._sleep = sleep
+        self._random = random
+
+    @property
+    def available(self) -> frozenset[str]:
+        return self._inner.available
+
+    async def call(self, spec: ToolSpec, args: BaseModel, *, key: str | None = None) -> BaseModel:
+        if spec.side_effect == "write" and key is None:
+            return await self._inner.call(spec, args, key=key)
+        attempt = 0
+        while True:
+            try:
+                return await self._inner.call(spec, args, key=key)
+            except (Unavailable, RateLimited) as exc:
+                if attempt + 1 >= self._attempts:
+                    raise
+                delay = self._delay(attempt, exc.retry_after)
+            await self._sleep(delay)
+            attempt += 1
+
+    def _delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed try number `attempt` (0 for the first)."""
+        if retry_after is not None:
+            return min(self._max_delay, retry_after)
+        return self._random() * min(self._max_delay, self._base_delay * 2.0**attempt)
+
+
+@dataclass(frozen=True)
+class BreakerStatistics:
+    state: BreakerState
+    consecutive_failures: int
+    calls: int
+    """Calls let through to the server."""
+    failures: int
+    """Calls that ended in `Unavailable`."""
+    rejected: int
+    """Calls failed fast because the circuit was open (or half-open with its trial in flight)."""
+    opened: int
+    """Times the circuit opened."""
+
+
+class CircuitBreaker:
+    """Closed; open after `failure_threshold` consecutive `Unavailable`s; after `reset_after` seconds
+    half-open, letting one trial call through: an answer closes it, `Unavailable` opens it again."""
+
+    def __init__(
+        self, *, failure_threshold: int = 5, reset_after: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if failure_threshold < 1 or reset_after <= 0:
+            raise ValueError("failure_threshold must be >= 1 and reset_after > 0")
+        self._threshold = failure_threshold
+        self._reset_after = reset_after
+        self._clock = clock
+        self._state: BreakerState = "closed"
+        self._opened_at = 0.0
+        self._trial_in_flight = False
+        self._consecutive = self._calls = self._failures = self._rejected = self._opened = 0
+
+    @property
+    def state(self) -> BreakerState:
+        if self._state == "open" and self._clock() - self._opened_at >= self._reset_after:
+            return "half_open"
+        return self._state
+
+    def statistics(self) -> BreakerStatistics:
+        return BreakerStatistics(
+            self.state, self._consecutive, self._calls, self._failures, self._rejected, self._opened
+        )
+
+    @contextmanager
+    def guard(self, server: str) -> Iterator[None]:
+        """Let one call to `server` through, or raise `Unavailable` at once; record how the call ended."""
+        trial = self._admit(server)
+        healthy: bool | None = None
+        try:
+            yield
+            healthy = True
+        except Unavailable:
+            healthy = False
+            raise
+        except DeskhandError:
+            healthy = True  # the server answered
+            raise
+        finally:
+            self._record(healthy, trial=trial)
+
+    def _admit(self, server: str) -> bool:
+        """True when the call admitted is the half-open trial."""
+        state = self.state
+        if state == "open" or (state == "half_open" and self._trial_in_flight):
+            self._rejected += 1
+            if self._trial_in_flight:
+                raise Unavailable(f"circuit for {server} is half-open and its trial call is in flight")
+            wait = self._reset_after - (self._clock() - self._opened_at)
+            raise Unavailable(f"circuit for {server} is open; retry in {wait:.1f}s", retry_after=wait)
+        self._calls += 1
+        if state == "half_open":
+            self._state = "half_open"
+            self._trial_in_flight = True
+            return True
+        return False
+
+    def _record(self, healthy: bool | None, *, trial: bool) -> None:
+        if healthy is False:
+            self._failures += 1
+        if trial:
+            self._trial_in_flight = False
+            if healthy is True:
+                self._state, self._consecutive = "closed", 0
+            elif healthy is False:
+                self._open()
+            return  # cancelled or a bug: the next call is the trial
+        if self._state != "closed" or healthy is None:
+            return  # a call admitted before the circuit opened does not move it
+        self._consecutive = 0 if healthy else self._consecutive + 1
+        if self._consecutive >= self._threshold:
+            self._open()
+
+    def _open(self) -> None:
+        self._state = "open"
+        self._opened_at = self._clock()
+        self._opened += 1
+
+
+class BreakerToolbox:
+    """Calls go through the circuit breaker of their tool's server.
+
+    `breakers` is shared by every toolbox that reaches those servers (the coordinator keeps one dict);
+    a server's breaker is made with `new_breaker` on its first call.
+    """
+
+    def __init__(
+        self,
+        inner: Toolbox,
+        breakers: MutableMapping[str, CircuitBreaker],
+        *,
+        new_breaker: Callable[[], CircuitBreaker] = CircuitBreaker,
+    ) -> None:
+        self._inner = inner
+        self._breakers = breakers
+        self._new_breaker = new_breaker
+
+    @property
+    def available(self) -> frozenset[str]:
+        return self._inner.available
+
+    async def call(self, spec: ToolSpec, args: BaseModel, *, key: str | None = None) -> BaseModel:
+        if spec.qualified_name not in self._inner.available:  # refused without reaching a server
+            return await self._inner.call(spec, args, key=key)
+        breaker = self._breakers.get(spec.server)
+        if breaker is None:
+            breaker = self._breakers[spec.server] = self._new_breaker()
+        with breaker.guard(spec.server):
+            return await self._inner.call(spec, args, key=key)
+
+
+class UnreachableAs503(httpx2.AsyncBaseTransport):
+    """An httpx transport that answers a request it cannot deliver (refused, reset, timed out) with a 503."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport | None = None) -> None:
+        self._inner = inner or httpx2.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        try:
+            return await self._inner.handle_async_request(request)
+        except httpx2.TransportError as exc:
+            return httpx2.Response(503, request=request, text=f"{type(exc).__name__}: {exc}")
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

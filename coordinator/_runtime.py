@@ -1,0 +1,391 @@
+"""The runtime: runs one handoff at a time through its specialist, then routes the result.
+
+For each claimed handoff: validate the payload against the recipient's input model, build the
+specialist's context (its tenant's policy, a toolbox with only its scopes — sessions reused —,
+the model, what is left of the run's budget), run it, and record the outcome with the next
+handoff in one transaction. Failures become outcomes, never crashes:
+- a dependency down (`unavailable`, `rate_limited`): the handoff goes back to the queue with a
+  backoff, up to `max_attempts`, then the run escalates;
+- a budget spent, bad model output, a tool refused: the run escalates with its partial result;
+- `awaiting_approval`: the run waits for a person; approving runs exactly the approved call, once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import anyio
+from pydantic import BaseModel, ValidationError
+
+from coordinator._resilience import BreakerToolbox, CircuitBreaker, RetryingToolbox, TimeoutToolbox
+from coordinator._router import route
+from coordinator._sessions import SessionPool
+from coordinator.store import ApprovalRow, AuditEntry, Store, args_hash
+from schemas import (
+    META_IDEMPOTENCY_KEY,
+    BudgetExhausted,
+    ConfigError,
+    DeskhandError,
+    Handoff,
+    InboundEmail,
+    InsufficientScope,
+    NotFound,
+    Policy,
+    RateLimited,
+    RunBudget,
+    RunStatus,
+    ServerName,
+    Unavailable,
+    server_of_scope,
+)
+from schemas.tools import TOOLS_BY_NAME
+from specialists.kit import Budget, Generation, Judgment, Model, ScopedToolbox, SpecialistContext, Tier, Usage
+from specialists.kit._model import In, Out
+
+TRANSIENT = (Unavailable, RateLimited)
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    lease_seconds: float = 60.0
+    max_attempts: int = 3
+    retry_backoff_seconds: float = 2.0
+    tool_timeout_seconds: float = 20.0
+    run_budget: RunBudget = RunBudget()
+    tenant_daily_spend_usd: float = 50.0
+    tenant_max_running: int = 100
+    approval_ttl: timedelta = timedelta(hours=72)
+
+
+class _RecordingModel:
+    """The model, with every generation's usage kept for the usage ledger."""
+
+    def __init__(self, inner: Model) -> None:
+        self._inner = inner
+        self.usage: list[Usage] = []
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    async def judge(
+        self, judgment: Judgment[In, Out], value: In, *, policy: Policy, tier: Tier, time_left: float | None = None
+    ) -> Generation[Out]:
+        generation = await self._inner.judge(judgment, value, policy=policy, tier=tier, time_left=time_left)
+        self.usage.append(generation.usage)
+        return generation
+
+
+@dataclass
+class Runtime:
+    store: Store
+    specialists: Mapping[str, Any]
+    pool: SessionPool
+    model: Model
+    policies: Mapping[str, Policy]
+    settings: RuntimeSettings = field(default_factory=RuntimeSettings)
+    breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
+
+    # -- intake ---------------------------------------------------------------------------------
+
+    def submit(self, tenant: str, email: InboundEmail) -> tuple[str, bool]:
+        """Start a run for an inbound email (one run per message); returns (run id, whether new)."""
+        if tenant not in self.policies:
+            raise NotFound(f"tenant {tenant!r} is not configured here; known: {sorted(self.policies)}")
+        if self.store.running_runs(tenant) >= self.settings.tenant_max_running:
+            raise BudgetExhausted(f"tenant {tenant!r} already has {self.settings.tenant_max_running} runs in flight")
+        source = email.message_id or f"email:{args_hash(email.model_dump(mode='json'))[:32]}"
+        return self.store.start_run(tenant, source, email.model_dump(mode="json"), "triage", self.settings.run_budget)
+
+    # -- one handoff ----------------------------------------------------------------------------
+
+    async def process(self, handoff: Handoff, worker: str) -> None:
+        specialist = self.specialists.get(handoff.recipient)
+        policy = self.policies.get(handoff.tenant)
+        if specialist is None or policy is None:
+            await self._end(
+                handoff,
+                worker,
+                "failed",
+                "failed",
+                f"no specialist {handoff.recipient!r}" if specialist is None else "tenant not configured",
+            )
+            return
+        try:
+            task = specialist.manifest.input.model_validate(handoff.payload)
+        except ValidationError as exc:
+            await self._end(handoff, worker, "failed", "failed", f"malformed handoff payload: {exc}")
+            return
+        run = await anyio.to_thread.run_sync(self.store.run, handoff.run_id)
+        budget = self._budget(handoff.budget, run)
+        model = _RecordingModel(self.model)
+        try:
+            spent = await anyio.to_thread.run_sync(self.store.spend_today, handoff.tenant)
+            if spent >= self.settings.tenant_daily_spend_usd:
+                raise BudgetExhausted(
+                    f"tenant {handoff.tenant!r} spent ${spent:.2f} today, "
+                    f"its daily limit is ${self.settings.tenant_daily_spend_usd:.2f}"
+                )
+            toolbox = await self._toolbox(handoff, specialist.manifest)
+            ctx = SpecialistContext(
+                tenant=handoff.tenant,
+                run_id=handoff.run_id,
+                policy=policy,
+                toolbox=ScopedToolbox(toolbox, specialist.manifest.scopes, budget),
+                model=model,
+                budget=budget,
+                manifest=specialist.manifest,
+                step=handoff.step,
+            )
+            output: BaseModel = await specialist.run(task, ctx)
+        except TRANSIENT as exc:
+            await self.pool.drop(handoff.tenant, handoff.recipient)
+            problem = f"{exc.code}: {exc.message}"
+            if handoff.attempt < self.settings.max_attempts:
+                delay = self.settings.retry_backoff_seconds * 2 ** (handoff.attempt - 1)
+                await anyio.to_thread.run_sync(lambda: self.store.release(handoff, worker, problem, delay))
+                return
+            await self._end(
+                handoff,
+                worker,
+                "escalated",
+                "escalated",
+                f"{handoff.recipient}: {exc.code} after {handoff.attempt} attempts: {exc.message}",
+                model.usage,
+                budget.used_tool_calls,
+            )
+            return
+        except DeskhandError as exc:
+            await self._end(
+                handoff,
+                worker,
+                "escalated",
+                "escalated",
+                f"{handoff.recipient}: {exc.code}: {exc.message}",
+                model.usage,
+                budget.used_tool_calls,
+            )
+            return
+        results = {**run.result, handoff.recipient: output.model_dump(mode="json")}
+        decision = route(handoff.run_id, handoff.recipient, output, results)
+        result: dict[str, Any] = {handoff.recipient: output.model_dump(mode="json")}
+        nxt: list[Handoff] = []
+        if decision.recipient is not None and decision.payload is not None:
+            revision = getattr(decision.payload, "revision", None)
+            if decision.recipient == "drafting" and revision:
+                result["revision"] = revision
+            left = self._left(handoff.budget, budget)
+            nxt.append(handoff.next_hop(decision.recipient, decision.payload, left))
+        approvals = [self._approval(handoff, a.tool, a.arguments, a.reason) for a in decision.approvals]
+        audit = [
+            AuditEntry(
+                at=datetime.now(UTC),
+                tenant=handoff.tenant,
+                run_id=handoff.run_id,
+                actor="coordinator",
+                specialist=handoff.recipient,
+                decision=f"routed to {decision.recipient or decision.run_status}",
+                outcome=decision.reason[:500],
+            )
+        ]
+        audit += [
+            AuditEntry(
+                at=datetime.now(UTC),
+                tenant=handoff.tenant,
+                run_id=handoff.run_id,
+                actor="coordinator",
+                specialist=handoff.recipient,
+                tool=a.tool,
+                args_hash=a.args_hash,
+                decision="parked for approval",
+                outcome=a.id,
+            )
+            for a in approvals
+        ]
+        await anyio.to_thread.run_sync(
+            lambda: self.store.finish(
+                handoff,
+                worker,
+                state="done",
+                next_handoffs=nxt,
+                run_status=decision.run_status if decision.recipient is None else None,
+                result=result,
+                reason=decision.reason,
+                usage=[(handoff.recipient, u) for u in model.usage],
+                tool_calls=budget.used_tool_calls,
+                approvals=approvals,
+                audit=audit,
+            )
+        )
+
+    async def _toolbox(self, handoff: Handoff, manifest: Any) -> BreakerToolbox:
+        mcp = (await self.pool.toolbox(handoff.tenant, manifest)).for_run(handoff.trace)
+        for name in mcp.available:
+            self.breakers.setdefault(name.split(".", 1)[0], CircuitBreaker())
+        return BreakerToolbox(
+            RetryingToolbox(TimeoutToolbox(mcp, self.settings.tool_timeout_seconds)),
+            self.breakers,
+        )
+
+    def _budget(self, budget: RunBudget, run: Any) -> Budget:
+        created = run.created_at if run.created_at.tzinfo else run.created_at.replace(tzinfo=UTC)
+        elapsed = (datetime.now(UTC) - created).total_seconds()
+        return Budget(
+            tokens=budget.tokens,
+            cost_usd=budget.cost_usd,
+            tool_calls=budget.tool_calls,
+            iterations=budget.iterations,
+            wall_seconds=max(0.0, budget.wall_seconds - elapsed),
+        )
+
+    @staticmethod
+    def _left(budget: RunBudget, used: Budget) -> RunBudget:
+        return RunBudget(
+            tokens=max(0, budget.tokens - used.used_tokens),
+            cost_usd=max(0.0, budget.cost_usd - used.used_cost_usd),
+            tool_calls=max(0, budget.tool_calls - used.used_tool_calls),
+            iterations=max(0, budget.iterations - used.used_iterations),
+            wall_seconds=budget.wall_seconds,
+        )
+
+    def _approval(self, handoff: Handoff, tool: str, arguments: dict[str, Any], reason: str) -> ApprovalRow:
+        now = datetime.now(UTC)
+        return ApprovalRow(
+            id=f"AP-{uuid.uuid4().hex[:12]}",
+            run_id=handoff.run_id,
+            tenant=handoff.tenant,
+            tool=tool,
+            arguments=arguments,
+            args_hash=args_hash(arguments),
+            reason=reason,
+            status="pending",
+            result={},
+            created_at=now,
+            expires_at=now + self.settings.approval_ttl,
+        )
+
+    async def _end(
+        self,
+        handoff: Handoff,
+        worker: str,
+        state: str,
+        status: RunStatus,
+        reason: str,
+        usage: list[Usage] | None = None,
+        tool_calls: int = 0,
+    ) -> None:
+        audit = [
+            AuditEntry(
+                at=datetime.now(UTC),
+                tenant=handoff.tenant,
+                run_id=handoff.run_id,
+                actor="coordinator",
+                specialist=handoff.recipient,
+                decision=f"run {status}",
+                outcome=reason[:500],
+            )
+        ]
+        await anyio.to_thread.run_sync(
+            lambda: self.store.finish(
+                handoff,
+                worker,
+                state=state,
+                run_status=status,
+                reason=reason,
+                usage=[(handoff.recipient, u) for u in usage or []],
+                tool_calls=tool_calls,
+                audit=audit,
+                error=reason,
+            )
+        )
+
+    # -- approvals ------------------------------------------------------------------------------
+
+    async def decide(
+        self, approval_id: str, *, tenant: str, actor: str, approve: bool, connect_tool: Any
+    ) -> ApprovalRow:
+        """Approve or reject a parked call. Approving runs exactly that call, once (its idempotency
+        key is the approval's id), with a token minted for that one tool's scope."""
+        row = await anyio.to_thread.run_sync(
+            lambda: self.store.decide(approval_id, tenant, approve=approve, actor=actor)
+        )
+        if row.status != "approved":
+            await anyio.to_thread.run_sync(lambda: self._settle_run(row.run_id, f"approval {row.status} by {actor}"))
+            return row
+        spec = TOOLS_BY_NAME[row.tool]
+        server: ServerName = server_of_scope(spec.scope)
+        args = spec.input.model_validate(row.arguments)
+        async with connect_tool(tenant, server, [spec.scope]) as client:
+            from typing import cast
+
+            from mcp.types import RequestParamsMeta
+
+            result = await client.call_tool(
+                spec.name,
+                args.model_dump(mode="json"),
+                meta=cast(RequestParamsMeta, {META_IDEMPOTENCY_KEY: f"approval-{row.id}"}),
+            )
+        if result.is_error:
+            outcome = result.structured_content or {"code": "unavailable"}
+            await anyio.to_thread.run_sync(lambda: self.store.record_approval_result(row.id, outcome, "failed"))
+            await anyio.to_thread.run_sync(
+                lambda: self._settle_run(row.run_id, f"approved {row.tool} failed: {outcome}")
+            )
+            return self.store.approval(row.id)
+        await anyio.to_thread.run_sync(
+            lambda: self.store.record_approval_result(row.id, result.structured_content or {}, "executed")
+        )
+        await anyio.to_thread.run_sync(
+            lambda: self.store.audit(
+                AuditEntry(
+                    at=datetime.now(UTC),
+                    tenant=tenant,
+                    run_id=row.run_id,
+                    actor=actor,
+                    tool=row.tool,
+                    args_hash=row.args_hash,
+                    decision="approved call executed",
+                    outcome=row.id,
+                )
+            )
+        )
+        await anyio.to_thread.run_sync(lambda: self._settle_run(row.run_id, ""))
+        return self.store.approval(row.id)
+
+    def _settle_run(self, run_id: str, reason: str) -> None:
+        """After a decision: the run completes when every approval was executed, escalates otherwise."""
+        approvals = self.store.approvals(status=None)
+        mine = [a for a in approvals if a.run_id == run_id]
+        if any(a.status == "pending" for a in mine):
+            return
+        if all(a.status == "executed" for a in mine):
+            self.store.set_run(run_id, status="completed")
+        else:
+            self.store.set_run(run_id, status="escalated", reason=reason or "an approval was not granted")
+
+    def expire_approvals(self) -> int:
+        """Escalate runs whose approvals timed out; returns how many approvals expired."""
+        now = datetime.now(UTC)
+        expired = 0
+        for row in self.store.approvals(status="pending"):
+            expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
+            if expires < now:
+                self.store.decide(row.id, row.tenant, approve=False, actor="timeout")
+                self._settle_run(row.run_id, "approval timed out")
+                expired += 1
+        return expired
+
+
+def check_approver(principal: Any, tenant: str) -> None:
+    """Only a principal of the approval's tenant with the approver role may decide it."""
+    if principal.tenant != tenant:
+        raise NotFound("approval not found")  # another tenant's approval behaves like a missing one
+    if "approver" not in principal.roles:
+        raise InsufficientScope(f"deciding approvals needs the approver role of tenant {tenant!r}", required="approver")
+
+
+__all__ = ["ConfigError", "Runtime", "RuntimeSettings", "check_approver"]

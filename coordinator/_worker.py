@@ -1,0 +1,68 @@
+"""Workers: claim handoffs with leases and run them, K at a time, until told to stop (or idle).
+
+SQLite: one process, K concurrent tasks. PostgreSQL: any number of processes (`deskhand work`),
+each with K tasks; a worker that dies stops renewing its leases and another worker takes its
+handoffs over when they expire (their writes are keyed, so nothing happens twice).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+
+import anyio
+
+from coordinator._runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+async def work(
+    runtime: Runtime,
+    *,
+    concurrency: int = 4,
+    until_idle: bool = False,
+    poll_seconds: float = 0.2,
+    name: str | None = None,
+    on_done: Callable[[str], None] | None = None,
+) -> None:
+    """Run `concurrency` claim loops. With `until_idle`, return once no handoff is pending or claimed."""
+    base = name or worker_name()
+    store = runtime.store
+    lease = runtime.settings.lease_seconds
+
+    async def loop(index: int) -> None:
+        me = f"{base}/{index}"
+        while True:
+            handoff = await anyio.to_thread.run_sync(store.claim, me, lease)
+            if handoff is None:
+                if until_idle and await anyio.to_thread.run_sync(store.pending_count) == 0:
+                    return
+                await anyio.sleep(poll_seconds)
+                continue
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_renew, store, handoff.id, me, lease)
+                try:
+                    await runtime.process(handoff, me)
+                finally:
+                    tg.cancel_scope.cancel()
+            if on_done is not None:
+                on_done(handoff.run_id)
+
+    async with anyio.create_task_group() as tg:
+        for index in range(concurrency):
+            tg.start_soon(loop, index)
+
+
+async def _renew(store: object, handoff_id: str, worker: str, lease: float) -> None:
+    """Keep the lease while the handoff runs (a third of the lease each time)."""
+    while True:
+        await anyio.sleep(lease / 3)
+        await anyio.to_thread.run_sync(store.renew_lease, handoff_id, worker, lease)  # type: ignore[attr-defined]

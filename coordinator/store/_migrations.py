@@ -1,0 +1,51 @@
+"""Schema versions of the coordinator's store, applied in order and recorded (`coord_schema_version`).
+
+A new version appends a function here; `migrate()` runs those not yet applied, each in its own
+transaction, so every process that opens the store agrees on the schema. Downgrades are not supported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, inspect, text
+from sqlmodel import SQLModel
+
+from coordinator.store._tables import ApprovalRow, AuditEntry, HandoffRow, RunRow, SchemaVersion, UsageRow
+
+
+def _v1(connection: Connection) -> None:
+    tables = [RunRow, HandoffRow, ApprovalRow, UsageRow, AuditEntry]
+    SQLModel.metadata.create_all(connection, tables=[t.__table__ for t in tables])  # type: ignore[attr-defined]
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "runs, handoffs, approvals, usage ledger, audit", _v1),
+]
+LATEST = MIGRATIONS[-1][0]
+
+
+def migrate(engine: Engine) -> int:
+    """Bring the store to the latest schema; returns the version it is at. Safe to run from many
+    processes at once: on PostgreSQL an advisory lock makes them take turns."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(7311)"))
+        SQLModel.metadata.create_all(connection, tables=[SchemaVersion.__table__])  # type: ignore[attr-defined]
+        applied = {row[0] for row in connection.execute(SchemaVersion.__table__.select())}  # type: ignore[attr-defined]
+        for version, _, step in MIGRATIONS:
+            if version not in applied:
+                step(connection)
+                connection.execute(
+                    SchemaVersion.__table__.insert().values(version=version, applied_at=datetime.now(UTC))  # type: ignore[attr-defined]
+                )
+    return LATEST
+
+
+def current_version(engine: Engine) -> int | None:
+    if not inspect(engine).has_table(SchemaVersion.__tablename__):
+        return None
+    with engine.begin() as connection:
+        versions = [row[0] for row in connection.execute(SchemaVersion.__table__.select())]  # type: ignore[attr-defined]
+    return max(versions) if versions else None

@@ -1,0 +1,115 @@
+"""The coordinator's tables. Every row carries its tenant."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _at(index: bool = False, nullable: bool = False) -> datetime:
+    return Field(sa_column=Column(DateTime(timezone=True), index=index, nullable=nullable))  # type: ignore[no-any-return]
+
+
+class RunRow(SQLModel, table=True):
+    __tablename__ = "coord_run"
+    __table_args__ = (UniqueConstraint("tenant", "source_key", name="uq_run_source"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    tenant: str = Field(index=True, max_length=64)
+    source_key: str = Field(max_length=200)
+    """What started the run (the mailbox message id, or a hash of a submitted email): one run each."""
+    status: str = Field(index=True, max_length=24)
+    event: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    result: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    """What each specialist produced, by name (the partial result when a run escalates)."""
+    reason: str = ""
+    trace: str = Field(default="", max_length=60)
+    tokens: int = 0
+    cost_usd: float = 0.0
+    tool_calls: int = 0
+    iterations: int = 0
+    created_at: datetime = _at(index=True)
+    updated_at: datetime = _at()
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class HandoffRow(SQLModel, table=True):
+    __tablename__ = "coord_handoff"
+    __table_args__ = (Index("ix_handoff_claim", "state", "lease_expires"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    run_id: str = Field(index=True, max_length=40)
+    tenant: str = Field(max_length=64)
+    sender: str = Field(max_length=60)
+    recipient: str = Field(max_length=60)
+    state: str = Field(max_length=24)
+    attempt: int = 1
+    step: int = 1
+    payload: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    budget: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    trace: str = Field(default="", max_length=60)
+    lease_owner: str | None = Field(default=None, max_length=80)
+    lease_expires: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    error: str = ""
+    created_at: datetime = _at()
+
+
+class ApprovalRow(SQLModel, table=True):
+    __tablename__ = "coord_approval"
+
+    id: str = Field(primary_key=True, max_length=40)
+    run_id: str = Field(index=True, max_length=40)
+    tenant: str = Field(index=True, max_length=64)
+    tool: str = Field(max_length=120)
+    arguments: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    args_hash: str = Field(max_length=64)
+    reason: str = ""
+    status: str = Field(default="pending", index=True, max_length=16)
+    decided_by: str | None = Field(default=None, max_length=200)
+    result: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    created_at: datetime = _at()
+    expires_at: datetime = _at()
+    decided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class UsageRow(SQLModel, table=True):
+    """The usage ledger: one row per model call, for run and tenant budgets and reports."""
+
+    __tablename__ = "coord_usage"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(index=True, max_length=40)
+    tenant: str = Field(index=True, max_length=64)
+    specialist: str = Field(max_length=60)
+    model: str = Field(max_length=80)
+    input_tokens: int
+    output_tokens: int
+    cache_tokens: int
+    cost_usd: float
+    at: datetime = _at(index=True)
+
+
+class AuditEntry(SQLModel, table=True):
+    """The coordinator's append-only audit trail: who, tenant, run, specialist, tool, args hash, decision, outcome."""
+
+    __tablename__ = "coord_audit"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    at: datetime = _at(index=True)
+    tenant: str = Field(index=True, max_length=64)
+    run_id: str = Field(index=True, max_length=40)
+    actor: str = Field(max_length=200)
+    specialist: str = Field(default="", max_length=60)
+    tool: str = Field(default="", max_length=120)
+    args_hash: str = Field(default="", max_length=64)
+    decision: str = Field(max_length=40)
+    outcome: str = ""
+
+
+class SchemaVersion(SQLModel, table=True):
+    __tablename__ = "coord_schema_version"
+
+    version: int = Field(primary_key=True)
+    applied_at: datetime = _at()

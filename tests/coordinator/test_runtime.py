@@ -1,0 +1,151 @@
+"""The coordinator end to end: intake, workers, the routing graph, approvals, budgets, on the real servers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from coordinator._registry import load_specialists
+from coordinator._runtime import Runtime, RuntimeSettings, check_approver
+from coordinator._sessions import SessionPool
+from coordinator._worker import work
+from coordinator.models import OfflineModel
+from coordinator.store import Store
+from mcp_servers.crm import CreditRow
+from mcp_servers.helpdesk import NoteRow, TicketRow
+from mcp_servers.mailbox import MessageRow
+from schemas import Conflict, InboundEmail, InsufficientScope, NotFound, Principal, RunBudget
+from tests.specialists.harness import World
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def runtime(world: World, tmp_path: Path) -> AsyncIterator[Runtime]:
+    store = Store(f"sqlite:///{tmp_path / 'coordinator.db'}")
+    async with SessionPool(world.connect) as pool:
+        yield Runtime(
+            store=store,
+            specialists=load_specialists(),
+            pool=pool,
+            model=OfflineModel(),
+            policies={name: t.policy for name, t in world.tenants.items()},
+        )
+    store.dispose()
+
+
+def customer_email(world: World, tenant: str, index: int = 0) -> str:
+    return world.tenants[tenant].customers[index].email
+
+
+async def test_a_clear_email_completes_with_every_write_made_once(world: World, runtime: Runtime) -> None:
+    email = InboundEmail(
+        message_id="M-1",
+        sender=customer_email(world, "acme"),
+        subject="Invoice copy please",
+        body="Hi, could you send me a copy of last month's invoice? I cannot find it in billing.",
+    )
+    run_id, new = runtime.submit("acme", email)
+    again, new_again = runtime.submit("acme", email)
+    assert new and not new_again and again == run_id
+    await work(runtime, concurrency=2, until_idle=True, poll_seconds=0.01)
+    run = runtime.store.run(run_id)
+    assert run.status == "completed", run.reason
+    assert set(run.result) >= {"triage", "drafting", "compliance", "crm_writer"}
+    assert run.tool_calls > 0 and run.iterations == 3
+    assert [h.recipient for h in runtime.store.handoffs(run_id)] == ["triage", "drafting", "compliance", "crm_writer"]
+    with world.servers["helpdesk"].db.admin_session() as session:
+        [ticket] = session.exec(select(TicketRow).where(TicketRow.source_message_id == "M-1")).all()
+        assert ticket.tenant_id == "acme" and ticket.category == "billing" and ticket.queue == "billing"
+    with world.servers["mailbox"].db.admin_session() as session:
+        message = session.exec(select(MessageRow).where(MessageRow.id == "M-1", MessageRow.tenant_id == "acme")).one()
+        assert message.status == "processed"
+    trail = runtime.store.audit_trail(run_id)
+    assert trail[0].decision == "run started" and trail[-1].decision == "routed to completed"
+
+
+async def test_a_security_email_escalates_with_a_ticket_for_a_person(world: World, runtime: Runtime) -> None:
+    email = InboundEmail(
+        sender=customer_email(world, "acme", 2),
+        subject="Suspicious login from abroad",
+        body="We saw a suspicious sign-in to an admin account from another country. Possible breach.",
+    )
+    run_id, _ = runtime.submit("acme", email)
+    await work(runtime, until_idle=True, poll_seconds=0.01)
+    run = runtime.store.run(run_id)
+    assert run.status == "escalated" and "always goes to a person" in run.reason
+    assert "drafting" not in run.result
+    ticket_id = run.result["crm_writer"]["ticket_id"]
+    with world.servers["helpdesk"].db.admin_session() as session:
+        notes = session.exec(select(NoteRow).where(NoteRow.ticket_id == ticket_id)).all()
+    assert any("Escalation" in n.body for n in notes)
+
+
+async def test_budget_exhaustion_escalates_with_the_partial_result(world: World, runtime: Runtime) -> None:
+    runtime.settings = RuntimeSettings(run_budget=RunBudget(tool_calls=6))
+    email = InboundEmail(sender=customer_email(world, "acme"), subject="Invoice copy", body="Where is my invoice?")
+    run_id, _ = runtime.submit("acme", email)
+    await work(runtime, until_idle=True, poll_seconds=0.01)
+    run = runtime.store.run(run_id)
+    assert run.status == "escalated" and "tool call budget" in run.reason
+    assert "triage" in run.result and "crm_writer" not in run.result  # what was done is kept; nothing overran
+
+
+async def test_a_credit_request_waits_for_approval_and_runs_exactly_once(world: World, runtime: Runtime) -> None:
+    customer = world.tenants["acme"].customers[0]
+    email = InboundEmail(
+        sender=customer.email,
+        subject="Charged twice - please refund",
+        body="We were charged twice for March. Please refund the duplicate $120.00 charge.",
+    )
+    run_id, _ = runtime.submit("acme", email)
+    await work(runtime, until_idle=True, poll_seconds=0.01)
+    assert runtime.store.run(run_id).status == "awaiting_approval"
+    [approval] = runtime.store.approvals(tenant="acme")
+    assert approval.tool == "crm.issue_credit" and approval.arguments["amount_cents"] == 12000
+
+    with pytest.raises(NotFound):  # an approver of another tenant cannot even see it
+        check_approver(
+            Principal(tenant="northwind", subject="nw-boss", client_id="x", roles=frozenset({"approver"})),
+            approval.tenant,
+        )
+    with pytest.raises(InsufficientScope):
+        check_approver(Principal(tenant="acme", subject="agent", client_id="x", roles=frozenset({"agent"})), "acme")
+
+    decided = await runtime.decide(
+        approval.id, tenant="acme", actor="boss@acme", approve=True, connect_tool=world.connect
+    )
+    assert decided.status == "executed" and decided.result["amount_cents"] == 12000
+    with pytest.raises(Conflict):
+        await runtime.decide(approval.id, tenant="acme", actor="boss@acme", approve=True, connect_tool=world.connect)
+    assert runtime.store.run(run_id).status == "completed"
+    with world.servers["crm"].db.admin_session() as session:
+        credits = session.exec(select(CreditRow).where(CreditRow.tenant_id == "acme")).all()
+    assert [c.amount_cents for c in credits] == [12000]
+
+
+async def test_a_rejected_approval_escalates_and_writes_nothing(world: World, runtime: Runtime) -> None:
+    customer = world.tenants["northwind"].customers[0]
+    email = InboundEmail(
+        sender=customer.email,
+        subject="Refund the promo difference",
+        body="The promo code was not applied. Please refund $24.00 to my card.",
+    )
+    run_id, _ = runtime.submit("northwind", email)
+    await work(runtime, until_idle=True, poll_seconds=0.01)
+    [approval] = runtime.store.approvals(tenant="northwind")
+    decided = await runtime.decide(
+        approval.id, tenant="northwind", actor="lead", approve=False, connect_tool=world.connect
+    )
+    assert decided.status == "rejected"
+    assert runtime.store.run(run_id).status == "escalated"
+    with world.servers["crm"].db.admin_session() as session:
+        assert session.exec(select(CreditRow)).all() == []
+
+
+async def test_an_unknown_tenant_is_refused_at_intake(runtime: Runtime) -> None:
+    with pytest.raises(NotFound):
+        runtime.submit("nobody", InboundEmail(sender="a@b.test", subject="x", body="y"))
