@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from schemas import SERVER_NAMES, ConfigError, ServerName
@@ -38,6 +38,8 @@ class Home:
     path: Path
     issuer: str = DEFAULT_ISSUER
     servers: dict[ServerName, ServerConfig] = field(default_factory=dict)
+    tenants: tuple[str, ...] = ()
+    """The tenants `deskhand init` loaded into the servers."""
 
     @property
     def keys_dir(self) -> Path:
@@ -46,6 +48,16 @@ class Home:
     @property
     def jwks_path(self) -> Path:
         return self.keys_dir / "jwks.json"
+
+    @property
+    def coordinator_db(self) -> str:
+        """The coordinator's store: runs, handoffs, approvals, usage, audit."""
+        return f"sqlite:///{self.path / 'data' / 'coordinator.db'}"
+
+    @property
+    def approvals_audience(self) -> str:
+        """The audience of approver tokens (`deskhand token mint --role approver --audience ...`)."""
+        return f"{self.issuer.rstrip('/')}/approvals"
 
     @property
     def config_path(self) -> Path:
@@ -86,18 +98,28 @@ class Home:
             servers[name] = ServerConfig(
                 name, str(entry.get("url", servers[name].url)), str(entry.get("db", servers[name].db))
             )
-        return cls(path, str(data.get("issuer", DEFAULT_ISSUER)), servers)
+        tenants = data.get("tenants") or []
+        if not isinstance(tenants, list) or not all(isinstance(t, str) for t in tenants):
+            raise ConfigError(f"{config}: tenants: expected a list of tenant ids", field="tenants")
+        return cls(path, str(data.get("issuer", DEFAULT_ISSUER)), servers, tuple(tenants))
 
     def save(self) -> None:
         lines = [
             "# deskhand home: written by `deskhand init`; edit freely.",
             f'issuer = "{self.issuer}"',
+            "tenants = [" + ", ".join(f'"{t}"' for t in self.tenants) + "]",
             "",
         ]
         for server in self.servers.values():
             lines += [f"[servers.{server.name}]", f'url = "{server.url}"', f'db = "{server.db}"', ""]
         self.path.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text("\n".join(lines), encoding="utf-8")
+
+    def with_tenants(self, tenants: list[str]) -> Home:
+        return replace(self, tenants=tuple(sorted({*self.tenants, *tenants})))
+
+    def with_servers(self, servers: dict[ServerName, ServerConfig]) -> Home:
+        return replace(self, servers=servers)
 
     def server(self, name: str) -> ServerConfig:
         try:

@@ -72,7 +72,9 @@ class Decision:
     approvals: list[ProposedAction] = field(default_factory=list)
 
 
-_AMOUNT = re.compile(r"(?:\$|usd\s?|€|eur\s?|£)\s?(\d{1,5}(?:[.,]\d{2})?)", re.IGNORECASE)
+_AMOUNT = re.compile(
+    r"(?:\$|usd\s?|€|eur\s?|£|gbp\s?)\s?(\d{1,3}(?:,\d{3})+(?:\.\d{2})?|\d+(?:\.\d{2})?)", re.IGNORECASE
+)
 _CREDIT_WORDS = re.compile(r"\b(refund|credit|reimburse|money back|charged twice|double charge)", re.IGNORECASE)
 
 
@@ -82,11 +84,14 @@ def plan_actions(triage: TriageResult) -> list[ProposedAction]:
     text = f"{triage.email.subject}\n{triage.email.body}"
     if triage.customer is None or triage.escalate or not _CREDIT_WORDS.search(text):
         return []
-    match = _AMOUNT.search(text)
-    if not match:
+    amounts = list(_AMOUNT.finditer(text))
+    if not amounts:
         return []
-    cents = round(float(match.group(1).replace(",", ".")) * 100)
-    if not 0 < cents <= 100_000:
+    # The amount asked for is the one nearest a refund or credit word, not an order total elsewhere.
+    anchors = [m.start() for m in _CREDIT_WORDS.finditer(text)]
+    match = min(amounts, key=lambda m: min(abs(m.start() - a) for a in anchors))
+    cents = round(float(match.group(1).replace(",", "")) * 100)
+    if cents <= 0:
         return []
     return [
         ProposedAction(

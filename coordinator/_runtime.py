@@ -318,7 +318,15 @@ class Runtime:
             return row
         spec = TOOLS_BY_NAME[row.tool]
         server: ServerName = server_of_scope(spec.scope)
-        args = spec.input.model_validate(row.arguments)
+        try:
+            args = spec.input.model_validate(row.arguments)
+        except ValidationError as exc:
+            outcome = {"code": "invalid_argument", "message": str(exc)[:500]}
+            await anyio.to_thread.run_sync(lambda: self.store.record_approval_result(row.id, outcome, "failed"))
+            await anyio.to_thread.run_sync(
+                lambda: self._settle_run(row.run_id, f"the approved {row.tool} cannot be made: {outcome['message']}")
+            )
+            return self.store.approval(row.id)
         async with connect_tool(tenant, server, [spec.scope]) as client:
             from typing import cast
 

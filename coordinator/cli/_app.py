@@ -58,8 +58,8 @@ def init(
 
     files = [load_tenant_file(p) for p in tenants or []]  # validate every file before touching anything
     home_obj = Home.load(home) if (home / "deskhand.toml").exists() else Home.defaults(home)
-    if not home_obj.config_path.exists():
-        home_obj.save()
+    home_obj = home_obj.with_tenants([f.tenant for f in files])
+    home_obj.save()
     DevKeys.create(home_obj.keys_dir)
     _serve.prepare(home_obj, files, progress=lambda line: out.print(f"  {line}", highlight=False))
     out.print(f"[green]ready[/]: {home_obj.path}")
@@ -125,12 +125,15 @@ def demo(
     tenants: Annotated[
         list[Path] | None, typer.Option("--tenants", help="Tenant files; default: examples/tenants/*.yaml.")
     ] = None,
-    workspace: Annotated[
-        Path | None, typer.Option("--workspace", help="Use (and keep) this folder instead of a temporary one.")
+    inbox: Annotated[
+        Path | None, typer.Option("--inbox", help="More emails (JSON lines); default: examples/inbox.jsonl.")
     ] = None,
-    keep: Annotated[bool, typer.Option("--keep", help="Keep the temporary workspace afterwards.")] = False,
+    workspace: Annotated[
+        Path | None, typer.Option("--workspace", help="Folder for the run (default: a new temporary one).")
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=32, help="Handoffs at once.")] = 4,
 ) -> None:
-    """The main job on one box: four MCP servers as processes, two tenants' inboxes through them."""
+    """The main job on one box: four MCP servers as processes, both tenants' inboxes through the coordinator."""
     from coordinator.cli._demo import run_demo
 
     files = tenants or sorted(Path("examples/tenants").glob("*.yaml"))
@@ -138,7 +141,17 @@ def demo(
         raise ConfigError(
             "no tenant files: run from the repository root or pass --tenants FILE (twice)", field="tenants"
         )
-    raise typer.Exit(run_demo(files, workspace, keep, out))
+    sample = (
+        inbox
+        if inbox is not None
+        else (Path("examples/inbox.jsonl") if Path("examples/inbox.jsonl").exists() else None)
+    )
+    raise typer.Exit(run_demo(files, sample, workspace, concurrency, out))
+
+
+from coordinator.cli import _runs  # noqa: E402  (the commands below the app they register on)
+
+_runs.register(app)
 
 
 @token_app.command("mint")

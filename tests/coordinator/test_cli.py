@@ -17,6 +17,7 @@ from sqlmodel import select
 
 from coordinator import Home
 from coordinator.cli._processes import free_port, running_servers
+from coordinator.store import Store
 from mcp_servers.crm import CustomerRow
 from mcp_servers.kit import AuditRecord, Database, JwtVerifier, KeySet
 from tests.coordinator.cli_helpers import ACME, DESKHAND, NORTHWIND, deskhand
@@ -209,9 +210,21 @@ def test_serve_needs_exactly_one_transport(home: Path) -> None:
     assert result.returncode == 2 and "unknown server 'nope'" in result.stderr
 
 
-def test_demo_runs_to_a_summary_with_the_boundary_holding() -> None:
-    result = deskhand("demo", timeout=300)
+def test_demo_runs_both_inboxes_through_the_coordinator_to_a_summary(tmp_path: Path) -> None:
+    result = deskhand("demo", "--workspace", str(tmp_path / "demo"), timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "Inbox processed through the MCP boundary" in result.stdout
-    assert "The boundary holds" in result.stdout and "✗" not in result.stdout
-    assert "servers stopped" in result.stdout
+    out = result.stdout
+    assert "processing inbox" in out and "Inbox processed by the coordinator" in out
+    assert "emails:" in out and "completed" in out and "escalated" in out and "awaiting approval" in out
+    assert "Approvals waiting for a person" in out and "deskhand approvals approve AP-" in out
+    assert "servers stopped" in out
+    store = Store(f"sqlite:///{tmp_path / 'demo' / 'data' / 'coordinator.db'}")
+    try:
+        runs = store.runs()
+        assert len(runs) >= 30 and all(r.status != "running" for r in runs)
+        assert {r.tenant for r in runs} == {"acme", "northwind"}
+        assert {r.status for r in runs} >= {"completed", "escalated", "awaiting_approval"}
+        credits = [a for a in store.approvals() if a.tool == "crm.issue_credit"]
+        assert sorted(a.arguments["amount_cents"] for a in credits) == [2400, 114000]
+    finally:
+        store.dispose()

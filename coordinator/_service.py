@@ -1,0 +1,102 @@
+"""Wiring the coordinator from a deskhand home: store, MCP sessions, model, specialists, policies."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Literal
+
+from pydantic import BaseModel
+
+from coordinator._home import Home
+from coordinator._registry import load_specialists
+from coordinator._runtime import Runtime, RuntimeSettings
+from coordinator._sessions import SessionPool, http_connector
+from coordinator._tokens import DevKeys, TokenIssuer
+from coordinator.models import AnthropicModel, OfflineModel
+from coordinator.store import Store
+from schemas import InboundEmail, NotFound, Policy
+from schemas.tools import knowledge, mailbox
+from specialists.kit import Manifest, Model
+
+ModelName = Literal["offline", "anthropic"]
+
+
+class _Nothing(BaseModel):
+    pass
+
+
+INTAKE = Manifest(
+    name="intake",
+    version="0.1.0",
+    description="Reads the inbox and the tenants' policies.",
+    input=_Nothing,
+    output=_Nothing,
+    scopes=("mail:read", "kb:read"),
+    model_tier="none",
+    max_iterations=0,
+)
+
+
+def issuer_of(home: Home) -> TokenIssuer:
+    return TokenIssuer(DevKeys.load(home.keys_dir), issuer=home.issuer)
+
+
+def model_named(name: ModelName) -> Model:
+    return AnthropicModel.from_env() if name == "anthropic" else OfflineModel()
+
+
+async def fetch_policies(pool: SessionPool, tenants: list[str]) -> dict[str, Policy]:
+    """Each tenant's policy from the knowledge server (over MCP, like everything else)."""
+    policies: dict[str, Policy] = {}
+    for tenant in tenants:
+        toolbox = await pool.toolbox(tenant, INTAKE)
+        result = await toolbox.call(knowledge.GET_POLICY, knowledge.GetPolicyIn())
+        assert isinstance(result, knowledge.TenantPolicy)
+        policies[tenant] = result.policy
+    return policies
+
+
+async def inbox_emails(pool: SessionPool, tenant: str) -> list[InboundEmail]:
+    """The tenant's unprocessed mailbox messages, oldest first."""
+    toolbox = await pool.toolbox(tenant, INTAKE)
+    listed = await toolbox.call(mailbox.LIST_INBOX, mailbox.ListInboxIn(status="unprocessed", limit=200))
+    assert isinstance(listed, mailbox.MessageList)
+    emails = []
+    for item in listed.items:
+        message = await toolbox.call(mailbox.GET_MESSAGE, mailbox.GetMessageIn(message_id=item.id))
+        assert isinstance(message, mailbox.Message)
+        emails.append(
+            InboundEmail(message_id=message.id, sender=message.sender, subject=message.subject, body=message.body)
+        )
+    return emails
+
+
+@asynccontextmanager
+async def open_runtime(
+    home: Home,
+    tenants: list[str],
+    *,
+    db: str | None = None,
+    model: ModelName = "offline",
+    settings: RuntimeSettings | None = None,
+) -> AsyncIterator[Runtime]:
+    """A runtime over the home's servers (HTTP) and store, for `tenants` (their policies fetched over MCP)."""
+    store = Store(db or home.coordinator_db)
+    urls = {name: server.url for name, server in home.servers.items()}
+    try:
+        async with SessionPool(http_connector(urls, issuer_of(home))) as pool:
+            try:
+                policies = await fetch_policies(pool, tenants)
+            except NotFound as exc:
+                raise NotFound(f"a tenant is not loaded on the knowledge server: {exc.message}") from exc
+            yield Runtime(
+                store=store,
+                specialists=load_specialists(),
+                pool=pool,
+                model=model_named(model),
+                policies=policies,
+                settings=settings or RuntimeSettings(),
+            )
+    finally:
+        store.dispose()

@@ -1,0 +1,183 @@
+"""`deskhand work`, `submit`, `approvals` and `graph`: running the coordinator against running servers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import anyio
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from coordinator._home import Home, default_home
+from coordinator._router import graph_mermaid, graph_text
+from coordinator._runtime import RuntimeSettings, check_approver
+from coordinator._service import ModelName, issuer_of, open_runtime
+from coordinator._sessions import http_connector
+from coordinator._worker import work as run_workers
+from coordinator.store import Store
+from mcp_servers.kit import JwtVerifier, KeySet
+from schemas import ConfigError, InboundEmail, Unauthenticated
+
+out = Console()
+HomeOption = Annotated[
+    Path,
+    typer.Option(
+        "--home",
+        help="Keys, databases and deskhand.toml. Default: $DESKHAND_HOME, else ~/.deskhand.",
+        default_factory=default_home,
+        show_default=False,
+    ),
+]
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db", help="Coordinator store URL (default: the home's SQLite file; postgresql://... for many workers)."
+    ),
+]
+TokenOption = Annotated[
+    str, typer.Option("--token", envvar="DESKHAND_APPROVER_TOKEN", help="An approver token of the approval's tenant.")
+]
+ModelOption = Annotated[str, typer.Option("--model", help="offline (default) or anthropic (needs ANTHROPIC_API_KEY).")]
+
+
+def _model(name: str) -> ModelName:
+    if name not in ("offline", "anthropic"):
+        raise ConfigError(f"--model {name!r}: expected offline or anthropic", field="model")
+    return name  # type: ignore[return-value]
+
+
+def register(app: typer.Typer) -> None:
+    approvals = typer.Typer(help="Calls that wait for a person's approval.", no_args_is_help=True)
+    app.add_typer(approvals, name="approvals")
+
+    @app.command()
+    def work(
+        home: HomeOption,
+        db: DbOption = None,
+        concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Handoffs at once.")] = 4,
+        model: ModelOption = "offline",
+        until_idle: Annotated[bool, typer.Option("--until-idle", help="Stop when nothing is left to do.")] = False,
+        lease: Annotated[float, typer.Option("--lease", min=1.0, help="Lease seconds of a claimed handoff.")] = 60.0,
+    ) -> None:
+        """Run coordinator workers: claim handoffs and run them through the specialists."""
+        home_obj = Home.load(home)
+
+        async def main() -> None:
+            settings = RuntimeSettings(lease_seconds=lease)
+            async with open_runtime(
+                home_obj, list(home_obj.tenants), db=db, model=_model(model), settings=settings
+            ) as rt:
+                await run_workers(rt, concurrency=concurrency, until_idle=until_idle)
+
+        anyio.run(main)
+
+    @app.command()
+    def submit(
+        email_file: Annotated[
+            Path, typer.Argument(metavar="EMAIL.json", help='{"from": ..., "subject": ..., "body": ...}')
+        ],
+        tenant: Annotated[str, typer.Option("--tenant", help="The tenant the email was sent to.")],
+        home: HomeOption,
+        db: DbOption = None,
+    ) -> None:
+        """Submit one inbound email; running workers pick it up."""
+        try:
+            data = json.loads(email_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{email_file}: not a readable JSON file: {exc}") from exc
+        if isinstance(data, dict) and "from" in data and "sender" not in data:
+            data["sender"] = data.pop("from")
+        try:
+            email = InboundEmail.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            field = ".".join(str(p) for p in first["loc"]) or "(top level)"
+            field = "from" if field == "sender" else field
+            raise ConfigError(f"{email_file}: {field}: {first['msg']}", field=field) from exc
+        home_obj = Home.load(home)
+        if tenant not in home_obj.tenants:
+            raise ConfigError(f"--tenant {tenant!r}: not loaded here; known: {list(home_obj.tenants)}", field="tenant")
+
+        async def main() -> tuple[str, bool]:
+            async with open_runtime(home_obj, [tenant], db=db) as runtime:
+                return runtime.submit(tenant, email)
+
+        run_id, new = anyio.run(main)
+        out.print(f"{'submitted' if new else 'already submitted'}: run {run_id}", highlight=False)
+
+    @app.command()
+    def graph(
+        mermaid: Annotated[bool, typer.Option("--mermaid", help="Print Mermaid instead of text.")] = False,
+    ) -> None:
+        """Print the routing graph."""
+        print(graph_mermaid() if mermaid else graph_text())
+
+    @approvals.command("list")
+    def approvals_list(
+        home: HomeOption, db: DbOption = None, tenant: Annotated[str | None, typer.Option()] = None
+    ) -> None:
+        """Approvals waiting for a decision."""
+        store = Store(db or Home.load(home).coordinator_db)
+        rows = store.approvals(tenant=tenant)
+        store.dispose()
+        table = Table(title=f"{len(rows)} approvals waiting", title_justify="left")
+        for column in ("id", "tenant", "run", "tool", "arguments", "why", "expires"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(
+                row.id,
+                row.tenant,
+                row.run_id,
+                row.tool,
+                json.dumps(row.arguments),
+                row.reason,
+                f"{row.expires_at:%Y-%m-%d %H:%M}",
+            )
+        out.print(table)
+
+    def decide(approval_id: str, home: Path, db: str | None, token: str, approve: bool) -> None:
+        home_obj = Home.load(home)
+        verifier = JwtVerifier(
+            KeySet.from_file(home_obj.jwks_path), issuer=home_obj.issuer, audience=home_obj.approvals_audience
+        )
+        if not token:
+            raise Unauthenticated(
+                "give --token (or $DESKHAND_APPROVER_TOKEN): an approver token, e.g. "
+                "`deskhand token mint --tenant T --role approver --audience "
+                f"{home_obj.approvals_audience}`"
+            )
+
+        async def main() -> str:
+            principal = await verifier.verify_principal(token)
+            store = Store(db or home_obj.coordinator_db)
+            try:
+                approval = store.approval(approval_id)
+            finally:
+                store.dispose()
+            check_approver(principal, approval.tenant)
+            async with open_runtime(home_obj, [approval.tenant], db=db) as runtime:
+                urls = {name: server.url for name, server in home_obj.servers.items()}
+                row = await runtime.decide(
+                    approval_id,
+                    tenant=principal.tenant,
+                    actor=principal.subject,
+                    approve=approve,
+                    connect_tool=http_connector(urls, issuer_of(home_obj)),
+                )
+                return f"{row.id}: {row.status}" + (f" → {json.dumps(row.result)}" if row.result else "")
+
+        out.print(anyio.run(main), highlight=False)
+
+    @approvals.command("approve")
+    def approvals_approve(approval_id: str, home: HomeOption, token: TokenOption = "", db: DbOption = None) -> None:
+        """Approve: the exact call that was parked runs, once."""
+        decide(approval_id, home, db, token, True)
+
+    @approvals.command("reject")
+    def approvals_reject(approval_id: str, home: HomeOption, token: TokenOption = "", db: DbOption = None) -> None:
+        """Reject: the call never runs and the run is escalated."""
+        decide(approval_id, home, db, token, False)
