@@ -198,12 +198,11 @@ class CircuitBreaker:
                 self._state, self._consecutive = "closed", 0
             elif healthy is False:
                 self._open()
-            return  # cancelled or a bug: the next call is the trial
-        if self._state != "closed" or healthy is None:
-            return  # a call admitted before the circuit opened does not move it
-        self._consecutive = 0 if healthy else self._consecutive + 1
-        if self._consecutive >= self._threshold:
-            self._open()
+            # None (cancelled, or a bug): still half-open, and the next call is the trial
+        elif healthy is not None and self._state == "closed":  # a call let in before the circuit opened moves nothing
+            self._consecutive = 0 if healthy else self._consecutive + 1
+            if self._consecutive >= self._threshold:
+                self._open()
 
     def _open(self) -> None:
         self._state = "open"

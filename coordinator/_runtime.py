@@ -12,6 +12,7 @@ handoff in one transaction. Failures become outcomes, never crashes:
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -223,9 +224,20 @@ class Runtime:
         )
 
     async def _toolbox(self, handoff: Handoff, manifest: Any) -> BreakerToolbox:
-        mcp = (await self.pool.toolbox(handoff.tenant, manifest)).for_run(handoff.trace)
-        for name in mcp.available:
-            self.breakers.setdefault(name.split(".", 1)[0], CircuitBreaker())
+        servers = sorted({server_of_scope(scope) for scope in manifest.scopes})
+        for server in servers:
+            breaker = self.breakers.setdefault(server, CircuitBreaker())
+            if breaker.state == "open":
+                with breaker.guard(server):  # fails fast: an open circuit admits nothing
+                    pass
+        try:
+            pool_toolbox = await self.pool.toolbox(handoff.tenant, manifest)
+        except Unavailable as exc:
+            if exc.field in self.breakers:  # could not even connect: that counts as a failed call
+                with contextlib.suppress(Unavailable), self.breakers[exc.field].guard(exc.field):
+                    raise
+            raise
+        mcp = pool_toolbox.for_run(handoff.trace)
         return BreakerToolbox(
             RetryingToolbox(TimeoutToolbox(mcp, self.settings.tool_timeout_seconds)),
             self.breakers,

@@ -18,10 +18,11 @@ import httpx2
 from anyio.abc import TaskGroup
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError as McpError
 
 from coordinator._tokens import TokenIssuer
 from coordinator._toolbox import McpToolbox
-from schemas import ServerName, server_of_scope
+from schemas import ServerName, Unavailable, server_of_scope
 from specialists.kit import Manifest
 
 Connect = Callable[[str, ServerName, list[str]], AbstractAsyncContextManager[Client]]
@@ -102,10 +103,12 @@ class SessionPool:
         async def hold() -> None:
             try:
                 async with AsyncExitStack() as stack:
-                    clients = {
-                        server: await stack.enter_async_context(self._connect(tenant, server, scopes))
-                        for server, scopes in by_server.items()
-                    }
+                    clients = {}
+                    for server, scopes in by_server.items():
+                        try:
+                            clients[server] = await stack.enter_async_context(self._connect(tenant, server, scopes))
+                        except (OSError, httpx2.TransportError, McpError, ExceptionGroup) as exc:
+                            raise Unavailable(f"cannot reach the {server} MCP server: {exc}", field=server) from exc
                     opened["toolbox"] = await McpToolbox.discover(clients)
                     ready.set()
                     await close.wait()
@@ -116,7 +119,10 @@ class SessionPool:
         self._tasks.start_soon(hold)
         await ready.wait()
         if failed:
-            raise failed[0]
+            problem = _leaf(failed[0])
+            if isinstance(problem, Unavailable):
+                raise problem
+            raise Unavailable(f"cannot open MCP sessions for {manifest.name}: {problem}") from failed[0]
         return _Entry(opened["toolbox"], close, time.monotonic())
 
     async def drop(self, tenant: str, specialist: str) -> None:
@@ -125,3 +131,14 @@ class SessionPool:
             entry = self._entries.pop((tenant, specialist), None)
             if entry is not None:
                 entry.close.set()
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first `Unavailable` inside (possibly nested) exception groups, else the first leaf."""
+    if isinstance(exc, BaseExceptionGroup):
+        leaves = [_leaf(inner) for inner in exc.exceptions]
+        return next((e for e in leaves if isinstance(e, Unavailable)), leaves[0])
+    if isinstance(exc, Unavailable):
+        return exc
+    cause = exc.__cause__ or exc.__context__
+    return _leaf(cause) if isinstance(cause, BaseExceptionGroup | Unavailable) else exc

@@ -50,7 +50,11 @@ class McpToolbox:
         """List each server's tools once; keep those with a known contract."""
         tools: dict[str, Tool] = {}
         for server, client in clients.items():
-            for tool in (await client.list_tools()).tools:
+            try:
+                listed = await client.list_tools()
+            except (OSError, httpx2.TransportError, MCPError, ExceptionGroup) as exc:
+                raise Unavailable(f"cannot list the tools of the {server} MCP server: {exc}", field=server) from exc
+            for tool in listed.tools:
                 qualified = f"{server}.{tool.name}"
                 if qualified in TOOLS_BY_NAME:
                     tools[qualified] = tool
@@ -110,11 +114,15 @@ async def http_clients(
     urls: Mapping[ServerName, str], tokens: Mapping[ServerName, str]
 ) -> AsyncIterator[dict[ServerName, Client]]:
     """One open MCP client per server over streamable HTTP, each with its own bearer token."""
+    from coordinator._resilience import UnreachableAs503
+
     async with AsyncExitStack() as stack:
         clients: dict[ServerName, Client] = {}
         for server, url in urls.items():
             http = await stack.enter_async_context(
-                httpx2.AsyncClient(headers={"Authorization": f"Bearer {tokens[server]}"}, timeout=30)
+                httpx2.AsyncClient(
+                    headers={"Authorization": f"Bearer {tokens[server]}"}, timeout=30, transport=UnreachableAs503()
+                )
             )
             clients[server] = await stack.enter_async_context(Client(streamable_http_client(url, http_client=http)))
         yield clients

@@ -40,6 +40,7 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 def _updated(session: Session, statement: Any) -> int:
     """Run an UPDATE; how many rows it changed."""
+    statement = statement.execution_options(synchronize_session=False)
     return int(cast(CursorResult[Any], session.execute(statement)).rowcount)
 
 

@@ -272,7 +272,7 @@ async def test_jittered_delays_stay_between_zero_and_their_cap(world: World) -> 
 
 async def test_call_slower_than_the_timeout_is_unavailable(world: World) -> None:
     async with crm_toolbox(world) as real:
-        with pytest.raises(Unavailable) as caught:
+        with anyio.fail_after(5), pytest.raises(Unavailable) as caught:
             await find(TimeoutToolbox(Scripted(real, ["hang"]), 0.01))
     assert caught.value.code == "unavailable"
     assert "crm.find_customer timed out after 0.01s" in caught.value.message
@@ -282,7 +282,8 @@ async def test_each_attempt_gets_its_own_timeout(world: World) -> None:
     sleeps = Sleeps()
     async with crm_toolbox(world) as real:
         scripted = Scripted(real, ["hang"])
-        found = await find(RetryingToolbox(TimeoutToolbox(scripted, 0.01), sleep=sleeps))
+        with anyio.fail_after(5):
+            found = await find(RetryingToolbox(TimeoutToolbox(scripted, 0.01), sleep=sleeps))
     assert found.customer is not None and found.customer.id == "C-101"
     assert scripted.calls == 2 and len(sleeps) == 1
 
@@ -400,6 +401,30 @@ async def test_cancelled_trial_leaves_the_circuit_half_open_for_the_next_call(wo
         assert breakers["crm"].state == "half_open"
         found = await find(toolbox)
     assert found.customer is not None and breakers["crm"].state == "closed"
+
+
+async def test_a_late_failure_of_a_call_let_in_before_the_circuit_opened_does_not_extend_it(world: World) -> None:
+    clock = Clock()
+    async with crm_toolbox(world) as real:
+        slow = Scripted(Scripted(real, down(2)), ["gate"])
+        toolbox, breakers = breaker_box(slow, clock, threshold=1)
+
+        async def let_in_while_closed_then_held_at_the_gate() -> None:
+            with pytest.raises(Unavailable, match="server down"):
+                await find(toolbox)
+
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(let_in_while_closed_then_held_at_the_gate)
+                await slow.entered.wait()
+                with pytest.raises(Unavailable, match="server down"):
+                    await find(toolbox)
+                assert breakers["crm"].state == "open"
+                clock.now += 5
+                slow.gate.set()
+        with pytest.raises(Unavailable) as caught:
+            await find(toolbox)
+    assert caught.value.retry_after == 5 and breakers["crm"].statistics().opened == 1
 
 
 async def test_answers_that_are_errors_are_not_failures_and_end_the_streak(world: World) -> None:

@@ -1,0 +1,195 @@
+"""Workers as real processes on PostgreSQL, a worker killed mid-run, and a server that goes away."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+from sqlmodel import select
+
+from coordinator import Home
+from coordinator._runtime import RuntimeSettings
+from coordinator._service import open_runtime
+from coordinator._worker import work
+from coordinator.cli._processes import free_port, running_servers
+from coordinator.store import HandoffRow, Store
+from mcp_servers.helpdesk import DraftRow, NoteRow, TicketRow
+from mcp_servers.kit import Database
+from schemas import InboundEmail, TenantFile
+from tests.coordinator.cli_helpers import ACME, DESKHAND, NORTHWIND, deskhand
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
+    """A home with both tenants, its four servers running as processes on free ports."""
+    path = tmp_path_factory.mktemp("home")
+    assert deskhand("init", "--home", str(path), "--tenants", ACME, "--tenants", NORTHWIND).returncode == 0
+    home = Home.load(path)
+    home = home.with_servers(
+        {n: type(s)(n, f"http://127.0.0.1:{free_port()}/mcp", s.db) for n, s in home.servers.items()}
+    )
+    home.save()
+    with running_servers(home):
+        yield home
+
+
+@pytest.fixture
+def pg_store_url(postgres_available: str) -> Iterator[str]:
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_available, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in postgres_available else "?"
+    yield f"{postgres_available}{separator}options=-csearch_path%3D{schema}"
+    with psycopg.connect(postgres_available, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def emails(tenants: list[TenantFile], count: int) -> list[tuple[str, InboundEmail]]:
+    subjects = ["Invoice copy", "Export to CSV fails", "Add two seats", "Cannot find my order", "Return a tent"]
+    out = []
+    for i in range(count):
+        tenant = tenants[i % 2]
+        customer = tenant.customers[i % len(tenant.customers)]
+        out.append(
+            (
+                tenant.tenant,
+                InboundEmail(
+                    message_id=f"W-{uuid.uuid4().hex[:8]}",
+                    sender=customer.email,
+                    subject=subjects[i % len(subjects)],
+                    body=f"Hello, request number {i}: {subjects[i % len(subjects)].lower()}, please help.",
+                ),
+            )
+        )
+    return out
+
+
+async def submit_all(home: Home, db: str, items: list[tuple[str, InboundEmail]]) -> list[str]:
+    async with open_runtime(home, list(home.tenants), db=db) as runtime:
+        return [runtime.submit(tenant, email)[0] for tenant, email in items]
+
+
+def worker(home: Home, db: str, *extra: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [DESKHAND, "work", "--home", str(home.path), "--db", db, "--concurrency", "2", *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ},
+    )
+
+
+def written_once(home: Home, tickets: list[str]) -> None:
+    """Every run's writes happened once: one ticket per message, one note and one draft per ticket."""
+    db = Database(home.servers["helpdesk"].db)
+    try:
+        with db.admin_session() as session:
+            rows = session.exec(select(TicketRow).where(TicketRow.source_message_id.in_(tickets))).all()  # type: ignore[union-attr]
+            notes = Counter(n.ticket_id for n in session.exec(select(NoteRow)).all())
+            drafts = Counter(d.ticket_id for d in session.exec(select(DraftRow)).all())
+    finally:
+        db.dispose()
+    assert sorted(r.source_message_id for r in rows) == sorted(tickets)  # type: ignore[type-var]
+    for row in rows:
+        assert notes[row.id] == 1, row.id
+        assert drafts[row.id] <= 1, row.id
+
+
+async def test_two_worker_processes_share_the_work_and_no_run_is_processed_twice(
+    served: Home, pg_store_url: str, tenants: list[TenantFile]
+) -> None:
+    items = emails(tenants, 10)
+    run_ids = await submit_all(served, pg_store_url, items)
+    workers = [worker(served, pg_store_url, "--until-idle") for _ in range(2)]
+    for process in workers:
+        _, err = process.communicate(timeout=240)
+        assert process.returncode == 0, err.decode()[-3000:]
+    store = Store(pg_store_url)
+    try:
+        assert all(store.run(r).status in ("completed", "escalated", "awaiting_approval") for r in run_ids)
+        with store._session() as session:
+            handoffs = session.exec(select(HandoffRow)).all()
+        assert all(h.attempt == 1 and h.state in ("done", "escalated") for h in handoffs)
+        processes = {h.lease_owner.split(":")[1] for h in handoffs if h.lease_owner}
+        assert len(processes) == 2  # both processes did work
+    finally:
+        store.dispose()
+    written_once(served, [e.message_id for _, e in items if e.message_id])
+
+
+def mid_run(store: Store, run_ids: list[str]) -> bool:
+    """A handoff past triage is claimed: the worker is in the middle of a run."""
+    return any(
+        h.state == "claimed" and h.recipient in ("drafting", "compliance", "crm_writer")
+        for run_id in run_ids
+        for h in store.handoffs(run_id)
+    )
+
+
+async def test_a_worker_killed_mid_run_loses_its_lease_and_another_finishes_writing_once(
+    served: Home, pg_store_url: str, tenants: list[TenantFile]
+) -> None:
+    items = emails(tenants, 8)
+    run_ids = await submit_all(served, pg_store_url, items)
+    store = Store(pg_store_url)
+    first = worker(served, pg_store_url, "--lease", "3")
+    try:
+        with anyio.fail_after(120):
+            while not mid_run(store, run_ids):  # noqa: ASYNC110 - polling another process's state
+                await anyio.sleep(0.02)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.communicate()
+    second = worker(served, pg_store_url, "--lease", "3", "--until-idle")
+    _, err = second.communicate(timeout=240)
+    assert second.returncode == 0, err.decode()[-3000:]
+    try:
+        assert all(store.run(r).status in ("completed", "escalated", "awaiting_approval") for r in run_ids)
+        with store._session() as session:
+            reclaimed = [h for h in session.exec(select(HandoffRow)).all() if h.attempt > 1]
+        assert reclaimed, "the killed worker held no lease: the test did not kill it mid-run"
+    finally:
+        store.dispose()
+    written_once(served, [e.message_id for _, e in items if e.message_id])
+
+
+@pytest.fixture
+async def outage_home(tmp_path: Path) -> AsyncIterator[Home]:
+    assert deskhand("init", "--home", str(tmp_path), "--tenants", ACME).returncode == 0
+    home = Home.load(tmp_path)
+    home = home.with_servers(
+        {n: type(s)(n, f"http://127.0.0.1:{free_port()}/mcp", s.db) for n, s in home.servers.items()}
+    )
+    home.save()
+    yield home
+
+
+async def test_a_server_stopped_mid_run_opens_the_breaker_and_runs_escalate_losing_nothing(
+    outage_home: Home, tenants: list[TenantFile]
+) -> None:
+    items = [(t, e) for t, e in emails(tenants, 6) if t == "acme"]
+    settings = RuntimeSettings(max_attempts=2, retry_backoff_seconds=0.01, tool_timeout_seconds=5)
+    with running_servers(outage_home) as servers:
+        async with open_runtime(outage_home, ["acme"], settings=settings) as runtime:
+            run_ids = [runtime.submit(t, e)[0] for t, e in items]
+            helpdesk = servers["helpdesk"].process
+            helpdesk.send_signal(signal.SIGINT)  # the helpdesk goes away after the runs were accepted
+            helpdesk.wait(timeout=30)
+            await work(runtime, concurrency=2, until_idle=True, poll_seconds=0.01)
+            runs = [runtime.store.run(r) for r in run_ids]
+            breaker = runtime.breakers["helpdesk"]
+            assert breaker.state == "open"
+    assert all(r.status == "escalated" for r in runs), [(r.status, r.reason) for r in runs]
+    assert all("unavailable" in r.reason for r in runs)
+    assert any("circuit for helpdesk is open" in r.reason for r in runs)
+    assert all("triage" not in r.result for r in runs)  # nothing half-done: triage needs the helpdesk
