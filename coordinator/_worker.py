@@ -56,9 +56,18 @@ async def work(
             if on_done is not None:
                 on_done(handoff.run_id)
 
+    async def expire() -> None:
+        """Approvals past their deadline escalate their runs (checked every half minute)."""
+        while True:
+            await anyio.to_thread.run_sync(runtime.expire_approvals)
+            await anyio.sleep(30)
+
     async with anyio.create_task_group() as tg:
-        for index in range(concurrency):
-            tg.start_soon(loop, index)
+        tg.start_soon(expire)
+        async with anyio.create_task_group() as loops:
+            for index in range(concurrency):
+                loops.start_soon(loop, index)
+        tg.cancel_scope.cancel()
 
 
 async def _renew(store: object, handoff_id: str, worker: str, lease: float) -> None:

@@ -149,3 +149,49 @@ async def test_a_rejected_approval_escalates_and_writes_nothing(world: World, ru
 async def test_an_unknown_tenant_is_refused_at_intake(runtime: Runtime) -> None:
     with pytest.raises(NotFound):
         runtime.submit("nobody", InboundEmail(sender="a@b.test", subject="x", body="y"))
+
+
+async def test_an_approval_that_times_out_escalates_the_run(world: World, runtime: Runtime) -> None:
+    from datetime import timedelta
+
+    runtime.settings = RuntimeSettings(approval_ttl=timedelta(seconds=-1))  # already past its deadline
+    customer = world.tenants["acme"].customers[0]
+    email = InboundEmail(sender=customer.email, subject="Refund please", body="Charged twice: refund $15.00 please.")
+    run_id, _ = runtime.submit("acme", email)
+    await work(runtime, until_idle=True, poll_seconds=0.01)
+    assert runtime.store.run(run_id).status == "awaiting_approval"
+    assert runtime.expire_approvals() == 1
+    run = runtime.store.run(run_id)
+    assert run.status == "escalated" and "timed out" in run.reason
+    [approval] = runtime.store.approvals(tenant="acme", status=None)
+    assert approval.status == "expired"
+
+
+async def test_tenant_budgets_limit_runs_in_flight_and_daily_spend(world: World, runtime: Runtime) -> None:
+    from schemas import BudgetExhausted
+
+    runtime.settings = RuntimeSettings(tenant_max_running=1, tenant_daily_spend_usd=0.0)
+    first = InboundEmail(sender=customer_email(world, "acme"), subject="One", body="Where is my invoice?")
+    run_id, _ = runtime.submit("acme", first)
+    with pytest.raises(BudgetExhausted) as info:
+        runtime.submit("acme", InboundEmail(sender=customer_email(world, "acme"), subject="Two", body="And another."))
+    assert "1 runs in flight" in info.value.message
+    runtime.submit("northwind", InboundEmail(sender=customer_email(world, "northwind"), subject="x", body="y"))
+    await work(runtime, until_idle=True, poll_seconds=0.01)
+    run = runtime.store.run(run_id)
+    assert run.status == "escalated" and "daily limit" in run.reason
+
+
+def test_the_handoff_state_machine_refuses_illegal_moves() -> None:
+    from schemas import Handoff
+
+    handoff = Handoff(run_id="R-1", tenant="acme", sender="intake", recipient="triage", payload={})
+    claimed = handoff.moved_to("claimed")
+    assert claimed.moved_to("done").state == "done" and claimed.moved_to("pending").state == "pending"
+    for state in ("done", "escalated", "awaiting_approval"):
+        with pytest.raises(Conflict):
+            handoff.moved_to(state)  # type: ignore[arg-type]
+    with pytest.raises(Conflict):
+        claimed.moved_to("done").moved_to("claimed")
+    with pytest.raises(Exception, match="frozen"):
+        handoff.state = "done"  # type: ignore[misc]

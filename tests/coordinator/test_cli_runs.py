@@ -1,0 +1,125 @@
+"""`deskhand submit`, `work`, `approvals` and `graph` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from coordinator import Home
+from coordinator.cli._processes import free_port, running_servers
+from coordinator.store import Store
+from tests.coordinator.cli_helpers import ACME, NORTHWIND, deskhand
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
+    path = tmp_path_factory.mktemp("home")
+    assert deskhand("init", "--home", str(path), "--tenants", ACME, "--tenants", NORTHWIND).returncode == 0
+    home = Home.load(path)
+    home = home.with_servers(
+        {n: type(s)(n, f"http://127.0.0.1:{free_port()}/mcp", s.db) for n, s in home.servers.items()}
+    )
+    home.save()
+    with running_servers(home):
+        yield home
+
+
+def write(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "email.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_graph_prints_text_and_mermaid() -> None:
+    text = deskhand("graph").stdout
+    assert "compliance" in text and "--[revise (at most 2 times)]-->  drafting" in text
+    mermaid = deskhand("graph", "--mermaid").stdout
+    assert mermaid.startswith("flowchart TD") and 'compliance -->|"needs_approval"| crm_writer' in mermaid
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"subject": "x", "body": "y"}, "from"),
+        ({"from": "not-an-email", "subject": "x", "body": "y"}, "from"),
+        ({"from": "a@b.test", "subject": "x" * 400, "body": "y"}, "subject"),
+        ({"from": "a@b.test", "subject": "x", "body": "y", "cc": "z"}, "cc"),
+    ],
+)
+def test_submit_refuses_a_malformed_event_naming_the_field(
+    served: Home, tmp_path: Path, data: object, field: str
+) -> None:
+    result = deskhand("submit", str(write(tmp_path, data)), "--tenant", "acme", "--home", str(served.path))
+    assert result.returncode == 2
+    assert f"{field}:" in result.stderr
+
+
+def test_submit_to_an_unknown_tenant_is_refused(served: Home, tmp_path: Path) -> None:
+    email = write(tmp_path, {"from": "a@b.test", "subject": "x", "body": "y"})
+    result = deskhand("submit", str(email), "--tenant", "globex", "--home", str(served.path))
+    assert result.returncode == 2 and "--tenant 'globex': not loaded here" in result.stderr
+
+
+def test_submit_work_and_decide_approvals_with_approver_tokens(served: Home, tmp_path: Path) -> None:
+    acme = {
+        "from": "priya.raman@brightloop.example.com",
+        "subject": "Charged twice, please refund",
+        "body": "We were charged twice. Please refund the duplicate $80.00 charge.",
+    }
+    northwind = {
+        "from": "hannah.lindqvist@trailpost.example.org",
+        "subject": "Refund the shipping",
+        "body": "Shipping was charged twice on my order. Please refund $9.50.",
+    }
+    home = str(served.path)
+    for tenant, data in (("acme", acme), ("northwind", northwind)):
+        (tmp_path / tenant).mkdir()
+        result = deskhand("submit", str(write(tmp_path / tenant, data)), "--tenant", tenant, "--home", home)
+        assert result.returncode == 0 and "submitted: run R-" in result.stdout, result.stderr
+    again = deskhand("submit", str(tmp_path / "acme" / "email.json"), "--tenant", "acme", "--home", home)
+    assert "already submitted" in again.stdout
+    worked = deskhand("work", "--home", home, "--until-idle", "--concurrency", "2", timeout=300)
+    assert worked.returncode == 0, worked.stderr[-2000:]
+    listed = deskhand("approvals", "list", "--home", home)
+    assert "2 approvals waiting" in listed.stdout and "crm.issue_credit" in listed.stdout
+
+    store = Store(Home.load(served.path).coordinator_db)
+    try:
+        by_tenant = {a.tenant: a for a in store.approvals()}
+    finally:
+        store.dispose()
+    audience = Home.load(served.path).approvals_audience
+
+    def token(tenant: str, role: str) -> str:
+        return deskhand(
+            "token", "mint", "--home", home, "--tenant", tenant, "--role", role, "--audience", audience
+        ).stdout.strip()
+
+    acme_id, nw_id = by_tenant["acme"].id, by_tenant["northwind"].id
+    stranger = deskhand("approvals", "approve", acme_id, "--home", home, "--token", token("northwind", "approver"))
+    assert stranger.returncode == 2 and "not_found" in stranger.stderr
+    agent = deskhand("approvals", "approve", acme_id, "--home", home, "--token", token("acme", "agent"))
+    assert agent.returncode == 2 and "insufficient_scope" in agent.stderr
+    missing = deskhand("approvals", "approve", acme_id, "--home", home)
+    assert missing.returncode == 2 and "give --token" in missing.stderr
+
+    approved = deskhand("approvals", "approve", acme_id, "--home", home, "--token", token("acme", "approver"))
+    assert (
+        approved.returncode == 0
+        and f"{acme_id}: executed" in approved.stdout
+        and '"amount_cents": 8000' in approved.stdout
+    )
+    twice = deskhand("approvals", "approve", acme_id, "--home", home, "--token", token("acme", "approver"))
+    assert twice.returncode == 2 and "already executed" in twice.stderr
+    rejected = deskhand("approvals", "reject", nw_id, "--home", home, "--token", token("northwind", "approver"))
+    assert rejected.returncode == 0 and f"{nw_id}: rejected" in rejected.stdout
+
+    store = Store(Home.load(served.path).coordinator_db)
+    try:
+        statuses = {store.approval(i).run_id: store.run(store.approval(i).run_id).status for i in (acme_id, nw_id)}
+    finally:
+        store.dispose()
+    assert sorted(statuses.values()) == ["completed", "escalated"]
