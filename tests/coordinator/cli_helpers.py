@@ -6,8 +6,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tests.conftest import REPO
+
+if TYPE_CHECKING:
+    from coordinator import Home
 
 DESKHAND = str(Path(sys.executable).parent / "deskhand")
 ACME = str(REPO / "examples" / "tenants" / "acme.yaml")
@@ -20,3 +24,18 @@ def deskhand(*args: str, env: dict[str, str] | None = None, timeout: float = 120
     return subprocess.run(
         [DESKHAND, *args], capture_output=True, text=True, env=full_env, timeout=timeout, cwd=REPO, check=False
     )
+
+
+def init_on_free_ports(path: Path, *tenant_files: str) -> Home:
+    """`deskhand init` into `path` with these tenant files, the servers moved to free ports on 127.0.0.1."""
+    from coordinator import Home
+    from coordinator.cli._processes import free_port
+
+    result = deskhand("init", "--home", str(path), *(arg for f in tenant_files for arg in ("--tenants", f)))
+    assert result.returncode == 0, result.stderr
+    home = Home.load(path)
+    home = home.with_servers(
+        {n: type(s)(n, f"http://127.0.0.1:{free_port()}/mcp", s.db) for n, s in home.servers.items()}
+    )
+    home.save()
+    return home

@@ -9,20 +9,14 @@ from pathlib import Path
 import pytest
 
 from coordinator import Home
-from coordinator.cli._processes import free_port, running_servers
+from coordinator.cli._processes import running_servers
 from coordinator.store import Store
-from tests.coordinator.cli_helpers import ACME, NORTHWIND, deskhand
+from tests.coordinator.cli_helpers import ACME, NORTHWIND, deskhand, init_on_free_ports
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
-    path = tmp_path_factory.mktemp("home")
-    assert deskhand("init", "--home", str(path), "--tenants", ACME, "--tenants", NORTHWIND).returncode == 0
-    home = Home.load(path)
-    home = home.with_servers(
-        {n: type(s)(n, f"http://127.0.0.1:{free_port()}/mcp", s.db) for n, s in home.servers.items()}
-    )
-    home.save()
+    home = init_on_free_ports(tmp_path_factory.mktemp("home"), ACME, NORTHWIND)
     with running_servers(home):
         yield home
 

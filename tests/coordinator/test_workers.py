@@ -18,12 +18,12 @@ from coordinator import Home
 from coordinator._runtime import RuntimeSettings
 from coordinator._service import open_runtime
 from coordinator._worker import work
-from coordinator.cli._processes import free_port, running_servers
+from coordinator.cli._processes import running_servers
 from coordinator.store import HandoffRow, Store
 from mcp_servers.helpdesk import DraftRow, NoteRow, TicketRow
 from mcp_servers.kit import Database
 from schemas import InboundEmail, TenantFile
-from tests.coordinator.cli_helpers import ACME, DESKHAND, NORTHWIND, deskhand
+from tests.coordinator.cli_helpers import ACME, DESKHAND, NORTHWIND, init_on_free_ports
 
 pytestmark = pytest.mark.anyio
 
@@ -31,13 +31,7 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     """A home with both tenants, its four servers running as processes on free ports."""
-    path = tmp_path_factory.mktemp("home")
-    assert deskhand("init", "--home", str(path), "--tenants", ACME, "--tenants", NORTHWIND).returncode == 0
-    home = Home.load(path)
-    home = home.with_servers(
-        {n: type(s)(n, f"http://127.0.0.1:{free_port()}/mcp", s.db) for n, s in home.servers.items()}
-    )
-    home.save()
+    home = init_on_free_ports(tmp_path_factory.mktemp("home"), ACME, NORTHWIND)
     with running_servers(home):
         yield home
 
@@ -165,12 +159,7 @@ async def test_a_worker_killed_mid_run_loses_its_lease_and_another_finishes_writ
 
 @pytest.fixture
 async def outage_home(tmp_path: Path) -> AsyncIterator[Home]:
-    assert deskhand("init", "--home", str(tmp_path), "--tenants", ACME).returncode == 0
-    home = Home.load(tmp_path)
-    home = home.with_servers(
-        {n: type(s)(n, f"http://127.0.0.1:{free_port()}/mcp", s.db) for n, s in home.servers.items()}
-    )
-    home.save()
+    home = init_on_free_ports(tmp_path, ACME)
     yield home
 
 
