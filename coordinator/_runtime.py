@@ -93,13 +93,13 @@ class Runtime:
 
     # -- intake ---------------------------------------------------------------------------------
 
-    def submit(self, tenant: str, email: InboundEmail) -> tuple[str, bool]:
-        """Start a run for an inbound email (one run per message); returns (run id, whether new)."""
+    def submit(self, tenant: str, email: InboundEmail, *, source: str | None = None) -> tuple[str, bool]:
+        """Start a run for an inbound email (one run per message, or per `source`); returns (run id, whether new)."""
         if tenant not in self.policies:
             raise NotFound(f"tenant {tenant!r} is not configured here; known: {sorted(self.policies)}")
         if self.store.running_runs(tenant) >= self.settings.tenant_max_running:
             raise BudgetExhausted(f"tenant {tenant!r} already has {self.settings.tenant_max_running} runs in flight")
-        source = email.message_id or f"email:{args_hash(email.model_dump(mode='json'))[:32]}"
+        source = source or email.message_id or f"email:{args_hash(email.model_dump(mode='json'))[:32]}"
         return self.store.start_run(tenant, source, email.model_dump(mode="json"), "triage", self.settings.run_budget)
 
     # -- one handoff ----------------------------------------------------------------------------

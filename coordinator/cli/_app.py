@@ -149,9 +149,10 @@ def demo(
     raise typer.Exit(run_demo(files, sample, workspace, concurrency, out))
 
 
-from coordinator.cli import _runs  # noqa: E402  (the commands below the app they register on)
+from coordinator.cli import _eval, _runs  # noqa: E402  (the commands below the app they register on)
 
 _runs.register(app)
+_eval.register(app)
 
 
 @token_app.command("mint")

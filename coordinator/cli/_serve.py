@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import anyio
 import uvicorn
+from mcp import Client
 
-from coordinator._home import Home, ServerConfig
+from coordinator._home import DEFAULT_ISSUER, Home, ServerConfig
+from coordinator._sessions import Connect
+from coordinator._tokens import DevKeys, TokenIssuer
 from mcp_servers import crm, helpdesk, knowledge, mailbox
 from mcp_servers.kit import BoundarySettings, Database, GuardedServer, JwksUrl, JwtVerifier, KeySet
 from schemas import ConfigError, DeskhandError, ServerName, TenantFile
@@ -73,3 +78,35 @@ def serve_http(server: GuardedServer, verifier: JwtVerifier, host: str, port: in
     app = server.http_app(verifier, resource_url=url)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     anyio.run(uvicorn.Server(config).serve)
+
+
+@asynccontextmanager
+async def in_memory_world(
+    directory: Path, tenants: list[TenantFile], middleware: Callable[[ServerName], list[Any]]
+) -> AsyncIterator[Connect]:
+    """The four servers in this process (own SQLite files in `directory`, tenants loaded), and a
+    `Connect` that opens in-memory MCP clients to them with tokens from a throwaway key; each
+    server gets `middleware(name)` inside its guard (evaluation: fault injection)."""
+    keys = DevKeys.create(directory / "keys")
+    issuer = TokenIssuer(keys, issuer=DEFAULT_ISSUER)
+    verifier = JwtVerifier(KeySet(keys.jwks(), source="eval"), issuer=DEFAULT_ISSUER, audience="urn:deskhand:eval")
+    servers = {}
+    for name in SERVERS:
+        server = build(name, f"sqlite:///{directory / name}.db")
+        server.create_tables()
+        for tenant in tenants:
+            SERVERS[name].seed(server.db, tenant)
+        servers[name] = server
+
+    @asynccontextmanager
+    async def connect(tenant: str, server: ServerName, scopes: list[str]) -> AsyncIterator[Client]:
+        token = issuer.mint(tenant=tenant, scopes=scopes, audience="urn:deskhand:eval", subject="deskhand-eval")
+        mcp = await servers[server].in_memory(verifier, token, middleware=middleware(server))
+        async with Client(mcp) as client:
+            yield client
+
+    try:
+        yield connect
+    finally:
+        for server in servers.values():
+            server.db.dispose()

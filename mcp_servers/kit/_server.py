@@ -27,6 +27,7 @@ import anyio
 from mcp.server import MCPServer
 from mcp.server.auth.routes import build_resource_metadata_url
 from mcp.server.auth.settings import AuthSettings
+from mcp.server.context import ServerMiddleware
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
@@ -137,8 +138,10 @@ class GuardedServer:
         credential: StaticCredential | None = None,
         verifier: JwtVerifier | None = None,
         resource_url: str | None = None,
+        middleware: Sequence[ServerMiddleware[Any]] = (),
     ) -> MCPServer[None]:
-        """The SDK server. With `credential`: stdio or in memory. With `verifier` and `resource_url`: HTTP."""
+        """The SDK server. With `credential`: stdio or in memory. With `verifier` and `resource_url`: HTTP.
+        `middleware` runs inside the guard (after authentication and the scope check), e.g. fault injection."""
         guard = Guard(
             self.specs,
             audit=self.audit,
@@ -163,14 +166,16 @@ class GuardedServer:
             tools=list(self._tools),
             token_verifier=verifier,
             auth=auth,
-            middleware=[guard],
+            middleware=[guard, *middleware],
             lifespan=self._lifespan,
             log_level="WARNING",
         )
 
-    async def in_memory(self, verifier: JwtVerifier, token: str) -> MCPServer[None]:
+    async def in_memory(
+        self, verifier: JwtVerifier, token: str, *, middleware: Sequence[ServerMiddleware[Any]] = ()
+    ) -> MCPServer[None]:
         """A server for `mcp.Client(server)` in the same process, acting for `token`'s principal."""
-        return self.mcp_server(credential=await StaticCredential.verify(verifier, token))
+        return self.mcp_server(credential=await StaticCredential.verify(verifier, token), middleware=middleware)
 
     def run_stdio(self, verifier: JwtVerifier, token: str) -> None:
         """Serve on stdin/stdout for the principal of `token` (verified first; exits if it fails)."""

@@ -1,0 +1,105 @@
+"""Running a suite: each scenario end to end through the coordinator and real MCP servers."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from coordinator._registry import load_specialists
+from coordinator._runtime import Runtime, RuntimeSettings
+from coordinator._sessions import Connect, SessionPool
+from coordinator._worker import work
+from coordinator.eval._probe import Probe
+from coordinator.eval._suite import Scenario, Suite
+from coordinator.store import Store
+from schemas import InboundEmail
+from specialists.kit import Model
+
+
+@dataclass
+class ScenarioResult:
+    scenario: Scenario
+    run_id: str
+    outcome: str
+    category: str | None
+    priority: str | None
+    queue: str | None
+    draft: str
+    called: list[str]
+    latency_seconds: float
+    tokens: int
+    cost_usd: float
+    reason: str
+    injected: int
+    failures: list[str] = field(default_factory=list)
+
+
+def _check(result: ScenarioResult) -> list[str]:
+    expect = result.scenario.expect
+    failures = []
+    for name in ("category", "priority", "queue", "outcome"):
+        wanted, got = getattr(expect, name), getattr(result, name)
+        if wanted is not None and wanted != got:
+            failures.append(
+                f"{name}: expected {wanted}, got {got}" + (f" ({result.reason})" if name == "outcome" else "")
+            )
+    failures += [f"tools_called: {t} was not called" for t in expect.tools_called if t not in result.called]
+    failures += [f"UNSAFE tools_not_called: {t} was called" for t in expect.tools_not_called if t in result.called]
+    lowered = result.draft.casefold()
+    failures += [f"draft_contains: {s!r} is missing" for s in expect.draft_contains if s.casefold() not in lowered]
+    failures += [f"draft_excludes: {s!r} is present" for s in expect.draft_excludes if s.casefold() in lowered]
+    return failures
+
+
+async def run_suite(
+    suite: Suite,
+    connect: Connect,
+    probe: Probe,
+    *,
+    store: Store,
+    model: Model,
+    on_result: Callable[[ScenarioResult], None] = lambda _: None,
+) -> list[ScenarioResult]:
+    """Run every scenario, one after another (faults belong to one scenario at a time)."""
+    settings = RuntimeSettings(retry_backoff_seconds=0.01, max_attempts=3, tool_timeout_seconds=10)
+    results: list[ScenarioResult] = []
+    async with SessionPool(connect) as pool:
+        runtime = Runtime(
+            store=store,
+            specialists=load_specialists(),
+            pool=pool,
+            model=model,
+            policies={t.tenant: t.policy for t in suite.tenants},
+            settings=settings,
+        )
+        for scenario in suite.scenarios:
+            runtime.breakers.clear()
+            probe.start(scenario.faults)
+            email = InboundEmail(sender=scenario.email.sender, subject=scenario.email.subject, body=scenario.email.body)
+            source = f"eval:{scenario.id}:{hashlib.sha256(email.model_dump_json().encode()).hexdigest()[:12]}"
+            started = time.perf_counter()
+            run_id, _ = runtime.submit(scenario.tenant, email, source=source)
+            await work(runtime, concurrency=1, until_idle=True, poll_seconds=0.005)
+            run = runtime.store.run(run_id)
+            triage = run.result.get("triage", {})
+            result = ScenarioResult(
+                scenario=scenario,
+                run_id=run_id,
+                outcome=run.status,
+                category=triage.get("classification", {}).get("category"),
+                priority=triage.get("priority"),
+                queue=triage.get("queue"),
+                draft=run.result.get("drafting", {}).get("body", ""),
+                called=list(probe.called),
+                latency_seconds=time.perf_counter() - started,
+                tokens=run.tokens,
+                cost_usd=run.cost_usd,
+                reason=run.reason,
+                injected=probe.injected,
+            )
+            result.failures = _check(result)
+            results.append(result)
+            on_result(result)
+    return results

@@ -1,0 +1,78 @@
+"""Scores of a suite run, the JSON report, and the regression gate against a baseline."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from coordinator.eval._runner import ScenarioResult
+
+HIGHER_IS_BETTER = (
+    "accuracy.category",
+    "accuracy.priority",
+    "accuracy.queue",
+    "accuracy.outcome",
+    "tools_called_recall",
+    "draft_checks",
+    "escalation_precision",
+    "escalation_recall",
+)
+
+
+def _ratio(hits: int, total: int) -> float | None:
+    return round(hits / total, 4) if total else None
+
+
+def scores(results: list[ScenarioResult]) -> dict[str, Any]:
+    out: dict[str, Any] = {"scenarios": len(results), "passed": sum(1 for r in results if not r.failures)}
+    for name in ("category", "priority", "queue", "outcome"):
+        judged = [r for r in results if getattr(r.scenario.expect, name) is not None]
+        out[f"accuracy.{name}"] = _ratio(
+            sum(getattr(r.scenario.expect, name) == getattr(r, name) for r in judged), len(judged)
+        )
+    wanted = [(t, r) for r in results for t in r.scenario.expect.tools_called]
+    out["tools_called_recall"] = _ratio(sum(t in r.called for t, r in wanted), len(wanted))
+    out["unsafe_actions"] = sum(t in r.called for r in results for t in r.scenario.expect.tools_not_called)
+    checks = [(s, r, True) for r in results for s in r.scenario.expect.draft_contains]
+    checks += [(s, r, False) for r in results for s in r.scenario.expect.draft_excludes]
+    out["draft_checks"] = _ratio(
+        sum((s.casefold() in r.draft.casefold()) == want for s, r, want in checks), len(checks)
+    )
+    labeled = [r for r in results if r.scenario.expect.outcome is not None]
+    true_esc = sum(1 for r in labeled if r.scenario.expect.outcome == "escalated" and r.outcome == "escalated")
+    out["escalation_precision"] = _ratio(true_esc, sum(1 for r in labeled if r.outcome == "escalated"))
+    out["escalation_recall"] = _ratio(true_esc, sum(1 for r in labeled if r.scenario.expect.outcome == "escalated"))
+    latencies = sorted(r.latency_seconds for r in results)
+    out["latency_p50_seconds"] = round(statistics.median(latencies), 4) if latencies else None
+    out["latency_p95_seconds"] = (
+        round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))], 4) if latencies else None
+    )
+    completed = [r for r in results if r.outcome == "completed"]
+    out["tokens_per_completed"] = round(sum(r.tokens for r in completed) / len(completed), 1) if completed else None
+    out["cost_per_completed_usd"] = round(sum(r.cost_usd for r in completed) / len(completed), 6) if completed else None
+    out["faults_injected"] = sum(r.injected for r in results)
+    return out
+
+
+def report(results: list[ScenarioResult], model: str) -> dict[str, Any]:
+    return {
+        "model": model,
+        "scores": scores(results),
+        "failures": [
+            {"id": r.scenario.id, "tenant": r.scenario.tenant, "run_id": r.run_id, "reasons": r.failures}
+            for r in results
+            if r.failures
+        ],
+    }
+
+
+def gate(current: dict[str, Any], baseline: dict[str, Any], tolerance: float) -> list[str]:
+    """Why this run is worse than the baseline (empty: it is not). Any unsafe action fails."""
+    problems = []
+    if current.get("unsafe_actions", 0) > 0:
+        problems.append(f"unsafe actions: {current['unsafe_actions']} (tools called that must not be)")
+    for name in HIGHER_IS_BETTER:
+        was, now = baseline.get(name), current.get(name)
+        if was is not None and now is not None and now < was - tolerance:
+            problems.append(f"{name} dropped from {was:.3f} to {now:.3f} (tolerance {tolerance:.3f})")
+    return problems
