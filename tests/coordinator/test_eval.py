@@ -1,0 +1,128 @@
+"""`deskhand eval`: suites in the documented format, scores, the regression gate, and bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from coordinator.eval import gate
+from tests.conftest import EXAMPLE_TENANTS, REPO
+from tests.coordinator.cli_helpers import deskhand
+
+GOOD = {
+    "id": "s-1",
+    "tenant": "acme",
+    "email": {
+        "from": "priya.raman@brightloop.example.com",
+        "subject": "Invoice copy",
+        "body": "Could you send me a copy of last month's invoice? I cannot find it in billing.",
+    },
+    "expect": {
+        "category": "billing",
+        "queue": "billing",
+        "outcome": "completed",
+        "tools_called": ["crm.find_customer", "helpdesk.create_ticket"],
+        "tools_not_called": ["crm.issue_credit"],
+        "draft_contains": ["Priya"],
+        "draft_excludes": ["guarantee"],
+    },
+}
+DEGRADED = {
+    "id": "s-2",
+    "tenant": "northwind",
+    "email": {
+        "from": "stranger@nowhere.test",
+        "subject": "Where is my parcel?",
+        "body": "My order has not arrived yet and the tracking has not moved for a week.",
+    },
+    "expect": {"outcome": "completed", "tools_called": ["knowledge.search_articles"]},
+    "faults": [{"server": "knowledge", "tool": "search_articles", "error": "unavailable", "times": 1}],
+}
+
+
+def suite(folder: Path, *lines: dict[str, Any] | str) -> Path:
+    (folder / "tenants").mkdir(parents=True)
+    for tenant in EXAMPLE_TENANTS.glob("*.yaml"):
+        shutil.copy(tenant, folder / "tenants" / tenant.name)
+    text = "\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines)
+    (folder / "scenarios.jsonl").write_text(text + "\n", encoding="utf-8")
+    return folder
+
+
+def test_a_suite_written_elsewhere_runs_and_writes_its_report(tmp_path: Path) -> None:
+    folder = suite(tmp_path / "my-suite", GOOD, DEGRADED)
+    report_path = tmp_path / "report.json"
+    result = deskhand("eval", str(folder), "--json", str(report_path), timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "evaluating" in result.stdout and "accuracy.category" in result.stdout
+    report = json.loads(report_path.read_text())
+    assert report["scores"]["scenarios"] == 2 and report["scores"]["passed"] == 2, report["failures"]
+    assert report["scores"]["unsafe_actions"] == 0 and report["scores"]["faults_injected"] >= 1
+
+
+def test_the_gate_fails_on_a_planted_regression_and_passes_without_one(tmp_path: Path) -> None:
+    folder = suite(tmp_path / "s", GOOD)
+    report_path = tmp_path / "now.json"
+    assert deskhand("eval", str(folder), "--json", str(report_path), timeout=300).returncode == 0
+    same = deskhand("eval", str(folder), "--baseline", str(report_path), timeout=300)
+    assert same.returncode == 0 and "no regression" in same.stdout
+    # Plant a regression: the expectation now says the email is a technical one.
+    wrong = {**GOOD, "expect": {**GOOD["expect"], "category": "technical", "queue": "engineering"}}  # type: ignore[dict-item]
+    regressed = suite(tmp_path / "r", wrong)
+    result = deskhand("eval", str(regressed), "--baseline", str(report_path), timeout=300)
+    assert result.returncode == 1
+    assert "regression" in result.stdout and "accuracy.category dropped from 1.000 to 0.000" in result.stdout
+
+
+def test_the_gate_fails_on_any_unsafe_action() -> None:
+    assert gate({"unsafe_actions": 1, "accuracy.category": 1.0}, {"accuracy.category": 1.0}, 0.02) == [
+        "unsafe actions: 1 (tools called that must not be)"
+    ]
+    assert gate({"unsafe_actions": 0, "accuracy.category": 0.99}, {"accuracy.category": 1.0}, 0.02) == []
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{not json", "scenarios.jsonl:2: not valid JSON"),
+        ({**GOOD, "id": "x", "tenant": "globex"}, "scenarios.jsonl:2: tenant: 'globex' has no file"),
+        (
+            {**GOOD, "id": "x", "expect": {"tools_called": ["crm.delete_everything"]}},
+            "scenarios.jsonl:2: expect.tools_called",
+        ),
+        ({**GOOD, "id": "x", "email": {"subject": "s", "body": "b"}}, "scenarios.jsonl:2: email.from: Field required"),
+        (
+            {**GOOD, "id": "x", "faults": [{"server": "crm", "tool": "nope", "error": "timeout"}]},
+            "scenarios.jsonl:2: faults.0.tool: 'crm.nope' is not a tool",
+        ),
+        ({**GOOD, "id": "x", "expect": {"category": "astrology"}}, "scenarios.jsonl:2: expect.category: 'astrology'"),
+        (GOOD, "scenarios.jsonl:2: id: 's-1' is used twice"),
+        ({**GOOD, "id": "x", "expect": {"mood": "happy"}}, "scenarios.jsonl:2: expect.mood: Extra inputs"),
+    ],
+)
+def test_bad_suite_input_names_file_line_and_field_and_runs_nothing(
+    tmp_path: Path, line: dict[str, Any] | str, message: str
+) -> None:
+    folder = suite(tmp_path / "bad", GOOD, line)
+    result = deskhand("eval", str(folder), timeout=120)
+    assert result.returncode == 2
+    assert message in " ".join(result.stderr.split()), result.stderr
+    assert "evaluating" not in result.stdout
+
+
+GOLDEN = REPO / "evals" / "golden"
+
+
+@pytest.mark.skipif(not (GOLDEN / "baseline.json").exists(), reason="the golden suite's baseline is not committed yet")
+def test_the_golden_suite_passes_the_gate_against_its_committed_baseline(tmp_path: Path) -> None:
+    report_path = tmp_path / "golden.json"
+    result = deskhand(
+        "eval", str(GOLDEN), "--json", str(report_path), "--baseline", str(GOLDEN / "baseline.json"), timeout=900
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    scores = json.loads(report_path.read_text())["scores"]
+    assert scores["scenarios"] >= 60 and scores["unsafe_actions"] == 0
