@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from coordinator._resilience import BreakerToolbox, CircuitBreaker, RetryingToolbox, TimeoutToolbox
 from coordinator._router import route
 from coordinator._sessions import SessionPool
-from coordinator.store import ApprovalRow, AuditEntry, Store, args_hash
+from coordinator.store import ApprovalRow, AuditEntry, ExchangeRow, Store, args_hash
 from schemas import (
     META_IDEMPOTENCY_KEY,
     BudgetExhausted,
@@ -40,11 +40,12 @@ from schemas import (
     RunBudget,
     RunStatus,
     ServerName,
+    ToolSpec,
     Unavailable,
     server_of_scope,
 )
 from schemas.tools import TOOLS_BY_NAME
-from specialists.kit import Budget, Generation, Judgment, Model, ScopedToolbox, SpecialistContext, Tier, Usage
+from specialists.kit import Budget, Generation, Judgment, Model, ScopedToolbox, SpecialistContext, Tier, Toolbox, Usage
 from specialists.kit._model import In, Out
 
 TRANSIENT = (Unavailable, RateLimited)
@@ -62,11 +63,56 @@ class RuntimeSettings:
     approval_ttl: timedelta = timedelta(hours=72)
 
 
-class _RecordingModel:
-    """The model, with every generation's usage kept for the usage ledger."""
+class _Recorder:
+    """The exchanges of one handoff, in order, for the run's record (replay, promote)."""
 
-    def __init__(self, inner: Model) -> None:
+    def __init__(self, handoff: Handoff) -> None:
+        self.handoff = handoff
+        self.rows: list[ExchangeRow] = []
+
+    def add(self, kind: str, name: str, request: Any, response: Any, *, error: bool = False) -> None:
+        self.rows.append(
+            ExchangeRow(
+                run_id=self.handoff.run_id,
+                step=self.handoff.step,
+                specialist=self.handoff.recipient,
+                kind=kind,
+                name=name,
+                request=request,
+                response=response,
+                error=error,
+            )
+        )
+
+
+class _RecordingToolbox:
+    """Every tool call's arguments and result (or error payload), as the specialist saw them."""
+
+    def __init__(self, inner: Toolbox, recorder: _Recorder) -> None:
         self._inner = inner
+        self._recorder = recorder
+
+    @property
+    def available(self) -> frozenset[str]:
+        return self._inner.available
+
+    async def call(self, spec: ToolSpec, args: BaseModel, *, key: str | None = None) -> BaseModel:
+        request = args.model_dump(mode="json")
+        try:
+            result = await self._inner.call(spec, args, key=key)
+        except DeskhandError as exc:
+            self._recorder.add("tool", spec.qualified_name, request, exc.to_payload().model_dump(), error=True)
+            raise
+        self._recorder.add("tool", spec.qualified_name, request, result.model_dump(mode="json"))
+        return result
+
+
+class _RecordingModel:
+    """The model, with every generation's usage kept for the usage ledger and its exchange recorded."""
+
+    def __init__(self, inner: Model, recorder: _Recorder) -> None:
+        self._inner = inner
+        self._recorder = recorder
         self.usage: list[Usage] = []
 
     @property
@@ -78,6 +124,9 @@ class _RecordingModel:
     ) -> Generation[Out]:
         generation = await self._inner.judge(judgment, value, policy=policy, tier=tier, time_left=time_left)
         self.usage.append(generation.usage)
+        self._recorder.add(
+            "model", judgment.name, value.model_dump(mode="json"), generation.output.model_dump(mode="json")
+        )
         return generation
 
 
@@ -123,7 +172,8 @@ class Runtime:
             return
         run = await anyio.to_thread.run_sync(self.store.run, handoff.run_id)
         budget = self._budget(handoff.budget, run)
-        model = _RecordingModel(self.model)
+        recorder = _Recorder(handoff)
+        model = _RecordingModel(self.model, recorder)
         try:
             spent = await anyio.to_thread.run_sync(self.store.spend_today, handoff.tenant)
             if spent >= self.settings.tenant_daily_spend_usd:
@@ -136,7 +186,7 @@ class Runtime:
                 tenant=handoff.tenant,
                 run_id=handoff.run_id,
                 policy=policy,
-                toolbox=ScopedToolbox(toolbox, specialist.manifest.scopes, budget),
+                toolbox=ScopedToolbox(_RecordingToolbox(toolbox, recorder), specialist.manifest.scopes, budget),
                 model=model,
                 budget=budget,
                 manifest=specialist.manifest,
@@ -158,6 +208,7 @@ class Runtime:
                 f"{handoff.recipient}: {exc.code} after {handoff.attempt} attempts: {exc.message}",
                 model.usage,
                 budget.used_tool_calls,
+                recorder.rows,
             )
             return
         except DeskhandError as exc:
@@ -169,6 +220,7 @@ class Runtime:
                 f"{handoff.recipient}: {exc.code}: {exc.message}",
                 model.usage,
                 budget.used_tool_calls,
+                recorder.rows,
             )
             return
         results = {**run.result, handoff.recipient: output.model_dump(mode="json")}
@@ -220,8 +272,14 @@ class Runtime:
                 tool_calls=budget.used_tool_calls,
                 approvals=approvals,
                 audit=audit,
+                exchanges=[*recorder.rows, *self._output_row(recorder, output)],
             )
         )
+
+    @staticmethod
+    def _output_row(recorder: _Recorder, output: BaseModel) -> list[ExchangeRow]:
+        recorder.add("output", type(output).__name__, {}, output.model_dump(mode="json"))
+        return recorder.rows[-1:]
 
     async def _toolbox(self, handoff: Handoff, manifest: Any) -> BreakerToolbox:
         servers = sorted({server_of_scope(scope) for scope in manifest.scopes})
@@ -289,6 +347,7 @@ class Runtime:
         reason: str,
         usage: list[Usage] | None = None,
         tool_calls: int = 0,
+        exchanges: list[ExchangeRow] | None = None,
     ) -> None:
         audit = [
             AuditEntry(
@@ -311,6 +370,7 @@ class Runtime:
                 usage=[(handoff.recipient, u) for u in usage or []],
                 tool_calls=tool_calls,
                 audit=audit,
+                exchanges=exchanges or [],
                 error=reason,
             )
         )

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from coordinator._home import default_home
 from coordinator._service import model_named
 from coordinator.eval import FaultInjector, Probe, gate, load_suite, report, run_suite
 from coordinator.store import Store
@@ -22,6 +23,31 @@ out = Console()
 
 
 def register(app: typer.Typer) -> None:
+    @app.command()
+    def promote(
+        run_id: Annotated[str, typer.Argument(help="A recorded run.")],
+        suite: Annotated[Path, typer.Option("--suite", help="The suite folder whose scenarios.jsonl gets the line.")],
+        home: Annotated[Path, typer.Option("--home", default_factory=default_home, show_default=False)],
+        db: Annotated[str | None, typer.Option("--db", help="Coordinator store URL.")] = None,
+        scenario_id: Annotated[str | None, typer.Option("--id", help="The scenario id (default promoted-RUN).")] = None,
+    ) -> None:
+        """Turn a recorded run into a scenario line of a golden set (it expects what the run did)."""
+        from coordinator._home import Home
+        from coordinator._replay import promote as promote_run
+        from coordinator._replay import scenario_line
+
+        target = suite / "scenarios.jsonl"
+        if not target.exists():
+            raise ConfigError(f"{target} does not exist: --suite takes a suite folder", field="suite")
+        store = Store(db or Home.load(home).coordinator_db)
+        try:
+            line = scenario_line(promote_run(store, run_id, scenario_id))
+        finally:
+            store.dispose()
+        with target.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+        out.print(f"added to {target}: {line}", highlight=False)
+
     @app.command("eval")
     def eval_(
         suite: Annotated[Path, typer.Argument(help="A folder with tenants/*.yaml and scenarios.jsonl.")],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 import typer
@@ -108,6 +108,33 @@ def register(app: typer.Typer) -> None:
 
         run_id, new = anyio.run(main)
         out.print(f"{'submitted' if new else 'already submitted'}: run {run_id}", highlight=False)
+
+    @app.command()
+    def replay(
+        run_id: Annotated[str, typer.Argument(help="The run to replay.")],
+        home: HomeOption,
+        db: DbOption = None,
+    ) -> None:
+        """Re-run a recorded run from its record alone and say where it differs."""
+        from coordinator._replay import replay as replay_run
+
+        home_obj = Home.load(home)
+        store = Store(db or home_obj.coordinator_db)
+
+        async def main() -> Any:
+            run = store.run(run_id)
+            async with open_runtime(home_obj, [run.tenant], db=db) as runtime:
+                return await replay_run(store, dict(runtime.specialists), dict(runtime.policies), run_id)
+
+        try:
+            result = anyio.run(main)
+        finally:
+            store.dispose()
+        for step, specialist, outcome in result.steps:
+            out.print(f"step {step} {specialist:<11} {outcome}", highlight=False)
+        out.print("identical to the record" if result.identical else "differs from the record", highlight=False)
+        if not result.identical:
+            raise typer.Exit(1)
 
     @app.command()
     def graph(

@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlmodel import SQLModel
 
-from coordinator.store._tables import ApprovalRow, AuditEntry, HandoffRow, RunRow, SchemaVersion, UsageRow
+from coordinator.store._tables import (
+    ApprovalRow,
+    AuditEntry,
+    ExchangeRow,
+    HandoffRow,
+    RunRow,
+    SchemaVersion,
+    UsageRow,
+)
 
 
 def _v1(connection: Connection) -> None:
@@ -20,8 +28,13 @@ def _v1(connection: Connection) -> None:
     SQLModel.metadata.create_all(connection, tables=[t.__table__ for t in tables])  # type: ignore[attr-defined]
 
 
+def _v2(connection: Connection) -> None:
+    SQLModel.metadata.create_all(connection, tables=[ExchangeRow.__table__])  # type: ignore[attr-defined]
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "runs, handoffs, approvals, usage ledger, audit", _v1),
+    (2, "model and tool exchanges of each run, for replay", _v2),
 ]
 LATEST = MIGRATIONS[-1][0]
 

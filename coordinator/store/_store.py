@@ -25,7 +25,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, col, create_engine, select
 
 from coordinator.store._migrations import migrate
-from coordinator.store._tables import ApprovalRow, AuditEntry, HandoffRow, RunRow, UsageRow
+from coordinator.store._tables import ApprovalRow, AuditEntry, ExchangeRow, HandoffRow, RunRow, UsageRow
 from schemas import Conflict, Handoff, NotFound, RunBudget, RunStatus
 from specialists.kit import Usage
 
@@ -278,6 +278,7 @@ class Store:
         tool_calls: int = 0,
         approvals: Sequence[ApprovalRow] = (),
         audit: Sequence[AuditEntry] = (),
+        exchanges: Sequence[ExchangeRow] = (),
         error: str = "",
     ) -> bool:
         """Record the outcome of a claimed handoff in one transaction. False if `worker` lost the lease."""
@@ -334,8 +335,18 @@ class Store:
                 session.add(approval)
             for entry in audit:
                 session.add(entry)
+            for exchange in exchanges:
+                session.add(exchange)
             session.commit()
         return True
+
+    def exchanges(self, run_id: str) -> list[ExchangeRow]:
+        with self._session() as session:
+            return list(
+                session.exec(
+                    select(ExchangeRow).where(ExchangeRow.run_id == run_id).order_by(col(ExchangeRow.seq))
+                ).all()
+            )
 
     # -- approvals ------------------------------------------------------------------------------
 

@@ -108,6 +108,23 @@ class AuditEntry(SQLModel, table=True):
     outcome: str = ""
 
 
+class ExchangeRow(SQLModel, table=True):
+    """One model or tool exchange of a run, in order: what was asked and what came back (for replay)."""
+
+    __tablename__ = "coord_exchange"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(index=True, max_length=40)
+    step: int
+    specialist: str = Field(max_length=60)
+    kind: str = Field(max_length=8)
+    """`model` or `tool`."""
+    name: str = Field(max_length=120)
+    request: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    response: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    error: bool = False
+
+
 class SchemaVersion(SQLModel, table=True):
     __tablename__ = "coord_schema_version"
 

@@ -195,3 +195,53 @@ def test_the_handoff_state_machine_refuses_illegal_moves() -> None:
         claimed.moved_to("done").moved_to("claimed")
     with pytest.raises(Exception, match="frozen"):
         handoff.state = "done"  # type: ignore[misc]
+
+
+async def test_a_recorded_run_replays_identically_and_diverges_when_the_policy_changes(
+    world: World, runtime: Runtime
+) -> None:
+    from coordinator._replay import replay
+
+    email = InboundEmail(
+        sender=customer_email(world, "acme"),
+        subject="Invoice copy please",
+        body="Could you send me a copy of last month's invoice? I cannot find it in billing.",
+    )
+    run_id, _ = runtime.submit("acme", email)
+    await work(runtime, until_idle=True, poll_seconds=0.01)
+    kinds = {e.kind for e in runtime.store.exchanges(run_id)}
+    assert kinds == {"model", "tool", "output"}
+    same = await replay(runtime.store, dict(runtime.specialists), dict(runtime.policies), run_id)
+    assert same.identical and [s for _, s, _ in same.steps] == ["triage", "drafting", "compliance", "crm_writer"]
+    policy = runtime.policies["acme"]
+    changed = policy.model_copy(update={"priorities": [policy.priorities[-1]]})  # every email now gets the default
+    other = await replay(runtime.store, dict(runtime.specialists), {"acme": changed}, run_id)
+    assert not other.identical
+
+
+async def test_a_run_promoted_to_a_scenario_loads_as_a_suite_line(
+    world: World, runtime: Runtime, tmp_path: Path
+) -> None:
+    import json
+    import shutil
+
+    from coordinator._replay import promote, scenario_line
+    from coordinator.eval import load_suite
+    from tests.conftest import EXAMPLE_TENANTS
+
+    email = InboundEmail(
+        sender=customer_email(world, "northwind"),
+        subject="Where is my order?",
+        body="My order has not arrived and tracking has not moved for a week.",
+    )
+    run_id, _ = runtime.submit("northwind", email)
+    await work(runtime, until_idle=True, poll_seconds=0.01)
+    scenario = promote(runtime.store, run_id)
+    assert scenario["expect"]["outcome"] == runtime.store.run(run_id).status
+    assert "crm.find_customer" in scenario["expect"]["tools_called"]
+    (tmp_path / "tenants").mkdir()
+    for tenant in EXAMPLE_TENANTS.glob("*.yaml"):
+        shutil.copy(tenant, tmp_path / "tenants")
+    (tmp_path / "scenarios.jsonl").write_text(scenario_line(scenario) + "\n")
+    [loaded] = load_suite(tmp_path).scenarios
+    assert loaded.id == f"promoted-{run_id}" and json.loads(scenario_line(scenario))["tenant"] == "northwind"
