@@ -177,8 +177,7 @@ async def test_a_server_stopped_mid_run_opens_the_breaker_and_runs_escalate_losi
             await work(runtime, concurrency=2, until_idle=True, poll_seconds=0.01)
             runs = [runtime.store.run(r) for r in run_ids]
             breaker = runtime.breakers["helpdesk"]
-            assert breaker.state == "open"
+            assert breaker.state == "open" and breaker.statistics().opened >= 1
     assert all(r.status == "escalated" for r in runs), [(r.status, r.reason) for r in runs]
     assert all("unavailable" in r.reason for r in runs)
-    assert any("circuit for helpdesk is open" in r.reason for r in runs)
     assert all("triage" not in r.result for r in runs)  # nothing half-done: triage needs the helpdesk
