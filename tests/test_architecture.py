@@ -45,7 +45,7 @@ def test_ruff_is_clean() -> None:
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
     if ruff is None:
         pytest.skip("ruff is not installed (pip install -e '.[dev]')")
-    result = run(ruff, "check", *PACKAGES, "tests")
+    result = run(ruff, "check", *PACKAGES, "tests", "bench")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
