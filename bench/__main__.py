@@ -11,11 +11,25 @@ import anyio
 from rich.console import Console
 from rich.table import Table
 
-from bench import _boundary
+from bench import _boundary, _e2e, _memory
 
 
 def _print(console: Console, report: dict[str, Any]) -> None:
-    boundary = report.get("boundary")
+    _print_boundary(console, report.get("boundary"))
+    for name in ("e2e", "memory"):
+        if name in report:
+            table = Table(
+                title={"e2e": "End to end through the coordinator", "memory": "Memory under load"}[name],
+                title_justify="left",
+            )
+            table.add_column("figure")
+            table.add_column("value", justify="right")
+            for key, value in report[name].items():
+                table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
+            console.print(table)
+
+
+def _print_boundary(console: Console, boundary: dict[str, Any] | None) -> None:
     if not boundary:
         return
     table = Table(title="The price of the boundary: guarded read vs bare MCP SDK tool, same SQL", title_justify="left")
@@ -57,13 +71,22 @@ def _print(console: Console, report: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("which", choices=["all", "boundary"], nargs="?", default="all")
+    parser.add_argument("which", choices=["all", "boundary", "e2e", "memory"], nargs="?", default="all")
     parser.add_argument("--size", choices=["tiny", "small", "full"], default="small")
     parser.add_argument("--json", type=Path, default=Path("bench-report.json"))
     args = parser.parse_args()
     report: dict[str, Any] = {"size": args.size}
     if args.which in ("all", "boundary"):
         report["boundary"] = anyio.run(_boundary.run, args.size)
+    if args.which in ("all", "e2e"):
+        report["e2e"] = anyio.run(_e2e.run, args.size)
+        bare = report.get("boundary", {}).get("http", {}).get("bare", {}).get("calls_per_s")
+        if bare:
+            limit = bare / report["e2e"]["mcp_calls_per_ticket"]
+            report["e2e"]["bare_limit_tickets_per_s"] = limit
+            report["e2e"]["ratio_to_bare_limit"] = report["e2e"]["tickets_per_s"] / limit
+    if args.which in ("all", "memory"):
+        report["memory"] = anyio.run(_memory.run, args.size)
     _print(Console(), report)
     args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"report written to {args.json}")

@@ -13,6 +13,7 @@ handoff in one transaction. Failures become outcomes, never crashes:
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -63,12 +64,30 @@ class RuntimeSettings:
     approval_ttl: timedelta = timedelta(hours=72)
 
 
+@dataclass
+class RuntimeStats:
+    """Where the time of handled handoffs went: in tools, in the model, or in the coordinator itself."""
+
+    handoffs: int = 0
+    seconds: float = 0.0
+    tool_seconds: float = 0.0
+    model_seconds: float = 0.0
+
+    @property
+    def overhead_ms_per_handoff(self) -> float:
+        if not self.handoffs:
+            return 0.0
+        return (self.seconds - self.tool_seconds - self.model_seconds) / self.handoffs * 1000
+
+
 class _Recorder:
-    """The exchanges of one handoff, in order, for the run's record (replay, promote)."""
+    """The exchanges of one handoff, in order, for the run's record (replay, promote), and their time."""
 
     def __init__(self, handoff: Handoff) -> None:
         self.handoff = handoff
         self.rows: list[ExchangeRow] = []
+        self.tool_seconds = 0.0
+        self.model_seconds = 0.0
 
     def add(self, kind: str, name: str, request: Any, response: Any, *, error: bool = False) -> None:
         self.rows.append(
@@ -98,11 +117,14 @@ class _RecordingToolbox:
 
     async def call(self, spec: ToolSpec, args: BaseModel, *, key: str | None = None) -> BaseModel:
         request = args.model_dump(mode="json")
+        started = time.perf_counter()
         try:
             result = await self._inner.call(spec, args, key=key)
         except DeskhandError as exc:
+            self._recorder.tool_seconds += time.perf_counter() - started
             self._recorder.add("tool", spec.qualified_name, request, exc.to_payload().model_dump(), error=True)
             raise
+        self._recorder.tool_seconds += time.perf_counter() - started
         self._recorder.add("tool", spec.qualified_name, request, result.model_dump(mode="json"))
         return result
 
@@ -122,7 +144,9 @@ class _RecordingModel:
     async def judge(
         self, judgment: Judgment[In, Out], value: In, *, policy: Policy, tier: Tier, time_left: float | None = None
     ) -> Generation[Out]:
+        started = time.perf_counter()
         generation = await self._inner.judge(judgment, value, policy=policy, tier=tier, time_left=time_left)
+        self._recorder.model_seconds += time.perf_counter() - started
         self.usage.append(generation.usage)
         self._recorder.add(
             "model", judgment.name, value.model_dump(mode="json"), generation.output.model_dump(mode="json")
@@ -139,6 +163,7 @@ class Runtime:
     policies: Mapping[str, Policy]
     settings: RuntimeSettings = field(default_factory=RuntimeSettings)
     breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
+    stats: RuntimeStats = field(default_factory=RuntimeStats)
 
     # -- intake ---------------------------------------------------------------------------------
 
@@ -154,6 +179,17 @@ class Runtime:
     # -- one handoff ----------------------------------------------------------------------------
 
     async def process(self, handoff: Handoff, worker: str) -> None:
+        started = time.perf_counter()
+        recorder = _Recorder(handoff)
+        try:
+            await self._process(handoff, worker, recorder)
+        finally:
+            self.stats.handoffs += 1
+            self.stats.seconds += time.perf_counter() - started
+            self.stats.tool_seconds += recorder.tool_seconds
+            self.stats.model_seconds += recorder.model_seconds
+
+    async def _process(self, handoff: Handoff, worker: str, recorder: _Recorder) -> None:
         specialist = self.specialists.get(handoff.recipient)
         policy = self.policies.get(handoff.tenant)
         if specialist is None or policy is None:
@@ -172,7 +208,6 @@ class Runtime:
             return
         run = await anyio.to_thread.run_sync(self.store.run, handoff.run_id)
         budget = self._budget(handoff.budget, run)
-        recorder = _Recorder(handoff)
         model = _RecordingModel(self.model, recorder)
         try:
             spent = await anyio.to_thread.run_sync(self.store.spend_today, handoff.tenant)
