@@ -19,13 +19,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, and_, func, or_, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, col, create_engine, select
+from sqlmodel import Session, col, select
 
 from coordinator.store._migrations import migrate
 from coordinator.store._tables import ApprovalRow, AuditEntry, ExchangeRow, HandoffRow, RunRow, UsageRow
+from mcp_servers.kit import Database
 from schemas import Conflict, Handoff, NotFound, RunBudget, RunStatus
 from specialists.kit import Usage
 
@@ -56,16 +55,10 @@ def args_hash(arguments: Any) -> str:
 
 class Store:
     def __init__(self, url: str) -> None:
-        parsed = make_url(url)
-        kwargs: dict[str, Any] = {}
-        if parsed.get_backend_name() == "sqlite":
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-            if parsed.database in (None, "", ":memory:"):
-                kwargs["poolclass"] = StaticPool
-        elif parsed.drivername == "postgresql":
-            url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        # The kit's engine set-up: SQLite in WAL mode (a commit does not wait for a full fsync), psycopg for PostgreSQL.
+        self._database = Database(url)
+        self.engine: Engine = self._database.engine
         self.url = url
-        self.engine: Engine = create_engine(url, **kwargs)
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self.version = migrate(self.engine)
 
