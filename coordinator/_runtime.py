@@ -30,7 +30,6 @@ from coordinator.store import ApprovalRow, AuditEntry, ExchangeRow, Store, args_
 from schemas import (
     META_IDEMPOTENCY_KEY,
     BudgetExhausted,
-    ConfigError,
     DeskhandError,
     Handoff,
     InboundEmail,
@@ -502,5 +501,3 @@ def check_approver(principal: Any, tenant: str) -> None:
     if "approver" not in principal.roles:
         raise InsufficientScope(f"deciding approvals needs the approver role of tenant {tenant!r}", required="approver")
 
-
-__all__ = ["ConfigError", "Runtime", "RuntimeSettings", "check_approver"]
