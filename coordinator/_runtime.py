@@ -500,4 +500,3 @@ def check_approver(principal: Any, tenant: str) -> None:
         raise NotFound("approval not found")  # another tenant's approval behaves like a missing one
     if "approver" not in principal.roles:
         raise InsufficientScope(f"deciding approvals needs the approver role of tenant {tenant!r}", required="approver")
-

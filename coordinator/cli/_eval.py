@@ -23,33 +23,9 @@ out = Console()
 
 
 def register(app: typer.Typer) -> None:
-    @app.command()
-    def promote(
-        run_id: Annotated[str, typer.Argument(help="A recorded run.")],
-        suite: Annotated[Path, typer.Option("--suite", help="The suite folder whose scenarios.jsonl gets the line.")],
-        home: Annotated[Path, typer.Option("--home", default_factory=default_home, show_default=False)],
-        db: Annotated[str | None, typer.Option("--db", help="Coordinator store URL.")] = None,
-        scenario_id: Annotated[str | None, typer.Option("--id", help="The scenario id (default promoted-RUN).")] = None,
-    ) -> None:
-        """Turn a recorded run into a scenario line of a golden set (it expects what the run did)."""
-        from coordinator._home import Home
-        from coordinator._replay import promote as promote_run
-        from coordinator._replay import scenario_line
-
-        target = suite / "scenarios.jsonl"
-        if not target.exists():
-            raise ConfigError(f"{target} does not exist: --suite takes a suite folder", field="suite")
-        store = Store(db or Home.load(home).coordinator_db)
-        try:
-            line = scenario_line(promote_run(store, run_id, scenario_id))
-        finally:
-            store.dispose()
-        with target.open("a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
-        out.print(f"added to {target}: {line}", highlight=False)
-
-    @app.command("eval")
+    @app.command("eval", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
     def eval_(
+        ctx: typer.Context,
         suite: Annotated[Path, typer.Argument(help="A folder with tenants/*.yaml and scenarios.jsonl.")],
         model: Annotated[str, typer.Option("--model", help="offline (default) or anthropic.")] = "offline",
         json_out: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")] = None,
@@ -58,8 +34,18 @@ def register(app: typer.Typer) -> None:
             float, typer.Option("--tolerance", min=0.0, max=1.0, help="Largest allowed drop of a score.")
         ] = 0.02,
     ) -> None:
-        """Run an evaluation suite end to end and score it; with --baseline, fail on a regression."""
+        """Run an evaluation suite end to end and score it; with --baseline, fail on a regression.
+
+        `deskhand eval promote RUN_ID --suite DIR [--home H] [--db URL] [--id ID]` turns a recorded run into a
+        scenario line of DIR/scenarios.jsonl (it expects what the run did).
+        """
         from coordinator.cli import _serve
+
+        if str(suite) == "promote" and not suite.is_dir():
+            _promote(ctx.args)
+            return
+        if ctx.args:
+            raise ConfigError(f"unexpected arguments {ctx.args}; see `deskhand eval --help`", field="arguments")
 
         if model not in ("offline", "anthropic"):
             raise ConfigError(f"--model {model!r}: expected offline or anthropic", field="model")
@@ -114,6 +100,35 @@ def register(app: typer.Typer) -> None:
                     out.print(f"[bold red]regression[/]: {problem}", highlight=False)
                 raise typer.Exit(1)
             out.print(f"[green]no regression[/] against {baseline} (tolerance {tolerance})", highlight=False)
+
+
+def _promote(args: list[str]) -> None:
+    import argparse
+
+    from coordinator._home import Home
+    from coordinator._replay import promote, scenario_line
+
+    parser = argparse.ArgumentParser(prog="deskhand eval promote", exit_on_error=False)
+    parser.add_argument("run_id")
+    parser.add_argument("--suite", type=Path, required=True)
+    parser.add_argument("--home", type=Path, default=default_home())
+    parser.add_argument("--db")
+    parser.add_argument("--id", dest="scenario_id")
+    try:
+        parsed = parser.parse_args(args)
+    except (argparse.ArgumentError, SystemExit) as exc:
+        raise ConfigError(f"deskhand eval promote RUN_ID --suite DIR [--home H] [--db URL] [--id ID]: {exc}") from None
+    target = parsed.suite / "scenarios.jsonl"
+    if not target.exists():
+        raise ConfigError(f"{target} does not exist: --suite takes a suite folder", field="suite")
+    store = Store(parsed.db or Home.load(parsed.home).coordinator_db)
+    try:
+        line = scenario_line(promote(store, parsed.run_id, parsed.scenario_id))
+    finally:
+        store.dispose()
+    with target.open("a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+    out.print(f"added to {target}: {line}", highlight=False)
 
 
 def _print(result: dict[str, Any]) -> None:

@@ -117,3 +117,40 @@ def test_submit_work_and_decide_approvals_with_approver_tokens(served: Home, tmp
     finally:
         store.dispose()
     assert sorted(statuses.values()) == ["completed", "escalated"]
+
+
+def test_eval_promote_turns_a_recorded_run_into_a_suite_line(served: Home, tmp_path: Path) -> None:
+    import shutil
+
+    from coordinator.eval import load_suite
+    from tests.conftest import EXAMPLE_TENANTS
+
+    home = str(served.path)
+    email = write(
+        tmp_path,
+        {
+            "from": "priya.raman@brightloop.example.com",
+            "subject": "Invoice copy",
+            "body": "Could you send me last month's invoice? I cannot find it.",
+        },
+    )
+    assert deskhand("submit", str(email), "--tenant", "acme", "--home", home).returncode == 0
+    assert deskhand("work", "--home", home, "--until-idle", timeout=300).returncode == 0
+    store = Store(Home.load(served.path).coordinator_db)
+    try:
+        run = next(r for r in store.runs(tenant="acme") if r.event["subject"] == "Invoice copy")
+    finally:
+        store.dispose()
+    suite_dir = tmp_path / "suite"
+    (suite_dir / "tenants").mkdir(parents=True)
+    for tenant in EXAMPLE_TENANTS.glob("*.yaml"):
+        shutil.copy(tenant, suite_dir / "tenants")
+    (suite_dir / "scenarios.jsonl").write_text("")
+    result = deskhand("eval", "promote", run.id, "--suite", str(suite_dir), "--home", home)
+    assert result.returncode == 0, result.stderr
+    [scenario] = load_suite(suite_dir).scenarios
+    assert scenario.id == f"promoted-{run.id}" and scenario.expect.category == "billing"
+    replayed = deskhand("replay", run.id, "--home", home)
+    assert replayed.returncode == 0 and "identical to the record" in replayed.stdout
+    stray = deskhand("eval", str(suite_dir), "--jsno", "x.json")
+    assert stray.returncode == 2 and "unexpected arguments" in stray.stderr
