@@ -18,9 +18,10 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import anyio
+from mcp.types import RequestParamsMeta
 from pydantic import BaseModel, ValidationError
 
 from coordinator._resilience import BreakerToolbox, CircuitBreaker, RetryingToolbox, TimeoutToolbox
@@ -434,10 +435,6 @@ class Runtime:
             )
             return self.store.approval(row.id)
         async with connect_tool(tenant, server, [spec.scope]) as client:
-            from typing import cast
-
-            from mcp.types import RequestParamsMeta
-
             result = await client.call_tool(
                 spec.name,
                 args.model_dump(mode="json"),

@@ -9,13 +9,11 @@ payload names.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 import httpx2
 from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, RequestParamsMeta, Tool
 from pydantic import BaseModel, ValidationError
@@ -107,22 +105,3 @@ def _from_jsonrpc(spec: ToolSpec, exc: MCPError) -> DeskhandError:
         except ValidationError:
             pass
     return Unavailable(f"{spec.qualified_name}: {exc.error.message} (JSON-RPC {exc.error.code})")
-
-
-@asynccontextmanager
-async def http_clients(
-    urls: Mapping[ServerName, str], tokens: Mapping[ServerName, str]
-) -> AsyncIterator[dict[ServerName, Client]]:
-    """One open MCP client per server over streamable HTTP, each with its own bearer token."""
-    from coordinator._resilience import UnreachableAs503
-
-    async with AsyncExitStack() as stack:
-        clients: dict[ServerName, Client] = {}
-        for server, url in urls.items():
-            http = await stack.enter_async_context(
-                httpx2.AsyncClient(
-                    headers={"Authorization": f"Bearer {tokens[server]}"}, timeout=30, transport=UnreachableAs503()
-                )
-            )
-            clients[server] = await stack.enter_async_context(Client(streamable_http_client(url, http_client=http)))
-        yield clients

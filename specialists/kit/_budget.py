@@ -56,7 +56,3 @@ class Budget:
     @property
     def seconds_left(self) -> float:
         return max(0.0, self.wall_seconds - (time.monotonic() - self.started))
-
-    @property
-    def remaining_tokens(self) -> int:
-        return max(0, self.tokens - self.used_tokens)

@@ -486,7 +486,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
 
 @asynccontextmanager
 async def http_client(url: str, token: str) -> AsyncIterator[Client]:
-    """`coordinator._toolbox.http_clients` for one server, with `UnreachableAs503` under it."""
+    """`coordinator._sessions.http_connector`'s client for one server, with `UnreachableAs503` under it."""
     async with (
         httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30, transport=UnreachableAs503()) as h,
         Client(streamable_http_client(url, http_client=h)) as client,
