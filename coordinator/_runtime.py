@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 from coordinator._resilience import BreakerToolbox, CircuitBreaker, RetryingToolbox, TimeoutToolbox
 from coordinator._router import route
 from coordinator._sessions import SessionPool
-from coordinator.store import ApprovalRow, AuditEntry, ExchangeRow, Store, args_hash
+from coordinator.store import ApprovalRow, AuditEntry, AuditRecord, Claim, ExchangeRecord, Store, args_hash
 from schemas import (
     META_IDEMPOTENCY_KEY,
     BudgetExhausted,
@@ -60,6 +60,8 @@ class RuntimeSettings:
     tool_timeout_seconds: float = 20.0
     run_budget: RunBudget = RunBudget()
     tenant_daily_spend_usd: float = 50.0
+    spend_refresh_seconds: float = 5.0
+    """How old the tenant's spend total may be when a handoff checks it (this process's own spend is always in it)."""
     tenant_max_running: int = 100
     approval_ttl: timedelta = timedelta(hours=72)
 
@@ -70,11 +72,13 @@ class RuntimeStats:
 
     handoffs: int = 0
     seconds: float = 0.0
+    """From claiming each handoff to recording its outcome."""
     tool_seconds: float = 0.0
     model_seconds: float = 0.0
 
     @property
     def overhead_ms_per_handoff(self) -> float:
+        """The coordinator's own time per handoff: claim, routing, budgets, recording — not tools or the model."""
         if not self.handoffs:
             return 0.0
         return (self.seconds - self.tool_seconds - self.model_seconds) / self.handoffs * 1000
@@ -85,23 +89,38 @@ class _Recorder:
 
     def __init__(self, handoff: Handoff) -> None:
         self.handoff = handoff
-        self.rows: list[ExchangeRow] = []
+        self.rows: list[ExchangeRecord] = []
         self.tool_seconds = 0.0
         self.model_seconds = 0.0
 
     def add(self, kind: str, name: str, request: Any, response: Any, *, error: bool = False) -> None:
         self.rows.append(
-            ExchangeRow(
-                run_id=self.handoff.run_id,
-                step=self.handoff.step,
-                specialist=self.handoff.recipient,
-                kind=kind,
-                name=name,
-                request=request,
-                response=response,
-                error=error,
-            )
+            {
+                "run_id": self.handoff.run_id,
+                "step": self.handoff.step,
+                "specialist": self.handoff.recipient,
+                "kind": kind,
+                "name": name,
+                "request": request,
+                "response": response,
+                "error": error,
+            }
         )
+
+
+def _audit(handoff: Handoff, decision: str, outcome: str, *, tool: str = "", hashed: str = "") -> AuditRecord:
+    """The coordinator's audit entry about a handoff."""
+    return {
+        "at": datetime.now(UTC),
+        "tenant": handoff.tenant,
+        "run_id": handoff.run_id,
+        "actor": "coordinator",
+        "specialist": handoff.recipient,
+        "tool": tool,
+        "args_hash": hashed,
+        "decision": decision,
+        "outcome": outcome[:500],
+    }
 
 
 class _RecordingToolbox:
@@ -178,18 +197,29 @@ class Runtime:
 
     # -- one handoff ----------------------------------------------------------------------------
 
-    async def process(self, handoff: Handoff, worker: str) -> None:
+    async def process(self, claim: Claim, worker: str, *, claimed_in: float = 0.0) -> None:
+        """Run a claimed handoff and record its outcome (`claimed_in`: the seconds the claim took, for the stats)."""
         started = time.perf_counter()
-        recorder = _Recorder(handoff)
+        recorder = _Recorder(claim.handoff)
         try:
-            await self._process(handoff, worker, recorder)
+            await self._process(claim, worker, recorder)
         finally:
             self.stats.handoffs += 1
-            self.stats.seconds += time.perf_counter() - started
+            self.stats.seconds += time.perf_counter() - started + claimed_in
             self.stats.tool_seconds += recorder.tool_seconds
             self.stats.model_seconds += recorder.model_seconds
 
-    async def _process(self, handoff: Handoff, worker: str, recorder: _Recorder) -> None:
+    async def _tenant_spend(self, tenant: str) -> float:
+        """Today's spend of the tenant, read at most every few seconds (not once per handoff)."""
+        spent = self.store.cached_spend(tenant, self.settings.spend_refresh_seconds)
+        if spent is None:
+            spent = await anyio.to_thread.run_sync(
+                lambda: self.store.spend_today(tenant, fresh_within=self.settings.spend_refresh_seconds)
+            )
+        return spent
+
+    async def _process(self, claim: Claim, worker: str, recorder: _Recorder) -> None:
+        handoff = claim.handoff
         specialist = self.specialists.get(handoff.recipient)
         policy = self.policies.get(handoff.tenant)
         if specialist is None or policy is None:
@@ -206,11 +236,10 @@ class Runtime:
         except ValidationError as exc:
             await self._end(handoff, worker, "failed", "failed", f"malformed handoff payload: {exc}")
             return
-        run = await anyio.to_thread.run_sync(self.store.run, handoff.run_id)
-        budget = self._budget(handoff.budget, run)
+        budget = self._budget(handoff.budget, claim.run_created_at)
         model = _RecordingModel(self.model, recorder)
         try:
-            spent = await anyio.to_thread.run_sync(self.store.spend_today, handoff.tenant)
+            spent = await self._tenant_spend(handoff.tenant)
             if spent >= self.settings.tenant_daily_spend_usd:
                 raise BudgetExhausted(
                     f"tenant {handoff.tenant!r} spent ${spent:.2f} today, "
@@ -258,9 +287,10 @@ class Runtime:
                 recorder.rows,
             )
             return
-        results = {**run.result, handoff.recipient: output.model_dump(mode="json")}
+        produced = output.model_dump(mode="json")
+        results = {**claim.run_result, handoff.recipient: produced}
         decision = route(handoff.run_id, handoff.recipient, output, results)
-        result: dict[str, Any] = {handoff.recipient: output.model_dump(mode="json")}
+        result: dict[str, Any] = {handoff.recipient: produced}
         nxt: list[Handoff] = []
         if decision.recipient is not None and decision.payload is not None:
             revision = getattr(decision.payload, "revision", None)
@@ -269,31 +299,9 @@ class Runtime:
             left = self._left(handoff.budget, budget)
             nxt.append(handoff.next_hop(decision.recipient, decision.payload, left))
         approvals = [self._approval(handoff, a.tool, a.arguments, a.reason) for a in decision.approvals]
-        audit = [
-            AuditEntry(
-                at=datetime.now(UTC),
-                tenant=handoff.tenant,
-                run_id=handoff.run_id,
-                actor="coordinator",
-                specialist=handoff.recipient,
-                decision=f"routed to {decision.recipient or decision.run_status}",
-                outcome=decision.reason[:500],
-            )
-        ]
-        audit += [
-            AuditEntry(
-                at=datetime.now(UTC),
-                tenant=handoff.tenant,
-                run_id=handoff.run_id,
-                actor="coordinator",
-                specialist=handoff.recipient,
-                tool=a.tool,
-                args_hash=a.args_hash,
-                decision="parked for approval",
-                outcome=a.id,
-            )
-            for a in approvals
-        ]
+        audit = [_audit(handoff, f"routed to {decision.recipient or decision.run_status}", decision.reason)]
+        audit += [_audit(handoff, "parked for approval", a.id, tool=a.tool, hashed=a.args_hash) for a in approvals]
+        recorder.add("output", type(output).__name__, {}, produced)
         await anyio.to_thread.run_sync(
             lambda: self.store.finish(
                 handoff,
@@ -307,14 +315,9 @@ class Runtime:
                 tool_calls=budget.used_tool_calls,
                 approvals=approvals,
                 audit=audit,
-                exchanges=[*recorder.rows, *self._output_row(recorder, output)],
+                exchanges=recorder.rows,
             )
         )
-
-    @staticmethod
-    def _output_row(recorder: _Recorder, output: BaseModel) -> list[ExchangeRow]:
-        recorder.add("output", type(output).__name__, {}, output.model_dump(mode="json"))
-        return recorder.rows[-1:]
 
     async def _toolbox(self, handoff: Handoff, manifest: Any) -> BreakerToolbox:
         servers = sorted({server_of_scope(scope) for scope in manifest.scopes})
@@ -336,9 +339,8 @@ class Runtime:
             self.breakers,
         )
 
-    def _budget(self, budget: RunBudget, run: Any) -> Budget:
-        created = run.created_at if run.created_at.tzinfo else run.created_at.replace(tzinfo=UTC)
-        elapsed = (datetime.now(UTC) - created).total_seconds()
+    def _budget(self, budget: RunBudget, run_created_at: datetime) -> Budget:
+        elapsed = (datetime.now(UTC) - run_created_at).total_seconds()
         return Budget(
             tokens=budget.tokens,
             cost_usd=budget.cost_usd,
@@ -382,19 +384,9 @@ class Runtime:
         reason: str,
         usage: list[Usage] | None = None,
         tool_calls: int = 0,
-        exchanges: list[ExchangeRow] | None = None,
+        exchanges: list[ExchangeRecord] | None = None,
     ) -> None:
-        audit = [
-            AuditEntry(
-                at=datetime.now(UTC),
-                tenant=handoff.tenant,
-                run_id=handoff.run_id,
-                actor="coordinator",
-                specialist=handoff.recipient,
-                decision=f"run {status}",
-                outcome=reason[:500],
-            )
-        ]
+        audit = [_audit(handoff, f"run {status}", reason)]
         await anyio.to_thread.run_sync(
             lambda: self.store.finish(
                 handoff,

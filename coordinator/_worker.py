@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 
@@ -41,20 +42,21 @@ async def work(
     async def loop(index: int) -> None:
         me = f"{base}/{index}"
         while True:
-            handoff = await anyio.to_thread.run_sync(store.claim, me, lease)
-            if handoff is None:
+            started = time.perf_counter()
+            claim = await anyio.to_thread.run_sync(store.claim, me, lease)
+            if claim is None:
                 if until_idle and await anyio.to_thread.run_sync(store.pending_count) == 0:
                     return
                 await anyio.sleep(poll_seconds)
                 continue
             async with anyio.create_task_group() as tg:
-                tg.start_soon(_renew, store, handoff.id, me, lease)
+                tg.start_soon(_renew, store, claim.handoff.id, me, lease)
                 try:
-                    await runtime.process(handoff, me)
+                    await runtime.process(claim, me, claimed_in=time.perf_counter() - started)
                 finally:
                     tg.cancel_scope.cancel()
             if on_done is not None:
-                on_done(handoff.run_id)
+                on_done(claim.handoff.run_id)
 
     async def expire() -> None:
         """Approvals past their deadline escalate their runs (checked every half minute)."""

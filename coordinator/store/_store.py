@@ -12,18 +12,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, and_, func, or_, update
+from sqlalchemy import BindParameter, CursorResult, Engine, Table, and_, bindparam, case, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from coordinator.store._migrations import migrate
-from coordinator.store._tables import ApprovalRow, AuditEntry, ExchangeRow, HandoffRow, RunRow, UsageRow
+from coordinator.store._tables import (
+    ApprovalRow,
+    AuditEntry,
+    AuditRecord,
+    ExchangeRecord,
+    ExchangeRow,
+    HandoffRow,
+    RunRow,
+    UsageRow,
+)
 from mcp_servers.kit import Database
 from schemas import Conflict, Handoff, NotFound, RunBudget, RunStatus
 from specialists.kit import Usage
@@ -41,6 +53,94 @@ def _updated(session: Session, statement: Any) -> int:
     """Run an UPDATE; how many rows it changed."""
     statement = statement.execution_options(synchronize_session=False)
     return int(cast(CursorResult[Any], session.execute(statement)).rowcount)
+
+
+_RUN = cast(Table, RunRow.__table__)  # type: ignore[attr-defined]
+_HANDOFF = cast(Table, HandoffRow.__table__)  # type: ignore[attr-defined]
+_APPROVAL = cast(Table, ApprovalRow.__table__)  # type: ignore[attr-defined]
+_USAGE = cast(Table, UsageRow.__table__)  # type: ignore[attr-defined]
+_AUDIT = cast(Table, AuditEntry.__table__)  # type: ignore[attr-defined]
+_EXCHANGE = cast(Table, ExchangeRow.__table__)  # type: ignore[attr-defined]
+
+
+def _values(row: Any) -> dict[str, Any]:
+    """A table model's column values for a Core insert (an unset key left to the database)."""
+    return {
+        c.name: value for c in row.__table__.columns if (value := getattr(row, c.name)) is not None or not c.primary_key
+    }
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claimed handoff, with what its run has produced so far and when the run started."""
+
+    handoff: Handoff
+    run_result: dict[str, Any]
+    run_created_at: datetime
+
+
+class _Statements:
+    """The statements of the per-handoff path, built once (building a statement costs more than running it)."""
+
+    def __init__(self, postgres: bool) -> None:
+        now: BindParameter[datetime] = bindparam("now")
+        claimable = or_(
+            and_(
+                _HANDOFF.c.state == "pending", or_(_HANDOFF.c.lease_expires.is_(None), _HANDOFF.c.lease_expires < now)
+            ),
+            and_(_HANDOFF.c.state == "claimed", _HANDOFF.c.lease_expires < now),
+        )
+        oldest = select(_HANDOFF.c.id).where(claimable).order_by(_HANDOFF.c.created_at).limit(1)
+        if postgres:
+            oldest = oldest.with_for_update(skip_locked=True)  # two workers never wait for, or take, the same one
+        self.claim = (
+            update(_HANDOFF)
+            .where(_HANDOFF.c.id == oldest.scalar_subquery(), claimable)
+            .values(
+                state="claimed",
+                lease_owner=bindparam("worker"),
+                lease_expires=bindparam("expires"),
+                # a claimed handoff taken over after its lease expired is another attempt
+                attempt=_HANDOFF.c.attempt + case((_HANDOFF.c.state == "claimed", 1), else_=0),
+            )
+            .returning(*_HANDOFF.c)
+        )
+        self.run_start = select(_RUN.c.result, _RUN.c.created_at).where(_RUN.c.id == bindparam("run_id"))
+        self.finish_handoff = (
+            update(_HANDOFF)
+            .where(
+                _HANDOFF.c.id == bindparam("handoff_id"),
+                _HANDOFF.c.lease_owner == bindparam("worker"),
+                _HANDOFF.c.state == "claimed",
+            )
+            .values(state=bindparam("new_state"), lease_expires=None, error=bindparam("error"))
+        )
+        read = select(_RUN.c.result, _RUN.c.status, _RUN.c.reason, _RUN.c.finished_at).where(
+            _RUN.c.id == bindparam("run_id")
+        )
+        self.run_state = read.with_for_update() if postgres else read
+        self.update_run = (
+            update(_RUN)
+            .where(_RUN.c.id == bindparam("run_id"))
+            .values(
+                result=bindparam("result", type_=_RUN.c.result.type),
+                status=bindparam("status"),
+                reason=bindparam("reason"),
+                finished_at=bindparam("finished_at", type_=_RUN.c.finished_at.type),
+                updated_at=bindparam("updated_at", type_=_RUN.c.updated_at.type),
+                tool_calls=_RUN.c.tool_calls + bindparam("add_tool_calls"),
+                tokens=_RUN.c.tokens + bindparam("add_tokens"),
+                cost_usd=_RUN.c.cost_usd + bindparam("add_cost"),
+                iterations=_RUN.c.iterations + bindparam("add_iterations"),
+            )
+        )
+
+
+@dataclass
+class _Spend:
+    day: date
+    usd: float
+    read_at: float
 
 
 def new_trace() -> str:
@@ -61,6 +161,9 @@ class Store:
         self.url = url
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self.version = migrate(self.engine)
+        self._sql = _Statements(self.is_postgres)
+        self._spend: dict[str, _Spend] = {}
+        self._spend_lock = threading.Lock()
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -96,7 +199,7 @@ class Store:
                     updated_at=now,
                 )
             )
-            session.add(self._row(handoff))
+            session.add(HandoffRow(**self._row(handoff)))
             session.add(
                 AuditEntry(
                     at=now, tenant=tenant, run_id=run_id, actor="intake", decision="run started", outcome=source_key
@@ -136,88 +239,99 @@ class Store:
                 ).one()
             )
 
-    def spend_today(self, tenant: str) -> float:
-        start = _now().replace(hour=0, minute=0, second=0, microsecond=0)
-        with self._session() as session:
-            total = session.exec(
-                select(func.coalesce(func.sum(UsageRow.cost_usd), 0.0)).where(
-                    UsageRow.tenant == tenant, UsageRow.at >= start
-                )
-            ).one()
-        return float(total)
+    def spend_today(self, tenant: str, *, fresh_within: float = 0.0) -> float:
+        """What the tenant's model calls cost today (UTC), in USD. With `fresh_within`, a total read
+        from the database at most that many seconds ago serves (plus what this process recorded since):
+        the per-handoff budget check then costs no query."""
+        cached = self.cached_spend(tenant, fresh_within)
+        if cached is not None:
+            return cached
+        today = _now().date()
+        start = datetime(today.year, today.month, today.day, tzinfo=UTC)
+        with self.engine.connect() as connection:
+            total = float(
+                connection.execute(
+                    select(func.coalesce(func.sum(_USAGE.c.cost_usd), 0.0)).where(
+                        _USAGE.c.tenant == tenant, _USAGE.c.at >= start
+                    )
+                ).scalar_one()
+            )
+        with self._spend_lock:
+            self._spend[tenant] = _Spend(today, total, time.monotonic())
+        return total
+
+    def cached_spend(self, tenant: str, fresh_within: float) -> float | None:
+        """Today's spend of `tenant` if this process read it within `fresh_within` seconds, else None."""
+        entry = self._spend.get(tenant)
+        if entry is None or entry.day != _now().date() or time.monotonic() - entry.read_at > fresh_within:
+            return None
+        return entry.usd
+
+    def _spent(self, tenant: str, usd: float) -> None:
+        if usd:
+            with self._spend_lock:
+                entry = self._spend.get(tenant)
+                if entry is not None:
+                    entry.usd += usd
 
     # -- handoffs -------------------------------------------------------------------------------
 
     @staticmethod
-    def _row(handoff: Handoff) -> HandoffRow:
-        return HandoffRow(
-            id=handoff.id,
-            run_id=handoff.run_id,
-            tenant=handoff.tenant,
-            sender=handoff.sender,
-            recipient=handoff.recipient,
-            state=handoff.state,
-            attempt=handoff.attempt,
-            step=handoff.step,
-            payload=handoff.payload,
-            budget=handoff.budget.model_dump(),
-            trace=handoff.trace,
-            created_at=handoff.created_at,
-        )
+    def _row(handoff: Handoff) -> dict[str, Any]:
+        """The column values of a handoff's row."""
+        return {
+            "id": handoff.id,
+            "run_id": handoff.run_id,
+            "tenant": handoff.tenant,
+            "sender": handoff.sender,
+            "recipient": handoff.recipient,
+            "state": handoff.state,
+            "attempt": handoff.attempt,
+            "step": handoff.step,
+            "payload": handoff.payload,
+            "budget": handoff.budget.model_dump(),
+            "trace": handoff.trace,
+            "lease_owner": None,
+            "lease_expires": None,
+            "error": "",
+            "created_at": handoff.created_at,
+        }
 
     @staticmethod
-    def handoff_of(row: HandoffRow) -> Handoff:
+    def _handoff_of(row: Mapping[Any, Any]) -> Handoff:
         """The frozen envelope of a row, validated."""
         return Handoff(
-            id=row.id,
-            run_id=row.run_id,
-            tenant=row.tenant,
-            sender=row.sender,
-            recipient=row.recipient,
-            state=row.state,
-            attempt=row.attempt,
-            step=row.step,
-            payload=row.payload,
-            budget=RunBudget.model_validate(row.budget),
-            trace=row.trace,
-            created_at=_aware(row.created_at),
+            id=row["id"],
+            run_id=row["run_id"],
+            tenant=row["tenant"],
+            sender=row["sender"],
+            recipient=row["recipient"],
+            state=row["state"],
+            attempt=row["attempt"],
+            step=row["step"],
+            payload=row["payload"],
+            budget=RunBudget.model_validate(row["budget"]),
+            trace=row["trace"],
+            created_at=_aware(row["created_at"]),
         )
 
-    def claim(self, worker: str, lease_seconds: float) -> Handoff | None:
-        """Claim the oldest claimable handoff for `worker`: pending, or claimed under an expired lease."""
+    def claim(self, worker: str, lease_seconds: float) -> Claim | None:
+        """Claim the oldest claimable handoff for `worker` (pending, or claimed under an expired lease),
+        with what its run has produced so far: one UPDATE … RETURNING and one read, in one transaction."""
         now = _now()
-        claimable = or_(
-            and_(
-                col(HandoffRow.state) == "pending",
-                or_(col(HandoffRow.lease_expires).is_(None), col(HandoffRow.lease_expires) < now),
-            ),
-            and_(col(HandoffRow.state) == "claimed", col(HandoffRow.lease_expires) < now),
-        )
-        with self._session() as session:
-            query = select(HandoffRow).where(claimable).order_by(col(HandoffRow.created_at)).limit(1)
-            if self.is_postgres:
-                query = query.with_for_update(skip_locked=True)
-            row = session.exec(query).first()
+        with self.engine.begin() as connection:
+            row = (
+                connection.execute(
+                    self._sql.claim,
+                    {"now": now, "worker": worker, "expires": now + timedelta(seconds=lease_seconds)},
+                )
+                .mappings()
+                .first()
+            )
             if row is None:
                 return None
-            reclaimed = row.state == "claimed"
-            result = _updated(
-                session,
-                update(HandoffRow)
-                .where(col(HandoffRow.id) == row.id, claimable)
-                .values(
-                    state="claimed",
-                    lease_owner=worker,
-                    lease_expires=now + timedelta(seconds=lease_seconds),
-                    attempt=HandoffRow.attempt + (1 if reclaimed else 0),
-                ),
-            )
-            if result != 1:  # another worker (SQLite: another task) got it first
-                session.rollback()
-                return None
-            session.commit()
-            session.refresh(row)
-        return self.handoff_of(row)
+            run = connection.execute(self._sql.run_start, {"run_id": row["run_id"]}).one()
+        return Claim(self._handoff_of(row), dict(run.result), cast(datetime, _aware(run.created_at)))
 
     def release(self, handoff: Handoff, worker: str, error: str, delay_seconds: float) -> bool:
         """Give a claimed handoff back to the queue for another attempt, not before `delay_seconds`."""
@@ -270,67 +384,69 @@ class Store:
         usage: Sequence[tuple[str, Usage]] = (),
         tool_calls: int = 0,
         approvals: Sequence[ApprovalRow] = (),
-        audit: Sequence[AuditEntry] = (),
-        exchanges: Sequence[ExchangeRow] = (),
+        audit: Sequence[AuditRecord] = (),
+        exchanges: Sequence[ExchangeRecord] = (),
         error: str = "",
     ) -> bool:
-        """Record the outcome of a claimed handoff in one transaction. False if `worker` lost the lease."""
+        """Record the outcome of a claimed handoff in one transaction. False if `worker` lost the lease.
+
+        Core statements, not the ORM: this runs once per handoff, and the ORM's unit of work cost
+        more than the SQL itself."""
         handoff.moved_to(state)  # type: ignore[arg-type]  # refuses an illegal move before touching the store
         now = _now()
-        with self._session() as session:
-            moved = _updated(
-                session,
-                update(HandoffRow)
-                .where(
-                    col(HandoffRow.id) == handoff.id,
-                    col(HandoffRow.lease_owner) == worker,
-                    col(HandoffRow.state) == "claimed",
-                )
-                .values(state=state, lease_expires=None, error=error[:2000]),
-            )
+        with self.engine.begin() as connection:
+            moved = connection.execute(
+                self._sql.finish_handoff,
+                {"handoff_id": handoff.id, "worker": worker, "new_state": state, "error": error[:2000]},
+            ).rowcount
             if moved != 1:
-                session.rollback()
-                return False
-            for nxt in next_handoffs:
-                session.add(self._row(nxt))
-            run = session.get(RunRow, handoff.run_id, with_for_update=self.is_postgres)
+                return False  # another worker holds it now; nothing was changed
+            if next_handoffs:
+                connection.execute(_HANDOFF.insert(), [self._row(nxt) for nxt in next_handoffs])
+            run = connection.execute(self._sql.run_state, {"run_id": handoff.run_id}).first()
             if run is None:
                 raise NotFound(f"run {handoff.run_id!r} not found")
-            if result:
-                run.result = {**run.result, **result}
-            if run_status is not None:
-                run.status = run_status
-                if run_status != "running":
-                    run.finished_at = now
-            if reason:
-                run.reason = reason
-            for specialist, u in usage:
-                session.add(
-                    UsageRow(
-                        run_id=run.id,
-                        tenant=run.tenant,
-                        specialist=specialist,
-                        model=u.model,
-                        input_tokens=u.input_tokens,
-                        output_tokens=u.output_tokens,
-                        cache_tokens=u.cache_creation_tokens + u.cache_read_tokens,
-                        cost_usd=u.cost_usd,
-                        at=now,
-                    )
+            ended = run_status is not None and run_status != "running"
+            connection.execute(
+                self._sql.update_run,
+                {
+                    "run_id": handoff.run_id,
+                    "result": {**run.result, **result} if result else run.result,
+                    "status": run_status or run.status,
+                    "reason": reason or run.reason,
+                    "finished_at": now if ended else run.finished_at,
+                    "updated_at": now,
+                    "add_tool_calls": tool_calls,
+                    "add_tokens": sum(u.total_tokens for _, u in usage),
+                    "add_cost": sum(u.cost_usd for _, u in usage),
+                    "add_iterations": len(usage),
+                },
+            )
+            if usage:
+                connection.execute(
+                    _USAGE.insert(),
+                    [
+                        {
+                            "run_id": handoff.run_id,
+                            "tenant": handoff.tenant,
+                            "specialist": specialist,
+                            "model": u.model,
+                            "input_tokens": u.input_tokens,
+                            "output_tokens": u.output_tokens,
+                            "cache_tokens": u.cache_creation_tokens + u.cache_read_tokens,
+                            "cost_usd": u.cost_usd,
+                            "at": now,
+                        }
+                        for specialist, u in usage
+                    ],
                 )
-                run.tokens += u.total_tokens
-                run.cost_usd += u.cost_usd
-                run.iterations += 1
-            run.tool_calls += tool_calls
-            run.updated_at = now
-            session.add(run)
-            for approval in approvals:
-                session.add(approval)
-            for entry in audit:
-                session.add(entry)
-            for exchange in exchanges:
-                session.add(exchange)
-            session.commit()
+            if approvals:
+                connection.execute(_APPROVAL.insert(), [_values(row) for row in approvals])
+            if audit:
+                connection.execute(_AUDIT.insert(), audit)
+            if exchanges:
+                connection.execute(_EXCHANGE.insert(), exchanges)
+        self._spent(handoff.tenant, sum(u.cost_usd for _, u in usage))
         return True
 
     def exchanges(self, run_id: str) -> list[ExchangeRow]:

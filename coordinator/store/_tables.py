@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, TypedDict
 
 from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -123,6 +124,34 @@ class ExchangeRow(SQLModel, table=True):
     request: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
     response: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
     error: bool = False
+
+
+class ExchangeRecord(TypedDict):
+    """An exchange as the runtime records it: the values of a `coord_exchange` row (a plain dict — building
+    table models on the per-handoff path cost more than writing them)."""
+
+    run_id: str
+    step: int
+    specialist: str
+    kind: str
+    name: str
+    request: dict[str, Any]
+    response: dict[str, Any]
+    error: bool
+
+
+class AuditRecord(TypedDict):
+    """An audit entry as the runtime records it: the values of a `coord_audit` row."""
+
+    at: datetime
+    tenant: str
+    run_id: str
+    actor: str
+    specialist: str
+    tool: str
+    args_hash: str
+    decision: str
+    outcome: str
 
 
 class SchemaVersion(SQLModel, table=True):
