@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -245,18 +245,18 @@ class Runtime:
                     f"tenant {handoff.tenant!r} spent ${spent:.2f} today, "
                     f"its daily limit is ${self.settings.tenant_daily_spend_usd:.2f}"
                 )
-            toolbox = await self._toolbox(handoff, specialist.manifest)
-            ctx = SpecialistContext(
-                tenant=handoff.tenant,
-                run_id=handoff.run_id,
-                policy=policy,
-                toolbox=ScopedToolbox(_RecordingToolbox(toolbox, recorder), specialist.manifest.scopes, budget),
-                model=model,
-                budget=budget,
-                manifest=specialist.manifest,
-                step=handoff.step,
-            )
-            output: BaseModel = await specialist.run(task, ctx)
+            async with self._toolbox(handoff, specialist.manifest) as toolbox:
+                ctx = SpecialistContext(
+                    tenant=handoff.tenant,
+                    run_id=handoff.run_id,
+                    policy=policy,
+                    toolbox=ScopedToolbox(_RecordingToolbox(toolbox, recorder), specialist.manifest.scopes, budget),
+                    model=model,
+                    budget=budget,
+                    manifest=specialist.manifest,
+                    step=handoff.step,
+                )
+                output: BaseModel = await specialist.run(task, ctx)
         except TRANSIENT as exc:
             await self.pool.drop(handoff.tenant, handoff.recipient)
             problem = f"{exc.code}: {exc.message}"
@@ -319,25 +319,27 @@ class Runtime:
             )
         )
 
-    async def _toolbox(self, handoff: Handoff, manifest: Any) -> BreakerToolbox:
+    @contextlib.asynccontextmanager
+    async def _toolbox(self, handoff: Handoff, manifest: Any) -> AsyncIterator[BreakerToolbox]:
+        """The specialist's toolbox for this handoff: pooled sessions, with timeouts, retries and breakers."""
         servers = sorted({server_of_scope(scope) for scope in manifest.scopes})
         for server in servers:
             breaker = self.breakers.setdefault(server, CircuitBreaker())
             if breaker.state == "open":
                 with breaker.guard(server):  # fails fast: an open circuit admits nothing
                     pass
-        try:
-            pool_toolbox = await self.pool.toolbox(handoff.tenant, manifest)
-        except Unavailable as exc:
-            if exc.field in self.breakers:  # could not even connect: that counts as a failed call
-                with contextlib.suppress(Unavailable), self.breakers[exc.field].guard(exc.field):
-                    raise
-            raise
-        mcp = pool_toolbox.for_run(handoff.trace)
-        return BreakerToolbox(
-            RetryingToolbox(TimeoutToolbox(mcp, self.settings.tool_timeout_seconds)),
-            self.breakers,
-        )
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                pool_toolbox = await stack.enter_async_context(self.pool.session(handoff.tenant, manifest))
+            except Unavailable as exc:
+                if exc.field in self.breakers:  # could not even connect: that counts as a failed call
+                    with contextlib.suppress(Unavailable), self.breakers[exc.field].guard(exc.field):
+                        raise
+                raise
+            mcp = pool_toolbox.for_run(handoff.trace)
+            yield BreakerToolbox(
+                RetryingToolbox(TimeoutToolbox(mcp, self.settings.tool_timeout_seconds)), self.breakers
+            )
 
     def _budget(self, budget: RunBudget, run_created_at: datetime) -> Budget:
         elapsed = (datetime.now(UTC) - run_created_at).total_seconds()

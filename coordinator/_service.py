@@ -50,8 +50,8 @@ async def fetch_policies(pool: SessionPool, tenants: list[str]) -> dict[str, Pol
     """Each tenant's policy from the knowledge server (over MCP, like everything else)."""
     policies: dict[str, Policy] = {}
     for tenant in tenants:
-        toolbox = await pool.toolbox(tenant, INTAKE)
-        result = await toolbox.call(knowledge.GET_POLICY, knowledge.GetPolicyIn())
+        async with pool.session(tenant, INTAKE) as toolbox:
+            result = await toolbox.call(knowledge.GET_POLICY, knowledge.GetPolicyIn())
         assert isinstance(result, knowledge.TenantPolicy)
         policies[tenant] = result.policy
     return policies
@@ -59,16 +59,16 @@ async def fetch_policies(pool: SessionPool, tenants: list[str]) -> dict[str, Pol
 
 async def inbox_emails(pool: SessionPool, tenant: str) -> list[InboundEmail]:
     """The tenant's unprocessed mailbox messages, oldest first."""
-    toolbox = await pool.toolbox(tenant, INTAKE)
-    listed = await toolbox.call(mailbox.LIST_INBOX, mailbox.ListInboxIn(status="unprocessed", limit=200))
-    assert isinstance(listed, mailbox.MessageList)
-    emails = []
-    for item in listed.items:
-        message = await toolbox.call(mailbox.GET_MESSAGE, mailbox.GetMessageIn(message_id=item.id))
-        assert isinstance(message, mailbox.Message)
-        emails.append(
-            InboundEmail(message_id=message.id, sender=message.sender, subject=message.subject, body=message.body)
-        )
+    async with pool.session(tenant, INTAKE) as toolbox:
+        listed = await toolbox.call(mailbox.LIST_INBOX, mailbox.ListInboxIn(status="unprocessed", limit=200))
+        assert isinstance(listed, mailbox.MessageList)
+        emails = []
+        for item in listed.items:
+            message = await toolbox.call(mailbox.GET_MESSAGE, mailbox.GetMessageIn(message_id=item.id))
+            assert isinstance(message, mailbox.Message)
+            emails.append(
+                InboundEmail(message_id=message.id, sender=message.sender, subject=message.subject, body=message.body)
+            )
     return emails
 
 

@@ -2,13 +2,19 @@
 
 Each session carries a token the coordinator minted for that tenant, that server's audience and
 only the specialist's scopes on that server (never a token it was given). Tokens are short-lived;
-a session whose token is about to expire is closed and opened again with a fresh one. Opening a
+a session whose token is about to expire is replaced by one with a fresh token. Opening a
 session per call would cost more than the call itself.
+
+The pool is bounded: past `max_sets` session sets (one per tenant and specialist), the least recently
+used idle one is closed, so a coordinator serving thousands of tenants keeps only its busy ones open.
+A set is closed only when no handoff is using it (replaced and dropped sets close when released).
 """
 
 from __future__ import annotations
 
+import ssl
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -30,7 +36,9 @@ Connect = Callable[[str, ServerName, list[str]], AbstractAsyncContextManager[Cli
 
 
 def http_connector(urls: dict[ServerName, str], issuer: TokenIssuer, *, ttl_seconds: int = 900) -> Connect:
-    """Clients over streamable HTTP with tokens minted per (tenant, server, scopes)."""
+    """Clients over streamable HTTP with tokens minted per (tenant, server, scopes). One TLS context
+    serves them all: building one per client costs ~6 ms (more than opening the session itself)."""
+    tls = ssl.create_default_context()
 
     @asynccontextmanager
     async def connect(tenant: str, server: ServerName, scopes: list[str]) -> AsyncIterator[Client]:
@@ -39,7 +47,7 @@ def http_connector(urls: dict[ServerName, str], issuer: TokenIssuer, *, ttl_seco
         )
         headers = {"Authorization": f"Bearer {token}"}
         async with (
-            httpx2.AsyncClient(headers=headers, timeout=30) as http,
+            httpx2.AsyncClient(headers=headers, timeout=30, verify=tls) as http,
             Client(streamable_http_client(urls[server], http_client=http)) as client,
         ):
             yield client
@@ -52,16 +60,30 @@ class _Entry:
     toolbox: McpToolbox
     close: anyio.Event
     opened: float
+    users: int = 0
+    retired: bool = False
+
+    def release(self) -> None:
+        self.users -= 1
+        if self.retired and self.users == 0:
+            self.close.set()
+
+    def retire(self) -> None:
+        """No new user gets this set; it closes when its last user is done."""
+        self.retired = True
+        if self.users == 0:
+            self.close.set()
 
 
 class SessionPool:
     """Use as `async with SessionPool(connect) as pool:`. Each session set lives in a task of the
     pool's own (MCP clients must be closed by the task that opened them)."""
 
-    def __init__(self, connect: Connect, *, refresh_after_seconds: float = 600.0) -> None:
+    def __init__(self, connect: Connect, *, refresh_after_seconds: float = 600.0, max_sets: int = 256) -> None:
         self._connect = connect
         self._refresh_after = refresh_after_seconds
-        self._entries: dict[tuple[str, str], _Entry] = {}
+        self._max_sets = max_sets
+        self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
         self._lock = anyio.Lock()
         self._tasks: TaskGroup | None = None
 
@@ -77,18 +99,42 @@ class SessionPool:
         assert self._tasks is not None
         await self._tasks.__aexit__(None, None, None)
 
-    async def toolbox(self, tenant: str, manifest: Manifest) -> McpToolbox:
-        """The discovered toolbox of this specialist for this tenant (sessions opened on first use)."""
+    def __len__(self) -> int:
+        """How many session sets are open."""
+        return len(self._entries)
+
+    @asynccontextmanager
+    async def session(self, tenant: str, manifest: Manifest) -> AsyncIterator[McpToolbox]:
+        """The discovered toolbox of this specialist for this tenant, for the duration of the block
+        (sessions opened on first use, kept open for the next handoff)."""
+        entry = await self._acquire(tenant, manifest)
+        try:
+            yield entry.toolbox
+        finally:
+            entry.release()
+
+    async def _acquire(self, tenant: str, manifest: Manifest) -> _Entry:
         key = (tenant, manifest.name)
         async with self._lock:
             entry = self._entries.get(key)
             if entry is not None and time.monotonic() - entry.opened > self._refresh_after:
-                entry.close.set()
+                del self._entries[key]
+                entry.retire()  # its token is getting old: new users get a fresh set
                 entry = None
             if entry is None:
                 entry = await self._open(tenant, manifest)
                 self._entries[key] = entry
-            return entry.toolbox
+            else:
+                self._entries.move_to_end(key)
+            entry.users += 1
+            self._evict()
+            return entry
+
+    def _evict(self) -> None:
+        """Close the least recently used idle sets beyond `max_sets`."""
+        excess = len(self._entries) - self._max_sets
+        for key in [k for k, e in self._entries.items() if e.users == 0][: max(0, excess)]:
+            self._entries.pop(key).retire()
 
     async def _open(self, tenant: str, manifest: Manifest) -> _Entry:
         if self._tasks is None:
@@ -130,7 +176,7 @@ class SessionPool:
         async with self._lock:
             entry = self._entries.pop((tenant, specialist), None)
             if entry is not None:
-                entry.close.set()
+                entry.retire()
 
 
 def _leaf(exc: BaseException) -> BaseException:
