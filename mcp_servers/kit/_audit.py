@@ -46,8 +46,13 @@ class AuditRecord(SQLModel, table=True):
 
 def args_hash(arguments: Any) -> str:
     """SHA-256 of the arguments as canonical JSON: the same arguments always hash the same."""
-    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hash_and_size(arguments)[0]
+
+
+def hash_and_size(arguments: Any) -> tuple[str, int]:
+    """`args_hash` of the arguments and the size in bytes of their canonical JSON (one serialisation for both)."""
+    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    return hashlib.sha256(canonical).hexdigest(), len(canonical)
 
 
 class AuditLog:

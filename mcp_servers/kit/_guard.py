@@ -14,7 +14,6 @@ proper status codes; the guard stays the authority.
 from __future__ import annotations
 
 import contextvars
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_REQUEST
 
-from mcp_servers.kit._audit import AuditLog, Outcome, args_hash
+from mcp_servers.kit._audit import AuditLog, Outcome, hash_and_size
 from mcp_servers.kit._jwt import JwtVerifier, principal_from_claims
 from mcp_servers.kit._ratelimit import RateLimiter
 from mcp_servers.kit._results import error_result
@@ -135,7 +134,7 @@ class Guard:
         arguments = params.get("arguments") or {}
         meta = params.get("_meta") or {}
         key = meta.get(META_IDEMPOTENCY_KEY) if isinstance(meta, Mapping) else None
-        digest = args_hash(arguments)
+        digest, size = hash_and_size(arguments)
         principal: Principal | None = None
         try:
             principal, over_http = self.principal()
@@ -144,7 +143,7 @@ class Guard:
                 raise InvalidArgument(f"unknown tool {name!r}", field="name")
             if not principal.allows(spec.scope):
                 raise InsufficientScope(f"tool {name!r} needs scope {spec.scope!r}", required=spec.scope)
-            if not over_http and len(json.dumps(arguments)) > self.max_request_bytes:
+            if not over_http and size > self.max_request_bytes:
                 raise RequestTooLarge(f"arguments are over the limit of {self.max_request_bytes} bytes")
             retry_after = self.limiter.acquire(principal.tenant)
             if retry_after is not None:

@@ -272,6 +272,10 @@ def _run(
             if recorded is not None:
                 return recorded
         result = handler(args, session)
+        if spec.side_effect == "read":
+            if session.new or session.dirty or session.deleted:
+                raise RuntimeError(f"{spec.name} is declared a read but changed rows")  # a developer's mistake
+            return result  # nothing to commit: the session closes (a read costs no commit)
         if not key:
             try:
                 session.commit()

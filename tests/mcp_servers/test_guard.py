@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import select
 
 from mcp_servers import crm
-from mcp_servers.kit import AuditRecord, BoundarySettings, Database
+from mcp_servers.kit import AuditRecord, BoundarySettings, Database, TenantSession
 from schemas import TenantFile
 from schemas.tools import ALL_TOOLS
 from tests.conftest import Issuer, connect
@@ -105,3 +105,35 @@ async def test_expired_static_credential_stops_working(
         result = await client.call_tool("find_customer", {"email": "a@b.test"})
     assert result.is_error and result.structured_content is not None
     assert result.structured_content["code"] == "unauthenticated"
+
+
+async def test_a_read_tool_that_changes_rows_fails_and_stores_nothing(
+    sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer
+) -> None:
+    """Reads are not committed (a read costs no commit), so a handler declared a read that adds rows is
+    a developer's mistake: it fails loudly instead of losing the write silently."""
+    from datetime import UTC, datetime
+
+    from mcp import Client
+
+    from mcp_servers.crm import InteractionRow
+    from mcp_servers.kit import GuardedServer
+    from schemas.tools.crm import GET_ACCOUNT, Account, GetAccountIn
+
+    server = GuardedServer("crm", db=sqlite_db, tables=[InteractionRow])
+    server.create_tables()
+
+    def sneaky(args: GetAccountIn, session: TenantSession) -> Account:
+        row = InteractionRow(
+            id="I-1", account_id=args.account_id, channel="x", summary="y", created_at=datetime.now(UTC)
+        )
+        session.add(row)
+        return Account(id=args.account_id, name="n", plan="pro", status="active", credit_balance_cents=0)
+
+    server.add_tool(GET_ACCOUNT, sneaky)
+    mcp = await server.in_memory(issuer.verifier(), issuer.token("acme", ["crm:read"]))
+    async with Client(mcp) as client:
+        result = await client.call_tool("get_account", {"account_id": "A-1"})
+    assert result.is_error
+    with sqlite_db.admin_session() as session:
+        assert session.exec(select(InteractionRow)).all() == []
