@@ -1,4 +1,4 @@
-"""`python -m bench all|boundary [--size tiny|small|full] [--json OUT]`."""
+"""`python -m bench all|boundary|e2e|memory|scale [--size tiny|small|full] [--json OUT]`."""
 
 from __future__ import annotations
 
@@ -11,67 +11,179 @@ import anyio
 from rich.console import Console
 from rich.table import Table
 
-from bench import _boundary, _e2e, _memory
+from bench import _boundary, _e2e, _memory, _scale
 
 
 def _print(console: Console, report: dict[str, Any]) -> None:
     _print_boundary(console, report.get("boundary"))
-    for name in ("e2e", "memory"):
-        if name in report:
-            table = Table(
-                title={"e2e": "End to end through the coordinator", "memory": "Memory under load"}[name],
-                title_justify="left",
-            )
-            table.add_column("figure")
-            table.add_column("value", justify="right")
-            for key, value in report[name].items():
-                table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
-            console.print(table)
+    _print_e2e(console, report.get("e2e"))
+    _print_memory(console, report.get("memory"))
+    if "scale" in report:
+        _scale.print_report(console, report["scale"])
+
+
+E2E_ROWS = (
+    ("tickets/s, 1 worker", "tickets_per_s_1_worker", ".2f"),
+    ("tickets/s, 4 workers", "tickets_per_s_4_workers", ".2f"),
+    ("MCP calls per ticket", "mcp_calls_per_ticket", ".2f"),
+    ("handoffs per ticket", "handoffs_per_ticket", ".2f"),
+    ("bare SDK calls/s, 1 session", "bare_calls_per_s_1_session", ".0f"),
+    ("bare SDK calls/s, 4 sessions", "bare_calls_per_s_4_sessions", ".0f"),
+    ("÷ bare limit, 1 worker (target ≥ 0.6)", "ratio_to_bare_limit_1_worker", ".3f"),
+    ("÷ bare limit, 4 workers (target ≥ 0.6)", "ratio_to_bare_limit_4_workers", ".3f"),
+    ("coordinator ms per handoff (target ≤ 1)", "coordinator_overhead_ms_per_handoff", ".3f"),
+)
+
+
+def _print_e2e(console: Console, e2e: dict[str, Any] | None) -> None:
+    if not e2e:
+        return
+    table = Table(
+        title=f"End to end: {e2e['tickets_per_pass']} tickets a pass, median of {e2e['repeats']} (min–max)",
+        title_justify="left",
+    )
+    table.caption = "bare limit = bare SDK calls/s ÷ MCP calls per ticket, measured in the same run"
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for label, key, fmt in E2E_ROWS:
+        low, high = e2e[f"{key}_min_max"]
+        table.add_row(label, f"{e2e[key]:{fmt}} ({low:{fmt}}–{high:{fmt}})")
+    console.print(table)
+
+
+def _print_memory(console: Console, memory: dict[str, Any] | None) -> None:
+    if not memory:
+        return
+    table = Table(
+        title=(
+            f"Memory: RSS MiB of each process, {memory['tenants']} tenants, {memory['tickets']} tickets, "
+            f"{memory['mcp_calls']} MCP calls"
+        ),
+        title_justify="left",
+    )
+    table.caption = f"session sets open at the end: {memory['session_sets_open_at_end']} (the pool is bounded)"
+    for column in ("process", "warm", "¼", "½", "¾", "all", "all ÷ ½", "all ÷ warm"):
+        table.add_column(column, justify="left" if column == "process" else "right")
+    for name, samples in memory["rss_kib"].items():
+        table.add_row(
+            name,
+            *(f"{kib / 1024:.1f}" for kib in samples),
+            f"{memory['growth_second_half'][name]:.3f}",
+            f"{memory['growth_from_warmup'][name]:.3f}",
+        )
+    console.print(table)
 
 
 def _print_boundary(console: Console, boundary: dict[str, Any] | None) -> None:
+    """Four tables, each fitting 80 columns: sequential calls, throughput, ratios, and the issue's targets."""
     if not boundary:
         return
-    table = Table(title="The price of the boundary: guarded read vs bare MCP SDK tool, same SQL", title_justify="left")
-    for column in (
-        "transport",
-        "bare p50 ms",
-        "guarded p50 ms",
-        "ratio",
-        "bare p99 ms",
-        "guarded p99 ms",
-        "guarded p50 min–max",
+    kinds = ("bare", "guarded", "fastmcp")
+    runs = f"median of {boundary['repeats']} interleaved runs, min–max below"
+    sequential = Table(
+        title=f"The price of the boundary: one session, {boundary['calls']} sequential calls ({runs})",
+        title_justify="left",
+    )
+    client = ", ".join(f"{k} {boundary['http'][k]['client_cpu_ms_per_call']:.2f}" for k in kinds)
+    sequential.caption = (
+        "CPU: the server process's (HTTP); client and server, one process (in memory).\n"
+        f"The SDK client's own CPU ms/call over HTTP, the same client for all: {client}"
+    )
+    for column in ("over", "server", "p50 ms", "p99 ms", "calls/s", "CPU ms/call"):
+        sequential.add_column(column, justify="left" if column in ("over", "server") else "right")
+    for transport, key, cpu in (
+        ("memory", "in_memory", "process_cpu_ms_per_call"),
+        ("HTTP", "http", "server_cpu_ms_per_call"),
     ):
-        table.add_column(column, justify="right")
-    for transport in ("in_memory", "http"):
-        r = boundary[transport]
-        low, high = r["min_max_guarded_p50_ms"]
-        table.add_row(
-            transport,
-            f"{r['bare']['p50_ms']:.3f}",
-            f"{r['guarded']['p50_ms']:.3f}",
-            f"{r['ratio_p50_guarded_to_bare']:.2f}",
-            f"{r['bare']['p99_ms']:.3f}",
-            f"{r['guarded']['p99_ms']:.3f}",
-            f"{low:.3f}–{high:.3f}",
-        )
-    console.print(table)
-    throughput = Table(title="HTTP throughput (calls/s), concurrent sessions", title_justify="left")
-    for column in ("sessions", "bare", "guarded", "ratio"):
-        throughput.add_column(column, justify="right")
+        for kind in kinds:
+            if kind in boundary[key]:
+                f = boundary[key][kind]
+                sequential.add_row(
+                    transport,
+                    kind,
+                    _spread(f, "p50_ms", ".3f", "\n"),
+                    _spread(f, "p99_ms", ".2f", "\n"),
+                    _spread(f, "calls_per_s", ".0f", "\n"),
+                    _spread(f, cpu, ".2f", "\n"),
+                )
+    console.print(sequential)
+
+    throughput = Table(
+        title=f"HTTP, concurrent sessions (median of {boundary['repeats']} interleaved runs, min–max)",
+        title_justify="left",
+    )
+    for column in ("sessions", "server", "calls/s", "server CPU ms/call"):
+        throughput.add_column(column, justify="left" if column == "server" else "right")
     for sessions, r in boundary["http_throughput"].items():
-        throughput.add_row(
-            sessions,
-            f"{r['bare_calls_per_s']:.0f}",
-            f"{r['guarded_calls_per_s']:.0f}",
-            f"{r['ratio_guarded_to_bare']:.2f}",
-        )
+        for kind in kinds:
+            throughput.add_row(
+                sessions if kind == kinds[0] else "",
+                kind,
+                _spread(r[kind], "calls_per_s", ".0f"),
+                _spread(r[kind], "server_cpu_ms_per_call", ".2f"),
+                end_section=kind == kinds[-1],
+            )
     console.print(throughput)
+
+    ratios = Table(title="Ratios, each taken within one interleaved run: median (min–max)", title_justify="left")
+    for column in ("figure", "transport", "guarded ÷ bare", "guarded ÷ fastmcp"):
+        ratios.add_column(column, justify="left" if column in ("figure", "transport") else "right")
+    memory, http = boundary["in_memory"]["ratios"], boundary["http"]["ratios"]
+    ratios.add_row("p50 latency", "in memory", _ratio(memory, "p50_guarded_to_bare"), "")
+    ratios.add_row("p99 latency", "in memory", _ratio(memory, "p99_guarded_to_bare"), "")
+    ratios.add_row("CPU per call", "in memory", _ratio(memory, "cpu_guarded_to_bare"), "", end_section=True)
+    ratios.add_row("p50 latency", "HTTP", _ratio(http, "p50_guarded_to_bare"), _ratio(http, "p50_guarded_to_fastmcp"))
+    ratios.add_row("p99 latency", "HTTP", _ratio(http, "p99_guarded_to_bare"), "")
+    ratios.add_row(
+        "server CPU/call",
+        "HTTP",
+        _ratio(http, "server_cpu_guarded_to_bare"),
+        _ratio(http, "server_cpu_guarded_to_fastmcp"),
+        end_section=True,
+    )
+    for sessions, r in boundary["http_throughput"].items():
+        at = f"HTTP, {sessions} session{'' if sessions == '1' else 's'}"
+        ratios.add_row(
+            "throughput", at, _ratio(r["ratios"], "guarded_to_bare"), _ratio(r["ratios"], "guarded_to_fastmcp")
+        )
+        ratios.add_row("server CPU/call", at, _ratio(r["ratios"], "server_cpu_guarded_to_bare"), "")
+    console.print(ratios)
+
+    targets = Table(title="The issue's targets (medians; never asserted)", title_justify="left")
+    for column in ("target", "where", "value", ""):
+        targets.add_column(column, justify="right" if column == "value" else "left")
+    latency = boundary["targets"]["latency_guarded_to_bare_at_most"]
+    for transport, r in (("in memory", memory), ("HTTP", http)):
+        value = r["p50_guarded_to_bare"]
+        targets.add_row(f"guarded ÷ bare p50 latency ≤ {latency}", transport, *_against(value, value <= latency))
+    floor = boundary["targets"]["throughput_guarded_to_fastmcp_at_least"]
+    for sessions, r in boundary["http_throughput"].items():
+        value = r["ratios"]["guarded_to_fastmcp"]
+        targets.add_row(
+            f"guarded ÷ fastmcp calls/s ≥ {floor}", f"HTTP, {sessions} sess.", *_against(value, value >= floor)
+        )
+    console.print(targets)
+
+
+def _spread(figures: dict[str, Any], key: str, fmt: str, between: str = " ") -> str:
+    low, high = figures["min_max"][key]
+    return f"{figures[key]:{fmt}}{between}({low:{fmt}}–{high:{fmt}})"
+
+
+def _ratio(ratios: dict[str, Any], key: str) -> str:
+    if ratios[key] is None:  # no repeat had a nonzero denominator (CPU under one clock tick)
+        return "n/a"
+    low, high = ratios["min_max"][key]
+    return f"{ratios[key]:.2f} ({low:.2f}–{high:.2f})"
+
+
+def _against(value: float, met: bool) -> tuple[str, str]:
+    return f"{value:.3f}", "met" if met else "missed"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("which", choices=["all", "boundary", "e2e", "memory"], nargs="?", default="all")
+    parser.add_argument("which", choices=["all", "boundary", "e2e", "memory", "scale"], nargs="?", default="all")
     parser.add_argument("--size", choices=["tiny", "small", "full"], default="small")
     parser.add_argument("--json", type=Path, default=Path("bench-report.json"))
     args = parser.parse_args()
@@ -80,13 +192,17 @@ def main() -> None:
         report["boundary"] = anyio.run(_boundary.run, args.size)
     if args.which in ("all", "e2e"):
         report["e2e"] = anyio.run(_e2e.run, args.size)
-        bare = report.get("boundary", {}).get("http", {}).get("bare", {}).get("calls_per_s")
-        if bare:
-            limit = bare / report["e2e"]["mcp_calls_per_ticket"]
-            report["e2e"]["bare_limit_tickets_per_s"] = limit
-            report["e2e"]["ratio_to_bare_limit"] = report["e2e"]["tickets_per_s"] / limit
     if args.which in ("all", "memory"):
         report["memory"] = anyio.run(_memory.run, args.size)
+    if args.which == "scale":
+        report["scale"] = anyio.run(_scale.run, args.size)
+    elif args.which == "all":
+        unreachable = _scale.unreachable()
+        if unreachable is None:
+            report["scale"] = anyio.run(_scale.run, args.size)
+        else:
+            print(f"scale skipped: it needs PostgreSQL, and here {unreachable}")
+            report["scale_skipped"] = unreachable
     _print(Console(), report)
     args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"report written to {args.json}")

@@ -1,23 +1,46 @@
 """The price of the boundary: a guarded read (token, scope, tenant-bound SQL, audit) against a bare MCP SDK
-tool running the same SQL, over streamable HTTP (servers as processes) and in memory."""
+tool running the same SQL, and against FastMCP serving that unguarded tool, over streamable HTTP (servers
+as processes on 127.0.0.1) and in memory (guarded vs bare, the SDK's in-memory transport).
+
+Method, because these machines are noisy:
+- the three server processes are started once, before anything is measured; then the repeats are
+  interleaved (bare, guarded, fastmcp; then guarded, fastmcp, bare; ...: the order rotates so that no kind
+  always runs first), so a slow spell of the machine hits every kind rather than one kind's repeats;
+- each figure is the median over the repeats, with the min and max beside it; each ratio is taken per
+  repeat, between runs measured moments apart, and reported the same way;
+- besides wall time, the server process's CPU time (utime + stime of /proc/<pid>/stat, every thread) is
+  read before and after each measured block and divided by its calls (it counts in clock ticks of 10 ms, so
+  a block needs ~0.5 s of CPU to be good to 2%: the tiny size is too short). `server_cpu_ms_per_call` is far less
+  noisy than latency and is the fairest price of the boundary, since the client is the same SDK client
+  for every kind. In memory, client and server share a process, so the figure there is the process's
+  CPU per call (client included; the client's part is the same for both kinds). Over HTTP the client's
+  own CPU per call (`client_cpu_ms_per_call`, this process) is reported too: it is most of the wall time;
+- sequential: one session, p50/p99 latency and calls/s after a warm-up; concurrent: `sessions` sessions
+  opened (and each warmed by one call) before the clock starts, then all calling at once.
+"""
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx2
+from anyio.abc import Process
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.types import CallToolResult
 
-from bench._serve import ISSUER, bare_server
+from bench._serve import ISSUER, KINDS, bare_server
 from coordinator._tokens import DevKeys, TokenIssuer
 from coordinator.cli._processes import free_port
 from mcp_servers import crm
@@ -26,6 +49,28 @@ from schemas import load_tenant_file
 
 REPO = Path(__file__).resolve().parent.parent
 EMAIL = "priya.raman@brightloop.example.com"
+TARGETS = {"latency_guarded_to_bare_at_most": 1.15, "throughput_guarded_to_fastmcp_at_least": 1.3}
+"""The issue's targets. Printed beside the figures; never asserted."""
+
+Sample = dict[str, float]
+"""One measured block: figure name → value."""
+
+
+@dataclass(frozen=True)
+class _Size:
+    calls: int
+    sessions: tuple[int, ...]
+    repeats: int
+
+
+SIZES = {
+    "tiny": _Size(calls=30, sessions=(1, 8), repeats=2),
+    "small": _Size(calls=300, sessions=(1, 8, 32), repeats=5),
+    "full": _Size(calls=2000, sessions=(1, 8, 32), repeats=5),
+}
+
+
+# -- measuring ------------------------------------------------------------------------------------
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -33,43 +78,62 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-async def _sequential(call: Callable[[], Awaitable[Any]], n: int) -> dict[str, float]:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads (fields 14 and 15 of /proc/<pid>/stat)."""
+    after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(after_name[11]) + int(after_name[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _find(client: Client) -> CallToolResult:
+    result = await client.call_tool("find_customer", {"email": EMAIL})
+    if result.is_error:
+        raise RuntimeError(f"find_customer failed: {result.content}")
+    return result
+
+
+async def _sequential(call: Callable[[], Awaitable[Any]], n: int, clocks: dict[str, Callable[[], float]]) -> Sample:
+    """p50/p99 latency and calls/s of `n` calls one after another, and CPU ms per call by each of `clocks`."""
     for _ in range(max(5, n // 10)):
         await call()
     latencies = []
+    cpu_before = {key: clock() for key, clock in clocks.items()}
     started = time.perf_counter()
     for _ in range(n):
         t = time.perf_counter()
         await call()
         latencies.append(time.perf_counter() - t)
     wall = time.perf_counter() - started
+    cpu_used = {key: clock() - cpu_before[key] for key, clock in clocks.items()}
     return {
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": _percentile(latencies, 0.99) * 1000,
         "calls_per_s": n / wall,
+        **{key: seconds / n * 1000 for key, seconds in cpu_used.items()},
     }
 
 
-async def _concurrent(open_client: Callable[[], Any], sessions: int, n: int) -> float:
-    """Calls per second with `sessions` clients calling at once, `n` calls in all."""
-    per = max(1, n // sessions)
+# -- servers ----------------------------------------------------------------------------------------
 
-    async def one(client: Client) -> None:
-        for _ in range(per):
-            await client.call_tool("find_customer", {"email": EMAIL})
 
-    async with open_client() as first:
-        await first.call_tool("find_customer", {"email": EMAIL})
-    started = time.perf_counter()
-    async with anyio.create_task_group() as tg:
-        for _ in range(sessions):
+@dataclass(frozen=True)
+class _Server:
+    """A server process of one kind, and how a client reaches it."""
 
-            async def session() -> None:
-                async with open_client() as client:
-                    await one(client)
+    kind: str
+    url: str
+    pid: int
+    headers: dict[str, str] = field(default_factory=dict)
 
-            tg.start_soon(session)
-    return per * sessions / (time.perf_counter() - started)
+    @asynccontextmanager
+    async def client(self) -> AsyncIterator[Client]:
+        async with (
+            httpx2.AsyncClient(headers=self.headers) as http,
+            Client(streamable_http_client(self.url, http_client=http)) as client,
+        ):
+            yield client
+
+    def cpu_seconds(self) -> float:
+        return _cpu_seconds(self.pid)
 
 
 def _setup(directory: Path) -> tuple[str, DevKeys]:
@@ -83,102 +147,205 @@ def _setup(directory: Path) -> tuple[str, DevKeys]:
 
 
 @asynccontextmanager
-async def _process(kind: str, db_url: str, keys_dir: Path) -> AsyncIterator[str]:
+async def _launched(kind: str, db_url: str, keys_dir: Path) -> AsyncIterator[tuple[str, Process]]:
+    """Start a `bench._serve` process (not yet waiting for it); stop it on the way out."""
     port = free_port()
     command = [sys.executable, "-m", "bench._serve", kind, str(port), db_url, str(keys_dir / "jwks.json")]
-    url = f"http://127.0.0.1:{port}/mcp"
     async with await anyio.open_process(command, cwd=REPO, stdout=None, stderr=None) as process:
         try:
-            async with httpx2.AsyncClient() as http:
-                with anyio.fail_after(30):
-                    while True:  # start-up: wait until the server answers
-                        try:
-                            await http.post(url, content=b"{}")
-                            break
-                        except httpx2.TransportError:
-                            await anyio.sleep(0.05)
-            yield url
+            yield f"http://127.0.0.1:{port}/mcp", process
         finally:
             process.terminate()
             await process.wait()
 
 
+async def _answering(url: str, process: Process) -> None:
+    """Wait until the server at `url` answers HTTP (any status), or fail if it exits first."""
+    async with httpx2.AsyncClient() as http:
+        with anyio.fail_after(30):
+            while True:
+                if process.returncode is not None:
+                    raise RuntimeError(f"the server for {url} exited with {process.returncode}")
+                try:
+                    await http.post(url, content=b"{}")
+                    return
+                except httpx2.TransportError:
+                    await anyio.sleep(0.05)
+
+
+@asynccontextmanager
+async def _process(kind: str, db_url: str, keys_dir: Path) -> AsyncIterator[str]:
+    """One server process, answering at the URL yielded."""
+    async with _launched(kind, db_url, keys_dir) as (url, process):
+        await _answering(url, process)
+        yield url
+
+
+@asynccontextmanager
+async def _servers(db_url: str, keys_dir: Path, issuer: TokenIssuer) -> AsyncIterator[dict[str, _Server]]:
+    """All three kinds at once, started side by side and kept up for the whole measurement."""
+    async with AsyncExitStack() as stack:
+        launched = {kind: await stack.enter_async_context(_launched(kind, db_url, keys_dir)) for kind in KINDS}
+        servers: dict[str, _Server] = {}
+        for kind, (url, process) in launched.items():
+            await _answering(url, process)
+            headers: dict[str, str] = {}
+            if kind == "guarded":
+                headers["Authorization"] = f"Bearer {issuer.mint(tenant='acme', scopes=['crm:read'], audience=url)}"
+            servers[kind] = _Server(kind, url, process.pid, headers)
+        yield servers
+
+
+# -- the runs ---------------------------------------------------------------------------------------
+
+
+def _rotated(kinds: Sequence[str], repeat: int) -> list[str]:
+    shift = repeat % len(kinds)
+    return [*kinds[shift:], *kinds[:shift]]
+
+
+async def _in_memory(db_url: str, keys: DevKeys, issuer: TokenIssuer, size: _Size) -> dict[str, list[Sample]]:
+    """Guarded vs bare in this process, over the SDK's in-memory transport, interleaved."""
+    verifier = JwtVerifier(KeySet(keys.jwks(), source="bench"), issuer=ISSUER, audience="urn:bench")
+    credential = await StaticCredential.verify(
+        verifier, issuer.mint(tenant="acme", scopes=["crm:read"], audience="urn:bench")
+    )
+    guarded = crm.build_server(Database(db_url), BoundarySettings(rate_per_second=1e9, burst=10**9))
+    servers = {"bare": bare_server(Database(db_url)), "guarded": guarded.mcp_server(credential=credential)}
+    samples: dict[str, list[Sample]] = {kind: [] for kind in servers}
+    for repeat in range(size.repeats):
+        for kind in _rotated(list(servers), repeat):
+            async with Client(servers[kind]) as client:
+                samples[kind].append(
+                    await _sequential(
+                        partial(_find, client), size.calls, {"process_cpu_ms_per_call": time.process_time}
+                    )
+                )
+    return samples
+
+
+async def _concurrent(server: _Server, sessions: int, calls: int) -> Sample:
+    """Calls per second (and server CPU per call) with `sessions` sessions calling at once, ~`calls` in all."""
+    per = max(8, calls // sessions)
+
+    async def calling(client: Client) -> None:
+        for _ in range(per):
+            await _find(client)
+
+    async with AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(server.client()) for _ in range(sessions)]
+        for client in clients:
+            await _find(client)
+        cpu_before = server.cpu_seconds()
+        started = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for client in clients:
+                tg.start_soon(calling, client)
+        wall = time.perf_counter() - started
+        cpu_used = server.cpu_seconds() - cpu_before
+    return {"calls_per_s": per * sessions / wall, "server_cpu_ms_per_call": cpu_used / (per * sessions) * 1000}
+
+
+async def _over_http(
+    servers: dict[str, _Server], size: _Size
+) -> tuple[dict[str, list[Sample]], dict[int, dict[str, list[Sample]]]]:
+    sequential: dict[str, list[Sample]] = {kind: [] for kind in KINDS}
+    concurrent: dict[int, dict[str, list[Sample]]] = {s: {kind: [] for kind in KINDS} for s in size.sessions}
+    for repeat in range(size.repeats):
+        order = _rotated(KINDS, repeat)
+        for kind in order:
+            server = servers[kind]
+            async with server.client() as client:
+                sequential[kind].append(
+                    await _sequential(
+                        partial(_find, client),
+                        size.calls,
+                        {"server_cpu_ms_per_call": server.cpu_seconds, "client_cpu_ms_per_call": time.process_time},
+                    )
+                )
+        for sessions in size.sessions:
+            for kind in order:
+                concurrent[sessions][kind].append(await _concurrent(servers[kind], sessions, size.calls))
+    return sequential, concurrent
+
+
 async def run(size: str) -> dict[str, Any]:
-    n = {"tiny": 30, "small": 300, "full": 2000}[size]
-    concurrency = [1, 8] if size == "tiny" else [1, 8, 32]
-    repeats = 1 if size == "tiny" else 3
-    out: dict[str, Any] = {}
+    chosen = SIZES[size]
     with tempfile.TemporaryDirectory(prefix="deskhand-bench-") as tmp:
         directory = Path(tmp)
         db_url, keys = _setup(directory)
         issuer = TokenIssuer(keys, issuer=ISSUER)
-
-        # In memory: the same process, the SDK's in-memory transport.
-        bare = bare_server(Database(db_url))
-        guarded = crm.build_server(Database(db_url), BoundarySettings(rate_per_second=1e9, burst=10**9))
-        verifier = JwtVerifier(KeySet(keys.jwks(), source="bench"), issuer=ISSUER, audience="urn:bench")
-        credential = await StaticCredential.verify(
-            verifier, issuer.mint(tenant="acme", scopes=["crm:read"], audience="urn:bench")
-        )
-        memory: dict[str, list[dict[str, float]]] = {"bare": [], "guarded": []}
-        for _ in range(repeats):
-            for kind, mcp in (("bare", bare), ("guarded", guarded.mcp_server(credential=credential))):
-                async with Client(mcp) as client:
-                    memory[kind].append(
-                        await _sequential(lambda c=client: c.call_tool("find_customer", {"email": EMAIL}), n)
-                    )
-        out["in_memory"] = _summarise(memory)
-
-        # Over HTTP: each server its own process on 127.0.0.1.
-        http: dict[str, list[dict[str, float]]] = {"bare": [], "guarded": []}
-        throughput: dict[str, dict[int, list[float]]] = {
-            "bare": {c: [] for c in concurrency},
-            "guarded": {c: [] for c in concurrency},
-        }
-        for kind in ("bare", "guarded"):
-            async with _process(kind, db_url, directory / "keys") as url:
-                token = issuer.mint(tenant="acme", scopes=["crm:read"], audience=url)
-                headers = {"Authorization": f"Bearer {token}"} if kind == "guarded" else {}
-
-                @asynccontextmanager
-                async def open_client(h: dict[str, str] = headers, u: str = url) -> AsyncIterator[Client]:
-                    async with (
-                        httpx2.AsyncClient(headers=h) as client_http,
-                        Client(streamable_http_client(u, http_client=client_http)) as client,
-                    ):
-                        yield client
-
-                for _ in range(repeats):
-                    async with open_client() as client:
-                        http[kind].append(
-                            await _sequential(lambda c=client: c.call_tool("find_customer", {"email": EMAIL}), n)
-                        )
-                    for sessions in concurrency:
-                        throughput[kind][sessions].append(await _concurrent(open_client, sessions, n))
-        out["http"] = _summarise(http)
-        out["http_throughput"] = {
-            str(s): {
-                "bare_calls_per_s": statistics.median(throughput["bare"][s]),
-                "guarded_calls_per_s": statistics.median(throughput["guarded"][s]),
-                "ratio_guarded_to_bare": statistics.median(throughput["guarded"][s])
-                / statistics.median(throughput["bare"][s]),
+        memory = await _in_memory(db_url, keys, issuer, chosen)
+        async with _servers(db_url, directory / "keys", issuer) as servers:
+            sequential, concurrent = await _over_http(servers, chosen)
+    return {
+        "calls": chosen.calls,
+        "repeats": chosen.repeats,
+        "in_memory": {
+            **{kind: _figures(runs) for kind, runs in memory.items()},
+            "ratios": _ratios(
+                memory,
+                {
+                    "p50_guarded_to_bare": ("guarded", "bare", "p50_ms"),
+                    "p99_guarded_to_bare": ("guarded", "bare", "p99_ms"),
+                    "cpu_guarded_to_bare": ("guarded", "bare", "process_cpu_ms_per_call"),
+                },
+            ),
+        },
+        "http": {
+            **{kind: _figures(runs) for kind, runs in sequential.items()},
+            "ratios": _ratios(
+                sequential,
+                {
+                    "p50_guarded_to_bare": ("guarded", "bare", "p50_ms"),
+                    "p99_guarded_to_bare": ("guarded", "bare", "p99_ms"),
+                    "server_cpu_guarded_to_bare": ("guarded", "bare", "server_cpu_ms_per_call"),
+                    "p50_guarded_to_fastmcp": ("guarded", "fastmcp", "p50_ms"),
+                    "server_cpu_guarded_to_fastmcp": ("guarded", "fastmcp", "server_cpu_ms_per_call"),
+                },
+            ),
+        },
+        "http_throughput": {
+            str(sessions): {
+                **{kind: _figures(runs) for kind, runs in by_kind.items()},
+                "ratios": _ratios(
+                    by_kind,
+                    {
+                        "guarded_to_bare": ("guarded", "bare", "calls_per_s"),
+                        "guarded_to_fastmcp": ("guarded", "fastmcp", "calls_per_s"),
+                        "server_cpu_guarded_to_bare": ("guarded", "bare", "server_cpu_ms_per_call"),
+                    },
+                ),
             }
-            for s in concurrency
-        }
+            for sessions, by_kind in concurrent.items()
+        },
+        "targets": TARGETS,
+    }
+
+
+# -- summaries --------------------------------------------------------------------------------------
+
+
+def _figures(runs: list[Sample]) -> dict[str, Any]:
+    """The median of each figure over the repeats, and `min_max` of each."""
+    keys = list(runs[0])
+    out: dict[str, Any] = {key: _round(statistics.median(r[key] for r in runs)) for key in keys}
+    out["min_max"] = {key: [_round(min(r[key] for r in runs)), _round(max(r[key] for r in runs))] for key in keys}
     return out
 
 
-def _summarise(runs: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
-    def med(kind: str, key: str) -> float:
-        return statistics.median(r[key] for r in runs[kind])
-
-    return {
-        "bare": {k: med("bare", k) for k in ("p50_ms", "p99_ms", "calls_per_s")},
-        "guarded": {k: med("guarded", k) for k in ("p50_ms", "p99_ms", "calls_per_s")},
-        "ratio_p50_guarded_to_bare": med("guarded", "p50_ms") / med("bare", "p50_ms"),
-        "min_max_guarded_p50_ms": [
-            min(r["p50_ms"] for r in runs["guarded"]),
-            max(r["p50_ms"] for r in runs["guarded"]),
-        ],
-        "runs": len(runs["guarded"]),
+def _ratios(runs: dict[str, list[Sample]], wanted: dict[str, tuple[str, str, str]]) -> dict[str, Any]:
+    """Each ratio per repeat (numerator and denominator measured moments apart): median, and `min_max`.
+    A repeat whose denominator is 0 (a CPU figure under one clock tick, at the tiny size) is left out;
+    a ratio with no repeat left is None."""
+    per_repeat = {
+        name: [a[key] / b[key] for a, b in zip(runs[num], runs[den], strict=True) if b[key] > 0]
+        for name, (num, den, key) in wanted.items()
     }
+    out: dict[str, Any] = {name: _round(statistics.median(v)) if v else None for name, v in per_repeat.items()}
+    out["min_max"] = {name: [_round(min(v)), _round(max(v))] if v else None for name, v in per_repeat.items()}
+    return out
+
+
+def _round(value: float) -> float:
+    return float(f"{value:.4g}")

@@ -1,62 +1,162 @@
 """End to end: tickets per second through the coordinator (offline model, the four servers over HTTP on
-SQLite), the MCP calls each ticket takes, and the coordinator's own time per handoff (not in a tool or
-the model). The limit it is compared with is the bare SDK's call rate divided by the calls per ticket."""
+SQLite), the MCP calls each ticket takes, and the coordinator's own time per handoff (claim, budgets,
+routing, recording — not in a tool or the model).
+
+The baseline, measured in the same run: a bare MCP SDK tool over HTTP (bench._serve `bare`). Its call
+rate divided by the MCP calls per ticket is the most tickets per second a coordinator could reach if
+every call cost what a bare SDK call costs and the coordinator cost nothing. Two passes per repeat,
+after a warm-up that opens every session set: one ticket at a time (against one bare caller; this pass
+also measures the coordinator's own time per handoff, which concurrency would blur), and four workers
+(against four bare callers at once).
+"""
 
 from __future__ import annotations
 
 import json
+import statistics
 import tempfile
 import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from coordinator import Home
+import anyio
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from coordinator import Home, Runtime
 from coordinator._service import open_runtime
 from coordinator._tokens import DevKeys
 from coordinator._worker import work
 from coordinator.cli import _serve
-from coordinator.cli._processes import free_port, running_servers
-from schemas import InboundEmail, load_tenant_file
+from coordinator.cli._processes import ServerProcess, free_port, running_servers
+from schemas import InboundEmail, ServerName, TenantFile, load_tenant_file
 
 REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = ("acme", "northwind")
 
 
-def _emails(count: int) -> list[tuple[str, InboundEmail]]:
-    lines = [json.loads(line) for line in (REPO / "examples" / "inbox.jsonl").read_text().splitlines() if line.strip()]
-    out = []
+def example_tenants() -> list[TenantFile]:
+    return [load_tenant_file(REPO / "examples" / "tenants" / f"{name}.yaml") for name in EXAMPLES]
+
+
+def sample_emails(tenant_of: dict[str, str] | None = None) -> dict[str, list[InboundEmail]]:
+    """The sample inbox by tenant (`tenant_of` maps each clone to the example tenant whose mail it gets)."""
+    by_example: dict[str, list[InboundEmail]] = {}
+    for line in (REPO / "examples" / "inbox.jsonl").read_text().splitlines():
+        if line.strip():
+            item = json.loads(line)
+            email = InboundEmail(sender=item["from"], subject=item["subject"], body=item["body"])
+            by_example.setdefault(item["tenant"], []).append(email)
+    if tenant_of is None:
+        return by_example
+    return {tenant: by_example[example] for tenant, example in tenant_of.items()}
+
+
+@asynccontextmanager
+async def coordinator_world(
+    directory: Path, tenants: Sequence[TenantFile]
+) -> AsyncIterator[tuple[Runtime, dict[ServerName, ServerProcess]]]:
+    """The four servers as processes over HTTP on SQLite, with `tenants` loaded, and a runtime for them."""
+    home = Home.defaults(directory)
+    home = home.with_servers(
+        {n: type(s)(n, f"http://127.0.0.1:{free_port()}/mcp", s.db) for n, s in home.servers.items()}
+    ).with_tenants([t.tenant for t in tenants])
+    home.save()
+    DevKeys.create(home.keys_dir)
+    _serve.prepare(home, list(tenants))
+    with running_servers(home) as servers:
+        async with open_runtime(home, [t.tenant for t in tenants]) as runtime:
+            yield runtime, servers
+
+
+def submit_round(runtime: Runtime, emails: dict[str, list[InboundEmail]], count: int, label: str) -> list[str]:
+    """Submit `count` tickets, taking the tenants in turn and each tenant's emails in turn."""
+    tenants = sorted(emails)
+    run_ids = []
     for i in range(count):
-        line = lines[i % len(lines)]
-        out.append((line["tenant"], InboundEmail(sender=line["from"], subject=line["subject"], body=line["body"])))
-    return out
+        tenant = tenants[i % len(tenants)]
+        mail = emails[tenant]
+        run_ids.append(runtime.submit(tenant, mail[(i // len(tenants)) % len(mail)], source=f"{label}:{i}")[0])
+    return run_ids
+
+
+async def _bare_calls_per_s(url: str, sessions: int, calls: int) -> float:
+    """Calls per second of the bare SDK tool with `sessions` clients calling at once (sessions already open)."""
+    async with httpx2.AsyncClient() as http, AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(Client(streamable_http_client(url, http_client=http)))
+            for _ in range(sessions)
+        ]
+        for client in clients:  # warm
+            await client.call_tool("find_customer", {"email": "nobody@example.com"})
+        per = max(1, calls // sessions)
+        started = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for client in clients:
+
+                async def calling(c: Client = client) -> None:
+                    for _ in range(per):
+                        await c.call_tool("find_customer", {"email": "nobody@example.com"})
+
+                tg.start_soon(calling)
+        return per * sessions / (time.perf_counter() - started)
+
+
+async def _pass(
+    runtime: Runtime, emails: dict[str, list[InboundEmail]], count: int, label: str, workers: int
+) -> dict[str, float]:
+    run_ids = submit_round(runtime, emails, count, label)
+    runtime.stats.__init__()  # type: ignore[misc]
+    started = time.perf_counter()
+    await work(runtime, concurrency=workers, until_idle=True, poll_seconds=0.002)
+    wall = time.perf_counter() - started
+    calls = sum(runtime.store.run(r).tool_calls for r in run_ids)
+    return {
+        "tickets_per_s": count / wall,
+        "mcp_calls_per_ticket": calls / count,
+        "handoffs_per_ticket": runtime.stats.handoffs / count,
+        "coordinator_overhead_ms_per_handoff": runtime.stats.overhead_ms_per_handoff,
+    }
 
 
 async def run(size: str) -> dict[str, Any]:
-    count = {"tiny": 6, "small": 60, "full": 200}[size]
+    from bench._boundary import _process, _setup
+
+    count, repeats, bare_calls = {"tiny": (6, 1, 60), "small": (40, 3, 400), "full": (120, 5, 1000)}[size]
+    samples: dict[str, list[float]] = {}
+
+    def keep(name: str, value: float) -> None:
+        samples.setdefault(name, []).append(value)
+
     with tempfile.TemporaryDirectory(prefix="deskhand-bench-e2e-") as tmp:
-        tenants = [load_tenant_file(REPO / "examples" / "tenants" / f"{n}.yaml") for n in ("acme", "northwind")]
-        home = Home.defaults(Path(tmp))
-        home = home.with_servers(
-            {n: type(s)(n, f"http://127.0.0.1:{free_port()}/mcp", s.db) for n, s in home.servers.items()}
-        ).with_tenants([t.tenant for t in tenants])
-        home.save()
-        DevKeys.create(home.keys_dir)
-        _serve.prepare(home, tenants)
-        with running_servers(home):
-            async with open_runtime(home, [t.tenant for t in tenants]) as runtime:
-                run_ids = [runtime.submit(t, e, source=f"bench:{i}")[0] for i, (t, e) in enumerate(_emails(count))]
-                started = time.perf_counter()
-                await work(runtime, concurrency=4, until_idle=True, poll_seconds=0.005)
-                wall = time.perf_counter() - started
-                runs = [runtime.store.run(r) for r in run_ids]
-                stats = runtime.stats
-    calls = sum(r.tool_calls for r in runs)
-    return {
-        "tickets": count,
-        "seconds": wall,
-        "tickets_per_s": count / wall,
-        "mcp_calls_per_ticket": calls / count,
-        "handoffs": stats.handoffs,
-        "coordinator_overhead_ms_per_handoff": stats.overhead_ms_per_handoff,
-        "tool_seconds": stats.tool_seconds,
-        "outcomes": {s: sum(1 for r in runs if r.status == s) for s in {r.status for r in runs}},
-    }
+        directory = Path(tmp)
+        (directory / "bare").mkdir()
+        bare_db, _ = _setup(directory / "bare")
+        async with (
+            _process("bare", bare_db, directory / "bare" / "keys") as bare_url,
+            coordinator_world(directory / "home", example_tenants()) as (runtime, _),
+        ):
+            emails = sample_emails()
+            await _pass(runtime, emails, sum(len(m) for m in emails.values()), "warm-up", 4)  # every session set opened
+            for repeat in range(repeats):
+                one = await _pass(runtime, emails, count, f"seq{repeat}", 1)
+                bare_one = await _bare_calls_per_s(bare_url, 1, bare_calls)
+                four = await _pass(runtime, emails, count, f"par{repeat}", 4)
+                bare_four = await _bare_calls_per_s(bare_url, 4, bare_calls)
+                keep("tickets_per_s_1_worker", one["tickets_per_s"])
+                keep("tickets_per_s_4_workers", four["tickets_per_s"])
+                keep("mcp_calls_per_ticket", one["mcp_calls_per_ticket"])
+                keep("handoffs_per_ticket", one["handoffs_per_ticket"])
+                keep("coordinator_overhead_ms_per_handoff", one["coordinator_overhead_ms_per_handoff"])
+                keep("bare_calls_per_s_1_session", bare_one)
+                keep("bare_calls_per_s_4_sessions", bare_four)
+                keep("ratio_to_bare_limit_1_worker", one["tickets_per_s"] * one["mcp_calls_per_ticket"] / bare_one)
+                keep("ratio_to_bare_limit_4_workers", four["tickets_per_s"] * four["mcp_calls_per_ticket"] / bare_four)
+    report: dict[str, Any] = {"tickets_per_pass": count, "repeats": repeats}
+    for name, values in samples.items():
+        report[name] = statistics.median(values)
+        report[f"{name}_min_max"] = [min(values), max(values)]
+    return report

@@ -1,5 +1,12 @@
-"""Memory under sustained load: RSS of a guarded server process before and after 10,000 calls across
-1,000 tenants (each with its own token), compared with its RSS after a short warm-up."""
+"""Memory under sustained load: the RSS of the coordinator (this process) and of each of the four
+server processes while the coordinator handles tickets for many tenants (full: 1,000 tenants, about
+10,000 MCP calls), sampled after a warm-up and after each quarter of the load.
+
+Flat means no growth without bound per request or per tenant: the session pool, the servers' token
+and rate-limit caches and the specialists' caches are all bounded, so once they are full the RSS must
+stop rising. The figure to read is the growth over the second half of the load (quarter 4 ÷ quarter 2);
+the growth from the warm-up includes the caches filling up to their bounds.
+"""
 
 from __future__ import annotations
 
@@ -7,79 +14,61 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import anyio
-import httpx2
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
-
-from bench._boundary import _process, _setup
-from bench._serve import ISSUER
-from coordinator._tokens import TokenIssuer
+from bench._e2e import coordinator_world, example_tenants, sample_emails, submit_round
+from coordinator._worker import work
+from schemas import TenantFile
 
 
-def _rss_kib(pid: int) -> int:
+def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
-    return 0
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def _clones(count: int) -> tuple[list[TenantFile], dict[str, str]]:
+    """`count` tenants, each a copy of an example tenant under its own id (they alternate)."""
+    examples = example_tenants()
+    tenants, origin = [], {}
+    for i in range(count):
+        example = examples[i % len(examples)]
+        name = f"t{i:04d}"
+        tenants.append(example.model_copy(update={"tenant": name}))
+        origin[name] = example.tenant
+    return tenants, origin
 
 
 async def run(size: str) -> dict[str, Any]:
-    tenants, per_tenant = {"tiny": (20, 5), "small": (200, 10), "full": (1000, 10)}[size]
+    tenant_count, tickets = {"tiny": (8, 16), "small": (100, 200), "full": (1000, 880)}[size]
+    tenants, origin = _clones(tenant_count)
     with tempfile.TemporaryDirectory(prefix="deskhand-bench-mem-") as tmp:
-        directory = Path(tmp)
-        db_url, keys = _setup(directory)
-        issuer = TokenIssuer(keys, issuer=ISSUER)
-        async with _process("guarded", db_url, directory / "keys") as url:
-            server_pid = _pid_listening(url)
-
-            async def tenant_calls(index: int) -> None:
-                token = issuer.mint(tenant=f"t{index:04d}", scopes=["crm:read"], audience=url)
-                async with (
-                    httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
-                    Client(streamable_http_client(url, http_client=http)) as client,
-                ):
-                    for _ in range(per_tenant):
-                        await client.call_tool("find_customer", {"email": "nobody@example.com"})
-
-            for index in range(min(20, tenants)):  # warm-up
-                await tenant_calls(index)
-            warm = _rss_kib(server_pid)
-            limiter = anyio.CapacityLimiter(8)
-
-            async def limited(index: int) -> None:
-                async with limiter:
-                    await tenant_calls(index)
-
-            async with anyio.create_task_group() as tg:
-                for index in range(tenants):
-                    tg.start_soon(limited, index)
-            after = _rss_kib(server_pid)
+        async with coordinator_world(Path(tmp), tenants) as (runtime, servers):
+            pids = {"coordinator": _self_pid(), **{name: s.process.pid for name, s in servers.items()}}
+            emails = sample_emails(origin)
+            warm = min(len(tenants), 40)
+            submit_round(runtime, {t: emails[t] for t in sorted(emails)[:warm]}, warm, "warm-up")
+            await work(runtime, concurrency=4, until_idle=True, poll_seconds=0.002)
+            samples = {name: [rss_kib(pid)] for name, pid in pids.items()}
+            calls = 0
+            for quarter in range(4):
+                run_ids = submit_round(runtime, emails, tickets // 4, f"q{quarter}")
+                await work(runtime, concurrency=4, until_idle=True, poll_seconds=0.002)
+                calls += sum(runtime.store.run(r).tool_calls for r in run_ids)
+                for name, pid in pids.items():
+                    samples[name].append(rss_kib(pid))
+            open_sets = len(runtime.pool)
     return {
-        "tenants": tenants,
-        "calls": tenants * per_tenant,
-        "server_rss_kib_after_warmup": warm,
-        "server_rss_kib_after_load": after,
-        "ratio_after_to_warmup": after / warm if warm else None,
+        "tenants": tenant_count,
+        "tickets": tickets,
+        "mcp_calls": calls,
+        "session_sets_open_at_end": open_sets,
+        "rss_kib": samples,
+        "growth_second_half": {name: s[4] / s[2] for name, s in samples.items()},
+        "growth_from_warmup": {name: s[4] / s[0] for name, s in samples.items()},
     }
 
 
-def _pid_listening(url: str) -> int:
-    """The pid of the process listening on the URL's port (the server we started)."""
-    port = int(url.split(":")[2].split("/")[0])
-    inode = None
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if int(fields[1].split(":")[1], 16) == port and fields[3] == "0A":
-            inode = fields[9]
-            break
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            for fd in (proc / "fd").iterdir():
-                if fd.readlink().name == f"socket:[{inode}]" or str(fd.readlink()) == f"socket:[{inode}]":
-                    return int(proc.name)
-        except (OSError, PermissionError):
-            continue
-    raise RuntimeError(f"no process listens on port {port}")
+def _self_pid() -> int:
+    import os
+
+    return os.getpid()

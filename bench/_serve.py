@@ -1,6 +1,21 @@
-"""A server process for the boundary benchmark: the guarded CRM, or a bare MCP SDK tool doing the same SQL.
+"""A server process for the boundary benchmark, one of three kinds serving `find_customer` over streamable HTTP:
 
-python -m bench._serve guarded|bare PORT DB_URL JWKS_FILE
+- `guarded`: the deskhand CRM server (bearer JWT, scope gate and guard, tenant-bound session, audit);
+- `bare`: an MCP SDK `MCPServer` tool running the same SQL with none of that (the baseline);
+- `fastmcp`: a FastMCP server (PyPI `fastmcp`, a peer framework) serving the same unguarded tool.
+
+python -m bench._serve guarded|bare|fastmcp PORT DB_URL JWKS_FILE
+
+The three are served alike, so that what differs is the boundary (or the framework):
+- stateful streamable HTTP (a session id per client) with plain JSON responses, no SSE;
+- the MCP endpoint at `/mcp` on 127.0.0.1, under one uvicorn worker, log level WARNING;
+- Host/Origin checked against 127.0.0.1 (the SDK's transport security; FastMCP's own guard);
+- the same SQLAlchemy query on the same SQLite file, run as a sync tool in anyio's worker thread
+  (the SDK and FastMCP both do that for a sync tool; the guard runs its handler the same way);
+- the same output contract (`FindCustomerOut`), so each publishes the same output schema and the
+  client validates the same shape: a typed result is not part of the boundary's price (an untyped
+  `dict` result saves the client ~75 µs of jsonschema work per call, for any of the three).
+The client side is the same MCP SDK client for all three.
 """
 
 from __future__ import annotations
@@ -11,15 +26,29 @@ from typing import Any
 
 import anyio
 import uvicorn
+from fastmcp import FastMCP
+from fastmcp.utilities.logging import configure_logging
 from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from sqlmodel import Session, select
+from starlette.types import ASGIApp
 
 from mcp_servers import crm
 from mcp_servers.crm import CustomerRow
 from mcp_servers.kit import BoundarySettings, Database, JwtVerifier, KeySet
+from schemas.tools.crm import Customer, FindCustomerOut
 
 ISSUER = "http://127.0.0.1:8700"
+KINDS = ("bare", "guarded", "fastmcp")
+
+
+def find_customer_sql(db: Database, email: str) -> FindCustomerOut:
+    """The unguarded query: the tenant is a constant here, not taken from a verified token."""
+    with Session(db.engine) as session:
+        row = session.exec(
+            select(CustomerRow).where(CustomerRow.tenant_id == "acme", CustomerRow.email == email)
+        ).first()
+        return FindCustomerOut(customer=Customer.model_validate(row, from_attributes=True) if row else None)
 
 
 def bare_server(db: Database) -> MCPServer[Any]:
@@ -27,31 +56,53 @@ def bare_server(db: Database) -> MCPServer[Any]:
     server: MCPServer[Any] = MCPServer("bare", log_level="WARNING")
 
     @server.tool()
-    def find_customer(email: str) -> dict[str, Any]:
-        with Session(db.engine) as session:
-            row = session.exec(
-                select(CustomerRow).where(CustomerRow.tenant_id == "acme", CustomerRow.email == email)
-            ).first()
-            return {"customer": row.model_dump() if row else None}
+    def find_customer(email: str) -> FindCustomerOut:
+        return find_customer_sql(db, email)
 
     return server
 
 
-def bare_app(db: Database) -> Any:
+def bare_app(db: Database) -> ASGIApp:
     security = TransportSecuritySettings(allowed_hosts=["127.0.0.1:*"], allowed_origins=["http://127.0.0.1:*"])
     return bare_server(db).streamable_http_app(json_response=True, transport_security=security)
 
 
+def fastmcp_server(db: Database) -> FastMCP[Any]:
+    """The peer: FastMCP serving the same unguarded tool."""
+    configure_logging(level="WARNING")  # as quiet as the SDK servers (FastMCP logs at INFO by default)
+    server: FastMCP[Any] = FastMCP("fastmcp-bare")
+
+    @server.tool()
+    def find_customer(email: str) -> FindCustomerOut:
+        return find_customer_sql(db, email)
+
+    return server
+
+
+def fastmcp_app(db: Database) -> ASGIApp:
+    return fastmcp_server(db).http_app(
+        path="/mcp", json_response=True, stateless_http=False, host_origin_protection=True
+    )
+
+
+def guarded_app(db: Database, jwks: Path, url: str) -> ASGIApp:
+    server = crm.build_server(db, BoundarySettings(rate_per_second=1e9, burst=10**9))
+    verifier = JwtVerifier(KeySet.from_file(jwks), issuer=ISSUER, audience=url)
+    return server.http_app(verifier, resource_url=url)
+
+
 def main() -> None:
     kind, port, db_url, jwks = sys.argv[1], int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
+    if kind not in KINDS:
+        raise SystemExit(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     db = Database(db_url)
     url = f"http://127.0.0.1:{port}/mcp"
-    if kind == "bare":
-        app = bare_app(db)
+    if kind == "guarded":
+        app = guarded_app(db, jwks, url)
+    elif kind == "fastmcp":
+        app = fastmcp_app(db)
     else:
-        server = crm.build_server(db, BoundarySettings(rate_per_second=1e9, burst=10**9))
-        verifier = JwtVerifier(KeySet.from_file(jwks), issuer=ISSUER, audience=url)
-        app = server.http_app(verifier, resource_url=url)
+        app = bare_app(db)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     anyio.run(uvicorn.Server(config).serve)
 

@@ -1,0 +1,508 @@
+"""Scale-out on PostgreSQL: tickets per second with 1, 2 and 4 worker processes, and the proof that no write
+happened twice.
+
+A trial (one N, one repeat) runs in a world of its own: five fresh schemas in the PostgreSQL database (the
+coordinator's store and one per server, all dropped afterwards), a fresh deskhand home pointing at them with the
+batch's messages loaded into the tenants' mailboxes, the four servers as processes over HTTP, and N worker
+processes (`python -m coordinator.cli work --db postgresql://... --concurrency 4`, i.e. `deskhand work`). The
+workers start first and count as up once each has fetched both tenants' policies (their `get_policy` calls in
+the knowledge server's audit); then the batch is submitted and the clock runs from the first submit to the last
+run's `finished_at`. Process start-up is reported apart (`startup_s`), not in the throughput. Over the same
+window the CPU time of the machine, the workers, the servers and PostgreSQL is read from /proc: `cores_busy` of
+the machine, `cores_busy_elsewhere` (neither ours nor PostgreSQL's: the noise of a shared machine), and the
+CPU milliseconds each part spent per ticket.
+
+After the servers stop (flushing their audit), the proof is read from their own databases and the store:
+- idempotency records == distinct keys == the distinct keys of allowed keyed writes in the audit, and the keys
+  the runs report writing == the keys recorded (none missing, none extra); no write without a key;
+- the rows each creating tool made (tickets, notes, drafts, interactions, credits, sent replies) == the distinct
+  keys of that tool;
+- one ticket per run (by its message) and one internal note per ticket; no credit (nobody approves one here);
+- each key's write called once (audit rows per key) unless its handoff was retried or taken over.
+Any of these failing raises `ScaleProofError`; `duplicate_writes` counts the rows beyond one per key, message or
+ticket, and is 0 in every report this returns.
+
+Sizes: tiny 8 emails with N in (1, 2), once (35–50 s); small 60 and full 200 emails with N in (1, 2, 4), three
+repeats each, interleaved (repeat 1: N=1, 2, 4; repeat 2: ...) so a slow patch of a shared machine hits every N.
+Each trial spends 15–25 s on set-up and tear-down (schemas, seeding, four servers and N workers starting, the
+servers flushing their audit), more than on the measured work at `small`: on a shared 2-core machine small takes
+3.5–5.5 minutes and full roughly twice that. The base URL is `$DESKHAND_BENCH_POSTGRES_URL`, else the one below.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from rich.console import Console
+from rich.table import Table
+
+from coordinator import Home, RuntimeSettings, ServerConfig
+from coordinator._service import open_runtime
+from coordinator._tokens import DevKeys
+from coordinator.cli import _serve
+from coordinator.cli._processes import free_port, running_servers
+from coordinator.store import Store
+from mcp_servers.crm import CreditRow, InteractionRow
+from mcp_servers.helpdesk import DraftRow as TicketDraftRow
+from mcp_servers.helpdesk import NoteRow, TicketRow
+from mcp_servers.mailbox import DraftRow as MailDraftRow
+from mcp_servers.mailbox import SentReplyRow
+from schemas import SERVER_NAMES, InboundEmail, MessageSeed, ServerName, TenantFile, load_tenant_file
+from schemas.tools import ALL_TOOLS, crm, helpdesk, mailbox
+
+if TYPE_CHECKING:
+    import psycopg
+
+    Connection = psycopg.Connection[Any]
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
+CONCURRENCY = 4
+"""Handoffs at once in each worker process (the CLI's default)."""
+
+
+@dataclass(frozen=True)
+class _Size:
+    emails: int
+    workers: tuple[int, ...]
+    repeats: int
+
+
+SIZES = {"tiny": _Size(8, (1, 2), 1), "small": _Size(60, (1, 2, 4), 3), "full": _Size(200, (1, 2, 4), 3)}
+
+CREATES: dict[ServerName, dict[str, str]] = {
+    "crm": {InteractionRow.__tablename__: crm.LOG_INTERACTION.name, CreditRow.__tablename__: crm.ISSUE_CREDIT.name},
+    "helpdesk": {
+        TicketRow.__tablename__: helpdesk.CREATE_TICKET.name,
+        NoteRow.__tablename__: helpdesk.ADD_INTERNAL_NOTE.name,
+        TicketDraftRow.__tablename__: helpdesk.ATTACH_DRAFT.name,
+    },
+    "knowledge": {},
+    "mailbox": {
+        MailDraftRow.__tablename__: mailbox.SAVE_DRAFT.name,
+        SentReplyRow.__tablename__: mailbox.SEND_REPLY.name,
+    },
+}
+"""The rows each creating write makes, by server: table → tool (one row per call that is not a repeat)."""
+WRITES = {server: [s.name for s in ALL_TOOLS if s.server == server and s.side_effect == "write"] for server in CREATES}
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class ScaleProofError(RuntimeError):
+    """A trial broke a promise: a write happened twice, a write was lost, or a worker failed."""
+
+
+def postgres_url() -> str:
+    return os.environ.get("DESKHAND_BENCH_POSTGRES_URL", DEFAULT_URL)
+
+
+def unreachable() -> str | None:
+    """Why this benchmark cannot run here (no psycopg, no PostgreSQL), or None when it can."""
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed (pip install -e '.[postgres]')"
+    try:
+        with psycopg.connect(postgres_url(), connect_timeout=3) as conn:
+            conn.execute("select 1")
+    except psycopg.Error as exc:
+        return f"no PostgreSQL at {postgres_url()} ({str(exc).strip().splitlines()[0]})"
+    return None
+
+
+def _batch(count: int) -> list[tuple[str, MessageSeed]]:
+    """`count` emails from the sample inbox, both tenants, in its order (repeating it with new message ids)."""
+    lines = [json.loads(line) for line in (REPO / "examples" / "inbox.jsonl").read_text().splitlines() if line.strip()]
+    out = []
+    for i in range(count):
+        line = lines[i % len(lines)]
+        seed = MessageSeed(id=f"{line['id']}-{i:04d}", sender=line["from"], subject=line["subject"], body=line["body"])
+        out.append((line["tenant"], seed))
+    return out
+
+
+# -- CPU accounting (/proc) -------------------------------------------------------------------------
+
+
+def _ticks(pid: int) -> int:
+    """CPU ticks (user + system) a process has used so far; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def _is_postgres(proc: Path) -> bool:
+    try:
+        return proc.name.isdigit() and (proc / "comm").read_text().strip() == "postgres"
+    except OSError:
+        return False
+
+
+def _cpu_seconds(workers: list[int], servers: list[int]) -> dict[str, float]:
+    """CPU seconds so far: the machine's busy time over all CPUs, our workers', our servers', PostgreSQL's
+    (every backend: other users' queries too) and this process's."""
+    machine = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    postgres = [int(p.name) for p in Path("/proc").iterdir() if _is_postgres(p)]
+    ticks = {
+        "busy": sum(machine) - machine[3] - machine[4],  # all but idle and iowait
+        "workers": sum(map(_ticks, workers)),
+        "servers": sum(map(_ticks, servers)),
+        "postgres": sum(map(_ticks, postgres)),
+        "bench": _ticks(os.getpid()),
+    }
+    return {part: value / CLOCK_TICKS for part, value in ticks.items()}
+
+
+def _cpu_figures(before: dict[str, float], after: dict[str, float], seconds: float, tickets: int) -> dict[str, float]:
+    used = {part: after[part] - before[part] for part in before}
+    elsewhere = used["busy"] - used["workers"] - used["servers"] - used["postgres"] - used["bench"]
+    return {
+        "cores_busy": used["busy"] / seconds,
+        "cores_busy_elsewhere": max(0.0, elsewhere) / seconds,
+        **{f"{part}_cpu_ms_per_ticket": used[part] * 1000 / tickets for part in ("workers", "servers", "postgres")},
+    }
+
+
+# -- a world on PostgreSQL ----------------------------------------------------------------------------
+
+
+def _q(schema: str, table: str) -> str:
+    return f'"{schema}"."{table}"'
+
+
+@contextmanager
+def _schemas(base: str) -> Iterator[dict[str, str]]:
+    """Fresh schemas for the coordinator and each server (names → schema), dropped on the way out."""
+    import psycopg
+
+    prefix = f"dh_scale_{uuid.uuid4().hex[:10]}"
+    schemas = {part: f"{prefix}_{part}" for part in ("coordinator", *SERVER_NAMES)}
+    try:
+        with psycopg.connect(base, autocommit=True) as conn:
+            for schema in schemas.values():
+                conn.execute(f'CREATE SCHEMA "{schema}"')
+        yield schemas
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            for schema in schemas.values():
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def _in_schema(base: str, schema: str) -> str:
+    return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+
+
+def _home(path: Path, base: str, schemas: dict[str, str], tenants: list[TenantFile]) -> Home:
+    """A deskhand home whose servers are on free ports and in `schemas`, with `tenants` loaded."""
+    home = Home.defaults(path).with_servers(
+        {
+            name: ServerConfig(name, f"http://127.0.0.1:{free_port()}/mcp", _in_schema(base, schemas[name]))
+            for name in SERVER_NAMES
+        }
+    )
+    home = home.with_tenants([t.tenant for t in tenants])
+    home.save()
+    DevKeys.create(home.keys_dir)
+    _serve.prepare(home, tenants)
+    return home
+
+
+def _scalar(conn: Connection, query: str, *params: Any) -> Any:
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def _row_counts(conn: Connection, schemas: dict[str, str]) -> dict[str, int]:
+    return {
+        table: int(_scalar(conn, f"SELECT count(*) FROM {_q(schemas[server], table)}"))
+        for server, tables in CREATES.items()
+        for table in tables
+    }
+
+
+@dataclass
+class _Workers:
+    """N `deskhand work` processes, each logging to a file of its own."""
+
+    processes: list[tuple[subprocess.Popen[bytes], Path]] = field(default_factory=list)
+
+    def start(self, home: Home, db: str, n: int) -> None:
+        command = [sys.executable, "-m", "coordinator.cli", "work", "--home", str(home.path), "--db", db]
+        for index in range(n):
+            log = home.path / "logs" / f"worker-{index}.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with log.open("wb") as handle:
+                process = subprocess.Popen(
+                    [*command, "--concurrency", str(CONCURRENCY)], stdout=handle, stderr=subprocess.STDOUT
+                )
+            self.processes.append((process, log))
+
+    @property
+    def pids(self) -> list[int]:
+        return [process.pid for process, _ in self.processes]
+
+    def check_alive(self) -> None:
+        for process, log in self.processes:
+            if process.poll() is not None:
+                raise ScaleProofError(f"a worker exited early ({process.returncode}):\n{log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        """Interrupt the workers (idle by now); one that did not end the way an interrupt ends it failed."""
+        for process, _ in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        failed = []
+        for process, log in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if process.returncode not in (0, 130, -signal.SIGINT):
+                failed.append(f"a worker ended with {process.returncode}:\n{log.read_text()[-3000:]}")
+        if failed:
+            raise ScaleProofError("\n".join(failed))
+
+    async def wait_for(self, conn: Connection, query: str, done: Callable[[int], bool], within: float) -> None:
+        """Poll another process's state (a bench, not a test) until `done(count)`, the workers staying up."""
+        try:
+            with anyio.fail_after(within):
+                while not done(int(_scalar(conn, query))):
+                    self.check_alive()
+                    await anyio.sleep(0.02)
+        except TimeoutError:
+            raise ScaleProofError(f"not done within {within:.0f}s: {query}") from None
+
+
+# -- one trial ----------------------------------------------------------------------------------------
+
+
+async def _trial(base: str, tenants: list[TenantFile], batch: list[tuple[str, MessageSeed]], n: int) -> dict[str, Any]:
+    import psycopg
+
+    ids = [t.tenant for t in tenants]
+    seeded = [t.model_copy(update={"inbox": [*t.inbox, *(m for tid, m in batch if tid == t.tenant)]}) for t in tenants]
+    with (
+        tempfile.TemporaryDirectory(prefix="deskhand-bench-scale-") as tmp,
+        _schemas(base) as schemas,
+        psycopg.connect(base, autocommit=True) as conn,
+    ):
+        home = _home(Path(tmp), base, schemas, seeded)
+        store_url = _in_schema(base, schemas["coordinator"])
+        Store(store_url).dispose()  # the store's tables, before N processes open it
+        before = _row_counts(conn, schemas)
+        with running_servers(home) as servers:
+            launched, workers = time.perf_counter(), _Workers()
+            try:
+                workers.start(home, store_url, n)
+                pids = (workers.pids, [server.process.pid for server in servers.values()])
+                policies = f"SELECT count(*) FROM {_q(schemas['knowledge'], 'audit_log')} WHERE tool = 'get_policy'"
+                await workers.wait_for(conn, policies, lambda calls: calls >= 2 * n, 120)
+                startup = time.perf_counter() - launched
+                settings = RuntimeSettings(tenant_max_running=len(batch))
+                async with open_runtime(home, ids, db=store_url, settings=settings) as runtime:
+                    cpu_before, started = _cpu_seconds(*pids), time.time()
+                    for tenant, m in batch:
+                        runtime.submit(
+                            tenant, InboundEmail(message_id=m.id, sender=m.sender, subject=m.subject, body=m.body)
+                        )
+                    submitted = time.time() - started
+                running = f"SELECT count(*) FROM {_q(schemas['coordinator'], 'coord_run')} WHERE status = 'running'"
+                await workers.wait_for(conn, running, lambda left: left == 0, 60 + 3 * len(batch))
+                cpu_after, observed = _cpu_seconds(*pids), time.time() - started
+                workers.check_alive()
+            finally:
+                workers.stop()
+        # the servers have stopped and flushed their audit: read the proof
+        runs = conn.execute(
+            f"SELECT tenant, source_key, status, result, finished_at FROM {_q(schemas['coordinator'], 'coord_run')}"
+        ).fetchall()
+        handoffs = conn.execute(f"SELECT lease_owner, attempt FROM {_q(schemas['coordinator'], 'coord_handoff')}")
+        owners, attempts = zip(*handoffs.fetchall(), strict=True)
+        proof = _proof(conn, schemas, before, runs, retried=sum(1 for a in attempts if a > 1))
+    seconds = max(run[4] for run in runs).timestamp() - started
+    return {
+        "workers": n,
+        "seconds": seconds,
+        "tickets_per_s": len(batch) / seconds,
+        "startup_s": startup,
+        "submit_s": submitted,
+        "processes_that_worked": len({str(owner).split(":")[1] for owner in owners if owner}),
+        "outcomes": dict(Counter(run[2] for run in runs)),
+        "cpu": _cpu_figures(cpu_before, cpu_after, observed, len(batch)),
+        "proof": proof,
+    }
+
+
+def _proof(
+    conn: Connection, schemas: dict[str, str], before: dict[str, int], runs: list[tuple[Any, ...]], *, retried: int
+) -> dict[str, int]:
+    """The counts that show each write happened once; raises `ScaleProofError` when one did not."""
+    problems: list[str] = []
+    figures: Counter[str] = Counter(runs=len(runs), handoffs_retried=retried)
+    excess: Counter[str] = Counter()  # rows beyond one per key (tickets, notes: or per message, per ticket)
+    records: set[tuple[str, str]] = set()
+    after = _row_counts(conn, schemas)
+    for server, creates in CREATES.items():
+        audit = _q(schemas[server], "audit_log")
+        rows = conn.execute(f"SELECT tenant_id, id FROM {_q(schemas[server], 'idempotency_record')}").fetchall()
+        keys = set(rows)
+        excess["idempotency_record"] += len(rows) - len(keys)
+        records |= keys
+        audited = conn.execute(
+            f"SELECT tenant_id, idempotency_key, tool, count(*) FROM {audit} "
+            "WHERE outcome = 'allowed' AND idempotency_key IS NOT NULL AND tool = ANY(%s) GROUP BY 1, 2, 3",
+            (WRITES[server],),
+        ).fetchall()
+        if {(t, k) for t, k, _, _ in audited} != keys:
+            problems.append(f"{server}: the keys of the audit's writes and of the idempotency records differ")
+        figures["idempotency_records"] += len(rows)
+        figures["distinct_keys"] += len(keys)
+        figures["audited_keyed_writes"] += sum(calls for *_, calls in audited)
+        figures["keys_called_more_than_once"] += sum(1 for *_, calls in audited if calls > 1)
+        unkeyed = "WHERE outcome = 'allowed' AND idempotency_key IS NULL AND tool = ANY(%s)"
+        figures["unkeyed_writes"] += int(_scalar(conn, f"SELECT count(*) FROM {audit} {unkeyed}", WRITES[server]))
+        limited = f"SELECT count(*) FROM {audit} WHERE code = 'rate_limited'"
+        figures["rate_limited_calls"] += int(_scalar(conn, limited))
+        for table, tool in creates.items():
+            made, tool_keys = after[table] - before[table], sum(1 for *_, t, _ in audited if t == tool)
+            figures[f"new_{table}"] = made
+            excess[table] = max(0, made - tool_keys)
+            if made != tool_keys:
+                problems.append(f"{table}: {made} new rows for {tool_keys} distinct keys of {tool}")
+    if figures["unkeyed_writes"]:
+        problems.append(f"{figures['unkeyed_writes']} writes were made without an idempotency key")
+    if figures["keys_called_more_than_once"] and not retried:
+        problems.append(f"{figures['keys_called_more_than_once']} keyed writes were called again, no handoff retried")
+    if figures[f"new_{CreditRow.__tablename__}"]:
+        problems.append("credits were issued although nobody approved one")
+
+    helpdesk_schema = schemas["helpdesk"]
+    tickets = conn.execute(
+        f"SELECT tenant_id, source_message_id, id FROM {_q(helpdesk_schema, TicketRow.__tablename__)} "
+        "WHERE source_message_id = ANY(%s)",
+        ([str(run[1]) for run in runs],),
+    ).fetchall()
+    notes = Counter(conn.execute(f"SELECT tenant_id, ticket_id FROM {_q(helpdesk_schema, NoteRow.__tablename__)}"))
+    per_message = Counter((tenant, message) for tenant, message, _ in tickets)
+    reported: set[tuple[str, str]] = set()
+    for tenant, message, _, result, _ in runs:
+        count = per_message[(tenant, message)]
+        writer = result.get("crm_writer") or {"writes": []}
+        reported |= {(tenant, w["idempotency_key"]) for w in writer["writes"] if w["outcome"] == "applied"}
+        figures["runs_with_one_ticket"] += count == 1
+        if count != 1:
+            problems.append(f"the run of {tenant}/{message} has {count} tickets")
+    for tenant, _, ticket in tickets:
+        figures["tickets_with_one_note"] += notes[(tenant, ticket)] == 1
+        if notes[(tenant, ticket)] != 1:
+            problems.append(f"ticket {tenant}/{ticket} has {notes[(tenant, ticket)]} internal notes")
+    figures["tickets"] = len(tickets)
+    figures["keys_not_reported_by_a_run"] = len(records - reported)
+    if reported != records:
+        problems.append(
+            f"{len(reported - records)} writes the runs report have no record; "
+            f"{len(records - reported)} records belong to no run's report"
+        )
+    extra_tickets = sum(max(0, count - 1) for count in per_message.values())
+    extra_notes = sum(max(0, notes[(t, ticket)] - 1) for t, _, ticket in tickets)
+    excess[TicketRow.__tablename__] = max(excess[TicketRow.__tablename__], extra_tickets)
+    excess[NoteRow.__tablename__] = max(excess[NoteRow.__tablename__], extra_notes)
+    figures["duplicate_writes"] = sum(excess.values())
+    if figures["duplicate_writes"]:
+        problems.insert(0, f"{figures['duplicate_writes']} duplicate write(s)")
+    if problems:
+        raise ScaleProofError("; ".join(problems))
+    return dict(figures)
+
+
+# -- the benchmark --------------------------------------------------------------------------------------
+
+
+async def run(size: str) -> dict[str, Any]:
+    spec = SIZES[size]
+    reason = unreachable()
+    if reason is not None:
+        raise ScaleProofError(f"cannot run the scale-out benchmark: {reason}")
+    tenants = [load_tenant_file(REPO / "examples" / "tenants" / f"{n}.yaml") for n in ("acme", "northwind")]
+    batch = _batch(spec.emails)
+    trials: dict[int, list[dict[str, Any]]] = {n: [] for n in spec.workers}
+    for _ in range(spec.repeats):
+        for n in spec.workers:
+            trials[n].append(await _trial(postgres_url(), tenants, batch, n))
+    baseline = statistics.median(t["tickets_per_s"] for t in trials[spec.workers[0]])
+    by_workers: dict[str, dict[str, Any]] = {}
+    for n, results in trials.items():
+        rates = [t["tickets_per_s"] for t in results]
+        by_workers[str(n)] = {
+            "tickets_per_s": statistics.median(rates),
+            "min_tickets_per_s": min(rates),
+            "max_tickets_per_s": max(rates),
+            "ratio_to_1": statistics.median(rates) / baseline,
+            "seconds": statistics.median(t["seconds"] for t in results),
+            "startup_s": statistics.median(t["startup_s"] for t in results),
+            "processes_that_worked": min(t["processes_that_worked"] for t in results),
+            **{key: statistics.median(t["cpu"][key] for t in results) for key in results[0]["cpu"]},
+            "trials": results,
+        }
+    every = [t for results in trials.values() for t in results]
+    proof = {key: sum(t["proof"][key] for t in every) for key in every[0]["proof"]}  # zeros kept
+    return {
+        "emails": spec.emails,
+        "repeats": spec.repeats,
+        "concurrency_per_worker": CONCURRENCY,
+        "cpus": os.cpu_count(),
+        "workers": by_workers,
+        "duplicate_writes": proof.pop("duplicate_writes", 0),
+        "proof": dict(proof),
+        "outcomes": dict(sum((Counter(t["outcomes"]) for t in every), Counter())),
+    }
+
+
+def print_report(console: Console, report: dict[str, Any]) -> None:
+    """Throughput by the number of worker processes (medians over the repeats, min–max beside), where the CPU
+    went, and the counts that prove each write happened once."""
+    table = Table(
+        title=f"Scale-out on PostgreSQL: {report['emails']} emails, {report['repeats']} repeat(s) per N, "
+        f"{report['concurrency_per_worker']} handoffs at once per worker",
+        title_justify="left",
+    )
+    for column in ("workers", "tickets/s", "min–max", "ratio", "wall s", "start s", "worked"):
+        table.add_column(column, justify="right")
+    cpu = Table(title=f"Where the CPU went ({report['cpus']} CPUs; ms per ticket)", title_justify="left")
+    for column in ("workers", "cores busy", "elsewhere", "workers ms", "servers ms", "postgres ms"):
+        cpu.add_column(column, justify="right")
+    for n, r in report["workers"].items():
+        low, high = r["min_tickets_per_s"], r["max_tickets_per_s"]
+        times = f"{r['seconds']:.2f}", f"{r['startup_s']:.1f}", str(r["processes_that_worked"])
+        table.add_row(n, f"{r['tickets_per_s']:.2f}", f"{low:.2f}–{high:.2f}", f"{r['ratio_to_1']:.2f}", *times)
+        cores = f"{r['cores_busy']:.2f}", f"{r['cores_busy_elsewhere']:.2f}"
+        parts = ("workers", "servers", "postgres")
+        cpu.add_row(n, *cores, *(f"{r[f'{part}_cpu_ms_per_ticket']:.0f}" for part in parts))
+    console.print(table)
+    console.print(cpu)
+    proof = Table(title="No write happened twice (all trials, from the servers' own databases)", title_justify="left")
+    proof.add_column("figure")
+    proof.add_column("value", justify="right")
+    for key, value in {"duplicate_writes": report["duplicate_writes"], **report["proof"]}.items():
+        proof.add_row(key, str(value))
+    proof.add_row("outcomes", ", ".join(f"{k} {v}" for k, v in sorted(report["outcomes"].items())))
+    console.print(proof)
