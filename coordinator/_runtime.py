@@ -87,11 +87,14 @@ class RuntimeStats:
 class _Recorder:
     """The exchanges of one handoff, in order, for the run's record (replay, promote), and their time."""
 
-    def __init__(self, handoff: Handoff) -> None:
+    def __init__(self, handoff: Handoff, then_claim: float | None) -> None:
         self.handoff = handoff
         self.rows: list[ExchangeRecord] = []
         self.tool_seconds = 0.0
         self.model_seconds = 0.0
+        self.then_claim = then_claim
+        """With a lease: claim the worker's next handoff in the transaction that records this one."""
+        self.next: Claim | None = None
 
     def add(self, kind: str, name: str, request: Any, response: Any, *, error: bool = False) -> None:
         self.rows.append(
@@ -197,12 +200,16 @@ class Runtime:
 
     # -- one handoff ----------------------------------------------------------------------------
 
-    async def process(self, claim: Claim, worker: str, *, claimed_in: float = 0.0) -> None:
-        """Run a claimed handoff and record its outcome (`claimed_in`: the seconds the claim took, for the stats)."""
+    async def process(
+        self, claim: Claim, worker: str, *, claimed_in: float = 0.0, claim_next: bool = False
+    ) -> Claim | None:
+        """Run a claimed handoff and record its outcome (`claimed_in`: the seconds the claim took, for the
+        stats). With `claim_next`, the worker's next handoff is claimed in the same transaction and returned."""
         started = time.perf_counter()
-        recorder = _Recorder(claim.handoff)
+        recorder = _Recorder(claim.handoff, self.settings.lease_seconds if claim_next else None)
         try:
             await self._process(claim, worker, recorder)
+            return recorder.next
         finally:
             self.stats.handoffs += 1
             self.stats.seconds += time.perf_counter() - started + claimed_in
@@ -224,7 +231,7 @@ class Runtime:
         policy = self.policies.get(handoff.tenant)
         if specialist is None or policy is None:
             await self._end(
-                handoff,
+                recorder,
                 worker,
                 "failed",
                 "failed",
@@ -234,7 +241,7 @@ class Runtime:
         try:
             task = specialist.manifest.input.model_validate(handoff.payload)
         except ValidationError as exc:
-            await self._end(handoff, worker, "failed", "failed", f"malformed handoff payload: {exc}")
+            await self._end(recorder, worker, "failed", "failed", f"malformed handoff payload: {exc}")
             return
         budget = self._budget(handoff.budget, claim.run_created_at)
         model = _RecordingModel(self.model, recorder)
@@ -265,26 +272,24 @@ class Runtime:
                 await anyio.to_thread.run_sync(lambda: self.store.release(handoff, worker, problem, delay))
                 return
             await self._end(
-                handoff,
+                recorder,
                 worker,
                 "escalated",
                 "escalated",
                 f"{handoff.recipient}: {exc.code} after {handoff.attempt} attempts: {exc.message}",
                 model.usage,
                 budget.used_tool_calls,
-                recorder.rows,
             )
             return
         except DeskhandError as exc:
             await self._end(
-                handoff,
+                recorder,
                 worker,
                 "escalated",
                 "escalated",
                 f"{handoff.recipient}: {exc.code}: {exc.message}",
                 model.usage,
                 budget.used_tool_calls,
-                recorder.rows,
             )
             return
         produced = output.model_dump(mode="json")
@@ -302,7 +307,7 @@ class Runtime:
         audit = [_audit(handoff, f"routed to {decision.recipient or decision.run_status}", decision.reason)]
         audit += [_audit(handoff, "parked for approval", a.id, tool=a.tool, hashed=a.args_hash) for a in approvals]
         recorder.add("output", type(output).__name__, {}, produced)
-        await anyio.to_thread.run_sync(
+        finished = await anyio.to_thread.run_sync(
             lambda: self.store.finish(
                 handoff,
                 worker,
@@ -316,8 +321,10 @@ class Runtime:
                 approvals=approvals,
                 audit=audit,
                 exchanges=recorder.rows,
+                then_claim=recorder.then_claim,
             )
         )
+        recorder.next = finished.next
 
     @contextlib.asynccontextmanager
     async def _toolbox(self, handoff: Handoff, manifest: Any) -> AsyncIterator[BreakerToolbox]:
@@ -379,17 +386,17 @@ class Runtime:
 
     async def _end(
         self,
-        handoff: Handoff,
+        recorder: _Recorder,
         worker: str,
         state: str,
         status: RunStatus,
         reason: str,
         usage: list[Usage] | None = None,
         tool_calls: int = 0,
-        exchanges: list[ExchangeRecord] | None = None,
     ) -> None:
+        handoff = recorder.handoff
         audit = [_audit(handoff, f"run {status}", reason)]
-        await anyio.to_thread.run_sync(
+        finished = await anyio.to_thread.run_sync(
             lambda: self.store.finish(
                 handoff,
                 worker,
@@ -399,10 +406,12 @@ class Runtime:
                 usage=[(handoff.recipient, u) for u in usage or []],
                 tool_calls=tool_calls,
                 audit=audit,
-                exchanges=exchanges or [],
+                exchanges=recorder.rows,
                 error=reason,
+                then_claim=recorder.then_claim,
             )
         )
+        recorder.next = finished.next
 
     # -- approvals ------------------------------------------------------------------------------
 

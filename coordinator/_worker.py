@@ -17,6 +17,7 @@ from collections.abc import Callable
 import anyio
 
 from coordinator._runtime import Runtime
+from coordinator.store import Claim
 
 logger = logging.getLogger(__name__)
 
@@ -41,22 +42,28 @@ async def work(
 
     async def loop(index: int) -> None:
         me = f"{base}/{index}"
+        claim: Claim | None = None
         while True:
-            started = time.perf_counter()
-            claim = await anyio.to_thread.run_sync(store.claim, me, lease)
+            claimed_in = 0.0
             if claim is None:
-                if until_idle and await anyio.to_thread.run_sync(store.pending_count) == 0:
-                    return
-                await anyio.sleep(poll_seconds)
-                continue
+                started = time.perf_counter()
+                claim = await anyio.to_thread.run_sync(store.claim, me, lease)
+                if claim is None:
+                    if until_idle and await anyio.to_thread.run_sync(store.pending_count) == 0:
+                        return
+                    await anyio.sleep(poll_seconds)
+                    continue
+                claimed_in = time.perf_counter() - started
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_renew, store, claim.handoff.id, me, lease)
                 try:
-                    await runtime.process(claim, me, claimed_in=time.perf_counter() - started)
+                    # the next handoff is claimed in the transaction that records this one
+                    nxt = await runtime.process(claim, me, claimed_in=claimed_in, claim_next=True)
                 finally:
                     tg.cancel_scope.cancel()
             if on_done is not None:
                 on_done(claim.handoff.run_id)
+            claim = nxt
 
     async def expire() -> None:
         """Approvals past their deadline escalate their runs (checked every half minute)."""

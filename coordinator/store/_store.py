@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, CursorResult, Engine, Table, and_, bindparam, case, func, or_, update
+from sqlalchemy import BindParameter, Connection, CursorResult, Engine, Table, and_, bindparam, case, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -134,6 +134,16 @@ class _Statements:
                 iterations=_RUN.c.iterations + bindparam("add_iterations"),
             )
         )
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What `Store.finish` did."""
+
+    recorded: bool
+    """False if the worker had lost the handoff's lease: nothing was changed."""
+    next: Claim | None = None
+    """The worker's next handoff, claimed in the same transaction (with `then_claim`)."""
 
 
 @dataclass
@@ -318,19 +328,21 @@ class Store:
     def claim(self, worker: str, lease_seconds: float) -> Claim | None:
         """Claim the oldest claimable handoff for `worker` (pending, or claimed under an expired lease),
         with what its run has produced so far: one UPDATE … RETURNING and one read, in one transaction."""
-        now = _now()
         with self.engine.begin() as connection:
-            row = (
-                connection.execute(
-                    self._sql.claim,
-                    {"now": now, "worker": worker, "expires": now + timedelta(seconds=lease_seconds)},
-                )
-                .mappings()
-                .first()
+            return self._claim(connection, worker, lease_seconds)
+
+    def _claim(self, connection: Connection, worker: str, lease_seconds: float) -> Claim | None:
+        now = _now()
+        row = (
+            connection.execute(
+                self._sql.claim, {"now": now, "worker": worker, "expires": now + timedelta(seconds=lease_seconds)}
             )
-            if row is None:
-                return None
-            run = connection.execute(self._sql.run_start, {"run_id": row["run_id"]}).one()
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        run = connection.execute(self._sql.run_start, {"run_id": row["run_id"]}).one()
         return Claim(self._handoff_of(row), dict(run.result), cast(datetime, _aware(run.created_at)))
 
     def release(self, handoff: Handoff, worker: str, error: str, delay_seconds: float) -> bool:
@@ -387,8 +399,10 @@ class Store:
         audit: Sequence[AuditRecord] = (),
         exchanges: Sequence[ExchangeRecord] = (),
         error: str = "",
-    ) -> bool:
-        """Record the outcome of a claimed handoff in one transaction. False if `worker` lost the lease.
+        then_claim: float | None = None,
+    ) -> Finished:
+        """Record the outcome of a claimed handoff in one transaction (not if `worker` lost the lease).
+        With `then_claim` (a lease in seconds), claim the worker's next handoff in the same transaction.
 
         Core statements, not the ORM: this runs once per handoff, and the ORM's unit of work cost
         more than the SQL itself."""
@@ -400,7 +414,7 @@ class Store:
                 {"handoff_id": handoff.id, "worker": worker, "new_state": state, "error": error[:2000]},
             ).rowcount
             if moved != 1:
-                return False  # another worker holds it now; nothing was changed
+                return Finished(recorded=False)  # another worker holds it now; nothing was changed
             if next_handoffs:
                 connection.execute(_HANDOFF.insert(), [self._row(nxt) for nxt in next_handoffs])
             run = connection.execute(self._sql.run_state, {"run_id": handoff.run_id}).first()
@@ -446,8 +460,9 @@ class Store:
                 connection.execute(_AUDIT.insert(), audit)
             if exchanges:
                 connection.execute(_EXCHANGE.insert(), exchanges)
+            claimed = self._claim(connection, worker, then_claim) if then_claim is not None else None
         self._spent(handoff.tenant, sum(u.cost_usd for _, u in usage))
-        return True
+        return Finished(recorded=True, next=claimed)
 
     def exchanges(self, run_id: str) -> list[ExchangeRow]:
         with self._session() as session:
