@@ -7,24 +7,31 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import REPO
 
 
-def test_the_boundary_benchmark_runs_and_reports_ratios(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
+def run_bench(which: str, tmp_path: Path, env: dict[str, str] | None = None) -> tuple[dict[str, Any], str]:
+    """`python -m bench WHICH --size tiny`: its report and what it printed (it must exit 0)."""
+    out = tmp_path / f"{which}.json"
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "boundary", "--size", "tiny", "--json", str(out)],
+        [sys.executable, "-m", "bench", which, "--size", "tiny", "--json", str(out)],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
+        env={**os.environ, **(env or {})},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(out.read_text())["boundary"]
+    return json.loads(out.read_text())[which], result.stdout
+
+
+def test_the_boundary_benchmark_runs_and_reports_ratios(tmp_path: Path) -> None:
+    report, printed = run_bench("boundary", tmp_path)
     assert report["repeats"] >= 2  # interleaved repeats, summarised as median and min–max
     for transport, kinds, cpu in (
         ("in_memory", ("bare", "guarded"), "process_cpu_ms_per_call"),
@@ -44,24 +51,11 @@ def test_the_boundary_benchmark_runs_and_reports_ratios(tmp_path: Path) -> None:
         assert all(by_kind[kind]["calls_per_s"] > 0 for kind in ("bare", "guarded", "fastmcp"))
         assert by_kind["ratios"]["guarded_to_fastmcp"] > 0
     assert report["targets"] == {"latency_guarded_to_bare_at_most": 1.15, "throughput_guarded_to_fastmcp_at_least": 1.3}
-    assert "guarded ÷ fastmcp" in result.stdout  # the tables were printed
+    assert "guarded ÷ fastmcp" in printed  # the tables were printed
 
 
 def test_the_end_to_end_and_memory_benchmarks_run_and_report(tmp_path: Path) -> None:
-    reports = {}
-    for which in ("e2e", "memory"):
-        out = tmp_path / f"{which}.json"
-        result = subprocess.run(
-            [sys.executable, "-m", "bench", which, "--size", "tiny", "--json", str(out)],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
-        reports[which] = json.loads(out.read_text())[which]
-    e2e = reports["e2e"]
+    e2e, _ = run_bench("e2e", tmp_path)
     for key in (
         "tickets_per_s_1_worker",
         "tickets_per_s_4_workers",
@@ -74,7 +68,7 @@ def test_the_end_to_end_and_memory_benchmarks_run_and_report(tmp_path: Path) -> 
         low, high = e2e[f"{key}_min_max"]
         assert 0 < low <= e2e[key] <= high
     assert e2e["handoffs_per_ticket"] >= 2  # triage and the writer at least
-    memory = reports["memory"]
+    memory, _ = run_bench("memory", tmp_path)
     assert set(memory["rss_kib"]) == {"coordinator", "crm", "helpdesk", "knowledge", "mailbox"}
     assert all(len(samples) == 5 and min(samples) > 0 for samples in memory["rss_kib"].values())
     assert memory["mcp_calls"] > memory["tickets"] > 0
@@ -85,18 +79,7 @@ def test_the_end_to_end_and_memory_benchmarks_run_and_report(tmp_path: Path) -> 
 def test_the_scale_out_benchmark_reports_throughput_for_each_worker_count_and_no_write_twice(
     tmp_path: Path, postgres_available: str
 ) -> None:
-    out = tmp_path / "scale.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "bench", "scale", "--size", "tiny", "--json", str(out)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env={**os.environ, "DESKHAND_BENCH_POSTGRES_URL": postgres_available},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(out.read_text())["scale"]
+    report, _ = run_bench("scale", tmp_path, {"DESKHAND_BENCH_POSTGRES_URL": postgres_available})
     assert set(report["workers"]) == {"1", "2"}
     for workers, figures in report["workers"].items():
         assert figures["tickets_per_s"] > 0 and figures["ratio_to_1"] > 0
