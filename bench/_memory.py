@@ -38,8 +38,16 @@ def _clones(count: int) -> tuple[list[TenantFile], dict[str, str]]:
     return tenants, origin
 
 
+SIZES = {"tiny": (8, 16), "small": (100, 200), "full": (1000, 880)}
+"""Tenants and tickets per size."""
+
+
 async def run(size: str) -> dict[str, Any]:
-    tenant_count, tickets = {"tiny": (8, 16), "small": (100, 200), "full": (1000, 880)}[size]
+    return await measure(*SIZES[size])
+
+
+async def measure(tenant_count: int, tickets: int) -> dict[str, Any]:
+    """The RSS of every process over a warm-up and four quarters of `tickets` spread over `tenant_count` tenants."""
     tenants, origin = _clones(tenant_count)
     with tempfile.TemporaryDirectory(prefix="deskhand-bench-mem-") as tmp:
         async with coordinator_world(Path(tmp), tenants) as (runtime, servers):
