@@ -87,8 +87,9 @@ class RuntimeStats:
 class _Recorder:
     """The exchanges of one handoff, in order, for the run's record (replay, promote), and their time."""
 
-    def __init__(self, handoff: Handoff, then_claim: float | None) -> None:
-        self.handoff = handoff
+    def __init__(self, claim: Claim, then_claim: float | None) -> None:
+        self.claim = claim
+        self.handoff = claim.handoff
         self.rows: list[ExchangeRecord] = []
         self.tool_seconds = 0.0
         self.model_seconds = 0.0
@@ -206,7 +207,7 @@ class Runtime:
         """Run a claimed handoff and record its outcome (`claimed_in`: the seconds the claim took, for the
         stats). With `claim_next`, the worker's next handoff is claimed in the same transaction and returned."""
         started = time.perf_counter()
-        recorder = _Recorder(claim.handoff, self.settings.lease_seconds if claim_next else None)
+        recorder = _Recorder(claim, self.settings.lease_seconds if claim_next else None)
         try:
             await self._process(claim, worker, recorder)
             return recorder.next
@@ -322,6 +323,7 @@ class Runtime:
                 audit=audit,
                 exchanges=recorder.rows,
                 then_claim=recorder.then_claim,
+                prior=recorder.claim,
             )
         )
         recorder.next = finished.next
@@ -409,6 +411,7 @@ class Runtime:
                 exchanges=recorder.rows,
                 error=reason,
                 then_claim=recorder.then_claim,
+                prior=recorder.claim,
             )
         )
         recorder.next = finished.next

@@ -5,6 +5,9 @@ processes). A worker claims the oldest pending handoff (or one whose lease expir
 died) with a lease; on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so two workers never claim the
 same one. Finishing a handoff (its state, the next handoffs, the run, the usage) is one
 transaction, and only the lease holder can do it (a worker that lost its lease is fenced off).
+The coordinator's audit entries and exchange log are written behind that path, like the servers'
+audit: queued, and committed together every 50 ms by a thread of the store's own (reading them, or
+disposing of the store, writes what is queued first; a hard crash loses at most the last 50 ms).
 All methods are synchronous; the async runtime calls them in a worker thread.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 import uuid
@@ -54,6 +58,8 @@ def _updated(session: Session, statement: Any) -> int:
     statement = statement.execution_options(synchronize_session=False)
     return int(cast(CursorResult[Any], session.execute(statement)).rowcount)
 
+
+logger = logging.getLogger(__name__)
 
 _RUN = cast(Table, RunRow.__table__)  # type: ignore[attr-defined]
 _HANDOFF = cast(Table, HandoffRow.__table__)  # type: ignore[attr-defined]
@@ -115,25 +121,22 @@ class _Statements:
             )
             .values(state=bindparam("new_state"), lease_expires=None, error=bindparam("error"))
         )
-        read = select(_RUN.c.result, _RUN.c.status, _RUN.c.reason, _RUN.c.finished_at).where(
-            _RUN.c.id == bindparam("run_id")
-        )
-        self.run_state = read.with_for_update() if postgres else read
-        self.update_run = (
-            update(_RUN)
-            .where(_RUN.c.id == bindparam("run_id"))
-            .values(
-                result=bindparam("result", type_=_RUN.c.result.type),
-                status=bindparam("status"),
-                reason=bindparam("reason"),
-                finished_at=bindparam("finished_at", type_=_RUN.c.finished_at.type),
-                updated_at=bindparam("updated_at", type_=_RUN.c.updated_at.type),
-                tool_calls=_RUN.c.tool_calls + bindparam("add_tool_calls"),
-                tokens=_RUN.c.tokens + bindparam("add_tokens"),
-                cost_usd=_RUN.c.cost_usd + bindparam("add_cost"),
-                iterations=_RUN.c.iterations + bindparam("add_iterations"),
-            )
-        )
+        read = select(_RUN.c.result).where(_RUN.c.id == bindparam("run_id"))
+        self.run_result = read.with_for_update() if postgres else read
+        # the run's counters add up; status, reason and end time change only when given (NULL keeps them)
+        run_values: dict[str, Any] = {
+            "status": func.coalesce(bindparam("status", type_=_RUN.c.status.type), _RUN.c.status),
+            "reason": func.coalesce(func.nullif(bindparam("reason", type_=_RUN.c.reason.type), ""), _RUN.c.reason),
+            "finished_at": func.coalesce(bindparam("finished_at", type_=_RUN.c.finished_at.type), _RUN.c.finished_at),
+            "updated_at": bindparam("updated_at", type_=_RUN.c.updated_at.type),
+            "tool_calls": _RUN.c.tool_calls + bindparam("add_tool_calls"),
+            "tokens": _RUN.c.tokens + bindparam("add_tokens"),
+            "cost_usd": _RUN.c.cost_usd + bindparam("add_cost"),
+            "iterations": _RUN.c.iterations + bindparam("add_iterations"),
+        }
+        run = update(_RUN).where(_RUN.c.id == bindparam("run_id"))
+        self.update_run = run.values(**run_values)
+        self.update_run_result = run.values(**run_values, result=bindparam("result", type_=_RUN.c.result.type))
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,68 @@ class Finished:
     """False if the worker had lost the handoff's lease: nothing was changed."""
     next: Claim | None = None
     """The worker's next handoff, claimed in the same transaction (with `then_claim`)."""
+
+
+class _RecordWriter:
+    """Audit entries and exchanges, queued in order and written in one transaction every `interval`
+    seconds by a daemon thread (started on first use). `flush` writes what is queued at once."""
+
+    def __init__(self, engine: Engine, *, interval: float = 0.05) -> None:
+        self._engine = engine
+        self._interval = interval
+        self._queued: list[tuple[Sequence[AuditRecord], Sequence[ExchangeRecord]]] = []
+        self._queue_lock = threading.Lock()
+        self._write_lock = threading.Lock()  # batches are written one at a time, in the order they were queued
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def add(self, audit: Sequence[AuditRecord], exchanges: Sequence[ExchangeRecord]) -> None:
+        if not audit and not exchanges:
+            return
+        with self._queue_lock:
+            if self._closed:
+                raise RuntimeError("the store was disposed of")
+            self._queued.append((audit, exchanges))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="deskhand-records", daemon=True)
+                self._thread.start()
+
+    def flush(self) -> None:
+        with self._write_lock:
+            with self._queue_lock:
+                batch, self._queued = self._queued, []
+            audit = [row for entries, _ in batch for row in entries]
+            exchanges = [row for _, rows in batch for row in rows]
+            if not audit and not exchanges:
+                return
+            try:
+                with self._engine.begin() as connection:
+                    if audit:
+                        connection.execute(_AUDIT.insert(), audit)
+                    if exchanges:
+                        connection.execute(_EXCHANGE.insert(), exchanges)
+            except Exception:
+                with self._queue_lock:  # nothing was written: the rows go back, first in line
+                    self._queued[:0] = batch
+                raise
+
+    def close(self) -> None:
+        with self._queue_lock:
+            self._closed = True
+            thread = self._thread
+        self._wake.set()
+        if thread is not None:
+            thread.join()
+        self.flush()
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self._interval)
+            try:
+                self.flush()
+            except Exception:  # the top of the writer thread: the rows wait for the next try; say why
+                logger.exception("writing the coordinator's audit and exchanges failed; retrying")
 
 
 @dataclass
@@ -172,10 +237,12 @@ class Store:
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self.version = migrate(self.engine)
         self._sql = _Statements(self.is_postgres)
+        self._records = _RecordWriter(self.engine)
         self._spend: dict[str, _Spend] = {}
         self._spend_lock = threading.Lock()
 
     def dispose(self) -> None:
+        self._records.close()
         self.engine.dispose()
 
     @contextmanager
@@ -400,9 +467,12 @@ class Store:
         exchanges: Sequence[ExchangeRecord] = (),
         error: str = "",
         then_claim: float | None = None,
+        prior: Claim | None = None,
     ) -> Finished:
         """Record the outcome of a claimed handoff in one transaction (not if `worker` lost the lease).
-        With `then_claim` (a lease in seconds), claim the worker's next handoff in the same transaction.
+        With `then_claim` (a lease in seconds), claim the worker's next handoff in the same transaction:
+        the run's own next handoff if there is one (with `prior`, the claim this outcome is of), else the
+        oldest claimable one.
 
         Core statements, not the ORM: this runs once per handoff, and the ORM's unit of work cost
         more than the SQL itself."""
@@ -415,27 +485,42 @@ class Store:
             ).rowcount
             if moved != 1:
                 return Finished(recorded=False)  # another worker holds it now; nothing was changed
-            if next_handoffs:
-                connection.execute(_HANDOFF.insert(), [self._row(nxt) for nxt in next_handoffs])
-            run = connection.execute(self._sql.run_state, {"run_id": handoff.run_id}).first()
-            if run is None:
-                raise NotFound(f"run {handoff.run_id!r} not found")
+            # With `then_claim`, the run's next handoff stays with this worker (claimed under a fresh lease):
+            # no claim query, and a ticket goes through its steps without waiting behind older ones.
+            sticky = then_claim is not None and prior is not None and len(next_handoffs) == 1
+            rows = [self._row(nxt) for nxt in next_handoffs]
+            if sticky:
+                assert then_claim is not None
+                rows[0].update(state="claimed", lease_owner=worker, lease_expires=now + timedelta(seconds=then_claim))
+            if rows:
+                connection.execute(_HANDOFF.insert(), rows)
+            merged: dict[str, Any] | None = None
+            if result:
+                # the run's results as claimed (only the lease holder writes them), else as stored
+                before: dict[str, Any] | None = (
+                    prior.run_result
+                    if prior is not None
+                    else connection.execute(self._sql.run_result, {"run_id": handoff.run_id}).scalar_one_or_none()
+                )
+                merged = {**(before or {}), **result}
             ended = run_status is not None and run_status != "running"
-            connection.execute(
-                self._sql.update_run,
-                {
-                    "run_id": handoff.run_id,
-                    "result": {**run.result, **result} if result else run.result,
-                    "status": run_status or run.status,
-                    "reason": reason or run.reason,
-                    "finished_at": now if ended else run.finished_at,
-                    "updated_at": now,
-                    "add_tool_calls": tool_calls,
-                    "add_tokens": sum(u.total_tokens for _, u in usage),
-                    "add_cost": sum(u.cost_usd for _, u in usage),
-                    "add_iterations": len(usage),
-                },
-            )
+            values: dict[str, Any] = {
+                "run_id": handoff.run_id,
+                "status": run_status,
+                "reason": reason,
+                "finished_at": now if ended else None,
+                "updated_at": now,
+                "add_tool_calls": tool_calls,
+                "add_tokens": sum(u.total_tokens for _, u in usage),
+                "add_cost": sum(u.cost_usd for _, u in usage),
+                "add_iterations": len(usage),
+            }
+            if merged is not None:
+                updated = connection.execute(self._sql.update_run_result, {**values, "result": merged})
+            else:
+                updated = connection.execute(self._sql.update_run, values)
+            if updated.rowcount != 1:
+                raise NotFound(f"run {handoff.run_id!r} not found")
             if usage:
                 connection.execute(
                     _USAGE.insert(),
@@ -456,15 +541,23 @@ class Store:
                 )
             if approvals:
                 connection.execute(_APPROVAL.insert(), [_values(row) for row in approvals])
-            if audit:
-                connection.execute(_AUDIT.insert(), audit)
-            if exchanges:
-                connection.execute(_EXCHANGE.insert(), exchanges)
-            claimed = self._claim(connection, worker, then_claim) if then_claim is not None else None
+            claimed: Claim | None = None
+            if sticky:
+                assert prior is not None
+                nxt = next_handoffs[0].moved_to("claimed")
+                claimed = Claim(nxt, merged if merged is not None else prior.run_result, prior.run_created_at)
+            elif then_claim is not None:
+                claimed = self._claim(connection, worker, then_claim)
+        self._records.add(audit, exchanges)
         self._spent(handoff.tenant, sum(u.cost_usd for _, u in usage))
         return Finished(recorded=True, next=claimed)
 
+    def flush(self) -> None:
+        """Write the queued audit entries and exchanges now."""
+        self._records.flush()
+
     def exchanges(self, run_id: str) -> list[ExchangeRow]:
+        self._records.flush()
         with self._session() as session:
             return list(
                 session.exec(
@@ -550,6 +643,7 @@ class Store:
             session.commit()
 
     def audit_trail(self, run_id: str) -> list[AuditEntry]:
+        self._records.flush()
         with self._session() as session:
             return list(
                 session.exec(select(AuditEntry).where(AuditEntry.run_id == run_id).order_by(col(AuditEntry.seq))).all()

@@ -54,3 +54,50 @@ def test_the_tenant_spend_counts_this_process_at_once_and_others_when_read_again
     assert here.cached_spend("northwind", 60) is None
     here.dispose()
     elsewhere.dispose()
+
+
+def test_a_runs_next_handoff_stays_with_the_worker_that_finished_the_last(tmp_path: Path) -> None:
+    """With the claim it finished, a worker takes its run's next step under a fresh lease, ahead of older work."""
+    from coordinator.store import Claim
+
+    store = Store(f"sqlite:///{tmp_path / 'c.db'}")
+    mine, _ = store.start_run("acme", "src-1", EVENT, "triage", RunBudget())
+    older, _ = store.start_run("acme", "src-2", EVENT, "triage", RunBudget())
+    claim = store.claim("w1", 60)
+    assert isinstance(claim, Claim) and claim.handoff.run_id == mine
+    nxt = claim.handoff.next_hop("drafting", RunBudget(), RunBudget())
+    finished = store.finish(
+        claim.handoff, "w1", state="done", next_handoffs=[nxt], result={"triage": {"x": 1}}, then_claim=60, prior=claim
+    )
+    assert finished.next is not None and finished.next.handoff.id == nxt.id
+    assert finished.next.handoff.state == "claimed" and finished.next.run_result == {"triage": {"x": 1}}
+    other = store.claim("w2", 60)  # another worker gets the older run, not this one's next step
+    assert other is not None and other.handoff.run_id == older
+    [_, second] = store.handoffs(mine)
+    assert (second.state, second.lease_owner) == ("claimed", "w1")
+    store.dispose()
+
+
+def test_audit_and_exchanges_are_written_behind_the_handoff_and_never_lost_on_dispose(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    store = Store(url)
+    run_id, _ = store.start_run("acme", "src-1", EVENT, "triage", RunBudget())
+    claim = store.claim("w", 60)
+    assert claim is not None
+    audit = {"at": datetime.now(UTC), "tenant": "acme", "run_id": run_id, "actor": "coordinator"}
+    audit |= {"specialist": "triage", "tool": "", "args_hash": "", "decision": "routed to drafting", "outcome": "x"}
+    exchange = {"run_id": run_id, "step": 1, "specialist": "triage", "kind": "tool", "name": "crm.find_customer"}
+    exchange |= {"request": {"email": "a@b.example"}, "response": {"customer": None}, "error": False}
+    store.finish(claim.handoff, "w", state="done", audit=[audit], exchanges=[exchange])  # type: ignore[list-item]
+    assert [e.name for e in store.exchanges(run_id)] == ["crm.find_customer"]  # a reader sees what is queued
+    second, _ = store.start_run("acme", "src-2", EVENT, "triage", RunBudget())
+    claim = store.claim("w", 60)
+    assert claim is not None
+    store.finish(claim.handoff, "w", state="done", exchanges=[{**exchange, "run_id": second}])  # type: ignore[list-item]
+    store.dispose()  # writes what is still queued
+    reopened = Store(url)
+    assert [e.name for e in reopened.exchanges(second)] == ["crm.find_customer"]
+    assert [a.decision for a in reopened.audit_trail(run_id)][-1] == "routed to drafting"
+    reopened.dispose()
