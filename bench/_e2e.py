@@ -26,6 +26,7 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from bench._boundary import _process, _setup
 from coordinator import Home, Runtime
 from coordinator._service import open_runtime
 from coordinator._tokens import DevKeys
@@ -123,8 +124,6 @@ async def _pass(
 
 
 async def run(size: str) -> dict[str, Any]:
-    from bench._boundary import _process, _setup
-
     count, repeats, bare_calls = {"tiny": (6, 1, 60), "small": (40, 3, 400), "full": (120, 5, 1000)}[size]
     samples: dict[str, list[float]] = {}
 

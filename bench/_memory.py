@@ -10,6 +10,7 @@ the growth from the warm-up includes the caches filling up to their bounds.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ async def measure(tenant_count: int, tickets: int) -> dict[str, Any]:
     tenants, origin = _clones(tenant_count)
     with tempfile.TemporaryDirectory(prefix="deskhand-bench-mem-") as tmp:
         async with coordinator_world(Path(tmp), tenants) as (runtime, servers):
-            pids = {"coordinator": _self_pid(), **{name: s.process.pid for name, s in servers.items()}}
+            pids = {"coordinator": os.getpid(), **{name: s.process.pid for name, s in servers.items()}}
             emails = sample_emails(origin)
             warm = min(len(tenants), 40)
             submit_round(runtime, {t: emails[t] for t in sorted(emails)[:warm]}, warm, "warm-up")
@@ -74,9 +75,3 @@ async def measure(tenant_count: int, tickets: int) -> dict[str, Any]:
         "growth_second_half": {name: s[4] / s[2] for name, s in samples.items()},
         "growth_from_warmup": {name: s[4] / s[0] for name, s in samples.items()},
     }
-
-
-def _self_pid() -> int:
-    import os
-
-    return os.getpid()

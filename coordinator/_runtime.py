@@ -89,13 +89,16 @@ class _Recorder:
 
     def __init__(self, claim: Claim, then_claim: float | None) -> None:
         self.claim = claim
-        self.handoff = claim.handoff
         self.rows: list[ExchangeRecord] = []
         self.tool_seconds = 0.0
         self.model_seconds = 0.0
         self.then_claim = then_claim
         """With a lease: claim the worker's next handoff in the transaction that records this one."""
         self.next: Claim | None = None
+
+    @property
+    def handoff(self) -> Handoff:
+        return self.claim.handoff
 
     def add(self, kind: str, name: str, request: Any, response: Any, *, error: bool = False) -> None:
         self.rows.append(

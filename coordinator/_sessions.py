@@ -133,7 +133,9 @@ class SessionPool:
     def _evict(self) -> None:
         """Close the least recently used idle sets beyond `max_sets`."""
         excess = len(self._entries) - self._max_sets
-        for key in [k for k, e in self._entries.items() if e.users == 0][: max(0, excess)]:
+        if excess <= 0:
+            return
+        for key in [k for k, e in self._entries.items() if e.users == 0][:excess]:
             self._entries.pop(key).retire()
 
     async def _open(self, tenant: str, manifest: Manifest) -> _Entry:

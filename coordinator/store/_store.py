@@ -552,10 +552,6 @@ class Store:
         self._spent(handoff.tenant, sum(u.cost_usd for _, u in usage))
         return Finished(recorded=True, next=claimed)
 
-    def flush(self) -> None:
-        """Write the queued audit entries and exchanges now."""
-        self._records.flush()
-
     def exchanges(self, run_id: str) -> list[ExchangeRow]:
         self._records.flush()
         with self._session() as session:
