@@ -91,7 +91,10 @@ class _Recorder:
         self.claim = claim
         self.rows: list[ExchangeRecord] = []
         self.tool_seconds = 0.0
+        """Time with at least one tool call in flight (calls made at once count once)."""
         self.model_seconds = 0.0
+        self._in_flight = 0
+        self._since = 0.0
         self.then_claim = then_claim
         """With a lease: claim the worker's next handoff in the transaction that records this one."""
         self.next: Claim | None = None
@@ -100,7 +103,8 @@ class _Recorder:
     def handoff(self) -> Handoff:
         return self.claim.handoff
 
-    def add(self, kind: str, name: str, request: Any, response: Any, *, error: bool = False) -> None:
+    def add(self, kind: str, name: str, request: Any, response: Any, *, error: bool = False) -> int:
+        """Record an exchange (a tool call's response may be filled in later with `answer`); its index."""
         self.rows.append(
             {
                 "run_id": self.handoff.run_id,
@@ -113,6 +117,21 @@ class _Recorder:
                 "error": error,
             }
         )
+        return len(self.rows) - 1
+
+    def answer(self, index: int, response: Any, *, error: bool = False) -> None:
+        self.rows[index]["response"] = response
+        self.rows[index]["error"] = error
+
+    def tool_started(self) -> None:
+        if self._in_flight == 0:
+            self._since = time.perf_counter()
+        self._in_flight += 1
+
+    def tool_ended(self) -> None:
+        self._in_flight -= 1
+        if self._in_flight == 0:
+            self.tool_seconds += time.perf_counter() - self._since
 
 
 def _audit(handoff: Handoff, decision: str, outcome: str, *, tool: str = "", hashed: str = "") -> AuditRecord:
@@ -142,16 +161,22 @@ class _RecordingToolbox:
         return self._inner.available
 
     async def call(self, spec: ToolSpec, args: BaseModel, *, key: str | None = None) -> BaseModel:
-        request = args.model_dump(mode="json")
-        started = time.perf_counter()
+        # the exchange's place is taken when the call starts: calls made at once are recorded in the
+        # order they were made, whatever order they finish in (replay answers them in that order)
+        index = self._recorder.add("tool", spec.qualified_name, args.model_dump(mode="json"), {})
+        self._recorder.tool_started()
         try:
             result = await self._inner.call(spec, args, key=key)
         except DeskhandError as exc:
-            self._recorder.tool_seconds += time.perf_counter() - started
-            self._recorder.add("tool", spec.qualified_name, request, exc.to_payload().model_dump(), error=True)
+            self._recorder.answer(index, exc.to_payload().model_dump(), error=True)
             raise
-        self._recorder.tool_seconds += time.perf_counter() - started
-        self._recorder.add("tool", spec.qualified_name, request, result.model_dump(mode="json"))
+        except BaseException as exc:  # cancelled, or a bug: the record says so instead of showing no answer
+            interrupted = Unavailable(f"the call was interrupted ({type(exc).__name__})")
+            self._recorder.answer(index, interrupted.to_payload().model_dump(), error=True)
+            raise
+        finally:
+            self._recorder.tool_ended()
+        self._recorder.answer(index, result.model_dump(mode="json"))
         return result
 
 

@@ -25,7 +25,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_REQUEST
 
 from mcp_servers.kit._audit import AuditLog, Outcome, hash_and_size
-from mcp_servers.kit._jwt import JwtVerifier, principal_from_claims
+from mcp_servers.kit._jwt import JwtVerifier, principal_of
 from mcp_servers.kit._ratelimit import RateLimiter
 from mcp_servers.kit._results import error_result
 from schemas import (
@@ -103,7 +103,7 @@ class Guard:
         """The caller, and whether it came over HTTP (where the gate already checked the size)."""
         access = get_access_token()
         if access is not None:
-            return principal_from_claims(access.claims or {}), True
+            return principal_of(access), True
         if self.credential is not None:
             return self.credential.current(), False
         raise Unauthenticated("no credential: set DESKHAND_TOKEN to a token from `deskhand token mint`")

@@ -25,7 +25,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_servers.kit._audit import AuditLog, args_hash
-from mcp_servers.kit._jwt import principal_from_claims
+from mcp_servers.kit._jwt import principal_of
 from schemas import DeskhandError, InsufficientScope, RequestTooLarge, ToolSpec, Unauthenticated
 
 
@@ -84,7 +84,7 @@ class ScopeGate:
             else:
                 spec = self.specs.get(name)
                 try:
-                    principal = principal_from_claims(user.access_token.claims or {})
+                    principal = principal_of(user.access_token)
                 except Unauthenticated:
                     principal = None
                 if spec is not None and principal is not None and not principal.allows(spec.scope):

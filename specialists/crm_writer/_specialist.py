@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from schemas import AppliedWrite, Conflict, ToolSpec, WriteReport, WriterInput
 from schemas.tools import crm, helpdesk, mailbox
-from specialists.kit import Manifest, SpecialistContext, call
+from specialists.kit import Manifest, SpecialistContext, call, gather
 
 
 class CrmWriterSpecialist:
@@ -28,20 +28,22 @@ class CrmWriterSpecialist:
     )
 
     async def run(self, task: WriterInput, ctx: SpecialistContext) -> WriteReport:
-        writes: list[AppliedWrite] = []
+        # each write's entry in the report; calls made at once are listed in the order they were made
+        writes: list[AppliedWrite | None] = []  # None: a write that failed (not reported)
 
         async def write(step: str, spec: ToolSpec, args: BaseModel) -> BaseModel:
             key = ctx.idempotency_key(step, spec.qualified_name, args)
+            entry = len(writes)
+            writes.append(None)
             result = await ctx.toolbox.call(spec, args, key=key)
-            writes.append(
-                AppliedWrite(tool=spec.qualified_name, idempotency_key=key, result_id=getattr(result, "id", None))
+            writes[entry] = AppliedWrite(
+                tool=spec.qualified_name, idempotency_key=key, result_id=getattr(result, "id", None)
             )
             return result
 
         triage, draft = task.triage, task.draft
         email = triage.email
         ticket_id = await self._ticket(task, ctx, write)
-        await write("route", helpdesk.ROUTE_TICKET, helpdesk.RouteTicketIn(ticket_id=ticket_id, queue=triage.queue))
         note = "\n".join(
             [
                 f"Triage: {triage.classification.category} (confidence {triage.classification.confidence:.2f}), "
@@ -56,26 +58,37 @@ class CrmWriterSpecialist:
                 *(f"Draft: {r}" for r in (draft.reasons if draft else [])),
             ]
         )[:20_000]
-        await write("note", helpdesk.ADD_INTERNAL_NOTE, helpdesk.AddInternalNoteIn(ticket_id=ticket_id, body=note))
+        # the writes that need only the ticket: made at once
+        then = [
+            write("route", helpdesk.ROUTE_TICKET, helpdesk.RouteTicketIn(ticket_id=ticket_id, queue=triage.queue)),
+            write("note", helpdesk.ADD_INTERNAL_NOTE, helpdesk.AddInternalNoteIn(ticket_id=ticket_id, body=note)),
+        ]
         if draft is not None:
-            await write(
-                "attach",
-                helpdesk.ATTACH_DRAFT,
-                helpdesk.AttachDraftIn(ticket_id=ticket_id, body=draft.body, subject=draft.subject),
+            then.append(
+                write(
+                    "attach",
+                    helpdesk.ATTACH_DRAFT,
+                    helpdesk.AttachDraftIn(ticket_id=ticket_id, body=draft.body, subject=draft.subject),
+                )
             )
             if email.message_id:
-                await write(
-                    "save_draft",
-                    mailbox.SAVE_DRAFT,
-                    mailbox.SaveDraftIn(message_id=email.message_id, body=draft.body, subject=draft.subject),
+                then.append(
+                    write(
+                        "save_draft",
+                        mailbox.SAVE_DRAFT,
+                        mailbox.SaveDraftIn(message_id=email.message_id, body=draft.body, subject=draft.subject),
+                    )
                 )
         if triage.customer is not None:
             summary = f"Email '{email.subject}' triaged as {triage.classification.category}, ticket {ticket_id}."
-            await write(
-                "log",
-                crm.LOG_INTERACTION,
-                crm.LogInteractionIn(account_id=triage.customer.account_id, channel="email", summary=summary),
+            then.append(
+                write(
+                    "log",
+                    crm.LOG_INTERACTION,
+                    crm.LogInteractionIn(account_id=triage.customer.account_id, channel="email", summary=summary),
+                )
             )
+        await gather(*then)
         for action in task.actions:
             writes.append(
                 AppliedWrite(
@@ -89,8 +102,9 @@ class CrmWriterSpecialist:
                 )
             )
         if email.message_id:
+            # last, once everything else is written: a processed message is one nothing is left to do for
             await write("processed", mailbox.MARK_PROCESSED, mailbox.MarkProcessedIn(message_id=email.message_id))
-        return WriteReport(ticket_id=ticket_id, writes=writes)
+        return WriteReport(ticket_id=ticket_id, writes=[w for w in writes if w is not None])
 
     async def _ticket(self, task: WriterInput, ctx: SpecialistContext, write) -> str:  # type: ignore[no-untyped-def]
         triage = task.triage

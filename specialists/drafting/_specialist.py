@@ -5,7 +5,7 @@ from __future__ import annotations
 from schemas import ArticleRef, DraftingInput, DraftReply, NotFound
 from schemas.tools import knowledge
 from specialists.drafting._draft import WRITE, ArticleText, DraftRequest
-from specialists.kit import Manifest, SpecialistContext, call
+from specialists.kit import Manifest, SpecialistContext, call, gather
 
 MIN_RELATIVE_SCORE = 0.35
 
@@ -32,21 +32,34 @@ class DraftingSpecialist:
             knowledge.SearchArticlesIn(query=query, limit=3),
             knowledge.ArticleHits,
         )
-        articles: list[ArticleText] = []
-        for hit in (h for h in hits.items if h.score >= MIN_RELATIVE_SCORE):
-            article = await call(
-                ctx.toolbox, knowledge.GET_ARTICLE, knowledge.GetArticleIn(article_id=hit.id), knowledge.Article
-            )
-            articles.append(ArticleText(id=article.id, title=article.title, body=article.body, score=hit.score))
-            if len(articles) == 2:
-                break
         category = triage.classification.category
-        try:
-            template = await call(
-                ctx.toolbox, knowledge.GET_TEMPLATE, knowledge.GetTemplateIn(category=category), knowledge.Template
-            )
-            template_name, template_body = (category if not template.is_default else "default"), template.body
-        except NotFound:
+        relevant = [h for h in hits.items if h.score >= MIN_RELATIVE_SCORE][:2]
+
+        async def template() -> knowledge.Template | None:
+            try:
+                return await call(
+                    ctx.toolbox, knowledge.GET_TEMPLATE, knowledge.GetTemplateIn(category=category), knowledge.Template
+                )
+            except NotFound:
+                return None
+
+        # the articles and the template need only the search's hits: fetched at once
+        found = await gather(
+            template(),
+            *(
+                call(ctx.toolbox, knowledge.GET_ARTICLE, knowledge.GetArticleIn(article_id=hit.id), knowledge.Article)
+                for hit in relevant
+            ),
+        )
+        chosen: knowledge.Template | None = found[0]
+        fetched: tuple[knowledge.Article, ...] = found[1:]
+        articles = [
+            ArticleText(id=article.id, title=article.title, body=article.body, score=hit.score)
+            for hit, article in zip(relevant, fetched, strict=True)
+        ]
+        if chosen is not None:
+            template_name, template_body = (category if not chosen.is_default else "default"), chosen.body
+        else:
             template_name, template_body = "builtin", "Hi {customer_name},\n\n{answer}\n\n{signature}"
         request = DraftRequest(
             email=triage.email,

@@ -2,7 +2,8 @@
 
 - `Specialist`, `Manifest`, `SpecialistContext`, `ENTRY_POINT_GROUP`: write a specialist.
 - `Model`, `Judgment`, `Generation`, `Usage`, `Tier`: ask a model for structured judgment.
-- `Toolbox`, `ScopedToolbox`, `call`: reach MCP tools, typed, within the manifest's scopes.
+- `Toolbox`, `ScopedToolbox`, `call`, `gather`: reach MCP tools, typed, within the manifest's scopes
+  (`gather`: independent calls at once).
 - `Budget`: what a run may still spend.
 - `tokens`, `stem`, `injection_signals`: text helpers for offline judgments.
 
@@ -13,7 +14,7 @@ from specialists.kit._budget import Budget
 from specialists.kit._model import Generation, Judgment, Model, Tier, Usage
 from specialists.kit._specialist import ENTRY_POINT_GROUP, Manifest, Specialist, SpecialistContext, estimate_tokens
 from specialists.kit._text import injection_signals, stem, tokens
-from specialists.kit._toolbox import ScopedToolbox, Toolbox, call
+from specialists.kit._toolbox import ScopedToolbox, Toolbox, call, gather
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -30,6 +31,7 @@ __all__ = [
     "Usage",
     "call",
     "estimate_tokens",
+    "gather",
     "injection_signals",
     "stem",
     "tokens",

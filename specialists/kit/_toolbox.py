@@ -8,15 +8,20 @@ and so that every call is reserved from the run's budget first.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Protocol, TypeVar
+from collections.abc import Awaitable, Iterable
+from typing import Any, Protocol, TypeVar, overload
 
+import anyio
 from pydantic import BaseModel
 
 from schemas import ToolNotAvailable, ToolSpec
 from specialists.kit._budget import Budget
 
 Out = TypeVar("Out", bound=BaseModel)
+A = TypeVar("A")
+B = TypeVar("B")
+C = TypeVar("C")
+D = TypeVar("D")
 
 
 class Toolbox(Protocol):
@@ -66,3 +71,36 @@ async def call(toolbox: Toolbox, spec: ToolSpec, args: BaseModel, output: type[O
     result = await toolbox.call(spec, args, key=key)
     assert isinstance(result, output)
     return result
+
+
+@overload
+async def gather(a: Awaitable[A], b: Awaitable[B], /) -> tuple[A, B]: ...
+@overload
+async def gather(a: Awaitable[A], b: Awaitable[B], c: Awaitable[C], /) -> tuple[A, B, C]: ...
+@overload
+async def gather(a: Awaitable[A], b: Awaitable[B], c: Awaitable[C], d: Awaitable[D], /) -> tuple[A, B, C, D]: ...
+@overload
+async def gather(*calls: Awaitable[Any]) -> tuple[Any, ...]: ...
+async def gather(*calls: Awaitable[Any]) -> tuple[Any, ...]:
+    """Await independent calls at once (say, lookups that each need only what an earlier call found)
+    and return their results in argument order. Every call runs to its end, even when another fails
+    (a write is never cut off half-way); then the first failure, in argument order, is raised as itself.
+
+    The calls start in argument order, so a run's record lists them in that order whatever order
+    they finish in (replay depends on it)."""
+    results: list[Any] = [None] * len(calls)
+    failures: list[BaseException | None] = [None] * len(calls)
+
+    async def run(index: int, call: Awaitable[Any]) -> None:
+        try:
+            results[index] = await call
+        except Exception as exc:  # noqa: BLE001 - kept and raised below, in argument order
+            failures[index] = exc
+
+    async with anyio.create_task_group() as tg:
+        for index, call in enumerate(calls):
+            tg.start_soon(run, index, call)
+    for failure in failures:
+        if failure is not None:
+            raise failure
+    return tuple(results)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from schemas import CustomerContext, InboundEmail, NotFound, TriageResult
 from schemas.tools import crm, helpdesk
-from specialists.kit import Manifest, SpecialistContext, call
+from specialists.kit import Manifest, SpecialistContext, call, gather
 from specialists.triage._classify import CLASSIFY, ClassifyRequest
 from specialists.triage._rules import escalation_reasons, priority_for
 
@@ -45,25 +45,30 @@ class TriageSpecialist:
         if found.customer is None:
             return None
         c = found.customer
-        status: str = "unknown"
-        plan = c.plan
-        try:
-            account = await call(ctx.toolbox, crm.GET_ACCOUNT, crm.GetAccountIn(account_id=c.account_id), crm.Account)
-            status, plan = account.status, account.plan
-        except NotFound:
-            pass  # the customer's account is gone: keep the customer's own plan
-        interactions = await call(
-            ctx.toolbox,
-            crm.LIST_INTERACTIONS,
-            crm.ListInteractionsIn(account_id=c.account_id, limit=5),
-            crm.InteractionList,
+
+        async def account() -> crm.Account | None:
+            try:
+                return await call(ctx.toolbox, crm.GET_ACCOUNT, crm.GetAccountIn(account_id=c.account_id), crm.Account)
+            except NotFound:
+                return None  # the customer's account is gone: keep the customer's own plan
+
+        # the three lookups need only the customer: made at once
+        found_account, interactions, tickets = await gather(
+            account(),
+            call(
+                ctx.toolbox,
+                crm.LIST_INTERACTIONS,
+                crm.ListInteractionsIn(account_id=c.account_id, limit=5),
+                crm.InteractionList,
+            ),
+            call(
+                ctx.toolbox,
+                helpdesk.SEARCH_TICKETS,
+                helpdesk.SearchTicketsIn(customer_email=email.sender, limit=5),
+                helpdesk.TicketList,
+            ),
         )
-        tickets = await call(
-            ctx.toolbox,
-            helpdesk.SEARCH_TICKETS,
-            helpdesk.SearchTicketsIn(customer_email=email.sender, limit=5),
-            helpdesk.TicketList,
-        )
+        status, plan = (found_account.status, found_account.plan) if found_account else ("unknown", c.plan)
         return CustomerContext(
             customer_id=c.id,
             name=c.name,

@@ -209,8 +209,26 @@ async def test_a_recorded_run_replays_identically_and_diverges_when_the_policy_c
     )
     run_id, _ = runtime.submit("acme", email)
     await work(runtime, until_idle=True, poll_seconds=0.01)
-    kinds = {e.kind for e in runtime.store.exchanges(run_id)}
-    assert kinds == {"model", "tool", "output"}
+    exchanges = runtime.store.exchanges(run_id)
+    assert {e.kind for e in exchanges} == {"model", "tool", "output"}
+    # lookups and writes made at once are recorded in the order they were made, whatever order they ended in
+    calls = {s: [e.name for e in exchanges if e.specialist == s and e.kind == "tool"] for s in ("triage", "crm_writer")}
+    assert calls["triage"] == [
+        "crm.find_customer",
+        "crm.get_account",
+        "crm.list_interactions",
+        "helpdesk.search_tickets",
+    ]
+    assert calls["crm_writer"] == [
+        "helpdesk.create_ticket",
+        "helpdesk.route_ticket",
+        "helpdesk.add_internal_note",
+        "helpdesk.attach_draft",
+        "crm.log_interaction",
+    ]
+    assert all(e.response for e in exchanges if e.kind == "tool")
+    writes = runtime.store.run(run_id).result["crm_writer"]["writes"]
+    assert [w["tool"] for w in writes] == calls["crm_writer"] and all(w["result_id"] for w in writes)
     same = await replay(runtime.store, dict(runtime.specialists), dict(runtime.policies), run_id)
     assert same.identical and [s for _, s, _ in same.steps] == ["triage", "drafting", "compliance", "crm_writer"]
     policy = runtime.policies["acme"]
