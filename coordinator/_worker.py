@@ -47,7 +47,7 @@ async def work(
             claimed_in = 0.0
             if claim is None:
                 started = time.perf_counter()
-                claim = await anyio.to_thread.run_sync(store.claim, me, lease)
+                claim = await runtime.stored(lambda: store.claim(me, lease))
                 if claim is None:
                     if until_idle and await anyio.to_thread.run_sync(store.pending_count) == 0:
                         return
