@@ -8,6 +8,10 @@ every call cost what a bare SDK call costs and the coordinator cost nothing. Two
 after a warm-up that opens every session set: one ticket at a time (against one bare caller; this pass
 also measures the coordinator's own time per handoff, which concurrency would blur), and four workers
 (against four bare callers at once).
+
+A specialist makes independent calls at once (`specialists.kit.gather`), so one ticket at a time is not
+one call at a time: the 1-worker ratio says how a ticket's latency compares with sequential bare calls,
+and the 4-worker ratio, where both sides keep the 2 cores busy, how much work each call costs.
 """
 
 from __future__ import annotations

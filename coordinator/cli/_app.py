@@ -90,6 +90,13 @@ def serve(
     ] = None,
     jwks: Annotated[str | None, typer.Option("--jwks", help="JWKS file or URL to trust; default: the home's.")] = None,
     issuer: Annotated[str | None, typer.Option("--issuer", help="Token issuer to trust; default: the home's.")] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option("--rate", help="Sustained tool calls a second per tenant, then rate_limited (default 50)."),
+    ] = None,
+    burst: Annotated[
+        int | None, typer.Option("--burst", help="Calls a tenant may make at once before --rate applies (default 200).")
+    ] = None,
 ) -> None:
     """Run one MCP server (crm, helpdesk, knowledge, mailbox) over stdio or HTTP."""
     from coordinator.cli import _serve
@@ -110,7 +117,7 @@ def serve(
         config = type(config)(config.name, url, config.db)
     if db:
         config = type(config)(config.name, config.url, db)
-    server = _serve.build(config.name, config.db)
+    server = _serve.build(config.name, config.db, _serve.boundary_settings(rate, burst))
     server.create_tables()
     verifier = _serve.verifier_for(home_obj, config, jwks, issuer)
     if stdio:

@@ -34,6 +34,21 @@ def build(name: ServerName, db_url: str, settings: BoundarySettings | None = Non
     return build_server(Database(db_url), settings)
 
 
+def boundary_settings(rate: float | None, burst: int | None) -> BoundarySettings:
+    """`deskhand serve --rate/--burst`, over the defaults."""
+    defaults = BoundarySettings()
+    settings = BoundarySettings(
+        rate_per_second=defaults.rate_per_second if rate is None else rate,
+        burst=defaults.burst if burst is None else burst,
+    )
+    if not settings.rate_per_second > 0 or settings.burst < 1:
+        raise ConfigError(
+            f"--rate must be above 0 and --burst at least 1 (got {settings.rate_per_second} and {settings.burst})",
+            field="rate",
+        )
+    return settings
+
+
 def prepare(home: Home, tenants: list[TenantFile], progress: Callable[[str], None] = lambda _: None) -> None:
     """Create every server's tables and load the tenants' data into each (idempotent)."""
     for name, config in home.servers.items():

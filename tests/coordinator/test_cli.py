@@ -203,6 +203,26 @@ def test_stdio_server_without_a_valid_credential_refuses_to_start(home: Path, to
     assert ("DESKHAND_TOKEN is not set" if not token else "unauthenticated") in result.stderr
 
 
+def test_serve_takes_the_tenant_rate_limit_from_its_flags(home: Path) -> None:
+    token = deskhand("token", "mint", "--home", str(home), "--tenant", "acme", "--scopes", "mail:read").stdout.strip()
+    params = StdioServerParameters(
+        command=DESKHAND,
+        args=["serve", "mailbox", "--stdio", "--home", str(home), "--rate", "0.001", "--burst", "2"],
+        env={"DESKHAND_TOKEN": token},
+    )
+
+    async def main() -> list[object]:
+        async with Client(params) as client:
+            return [(await client.call_tool("list_inbox", {})).structured_content for _ in range(3)]
+
+    first, second, third = anyio.run(main)
+    assert isinstance(first, dict) and first["items"] and second == first
+    assert isinstance(third, dict) and third["code"] == "rate_limited" and "over its rate limit" in third["message"]
+    for flags in (["--rate", "0"], ["--burst", "0"]):
+        result = deskhand("serve", "mailbox", "--stdio", "--home", str(home), *flags)
+        assert result.returncode == 2 and "--rate must be above 0 and --burst at least 1" in result.stderr
+
+
 def test_serve_needs_exactly_one_transport(home: Path) -> None:
     result = deskhand("serve", "crm", "--home", str(home))
     assert result.returncode == 2 and "choose exactly one of --stdio or --http" in result.stderr
