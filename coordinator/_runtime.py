@@ -13,6 +13,7 @@ handoff in one transaction. Failures become outcomes, never crashes:
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -21,13 +22,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 import anyio
+from anyio.abc import TaskGroup
 from mcp.types import RequestParamsMeta
 from pydantic import BaseModel, ValidationError
 
 from coordinator._resilience import BreakerToolbox, CircuitBreaker, RetryingToolbox, TimeoutToolbox
 from coordinator._router import route
 from coordinator._sessions import SessionPool
-from coordinator.store import ApprovalRow, AuditEntry, AuditRecord, Claim, ExchangeRecord, Store, args_hash
+from coordinator.store import (
+    ApprovalRow,
+    AuditEntry,
+    AuditRecord,
+    Claim,
+    ExchangeRecord,
+    Finished,
+    Store,
+    args_hash,
+)
 from schemas import (
     META_IDEMPOTENCY_KEY,
     BudgetExhausted,
@@ -53,6 +64,7 @@ TRANSIENT = (Unavailable, RateLimited)
 
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,39 @@ class RuntimeSettings:
     """How old the tenant's spend total may be when a handoff checks it (this process's own spend is always in it)."""
     tenant_max_running: int = 100
     approval_ttl: timedelta = timedelta(hours=72)
+
+
+class Committing:
+    """A handoff's outcome being committed in a worker thread while its worker goes on with the run's
+    next handoff (claimed in that same transaction). Until it is committed, the next handoff may read
+    and think (tool reads, the model) but not act: its writes, and the recording of its own outcome,
+    wait for `committed()`. If the commit did not happen (the lease was lost), the next handoff is
+    dropped before it has written anything."""
+
+    def __init__(self) -> None:
+        self._done = anyio.Event()
+        self._recorded = False
+        self._error: BaseException | None = None
+
+    async def run(self, commit: Callable[[], Finished]) -> None:
+        try:
+            self._recorded = (await anyio.to_thread.run_sync(commit)).recorded
+        except BaseException as exc:  # noqa: BLE001 - raised where the worker waits for it
+            self._error = exc
+        finally:
+            self._done.set()
+
+    async def committed(self) -> None:
+        """Wait for the commit; `Abandoned` if it was not made (another worker holds the handoff now)."""
+        await self._done.wait()
+        if self._error is not None:
+            raise self._error
+        if not self._recorded:
+            raise Abandoned("the previous handoff's outcome was not recorded (its lease was lost)")
+
+
+class Abandoned(Exception):
+    """A handoff begun before its predecessor's outcome was committed, which then was not: drop it."""
 
 
 @dataclass
@@ -90,8 +135,10 @@ class RuntimeStats:
 class _Recorder:
     """The exchanges of one handoff, in order, for the run's record (replay, promote), and their time."""
 
-    def __init__(self, claim: Claim, then_claim: float | None) -> None:
+    def __init__(self, claim: Claim, then_claim: float | None, behind: Committing | None) -> None:
         self.claim = claim
+        self.behind = behind
+        """The previous handoff's commit, if it is still being made: nothing is written before it is."""
         self.rows: list[ExchangeRecord] = []
         self.tool_seconds = 0.0
         """Time with at least one tool call in flight (calls made at once count once)."""
@@ -101,6 +148,8 @@ class _Recorder:
         self.then_claim = then_claim
         """With a lease: claim the worker's next handoff in the transaction that records this one."""
         self.next: Claim | None = None
+        self.committing: Committing | None = None
+        """This handoff's own commit, when it is made behind the next handoff."""
 
     @property
     def handoff(self) -> Handoff:
@@ -125,6 +174,12 @@ class _Recorder:
     def answer(self, index: int, response: Any, *, error: bool = False) -> None:
         self.rows[index]["response"] = response
         self.rows[index]["error"] = error
+
+    async def committed(self) -> None:
+        """Before writing anything: the previous handoff's outcome must be committed."""
+        if self.behind is not None:
+            await self.behind.committed()
+            self.behind = None
 
     def tool_started(self) -> None:
         if self._in_flight == 0:
@@ -167,6 +222,8 @@ class _RecordingToolbox:
         # the exchange's place is taken when the call starts: calls made at once are recorded in the
         # order they were made, whatever order they finish in (replay answers them in that order)
         index = self._recorder.add("tool", spec.qualified_name, args.model_dump(mode="json"), {})
+        if spec.side_effect != "read":
+            await self._recorder.committed()
         self._recorder.tool_started()
         try:
             result = await self._inner.call(spec, args, key=key)
@@ -233,15 +290,30 @@ class Runtime:
     # -- one handoff ----------------------------------------------------------------------------
 
     async def process(
-        self, claim: Claim, worker: str, *, claimed_in: float = 0.0, claim_next: bool = False
-    ) -> Claim | None:
+        self,
+        claim: Claim,
+        worker: str,
+        *,
+        claimed_in: float = 0.0,
+        claim_next: bool = False,
+        behind: Committing | None = None,
+        background: TaskGroup | None = None,
+    ) -> tuple[Claim | None, Committing | None]:
         """Run a claimed handoff and record its outcome (`claimed_in`: the seconds the claim took, for the
-        stats). With `claim_next`, the worker's next handoff is claimed in the same transaction and returned."""
+        stats). With `claim_next`, the worker's next handoff is claimed in the same transaction and returned.
+
+        With `background`, when the run goes on to a next handoff, this one's outcome is committed in a
+        task there and returned with the next claim, for that claim's `process(behind=...)`: the next
+        handoff starts at once and waits for the commit only before it writes. `behind`: the commit of
+        the handoff this claim follows, if it is still being made."""
         started = time.perf_counter()
-        recorder = _Recorder(claim, self.settings.lease_seconds if claim_next else None)
+        recorder = _Recorder(claim, self.settings.lease_seconds if claim_next else None, behind)
         try:
-            await self._process(claim, worker, recorder)
-            return recorder.next
+            await self._process(claim, worker, recorder, background)
+            return recorder.next, recorder.committing
+        except Abandoned:
+            logger.info("dropped handoff %s of run %s: %s", claim.handoff.id, claim.handoff.run_id, "lease lost")
+            return None, None
         finally:
             self.stats.handoffs += 1
             self.stats.seconds += time.perf_counter() - started + claimed_in
@@ -266,7 +338,7 @@ class Runtime:
             )
         return spent
 
-    async def _process(self, claim: Claim, worker: str, recorder: _Recorder) -> None:
+    async def _process(self, claim: Claim, worker: str, recorder: _Recorder, background: TaskGroup | None) -> None:
         handoff = claim.handoff
         specialist = self.specialists.get(handoff.recipient)
         policy = self.policies.get(handoff.tenant)
@@ -310,6 +382,7 @@ class Runtime:
             problem = f"{exc.code}: {exc.message}"
             if handoff.attempt < self.settings.max_attempts:
                 delay = self.settings.retry_backoff_seconds * 2 ** (handoff.attempt - 1)
+                await recorder.committed()
                 await self.stored(lambda: self.store.release(handoff, worker, problem, delay))
                 return
             await self._end(
@@ -348,8 +421,10 @@ class Runtime:
         audit = [_audit(handoff, f"routed to {decision.recipient or decision.run_status}", decision.reason)]
         audit += [_audit(handoff, "parked for approval", a.id, tool=a.tool, hashed=a.args_hash) for a in approvals]
         recorder.add("output", type(output).__name__, {}, produced)
-        finished = await self.stored(
-            lambda: self.store.finish(
+        await recorder.committed()
+
+        def finish() -> Finished:
+            return self.store.finish(
                 handoff,
                 worker,
                 state="done",
@@ -365,8 +440,14 @@ class Runtime:
                 then_claim=recorder.then_claim,
                 prior=recorder.claim,
             )
-        )
-        recorder.next = finished.next
+
+        if background is not None and recorder.then_claim is not None and len(nxt) == 1:
+            # the run goes on with this worker: commit behind the next handoff instead of before it
+            recorder.committing = Committing()
+            background.start_soon(recorder.committing.run, finish)
+            recorder.next = claim.following(nxt[0], result)
+            return
+        recorder.next = (await self.stored(finish)).next
 
     @contextlib.asynccontextmanager
     async def _toolbox(self, handoff: Handoff, manifest: Any) -> AsyncIterator[BreakerToolbox]:
@@ -438,6 +519,7 @@ class Runtime:
     ) -> None:
         handoff = recorder.handoff
         audit = [_audit(handoff, f"run {status}", reason)]
+        await recorder.committed()
         finished = await self.stored(
             lambda: self.store.finish(
                 handoff,

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import anyio
 
-from coordinator._runtime import Runtime
+from coordinator._runtime import Committing, Runtime
 from coordinator.store import Claim
 
 logger = logging.getLogger(__name__)
@@ -43,27 +43,32 @@ async def work(
     async def loop(index: int) -> None:
         me = f"{base}/{index}"
         claim: Claim | None = None
-        while True:
-            claimed_in = 0.0
-            if claim is None:
-                started = time.perf_counter()
-                claim = await runtime.stored(lambda: store.claim(me, lease))
+        behind: Committing | None = None
+        # a handoff's outcome may be committed here while the run's next handoff starts (see Committing)
+        async with anyio.create_task_group() as commits:
+            while True:
+                claimed_in = 0.0
                 if claim is None:
-                    if until_idle and await anyio.to_thread.run_sync(store.pending_count) == 0:
-                        return
-                    await anyio.sleep(poll_seconds)
-                    continue
-                claimed_in = time.perf_counter() - started
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(_renew, store, claim.handoff.id, me, lease)
-                try:
-                    # the next handoff is claimed in the transaction that records this one
-                    nxt = await runtime.process(claim, me, claimed_in=claimed_in, claim_next=True)
-                finally:
-                    tg.cancel_scope.cancel()
-            if on_done is not None:
-                on_done(claim.handoff.run_id)
-            claim = nxt
+                    started = time.perf_counter()
+                    claim = await runtime.stored(lambda: store.claim(me, lease))
+                    if claim is None:
+                        if until_idle and await anyio.to_thread.run_sync(store.pending_count) == 0:
+                            return
+                        await anyio.sleep(poll_seconds)
+                        continue
+                    claimed_in = time.perf_counter() - started
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(_renew, store, claim.handoff.id, me, lease)
+                    try:
+                        # the next handoff is claimed in the transaction that records this one
+                        nxt, behind = await runtime.process(
+                            claim, me, claimed_in=claimed_in, claim_next=True, behind=behind, background=commits
+                        )
+                    finally:
+                        tg.cancel_scope.cancel()
+                if on_done is not None:
+                    on_done(claim.handoff.run_id)
+                claim = nxt
 
     async def expire() -> None:
         """Approvals past their deadline escalate their runs (checked every half minute)."""

@@ -1,7 +1,7 @@
 """The coordinator's store: runs, handoffs with leases, approvals, usage ledger, audit; versioned schema."""
 
 from coordinator.store._migrations import LATEST, MIGRATIONS, current_version, migrate
-from coordinator.store._store import Claim, Store, args_hash, new_trace
+from coordinator.store._store import Claim, Finished, Store, args_hash, new_trace
 from coordinator.store._tables import (
     ApprovalRow,
     AuditEntry,
@@ -22,6 +22,7 @@ __all__ = [
     "Claim",
     "ExchangeRecord",
     "ExchangeRow",
+    "Finished",
     "HandoffRow",
     "RunRow",
     "Store",

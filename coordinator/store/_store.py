@@ -84,6 +84,12 @@ class Claim:
     run_result: dict[str, Any]
     run_created_at: datetime
 
+    def following(self, handoff: Handoff, result: dict[str, Any] | None) -> Claim:
+        """The claim of the run's next handoff when the worker that finished this one keeps it
+        (`result`: what this one added to the run's results)."""
+        merged = {**self.run_result, **result} if result else self.run_result
+        return Claim(handoff.moved_to("claimed"), merged, self.run_created_at)
+
 
 class _Statements:
     """The statements of the per-handoff path, built once (building a statement costs more than running it)."""
@@ -544,8 +550,7 @@ class Store:
             claimed: Claim | None = None
             if sticky:
                 assert prior is not None
-                nxt = next_handoffs[0].moved_to("claimed")
-                claimed = Claim(nxt, merged if merged is not None else prior.run_result, prior.run_created_at)
+                claimed = prior.following(next_handoffs[0], result)
             elif then_claim is not None:
                 claimed = self._claim(connection, worker, then_claim)
         self._records.add(audit, exchanges)

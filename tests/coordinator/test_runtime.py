@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import pytest
 from sqlmodel import select
 
 from coordinator._registry import load_specialists
-from coordinator._runtime import Runtime, RuntimeSettings, check_approver
+from coordinator._runtime import Abandoned, Runtime, RuntimeSettings, check_approver
 from coordinator._sessions import SessionPool
 from coordinator._worker import work
 from coordinator.models import OfflineModel
@@ -195,6 +196,68 @@ def test_the_handoff_state_machine_refuses_illegal_moves() -> None:
         claimed.moved_to("done").moved_to("claimed")
     with pytest.raises(Exception, match="frozen"):
         handoff.state = "done"  # type: ignore[misc]
+
+
+def clear_email(world: World) -> InboundEmail:
+    return InboundEmail(
+        message_id="M-behind",
+        sender=customer_email(world, "acme"),
+        subject="Invoice copy please",
+        body="Hi, could you send me a copy of last month's invoice? I cannot find it in billing.",
+    )
+
+
+async def test_a_handoff_is_committed_behind_the_next_which_the_same_worker_holds(
+    world: World, runtime: Runtime
+) -> None:
+    run_id, _ = runtime.submit("acme", clear_email(world))
+    claim = runtime.store.claim("A", 60)
+    assert claim is not None and claim.handoff.recipient == "triage"
+    async with anyio.create_task_group() as commits:
+        drafting, committing = await runtime.process(claim, "A", claim_next=True, background=commits)
+        assert drafting is not None and committing is not None  # back before its commit is made
+        assert drafting.handoff.recipient == "drafting" and drafting.handoff.state == "claimed"
+        await committing.committed()
+    stored = {h.recipient: h for h in runtime.store.handoffs(run_id)}
+    assert stored["triage"].state == "done"
+    assert (stored["drafting"].id, stored["drafting"].state, stored["drafting"].lease_owner) == (
+        drafting.handoff.id,
+        "claimed",
+        "A",
+    )
+    assert drafting.run_result == runtime.store.run(run_id).result and "triage" in drafting.run_result
+
+
+async def test_a_handoff_begun_behind_a_commit_that_failed_is_dropped_before_it_writes(
+    world: World, runtime: Runtime
+) -> None:
+    run_id, _ = runtime.submit("acme", clear_email(world))
+    claim = runtime.store.claim("A", 60)
+    assert claim is not None
+    async with anyio.create_task_group() as commits:
+        drafting, committing = await runtime.process(claim, "A", claim_next=True, background=commits)
+        assert drafting is not None and committing is not None
+        await committing.committed()
+        compliance, committing = await runtime.process(drafting, "A", claim_next=True, background=commits)
+        assert compliance is not None and committing is not None
+        await committing.committed()
+        # A stalls past its lease; B takes the compliance handoff over
+        runtime.store.renew_lease(compliance.handoff.id, "A", -1)
+        taken = runtime.store.claim("B", 60)
+        assert taken is not None and taken.handoff.id == compliance.handoff.id
+        # A, not knowing, finishes compliance: its commit is refused, behind the CRM writer it began
+        writer, refused = await runtime.process(compliance, "A", claim_next=True, background=commits)
+        assert writer is not None and writer.handoff.recipient == "crm_writer" and refused is not None
+        with pytest.raises(Abandoned):
+            await refused.committed()
+        after = await runtime.process(writer, "A", claim_next=True, behind=refused, background=commits)
+        assert after == (None, None)
+    stored = runtime.store.handoffs(run_id)
+    assert [h.recipient for h in stored] == ["triage", "drafting", "compliance"]
+    assert (stored[-1].state, stored[-1].lease_owner) == ("claimed", "B")
+    with world.servers["helpdesk"].db.admin_session() as session:  # the writer wrote nothing
+        assert session.exec(select(TicketRow).where(TicketRow.source_message_id == "M-behind")).all() == []
+    assert "compliance" not in runtime.store.run(run_id).result
 
 
 async def test_a_recorded_run_replays_identically_and_diverges_when_the_policy_changes(
