@@ -312,7 +312,11 @@ class Runtime:
             await self._process(claim, worker, recorder, background)
             return recorder.next, recorder.committing
         except Abandoned:
-            logger.info("dropped handoff %s of run %s: %s", claim.handoff.id, claim.handoff.run_id, "lease lost")
+            logger.info(
+                "dropped handoff %s of run %s: the previous one's lease was lost",
+                claim.handoff.id,
+                claim.handoff.run_id,
+            )
             return None, None
         finally:
             self.stats.handoffs += 1

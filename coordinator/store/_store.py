@@ -8,7 +8,8 @@ transaction, and only the lease holder can do it (a worker that lost its lease i
 The coordinator's audit entries and exchange log are written behind that path, like the servers'
 audit: queued, and committed together every 50 ms by a thread of the store's own (reading them, or
 disposing of the store, writes what is queued first; a hard crash loses at most the last 50 ms).
-All methods are synchronous; the async runtime calls them in a worker thread.
+All methods are synchronous; the async runtime calls the per-handoff ones on its event loop for SQLite
+(sub-millisecond transactions) and in a worker thread for PostgreSQL (see `Runtime.stored`).
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from schemas import ArticleRef, DraftingInput, DraftReply, NotFound
+from schemas import ArticleRef, DraftingInput, DraftReply
 from schemas.tools import knowledge
 from specialists.drafting._draft import WRITE, ArticleText, DraftRequest
-from specialists.kit import Manifest, SpecialistContext, call, gather
+from specialists.kit import Manifest, SpecialistContext, call, call_or_none, gather
 
 MIN_RELATIVE_SCORE = 0.35
 
@@ -34,18 +34,11 @@ class DraftingSpecialist:
         )
         category = triage.classification.category
         relevant = [h for h in hits.items if h.score >= MIN_RELATIVE_SCORE][:2]
-
-        async def template() -> knowledge.Template | None:
-            try:
-                return await call(
-                    ctx.toolbox, knowledge.GET_TEMPLATE, knowledge.GetTemplateIn(category=category), knowledge.Template
-                )
-            except NotFound:
-                return None
-
         # the articles and the template need only the search's hits: fetched at once
         found = await gather(
-            template(),
+            call_or_none(
+                ctx.toolbox, knowledge.GET_TEMPLATE, knowledge.GetTemplateIn(category=category), knowledge.Template
+            ),
             *(
                 call(ctx.toolbox, knowledge.GET_ARTICLE, knowledge.GetArticleIn(article_id=hit.id), knowledge.Article)
                 for hit in relevant

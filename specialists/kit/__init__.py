@@ -2,8 +2,8 @@
 
 - `Specialist`, `Manifest`, `SpecialistContext`, `ENTRY_POINT_GROUP`: write a specialist.
 - `Model`, `Judgment`, `Generation`, `Usage`, `Tier`: ask a model for structured judgment.
-- `Toolbox`, `ScopedToolbox`, `call`, `gather`: reach MCP tools, typed, within the manifest's scopes
-  (`gather`: independent calls at once).
+- `Toolbox`, `ScopedToolbox`, `call`, `call_or_none`, `gather`: reach MCP tools, typed, within the
+  manifest's scopes (`call_or_none`: None for `not_found`; `gather`: independent calls at once).
 - `Budget`: what a run may still spend.
 - `tokens`, `stem`, `injection_signals`: text helpers for offline judgments.
 
@@ -14,7 +14,7 @@ from specialists.kit._budget import Budget
 from specialists.kit._model import Generation, Judgment, Model, Tier, Usage
 from specialists.kit._specialist import ENTRY_POINT_GROUP, Manifest, Specialist, SpecialistContext, estimate_tokens
 from specialists.kit._text import injection_signals, stem, tokens
-from specialists.kit._toolbox import ScopedToolbox, Toolbox, call, gather
+from specialists.kit._toolbox import ScopedToolbox, Toolbox, call, call_or_none, gather
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -30,6 +30,7 @@ __all__ = [
     "Toolbox",
     "Usage",
     "call",
+    "call_or_none",
     "estimate_tokens",
     "gather",
     "injection_signals",

@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar, overload
 import anyio
 from pydantic import BaseModel
 
-from schemas import ToolNotAvailable, ToolSpec
+from schemas import NotFound, ToolNotAvailable, ToolSpec
 from specialists.kit._budget import Budget
 
 Out = TypeVar("Out", bound=BaseModel)
@@ -71,6 +71,14 @@ async def call(toolbox: Toolbox, spec: ToolSpec, args: BaseModel, output: type[O
     result = await toolbox.call(spec, args, key=key)
     assert isinstance(result, output)
     return result
+
+
+async def call_or_none(toolbox: Toolbox, spec: ToolSpec, args: BaseModel, output: type[Out]) -> Out | None:
+    """`call`, with None when the tool answers `not_found` (a lookup whose absence is an answer)."""
+    try:
+        return await call(toolbox, spec, args, output)
+    except NotFound:
+        return None
 
 
 @overload

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from schemas import CustomerContext, InboundEmail, NotFound, TriageResult
+from schemas import CustomerContext, InboundEmail, TriageResult
 from schemas.tools import crm, helpdesk
-from specialists.kit import Manifest, SpecialistContext, call, gather
+from specialists.kit import Manifest, SpecialistContext, call, call_or_none, gather
 from specialists.triage._classify import CLASSIFY, ClassifyRequest
 from specialists.triage._rules import escalation_reasons, priority_for
 
@@ -45,16 +45,9 @@ class TriageSpecialist:
         if found.customer is None:
             return None
         c = found.customer
-
-        async def account() -> crm.Account | None:
-            try:
-                return await call(ctx.toolbox, crm.GET_ACCOUNT, crm.GetAccountIn(account_id=c.account_id), crm.Account)
-            except NotFound:
-                return None  # the customer's account is gone: keep the customer's own plan
-
         # the three lookups need only the customer: made at once
         found_account, interactions, tickets = await gather(
-            account(),
+            call_or_none(ctx.toolbox, crm.GET_ACCOUNT, crm.GetAccountIn(account_id=c.account_id), crm.Account),
             call(
                 ctx.toolbox,
                 crm.LIST_INTERACTIONS,
@@ -68,6 +61,7 @@ class TriageSpecialist:
                 helpdesk.TicketList,
             ),
         )
+        # the customer's account gone: keep the customer's own plan
         status, plan = (found_account.status, found_account.plan) if found_account else ("unknown", c.plan)
         return CustomerContext(
             customer_id=c.id,

@@ -1,12 +1,16 @@
-"""`gather`: independent calls at once, results in argument order, every call run to its end."""
+"""`gather`: independent calls at once, results in argument order, every call run to its end; `call_or_none`."""
 
 from __future__ import annotations
 
 import anyio
 import pytest
 
-from schemas import Conflict, NotFound
-from specialists.kit import gather
+from coordinator.models import OfflineModel
+from schemas import Conflict, NotFound, ToolNotAvailable
+from schemas.tools import crm
+from specialists.kit import call_or_none, gather
+from specialists.triage import specialist as triage
+from tests.specialists.harness import World
 
 pytestmark = pytest.mark.anyio
 
@@ -62,3 +66,23 @@ async def test_no_calls_and_one_call() -> None:
 
     assert await gather() == ()
     assert await gather(value()) == (7,)
+
+
+async def test_call_or_none_answers_none_for_not_found_and_the_result_otherwise(world: World) -> None:
+    acme, northwind = world.tenants["acme"], world.tenants["northwind"]
+    async with world.context(triage, "acme", OfflineModel()) as ctx:
+        own = await call_or_none(
+            ctx.toolbox, crm.GET_ACCOUNT, crm.GetAccountIn(account_id=acme.customers[0].account), crm.Account
+        )
+        other = await call_or_none(  # another tenant's id is not found here, not an error
+            ctx.toolbox, crm.GET_ACCOUNT, crm.GetAccountIn(account_id=northwind.customers[0].account), crm.Account
+        )
+        with pytest.raises(ToolNotAvailable):  # other errors are raised as before
+            await call_or_none(
+                ctx.toolbox,
+                crm.ISSUE_CREDIT,
+                crm.IssueCreditIn(account_id="A-1", amount_cents=1, reason="test"),
+                crm.Credit,
+            )
+    assert own is not None and own.id == acme.customers[0].account
+    assert other is None
