@@ -106,7 +106,7 @@ class AuditLog:
                 batch = [self._queue.popleft() for _ in range(len(self._queue))]
                 if batch:
                     try:
-                        await anyio.to_thread.run_sync(self._write, batch)
+                        await self._db.run(self._write, batch)
                         written = len(batch)
                     except Exception:  # report, and keep the rows for the next flush
                         logger.exception("could not write %d audit rows; will retry", len(batch))

@@ -236,7 +236,7 @@ class GuardedServer:
             except ValidationError as exc:
                 return error_result(invalid_argument(exc))
             try:
-                return await anyio.to_thread.run_sync(_run, db, spec, handler, args, call)
+                return await db.run(_run, db, spec, handler, args, call)
             except DeskhandError as exc:
                 return error_result(exc)
 
