@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -82,8 +82,9 @@ class RuntimeSettings:
 
 
 class Committing:
-    """A handoff's outcome being committed in a worker thread while its worker goes on with the run's
-    next handoff (claimed in that same transaction). Until it is committed, the next handoff may read
+    """A handoff's outcome being committed in a task of its own (where the store runs its work: on the
+    event loop for SQLite, once the next handoff first waits; in a worker thread for PostgreSQL) while
+    its worker goes on with the run's next handoff (claimed in that same transaction). Until it is committed, the next handoff may read
     and think (tool reads, the model) but not act: its writes, and the recording of its own outcome,
     wait for `committed()`. If the commit did not happen (the lease was lost), the next handoff is
     dropped before it has written anything."""
@@ -93,9 +94,9 @@ class Committing:
         self._recorded = False
         self._error: BaseException | None = None
 
-    async def run(self, commit: Callable[[], Finished]) -> None:
+    async def run(self, commit: Callable[[], Awaitable[Finished]]) -> None:
         try:
-            self._recorded = (await anyio.to_thread.run_sync(commit)).recorded
+            self._recorded = (await commit()).recorded
         except BaseException as exc:  # noqa: BLE001 - raised where the worker waits for it
             self._error = exc
         finally:
@@ -325,13 +326,12 @@ class Runtime:
             self.stats.model_seconds += recorder.model_seconds
 
     async def stored(self, call: Callable[[], T]) -> T:
-        """A store call of the per-handoff path. SQLite: on the event loop. Its transactions take well
-        under a millisecond and a thread hop cost more than that (0.5–0.8 ms a handoff, measured); the
-        only other writer in this process is the records thread, whose batches take a few ms at most.
-        PostgreSQL: in a worker thread (a network round trip, and lock waits, must not stall the loop)."""
-        if self.store.is_postgres:
-            return await anyio.to_thread.run_sync(call)
-        return call()
+        """A store call of the per-handoff path, where the store's database runs blocking work
+        (`Database.run`: SQLite on the event loop, PostgreSQL in a worker thread). On SQLite its
+        transactions take well under a millisecond and a thread hop cost more than that (0.5–0.8 ms a
+        handoff, measured); the only other writer in this process is the records thread, whose batches
+        take a few ms at most."""
+        return await self.store.database.run(call)
 
     async def _tenant_spend(self, tenant: str) -> float:
         """Today's spend of the tenant, read at most every few seconds (not once per handoff)."""
@@ -448,7 +448,7 @@ class Runtime:
         if background is not None and recorder.then_claim is not None and len(nxt) == 1:
             # the run goes on with this worker: commit behind the next handoff instead of before it
             recorder.committing = Committing()
-            background.start_soon(recorder.committing.run, finish)
+            background.start_soon(recorder.committing.run, lambda: self.stored(finish))
             recorder.next = claim.following(nxt[0], result)
             return
         recorder.next = (await self.stored(finish)).next

@@ -238,8 +238,8 @@ def args_hash(arguments: Any) -> str:
 class Store:
     def __init__(self, url: str) -> None:
         # The kit's engine set-up: SQLite in WAL mode (a commit does not wait for a full fsync), psycopg for PostgreSQL.
-        self._database = Database(url)
-        self.engine: Engine = self._database.engine
+        self.database = Database(url)
+        self.engine: Engine = self.database.engine
         self.url = url
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self.version = migrate(self.engine)
