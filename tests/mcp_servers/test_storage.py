@@ -98,3 +98,27 @@ def test_timestamps_round_trip_as_aware_utc(db: Database) -> None:
     with db.tenant_session("acme") as session:
         stored = session.one(InteractionRow, "I-1").created_at
     assert stored == moment and stored.tzinfo == UTC and stored.hour == 7
+
+
+@pytest.mark.anyio
+async def test_run_does_sqlite_work_on_the_loop_and_postgresql_work_in_a_thread(seeded: Database) -> None:
+    """SQLite work runs in the caller's thread (a hop to a thread cost more than the work); PostgreSQL
+    work in a worker thread, so a round trip or a lock wait never stalls the event loop. Either way the
+    result, or the error, comes back to the caller."""
+    import threading
+
+    def count(tenant: str) -> tuple[int, int]:
+        with seeded.tenant_session(tenant) as session:
+            rows = len(session.exec(session.select(CustomerRow)).all())
+        return rows, threading.get_ident()
+
+    def missing() -> None:
+        with seeded.tenant_session("acme") as session:
+            session.one(CustomerRow, "C-nope")
+
+    rows, thread = await seeded.run(count, "acme")
+    assert rows == 1  # its own customer, not the other tenant's
+    on_loop = seeded.engine.dialect.name == "sqlite"
+    assert (thread == threading.get_ident()) is on_loop
+    with pytest.raises(NotFound, match="C-nope"):
+        await seeded.run(missing)
