@@ -82,12 +82,12 @@ class RuntimeSettings:
 
 
 class Committing:
-    """A handoff's outcome being committed in a task of its own (where the store runs its work: on the
-    event loop for SQLite, once the next handoff first waits; in a worker thread for PostgreSQL) while
-    its worker goes on with the run's next handoff (claimed in that same transaction). Until it is committed, the next handoff may read
-    and think (tool reads, the model) but not act: its writes, and the recording of its own outcome,
-    wait for `committed()`. If the commit did not happen (the lease was lost), the next handoff is
-    dropped before it has written anything."""
+    """A handoff's outcome being committed in a task of its own while its worker goes on with the run's
+    next handoff (claimed in that same transaction). The commit runs where the store runs its work: on
+    the event loop for SQLite (as soon as the next handoff first waits), in a worker thread for
+    PostgreSQL. Until it is committed, the next handoff may read and think (tool reads, the model) but
+    not act: its writes, and the recording of its own outcome, wait for `committed()`. If the commit
+    did not happen (the lease was lost), the next handoff is dropped before it has written anything."""
 
     def __init__(self) -> None:
         self._done = anyio.Event()
