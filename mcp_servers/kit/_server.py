@@ -115,17 +115,23 @@ class GuardedServer:
 
     # -- registration -------------------------------------------------------------------------
 
-    def add_tool(self, spec: ToolSpec, handler: Callable[[_In, TenantSession], _Out]) -> None:
+    def add_tool(
+        self, spec: ToolSpec, handler: Callable[[_In, TenantSession], _Out], *, blocking: bool = False
+    ) -> None:
+        """Serve `handler` as `spec`. A handler that waits on anything but this server's database (a call
+        to your own API, a file, a lock) must say `blocking=True`: it then always runs in a worker thread.
+        Otherwise it runs where the database runs its work (`Database.run`): on SQLite, on the event loop,
+        where a handler that waits would stall every other call."""
         if spec.name in self.specs:
             raise ValueError(f"tool {spec.name!r} is registered twice")
         self.specs[spec.name] = spec
-        self._tools.append(self._sdk_tool(spec, handler))
+        self._tools.append(self._sdk_tool(spec, handler, blocking=blocking))
 
     def tool(
-        self, spec: ToolSpec
+        self, spec: ToolSpec, *, blocking: bool = False
     ) -> Callable[[Callable[[_In, TenantSession], _Out]], Callable[[_In, TenantSession], _Out]]:
         def register(handler: Callable[[_In, TenantSession], _Out]) -> Callable[[_In, TenantSession], _Out]:
-            self.add_tool(spec, handler)
+            self.add_tool(spec, handler, blocking=blocking)
             return handler
 
         return register
@@ -225,7 +231,7 @@ class GuardedServer:
 
     # -- one tool -----------------------------------------------------------------------------
 
-    def _sdk_tool(self, spec: ToolSpec, handler: Callable[[Any, TenantSession], BaseModel]) -> Tool:
+    def _sdk_tool(self, spec: ToolSpec, handler: Callable[[Any, TenantSession], BaseModel], *, blocking: bool) -> Tool:
         db = self.db
 
         async def call(arguments: dict[str, Any], ctx: Context) -> BaseModel | CallToolResult:
@@ -236,6 +242,8 @@ class GuardedServer:
             except ValidationError as exc:
                 return error_result(invalid_argument(exc))
             try:
+                if blocking:
+                    return await anyio.to_thread.run_sync(_run, db, spec, handler, args, call)
                 return await db.run(_run, db, spec, handler, args, call)
             except DeskhandError as exc:
                 return error_result(exc)

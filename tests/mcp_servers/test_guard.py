@@ -137,3 +137,59 @@ async def test_a_read_tool_that_changes_rows_fails_and_stores_nothing(
     assert result.is_error
     with sqlite_db.admin_session() as session:
         assert session.exec(select(InteractionRow)).all() == []
+
+
+async def test_a_blocking_handler_waits_in_a_thread_and_other_calls_go_on(sqlite_db: Database, issuer: Issuer) -> None:
+    """On SQLite handlers run on the event loop; one registered `blocking=True` runs in a worker thread, so
+    while it waits, another call is served. (On the loop, the waiting handler would stall the call that
+    releases it, and time out.)"""
+    import threading
+
+    import anyio
+
+    from mcp_servers.kit import GuardedServer
+    from schemas import Input, Output, ToolSpec
+
+    class Nothing(Input):
+        pass
+
+    class Done(Output):
+        ok: bool
+
+    def spec(name: str) -> ToolSpec:
+        return ToolSpec(
+            server="crm",
+            name=name,
+            title=name,
+            description=name,
+            scope="crm:read",
+            side_effect="read",
+            input=Nothing,
+            output=Done,
+        )
+
+    started, released = threading.Event(), threading.Event()
+    server = GuardedServer("orders", db=sqlite_db)
+
+    @server.tool(spec("wait_for_release"), blocking=True)
+    def wait_for_release(args: Nothing, db: TenantSession) -> Done:
+        started.set()
+        return Done(ok=released.wait(timeout=5))
+
+    @server.tool(spec("release"))
+    def release(args: Nothing, db: TenantSession) -> Done:
+        released.set()
+        return Done(ok=True)
+
+    server.create_tables()
+    answers: dict[str, object] = {}
+    async with connect(server, issuer, "acme", ["crm:read"]) as client:
+
+        async def waiting() -> None:
+            answers["wait"] = (await client.call_tool("wait_for_release", {})).structured_content
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(waiting)
+            assert await anyio.to_thread.run_sync(started.wait, 5)
+            answers["release"] = (await client.call_tool("release", {})).structured_content
+    assert answers == {"wait": {"ok": True}, "release": {"ok": True}}
