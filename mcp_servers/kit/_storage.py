@@ -10,6 +10,8 @@ constructors put the tenant in every statement:
 - every row it flushes must belong to its tenant (a new row without a tenant is given it).
 A row of another tenant therefore behaves exactly like a row that does not exist. The only
 unscoped way in is `Database.admin_session()`, for `deskhand init` (tables, tenant files).
+(The kit's own two statements on its idempotency table run as Core on the session's connection,
+with the session's tenant bound in: see `_run` in _server.py.)
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, ClassVar, ParamSpec, TypeVar
 
 import anyio
 from pydantic_core import from_json, to_json
-from sqlalchemy import DateTime, Delete, Dialect, Engine, Update, event, update
+from sqlalchemy import DateTime, Delete, Dialect, Engine, Update, bindparam, event, update
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import ORMExecuteState
@@ -107,10 +109,29 @@ class TenantSession(Session):
 
     def one(self, model: type[_Row], record_id: str, *, what: str | None = None) -> _Row:
         """The row with this id, or `NotFound` (also for another tenant's id)."""
-        row = self.exec(self.select(model).where(col(model.id) == record_id)).first()
+        tenant = self.tenant
+        row = self.exec(
+            _by_id(model),
+            params={"deskhand_tenant_id": tenant, "deskhand_id": record_id},
+            execution_options={_TENANT_OPTION: tenant},
+        ).first()
         if row is None:
             raise NotFound(f"{what or model.__name__.lower()} {record_id!r} not found", field=None)
         return row
+
+
+_BY_ID: dict[type[TenantScoped], SelectOfScalar[Any]] = {}
+
+
+def _by_id(model: type[_Row]) -> SelectOfScalar[_Row]:
+    """`SELECT model WHERE tenant_id = :tenant AND id = :id`, built once per table: a statement built anew
+    for every fetch cost as much as running it (SQLAlchemy memoizes the cache key of a statement it sees again)."""
+    statement = _BY_ID.get(model)
+    if statement is None:
+        statement = _BY_ID[model] = select(model).where(
+            col(model.tenant_id) == bindparam("deskhand_tenant_id"), col(model.id) == bindparam("deskhand_id")
+        )
+    return statement
 
 
 @event.listens_for(TenantSession, "do_orm_execute")

@@ -10,10 +10,10 @@ import pytest
 
 from mcp_servers import crm, helpdesk, knowledge, mailbox
 from mcp_servers.kit import Database
-from schemas import SCOPES, TenantFile
+from schemas import META_IDEMPOTENCY_KEY, SCOPES, TenantFile
 from schemas.tools import ALL_TOOLS
 from tests.conftest import Issuer, connect
-from tests.mcp_servers.helpers import seeded
+from tests.mcp_servers.helpers import ok, seeded
 
 pytestmark = pytest.mark.anyio
 SERVERS = {"crm": crm, "helpdesk": helpdesk, "knowledge": knowledge, "mailbox": mailbox}
@@ -87,3 +87,22 @@ async def test_every_tool_with_every_other_tenant_id_reveals_nothing(
                     assert result.structured_content is not None
                     assert result.structured_content["code"] in {"not_found", "invalid_argument", "conflict"}
     assert calls >= 5
+
+
+async def test_one_idempotency_key_in_two_tenants_is_two_writes(
+    db: Database, tenants: list[TenantFile], issuer: Issuer
+) -> None:
+    """A key recorded for one tenant neither answers nor blocks the same key of another tenant."""
+    acme, victim = tenants
+    server = seeded(crm, db, tenants)
+    meta = {META_IDEMPOTENCY_KEY: "run-1:crm_writer:log_interaction"}
+    written = {}
+    for tenant in (acme, victim):
+        args = {"account_id": tenant.all_accounts()[0].id, "channel": "email", "summary": f"for {tenant.tenant}"}
+        async with connect(server, issuer, tenant.tenant, SCOPES) as client:
+            written[tenant.tenant] = ok(await client.call_tool("log_interaction", args, meta=meta))
+            assert ok(await client.call_tool("log_interaction", args, meta=meta)) == written[tenant.tenant]
+            listed = ok(await client.call_tool("list_interactions", {"account_id": args["account_id"]}))
+            assert [i["summary"] for i in listed["items"]].count(f"for {tenant.tenant}") == 1
+    assert written[acme.tenant]["id"] != written[victim.tenant]["id"]
+    assert written[victim.tenant]["summary"] == f"for {victim.tenant}"
