@@ -4,10 +4,11 @@ routing, recording — not in a tool or the model).
 
 The baseline, measured in the same run: a bare MCP SDK tool over HTTP (bench._serve `bare`). Its call
 rate divided by the MCP calls per ticket is the most tickets per second a coordinator could reach if
-every call cost what a bare SDK call costs and the coordinator cost nothing. Two passes per repeat,
-after a warm-up that opens every session set: one ticket at a time (against one bare caller; this pass
-also measures the coordinator's own time per handoff, which concurrency would blur), and four workers
-(against four bare callers at once).
+every call cost what a bare SDK call costs and the coordinator cost nothing. The bare rate is measured
+right before and right after each pass and averaged, since this machine's speed drifts within seconds.
+Two passes per repeat, after a warm-up that opens every session set: one ticket at a time (against one
+bare caller; this pass also measures the coordinator's own time per handoff, which concurrency would
+blur), and four workers (against four bare callers at once).
 
 A specialist makes independent calls at once (`specialists.kit.gather`), so one ticket at a time is not
 one call at a time: the 1-worker ratio says how a ticket's latency compares with sequential bare calls,
@@ -145,10 +146,13 @@ async def run(size: str) -> dict[str, Any]:
             emails = sample_emails()
             await _pass(runtime, emails, sum(len(m) for m in emails.values()), "warm-up", 4)  # every session set opened
             for repeat in range(repeats):
-                one = await _pass(runtime, emails, count, f"seq{repeat}", 1)
+                # the bare rate on either side of each pass, averaged: this machine's speed drifts within seconds
                 bare_one = await _bare_calls_per_s(bare_url, 1, bare_calls)
-                four = await _pass(runtime, emails, count, f"par{repeat}", 4)
+                one = await _pass(runtime, emails, count, f"seq{repeat}", 1)
+                bare_one = (bare_one + await _bare_calls_per_s(bare_url, 1, bare_calls)) / 2
                 bare_four = await _bare_calls_per_s(bare_url, 4, bare_calls)
+                four = await _pass(runtime, emails, count, f"par{repeat}", 4)
+                bare_four = (bare_four + await _bare_calls_per_s(bare_url, 4, bare_calls)) / 2
                 keep("tickets_per_s_1_worker", one["tickets_per_s"])
                 keep("tickets_per_s_4_workers", four["tickets_per_s"])
                 keep("mcp_calls_per_ticket", one["mcp_calls_per_ticket"])

@@ -9,7 +9,8 @@ its body; the document's length counts every token in the bag. For a query term 
 with k1 = 1.2 and b = 0.75; each distinct query term counts once. `rank` keeps the documents
 that score above zero, divides every score by the top one (so the best hit scores 1.0) and orders
 them by score, then id. The tokenizer lower-cases, keeps runs of letters and digits, and drops a
-short list of English stop words; there is no stemming.
+short list of English stop words; there is no stemming. A document's bag of tokens is kept (for
+the last few thousand distinct documents) instead of being tokenized again for every query.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 K1 = 1.2
@@ -52,6 +54,16 @@ class Document:
     def tokens(self) -> list[str]:
         return tokenize(self.title) * TITLE_WEIGHT + tokenize(" ".join(self.tags)) + tokenize(self.body)
 
+    def bag(self) -> Counter[str]:
+        """The counts of `tokens()`, shared between queries: read it, never change it."""
+        return _bag(self.title, tuple(self.tags), self.body)
+
+
+@lru_cache(maxsize=4096)
+def _bag(title: str, tags: tuple[str, ...], body: str) -> Counter[str]:
+    # keyed by the text itself, so an edited article is a new entry (tokenizing was half of a search's time)
+    return Counter(Document("", title, tags, body).tokens())
+
 
 class Hit(NamedTuple):
     id: str
@@ -61,7 +73,7 @@ class Hit(NamedTuple):
 def bm25_scores(query: str, documents: Sequence[Document], *, k1: float = K1, b: float = B) -> dict[str, float]:
     """The raw BM25 score of every document for `query` (0.0 for a document with no query term)."""
     terms = set(tokenize(query))
-    bags = [(doc.id, Counter(doc.tokens())) for doc in documents]
+    bags = [(doc.id, doc.bag()) for doc in documents]
     lengths = [bag.total() for _, bag in bags]
     total = sum(lengths)
     if not terms or total == 0:
