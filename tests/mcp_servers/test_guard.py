@@ -139,6 +139,51 @@ async def test_a_read_tool_that_changes_rows_fails_and_stores_nothing(
         assert session.exec(select(InteractionRow)).all() == []
 
 
+async def test_a_keyed_write_that_collides_with_stored_rows_is_a_conflict_and_stores_nothing(
+    db: Database, issuer: Issuer
+) -> None:
+    """A handler whose row clashes with one stored meanwhile (here: a fixed id) gets a clear `conflict`,
+    keyed or not, and neither its row nor an idempotency record is kept: the same key may try again."""
+    from datetime import UTC, datetime
+
+    from mcp import Client
+
+    from mcp_servers.crm import InteractionRow
+    from mcp_servers.kit import GuardedServer, IdempotencyRecord
+    from schemas import META_IDEMPOTENCY_KEY
+    from schemas.tools.crm import LOG_INTERACTION, Interaction, LogInteractionIn
+
+    server = GuardedServer("crm", db=db, tables=[InteractionRow])
+    server.create_tables()
+
+    def fixed_id(args: LogInteractionIn, session: TenantSession) -> Interaction:
+        row = InteractionRow(
+            id="I-1",
+            account_id=args.account_id,
+            channel=args.channel,
+            summary=args.summary,
+            created_at=datetime.now(UTC),
+        )
+        session.add(row)
+        return Interaction.model_validate(row, from_attributes=True)
+
+    server.add_tool(LOG_INTERACTION, fixed_id)
+    mcp = await server.in_memory(issuer.verifier(), issuer.token("acme", ["crm:write"]))
+    args = {"account_id": "A-1", "channel": "email", "summary": "first"}
+    async with Client(mcp) as client:
+        first = await client.call_tool("log_interaction", args, meta={META_IDEMPOTENCY_KEY: "k-1"})
+        assert not first.is_error
+        for key in ("k-2", None):
+            again = await client.call_tool(
+                "log_interaction", {**args, "summary": "second"}, meta={META_IDEMPOTENCY_KEY: key} if key else None
+            )
+            assert again.is_error and again.structured_content is not None
+            assert again.structured_content["code"] == "conflict"
+    with db.admin_session() as session:
+        assert [r.summary for r in session.exec(select(InteractionRow)).all()] == ["first"]
+        assert [r.id for r in session.exec(select(IdempotencyRecord)).all()] == ["k-1"]
+
+
 async def test_a_blocking_handler_waits_in_a_thread_and_other_calls_go_on(sqlite_db: Database, issuer: Issuer) -> None:
     """On SQLite handlers run on the event loop; one registered `blocking=True` runs in a worker thread, so
     while it waits, another call is served. (On the loop, the waiting handler would stall the call that
