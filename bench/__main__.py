@@ -32,6 +32,9 @@ E2E_ROWS = (
     ("÷ bare limit, 1 worker (target ≥ 0.6)", "ratio_to_bare_limit_1_worker", ".3f"),
     ("÷ bare limit, 4 workers (target ≥ 0.6)", "ratio_to_bare_limit_4_workers", ".3f"),
     ("coordinator ms per handoff (target ≤ 1)", "coordinator_overhead_ms_per_handoff", ".3f"),
+    ("the calls alone, 4 at a time: calls/s", "calls_alone_per_s_4_workers", ".0f"),
+    ("the calls alone ÷ bare, 4 at a time (the ceiling)", "calls_alone_to_bare_4_workers", ".3f"),
+    ("4 workers ÷ the calls alone", "e2e_to_calls_alone_4_workers", ".3f"),
 )
 
 
@@ -42,7 +45,10 @@ def _print_e2e(console: Console, e2e: dict[str, Any] | None) -> None:
         title=f"End to end: {e2e['tickets_per_pass']} tickets a pass, median of {e2e['repeats']} (min–max)",
         title_justify="left",
     )
-    table.caption = "bare limit = bare SDK calls/s ÷ MCP calls per ticket, measured in the same run"
+    table.caption = (
+        "bare limit = bare SDK calls/s ÷ MCP calls per ticket, measured in the same run. The calls alone: the "
+        "4-worker pass's MCP calls again, through the same sessions, with no runtime"
+    )
     table.add_column("figure")
     table.add_column("value", justify="right")
     for label, key, fmt in E2E_ROWS:

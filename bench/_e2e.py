@@ -13,14 +13,23 @@ blur), and four workers (against four bare callers at once).
 A specialist makes independent calls at once (`specialists.kit.gather`), so one ticket at a time is not
 one call at a time: the 1-worker ratio says how a ticket's latency compares with sequential bare calls,
 and the 4-worker ratio, where both sides keep the 2 cores busy, how much work each call costs.
+
+After each 4-worker pass, its MCP calls are made again with no runtime (`_calls_alone`): the same
+calls, to the same servers, through the same sessions, four tickets at a time. Their rate over the
+bare rate is the ceiling of the 4-worker ratio on this machine: what these calls cost the SDK client
+and the servers, with nothing of the coordinator around them. The 4-worker rate over theirs is the
+share of that ceiling the runtime keeps.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import statistics
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -38,7 +47,8 @@ from coordinator._tokens import DevKeys
 from coordinator._worker import work
 from coordinator.cli import _serve
 from coordinator.cli._processes import ServerProcess, free_port, running_servers
-from schemas import InboundEmail, ServerName, TenantFile, load_tenant_file
+from schemas import DeskhandError, InboundEmail, ServerName, TenantFile, load_tenant_file
+from schemas.tools import TOOLS_BY_NAME
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = ("acme", "northwind")
@@ -113,7 +123,8 @@ async def _bare_calls_per_s(url: str, sessions: int, calls: int) -> float:
 
 async def _pass(
     runtime: Runtime, emails: dict[str, list[InboundEmail]], count: int, label: str, workers: int
-) -> dict[str, float]:
+) -> tuple[dict[str, float], list[str]]:
+    """A pass's figures, and its runs."""
     run_ids = submit_round(runtime, emails, count, label)
     runtime.stats.__init__()  # type: ignore[misc]
     started = time.perf_counter()
@@ -125,7 +136,46 @@ async def _pass(
         "mcp_calls_per_ticket": calls / count,
         "handoffs_per_ticket": runtime.stats.handoffs / count,
         "coordinator_overhead_ms_per_handoff": runtime.stats.overhead_ms_per_handoff,
-    }
+    }, run_ids
+
+
+async def _calls_alone(runtime: Runtime, run_ids: Sequence[str], workers: int) -> float:
+    """The MCP calls of these runs again, with no runtime: calls per second.
+
+    Each ticket's recorded tool calls, one after another in the order they were made, through the same
+    pooled sessions and the coordinator's own MCP layer (`McpToolbox.call`: the request, the SDK client,
+    the typed result), `workers` tickets at a time. No claim, store, model, specialist, recording,
+    timeout, retry or breaker. Writes carry fresh idempotency keys, so they write again as they did in
+    the pass. A call that fails (a conflict with what the pass wrote) still counts: it made its round trip.
+    """
+    tickets = []
+    for run_id in run_ids:
+        tenant = runtime.store.run(run_id).tenant
+        calls = []
+        for row in runtime.store.exchanges(run_id):
+            if row.kind == "tool":
+                spec = TOOLS_BY_NAME[row.name]
+                calls.append((row.specialist, spec, spec.input.model_validate(row.request)))
+        tickets.append((tenant, calls))
+    pending = iter(tickets)
+    made = 0
+
+    async def worker() -> None:
+        nonlocal made
+        for tenant, calls in pending:
+            for specialist, group in itertools.groupby(calls, key=lambda call: call[0]):  # a handoff's calls
+                async with runtime.pool.session(tenant, runtime.specialists[specialist].manifest) as toolbox:
+                    for _, spec, args in group:
+                        key = uuid.uuid4().hex if spec.side_effect == "write" else None
+                        with contextlib.suppress(DeskhandError):
+                            await toolbox.call(spec, args, key=key)
+                        made += 1
+
+    started = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for _ in range(workers):
+            tg.start_soon(worker)
+    return made / (time.perf_counter() - started)
 
 
 async def run(size: str) -> dict[str, Any]:
@@ -148,10 +198,11 @@ async def run(size: str) -> dict[str, Any]:
             for repeat in range(repeats):
                 # the bare rate on either side of each pass, averaged: this machine's speed drifts within seconds
                 bare_one = await _bare_calls_per_s(bare_url, 1, bare_calls)
-                one = await _pass(runtime, emails, count, f"seq{repeat}", 1)
+                one, _ = await _pass(runtime, emails, count, f"seq{repeat}", 1)
                 bare_one = (bare_one + await _bare_calls_per_s(bare_url, 1, bare_calls)) / 2
                 bare_four = await _bare_calls_per_s(bare_url, 4, bare_calls)
-                four = await _pass(runtime, emails, count, f"par{repeat}", 4)
+                four, four_runs = await _pass(runtime, emails, count, f"par{repeat}", 4)
+                alone = await _calls_alone(runtime, four_runs, 4)
                 bare_four = (bare_four + await _bare_calls_per_s(bare_url, 4, bare_calls)) / 2
                 keep("tickets_per_s_1_worker", one["tickets_per_s"])
                 keep("tickets_per_s_4_workers", four["tickets_per_s"])
@@ -162,6 +213,9 @@ async def run(size: str) -> dict[str, Any]:
                 keep("bare_calls_per_s_4_sessions", bare_four)
                 keep("ratio_to_bare_limit_1_worker", one["tickets_per_s"] * one["mcp_calls_per_ticket"] / bare_one)
                 keep("ratio_to_bare_limit_4_workers", four["tickets_per_s"] * four["mcp_calls_per_ticket"] / bare_four)
+                keep("calls_alone_per_s_4_workers", alone)
+                keep("calls_alone_to_bare_4_workers", alone / bare_four)
+                keep("e2e_to_calls_alone_4_workers", four["tickets_per_s"] * four["mcp_calls_per_ticket"] / alone)
     report: dict[str, Any] = {"tickets_per_pass": count, "repeats": repeats}
     for name, values in samples.items():
         report[name] = statistics.median(values)

@@ -64,6 +64,9 @@ def test_the_end_to_end_and_memory_benchmarks_run_and_report(tmp_path: Path) -> 
         "bare_calls_per_s_1_session",
         "ratio_to_bare_limit_1_worker",
         "ratio_to_bare_limit_4_workers",
+        "calls_alone_per_s_4_workers",
+        "calls_alone_to_bare_4_workers",
+        "e2e_to_calls_alone_4_workers",
     ):
         low, high = e2e[f"{key}_min_max"]
         assert 0 < low <= e2e[key] <= high
