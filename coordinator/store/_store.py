@@ -68,6 +68,9 @@ _APPROVAL = cast(Table, ApprovalRow.__table__)  # type: ignore[attr-defined]
 _USAGE = cast(Table, UsageRow.__table__)  # type: ignore[attr-defined]
 _AUDIT = cast(Table, AuditEntry.__table__)  # type: ignore[attr-defined]
 _EXCHANGE = cast(Table, ExchangeRow.__table__)  # type: ignore[attr-defined]
+# The inserts of the per-handoff path, built once: SQLAlchemy memoizes the cache key of a statement it sees
+# again, and `table.insert()` is a new statement every time.
+_INSERT = {table: table.insert() for table in (_HANDOFF, _APPROVAL, _USAGE, _AUDIT, _EXCHANGE)}
 
 
 def _values(row: Any) -> dict[str, Any]:
@@ -192,9 +195,9 @@ class _RecordWriter:
             try:
                 with self._engine.begin() as connection:
                     if audit:
-                        connection.execute(_AUDIT.insert(), audit)
+                        connection.execute(_INSERT[_AUDIT], audit)
                     if exchanges:
-                        connection.execute(_EXCHANGE.insert(), exchanges)
+                        connection.execute(_INSERT[_EXCHANGE], exchanges)
             except Exception:
                 with self._queue_lock:  # nothing was written: the rows go back, first in line
                     self._queued[:0] = batch
@@ -500,7 +503,7 @@ class Store:
                 assert then_claim is not None
                 rows[0].update(state="claimed", lease_owner=worker, lease_expires=now + timedelta(seconds=then_claim))
             if rows:
-                connection.execute(_HANDOFF.insert(), rows)
+                connection.execute(_INSERT[_HANDOFF], rows)
             merged: dict[str, Any] | None = None
             if result:
                 # the run's results as claimed (only the lease holder writes them), else as stored
@@ -530,7 +533,7 @@ class Store:
                 raise NotFound(f"run {handoff.run_id!r} not found")
             if usage:
                 connection.execute(
-                    _USAGE.insert(),
+                    _INSERT[_USAGE],
                     [
                         {
                             "run_id": handoff.run_id,
@@ -547,7 +550,7 @@ class Store:
                     ],
                 )
             if approvals:
-                connection.execute(_APPROVAL.insert(), [_values(row) for row in approvals])
+                connection.execute(_INSERT[_APPROVAL], [_values(row) for row in approvals])
             claimed: Claim | None = None
             if sticky:
                 assert prior is not None
