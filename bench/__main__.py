@@ -33,6 +33,7 @@ E2E_ROWS = (
     ("÷ bare limit, 4 workers (target ≥ 0.6)", "ratio_to_bare_limit_4_workers", ".3f"),
     ("coordinator ms per handoff (target ≤ 1)", "coordinator_overhead_ms_per_handoff", ".3f"),
     ("the calls alone, 4 at a time: calls/s", "calls_alone_per_s_4_workers", ".0f"),
+    ("the calls alone: share that failed", "calls_alone_failed_share", ".3f"),
     ("the calls alone ÷ bare, 4 at a time (the ceiling)", "calls_alone_to_bare_4_workers", ".3f"),
     ("4 workers ÷ the calls alone", "e2e_to_calls_alone_4_workers", ".3f"),
 )

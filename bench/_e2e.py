@@ -5,7 +5,8 @@ routing, recording — not in a tool or the model).
 The baseline, measured in the same run: a bare MCP SDK tool over HTTP (bench._serve `bare`). Its call
 rate divided by the MCP calls per ticket is the most tickets per second a coordinator could reach if
 every call cost what a bare SDK call costs and the coordinator cost nothing. The bare rate is measured
-right before and right after each pass and averaged, since this machine's speed drifts within seconds.
+right before each pass and right after it (after the calls alone, for the 4-worker pass) and averaged,
+since this machine's speed drifts within seconds.
 Two passes per repeat, after a warm-up that opens every session set: one ticket at a time (against one
 bare caller; this pass also measures the coordinator's own time per handoff, which concurrency would
 blur), and four workers (against four bare callers at once).
@@ -23,7 +24,6 @@ share of that ceiling the runtime keeps.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import statistics
@@ -139,8 +139,8 @@ async def _pass(
     }, run_ids
 
 
-async def _calls_alone(runtime: Runtime, run_ids: Sequence[str], workers: int) -> float:
-    """The MCP calls of these runs again, with no runtime: calls per second.
+async def _calls_alone(runtime: Runtime, run_ids: Sequence[str], workers: int) -> tuple[float, float]:
+    """The MCP calls of these runs again, with no runtime: calls per second, and the share that failed.
 
     Each ticket's recorded tool calls, one after another in the order they were made, through the same
     pooled sessions and the coordinator's own MCP layer (`McpToolbox.call`: the request, the SDK client,
@@ -158,24 +158,26 @@ async def _calls_alone(runtime: Runtime, run_ids: Sequence[str], workers: int) -
                 calls.append((row.specialist, spec, spec.input.model_validate(row.request)))
         tickets.append((tenant, calls))
     pending = iter(tickets)
-    made = 0
+    made = failed = 0
 
     async def worker() -> None:
-        nonlocal made
+        nonlocal made, failed
         for tenant, calls in pending:
             for specialist, group in itertools.groupby(calls, key=lambda call: call[0]):  # a handoff's calls
                 async with runtime.pool.session(tenant, runtime.specialists[specialist].manifest) as toolbox:
                     for _, spec, args in group:
                         key = uuid.uuid4().hex if spec.side_effect == "write" else None
-                        with contextlib.suppress(DeskhandError):
+                        try:
                             await toolbox.call(spec, args, key=key)
+                        except DeskhandError:
+                            failed += 1
                         made += 1
 
     started = time.perf_counter()
     async with anyio.create_task_group() as tg:
         for _ in range(workers):
             tg.start_soon(worker)
-    return made / (time.perf_counter() - started)
+    return made / (time.perf_counter() - started), failed / max(made, 1)
 
 
 async def run(size: str) -> dict[str, Any]:
@@ -202,7 +204,7 @@ async def run(size: str) -> dict[str, Any]:
                 bare_one = (bare_one + await _bare_calls_per_s(bare_url, 1, bare_calls)) / 2
                 bare_four = await _bare_calls_per_s(bare_url, 4, bare_calls)
                 four, four_runs = await _pass(runtime, emails, count, f"par{repeat}", 4)
-                alone = await _calls_alone(runtime, four_runs, 4)
+                alone, alone_failed = await _calls_alone(runtime, four_runs, 4)
                 bare_four = (bare_four + await _bare_calls_per_s(bare_url, 4, bare_calls)) / 2
                 keep("tickets_per_s_1_worker", one["tickets_per_s"])
                 keep("tickets_per_s_4_workers", four["tickets_per_s"])
@@ -214,6 +216,7 @@ async def run(size: str) -> dict[str, Any]:
                 keep("ratio_to_bare_limit_1_worker", one["tickets_per_s"] * one["mcp_calls_per_ticket"] / bare_one)
                 keep("ratio_to_bare_limit_4_workers", four["tickets_per_s"] * four["mcp_calls_per_ticket"] / bare_four)
                 keep("calls_alone_per_s_4_workers", alone)
+                keep("calls_alone_failed_share", alone_failed)
                 keep("calls_alone_to_bare_4_workers", alone / bare_four)
                 keep("e2e_to_calls_alone_4_workers", four["tickets_per_s"] * four["mcp_calls_per_ticket"] / alone)
     report: dict[str, Any] = {"tickets_per_pass": count, "repeats": repeats}

@@ -71,6 +71,7 @@ def test_the_end_to_end_and_memory_benchmarks_run_and_report(tmp_path: Path) -> 
         low, high = e2e[f"{key}_min_max"]
         assert 0 < low <= e2e[key] <= high
     assert e2e["handoffs_per_ticket"] >= 2  # triage and the writer at least
+    assert e2e["calls_alone_failed_share"] == 0  # the ceiling is made of calls that did their work
     memory, _ = run_bench("memory", tmp_path)
     assert set(memory["rss_kib"]) == {"coordinator", "crm", "helpdesk", "knowledge", "mailbox"}
     assert all(len(samples) == 5 and min(samples) > 0 for samples in memory["rss_kib"].values())
