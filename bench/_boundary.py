@@ -1,11 +1,14 @@
 """The price of the boundary: a guarded read (token, scope, tenant-bound SQL, audit) against a bare MCP SDK
-tool running the same SQL, and against FastMCP serving that unguarded tool, over streamable HTTP (servers
-as processes on 127.0.0.1) and in memory (guarded vs bare, the SDK's in-memory transport).
+tool running the same SQL (as a sync tool, which the SDK runs in a worker thread, and as an `async def`
+tool running it on the event loop, as the guarded server does on SQLite), and against FastMCP serving that
+unguarded tool, over streamable HTTP (servers as processes on 127.0.0.1) and in memory (guarded vs the two
+bare tools, the SDK's in-memory transport).
 
 Method, because these machines are noisy:
-- the three server processes are started once, before anything is measured; then the repeats are
-  interleaved (bare, guarded, fastmcp; then guarded, fastmcp, bare; ...: the order rotates so that no kind
-  always runs first), so a slow spell of the machine hits every kind rather than one kind's repeats;
+- the server processes are started once, before anything is measured; then the repeats are
+  interleaved (bare, bare_async, guarded, fastmcp; then bare_async, guarded, fastmcp, bare; ...: the order
+  rotates so that no kind always runs first), so a slow spell of the machine hits every kind rather than
+  one kind's repeats;
 - each figure is the median over the repeats, with the min and max beside it; each ratio is taken per
   repeat, between runs measured moments apart, and reported the same way;
 - besides wall time, the server process's CPU time (utime + stime of /proc/<pid>/stat, every thread) is
@@ -40,7 +43,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult
 
-from bench._serve import ISSUER, KINDS, bare_server
+from bench._serve import ISSUER, KINDS, bare_async_server, bare_server
 from coordinator._tokens import DevKeys, TokenIssuer
 from coordinator.cli._processes import free_port
 from mcp_servers import crm
@@ -183,7 +186,7 @@ async def _process(kind: str, db_url: str, keys_dir: Path) -> AsyncIterator[str]
 
 @asynccontextmanager
 async def _servers(db_url: str, keys_dir: Path, issuer: TokenIssuer) -> AsyncIterator[dict[str, _Server]]:
-    """All three kinds at once, started side by side and kept up for the whole measurement."""
+    """Every kind at once, started side by side and kept up for the whole measurement."""
     async with AsyncExitStack() as stack:
         launched = {kind: await stack.enter_async_context(_launched(kind, db_url, keys_dir)) for kind in KINDS}
         servers: dict[str, _Server] = {}
@@ -211,7 +214,11 @@ async def _in_memory(db_url: str, keys: DevKeys, issuer: TokenIssuer, size: _Siz
         verifier, issuer.mint(tenant="acme", scopes=["crm:read"], audience="urn:bench")
     )
     guarded = crm.build_server(Database(db_url), BoundarySettings(rate_per_second=1e9, burst=10**9))
-    servers = {"bare": bare_server(Database(db_url)), "guarded": guarded.mcp_server(credential=credential)}
+    servers = {
+        "bare": bare_server(Database(db_url)),
+        "bare_async": bare_async_server(Database(db_url)),
+        "guarded": guarded.mcp_server(credential=credential),
+    }
     samples: dict[str, list[Sample]] = {kind: [] for kind in servers}
     for repeat in range(size.repeats):
         for kind in _rotated(list(servers), repeat):
@@ -289,6 +296,8 @@ async def run(size: str) -> dict[str, Any]:
                     "p50_guarded_to_bare": ("guarded", "bare", "p50_ms"),
                     "p99_guarded_to_bare": ("guarded", "bare", "p99_ms"),
                     "cpu_guarded_to_bare": ("guarded", "bare", "process_cpu_ms_per_call"),
+                    "p50_guarded_to_bare_async": ("guarded", "bare_async", "p50_ms"),
+                    "cpu_guarded_to_bare_async": ("guarded", "bare_async", "process_cpu_ms_per_call"),
                 },
             ),
         },
@@ -300,6 +309,8 @@ async def run(size: str) -> dict[str, Any]:
                     "p50_guarded_to_bare": ("guarded", "bare", "p50_ms"),
                     "p99_guarded_to_bare": ("guarded", "bare", "p99_ms"),
                     "server_cpu_guarded_to_bare": ("guarded", "bare", "server_cpu_ms_per_call"),
+                    "p50_guarded_to_bare_async": ("guarded", "bare_async", "p50_ms"),
+                    "server_cpu_guarded_to_bare_async": ("guarded", "bare_async", "server_cpu_ms_per_call"),
                     "p50_guarded_to_fastmcp": ("guarded", "fastmcp", "p50_ms"),
                     "server_cpu_guarded_to_fastmcp": ("guarded", "fastmcp", "server_cpu_ms_per_call"),
                 },
@@ -312,6 +323,7 @@ async def run(size: str) -> dict[str, Any]:
                     by_kind,
                     {
                         "guarded_to_bare": ("guarded", "bare", "calls_per_s"),
+                        "guarded_to_bare_async": ("guarded", "bare_async", "calls_per_s"),
                         "guarded_to_fastmcp": ("guarded", "fastmcp", "calls_per_s"),
                         "server_cpu_guarded_to_bare": ("guarded", "bare", "server_cpu_ms_per_call"),
                     },

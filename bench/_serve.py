@@ -1,21 +1,23 @@
-"""A server process for the boundary benchmark, one of three kinds serving `find_customer` over streamable HTTP:
+"""A server process for the boundary benchmark, one of four kinds serving `find_customer` over streamable HTTP:
 
 - `guarded`: the deskhand CRM server (bearer JWT, scope gate and guard, tenant-bound session, audit);
-- `bare`: an MCP SDK `MCPServer` tool running the same SQL with none of that (the baseline);
-- `fastmcp`: a FastMCP server (PyPI `fastmcp`, a peer framework) serving the same unguarded tool.
+- `bare`: an MCP SDK `MCPServer` tool running the same SQL with none of that (the baseline): a sync
+  function, which the SDK runs in anyio's worker thread, as it does for any sync tool;
+- `bare_async`: the same, as an `async def` tool that runs the SQL on the event loop, as the guarded
+  server does on SQLite (the stricter baseline: no thread hop to pay for);
+- `fastmcp`: a FastMCP server (PyPI `fastmcp`, a peer framework) serving the same unguarded sync tool.
 
-python -m bench._serve guarded|bare|fastmcp PORT DB_URL JWKS_FILE
+python -m bench._serve guarded|bare|bare_async|fastmcp PORT DB_URL JWKS_FILE
 
-The three are served alike, so that what differs is the boundary (or the framework):
+They are served alike, so that what differs is the boundary (or the framework):
 - stateful streamable HTTP (a session id per client) with plain JSON responses, no SSE;
 - the MCP endpoint at `/mcp` on 127.0.0.1, under one uvicorn worker, log level WARNING;
 - Host/Origin checked against 127.0.0.1 (the SDK's transport security; FastMCP's own guard);
-- the same SQLAlchemy query on the same SQLite file, run as a sync tool in anyio's worker thread
-  (the SDK and FastMCP both do that for a sync tool; the guard runs its handler the same way);
+- the same SQLAlchemy query on the same SQLite file;
 - the same output contract (`FindCustomerOut`), so each publishes the same output schema and the
   client validates the same shape: a typed result is not part of the boundary's price (an untyped
-  `dict` result saves the client ~75 µs of jsonschema work per call, for any of the three).
-The client side is the same MCP SDK client for all three.
+  `dict` result saves the client ~75 µs of jsonschema work per call, for any of them).
+The client side is the same MCP SDK client for all.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from mcp_servers.kit import BoundarySettings, Database, JwtVerifier, KeySet
 from schemas.tools.crm import Customer, FindCustomerOut
 
 ISSUER = "http://127.0.0.1:8700"
-KINDS = ("bare", "guarded", "fastmcp")
+KINDS = ("bare", "bare_async", "guarded", "fastmcp")
 
 
 def find_customer_sql(db: Database, email: str) -> FindCustomerOut:
@@ -62,9 +64,20 @@ def bare_server(db: Database) -> MCPServer[Any]:
     return server
 
 
-def bare_app(db: Database) -> ASGIApp:
+def bare_async_server(db: Database) -> MCPServer[Any]:
+    """The stricter baseline: the same query in an `async def` tool, on the event loop (no worker thread)."""
+    server: MCPServer[Any] = MCPServer("bare-async", log_level="WARNING")
+
+    @server.tool()
+    async def find_customer(email: str) -> FindCustomerOut:
+        return find_customer_sql(db, email)
+
+    return server
+
+
+def bare_app(server: MCPServer[Any]) -> ASGIApp:
     security = TransportSecuritySettings(allowed_hosts=["127.0.0.1:*"], allowed_origins=["http://127.0.0.1:*"])
-    return bare_server(db).streamable_http_app(json_response=True, transport_security=security)
+    return server.streamable_http_app(json_response=True, transport_security=security)
 
 
 def fastmcp_server(db: Database) -> FastMCP[Any]:
@@ -101,8 +114,10 @@ def main() -> None:
         app = guarded_app(db, jwks, url)
     elif kind == "fastmcp":
         app = fastmcp_app(db)
+    elif kind == "bare_async":
+        app = bare_app(bare_async_server(db))
     else:
-        app = bare_app(db)
+        app = bare_app(bare_server(db))
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     anyio.run(uvicorn.Server(config).serve)
 

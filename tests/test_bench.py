@@ -34,8 +34,8 @@ def test_the_boundary_benchmark_runs_and_reports_ratios(tmp_path: Path) -> None:
     report, printed = run_bench("boundary", tmp_path)
     assert report["repeats"] >= 2  # interleaved repeats, summarised as median and min–max
     for transport, kinds, cpu in (
-        ("in_memory", ("bare", "guarded"), "process_cpu_ms_per_call"),
-        ("http", ("bare", "guarded", "fastmcp"), "server_cpu_ms_per_call"),
+        ("in_memory", ("bare", "bare_async", "guarded"), "process_cpu_ms_per_call"),
+        ("http", ("bare", "bare_async", "guarded", "fastmcp"), "server_cpu_ms_per_call"),
     ):
         for kind in kinds:
             figures = report[transport][kind]
@@ -44,12 +44,13 @@ def test_the_boundary_benchmark_runs_and_reports_ratios(tmp_path: Path) -> None:
             low, high = figures["min_max"]["p50_ms"]
             assert low <= figures["p50_ms"] <= high
         assert report[transport]["ratios"]["p50_guarded_to_bare"] > 0
+        assert report[transport]["ratios"]["p50_guarded_to_bare_async"] > 0
     http_ratios = report["http"]["ratios"]
     assert http_ratios["server_cpu_guarded_to_bare"] > 0 and http_ratios["p50_guarded_to_fastmcp"] > 0
     assert set(report["http_throughput"]) == {"1", "8"}
     for by_kind in report["http_throughput"].values():
-        assert all(by_kind[kind]["calls_per_s"] > 0 for kind in ("bare", "guarded", "fastmcp"))
-        assert by_kind["ratios"]["guarded_to_fastmcp"] > 0
+        assert all(by_kind[kind]["calls_per_s"] > 0 for kind in ("bare", "bare_async", "guarded", "fastmcp"))
+        assert by_kind["ratios"]["guarded_to_fastmcp"] > 0 and by_kind["ratios"]["guarded_to_bare_async"] > 0
     assert report["targets"] == {"latency_guarded_to_bare_at_most": 1.15, "throughput_guarded_to_fastmcp_at_least": 1.3}
     assert "guarded ÷ fastmcp" in printed  # the tables were printed
 
