@@ -303,7 +303,8 @@ def _run(
             session.commit()
         except IntegrityError as exc:
             session.rollback()
-            # A call with the same key committed first: answer with what it recorded.
+            # With a key, a call with the same key may have committed first: answer with what it recorded.
+            # Otherwise the rows clashed with rows stored meanwhile.
             recorded = _recorded(session, spec, key, digest) if key else None
             if recorded is None:
                 raise Conflict(f"{spec.name} conflicts with data stored meanwhile; read it again and retry") from exc
