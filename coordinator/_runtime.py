@@ -601,8 +601,7 @@ class Runtime:
 
     def _settle_run(self, run_id: str, reason: str) -> None:
         """After a decision: the run completes when every approval was executed, escalates otherwise."""
-        approvals = self.store.approvals(status=None)
-        mine = [a for a in approvals if a.run_id == run_id]
+        mine = self.store.approvals(run_id=run_id, status=None)
         if any(a.status == "pending" for a in mine):
             return
         if all(a.status == "executed" for a in mine):

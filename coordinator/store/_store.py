@@ -572,11 +572,15 @@ class Store:
 
     # -- approvals ------------------------------------------------------------------------------
 
-    def approvals(self, *, tenant: str | None = None, status: str | None = "pending") -> list[ApprovalRow]:
+    def approvals(
+        self, *, tenant: str | None = None, status: str | None = "pending", run_id: str | None = None
+    ) -> list[ApprovalRow]:
         with self._session() as session:
             query = select(ApprovalRow)
             if tenant:
                 query = query.where(ApprovalRow.tenant == tenant)
+            if run_id:
+                query = query.where(ApprovalRow.run_id == run_id)
             if status:
                 query = query.where(ApprovalRow.status == status)
             return list(session.exec(query.order_by(col(ApprovalRow.created_at))).all())

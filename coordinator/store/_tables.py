@@ -15,10 +15,14 @@ def _at(index: bool = False, nullable: bool = False) -> datetime:
 
 class RunRow(SQLModel, table=True):
     __tablename__ = "coord_run"
-    __table_args__ = (UniqueConstraint("tenant", "source_key", name="uq_run_source"),)
+    __table_args__ = (
+        UniqueConstraint("tenant", "source_key", name="uq_run_source"),
+        # a tenant's runs in flight (counted at every intake) and its runs by status, oldest first
+        Index("ix_coord_run_tenant_status", "tenant", "status", "created_at"),
+    )
 
     id: str = Field(primary_key=True, max_length=40)
-    tenant: str = Field(index=True, max_length=64)
+    tenant: str = Field(max_length=64)
     source_key: str = Field(max_length=200)
     """What started the run (the mailbox message id, or a hash of a submitted email): one run each."""
     status: str = Field(index=True, max_length=24)
@@ -59,15 +63,20 @@ class HandoffRow(SQLModel, table=True):
 
 class ApprovalRow(SQLModel, table=True):
     __tablename__ = "coord_approval"
+    __table_args__ = (
+        Index("ix_coord_approval_status_created", "status", "created_at"),
+        Index("ix_coord_approval_tenant_status", "tenant", "status", "created_at"),
+        Index("ix_coord_approval_run", "run_id", "created_at"),
+    )
 
     id: str = Field(primary_key=True, max_length=40)
-    run_id: str = Field(index=True, max_length=40)
-    tenant: str = Field(index=True, max_length=64)
+    run_id: str = Field(max_length=40)
+    tenant: str = Field(max_length=64)
     tool: str = Field(max_length=120)
     arguments: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
     args_hash: str = Field(max_length=64)
     reason: str = ""
-    status: str = Field(default="pending", index=True, max_length=16)
+    status: str = Field(default="pending", max_length=16)
     decided_by: str | None = Field(default=None, max_length=200)
     result: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
     created_at: datetime = _at()
@@ -79,10 +88,12 @@ class UsageRow(SQLModel, table=True):
     """The usage ledger: one row per model call, for run and tenant budgets and reports."""
 
     __tablename__ = "coord_usage"
+    # a tenant's spend today: its rows since midnight, not its whole history
+    __table_args__ = (Index("ix_coord_usage_tenant_at", "tenant", "at"),)
 
     seq: int | None = Field(default=None, primary_key=True)
     run_id: str = Field(index=True, max_length=40)
-    tenant: str = Field(index=True, max_length=64)
+    tenant: str = Field(max_length=64)
     specialist: str = Field(max_length=60)
     model: str = Field(max_length=80)
     input_tokens: int

@@ -3,7 +3,7 @@
 - `JwtVerifier`, `KeySet`, `JwksUrl`: bearer JWTs (asymmetric, pinned algorithms, iss/aud/exp).
 - `GuardedServer`, `BoundarySettings`: register `ToolSpec`s with plain handlers; the kit adds
   scopes, validation, rate and size limits, audit and idempotency, on stdio and HTTP alike.
-- `Database`, `TenantScoped`, `TenantSession`: tenant-bound SQLModel storage.
+- `Database`, `TenantScoped`, `TenantSession`, `tenant_index`: tenant-bound SQLModel storage.
 - `AuditRecord`, `IdempotencyRecord`: the rows the kit writes.
 
 Imports only `schemas` and third-party libraries. See `mcp_servers/crm` for a complete server.
@@ -16,7 +16,15 @@ from mcp_servers.kit._jwt import ASYMMETRIC_ALGORITHMS, JwksUrl, JwtVerifier, Ke
 from mcp_servers.kit._ratelimit import RateLimiter
 from mcp_servers.kit._results import error_result
 from mcp_servers.kit._server import BoundarySettings, GuardedServer, IdempotencyRecord
-from mcp_servers.kit._storage import Database, TenantRequired, TenantScoped, TenantSession, UtcDateTime, utc_field
+from mcp_servers.kit._storage import (
+    Database,
+    TenantRequired,
+    TenantScoped,
+    TenantSession,
+    UtcDateTime,
+    tenant_index,
+    utc_field,
+)
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
@@ -42,5 +50,6 @@ __all__ = [
     "current_call",
     "error_result",
     "principal_from_claims",
+    "tenant_index",
     "utc_field",
 ]
