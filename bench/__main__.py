@@ -79,6 +79,13 @@ def _print_memory(console: Console, memory: dict[str, Any] | None) -> None:
             f"{memory['growth_from_warmup'][name]:.3f}",
         )
     console.print(table)
+    cpu = Table(title="CPU ms per MCP call of each process, by quarter of the load", title_justify="left")
+    cpu.caption = "flat: no cost that grows with the data stored (quarter 4 ÷ quarter 2 ≈ 1)"
+    for column in ("process", "¼", "½", "¾", "all", "all ÷ ½"):
+        cpu.add_column(column, justify="left" if column == "process" else "right")
+    for name, per_call in memory["cpu_ms_per_call"].items():
+        cpu.add_row(name, *(f"{ms:.2f}" for ms in per_call), f"{memory['cpu_growth_second_half'][name]:.3f}")
+    console.print(cpu)
 
 
 def _print_boundary(console: Console, boundary: dict[str, Any] | None) -> None:

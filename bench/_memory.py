@@ -6,6 +6,13 @@ Flat means no growth without bound per request or per tenant: the session pool, 
 and rate-limit caches and the specialists' caches are all bounded, so once they are full the RSS must
 stop rising. The figure to read is the growth over the second half of the load (quarter 4 ÷ quarter 2);
 the growth from the warm-up includes the caches filling up to their bounds.
+
+Beside memory, the CPU each process spends per MCP call of the load in each quarter (utime + stime): it
+should stay flat too while the databases fill up. The tenants are copies of the two examples, so the same
+customer addresses recur in every tenant, where a lookup by an index that does not lead with the tenant
+would walk the other tenants' rows. On this machine the quarters differ by ±20% from noise alone, so this
+shows only a gross rise; `tests/test_query_plans.py` is what keeps every hot statement on a tenant-led
+index. (The full size also churns the session pool: 1,000 tenants, 256 open session sets.)
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from bench._boundary import _cpu_seconds
 from bench._e2e import coordinator_world, example_tenants, sample_emails, submit_round
 from coordinator._worker import work
 from coordinator.store import RunRow
@@ -62,18 +70,23 @@ async def measure(tenant_count: int, tickets: int) -> dict[str, Any]:
             submit_round(runtime, {t: emails[t] for t in sorted(emails)[:warm]}, warm, "warm-up")
             await work(runtime, concurrency=4, until_idle=True, poll_seconds=0.002)
             samples = {name: [rss_kib(pid)] for name, pid in pids.items()}
+            cpu_ms_per_call: dict[str, list[float]] = {name: [] for name in pids}
             calls = 0
             for quarter in range(4):
+                cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
                 run_ids = submit_round(runtime, emails, tickets // 4, f"q{quarter}")
                 await work(runtime, concurrency=4, until_idle=True, poll_seconds=0.002)
                 # one SUM, not each run read back: reading every run's JSON would grow pydantic-core's
                 # (bounded) string cache in this process, and measure the benchmark instead of the coordinator
                 with Session(runtime.store.engine) as session:
-                    calls += session.exec(
+                    quarter_calls = session.exec(
                         select(func.coalesce(func.sum(RunRow.tool_calls), 0)).where(col(RunRow.id).in_(run_ids))
                     ).one()
+                calls += quarter_calls
                 for name, pid in pids.items():
                     samples[name].append(rss_kib(pid))
+                    used = _cpu_seconds(pid) - cpu_before[name]
+                    cpu_ms_per_call[name].append(used * 1000 / max(quarter_calls, 1))
             open_sets = len(runtime.pool)
     return {
         "tenants": tenant_count,
@@ -83,4 +96,6 @@ async def measure(tenant_count: int, tickets: int) -> dict[str, Any]:
         "rss_kib": samples,
         "growth_second_half": {name: s[4] / s[2] for name, s in samples.items()},
         "growth_from_warmup": {name: s[4] / s[0] for name, s in samples.items()},
+        "cpu_ms_per_call": cpu_ms_per_call,
+        "cpu_growth_second_half": {name: c[3] / c[1] if c[1] else 0.0 for name, c in cpu_ms_per_call.items()},
     }

@@ -78,6 +78,11 @@ def test_the_end_to_end_and_memory_benchmarks_run_and_report(tmp_path: Path) -> 
     assert all(len(samples) == 5 and min(samples) > 0 for samples in memory["rss_kib"].values())
     assert memory["mcp_calls"] > memory["tickets"] > 0
     assert 0 < memory["session_sets_open_at_end"] <= 256  # the pool's bound
+    assert set(memory["cpu_ms_per_call"]) == set(memory["rss_kib"])
+    # a quiet server may use less than a clock tick (10 ms) in a tiny quarter; the coordinator never does
+    assert all(len(per_call) == 4 and min(per_call) >= 0 for per_call in memory["cpu_ms_per_call"].values())
+    assert min(memory["cpu_ms_per_call"]["coordinator"]) > 0
+    assert set(memory["cpu_growth_second_half"]) == set(memory["rss_kib"])
 
 
 @pytest.mark.postgres
