@@ -99,21 +99,36 @@ def postgres_available() -> str:
 
 
 @pytest.fixture
-def postgres_db(postgres_available: str) -> Iterable[Database]:
-    """A real PostgreSQL database, in a schema of its own that is dropped afterwards."""
+def pg_store_url(postgres_available: str) -> Iterable[str]:
+    """The URL of a real PostgreSQL database, in a schema of its own that is dropped afterwards."""
     import psycopg
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres_available, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     separator = "&" if "?" in postgres_available else "?"
-    db = Database(f"{postgres_available}{separator}options=-csearch_path%3D{schema}")
+    yield f"{postgres_available}{separator}options=-csearch_path%3D{schema}"
+    with psycopg.connect(postgres_available, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def postgres_db(pg_store_url: str) -> Iterable[Database]:
+    """A real PostgreSQL database, in a schema of its own that is dropped afterwards."""
+    db = Database(pg_store_url)
     try:
         yield db
     finally:
         db.dispose()
-        with psycopg.connect(postgres_available, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test that takes `store_url` runs on a SQLite file and on a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'coordinator.db'}"
+    url: str = request.getfixturevalue("pg_store_url")
+    return url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

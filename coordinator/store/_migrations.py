@@ -35,11 +35,13 @@ def _v2(connection: Connection) -> None:
 def _v3(connection: Connection) -> None:
     # Indexes that lead with the tenant (and end with the sort), for the queries that run per intake and per
     # handoff: a tenant's runs in flight, its spend today, pending approvals. The single-column indexes they
-    # replace served these queries by walking every tenant's rows (or a tenant's whole history).
+    # replace served these queries by walking every tenant's rows (or a tenant's whole history). And the
+    # pending handoffs in creation order, so that a claim stops at the first due one instead of sorting the
+    # whole backlog.
     replaced = ("run_tenant", "approval_tenant", "approval_status", "approval_run_id", "usage_tenant")
     for old in replaced:
         connection.execute(text(f"DROP INDEX IF EXISTS ix_coord_{old}"))
-    for table in (RunRow, ApprovalRow, UsageRow):
+    for table in (RunRow, HandoffRow, ApprovalRow, UsageRow):
         for index in table.__table__.indexes:  # type: ignore[union-attr]
             index.create(connection, checkfirst=True)
 
@@ -47,7 +49,7 @@ def _v3(connection: Connection) -> None:
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "runs, handoffs, approvals, usage ledger, audit", _v1),
     (2, "model and tool exchanges of each run, for replay", _v2),
-    (3, "indexes that lead with the tenant: runs in flight, spend today, pending approvals", _v3),
+    (3, "indexes that lead with the tenant (runs in flight, spend today, approvals) and the claim queue", _v3),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -1,8 +1,8 @@
 """The store: runs, handoffs with leases, approvals, the usage ledger and the audit trail.
 
 SQLite by default (one process; workers are tasks), PostgreSQL by URL (any number of worker
-processes). A worker claims the oldest pending handoff (or one whose lease expired: its worker
-died) with a lease; on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so two workers never claim the
+processes). A worker claims a handoff whose lease expired (its worker died), else the oldest
+pending one, with a lease; on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so two workers never claim the
 same one. Finishing a handoff (its state, the next handoffs, the run, the usage) is one
 transaction, and only the lease holder can do it (a worker that lost its lease is fenced off).
 The coordinator's audit entries and exchange log are written behind that path, like the servers'
@@ -106,12 +106,30 @@ class _Statements:
             ),
             and_(_HANDOFF.c.state == "claimed", _HANDOFF.c.lease_expires < now),
         )
-        oldest = select(_HANDOFF.c.id).where(claimable).order_by(_HANDOFF.c.created_at).limit(1)
-        if postgres:
-            oldest = oldest.with_for_update(skip_locked=True)  # two workers never wait for, or take, the same one
+        # Which one: a handoff whose worker stopped renewing its lease (walking `ix_handoff_claim` from the
+        # longest expired), else the oldest pending one that is due (walking `ix_handoff_queue` in creation
+        # order). Each walk stops at its first match, so a claim costs the same with a backlog of ten or of
+        # ten thousand; one "oldest of both" query had to gather and sort the whole backlog every time.
+        abandoned = (
+            select(_HANDOFF.c.id)
+            .where(_HANDOFF.c.state == "claimed", _HANDOFF.c.lease_expires < now)
+            .order_by(_HANDOFF.c.lease_expires)
+            .limit(1)
+        )
+        due = (
+            select(_HANDOFF.c.id)
+            .where(
+                _HANDOFF.c.state == "pending", or_(_HANDOFF.c.lease_expires.is_(None), _HANDOFF.c.lease_expires < now)
+            )
+            .order_by(_HANDOFF.c.created_at)
+            .limit(1)
+        )
+        if postgres:  # two workers never wait for, or take, the same one
+            abandoned = abandoned.with_for_update(skip_locked=True)
+            due = due.with_for_update(skip_locked=True)
         self.claim = (
             update(_HANDOFF)
-            .where(_HANDOFF.c.id == oldest.scalar_subquery(), claimable)
+            .where(_HANDOFF.c.id == func.coalesce(abandoned.scalar_subquery(), due.scalar_subquery()), claimable)
             .values(
                 state="claimed",
                 lease_owner=bindparam("worker"),
@@ -403,7 +421,8 @@ class Store:
         )
 
     def claim(self, worker: str, lease_seconds: float) -> Claim | None:
-        """Claim the oldest claimable handoff for `worker` (pending, or claimed under an expired lease),
+        """Claim a handoff for `worker`: one claimed under an expired lease (its worker is gone), else the
+        oldest pending one that is due,
         with what its run has produced so far: one UPDATE … RETURNING and one read, in one transaction."""
         with self.engine.begin() as connection:
             return self._claim(connection, worker, lease_seconds)

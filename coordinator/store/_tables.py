@@ -42,7 +42,10 @@ class RunRow(SQLModel, table=True):
 
 class HandoffRow(SQLModel, table=True):
     __tablename__ = "coord_handoff"
-    __table_args__ = (Index("ix_handoff_claim", "state", "lease_expires"),)
+    __table_args__ = (
+        Index("ix_handoff_claim", "state", "lease_expires"),  # claims whose lease expired, longest first
+        Index("ix_handoff_queue", "state", "created_at"),  # pending ones, oldest first
+    )
 
     id: str = Field(primary_key=True, max_length=40)
     run_id: str = Field(index=True, max_length=40)

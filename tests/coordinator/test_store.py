@@ -38,6 +38,23 @@ def test_a_worker_that_lost_its_lease_records_nothing(tmp_path: Path) -> None:
     store.dispose()
 
 
+def test_a_claim_takes_an_abandoned_handoff_first_then_the_oldest_due_one(store_url: str) -> None:
+    """Both walks stop at their first match (see `tests/test_query_plans.py`): a handoff whose lease expired
+    (its worker is gone) comes first, even before older pending ones, then pending ones in the order they
+    were made, skipping any whose retry is not due yet."""
+    store = Store(store_url)
+    runs = [store.start_run("acme", f"src-{i}", EVENT, "triage", RunBudget())[0] for i in range(5)]
+    claims = [store.claim("w1", 60), store.claim("w1", 60), store.claim("w1", 60), store.claim("w2", -1)]
+    assert [c.handoff.run_id for c in claims if c is not None] == runs[:4]
+    assert store.release(claims[1].handoff, "w1", "unavailable", delay_seconds=0)  # type: ignore[union-attr]
+    assert store.release(claims[2].handoff, "w1", "unavailable", delay_seconds=60)  # type: ignore[union-attr]
+    # now: runs[1] pending and due, runs[2] pending for another minute, runs[3] abandoned by w2, runs[4] pending
+    taken = [store.claim("w3", 60) for _ in range(4)]
+    assert [c.handoff.run_id if c else None for c in taken] == [runs[3], runs[1], runs[4], None]
+    assert taken[0] is not None and taken[0].handoff.attempt == 2
+    store.dispose()
+
+
 def test_the_tenant_spend_counts_this_process_at_once_and_others_when_read_again(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'c.db'}"
     here, elsewhere = Store(url), Store(url)

@@ -36,19 +36,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
         yield home
 
 
-@pytest.fixture
-def pg_store_url(postgres_available: str) -> Iterator[str]:
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_available, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in postgres_available else "?"
-    yield f"{postgres_available}{separator}options=-csearch_path%3D{schema}"
-    with psycopg.connect(postgres_available, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
 def emails(tenants: list[TenantFile], count: int) -> list[tuple[str, InboundEmail]]:
     subjects = ["Invoice copy", "Export to CSV fails", "Add two seats", "Cannot find my order", "Return a tent"]
     out = []
