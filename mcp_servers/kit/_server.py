@@ -36,7 +36,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, ValidationError
 from sqlalchemy import bindparam, insert
 from sqlalchemy import select as sa_select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Field, SQLModel, col
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -48,7 +48,7 @@ from mcp_servers.kit._jwt import JwtVerifier
 from mcp_servers.kit._ratelimit import RateLimiter
 from mcp_servers.kit._results import error_result, invalid_argument
 from mcp_servers.kit._storage import Database, TenantScoped, TenantSession, utc_field
-from schemas import Conflict, DeskhandError, IdempotencyConflict, ToolSpec
+from schemas import Conflict, DeskhandError, IdempotencyConflict, ToolSpec, Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -249,6 +249,16 @@ class GuardedServer:
                 return await db.run(_run, db, spec, handler, args, call)
             except DeskhandError as exc:
                 return error_result(exc)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                # The database dropped the connection (a restart, a failover): the pool has let go of it
+                # and of every connection as old, so the same call again gets a fresh one. A write's
+                # transaction was rolled back, or committed with its idempotency record: a retry with
+                # the same key answers from that record.
+                return error_result(
+                    Unavailable(f"{spec.name}: the database connection was lost; retry", retry_after=0.05)
+                )
 
         return Tool(
             fn=call,
