@@ -265,7 +265,8 @@ class _Workers:
                 raise ScaleProofError(f"a worker exited early ({process.returncode}):\n{log.read_text()[-3000:]}")
 
     def stop(self) -> None:
-        """Interrupt the workers (idle by now); one that did not end the way an interrupt ends it failed."""
+        """Interrupt the workers (idle by now): each must stop on its own and exit 0 (`deskhand work` stops
+        gracefully on SIGINT); one that did not, failed."""
         for process, _ in self.processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
@@ -274,9 +275,13 @@ class _Workers:
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            if process.returncode not in (0, 130, -signal.SIGINT):
+                process.send_signal(signal.SIGUSR1)  # its threads' stacks, into its log (`deskhand work`)
+                try:
+                    process.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            if process.returncode != 0:
                 failed.append(f"a worker ended with {process.returncode}:\n{log.read_text()[-3000:]}")
         if failed:
             raise ScaleProofError("\n".join(failed))

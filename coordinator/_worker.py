@@ -2,7 +2,9 @@
 
 SQLite: one process, K concurrent tasks. PostgreSQL: any number of processes (`deskhand work`),
 each with K tasks; a worker that dies stops renewing its leases and another worker takes its
-handoffs over when they expire (their writes are keyed, so nothing happens twice).
+handoffs over when they expire (their writes are keyed, so nothing happens twice). A worker told to
+stop (`stop`) claims nothing more, finishes the handoffs it is running, and gives back the next one
+of each run it holds, so nothing waits for a lease to expire.
 """
 
 from __future__ import annotations
@@ -34,11 +36,23 @@ async def work(
     poll_seconds: float = 0.2,
     name: str | None = None,
     on_done: Callable[[str], None] | None = None,
+    stop: anyio.Event | None = None,
 ) -> None:
-    """Run `concurrency` claim loops. With `until_idle`, return once no handoff is pending or claimed."""
+    """Run `concurrency` claim loops. With `until_idle`, return once no handoff is pending or claimed;
+    once `stop` is set, return as soon as the handoffs in hand are finished (see the module docstring)."""
     base = name or worker_name()
     store = runtime.store
     lease = runtime.settings.lease_seconds
+    stop = stop or anyio.Event()
+
+    async def give_back(claim: Claim, behind: Committing | None, me: str) -> None:
+        """Stopping: hand the run's next handoff (claimed with the last outcome) back to the queue."""
+        if behind is not None:
+            try:
+                await behind.committed()
+            except Exception:  # noqa: BLE001 - not recorded: the handoff is not ours to give back
+                return
+        await runtime.stored(lambda: store.release(claim.handoff, me, "", 0.0, attempt=False))
 
     async def loop(index: int) -> None:
         me = f"{base}/{index}"
@@ -47,6 +61,10 @@ async def work(
         # a handoff's outcome may be committed here while the run's next handoff starts (see Committing)
         async with anyio.create_task_group() as commits:
             while True:
+                if stop.is_set():
+                    if claim is not None:
+                        await give_back(claim, behind, me)
+                    return
                 claimed_in = 0.0
                 if claim is None:
                     started = time.perf_counter()
@@ -54,7 +72,8 @@ async def work(
                     if claim is None:
                         if until_idle and await anyio.to_thread.run_sync(store.pending_count) == 0:
                             return
-                        await anyio.sleep(poll_seconds)
+                        with anyio.move_on_after(poll_seconds):
+                            await stop.wait()
                         continue
                     claimed_in = time.perf_counter() - started
                 async with anyio.create_task_group() as tg:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import faulthandler
 import json
+import signal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +25,7 @@ from mcp_servers.kit import JwtVerifier, KeySet
 from schemas import ConfigError, InboundEmail, Unauthenticated
 
 out = Console()
+err = Console(stderr=True)
 HomeOption = Annotated[
     Path,
     typer.Option(
@@ -63,15 +66,24 @@ def register(app: typer.Typer) -> None:
         until_idle: Annotated[bool, typer.Option("--until-idle", help="Stop when nothing is left to do.")] = False,
         lease: Annotated[float, typer.Option("--lease", min=1.0, help="Lease seconds of a claimed handoff.")] = 60.0,
     ) -> None:
-        """Run coordinator workers: claim handoffs and run them through the specialists."""
+        """Run coordinator workers: claim handoffs and run them through the specialists.
+
+        Ctrl-C or SIGTERM: claim nothing more, finish the handoffs in hand, give back the next ones
+        held, and exit 0; a second signal stops at once (the leases then expire, and another worker
+        takes those handoffs over). `kill -USR1 <pid>` prints every thread's stack to stderr."""
         home_obj = Home.load(home)
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
 
         async def main() -> None:
             settings = RuntimeSettings(lease_seconds=lease)
             async with open_runtime(
                 home_obj, list(home_obj.tenants), db=db, model=_model(model), settings=settings
             ) as rt:
-                await run_workers(rt, concurrency=concurrency, until_idle=until_idle)
+                stop = anyio.Event()
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(_stop_on_signals, stop, tg.cancel_scope)
+                    await run_workers(rt, concurrency=concurrency, until_idle=until_idle, stop=stop)
+                    tg.cancel_scope.cancel()
 
         anyio.run(main)
 
@@ -208,3 +220,17 @@ def register(app: typer.Typer) -> None:
     def approvals_reject(approval_id: str, home: HomeOption, token: TokenOption = "", db: DbOption = None) -> None:
         """Reject: the call never runs and the run is escalated."""
         decide(approval_id, home, db, token, False)
+
+
+async def _stop_on_signals(stop: anyio.Event, scope: anyio.CancelScope) -> None:
+    """The first SIGINT or SIGTERM asks the workers to stop after the handoffs in hand; the second cancels them."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            if stop.is_set():
+                err.print(f"{signal.Signals(signum).name} again: stopping now")
+                scope.cancel()
+                return
+            err.print(
+                f"{signal.Signals(signum).name}: finishing the handoffs in hand, then stopping (again to stop now)"
+            )
+            stop.set()

@@ -259,7 +259,7 @@ def args_hash(arguments: Any) -> str:
 class Store:
     def __init__(self, url: str) -> None:
         # The kit's engine set-up: SQLite in WAL mode (a commit does not wait for a full fsync), psycopg for PostgreSQL.
-        self.database = Database(url)
+        self.database = Database(url, pre_ping=True)  # a worker has no retry around a dropped connection
         self.engine: Engine = self.database.engine
         self.url = url
         self.is_postgres = self.engine.dialect.name == "postgresql"
@@ -441,8 +441,9 @@ class Store:
         run = connection.execute(self._sql.run_start, {"run_id": row["run_id"]}).one()
         return Claim(self._handoff_of(row), dict(run.result), cast(datetime, _aware(run.created_at)))
 
-    def release(self, handoff: Handoff, worker: str, error: str, delay_seconds: float) -> bool:
-        """Give a claimed handoff back to the queue for another attempt, not before `delay_seconds`."""
+    def release(self, handoff: Handoff, worker: str, error: str, delay_seconds: float, *, attempt: bool = True) -> bool:
+        """Give a claimed handoff back to the queue for another attempt, not before `delay_seconds`
+        (`attempt=False`: not begun, so not an attempt: a worker that stops gives back the one it holds)."""
         handoff.moved_to("pending")
         with self._session() as session:
             result = _updated(
@@ -456,7 +457,7 @@ class Store:
                 .values(
                     state="pending",
                     lease_owner=None,
-                    attempt=HandoffRow.attempt + 1,
+                    attempt=HandoffRow.attempt + (1 if attempt else 0),
                     error=error[:2000],
                     lease_expires=_now() + timedelta(seconds=delay_seconds),
                 ),

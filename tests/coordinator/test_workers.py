@@ -144,6 +144,40 @@ async def test_a_worker_killed_mid_run_loses_its_lease_and_another_finishes_writ
     written_once(served, [e.message_id for _, e in items if e.message_id])
 
 
+async def test_a_worker_told_to_stop_finishes_what_it_holds_and_gives_the_rest_back(
+    served: Home, pg_store_url: str, tenants: list[TenantFile]
+) -> None:
+    """Ctrl-C mid-run: the worker exits 0 holding nothing (no lease left to expire), every handoff it
+    began is done, and another worker finishes the runs with no handoff attempted twice."""
+    items = emails(tenants, 8)
+    run_ids = await submit_all(served, pg_store_url, items)
+    store = Store(pg_store_url)
+    first = worker(served, pg_store_url)  # a long lease (60 s): a handoff left claimed would stall the rest
+    try:
+        with anyio.fail_after(120):
+            while not mid_run(store, run_ids):  # noqa: ASYNC110 - polling another process's state
+                await anyio.sleep(0.02)
+        first.send_signal(signal.SIGINT)
+        _, err = first.communicate(timeout=60)
+        assert first.returncode == 0, err.decode()[-3000:]
+        assert "finishing the handoffs in hand" in err.decode()
+        with store._session() as session:
+            handoffs = session.exec(select(HandoffRow)).all()
+        assert not [h for h in handoffs if h.state == "claimed"], "the stopped worker left handoffs claimed"
+        assert any(h.state == "done" for h in handoffs)
+        second = worker(served, pg_store_url, "--until-idle")
+        _, err = second.communicate(timeout=240)
+        assert second.returncode == 0, err.decode()[-3000:]
+        assert all(store.run(r).status in ("completed", "escalated", "awaiting_approval") for r in run_ids)
+        with store._session() as session:
+            assert all(h.attempt == 1 for h in session.exec(select(HandoffRow)).all())
+    finally:
+        if first.poll() is None:
+            first.kill()
+        store.dispose()
+    written_once(served, [e.message_id for _, e in items if e.message_id])
+
+
 @pytest.fixture
 async def outage_home(tmp_path: Path) -> AsyncIterator[Home]:
     home = init_on_free_ports(tmp_path, ACME)
