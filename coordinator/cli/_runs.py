@@ -72,18 +72,21 @@ def register(app: typer.Typer) -> None:
         held, and exit 0; a second signal stops at once (the leases then expire, and another worker
         takes those handoffs over). `kill -USR1 <pid>` prints every thread's stack to stderr."""
         home_obj = Home.load(home)
-        faulthandler.register(signal.SIGUSR1, all_threads=True)
+        if hasattr(signal, "SIGUSR1"):  # not on Windows
+            faulthandler.register(signal.SIGUSR1, all_threads=True)
 
         async def main() -> None:
             settings = RuntimeSettings(lease_seconds=lease)
             async with open_runtime(
                 home_obj, list(home_obj.tenants), db=db, model=_model(model), settings=settings
             ) as rt:
-                stop = anyio.Event()
+                stopping = _Stopping()
                 async with anyio.create_task_group() as tg:
-                    tg.start_soon(_stop_on_signals, stop, tg.cancel_scope)
-                    await run_workers(rt, concurrency=concurrency, until_idle=until_idle, stop=stop)
+                    await tg.start(stopping.on_signals, tg.cancel_scope)
+                    await run_workers(rt, concurrency=concurrency, until_idle=until_idle, stop=stopping.asked)
                     tg.cancel_scope.cancel()
+                if stopping.forced:
+                    raise typer.Exit(130)
 
         anyio.run(main)
 
@@ -222,15 +225,29 @@ def register(app: typer.Typer) -> None:
         decide(approval_id, home, db, token, False)
 
 
-async def _stop_on_signals(stop: anyio.Event, scope: anyio.CancelScope) -> None:
-    """The first SIGINT or SIGTERM asks the workers to stop after the handoffs in hand; the second cancels them."""
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for signum in signals:
-            if stop.is_set():
-                err.print(f"{signal.Signals(signum).name} again: stopping now")
-                scope.cancel()
-                return
-            err.print(
-                f"{signal.Signals(signum).name}: finishing the handoffs in hand, then stopping (again to stop now)"
-            )
-            stop.set()
+class _Stopping:
+    """How `deskhand work` stops: the first SIGINT or SIGTERM sets `asked` (the workers finish the handoffs
+    in hand); the second cancels them at once (`forced`, exit 130). Where the event loop cannot take
+    signals (Windows), Ctrl-C keeps Python's default: stop at once."""
+
+    def __init__(self) -> None:
+        self.asked = anyio.Event()
+        self.forced = False
+
+    async def on_signals(
+        self, scope: anyio.CancelScope, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        try:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                task_status.started()
+                async for signum in signals:
+                    name = signal.Signals(signum).name
+                    if self.asked.is_set():
+                        err.print(f"{name} again: stopping now")
+                        self.forced = True
+                        scope.cancel()
+                        return
+                    err.print(f"{name}: finishing the handoffs in hand, then stopping (again to stop now)")
+                    self.asked.set()
+        except NotImplementedError:
+            task_status.started()

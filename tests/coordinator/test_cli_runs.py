@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 
 from coordinator import Home
 from coordinator.cli._processes import running_servers
+from coordinator.cli._runs import _Stopping
 from coordinator.store import Store
 from tests.coordinator.cli_helpers import ACME, NORTHWIND, deskhand, init_on_free_ports
 
@@ -154,3 +158,19 @@ def test_eval_promote_turns_a_recorded_run_into_a_suite_line(served: Home, tmp_p
     assert replayed.returncode == 0 and "identical to the record" in replayed.stdout
     stray = deskhand("eval", str(suite_dir), "--jsno", "x.json")
     assert stray.returncode == 2 and "unexpected arguments" in stray.stderr
+
+
+@pytest.mark.anyio
+async def test_deskhand_work_asks_its_workers_to_stop_on_the_first_signal_and_forces_it_on_the_second() -> None:
+    """(A worker process told to stop once is tested end to end in test_workers.py.) Two signals sent to a
+    process at once may arrive as one, so the second is sent here after the first was taken."""
+    stopping = _Stopping()
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            await tg.start(stopping.on_signals, tg.cancel_scope)
+            os.kill(os.getpid(), signal.SIGTERM)
+            await stopping.asked.wait()
+            assert not stopping.forced
+            os.kill(os.getpid(), signal.SIGTERM)
+            await anyio.sleep_forever()  # until the second signal cancels the group
+    assert stopping.forced
