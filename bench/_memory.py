@@ -10,8 +10,8 @@ the growth from the warm-up includes the caches filling up to their bounds.
 Beside memory, the CPU each process spends per MCP call of the load in each quarter (utime + stime): it
 should stay flat too while the databases fill up. The tenants are copies of the two examples, so the same
 customer addresses recur in every tenant, where a lookup by an index that does not lead with the tenant
-would walk the other tenants' rows. On this machine the quarters differ by ±20% from noise alone, so this
-shows only a gross rise; `tests/test_query_plans.py` is what keeps every hot statement on a tenant-led
+would walk the other tenants' rows. On this machine the quarters of `full` differ by ±20% from noise alone,
+and those of `small` (two seconds each) by up to ±50%, so this shows only a gross rise, and only at `full`; `tests/test_query_plans.py` is what keeps every hot statement on a tenant-led
 index. (The full size also churns the session pool: 1,000 tenants, 256 open session sets.)
 """
 
