@@ -7,12 +7,13 @@ and rate-limit caches and the specialists' caches are all bounded, so once they 
 stop rising. The figure to read is the growth over the second half of the load (quarter 4 ÷ quarter 2);
 the growth from the warm-up includes the caches filling up to their bounds.
 
-Beside memory, the CPU each process spends per MCP call of the load in each quarter (utime + stime): it
-should stay flat too while the databases fill up. The tenants are copies of the two examples, so the same
-customer addresses recur in every tenant, where a lookup by an index that does not lead with the tenant
-would walk the other tenants' rows. On this machine the quarters of `full` differ by ±20% from noise alone,
-and those of `small` (two seconds each) by up to ±50%, so this shows only a gross rise, and only at `full`; `tests/test_query_plans.py` is what keeps every hot statement on a tenant-led
-index. (The full size also churns the session pool: 1,000 tenants, 256 open session sets.)
+Beside memory, the CPU each process spends per MCP call of the load in each quarter (utime + stime): it should
+stay flat too while the databases fill up. The tenants are copies of the two examples, so the same customer
+addresses recur in every tenant, where a lookup by an index that does not lead with the tenant would walk the
+other tenants' rows. On this machine the quarters of `full` differ by ±20% from noise alone, and those of
+`small` (two seconds each) by up to ±50%, so this shows only a gross rise, and only at `full`;
+`tests/test_query_plans.py` is what keeps every hot statement on a tenant-led index. (The full size also
+churns the session pool: 1,000 tenants, 256 open session sets.)
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 SQLite by default (one process; workers are tasks), PostgreSQL by URL (any number of worker
 processes). A worker claims a handoff whose lease expired (its worker died), else the oldest
-pending one, with a lease; on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so two workers never claim the
-same one. Finishing a handoff (its state, the next handoffs, the run, the usage) is one
+pending one, with a lease; on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so two workers never
+claim the same one. Finishing a handoff (its state, the next handoffs, the run, the usage) is one
 transaction, and only the lease holder can do it (a worker that lost its lease is fenced off).
 The coordinator's audit entries and exchange log are written behind that path, like the servers'
 audit: queued, and committed together every 50 ms by a thread of the store's own (reading them, or
@@ -422,8 +422,8 @@ class Store:
 
     def claim(self, worker: str, lease_seconds: float) -> Claim | None:
         """Claim a handoff for `worker`: one claimed under an expired lease (its worker is gone), else the
-        oldest pending one that is due,
-        with what its run has produced so far: one UPDATE … RETURNING and one read, in one transaction."""
+        oldest pending one that is due, with what its run has produced so far: one UPDATE … RETURNING
+        and one read, in one transaction."""
         with self.engine.begin() as connection:
             return self._claim(connection, worker, lease_seconds)
 
