@@ -11,6 +11,7 @@ rows. Either fails the test, naming the statement and its plan.
 from __future__ import annotations
 
 import json
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from coordinator.store import Store
 from coordinator.store._migrations import current_version, migrate
 from mcp_servers.helpdesk import TicketRow
 from mcp_servers.kit import Database
-from schemas import InboundEmail, server_of_scope
+from schemas import InboundEmail, ServerName, server_of_scope
 from schemas.tools import TOOLS_BY_NAME
 from tests.mcp_servers.helpers import ok
 from tests.specialists.harness import World
@@ -78,13 +79,12 @@ async def every_tool(world: World, tenant: str) -> set[str]:
         called.add(name)
         return ok(await clients[name.split(".")[0]].call_tool(name.split(".")[1], arguments))
 
-    scopes: dict[str, list[str]] = {}
+    scopes: dict[ServerName, set[str]] = {}
     for spec in TOOLS_BY_NAME.values():
-        scopes.setdefault(server_of_scope(spec.scope), []).append(spec.scope)
-    connections = [world.connect(tenant, server, sorted(set(s))) for server, s in scopes.items()]  # type: ignore[arg-type]
-    entered = [await c.__aenter__() for c in connections]
-    clients = dict(zip(scopes, entered, strict=True))
-    try:
+        scopes.setdefault(server_of_scope(spec.scope), set()).add(spec.scope)
+    async with AsyncExitStack() as stack:
+        for server, server_scopes in scopes.items():
+            clients[server] = await stack.enter_async_context(world.connect(tenant, server, sorted(server_scopes)))
         email = world.tenants[tenant].customers[0].email
         customer = (await call("crm.find_customer", {"email": email}))["customer"]
         account = customer["account_id"]
@@ -114,9 +114,6 @@ async def every_tool(world: World, tenant: str) -> set[str]:
         await call("mailbox.save_draft", {"message_id": message, "subject": "Re", "body": "Hello"})
         await call("mailbox.send_reply", {"message_id": message, "subject": "Re", "body": "Hello"})
         await call("mailbox.mark_processed", {"message_id": message})
-    finally:
-        for connection in reversed(connections):
-            await connection.__aexit__(None, None, None)
     return called
 
 
