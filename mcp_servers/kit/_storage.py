@@ -173,8 +173,8 @@ class Database:
         connection the database dropped (a restart, a failover, an idle timeout) is replaced unseen. It
         costs ~0.1 ms of CPU a checkout, ~20% of a short tool call. A server does without it: a tool
         call on a dropped connection fails as `unavailable` (retry after 0.05 s), which clients retry (the
-        coordinator's toolbox does), and the pool replaces its connections. The coordinator's store, whose workers have no
-        such retry, keeps it."""
+        coordinator's toolbox does), and the pool replaces its connections. The coordinator's store,
+        whose workers have no such retry, keeps it."""
         self.url = url
         parsed = make_url(url)
         # JSON columns through pydantic-core: 2–3× faster than the json module, on every row written or read.
