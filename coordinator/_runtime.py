@@ -13,6 +13,7 @@ handoff in one transaction. Failures become outcomes, never crashes:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import time
 import uuid
@@ -37,7 +38,6 @@ from coordinator.store import (
     ExchangeRecord,
     Finished,
     Store,
-    args_hash,
 )
 from schemas import (
     META_IDEMPOTENCY_KEY,
@@ -54,6 +54,8 @@ from schemas import (
     ServerName,
     ToolSpec,
     Unavailable,
+    args_hash,
+    canonical_json,
     server_of_scope,
 )
 from schemas.tools import TOOLS_BY_NAME
@@ -193,6 +195,12 @@ class _Recorder:
             self.tool_seconds += time.perf_counter() - self._since
 
 
+def _content_key(email: InboundEmail) -> str:
+    """The run key of an email without a message id: its content's digest (ASCII-escaped, as the keys of
+    runs already stored were made, so a resubmitted email still finds its run)."""
+    return f"email:{hashlib.sha256(canonical_json(email.model_dump(mode='json'), ascii_only=True)).hexdigest()[:32]}"
+
+
 def _audit(handoff: Handoff, decision: str, outcome: str, *, tool: str = "", hashed: str = "") -> AuditRecord:
     """The coordinator's audit entry about a handoff."""
     return {
@@ -285,7 +293,7 @@ class Runtime:
             raise NotFound(f"tenant {tenant!r} is not configured here; known: {sorted(self.policies)}")
         if self.store.running_runs(tenant) >= self.settings.tenant_max_running:
             raise BudgetExhausted(f"tenant {tenant!r} already has {self.settings.tenant_max_running} runs in flight")
-        source = source or email.message_id or f"email:{args_hash(email.model_dump(mode='json'))[:32]}"
+        source = source or email.message_id or _content_key(email)
         return self.store.start_run(tenant, source, email.model_dump(mode="json"), "triage", self.settings.run_budget)
 
     # -- one handoff ----------------------------------------------------------------------------
@@ -496,7 +504,14 @@ class Runtime:
         )
 
     def _approval(self, handoff: Handoff, tool: str, arguments: dict[str, Any], reason: str) -> ApprovalRow:
+        """A parked call. Its arguments are kept as the tool will receive them (validated, with the defaults
+        filled in), so the approver sees exactly the call that approval makes, and its hash is the one the
+        server's audit and idempotency records carry. Arguments the tool would refuse are kept as proposed:
+        approving them fails with the tool's own error."""
         now = datetime.now(UTC)
+        spec = TOOLS_BY_NAME.get(tool)
+        with contextlib.suppress(ValidationError):
+            arguments = spec.input.model_validate(arguments).model_dump(mode="json") if spec else arguments
         return ApprovalRow(
             id=f"AP-{uuid.uuid4().hex[:12]}",
             run_id=handoff.run_id,

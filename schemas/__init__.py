@@ -27,6 +27,7 @@ from schemas._errors import (
     error_from_payload,
 )
 from schemas._handoff import HANDOFF_TRANSITIONS, Handoff, HandoffState, RunBudget, RunStatus
+from schemas._hashing import args_hash, canonical_json
 from schemas._pipeline import (
     AppliedWrite,
     ArticleRef,
@@ -90,6 +91,8 @@ __all__ = [
     "HandoffState",
     "RunBudget",
     "RunStatus",
+    "args_hash",
+    "canonical_json",
     "BudgetExhausted",
     "ModelOutputError",
     "ToolNotAvailable",

@@ -25,7 +25,7 @@ from coordinator._sessions import SessionPool
 from coordinator._worker import work
 from coordinator.models import OfflineModel
 from coordinator.store import Store
-from coordinator.store._migrations import current_version, migrate
+from coordinator.store._migrations import LATEST, current_version, migrate
 from mcp_servers.helpdesk import TicketRow
 from mcp_servers.kit import Database
 from schemas import InboundEmail, ServerName, server_of_scope
@@ -149,7 +149,8 @@ async def test_every_hot_statement_uses_an_index_and_a_server_one_that_leads_wit
             )
         await work(runtime, concurrency=2, until_idle=True, poll_seconds=0.01)
         store.approvals(tenant="acme")
-        store.runs(tenant="acme", status="completed")
+        for run in store.runs(tenant="acme", status="completed"):
+            store.audit_trail(run.id)
     assert await every_tool(world, "acme") == set(TOOLS_BY_NAME)
 
     problems = [
@@ -203,19 +204,28 @@ def test_tables_of_an_earlier_version_get_the_indexes_added_since(tmp_path: Path
     db.dispose()
 
 
-def test_a_store_of_schema_2_moves_to_the_tenant_led_indexes(tmp_path: Path) -> None:
+def test_a_store_of_schema_2_moves_to_the_current_indexes(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'coordinator.db'}")
     engine = store.engine
     with engine.begin() as connection:  # back to what version 2 made
-        for index in ("ix_coord_run_tenant_status", "ix_coord_usage_tenant_at", "ix_coord_approval_tenant_status"):
+        for index in (
+            "ix_coord_run_tenant_status",
+            "ix_coord_usage_tenant_at",
+            "ix_coord_approval_tenant_status",
+            "ix_coord_audit_run_at",
+        ):
             connection.execute(text(f"DROP INDEX {index}"))
         connection.execute(text("CREATE INDEX ix_coord_run_tenant ON coord_run (tenant)"))
         connection.execute(text("CREATE INDEX ix_coord_usage_tenant ON coord_usage (tenant)"))
-        connection.execute(text("DELETE FROM coord_schema_version WHERE version = 3"))
+        connection.execute(text("CREATE INDEX ix_coord_audit_run_id ON coord_audit (run_id)"))
+        connection.execute(text("DELETE FROM coord_schema_version WHERE version > 2"))
     assert current_version(engine) == 2
-    assert migrate(engine) == 3 and current_version(engine) == 3
-    runs = {index["name"] for index in inspect(engine).get_indexes("coord_run")}
-    usage = {index["name"] for index in inspect(engine).get_indexes("coord_usage")}
-    assert "ix_coord_run_tenant_status" in runs and "ix_coord_run_tenant" not in runs
-    assert "ix_coord_usage_tenant_at" in usage and "ix_coord_usage_tenant" not in usage
+    assert migrate(engine) == LATEST == 4 and current_version(engine) == 4
+    indexes = {table: {i["name"] for i in inspect(engine).get_indexes(table)} for table in ("coord_run", "coord_usage")}
+    audit = {index["name"] for index in inspect(engine).get_indexes("coord_audit")}
+    assert "ix_coord_run_tenant_status" in indexes["coord_run"] and "ix_coord_run_tenant" not in indexes["coord_run"]
+    assert (
+        "ix_coord_usage_tenant_at" in indexes["coord_usage"] and "ix_coord_usage_tenant" not in indexes["coord_usage"]
+    )
+    assert "ix_coord_audit_run_at" in audit and "ix_coord_audit_run_id" not in audit
     store.dispose()

@@ -1,7 +1,7 @@
 """The coordinator's store: runs, handoffs with leases, approvals, usage ledger, audit; versioned schema."""
 
 from coordinator.store._migrations import LATEST, MIGRATIONS, current_version, migrate
-from coordinator.store._store import Claim, Finished, Store, args_hash, new_trace
+from coordinator.store._store import Claim, Finished, Store, new_trace
 from coordinator.store._tables import (
     ApprovalRow,
     AuditEntry,
@@ -27,7 +27,6 @@ __all__ = [
     "RunRow",
     "Store",
     "UsageRow",
-    "args_hash",
     "current_version",
     "migrate",
     "new_trace",

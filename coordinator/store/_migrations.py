@@ -46,10 +46,19 @@ def _v3(connection: Connection) -> None:
             index.create(connection, checkfirst=True)
 
 
+def _v4(connection: Connection) -> None:
+    # A run's audit trail by time: its entries are written in batches by each process's writer (and an
+    # approval's decision directly), so their sequence numbers are not the order they happened in.
+    connection.execute(text("DROP INDEX IF EXISTS ix_coord_audit_run_id"))
+    for index in AuditEntry.__table__.indexes:  # type: ignore[attr-defined]
+        index.create(connection, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "runs, handoffs, approvals, usage ledger, audit", _v1),
     (2, "model and tool exchanges of each run, for replay", _v2),
     (3, "indexes that lead with the tenant (runs in flight, spend today, approvals) and the claim queue", _v3),
+    (4, "a run's audit trail in the order it happened (by time, not by when a batch was written)", _v4),
 ]
 LATEST = MIGRATIONS[-1][0]
 

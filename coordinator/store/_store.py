@@ -14,8 +14,6 @@ All methods are synchronous; the async runtime calls the per-handoff ones on its
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 import time
@@ -249,11 +247,6 @@ class _Spend:
 def new_trace() -> str:
     """A W3C traceparent for a new run: version 00, random trace and span ids, sampled."""
     return f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
-
-
-def args_hash(arguments: Any) -> str:
-    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class Store:
@@ -675,7 +668,11 @@ class Store:
         self._records.flush()
         with self._session() as session:
             return list(
-                session.exec(select(AuditEntry).where(AuditEntry.run_id == run_id).order_by(col(AuditEntry.seq))).all()
+                session.exec(
+                    select(AuditEntry)
+                    .where(AuditEntry.run_id == run_id)
+                    .order_by(col(AuditEntry.at), col(AuditEntry.seq))
+                ).all()
             )
 
     def handoffs(self, run_id: str) -> list[HandoffRow]:

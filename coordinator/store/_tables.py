@@ -110,11 +110,13 @@ class AuditEntry(SQLModel, table=True):
     """The coordinator's append-only audit trail: who, tenant, run, specialist, tool, args hash, decision, outcome."""
 
     __tablename__ = "coord_audit"
+    # a run's trail in the order things happened: entries reach the table in batches, from several processes
+    __table_args__ = (Index("ix_coord_audit_run_at", "run_id", "at", "seq"),)
 
     seq: int | None = Field(default=None, primary_key=True)
     at: datetime = _at(index=True)
     tenant: str = Field(index=True, max_length=64)
-    run_id: str = Field(index=True, max_length=40)
+    run_id: str = Field(max_length=40)
     actor: str = Field(max_length=200)
     specialist: str = Field(default="", max_length=60)
     tool: str = Field(default="", max_length=120)

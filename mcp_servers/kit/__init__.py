@@ -9,7 +9,7 @@
 Imports only `schemas` and third-party libraries. See `mcp_servers/crm` for a complete server.
 """
 
-from mcp_servers.kit._audit import AuditLog, AuditRecord, args_hash
+from mcp_servers.kit._audit import AuditLog, AuditRecord
 from mcp_servers.kit._guard import CallContext, Guard, StaticCredential, current_call
 from mcp_servers.kit._http import ScopeGate
 from mcp_servers.kit._jwt import ASYMMETRIC_ALGORITHMS, JwksUrl, JwtVerifier, KeySet, principal_from_claims
@@ -25,6 +25,7 @@ from mcp_servers.kit._storage import (
     tenant_index,
     utc_field,
 )
+from schemas import args_hash  # the kit has always offered it
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",

@@ -8,7 +8,6 @@ the server's lifespan flushes on shutdown.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
@@ -21,6 +20,7 @@ from sqlalchemy import insert
 from sqlmodel import Field, SQLModel
 
 from mcp_servers.kit._storage import Database, utc_field
+from schemas import canonical_json
 
 logger = logging.getLogger(__name__)
 
@@ -44,14 +44,9 @@ class AuditRecord(SQLModel, table=True):
     latency_ms: float
 
 
-def args_hash(arguments: Any) -> str:
-    """SHA-256 of the arguments as canonical JSON: the same arguments always hash the same."""
-    return hash_and_size(arguments)[0]
-
-
 def hash_and_size(arguments: Any) -> tuple[str, int]:
     """`args_hash` of the arguments and the size in bytes of their canonical JSON (one serialisation for both)."""
-    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    canonical = canonical_json(arguments)
     return hashlib.sha256(canonical).hexdigest(), len(canonical)
 
 

@@ -24,9 +24,9 @@ from mcp.types import INVALID_REQUEST
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcp_servers.kit._audit import AuditLog, args_hash
+from mcp_servers.kit._audit import AuditLog
 from mcp_servers.kit._jwt import principal_of
-from schemas import DeskhandError, InsufficientScope, RequestTooLarge, ToolSpec, Unauthenticated
+from schemas import DeskhandError, InsufficientScope, RequestTooLarge, ToolSpec, Unauthenticated, args_hash
 
 
 class ScopeGate:

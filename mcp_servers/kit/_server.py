@@ -41,14 +41,14 @@ from sqlmodel import Field, SQLModel, col
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from mcp_servers.kit._audit import AuditLog, AuditRecord, args_hash
+from mcp_servers.kit._audit import AuditLog, AuditRecord
 from mcp_servers.kit._guard import CallContext, Guard, StaticCredential, current_call
 from mcp_servers.kit._http import ScopeGate
 from mcp_servers.kit._jwt import JwtVerifier
 from mcp_servers.kit._ratelimit import RateLimiter
 from mcp_servers.kit._results import error_result, invalid_argument
 from mcp_servers.kit._storage import Database, TenantScoped, TenantSession, utc_field
-from schemas import Conflict, DeskhandError, IdempotencyConflict, ToolSpec, Unavailable
+from schemas import Conflict, DeskhandError, IdempotencyConflict, ToolSpec, Unavailable, args_hash
 
 logger = logging.getLogger(__name__)
 

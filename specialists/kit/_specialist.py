@@ -7,13 +7,12 @@ A specialist package registers an object implementing `Specialist` under the ent
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas import Policy, Scope
+from schemas import Policy, Scope, canonical_json
 from specialists.kit._budget import Budget
 from specialists.kit._model import Generation, In, Judgment, Model, Out, Tier
 from specialists.kit._toolbox import Toolbox
@@ -74,10 +73,9 @@ class SpecialistContext:
         """hash(run, step, tool, args): the same write in the same hop of a run always gets the same key,
         so a retried or re-claimed hop repeats its keys and each write happens once."""
         data = args.model_dump(mode="json") if isinstance(args, BaseModel) else args
-        canonical = json.dumps(
-            [self.run_id, self.step, step, tool, data], sort_keys=True, separators=(",", ":"), default=str
-        )
-        return hashlib.sha256(canonical.encode()).hexdigest()[:40]
+        # ASCII-escaped as keys have always been made: a run re-claimed across an upgrade repeats its keys
+        canonical = canonical_json([self.run_id, self.step, step, tool, data], ascii_only=True)
+        return hashlib.sha256(canonical).hexdigest()[:40]
 
 
 def estimate_tokens(value: BaseModel) -> int:

@@ -17,8 +17,10 @@ from coordinator.models import OfflineModel
 from coordinator.store import Store
 from mcp_servers.crm import CreditRow
 from mcp_servers.helpdesk import NoteRow, TicketRow
+from mcp_servers.kit import AuditRecord, IdempotencyRecord
 from mcp_servers.mailbox import MessageRow
-from schemas import Conflict, InboundEmail, InsufficientScope, NotFound, Principal, RunBudget
+from schemas import Conflict, InboundEmail, InsufficientScope, NotFound, Principal, RunBudget, args_hash
+from schemas.tools import crm
 from tests.specialists.harness import World
 
 pytestmark = pytest.mark.anyio
@@ -40,6 +42,13 @@ async def runtime(world: World, tmp_path: Path) -> AsyncIterator[Runtime]:
 
 def customer_email(world: World, tenant: str, index: int = 0) -> str:
     return world.tenants[tenant].customers[index].email
+
+
+async def run_email(world: World, runtime: Runtime, subject: str, body: str) -> str:
+    """Submit an email from acme's first customer and work until idle; returns the run's id."""
+    run_id, _ = runtime.submit("acme", InboundEmail(sender=customer_email(world, "acme"), subject=subject, body=body))
+    await work(runtime, until_idle=True, poll_seconds=0.01)
+    return run_id
 
 
 async def test_a_clear_email_completes_with_every_write_made_once(world: World, runtime: Runtime) -> None:
@@ -126,6 +135,35 @@ async def test_a_credit_request_waits_for_approval_and_runs_exactly_once(world: 
     with world.servers["crm"].db.admin_session() as session:
         credits = session.exec(select(CreditRow).where(CreditRow.tenant_id == "acme")).all()
     assert [c.amount_cents for c in credits] == [12000]
+
+
+async def test_an_approved_call_carries_one_args_hash_from_the_proposal_to_the_servers_records(
+    world: World, runtime: Runtime
+) -> None:
+    """The approval holds the arguments as the tool receives them, and its hash is the one the server's audit
+    row and idempotency record carry (non-ASCII text included), so an auditor can follow the call across."""
+    run_id = await run_email(
+        world,
+        runtime,
+        "Doppelt belastet – Rückerstattung bitte",
+        "We were charged twice for März. Please refund the duplicate $120.00 charge.",
+    )
+    [approval] = runtime.store.approvals(tenant="acme")
+    assert "– Rückerstattung" in approval.arguments["reason"]
+    assert approval.args_hash == args_hash(approval.arguments)
+    decided = await runtime.decide(
+        approval.id, tenant="acme", actor="boss@acme", approve=True, connect_tool=world.connect
+    )
+    assert decided.status == "executed"
+    with world.servers["crm"].db.admin_session() as session:
+        [audited] = session.exec(
+            select(AuditRecord).where(AuditRecord.tool == crm.ISSUE_CREDIT.name, AuditRecord.outcome == "allowed")
+        ).all()
+        record = session.exec(select(IdempotencyRecord).where(IdempotencyRecord.id == f"approval-{approval.id}")).one()
+    assert audited.args_hash == record.args_hash == approval.args_hash
+    trail = [e for e in runtime.store.audit_trail(run_id) if e.tool == approval.tool]
+    assert [e.decision for e in trail] == ["parked for approval", "approval approved", "approved call executed"]
+    assert {e.args_hash for e in trail} == {approval.args_hash}
 
 
 async def test_a_rejected_approval_escalates_and_writes_nothing(world: World, runtime: Runtime) -> None:
@@ -265,13 +303,12 @@ async def test_a_recorded_run_replays_identically_and_diverges_when_the_policy_c
 ) -> None:
     from coordinator._replay import replay
 
-    email = InboundEmail(
-        sender=customer_email(world, "acme"),
-        subject="Invoice copy please",
-        body="Could you send me a copy of last month's invoice? I cannot find it in billing.",
+    run_id = await run_email(
+        world,
+        runtime,
+        "Invoice copy please",
+        "Could you send me a copy of last month's invoice? I cannot find it in billing.",
     )
-    run_id, _ = runtime.submit("acme", email)
-    await work(runtime, until_idle=True, poll_seconds=0.01)
     exchanges = runtime.store.exchanges(run_id)
     assert {e.kind for e in exchanges} == {"model", "tool", "output"}
     # lookups and writes made at once are recorded in the order they were made, whatever order they ended in
