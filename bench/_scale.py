@@ -1,16 +1,23 @@
 """Scale-out on PostgreSQL: tickets per second with 1, 2 and 4 worker processes, and the proof that no write
 happened twice.
 
+Two series, because a worker can be bound by two things. With the offline model answering at once, a ticket is
+all CPU, and on a small machine the workers share the cores with the servers and PostgreSQL: more processes
+cannot add throughput there, only show that they share the work without writing twice. In production a worker
+spends most of a run waiting on a hosted model; the second series has the offline model take `MODEL_LATENCY`
+seconds a judgment (`deskhand work --model-latency`), so throughput is bound by how many handoffs wait at once,
+and each process adds its `--concurrency`, until the CPU binds.
+
 A trial (one N, one repeat) runs in a world of its own: five fresh schemas in the PostgreSQL database (the
-coordinator's store and one per server, all dropped afterwards), a fresh deskhand home pointing at them with the
-batch's messages loaded into the tenants' mailboxes, the four servers as processes over HTTP, and N worker
-processes (`python -m coordinator.cli work --db postgresql://... --concurrency 4`, i.e. `deskhand work`). The
-workers start first and count as up once each has fetched both tenants' policies (their `get_policy` calls in
-the knowledge server's audit); then the batch is submitted and the clock runs from the first submit to the last
-run's `finished_at`. Process start-up is reported apart (`startup_s`), not in the throughput. Over the same
-window the CPU time of the machine, the workers, the servers and PostgreSQL is read from /proc: `cores_busy` of
-the machine, `cores_busy_elsewhere` (neither ours nor PostgreSQL's: the noise of a shared machine), and the
-CPU milliseconds each part spent per ticket.
+coordinator's store and one per server, all dropped afterwards), a fresh deskhand home pointing at them with
+both series' messages loaded into the tenants' mailboxes, and the four servers as processes over HTTP. Each
+series then starts N worker processes of its own (`python -m coordinator.cli work --db postgresql://...
+--concurrency 4`, i.e. `deskhand work`), which count as up once each has fetched both tenants' policies (their
+`get_policy` calls in the knowledge server's audit); then its batch is submitted and the clock runs from the
+first submit to its last run's `finished_at`; then its workers are stopped. Process start-up is reported apart
+(`startup_s`), not in the throughput. Over the same window the CPU time of the machine, the workers, the servers
+and PostgreSQL is read from /proc: `cores_busy` of the machine, `cores_busy_elsewhere` (neither ours nor
+PostgreSQL's: the noise of a shared machine), and the CPU milliseconds each part spent per ticket.
 
 After the servers stop (flushing their audit), the proof is read from their own databases and the store:
 - idempotency records == distinct keys == the distinct keys of allowed keyed writes in the audit, and the keys
@@ -22,11 +29,11 @@ After the servers stop (flushing their audit), the proof is read from their own 
 Any of these failing raises `ScaleProofError`; `duplicate_writes` counts the rows beyond one per key, message or
 ticket, and is 0 in every report this returns.
 
-Sizes: tiny 8 emails with N in (1, 2), once (35–50 s); small 60 and full 200 emails with N in (1, 2, 4), three
-repeats each, interleaved (repeat 1: N=1, 2, 4; repeat 2: ...) so a slow patch of a shared machine hits every N.
-Each trial spends 15–25 s on set-up and tear-down (schemas, seeding, four servers and N workers starting, the
-servers flushing their audit), more than on the measured work at `small`: on a shared 2-core machine small takes
-3.5–5.5 minutes and full roughly twice that. The base URL is `$DESKHAND_BENCH_POSTGRES_URL`, else the one below.
+Sizes: tiny 8 + 8 emails with N in (1, 2), once (~55 s); small 60 + 40 and full 200 + 120 emails with N in
+(1, 2, 4), three repeats each, interleaved (repeat 1: N=1, 2, 4; repeat 2: ...) so a slow patch of a shared
+machine hits every N. Each trial spends 15–25 s on set-up and tear-down (schemas, seeding, four servers and
+twice N workers starting, the servers flushing their audit), more than on the measured work at `small`. The base
+URL is `$DESKHAND_BENCH_POSTGRES_URL`, else the one below.
 """
 
 from __future__ import annotations
@@ -76,14 +83,22 @@ CONCURRENCY = 4
 """Handoffs at once in each worker process (the CLI's default)."""
 
 
+MODEL_LATENCY = 0.5
+"""Seconds each judgment takes in the series that waits on the model (`deskhand work --model-latency`): a fast
+hosted model. Production workers spend most of a run waiting on the model, not on the CPU."""
+
+
 @dataclass(frozen=True)
 class _Size:
     emails: int
+    """Emails of the series with the offline model answering at once (bound by the CPU)."""
+    waiting: int
+    """Emails of the series waiting `MODEL_LATENCY` on each judgment (bound by waiting, until the CPU binds)."""
     workers: tuple[int, ...]
     repeats: int
 
 
-SIZES = {"tiny": _Size(8, (1, 2), 1), "small": _Size(60, (1, 2, 4), 3), "full": _Size(200, (1, 2, 4), 3)}
+SIZES = {"tiny": _Size(8, 8, (1, 2), 1), "small": _Size(60, 40, (1, 2, 4), 3), "full": _Size(200, 120, (1, 2, 4), 3)}
 
 CREATES: dict[ServerName, dict[str, str]] = {
     "crm": {InteractionRow.__tablename__: crm.LOG_INTERACTION.name, CreditRow.__tablename__: crm.ISSUE_CREDIT.name},
@@ -125,13 +140,19 @@ def unreachable() -> str | None:
     return None
 
 
-def _batch(count: int) -> list[tuple[str, MessageSeed]]:
-    """`count` emails from the sample inbox, both tenants, in its order (repeating it with new message ids)."""
+Batch = list[tuple[str, MessageSeed]]
+
+
+def _batch(count: int, tag: str) -> Batch:
+    """`count` emails from the sample inbox, both tenants, in its order (repeating it with new message ids,
+    which `tag` makes unique to the series)."""
     lines = [json.loads(line) for line in (REPO / "examples" / "inbox.jsonl").read_text().splitlines() if line.strip()]
     out = []
     for i in range(count):
         line = lines[i % len(lines)]
-        seed = MessageSeed(id=f"{line['id']}-{i:04d}", sender=line["from"], subject=line["subject"], body=line["body"])
+        seed = MessageSeed(
+            id=f"{line['id']}-{tag}{i:04d}", sender=line["from"], subject=line["subject"], body=line["body"]
+        )
         out.append((line["tenant"], seed))
     return out
 
@@ -244,10 +265,11 @@ class _Workers:
 
     processes: list[tuple[subprocess.Popen[bytes], Path]] = field(default_factory=list)
 
-    def start(self, home: Home, db: str, n: int) -> None:
+    def start(self, home: Home, db: str, n: int, model_latency: float) -> None:
         command = [sys.executable, "-m", "coordinator.cli", "work", "--home", str(home.path), "--db", db]
+        command += ["--model-latency", str(model_latency)] if model_latency else []
         for index in range(n):
-            log = home.path / "logs" / f"worker-{index}.log"
+            log = home.path / "logs" / f"worker-{'waiting-' if model_latency else ''}{index}.log"
             log.parent.mkdir(parents=True, exist_ok=True)
             with log.open("wb") as handle:
                 process = subprocess.Popen(
@@ -300,11 +322,29 @@ class _Workers:
 # -- one trial ----------------------------------------------------------------------------------------
 
 
-async def _trial(base: str, tenants: list[TenantFile], batch: list[tuple[str, MessageSeed]], n: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _World:
+    """One trial's world: its schemas, home and store, the servers' processes, and a connection to read them."""
+
+    conn: Connection
+    schemas: dict[str, str]
+    home: Home
+    store_url: str
+    server_pids: list[int]
+    tenants: list[str]
+
+
+async def _trial(
+    base: str, tenants: list[TenantFile], batches: list[tuple[float, Batch]], n: int
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """N workers through each (model latency, batch) series in turn, in one world: the figures of each series,
+    and the proof, which covers them all."""
     import psycopg
 
-    ids = [t.tenant for t in tenants]
-    seeded = [t.model_copy(update={"inbox": [*t.inbox, *(m for tid, m in batch if tid == t.tenant)]}) for t in tenants]
+    everything = [m for _, batch in batches for m in batch]
+    seeded = [
+        t.model_copy(update={"inbox": [*t.inbox, *(m for tid, m in everything if tid == t.tenant)]}) for t in tenants
+    ]
     with (
         tempfile.TemporaryDirectory(prefix="deskhand-bench-scale-") as tmp,
         _schemas(base) as schemas,
@@ -315,45 +355,64 @@ async def _trial(base: str, tenants: list[TenantFile], batch: list[tuple[str, Me
         Store(store_url).dispose()  # the store's tables, before N processes open it
         before = _row_counts(conn, schemas)
         with running_servers(home) as servers:
-            launched, workers = time.perf_counter(), _Workers()
-            try:
-                workers.start(home, store_url, n)
-                pids = (workers.pids, [server.process.pid for server in servers.values()])
-                policies = f"SELECT count(*) FROM {_q(schemas['knowledge'], 'audit_log')} WHERE tool = 'get_policy'"
-                await workers.wait_for(conn, policies, lambda calls: calls >= 2 * n, 120)
-                startup = time.perf_counter() - launched
-                settings = RuntimeSettings(tenant_max_running=len(batch))
-                async with open_runtime(home, ids, db=store_url, settings=settings) as runtime:
-                    cpu_before, started = _cpu_seconds(*pids), time.time()
-                    for tenant, m in batch:
-                        runtime.submit(
-                            tenant, InboundEmail(message_id=m.id, sender=m.sender, subject=m.subject, body=m.body)
-                        )
-                    submitted = time.time() - started
-                running = f"SELECT count(*) FROM {_q(schemas['coordinator'], 'coord_run')} WHERE status = 'running'"
-                await workers.wait_for(conn, running, lambda left: left == 0, 60 + 3 * len(batch))
-                cpu_after, observed = _cpu_seconds(*pids), time.time() - started
-                workers.check_alive()
-            finally:
-                workers.stop()
+            pids = [server.process.pid for server in servers.values()]
+            world = _World(conn, schemas, home, store_url, pids, [t.tenant for t in tenants])
+            results = [await _series(world, batch, n, latency) for latency, batch in batches]
         # the servers have stopped and flushed their audit: read the proof
+        coordinator = schemas["coordinator"]
         runs = conn.execute(
-            f"SELECT tenant, source_key, status, result, finished_at FROM {_q(schemas['coordinator'], 'coord_run')}"
+            f"SELECT id, tenant, source_key, status, result, finished_at FROM {_q(coordinator, 'coord_run')}"
         ).fetchall()
-        handoffs = conn.execute(f"SELECT lease_owner, attempt FROM {_q(schemas['coordinator'], 'coord_handoff')}")
-        owners, attempts = zip(*handoffs.fetchall(), strict=True)
-        proof = _proof(conn, schemas, before, runs, retried=sum(1 for a in attempts if a > 1))
-    seconds = max(run[4] for run in runs).timestamp() - started
+        handoffs = conn.execute(
+            f"SELECT run_id, lease_owner, attempt FROM {_q(coordinator, 'coord_handoff')}"
+        ).fetchall()
+        retried = sum(1 for *_, attempt in handoffs if attempt > 1)
+        proof = _proof(conn, schemas, before, [run[1:] for run in runs], retried=retried)
+    for result, (_, batch) in zip(results, batches, strict=True):
+        messages = {seed.id for _, seed in batch}
+        mine = [run for run in runs if run[2] in messages]
+        ids = {run[0] for run in mine}
+        seconds = max(run[5] for run in mine).timestamp() - result.pop("started")
+        result |= {
+            "seconds": seconds,
+            "tickets_per_s": len(batch) / seconds,
+            "processes_that_worked": len(
+                {str(owner).split(":")[1] for run, owner, _ in handoffs if run in ids and owner}
+            ),
+            "outcomes": dict(Counter(run[3] for run in mine)),
+        }
+    return results, proof
+
+
+async def _series(world: _World, batch: Batch, n: int, model_latency: float) -> dict[str, Any]:
+    """N fresh workers (`deskhand work`) through `batch`; the clock runs from the first submit (the workers up)."""
+    conn, schemas = world.conn, world.schemas
+    launched, workers = time.perf_counter(), _Workers()
+    policies = f"SELECT count(*) FROM {_q(schemas['knowledge'], 'audit_log')} WHERE tool = 'get_policy'"
+    fetched = int(_scalar(conn, policies))  # by earlier series (their workers and the submitting runtime)
+    try:
+        workers.start(world.home, world.store_url, n, model_latency)
+        await workers.wait_for(conn, policies, lambda calls: calls >= fetched + 2 * n, 120)
+        startup = time.perf_counter() - launched
+        settings = RuntimeSettings(tenant_max_running=len(batch))
+        async with open_runtime(world.home, world.tenants, db=world.store_url, settings=settings) as runtime:
+            cpu_before, started = _cpu_seconds(workers.pids, world.server_pids), time.time()
+            for tenant, m in batch:
+                runtime.submit(tenant, InboundEmail(message_id=m.id, sender=m.sender, subject=m.subject, body=m.body))
+            submitted = time.time() - started
+        running = f"SELECT count(*) FROM {_q(schemas['coordinator'], 'coord_run')} WHERE status = 'running'"
+        await workers.wait_for(conn, running, lambda left: left == 0, 60 + 3 * len(batch))
+        cpu_after, observed = _cpu_seconds(workers.pids, world.server_pids), time.time() - started
+        workers.check_alive()
+    finally:
+        workers.stop()
     return {
         "workers": n,
-        "seconds": seconds,
-        "tickets_per_s": len(batch) / seconds,
+        "model_latency_s": model_latency,
+        "started": started,
         "startup_s": startup,
         "submit_s": submitted,
-        "processes_that_worked": len({str(owner).split(":")[1] for owner in owners if owner}),
-        "outcomes": dict(Counter(run[2] for run in runs)),
         "cpu": _cpu_figures(cpu_before, cpu_after, observed, len(batch)),
-        "proof": proof,
     }
 
 
@@ -448,12 +507,37 @@ async def run(size: str) -> dict[str, Any]:
     if reason is not None:
         raise ScaleProofError(f"cannot run the scale-out benchmark: {reason}")
     tenants = [load_tenant_file(REPO / "examples" / "tenants" / f"{n}.yaml") for n in ("acme", "northwind")]
-    batch = _batch(spec.emails)
-    trials: dict[int, list[dict[str, Any]]] = {n: [] for n in spec.workers}
+    batches = [(0.0, _batch(spec.emails, "c")), (MODEL_LATENCY, _batch(spec.waiting, "w"))]
+    series: list[dict[int, list[dict[str, Any]]]] = [{n: [] for n in spec.workers} for _ in batches]
+    proofs: list[dict[str, int]] = []
     for _ in range(spec.repeats):
         for n in spec.workers:
-            trials[n].append(await _trial(postgres_url(), tenants, batch, n))
-    baseline = statistics.median(t["tickets_per_s"] for t in trials[spec.workers[0]])
+            results, proof = await _trial(postgres_url(), tenants, batches, n)
+            proofs.append(proof)
+            for trials, result in zip(series, results, strict=True):
+                trials[n].append(result)
+    proof = {key: sum(p[key] for p in proofs) for key in proofs[0]}  # zeros kept
+    every = [t for trials in series for results in trials.values() for t in results]
+    return {
+        "emails": spec.emails,
+        "repeats": spec.repeats,
+        "concurrency_per_worker": CONCURRENCY,
+        "cpus": os.cpu_count(),
+        "workers": _by_workers(series[0]),
+        "waiting_on_the_model": {
+            "model_latency_s": MODEL_LATENCY,
+            "emails": spec.waiting,
+            "workers": _by_workers(series[1]),
+        },
+        "duplicate_writes": proof.pop("duplicate_writes", 0),
+        "proof": dict(proof),
+        "outcomes": dict(sum((Counter(t["outcomes"]) for t in every), Counter())),
+    }
+
+
+def _by_workers(trials: dict[int, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """One series' figures by N: medians over the repeats, min–max beside, each N's rate over the first N's."""
+    baseline = statistics.median(t["tickets_per_s"] for t in next(iter(trials.values())))
     by_workers: dict[str, dict[str, Any]] = {}
     for n, results in trials.items():
         rates = [t["tickets_per_s"] for t in results]
@@ -468,40 +552,36 @@ async def run(size: str) -> dict[str, Any]:
             **{key: statistics.median(t["cpu"][key] for t in results) for key in results[0]["cpu"]},
             "trials": results,
         }
-    every = [t for results in trials.values() for t in results]
-    proof = {key: sum(t["proof"][key] for t in every) for key in every[0]["proof"]}  # zeros kept
-    return {
-        "emails": spec.emails,
-        "repeats": spec.repeats,
-        "concurrency_per_worker": CONCURRENCY,
-        "cpus": os.cpu_count(),
-        "workers": by_workers,
-        "duplicate_writes": proof.pop("duplicate_writes", 0),
-        "proof": dict(proof),
-        "outcomes": dict(sum((Counter(t["outcomes"]) for t in every), Counter())),
-    }
+    return by_workers
 
 
 def print_report(console: Console, report: dict[str, Any]) -> None:
-    """Throughput by the number of worker processes (medians over the repeats, min–max beside), where the CPU
-    went, and the counts that prove each write happened once."""
+    """Throughput by the number of worker processes in each series (medians over the repeats, min–max
+    beside), where the CPU went, and the counts that prove each write happened once."""
+    waiting = report["waiting_on_the_model"]
+    latency = f"{waiting['model_latency_s']:g} s"
+    series = [("at once", report["workers"]), (latency, waiting["workers"])]
     table = Table(
-        title=f"Scale-out on PostgreSQL: {report['emails']} emails, {report['repeats']} repeat(s) per N, "
+        title=f"Scale-out on PostgreSQL: {report['emails']} emails with the model answering at once, "
+        f"{waiting['emails']} with it taking {latency} a judgment; {report['repeats']} repeat(s) per N, "
         f"{report['concurrency_per_worker']} handoffs at once per worker",
         title_justify="left",
     )
-    for column in ("workers", "tickets/s", "min–max", "ratio", "wall s", "start s", "worked"):
+    for column in ("model", "workers", "tickets/s", "min–max", "ratio", "wall s", "start s", "worked"):
         table.add_column(column, justify="right")
     cpu = Table(title=f"Where the CPU went ({report['cpus']} CPUs; ms per ticket)", title_justify="left")
-    for column in ("workers", "cores busy", "elsewhere", "workers ms", "servers ms", "postgres ms"):
+    for column in ("model", "workers", "cores busy", "elsewhere", "workers ms", "servers ms", "postgres ms"):
         cpu.add_column(column, justify="right")
-    for n, r in report["workers"].items():
-        low, high = r["min_tickets_per_s"], r["max_tickets_per_s"]
-        times = f"{r['seconds']:.2f}", f"{r['startup_s']:.1f}", str(r["processes_that_worked"])
-        table.add_row(n, f"{r['tickets_per_s']:.2f}", f"{low:.2f}–{high:.2f}", f"{r['ratio_to_1']:.2f}", *times)
-        cores = f"{r['cores_busy']:.2f}", f"{r['cores_busy_elsewhere']:.2f}"
-        parts = ("workers", "servers", "postgres")
-        cpu.add_row(n, *cores, *(f"{r[f'{part}_cpu_ms_per_ticket']:.0f}" for part in parts))
+    for label, by_workers in series:
+        for n, r in by_workers.items():
+            low, high = r["min_tickets_per_s"], r["max_tickets_per_s"]
+            times = f"{r['seconds']:.2f}", f"{r['startup_s']:.1f}", str(r["processes_that_worked"])
+            rate = f"{r['tickets_per_s']:.2f}", f"{low:.1f}–{high:.1f}", f"{r['ratio_to_1']:.2f}"
+            table.add_row(label, n, *rate, *times)
+            cores = f"{r['cores_busy']:.2f}", f"{r['cores_busy_elsewhere']:.2f}"
+            parts = ("workers", "servers", "postgres")
+            cpu.add_row(label, n, *cores, *(f"{r[f'{part}_cpu_ms_per_ticket']:.0f}" for part in parts))
+            label = ""
     console.print(table)
     console.print(cpu)
     proof = Table(title="No write happened twice (all trials, from the servers' own databases)", title_justify="left")

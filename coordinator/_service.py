@@ -78,7 +78,7 @@ async def open_runtime(
     tenants: list[str],
     *,
     db: str | None = None,
-    model: ModelName = "offline",
+    model: ModelName | Model = "offline",
     settings: RuntimeSettings | None = None,
 ) -> AsyncIterator[Runtime]:
     """A runtime over the home's servers (HTTP) and store, for `tenants` (their policies fetched over MCP)."""
@@ -94,7 +94,7 @@ async def open_runtime(
                 store=store,
                 specialists=load_specialists(),
                 pool=pool,
-                model=model_named(model),
+                model=model_named(model) if isinstance(model, str) else model,
                 policies=policies,
                 settings=settings or RuntimeSettings(),
             )

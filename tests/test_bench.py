@@ -90,13 +90,16 @@ def test_the_scale_out_benchmark_reports_throughput_for_each_worker_count_and_no
     tmp_path: Path, postgres_available: str
 ) -> None:
     report, _ = run_bench("scale", tmp_path, {"DESKHAND_BENCH_POSTGRES_URL": postgres_available})
-    assert set(report["workers"]) == {"1", "2"}
-    for workers, figures in report["workers"].items():
-        assert figures["tickets_per_s"] > 0 and figures["ratio_to_1"] > 0
-        assert figures["processes_that_worked"] == int(workers)  # the work was shared by every process
+    waiting = report["waiting_on_the_model"]  # the same, with each judgment taking a hosted model's time
+    assert waiting["model_latency_s"] > 0
+    for series in (report["workers"], waiting["workers"]):
+        assert set(series) == {"1", "2"}
+        for workers, figures in series.items():
+            assert figures["tickets_per_s"] > 0 and figures["ratio_to_1"] > 0
+            assert figures["processes_that_worked"] == int(workers)  # the work was shared by every process
     assert report["duplicate_writes"] == 0
     proof = report["proof"]
-    assert proof["runs"] == 2 * report["emails"]
+    assert proof["runs"] == 2 * (report["emails"] + waiting["emails"])
     assert proof["runs"] == proof["runs_with_one_ticket"] == proof["tickets"]
     assert proof["tickets"] == proof["tickets_with_one_note"] == proof["new_helpdesk_ticket"]
     assert proof["idempotency_records"] == proof["distinct_keys"] == proof["audited_keyed_writes"] > 0

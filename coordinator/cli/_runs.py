@@ -20,6 +20,7 @@ from coordinator._runtime import RuntimeSettings, check_approver
 from coordinator._service import ModelName, issuer_of, open_runtime
 from coordinator._sessions import http_connector
 from coordinator._worker import work as run_workers
+from coordinator.models import OfflineModel
 from coordinator.store import Store
 from mcp_servers.kit import JwtVerifier, KeySet
 from schemas import ConfigError, InboundEmail, Unauthenticated
@@ -65,6 +66,15 @@ def register(app: typer.Typer) -> None:
         model: ModelOption = "offline",
         until_idle: Annotated[bool, typer.Option("--until-idle", help="Stop when nothing is left to do.")] = False,
         lease: Annotated[float, typer.Option("--lease", min=1.0, help="Lease seconds of a claimed handoff.")] = 60.0,
+        model_latency: Annotated[
+            float,
+            typer.Option(
+                "--model-latency",
+                min=0.0,
+                max=600.0,
+                help="Offline model only: seconds each judgment takes, as a hosted model's would (load tests).",
+            ),
+        ] = 0.0,
     ) -> None:
         """Run coordinator workers: claim handoffs and run them through the specialists.
 
@@ -72,13 +82,22 @@ def register(app: typer.Typer) -> None:
         held, and exit 0; a second signal stops at once (the leases then expire, and another worker
         takes those handoffs over). `kill -USR1 <pid>` prints every thread's stack to stderr."""
         home_obj = Home.load(home)
+        backend = _model(model)
+        if model_latency and backend != "offline":
+            raise ConfigError(
+                "--model-latency simulates a hosted model's wait: it needs --model offline", field="model"
+            )
         if hasattr(signal, "SIGUSR1"):  # not on Windows
             faulthandler.register(signal.SIGUSR1, all_threads=True)
 
         async def main() -> None:
             settings = RuntimeSettings(lease_seconds=lease)
             async with open_runtime(
-                home_obj, list(home_obj.tenants), db=db, model=_model(model), settings=settings
+                home_obj,
+                list(home_obj.tenants),
+                db=db,
+                model=OfflineModel(latency=model_latency) if model_latency else backend,
+                settings=settings,
             ) as rt:
                 stopping = _Stopping()
                 async with anyio.create_task_group() as tg:

@@ -61,6 +61,11 @@ def test_submit_to_an_unknown_tenant_is_refused(served: Home, tmp_path: Path) ->
     assert result.returncode == 2 and "--tenant 'globex': not loaded here" in result.stderr
 
 
+def test_work_refuses_a_model_latency_with_a_hosted_model(served: Home) -> None:
+    result = deskhand("work", "--home", str(served.path), "--model", "anthropic", "--model-latency", "1")
+    assert result.returncode == 2 and "--model-latency" in result.stderr and "--model offline" in result.stderr
+
+
 def test_submit_work_and_decide_approvals_with_approver_tokens(served: Home, tmp_path: Path) -> None:
     acme = {
         "from": "priya.raman@brightloop.example.com",

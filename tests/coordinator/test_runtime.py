@@ -137,6 +137,19 @@ async def test_a_credit_request_waits_for_approval_and_runs_exactly_once(world: 
     assert [c.amount_cents for c in credits] == [12000]
 
 
+async def test_the_offline_model_can_wait_as_a_hosted_one_does(world: World, runtime: Runtime) -> None:
+    """`deskhand work --model-latency`: each judgment takes the latency, so load tests wait on the model
+    as production does (a run's judgments come one after another)."""
+    with pytest.raises(ValueError, match="expected 0 to 600 seconds"):
+        OfflineModel(latency=-1)
+    runtime.model = OfflineModel(latency=0.05)
+    started = anyio.current_time()
+    run_id = await run_email(world, runtime, "Invoice copy please", "Where is my invoice? I cannot find it.")
+    run = runtime.store.run(run_id)
+    assert run.status == "completed" and run.iterations == 3
+    assert anyio.current_time() - started >= 3 * 0.05
+
+
 async def test_an_approved_call_carries_one_args_hash_from_the_proposal_to_the_servers_records(
     world: World, runtime: Runtime
 ) -> None:
