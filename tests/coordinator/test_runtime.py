@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from coordinator._registry import load_specialists
@@ -256,6 +259,49 @@ def clear_email(world: World) -> InboundEmail:
         subject="Invoice copy please",
         body="Hi, could you send me a copy of last month's invoice? I cannot find it in billing.",
     )
+
+
+async def test_an_idle_worker_asks_the_store_from_one_loop_and_wakes_every_loop_when_work_comes(
+    world: World, runtime: Runtime
+) -> None:
+    claims: list[float] = []
+    idle_long_enough, all_done = anyio.Event(), anyio.Event()
+
+    def on_statement(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("UPDATE coord_handoff") and "coalesce" in statement.lower():  # a claim
+            claims.append(anyio.current_time())
+            if len(claims) == 8 + 6:
+                idle_long_enough.set()
+
+    event.listen(runtime.store.engine, "before_cursor_execute", on_statement)
+    done: list[str] = []
+
+    def on_done(run_id: str) -> None:
+        done.append(run_id)
+        if len({r for r in done if runtime.store.run(r).status != "running"}) == 8:
+            all_done.set()
+
+    stop = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(partial(work, runtime, concurrency=8, poll_seconds=0.01, stop=stop, on_done=on_done))
+        await idle_long_enough.wait()
+        # Each of the 8 loops asked once; since then only the watch, its waits doubling from 0.01 s to 0.05 s.
+        # (Every loop asking every 0.01 s made these 14 claims in about 0.02 s.)
+        assert claims[-1] - claims[0] >= 0.01 + 0.02 + 0.04 + 0.05
+        runs = {runtime.submit("acme", email)[0] for email in invoice_emails(world, 8)}
+        await all_done.wait()  # the watch found work and woke the other loops
+        stop.set()
+    owners = {h.lease_owner for run in runs for h in runtime.store.handoffs(run)}
+    assert len(owners) > 1 and all(runtime.store.run(run).status != "running" for run in runs)
+
+
+def invoice_emails(world: World, count: int) -> list[InboundEmail]:
+    return [
+        InboundEmail(
+            message_id=f"INV-{i}", sender=customer_email(world, "acme"), subject="Invoice copy", body="Where is it?"
+        )
+        for i in range(count)
+    ]
 
 
 async def test_a_handoff_is_committed_behind_the_next_which_the_same_worker_holds(
