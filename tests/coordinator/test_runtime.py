@@ -284,12 +284,13 @@ async def test_an_idle_worker_asks_the_store_from_one_loop_and_wakes_every_loop_
     stop = anyio.Event()
     async with anyio.create_task_group() as tg:
         tg.start_soon(partial(work, runtime, concurrency=8, poll_seconds=0.01, stop=stop, on_done=on_done))
-        await idle_long_enough.wait()
-        # Each of the 8 loops asked once; since then only the watch, its waits doubling from 0.01 s to 0.05 s.
-        # (Every loop asking every 0.01 s made these 14 claims in about 0.02 s.)
-        assert claims[-1] - claims[0] >= 0.01 + 0.02 + 0.04 + 0.05
-        runs = {runtime.submit("acme", email)[0] for email in invoice_emails(world, 8)}
-        await all_done.wait()  # the watch found work and woke the other loops
+        with anyio.fail_after(60):  # a regression fails here rather than hanging
+            await idle_long_enough.wait()
+            # Each of the 8 loops asked once; since then only the watch, its waits doubling from 0.01 s to 0.05 s.
+            # (Every loop asking every 0.01 s made these 14 claims in about 0.02 s.)
+            assert claims[-1] - claims[0] >= 0.01 + 0.02 + 0.04 + 0.05
+            runs = {runtime.submit("acme", email)[0] for email in invoice_emails(world, 8)}
+            await all_done.wait()  # the watch found work and woke the other loops
         stop.set()
     owners = {h.lease_owner for run in runs for h in runtime.store.handoffs(run)}
     assert len(owners) > 1 and all(runtime.store.run(run).status != "running" for run in runs)
