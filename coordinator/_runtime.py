@@ -13,7 +13,6 @@ handoff in one transaction. Failures become outcomes, never crashes:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import time
 import uuid
@@ -55,7 +54,6 @@ from schemas import (
     ToolSpec,
     Unavailable,
     args_hash,
-    canonical_json,
     server_of_scope,
 )
 from schemas.tools import TOOLS_BY_NAME
@@ -198,7 +196,7 @@ class _Recorder:
 def _content_key(email: InboundEmail) -> str:
     """The run key of an email without a message id: its content's digest (ASCII-escaped, as the keys of
     runs already stored were made, so a resubmitted email still finds its run)."""
-    return f"email:{hashlib.sha256(canonical_json(email.model_dump(mode='json'), ascii_only=True)).hexdigest()[:32]}"
+    return f"email:{args_hash(email.model_dump(mode='json'), ascii_only=True)[:32]}"
 
 
 def _audit(handoff: Handoff, decision: str, outcome: str, *, tool: str = "", hashed: str = "") -> AuditRecord:

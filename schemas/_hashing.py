@@ -18,6 +18,7 @@ def canonical_json(value: Any, *, ascii_only: bool = False) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=ascii_only, default=str).encode()
 
 
-def args_hash(arguments: Any) -> str:
-    """SHA-256 of the arguments' canonical JSON: the same arguments hash the same everywhere."""
-    return hashlib.sha256(canonical_json(arguments)).hexdigest()
+def args_hash(arguments: Any, *, ascii_only: bool = False) -> str:
+    """SHA-256 of the arguments' canonical JSON: the same arguments hash the same everywhere
+    (`ascii_only`: see `canonical_json`)."""
+    return hashlib.sha256(canonical_json(arguments, ascii_only=ascii_only)).hexdigest()

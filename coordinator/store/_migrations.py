@@ -39,19 +39,22 @@ def _v3(connection: Connection) -> None:
     # pending handoffs in creation order, so that a claim stops at the first due one instead of sorting the
     # whole backlog.
     replaced = ("run_tenant", "approval_tenant", "approval_status", "approval_run_id", "usage_tenant")
-    for old in replaced:
-        connection.execute(text(f"DROP INDEX IF EXISTS ix_coord_{old}"))
-    for table in (RunRow, HandoffRow, ApprovalRow, UsageRow):
-        for index in table.__table__.indexes:  # type: ignore[union-attr]
-            index.create(connection, checkfirst=True)
+    _reindex(connection, replaced, (RunRow, HandoffRow, ApprovalRow, UsageRow))
 
 
 def _v4(connection: Connection) -> None:
     # A run's audit trail by time: its entries are written in batches by each process's writer (and an
     # approval's decision directly), so their sequence numbers are not the order they happened in.
-    connection.execute(text("DROP INDEX IF EXISTS ix_coord_audit_run_id"))
-    for index in AuditEntry.__table__.indexes:  # type: ignore[attr-defined]
-        index.create(connection, checkfirst=True)
+    _reindex(connection, ("audit_run_id",), (AuditEntry,))
+
+
+def _reindex(connection: Connection, replaced: tuple[str, ...], tables: tuple[type[SQLModel], ...]) -> None:
+    """Drop the indexes `ix_coord_<replaced>` and create the indexes the models of `tables` name."""
+    for old in replaced:
+        connection.execute(text(f"DROP INDEX IF EXISTS ix_coord_{old}"))
+    for table in tables:
+        for index in table.__table__.indexes:  # type: ignore[attr-defined]
+            index.create(connection, checkfirst=True)
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [

@@ -6,13 +6,12 @@ A specialist package registers an object implementing `Specialist` under the ent
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas import Policy, Scope, canonical_json
+from schemas import Policy, Scope, args_hash
 from specialists.kit._budget import Budget
 from specialists.kit._model import Generation, In, Judgment, Model, Out, Tier
 from specialists.kit._toolbox import Toolbox
@@ -74,8 +73,7 @@ class SpecialistContext:
         so a retried or re-claimed hop repeats its keys and each write happens once."""
         data = args.model_dump(mode="json") if isinstance(args, BaseModel) else args
         # ASCII-escaped as keys have always been made: a run re-claimed across an upgrade repeats its keys
-        canonical = canonical_json([self.run_id, self.step, step, tool, data], ascii_only=True)
-        return hashlib.sha256(canonical).hexdigest()[:40]
+        return args_hash([self.run_id, self.step, step, tool, data], ascii_only=True)[:40]
 
 
 def estimate_tokens(value: BaseModel) -> int:

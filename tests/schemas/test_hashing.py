@@ -25,3 +25,4 @@ def test_the_ascii_form_is_the_one_stored_keys_were_made_with() -> None:
     value = ["run-1", 2, "drafting", "helpdesk.create_ticket", {"subject": "Doppelt belastet – bitte"}]
     made = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
     assert canonical_json(value, ascii_only=True) == made and b"\\u2013" in made
+    assert args_hash(value, ascii_only=True) == hashlib.sha256(made).hexdigest()
