@@ -20,6 +20,9 @@ calls, to the same servers, through the same sessions, four tickets at a time. T
 bare rate is the ceiling of the 4-worker ratio on this machine: what these calls cost the SDK client
 and the servers, with nothing of the coordinator around them. The 4-worker rate over theirs is the
 share of that ceiling the runtime keeps.
+
+The coordinator's time per handoff is also given over the latency of one bare SDK call in the same run
+(`coordinator_overhead_to_bare_call`): milliseconds move with the machine's speed, that ratio much less.
 """
 
 from __future__ import annotations
@@ -52,6 +55,21 @@ from schemas.tools import TOOLS_BY_NAME
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = ("acme", "northwind")
+BRIEF_BARE_CALL_MS = 2.25
+"""What the project brief measured a bare SDK call over HTTP to cost (0.75 ms in the server, 1.5 ms in the
+client) when it set "the coordinator adds at most 1 ms per handoff"."""
+TARGETS = {
+    "ratio_to_bare_limit_at_least": 0.6,
+    "e2e_to_calls_alone_4_workers_at_least": 0.75,
+    "coordinator_ms_per_handoff_at_most": 1.0,
+    "coordinator_per_handoff_to_bare_call_at_most": round(1.0 / BRIEF_BARE_CALL_MS, 2),
+}
+"""The targets, printed beside the figures and never asserted. Two of them are ratios in place of figures
+that measure the machine as much as the code: with 4 workers, the share of the calls-alone rate the runtime
+keeps (the calls alone ÷ bare, the ceiling of the ratio to the bare limit, itself measured 0.59–0.86 here,
+so "≥ 0.6 of the bare limit" was out of reach on some days whatever the runtime did); and the coordinator's
+time per handoff over one bare SDK call's latency in the same run (1 ms against the brief's 2.25 ms), since
+milliseconds move with the machine's speed (1 ms was met at ~460 bare calls/s, missed at ~150)."""
 
 
 def example_tenants() -> list[TenantFile]:
@@ -211,6 +229,7 @@ async def run(size: str) -> dict[str, Any]:
                 keep("mcp_calls_per_ticket", one["mcp_calls_per_ticket"])
                 keep("handoffs_per_ticket", one["handoffs_per_ticket"])
                 keep("coordinator_overhead_ms_per_handoff", one["coordinator_overhead_ms_per_handoff"])
+                keep("coordinator_overhead_to_bare_call", one["coordinator_overhead_ms_per_handoff"] * bare_one / 1000)
                 keep("bare_calls_per_s_1_session", bare_one)
                 keep("bare_calls_per_s_4_sessions", bare_four)
                 keep("ratio_to_bare_limit_1_worker", one["tickets_per_s"] * one["mcp_calls_per_ticket"] / bare_one)
@@ -219,7 +238,7 @@ async def run(size: str) -> dict[str, Any]:
                 keep("calls_alone_failed_share", alone_failed)
                 keep("calls_alone_to_bare_4_workers", alone / bare_four)
                 keep("e2e_to_calls_alone_4_workers", four["tickets_per_s"] * four["mcp_calls_per_ticket"] / alone)
-    report: dict[str, Any] = {"tickets_per_pass": count, "repeats": repeats}
+    report: dict[str, Any] = {"tickets_per_pass": count, "repeats": repeats, "targets": TARGETS}
     for name, values in samples.items():
         report[name] = statistics.median(values)
         report[f"{name}_min_max"] = [min(values), max(values)]
