@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import _boundary, _e2e, _memory, _scale
+from bench._progress import progress_bar
 
 
 def _print(console: Console, report: dict[str, Any]) -> None:
@@ -255,21 +256,15 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path("bench-report.json"))
     args = parser.parse_args()
     report: dict[str, Any] = {"size": args.size}
-    if args.which in ("all", "boundary"):
-        report["boundary"] = anyio.run(_boundary.run, args.size)
-    if args.which in ("all", "e2e"):
-        report["e2e"] = anyio.run(_e2e.run, args.size)
-    if args.which in ("all", "memory"):
-        report["memory"] = anyio.run(_memory.run, args.size)
-    if args.which == "scale":
-        report["scale"] = anyio.run(_scale.run, args.size)
-    elif args.which == "all":
-        unreachable = _scale.unreachable()
-        if unreachable is None:
-            report["scale"] = anyio.run(_scale.run, args.size)
-        else:
-            print(f"scale skipped: it needs PostgreSQL, and here {unreachable}")
-            report["scale_skipped"] = unreachable
+    benchmarks = {"boundary": _boundary, "e2e": _e2e, "memory": _memory, "scale": _scale}
+    names = list(benchmarks) if args.which == "all" else [args.which]
+    if args.which == "all" and (unreachable := _scale.unreachable()) is not None:
+        names.remove("scale")
+        print(f"scale skipped: it needs PostgreSQL, and here {unreachable}")
+        report["scale_skipped"] = unreachable
+    with progress_bar(sum(benchmarks[name].blocks(args.size) for name in names)) as step:
+        for name in names:
+            report[name] = anyio.run(benchmarks[name].run, args.size, step)
     _print(Console(), report)
     args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"report written to {args.json}")

@@ -43,6 +43,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult
 
+from bench._progress import Step, quiet
 from bench._serve import ISSUER, KINDS, bare_async_server, bare_server
 from coordinator._tokens import DevKeys, TokenIssuer
 from coordinator.cli._processes import free_port
@@ -214,7 +215,9 @@ def _rotated(kinds: Sequence[str], repeat: int) -> list[str]:
     return [*kinds[shift:], *kinds[:shift]]
 
 
-async def _in_memory(db_url: str, keys: DevKeys, issuer: TokenIssuer, size: _Size) -> dict[str, list[Sample]]:
+async def _in_memory(
+    db_url: str, keys: DevKeys, issuer: TokenIssuer, size: _Size, step: Step
+) -> dict[str, list[Sample]]:
     """Guarded vs bare in this process, over the SDK's in-memory transport, interleaved."""
     verifier = JwtVerifier(KeySet(keys.jwks(), source="bench"), issuer=ISSUER, audience="urn:bench")
     credential = await StaticCredential.verify(
@@ -228,6 +231,7 @@ async def _in_memory(db_url: str, keys: DevKeys, issuer: TokenIssuer, size: _Siz
     }
     samples: dict[str, list[Sample]] = {kind: [] for kind in servers}
     for repeat in range(size.repeats):
+        step(f"boundary: in memory, repeat {repeat + 1} of {size.repeats}")
         for kind in _rotated(list(servers), repeat):
             async with Client(servers[kind]) as client:
                 samples[kind].append(
@@ -261,12 +265,13 @@ async def _concurrent(server: _Server, sessions: int, calls: int) -> Sample:
 
 
 async def _over_http(
-    servers: dict[str, _Server], size: _Size
+    servers: dict[str, _Server], size: _Size, step: Step
 ) -> tuple[dict[str, list[Sample]], dict[int, dict[str, list[Sample]]]]:
     sequential: dict[str, list[Sample]] = {kind: [] for kind in KINDS}
     concurrent: dict[int, dict[str, list[Sample]]] = {s: {kind: [] for kind in KINDS} for s in size.sessions}
     for repeat in range(size.repeats):
         order = _rotated(KINDS, repeat)
+        step(f"boundary: HTTP, one session, repeat {repeat + 1} of {size.repeats}")
         for kind in order:
             server = servers[kind]
             async with server.client() as client:
@@ -278,20 +283,27 @@ async def _over_http(
                     )
                 )
         for sessions in size.sessions:
+            step(f"boundary: HTTP, {sessions} sessions, repeat {repeat + 1} of {size.repeats}")
             for kind in order:
                 concurrent[sessions][kind].append(await _concurrent(servers[kind], sessions, size.calls))
     return sequential, concurrent
 
 
-async def run(size: str) -> dict[str, Any]:
+def blocks(size: str) -> int:
+    """The measured blocks of a run, for the progress bar."""
+    chosen = SIZES[size]
+    return chosen.repeats * (2 + len(chosen.sessions))
+
+
+async def run(size: str, step: Step = quiet) -> dict[str, Any]:
     chosen = SIZES[size]
     with tempfile.TemporaryDirectory(prefix="deskhand-bench-") as tmp:
         directory = Path(tmp)
         db_url, keys = _setup(directory)
         issuer = TokenIssuer(keys, issuer=ISSUER)
-        memory = await _in_memory(db_url, keys, issuer, chosen)
+        memory = await _in_memory(db_url, keys, issuer, chosen, step)
         async with _servers(db_url, directory / "keys", issuer) as servers:
-            sequential, concurrent = await _over_http(servers, chosen)
+            sequential, concurrent = await _over_http(servers, chosen, step)
     return {
         "calls": chosen.calls,
         "repeats": chosen.repeats,

@@ -44,6 +44,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from bench._boundary import _process, _setup
+from bench._progress import Step, quiet
 from coordinator import Home, Runtime
 from coordinator._service import open_runtime
 from coordinator._tokens import DevKeys
@@ -198,8 +199,17 @@ async def _calls_alone(runtime: Runtime, run_ids: Sequence[str], workers: int) -
     return made / (time.perf_counter() - started), failed / max(made, 1)
 
 
-async def run(size: str) -> dict[str, Any]:
-    count, repeats, bare_calls = {"tiny": (6, 1, 60), "small": (40, 3, 400), "full": (120, 5, 1000)}[size]
+SIZES = {"tiny": (6, 1, 60), "small": (40, 3, 400), "full": (120, 5, 1000)}
+"""Tickets a pass, repeats, bare calls per measurement of the bare rate."""
+
+
+def blocks(size: str) -> int:
+    """The measured blocks of a run, for the progress bar: the warm-up, then two passes a repeat."""
+    return 1 + 2 * SIZES[size][1]
+
+
+async def run(size: str, step: Step = quiet) -> dict[str, Any]:
+    count, repeats, bare_calls = SIZES[size]
     samples: dict[str, list[float]] = {}
 
     def keep(name: str, value: float) -> None:
@@ -214,12 +224,15 @@ async def run(size: str) -> dict[str, Any]:
             coordinator_world(directory / "home", example_tenants()) as (runtime, _),
         ):
             emails = sample_emails()
+            step("e2e: warm-up (every session set opened)")
             await _pass(runtime, emails, sum(len(m) for m in emails.values()), "warm-up", 4)  # every session set opened
             for repeat in range(repeats):
+                step(f"e2e: one worker, {count} tickets, repeat {repeat + 1} of {repeats}")
                 # the bare rate on either side of each pass, averaged: this machine's speed drifts within seconds
                 bare_one = await _bare_calls_per_s(bare_url, 1, bare_calls)
                 one, _ = await _pass(runtime, emails, count, f"seq{repeat}", 1)
                 bare_one = (bare_one + await _bare_calls_per_s(bare_url, 1, bare_calls)) / 2
+                step(f"e2e: four workers, then the calls alone, repeat {repeat + 1} of {repeats}")
                 bare_four = await _bare_calls_per_s(bare_url, 4, bare_calls)
                 four, four_runs = await _pass(runtime, emails, count, f"par{repeat}", 4)
                 alone, alone_failed = await _calls_alone(runtime, four_runs, 4)

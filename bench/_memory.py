@@ -28,6 +28,7 @@ from sqlmodel import Session, col, select
 
 from bench._boundary import _cpu_seconds
 from bench._e2e import coordinator_world, example_tenants, sample_emails, submit_round
+from bench._progress import Step, quiet
 from coordinator._worker import work
 from coordinator.store import RunRow
 from schemas import TenantFile
@@ -56,11 +57,16 @@ SIZES = {"tiny": (8, 16), "small": (100, 200), "full": (1000, 880)}
 """Tenants and tickets per size."""
 
 
-async def run(size: str) -> dict[str, Any]:
-    return await measure(*SIZES[size])
+def blocks(size: str) -> int:
+    """The measured blocks of a run, for the progress bar: the warm-up and four quarters."""
+    return 5
 
 
-async def measure(tenant_count: int, tickets: int) -> dict[str, Any]:
+async def run(size: str, step: Step = quiet) -> dict[str, Any]:
+    return await measure(*SIZES[size], step=step)
+
+
+async def measure(tenant_count: int, tickets: int, step: Step = quiet) -> dict[str, Any]:
     """The RSS of every process over a warm-up and four quarters of `tickets` spread over `tenant_count` tenants."""
     tenants, origin = _clones(tenant_count)
     with tempfile.TemporaryDirectory(prefix="deskhand-bench-mem-") as tmp:
@@ -68,12 +74,14 @@ async def measure(tenant_count: int, tickets: int) -> dict[str, Any]:
             pids: dict[str, int] = {"coordinator": os.getpid(), **{name: s.process.pid for name, s in servers.items()}}
             emails = sample_emails(origin)
             warm = min(len(tenants), 40)
+            step(f"memory: warm-up, {warm} tenants")
             submit_round(runtime, {t: emails[t] for t in sorted(emails)[:warm]}, warm, "warm-up")
             await work(runtime, concurrency=4, until_idle=True, poll_seconds=0.002)
             samples = {name: [rss_kib(pid)] for name, pid in pids.items()}
             cpu_ms_per_call: dict[str, list[float]] = {name: [] for name in pids}
             calls = 0
             for quarter in range(4):
+                step(f"memory: quarter {quarter + 1} of 4, {tickets // 4} tickets over {tenant_count} tenants")
                 cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
                 run_ids = submit_round(runtime, emails, tickets // 4, f"q{quarter}")
                 await work(runtime, concurrency=4, until_idle=True, poll_seconds=0.002)

@@ -58,6 +58,7 @@ import anyio
 from rich.console import Console
 from rich.table import Table
 
+from bench._progress import Step, quiet
 from coordinator import Home, RuntimeSettings, ServerConfig
 from coordinator._service import open_runtime
 from coordinator._tokens import DevKeys
@@ -335,7 +336,7 @@ class _World:
 
 
 async def _trial(
-    base: str, tenants: list[TenantFile], batches: list[tuple[float, Batch]], n: int
+    base: str, tenants: list[TenantFile], batches: list[tuple[float, Batch]], n: int, step: Step
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """N workers through each (model latency, batch) series in turn, in one world: the figures of each series,
     and the proof, which covers them all."""
@@ -357,7 +358,10 @@ async def _trial(
         with running_servers(home) as servers:
             pids = [server.process.pid for server in servers.values()]
             world = _World(conn, schemas, home, store_url, pids, [t.tenant for t in tenants])
-            results = [await _series(world, batch, n, latency) for latency, batch in batches]
+            results = []
+            for latency, batch in batches:
+                step(f"scale: {n} worker process(es), {len(batch)} emails, model {latency:g} s a judgment")
+                results.append(await _series(world, batch, n, latency))
         # the servers have stopped and flushed their audit: read the proof
         coordinator = schemas["coordinator"]
         runs = conn.execute(
@@ -501,7 +505,13 @@ def _proof(
 # -- the benchmark --------------------------------------------------------------------------------------
 
 
-async def run(size: str) -> dict[str, Any]:
+def blocks(size: str) -> int:
+    """The measured blocks of a run, for the progress bar: both series of each trial."""
+    spec = SIZES[size]
+    return spec.repeats * len(spec.workers) * 2
+
+
+async def run(size: str, step: Step = quiet) -> dict[str, Any]:
     spec = SIZES[size]
     reason = unreachable()
     if reason is not None:
@@ -512,7 +522,7 @@ async def run(size: str) -> dict[str, Any]:
     proofs: list[dict[str, int]] = []
     for _ in range(spec.repeats):
         for n in spec.workers:
-            results, proof = await _trial(postgres_url(), tenants, batches, n)
+            results, proof = await _trial(postgres_url(), tenants, batches, n, step)
             proofs.append(proof)
             for trials, result in zip(series, results, strict=True):
                 trials[n].append(result)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,11 @@ def run_bench(which: str, tmp_path: Path, env: dict[str, str] | None = None) -> 
         env={**os.environ, **(env or {})},
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    # progress on stderr, a line a measured block here (not a terminal): it counts every block it announced
+    steps = re.findall(r"^\[(\d+)/(\d+)\] (\w+): ", result.stderr, re.MULTILINE)
+    assert steps and [int(done) for done, _, _ in steps] == list(range(1, len(steps) + 1))
+    assert {int(total) for _, total, _ in steps} == {len(steps)}
+    assert {name for *_, name in steps} == {which}
     return json.loads(out.read_text())[which], result.stdout
 
 
