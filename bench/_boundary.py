@@ -271,7 +271,7 @@ async def _over_http(
     concurrent: dict[int, dict[str, list[Sample]]] = {s: {kind: [] for kind in KINDS} for s in size.sessions}
     for repeat in range(size.repeats):
         order = _rotated(KINDS, repeat)
-        step(f"boundary: HTTP, one session, repeat {repeat + 1} of {size.repeats}")
+        step(f"boundary: HTTP, sequential calls, repeat {repeat + 1} of {size.repeats}")
         for kind in order:
             server = servers[kind]
             async with server.client() as client:
@@ -283,7 +283,8 @@ async def _over_http(
                     )
                 )
         for sessions in size.sessions:
-            step(f"boundary: HTTP, {sessions} sessions, repeat {repeat + 1} of {size.repeats}")
+            at_once = f"{sessions} session{'s' if sessions > 1 else ''} calling at once"
+            step(f"boundary: HTTP, {at_once}, repeat {repeat + 1} of {size.repeats}")
             for kind in order:
                 concurrent[sessions][kind].append(await _concurrent(servers[kind], sessions, size.calls))
     return sequential, concurrent

@@ -31,7 +31,7 @@ def progress_bar(total: int, console: Console | None = None) -> Iterator[Step]:
         def line(what: str) -> None:
             nonlocal done
             done += 1
-            console.print(f"[{done}/{total}] {what}", highlight=False)
+            console.print(f"[{done}/{total}] {what}", highlight=False, markup=False)
 
         yield line
         return
