@@ -19,12 +19,19 @@ Method, because these machines are noisy:
   CPU per call (client included; the client's part is the same for both kinds). Over HTTP the client's
   own CPU per call (`client_cpu_ms_per_call`, this process) is reported too: it is most of the wall time;
 - sequential: one session, p50/p99 latency and calls/s after a warm-up; concurrent: `sessions` sessions
-  opened (and each warmed by one call) before the clock starts, then all calling at once.
+  opened (and each warmed by one call) before the clock starts, then all calling at once;
+- last, with the timed servers stopped, each kind again under valgrind's callgrind, which counts the
+  instructions the server runs per call in user space: a count, not a time, so it comes out the same
+  run after run on a noisy machine. It leaves out the kernel's share (the same socket I/O for every
+  kind), so the guard's own work weighs more in it than in CPU time. Skipped, with the reason in the
+  report, where valgrind is not installed.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -72,12 +79,14 @@ class _Size:
     calls: int
     sessions: tuple[int, ...]
     repeats: int
+    counted_calls: int
+    """Calls per kind under callgrind (about 20 times slower than a call at full speed)."""
 
 
 SIZES = {
-    "tiny": _Size(calls=30, sessions=(1, 8), repeats=2),
-    "small": _Size(calls=300, sessions=(1, 8, 32), repeats=5),
-    "full": _Size(calls=2000, sessions=(1, 8, 32), repeats=5),
+    "tiny": _Size(calls=30, sessions=(1, 8), repeats=2, counted_calls=10),
+    "small": _Size(calls=300, sessions=(1, 8, 32), repeats=5, counted_calls=100),
+    "full": _Size(calls=2000, sessions=(1, 8, 32), repeats=5, counted_calls=300),
 }
 
 
@@ -158,10 +167,14 @@ def _setup(directory: Path) -> tuple[str, DevKeys]:
 
 
 @asynccontextmanager
-async def _launched(kind: str, db_url: str, keys_dir: Path) -> AsyncIterator[tuple[str, Process]]:
-    """Start a `bench._serve` process (not yet waiting for it); stop it on the way out."""
+async def _launched(
+    kind: str, db_url: str, keys_dir: Path, under: Sequence[str] = ()
+) -> AsyncIterator[tuple[str, Process]]:
+    """Start a `bench._serve` process (not yet waiting for it), `under` a command such as valgrind; stop it
+    on the way out."""
     port = free_port()
-    command = [sys.executable, "-m", "bench._serve", kind, str(port), db_url, str(keys_dir / "jwks.json")]
+    serve = [sys.executable, "-m", "bench._serve", kind, str(port), db_url, str(keys_dir / "jwks.json")]
+    command = [*under, *serve]
     async with await anyio.open_process(command, cwd=REPO, stdout=None, stderr=None) as process:
         try:
             yield f"http://127.0.0.1:{port}/mcp", process
@@ -170,10 +183,10 @@ async def _launched(kind: str, db_url: str, keys_dir: Path) -> AsyncIterator[tup
             await process.wait()
 
 
-async def _answering(url: str, process: Process) -> None:
+async def _answering(url: str, process: Process, within: float = 30) -> None:
     """Wait until the server at `url` answers HTTP (any status), or fail if it exits first."""
     async with httpx2.AsyncClient() as http:
-        with anyio.fail_after(30):
+        with anyio.fail_after(within):
             while True:
                 if process.returncode is not None:
                     raise RuntimeError(f"the server for {url} exited with {process.returncode}")
@@ -200,11 +213,15 @@ async def _servers(db_url: str, keys_dir: Path, issuer: TokenIssuer) -> AsyncIte
         servers: dict[str, _Server] = {}
         for kind, (url, process) in launched.items():
             await _answering(url, process)
-            headers: dict[str, str] = {}
-            if kind == "guarded":
-                headers["Authorization"] = f"Bearer {issuer.mint(tenant='acme', scopes=['crm:read'], audience=url)}"
-            servers[kind] = _Server(kind, url, process.pid, headers)
+            servers[kind] = _Server(kind, url, process.pid, _headers(kind, url, issuer))
         yield servers
+
+
+def _headers(kind: str, url: str, issuer: TokenIssuer) -> dict[str, str]:
+    """The guarded server's bearer token (a read scope of one tenant); the unguarded kinds need none."""
+    if kind != "guarded":
+        return {}
+    return {"Authorization": f"Bearer {issuer.mint(tenant='acme', scopes=['crm:read'], audience=url)}"}
 
 
 # -- the runs ---------------------------------------------------------------------------------------
@@ -290,10 +307,61 @@ async def _over_http(
     return sequential, concurrent
 
 
+# -- instructions ------------------------------------------------------------------------------------
+
+
+def counting_unavailable() -> str | None:
+    """Why instructions cannot be counted here (no valgrind), or None when they can."""
+    missing = [tool for tool in ("valgrind", "callgrind_control") if shutil.which(tool) is None]
+    return f"{' and '.join(missing)} not found (Debian: apt install valgrind)" if missing else None
+
+
+async def _instructions(kind: str, db_url: str, keys_dir: Path, issuer: TokenIssuer, calls: int) -> float:
+    """Instructions per call the server process runs in user space, counted by callgrind over `calls`
+    sequential calls after a warm-up. Unlike time, the count comes out the same run after run (within
+    ~2%), whatever else the machine is doing. It leaves out the kernel's work (the socket I/O of HTTP,
+    the same for every kind) and what an instruction costs (caches, memory), which time includes."""
+    with tempfile.TemporaryDirectory(prefix="deskhand-bench-callgrind-") as tmp:
+        out = Path(tmp) / "callgrind.out"
+        under = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
+        async with _launched(kind, db_url, keys_dir, under) as (url, process):
+            await _answering(url, process, within=300)  # a Python process starts ~20 times slower under valgrind
+            server = _Server(kind, url, process.pid, _headers(kind, url, issuer))
+            async with server.client() as client:
+                for _ in range(5):
+                    await _find(client)
+                await anyio.run_process(["callgrind_control", "--instr=on", str(process.pid)])
+                for _ in range(calls):
+                    await _find(client)
+                await anyio.run_process(["callgrind_control", "--instr=off", str(process.pid)])
+        # the server has exited, and callgrind has written what it counted
+        totals = re.search(r"^totals: (\d+)$", out.read_text(), re.MULTILINE)
+    if totals is None:
+        raise RuntimeError(f"callgrind wrote no totals for the {kind} server")
+    return int(totals.group(1)) / calls
+
+
+async def _counted(db_url: str, keys_dir: Path, issuer: TokenIssuer, size: _Size, step: Step) -> dict[str, Any]:
+    unavailable = counting_unavailable()
+    if unavailable is not None:
+        return {"skipped": unavailable}
+    per_call = {}
+    for kind in KINDS:
+        step(f"boundary: instructions under callgrind, {kind}, {size.counted_calls} calls")
+        per_call[kind] = await _instructions(kind, db_url, keys_dir, issuer, size.counted_calls)
+    guarded = per_call["guarded"]
+    return {
+        "calls": size.counted_calls,
+        "per_call": per_call,
+        "ratios": {f"guarded_to_{kind}": _round(guarded / per_call[kind]) for kind in KINDS if kind != "guarded"},
+    }
+
+
 def blocks(size: str) -> int:
     """The measured blocks of a run, for the progress bar."""
     chosen = SIZES[size]
-    return chosen.repeats * (2 + len(chosen.sessions))
+    counted = len(KINDS) if counting_unavailable() is None else 0
+    return chosen.repeats * (2 + len(chosen.sessions)) + counted
 
 
 async def run(size: str, step: Step = quiet) -> dict[str, Any]:
@@ -305,6 +373,7 @@ async def run(size: str, step: Step = quiet) -> dict[str, Any]:
         memory = await _in_memory(db_url, keys, issuer, chosen, step)
         async with _servers(db_url, directory / "keys", issuer) as servers:
             sequential, concurrent = await _over_http(servers, chosen, step)
+        instructions = await _counted(db_url, directory / "keys", issuer, chosen, step)
     return {
         "calls": chosen.calls,
         "repeats": chosen.repeats,
@@ -351,6 +420,7 @@ async def run(size: str, step: Step = quiet) -> dict[str, Any]:
             }
             for sessions, by_kind in concurrent.items()
         },
+        "instructions": instructions,
         "targets": TARGETS,
     }
 

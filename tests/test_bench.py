@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,17 @@ def test_the_boundary_benchmark_runs_and_reports_ratios(tmp_path: Path) -> None:
         "throughput_guarded_to_fastmcp_at_least": 1.3,
         "throughput_target_from_sessions": 8,
     }
+    counted = report["instructions"]
+    if shutil.which("valgrind") and shutil.which("callgrind_control"):
+        assert set(counted["per_call"]) == {"bare", "bare_async", "guarded", "fastmcp"}
+        assert all(n > 100_000 for n in counted["per_call"].values())  # a call runs millions of instructions
+        guarded = counted["per_call"]["guarded"]
+        assert counted["ratios"]["guarded_to_bare_async"] == pytest.approx(
+            guarded / counted["per_call"]["bare_async"], rel=1e-3
+        )
+        assert "Instructions per call in the server process" in printed
+    else:
+        assert "valgrind" in counted["skipped"]
     assert "guarded ÷ fastmcp" in printed  # the tables were printed
     assert "shown; not a target" in printed  # 1 session: latency-bound, printed beside the targets
 
