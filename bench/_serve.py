@@ -7,7 +7,7 @@
   server does on SQLite (the stricter baseline: no thread hop to pay for);
 - `fastmcp`: a FastMCP server (PyPI `fastmcp`, a peer framework) serving the same unguarded sync tool.
 
-python -m bench._serve guarded|bare|bare_async|fastmcp PORT DB_URL JWKS_FILE
+python -m bench._serve guarded|bare|bare_async|fastmcp PORT DB_URL JWKS_FILE [AUDIT_INTERVAL_S]
 
 They are served alike, so that what differs is the boundary (or the framework):
 - stateful streamable HTTP (a session id per client) with plain JSON responses, no SSE;
@@ -98,20 +98,23 @@ def fastmcp_app(db: Database) -> ASGIApp:
     )
 
 
-def guarded_app(db: Database, jwks: Path, url: str) -> ASGIApp:
+def guarded_app(db: Database, jwks: Path, url: str, audit_interval: float | None = None) -> ASGIApp:
     server = crm.build_server(db, BoundarySettings(rate_per_second=1e9, burst=10**9))
+    if audit_interval is not None:  # under callgrind, so that a batch holds as many calls as at full speed
+        server.audit.interval = audit_interval
     verifier = JwtVerifier(KeySet.from_file(jwks), issuer=ISSUER, audience=url)
     return server.http_app(verifier, resource_url=url)
 
 
 def main() -> None:
     kind, port, db_url, jwks = sys.argv[1], int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
+    audit_interval = float(sys.argv[5]) if len(sys.argv) > 5 else None
     if kind not in KINDS:
         raise SystemExit(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     db = Database(db_url)
     url = f"http://127.0.0.1:{port}/mcp"
     if kind == "guarded":
-        app = guarded_app(db, jwks, url)
+        app = guarded_app(db, jwks, url, audit_interval)
     elif kind == "fastmcp":
         app = fastmcp_app(db)
     elif kind == "bare_async":
