@@ -354,12 +354,15 @@ async def _instructions(kind: str, db_url: str, keys_dir: Path, issuer: TokenIss
         totals = re.search(r"^totals: (\d+)$", out.read_text() if out.exists() else "", re.MULTILINE)
         if totals is None:
             raise RuntimeError(
-                f"callgrind wrote no totals for the {kind} server; valgrind said: {log.read_text()[-2000:]}"
+                f"callgrind wrote no totals for the {kind} server; valgrind said: "
+                f"{log.read_text()[-2000:] if log.exists() else '(nothing)'}"
             )
     return int(totals.group(1)) / calls
 
 
 async def _counted(db_url: str, keys_dir: Path, issuer: TokenIssuer, size: _Size, step: Step) -> dict[str, Any]:
+    """Every kind's instructions per call, one after another, and the guarded server's over each; or why
+    they were not counted."""
     unavailable = counting_unavailable()
     if unavailable is not None:
         return {"skipped": unavailable}
