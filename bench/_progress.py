@@ -22,9 +22,9 @@ def quiet(_: str) -> None:
 
 
 @contextmanager
-def progress_bar(total: int, console: Console | None = None) -> Iterator[Step]:
+def progress_bar(total: int) -> Iterator[Step]:
     """A `Step` that moves a bar of `total` blocks (each call ends the block before it)."""
-    console = console or Console(stderr=True)
+    console = Console(stderr=True)
     if not console.is_terminal:
         done = 0
 

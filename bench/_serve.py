@@ -7,7 +7,7 @@
   server does on SQLite (the stricter baseline: no thread hop to pay for);
 - `fastmcp`: a FastMCP server (PyPI `fastmcp`, a peer framework) serving the same unguarded sync tool.
 
-python -m bench._serve guarded|bare|bare_async|fastmcp PORT DB_URL JWKS_FILE [AUDIT_INTERVAL_S]
+python -m bench._serve guarded|bare|bare_async|fastmcp PORT DB_URL JWKS_FILE [AUDIT_INTERVAL_S (guarded only)]
 
 They are served alike, so that what differs is the boundary (or the framework):
 - stateful streamable HTTP (a session id per client) with plain JSON responses, no SSE;
