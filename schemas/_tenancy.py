@@ -50,6 +50,14 @@ class Claims:
     ROLES: Final = "roles"
     SCOPE: Final = "scope"  # space-separated, as in RFC 8693 / RFC 9068
     CLIENT_ID: Final = "client_id"
+    RUN: Final = "deskhand/run"
+    """The run a token was minted for (tokens minted for one run only, e.g. an approved call's)."""
+    ACTOR: Final = "act"
+    """RFC 8693 actor claim, `{"sub": ...}`: the person on whose decision the call is made (an approver)."""
+
+
+SPECIALIST_SUBJECT_PREFIX: Final = "specialist:"
+"""A token the coordinator mints for a specialist has the subject `specialist:<name>`."""
 
 
 class Principal(BaseModel):
@@ -62,6 +70,10 @@ class Principal(BaseModel):
     client_id: str
     roles: frozenset[str] = frozenset()
     scopes: frozenset[str] = frozenset()
+    run: str | None = None
+    """The run the token was minted for, when it was minted for one (`Claims.RUN`)."""
+    actor: str | None = None
+    """Who the call is made on behalf of, when the token names one (`Claims.ACTOR`'s `sub`)."""
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes

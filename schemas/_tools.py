@@ -21,6 +21,9 @@ META_APPROVAL: Final = "deskhand/approval"
 META_IDEMPOTENCY_KEY: Final = "deskhand/idempotency-key"
 """The request `_meta` key that carries a write's idempotency key."""
 META_TRACEPARENT: Final = "traceparent"
+META_RUN: Final = "deskhand/run"
+"""The request `_meta` key that carries the id of the run a call is made for (the coordinator sends it beside
+the `traceparent`; servers write both into their audit rows). Asserted by a caller the server has authenticated."""
 
 
 class ToolSpec(BaseModel):

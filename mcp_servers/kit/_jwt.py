@@ -95,6 +95,13 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     roles = claims.get(Claims.ROLES, [])
     if not isinstance(scope, str) or not isinstance(roles, list):
         raise Unauthenticated("token claims 'scope' (a string) or 'roles' (a list) are malformed")
+    run = claims.get(Claims.RUN)
+    actor = claims.get(Claims.ACTOR)
+    actor_subject = actor.get("sub") if isinstance(actor, dict) else None
+    if (run is not None and not isinstance(run, str)) or (actor is not None and not isinstance(actor_subject, str)):
+        raise Unauthenticated(
+            f"token claims '{Claims.RUN}' (a string) or '{Claims.ACTOR}' (an object with 'sub') are malformed"
+        )
     try:
         return Principal(
             tenant=claims.get(Claims.TENANT),  # validated by the model
@@ -102,6 +109,8 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
             client_id=str(claims.get(Claims.CLIENT_ID) or claims.get("azp") or claims["sub"]),
             roles=frozenset(str(r) for r in roles),
             scopes=frozenset(scope.split()),
+            run=run,
+            actor=actor_subject,
         )
     except (KeyError, ValidationError) as exc:
         raise Unauthenticated(f"token has no valid '{Claims.TENANT}' or 'sub' claim") from exc
