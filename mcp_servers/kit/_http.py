@@ -8,6 +8,8 @@
 Both bodies are JSON-RPC errors whose `data` is the `ErrorPayload`, so an MCP client (the SDK's
 included) surfaces the code and message instead of a bare status;
 - a body too deeply nested to parse → 400 with a JSON-RPC parse error;
+- a request reusing the id of one still in flight in the same legacy session → 409 (the SDK
+  routes replies by id, so it would take the other's reply and one of them would hang);
 - everything else goes on to the SDK (missing or invalid tokens get its 401).
 The tool is read from the JSON-RPC body (both protocol eras); the guard behind the gate checks
 again whatever the gate lets through.
@@ -53,6 +55,9 @@ class ScopeGate:
         self.audit = audit
         self.max_request_bytes = max_request_bytes
         self.resource_metadata_url = resource_metadata_url
+        self._in_flight: set[tuple[str, str]] = set()
+        """(session, request id) of the legacy-session requests being answered: the SDK routes a reply by
+        the request id alone, so a second request with the id of one in flight would take its reply."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -143,7 +148,23 @@ class ScopeGate:
                 return {"type": "http.request", "body": bytes(body), "more_body": False}
             return await receive()
 
-        await self.app(scope, replay, send)
+        session = headers.get("mcp-session-id")
+        if session is None or request_id is None or method is None:
+            await self.app(scope, replay, send)
+            return
+        in_flight = (session, str(request_id))  # the SDK keys its reply streams by str(id)
+        if in_flight in self._in_flight:
+            error = {
+                "code": INVALID_REQUEST,
+                "message": f"request id {request_id!r} is already in flight in this session; use a new id",
+            }
+            await _json_response(send, 409, {"jsonrpc": "2.0", "id": request_id, "error": error})
+            return
+        self._in_flight.add(in_flight)
+        try:
+            await self.app(scope, replay, send)
+        finally:
+            self._in_flight.discard(in_flight)
 
     @staticmethod
     def _what(headers: Headers, body: bytes) -> tuple[Any, str | None, str | None, Any]:
