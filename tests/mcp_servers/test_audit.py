@@ -37,7 +37,7 @@ async def test_calls_carrying_nul_and_lone_surrogates_leave_the_audit_writing(
 ) -> None:
     server = seeded(crm, db, tenants)
     account = tenants[0].accounts[0].id
-    odd_tool = "find_customer\x00\ud800"
+    odd_tool = "find_customer\x00\x7f" + "y" * 300  # lone surrogates in a name: over HTTP, test_request_errors
     odd_key = "k\x00\udc00" + "x" * 300
     async with connect(server, issuer, "acme", ["crm:read", "crm:write"]) as client:
         assert error_code(await client.call_tool(odd_tool, {"email": "a@example.com"})) == "invalid_argument"
@@ -56,7 +56,7 @@ async def test_calls_carrying_nul_and_lone_surrogates_leave_the_audit_writing(
     assert [r.outcome for r in rows] == ["denied"] * 4 + ["allowed"] * 2
     assert server.audit.stats.unstorable == 0 and server.audit.stats.queued == 0
     odd = rows[0]
-    assert odd.tool == "find_customer\ufffd\ufffd" and odd.tool_sha256 == sha256(odd_tool)
+    assert odd.tool == ("find_customer\ufffd\ufffd" + "y" * 300)[:200] and odd.tool_sha256 == sha256(odd_tool)
     keyed = rows[3]
     assert keyed.idempotency_key is not None and len(keyed.idempotency_key) == 200
     assert "\x00" not in keyed.idempotency_key and keyed.idempotency_key_sha256 == sha256(odd_key)
@@ -159,11 +159,12 @@ async def test_audit_rows_name_the_run_the_trace_and_the_person_acted_for(
     token = attributed_token(issuer, ["crm:read", "crm:credit"], run="run-of-token", actor="ops@example.com")
     async with Client(await server.in_memory(issuer.verifier(), token), raise_exceptions=True) as client:
         meta = {META_RUN: "run-of-meta", META_TRACEPARENT: traceparent, META_IDEMPOTENCY_KEY: "credit-1"}
-        ok(await client.call_tool("issue_credit", {"account_id": account, "amount_cents": 100, "reason": "r"}, meta=meta))  # type: ignore[arg-type]  # fmt: skip
+        credit = {"account_id": account, "amount_cents": 100, "reason": "r"}
+        ok(await client.call_tool("issue_credit", credit, meta=meta))  # type: ignore[arg-type]
     plain = attributed_token(issuer, ["crm:read"], run=None, actor=None)
     async with Client(await server.in_memory(issuer.verifier(), plain), raise_exceptions=True) as client:
         meta = {META_RUN: "run-\x00" + "x" * 300, META_TRACEPARENT: "not a traceparent"}
-        ok(await client.call_tool("find_customer", {"email": "nobody@example.com"}, meta=meta))  # type: ignore[arg-type]  # fmt: skip
+        ok(await client.call_tool("find_customer", {"email": "nobody@example.com"}, meta=meta))  # type: ignore[arg-type]
         await server.audit.flush()
 
     credit, read = audit_rows(sqlite_db)
@@ -177,7 +178,9 @@ async def test_audit_rows_name_the_run_the_trace_and_the_person_acted_for(
     assert read.run_id is not None and len(read.run_id) == 200 and read.run_id.startswith("run-\ufffd")
 
 
-async def test_a_write_commits_with_its_audit_row(sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer) -> None:
+async def test_a_write_commits_with_its_audit_row(
+    sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer
+) -> None:
     server = seeded(crm, sqlite_db, tenants)
     server.audit.interval = 3600  # the background writer would not write a queued row during this test
     account = tenants[0].accounts[0].id
