@@ -27,7 +27,8 @@ from typing import Any
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_REQUEST
+from mcp.types import INVALID_PARAMS, INVALID_REQUEST
+from pydantic import ValidationError
 
 from mcp_servers.kit._audit import AuditLog, Outcome, PendingRow, hash_and_size
 from mcp_servers.kit._jwt import JwtVerifier, principal_of
@@ -126,6 +127,9 @@ class Guard:
             return await call_next(ctx)
         except MCPError:
             raise
+        except ValidationError as exc:  # the SDK's parsing of the request's params (wrong shapes)
+            fields = ", ".join(".".join(str(p) for p in error["loc"]) for error in exc.errors()[:5])
+            raise MCPError(code=INVALID_PARAMS, message=f"invalid params: {fields or ctx.method}") from None
         except Exception:  # noqa: BLE001 - the top of the request path: logged once, answered without details
             raise internal_error(f"{ctx.method}") from None
 
@@ -150,8 +154,8 @@ class Guard:
         name = params.get("name")
         name = name if isinstance(name, str) else ""
         arguments = params.get("arguments") or {}
-        meta = params.get("_meta")
-        meta = meta if isinstance(meta, Mapping) else {}
+        raw_meta = params.get("_meta")
+        meta = raw_meta if isinstance(raw_meta, Mapping) else {}
         key = meta.get(META_IDEMPOTENCY_KEY)
         principal: Principal | None = None
         digest = ""
@@ -161,6 +165,10 @@ class Guard:
             except RecursionError:
                 raise InvalidArgument("the arguments are nested too deeply", field="(arguments)") from None
             principal, over_http = self.principal()
+            if not isinstance(arguments, Mapping):
+                raise InvalidArgument("the arguments must be an object", field="(arguments)")
+            if raw_meta is not None and not isinstance(raw_meta, Mapping):
+                raise InvalidArgument("_meta must be an object", field="_meta")
             spec = self.specs.get(name)
             if spec is None:
                 raise InvalidArgument(f"unknown tool {name!r}", field="name")

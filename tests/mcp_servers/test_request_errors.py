@@ -261,3 +261,20 @@ async def test_a_request_id_reused_while_in_flight_in_a_legacy_session_is_refuse
                 release.set()
     assert second.status_code == 409 and error_of(second)["code"] == INVALID_REQUEST
     assert replies[0].status_code == 200 and replies[0].json()["result"]["isError"] is False
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"name": "find_customer", "arguments": [1]}, "(arguments)"),
+        ({"name": "find_customer", "arguments": {"email": "a@b.co"}, "_meta": [1]}, "_meta"),
+        ({"name": 5, "arguments": {}}, "name"),
+    ],
+)
+async def test_wrongly_shaped_call_params_are_invalid_argument(
+    served: Served, params: dict[str, Any], field: str
+) -> None:
+    legacy = await served.legacy_session()
+    reply = await served.post({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": params}, legacy)
+    assert tool_error_code(reply) == "invalid_argument"
+    assert reply.json()["result"]["structuredContent"]["field"] == field
