@@ -68,6 +68,8 @@ class BoundarySettings:
     """Calls a tenant may make at once before the rate applies."""
     max_request_bytes: int = 256 * 1024
     """Largest request body (HTTP) or arguments object (stdio) accepted."""
+    audit_queue: int = 100_000
+    """Most audit rows waiting to be written; beyond it rows are dropped, counted and logged, never waited for."""
 
 
 class IdempotencyRecord(TenantScoped, table=True):
@@ -108,7 +110,7 @@ class GuardedServer:
         self.settings = settings or BoundarySettings()
         self.instructions = instructions
         self.version = version
-        self.audit = AuditLog(db)
+        self.audit = AuditLog(db, max_queue=self.settings.audit_queue)
         self.specs: dict[str, ToolSpec] = {}
         self._tools: list[Tool] = []
 
