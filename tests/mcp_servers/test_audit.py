@@ -228,3 +228,17 @@ async def test_a_nul_in_a_valid_string_is_invalid_argument_on_every_backend(
     async with connect(server, issuer, "acme", ["crm:write"]) as client:
         result = await client.call_tool("log_interaction", {"account_id": account, "summary": "before\x00after"})
     assert error_field(result) == "summary"
+
+
+async def test_the_audit_queue_bound_is_a_server_setting(
+    sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer
+) -> None:
+    from mcp_servers.kit import BoundarySettings
+
+    server = seeded(crm, sqlite_db, tenants, BoundarySettings(audit_queue=2))
+    server.audit.interval = 3600  # the background writer would not write a queued row during this test
+    async with connect(server, issuer, "acme", ["crm:read"]) as client:
+        for _ in range(3):
+            ok(await client.call_tool("find_customer", {"email": "nobody@example.com"}))
+        assert server.audit.stats.dropped == 1
+    assert len(audit_rows(sqlite_db)) == 2
