@@ -288,7 +288,8 @@ class GuardedServer:
 def _run(
     db: Database, spec: ToolSpec, handler: Callable[[Any, TenantSession], BaseModel], args: BaseModel, call: CallContext
 ) -> BaseModel:
-    """Run one handler in a transaction of the caller's tenant; for a keyed write, exactly once."""
+    """Run one handler in a transaction of the caller's tenant; for a keyed write, exactly once. A write's audit row
+    (`call.audit`) is inserted in the same transaction, so a committed write always has its row."""
     key = call.idempotency_key
     digest = args_hash(args.model_dump(mode="json")) if key else ""
     with db.tenant_session(call.principal.tenant) as session:
@@ -302,9 +303,8 @@ def _run(
                 raise RuntimeError(f"{spec.name} is declared a read but changed rows")  # a developer's mistake
             return result  # nothing to commit: the session closes (a read costs no commit)
         try:
-            if key or call.audit is not None:
-                session.flush()
             if key:
+                session.flush()
                 session.connection().execute(
                     _RECORD,
                     {
