@@ -39,10 +39,11 @@ class Running:
 
 
 @pytest.fixture
-async def running(db: Database, tenants: list[TenantFile], issuer: Issuer) -> AsyncIterator[Running]:
-    server = seeded(crm, db, tenants)
+async def running(sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer) -> AsyncIterator[Running]:
+    server = seeded(crm, sqlite_db, tenants)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
+    sock.listen(128)  # connections wait in the backlog until uvicorn accepts them
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
     uv = uvicorn.Server(
         uvicorn.Config(server.http_app(issuer.verifier(audience=url), resource_url=url), log_level="warning")
