@@ -112,8 +112,11 @@ class SessionLimits:
             nonlocal status, opened
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = message.get("headers", ())
+                headers = list(message.get("headers", ()))
                 opened = next((v.decode("latin-1") for k, v in headers if k == _SESSION_HEADER), None)
+                if status in (429, 503) and not any(k == b"retry-after" for k, _ in headers):
+                    # the SDK's own session cap (a backstop behind ours) says no Retry-After
+                    message = {**message, "headers": [*headers, (b"retry-after", b"1")]}
             await send(message)
 
         try:
