@@ -185,3 +185,45 @@ def test_session_limits_must_leave_room_for_other_tenants() -> None:
         BoundarySettings(sessions_per_tenant=10_000, max_sessions=10_000)
     with pytest.raises(ValueError, match="session limits"):
         BoundarySettings(sessions_per_principal=300, sessions_per_tenant=256)
+
+
+@pytest.mark.slow
+async def test_a_flood_from_one_tenant_gets_only_typed_refusals_while_the_other_tenant_is_served(
+    serve: Callable[[BoundarySettings], Any],
+) -> None:
+    """10 clients of one tenant (half legacy sessions, half 2026-era) call as fast as they can, past the
+    tenant's rate: every reply is HTTP 200/202, a result or `rate_limited` with `retry_after`; none hangs."""
+    settings = BoundarySettings(rate_per_second=20, burst=20, sessions_per_principal=8, sessions_per_tenant=8)
+    async with serve(settings) as server:
+        statuses: list[int] = []
+        outcomes: dict[str, list[str]] = {"acme": [], "northwind": []}
+        slowest = 0.0
+
+        async def record(response: httpx2.Response) -> None:
+            statuses.append(response.status_code)
+
+        async def client(tenant: str, subject: str, mode: str, calls: int) -> None:
+            nonlocal slowest
+            headers = {"Authorization": f"Bearer {server.token(tenant, subject)}"}
+            async with (
+                httpx2.AsyncClient(headers=headers, timeout=30, event_hooks={"response": [record]}) as http,
+                Client(streamable_http_client(server.url, http_client=http), mode=mode) as c,  # type: ignore[arg-type]
+            ):
+                for _ in range(calls):
+                    started = anyio.current_time()
+                    result = await c.call_tool("find_customer", {"email": "nobody@example.com"})
+                    slowest = max(slowest, anyio.current_time() - started)
+                    payload = result.structured_content or {}
+                    if result.is_error:
+                        assert payload["code"] == "rate_limited" and payload["retry_after"] >= 0, payload
+                    outcomes[tenant].append(str(payload.get("code", "ok")))
+
+        with anyio.fail_after(120):
+            async with anyio.create_task_group() as tg:
+                for i in range(10):
+                    tg.start_soon(client, "acme", f"flooder-{i}", "legacy" if i % 2 else "auto", 60)
+                tg.start_soon(client, "northwind", "calm", "auto", 5)
+        assert set(statuses) <= {200, 202}
+        assert "rate_limited" in outcomes["acme"] and "ok" in outcomes["acme"]
+        assert outcomes["northwind"] == ["ok"] * 5
+        assert slowest < 10
