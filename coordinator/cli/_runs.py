@@ -16,9 +16,9 @@ from rich.table import Table
 
 from coordinator._home import Home, default_home
 from coordinator._router import graph_mermaid, graph_text
-from coordinator._runtime import RuntimeSettings, check_approver
+from coordinator._runtime import Runtime, RuntimeSettings, check_approver
 from coordinator._service import ModelName, issuer_of, open_runtime
-from coordinator._sessions import http_connector
+from coordinator._sessions import SessionPool, http_connector
 from coordinator._worker import work as run_workers
 from coordinator.models import OfflineModel
 from coordinator.store import ApprovalRow, Store
@@ -247,16 +247,24 @@ def register(app: typer.Typer) -> None:
             finally:
                 store.dispose()
             check_approver(principal, approval.tenant)
-            async with open_runtime(home_obj, [approval.tenant], db=db) as runtime:
-                urls = {name: server.url for name, server in home_obj.servers.items()}
-                return await runtime.decide(
-                    approval_id,
-                    tenant=principal.tenant,
-                    actor=principal.subject,
-                    approve=approve,
-                    seen_hash=seen_hash,
-                    connect_tool=http_connector(urls, issuer_of(home_obj)),
-                )
+            # deciding needs the store and, to make an approved call, that one tool's server: not the
+            # specialists' sessions nor the tenants' policies (which `open_runtime` fetches from every server)
+            urls = {name: server.url for name, server in home_obj.servers.items()}
+            connect = http_connector(urls, issuer_of(home_obj))
+            store = Store(db or home_obj.coordinator_db)
+            try:
+                async with SessionPool(connect) as pool:
+                    runtime = Runtime(store=store, specialists={}, pool=pool, model=OfflineModel(), policies={})
+                    return await runtime.decide(
+                        approval_id,
+                        tenant=principal.tenant,
+                        actor=principal.subject,
+                        approve=approve,
+                        seen_hash=seen_hash,
+                        connect_tool=connect,
+                    )
+            finally:
+                store.dispose()
 
         row = anyio.run(main)
         text = f"{row.id}: {row.status}" + (f" → {json.dumps(row.result)}" if row.result else "")
