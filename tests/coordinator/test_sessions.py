@@ -72,6 +72,7 @@ async def test_a_session_set_is_opened_once_and_reused(world: World) -> None:
         assert len(pool) == 1
     triage_servers = {server for _, server in counting.opened}
     assert len(counting.opened) == len(triage_servers)  # one session per server, not one per call
+    assert {caller.subject for caller in counting.callers} == {"specialist:triage"}  # its tokens name it
 
 
 async def test_past_its_bound_the_pool_closes_the_least_recently_used_idle_set(world: World) -> None:
