@@ -437,12 +437,14 @@ class Runtime:
             nxt.append(handoff.next_hop(decision.recipient, decision.payload, left))
         run_status = decision.run_status if decision.recipient is None else None
         reason = decision.reason
+        approvals: list[ApprovalRow] = []
         try:
-            approvals = [self._approval(handoff, a.tool, a.arguments, a.reason) for a in decision.approvals]
+            for proposed in decision.approvals:
+                approvals.append(self._approval(handoff, proposed.tool, proposed.arguments, proposed.reason))
         except InvalidArgument as exc:  # a call no person should be asked to approve: escalate now, with why
             approvals, nxt, run_status = [], [], "escalated"
             reason = f"{handoff.recipient}: {exc.message}"
-            audit = [_audit(handoff, "proposal refused", reason)]
+            audit = [_audit(handoff, "proposal refused", reason, tool=proposed.tool)]
         else:
             audit = [_audit(handoff, f"routed to {decision.recipient or decision.run_status}", decision.reason)]
             audit += [_audit(handoff, "parked for approval", a.id, tool=a.tool, hashed=a.args_hash) for a in approvals]

@@ -134,7 +134,8 @@ async def test_a_proposal_the_tool_would_refuse_escalates_at_once_naming_the_fie
     assert run.status == "escalated" and "amount_cents" in run.reason and "crm.issue_credit" in run.reason
     assert runtime.store.approvals(run_id=run_id, status=None) == []  # no person is asked
     assert "crm_writer" in run.result  # what the run had done is kept
-    assert "proposal refused" in [e.decision for e in runtime.store.audit_trail(run_id)]
+    refused = [e for e in runtime.store.audit_trail(run_id) if e.decision == "proposal refused"]
+    assert [(e.tool, "amount_cents" in e.outcome) for e in refused] == [("crm.issue_credit", True)]
     assert credits(world) == []
 
 
