@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import update
 
 from coordinator import Home
 from coordinator._tokens import DevKeys, TokenIssuer
@@ -68,6 +69,18 @@ def test_show_prints_the_exact_arguments_and_their_hash(home: Home, parked: dict
     assert f"hash: {acme.args_hash}" in shown.stdout and '"amount_cents": 500' in shown.stdout
     stranger = deskhand("approvals", "show", acme.id, "--home", path, "--token", token(home, "northwind"))
     assert stranger.returncode != 0 and "not_found" in stranger.stderr
+    store = Store(home.coordinator_db)
+    try:
+        with store.engine.begin() as connection:  # changed in the store behind the approver's back
+            connection.execute(
+                update(ApprovalRow)
+                .where(ApprovalRow.id == acme.id)  # type: ignore[arg-type]
+                .values(arguments={**acme.arguments, "amount_cents": 99999})
+            )
+    finally:
+        store.dispose()
+    tampered = deskhand("approvals", "show", acme.id, "--home", path, "--token", token(home, "acme"))
+    assert '"amount_cents": 99999' in tampered.stdout and "changed in the store" in tampered.stderr
 
 
 def test_a_decision_must_name_the_hash_that_was_shown(home: Home, parked: dict[str, ApprovalRow]) -> None:
