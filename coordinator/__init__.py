@@ -21,17 +21,20 @@ from coordinator._resilience import (
 )
 from coordinator._router import GRAPH, Edge, graph_mermaid, graph_text, route
 from coordinator._runtime import Runtime, RuntimeSettings, RuntimeStats, check_approver
-from coordinator._sessions import SessionPool, http_connector
-from coordinator._tokens import DevKeys, TokenIssuer, parse_ttl
+from coordinator._sessions import Connect, SessionPool, http_connector
+from coordinator._tokens import APPROVALS_SUBJECT, Attribution, DevKeys, TokenIssuer, parse_ttl
 from coordinator._toolbox import McpToolbox
 from coordinator._worker import work
 
 __all__ = [
+    "APPROVALS_SUBJECT",
     "GRAPH",
+    "Attribution",
     "BreakerState",
     "BreakerStatistics",
     "BreakerToolbox",
     "CircuitBreaker",
+    "Connect",
     "DevKeys",
     "Edge",
     "Home",

@@ -22,16 +22,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 import anyio
+import httpx2
 from anyio.abc import TaskGroup
+from mcp.shared.exceptions import MCPError
 from mcp.types import RequestParamsMeta
 from pydantic import BaseModel, ValidationError
 
 from coordinator._resilience import BreakerToolbox, CircuitBreaker, RetryingToolbox, TimeoutToolbox
 from coordinator._router import route
-from coordinator._sessions import SessionPool
+from coordinator._sessions import Connect, SessionPool
+from coordinator._tokens import APPROVALS_SUBJECT, Attribution
 from coordinator.store import (
     ApprovalRow,
-    AuditEntry,
     AuditRecord,
     Claim,
     ExchangeRecord,
@@ -40,11 +42,16 @@ from coordinator.store import (
 )
 from schemas import (
     META_IDEMPOTENCY_KEY,
+    META_RUN,
+    META_TRACEPARENT,
     BudgetExhausted,
+    Conflict,
     DeskhandError,
+    ErrorPayload,
     Handoff,
     InboundEmail,
     InsufficientScope,
+    InvalidArgument,
     NotFound,
     Policy,
     RateLimited,
@@ -54,6 +61,7 @@ from schemas import (
     ToolSpec,
     Unavailable,
     args_hash,
+    error_from_payload,
     server_of_scope,
 )
 from schemas.tools import TOOLS_BY_NAME
@@ -427,9 +435,19 @@ class Runtime:
                 result["revision"] = revision
             left = self._left(handoff.budget, budget)
             nxt.append(handoff.next_hop(decision.recipient, decision.payload, left))
-        approvals = [self._approval(handoff, a.tool, a.arguments, a.reason) for a in decision.approvals]
-        audit = [_audit(handoff, f"routed to {decision.recipient or decision.run_status}", decision.reason)]
-        audit += [_audit(handoff, "parked for approval", a.id, tool=a.tool, hashed=a.args_hash) for a in approvals]
+        run_status = decision.run_status if decision.recipient is None else None
+        reason = decision.reason
+        approvals: list[ApprovalRow] = []
+        try:
+            for proposed in decision.approvals:
+                approvals.append(self._approval(handoff, proposed.tool, proposed.arguments, proposed.reason))
+        except InvalidArgument as exc:  # a call no person should be asked to approve: escalate now, with why
+            approvals, nxt, run_status = [], [], "escalated"
+            reason = f"{handoff.recipient}: {exc.message}"
+            audit = [_audit(handoff, "proposal refused", reason, tool=proposed.tool)]
+        else:
+            audit = [_audit(handoff, f"routed to {decision.recipient or decision.run_status}", decision.reason)]
+            audit += [_audit(handoff, "parked for approval", a.id, tool=a.tool, hashed=a.args_hash) for a in approvals]
         recorder.add("output", type(output).__name__, {}, produced)
         await recorder.committed()
 
@@ -439,9 +457,9 @@ class Runtime:
                 worker,
                 state="done",
                 next_handoffs=nxt,
-                run_status=decision.run_status if decision.recipient is None else None,
+                run_status=run_status,
                 result=result,
-                reason=decision.reason,
+                reason=reason,
                 usage=[(handoff.recipient, u) for u in model.usage],
                 tool_calls=budget.used_tool_calls,
                 approvals=approvals,
@@ -476,7 +494,7 @@ class Runtime:
                     with contextlib.suppress(Unavailable), self.breakers[exc.field].guard(exc.field):
                         raise
                 raise
-            mcp = pool_toolbox.for_run(handoff.trace)
+            mcp = pool_toolbox.for_run(handoff.trace, handoff.run_id)
             yield BreakerToolbox(
                 RetryingToolbox(TimeoutToolbox(mcp, self.settings.tool_timeout_seconds)), self.breakers
             )
@@ -504,12 +522,16 @@ class Runtime:
     def _approval(self, handoff: Handoff, tool: str, arguments: dict[str, Any], reason: str) -> ApprovalRow:
         """A parked call. Its arguments are kept as the tool will receive them (validated, with the defaults
         filled in), so the approver sees exactly the call that approval makes, and its hash is the one the
-        server's audit and idempotency records carry. Arguments the tool would refuse are kept as proposed:
-        approving them fails with the tool's own error."""
+        server's audit and idempotency records carry. Arguments the tool would refuse are `InvalidArgument`
+        here, naming the field: no person is asked to approve a call that cannot be made."""
         now = datetime.now(UTC)
         spec = TOOLS_BY_NAME.get(tool)
-        with contextlib.suppress(ValidationError):
-            arguments = spec.input.model_validate(arguments).model_dump(mode="json") if spec else arguments
+        if spec is None:
+            raise InvalidArgument(f"the proposed call names no known tool: {tool!r}", field="tool")
+        try:
+            arguments = spec.input.model_validate(arguments).model_dump(mode="json")
+        except ValidationError as exc:
+            raise _invalid(tool, exc) from exc
         return ApprovalRow(
             id=f"AP-{uuid.uuid4().hex[:12]}",
             run_id=handoff.run_id,
@@ -558,64 +580,94 @@ class Runtime:
     # -- approvals ------------------------------------------------------------------------------
 
     async def decide(
-        self, approval_id: str, *, tenant: str, actor: str, approve: bool, connect_tool: Any
+        self,
+        approval_id: str,
+        *,
+        tenant: str,
+        actor: str,
+        approve: bool,
+        seen_hash: str,
+        connect_tool: Connect,
     ) -> ApprovalRow:
-        """Approve or reject a parked call. Approving runs exactly that call, once (its idempotency
-        key is the approval's id), with a token minted for that one tool's scope."""
+        """Approve or reject a parked call, naming the arguments' hash the approver was shown (a decision on
+        another hash, or on an approval already decided, is a `Conflict` and changes nothing). Approving runs
+        exactly the stored call, once (its idempotency key is the approval's id), if its arguments still have
+        the hash they had when proposed; with a token minted for that one call: the tool's scope, the run, and
+        the approver as its actor. A call that fails or is refused leaves the approval `failed`, audited, and
+        the run escalated with what happened."""
         row = await anyio.to_thread.run_sync(
-            lambda: self.store.decide(approval_id, tenant, approve=approve, actor=actor)
+            lambda: self.store.decide(approval_id, tenant, approve=approve, actor=actor, seen_hash=seen_hash)
         )
         if row.status != "approved":
             await anyio.to_thread.run_sync(lambda: self._settle_run(row.run_id, f"approval {row.status} by {actor}"))
             return row
-        spec = TOOLS_BY_NAME[row.tool]
-        server: ServerName = server_of_scope(spec.scope)
+        try:
+            result = await self._execute(row, actor, connect_tool)
+        except DeskhandError as exc:
+            decision = "approved call refused" if exc.field == "args_hash" else "approved call failed"
+            outcome = exc.to_payload().model_dump()
+            problem = f"{exc.code}: {exc.message}"
+            entry = _approval_audit(row, actor, decision, f"{row.id}: {problem}")
+            failed = await anyio.to_thread.run_sync(
+                lambda: self.store.record_approval_result(row.id, outcome, "failed", [entry])
+            )
+            await anyio.to_thread.run_sync(
+                lambda: self._settle_run(row.run_id, f"the approved {row.tool} failed: {problem}")
+            )
+            return failed
+        entry = _approval_audit(row, actor, "approved call executed", row.id)
+        executed = await anyio.to_thread.run_sync(
+            lambda: self.store.record_approval_result(row.id, result, "executed", [entry])
+        )
+        await anyio.to_thread.run_sync(lambda: self._settle_run(row.run_id, ""))
+        return executed
+
+    async def _execute(self, row: ApprovalRow, actor: str, connect_tool: Connect) -> dict[str, Any]:
+        """Make an approved call; its structured result, or the `DeskhandError` that stopped it."""
+        spec = TOOLS_BY_NAME.get(row.tool)
+        if spec is None:
+            raise InvalidArgument(f"no tool {row.tool!r}", field="tool")
+        stored = args_hash(row.arguments)
+        if stored != row.args_hash:  # changed in the store after it was proposed (and shown, and approved)
+            raise Conflict(
+                f"the stored arguments' hash {stored} is not the approved {row.args_hash}: the call was not made",
+                field="args_hash",
+            )
         try:
             args = spec.input.model_validate(row.arguments)
         except ValidationError as exc:
-            outcome = {"code": "invalid_argument", "message": str(exc)[:500]}
-            await anyio.to_thread.run_sync(lambda: self.store.record_approval_result(row.id, outcome, "failed"))
-            await anyio.to_thread.run_sync(
-                lambda: self._settle_run(row.run_id, f"the approved {row.tool} cannot be made: {outcome['message']}")
-            )
-            return self.store.approval(row.id)
-        async with connect_tool(tenant, server, [spec.scope]) as client:
-            result = await client.call_tool(
-                spec.name,
-                args.model_dump(mode="json"),
-                meta=cast(RequestParamsMeta, {META_IDEMPOTENCY_KEY: f"approval-{row.id}"}),
-            )
-        if result.is_error:
-            outcome = result.structured_content or {"code": "unavailable"}
-            await anyio.to_thread.run_sync(lambda: self.store.record_approval_result(row.id, outcome, "failed"))
-            await anyio.to_thread.run_sync(
-                lambda: self._settle_run(row.run_id, f"approved {row.tool} failed: {outcome}")
-            )
-            return self.store.approval(row.id)
-        await anyio.to_thread.run_sync(
-            lambda: self.store.record_approval_result(row.id, result.structured_content or {}, "executed")
-        )
-        await anyio.to_thread.run_sync(
-            lambda: self.store.audit(
-                AuditEntry(
-                    at=datetime.now(UTC),
-                    tenant=tenant,
-                    run_id=row.run_id,
-                    actor=actor,
-                    tool=row.tool,
-                    args_hash=row.args_hash,
-                    decision="approved call executed",
-                    outcome=row.id,
+            raise _invalid(row.tool, exc) from exc
+        trace = (await anyio.to_thread.run_sync(lambda: self.store.run(row.run_id))).trace
+        meta = {META_IDEMPOTENCY_KEY: f"approval-{row.id}", META_RUN: row.run_id}
+        if trace:
+            meta[META_TRACEPARENT] = trace
+        caller = Attribution(APPROVALS_SUBJECT, run=row.run_id, actor=actor, ttl_seconds=APPROVED_CALL_TTL_SECONDS)
+        server: ServerName = server_of_scope(spec.scope)
+        try:
+            async with connect_tool(row.tenant, server, [spec.scope], caller) as client:
+                result = await client.call_tool(
+                    spec.name, args.model_dump(mode="json"), meta=cast(RequestParamsMeta, meta)
                 )
-            )
-        )
-        await anyio.to_thread.run_sync(lambda: self._settle_run(row.run_id, ""))
-        return self.store.approval(row.id)
+        except MCPError as exc:
+            data = exc.error.data
+            with contextlib.suppress(ValidationError):
+                raise error_from_payload(ErrorPayload.model_validate(data)) from exc
+            raise Unavailable(f"{row.tool}: {exc.error.message} (JSON-RPC {exc.error.code})") from exc
+        except (OSError, httpx2.TransportError, ExceptionGroup) as exc:
+            raise Unavailable(f"cannot reach the {server} MCP server: {_first_leaf(exc)}", field=server) from exc
+        if result.is_error:
+            try:
+                payload = ErrorPayload.model_validate(result.structured_content or {})
+            except ValidationError:
+                text = " ".join(getattr(c, "text", "") for c in result.content)[:500]
+                raise Unavailable(f"{row.tool} failed without an error payload: {text}") from None
+            raise error_from_payload(payload)
+        return dict(result.structured_content or {})
 
     def _settle_run(self, run_id: str, reason: str) -> None:
         """After a decision: the run completes when every approval was executed, escalates otherwise."""
         mine = self.store.approvals(run_id=run_id, status=None)
-        if any(a.status == "pending" for a in mine):
+        if any(a.status in ("pending", "approved") for a in mine):
             return
         if all(a.status == "executed" for a in mine):
             self.store.set_run(run_id, status="completed")
@@ -629,10 +681,46 @@ class Runtime:
         for row in self.store.approvals(status="pending"):
             expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
             if expires < now:
-                self.store.decide(row.id, row.tenant, approve=False, actor="timeout")
+                try:
+                    self.store.decide(row.id, row.tenant, approve=False, actor="timeout", seen_hash=None)
+                except Conflict:  # a person decided it meanwhile
+                    continue
                 self._settle_run(row.run_id, "approval timed out")
                 expired += 1
         return expired
+
+
+APPROVED_CALL_TTL_SECONDS = 120
+"""How long the token minted for one approved call lives."""
+
+
+def _approval_audit(row: ApprovalRow, actor: str, decision: str, outcome: str) -> AuditRecord:
+    """The coordinator's audit entry about an approved call: the approver, the run, the tool and its hash."""
+    return {
+        "at": datetime.now(UTC),
+        "tenant": row.tenant,
+        "run_id": row.run_id,
+        "actor": actor,
+        "specialist": "",
+        "tool": row.tool,
+        "args_hash": row.args_hash,
+        "decision": decision,
+        "outcome": outcome[:500],
+    }
+
+
+def _invalid(tool: str, exc: ValidationError) -> InvalidArgument:
+    """The tool's input model refused these arguments: name the first field and what was expected."""
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(arguments)"
+    return InvalidArgument(f"the proposed {tool} is invalid: {where}: {first['msg']}", field=where)
+
+
+def _first_leaf(exc: BaseException) -> BaseException:
+    """The first exception inside (possibly nested) exception groups."""
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
 
 
 def check_approver(principal: Any, tenant: str) -> None:

@@ -1,7 +1,8 @@
 """MCP client sessions per (tenant, specialist, server), opened once and reused by every run.
 
 Each session carries a token the coordinator minted for that tenant, that server's audience and
-only the specialist's scopes on that server (never a token it was given). Tokens are short-lived;
+only the specialist's scopes on that server (never a token it was given), with the subject
+`specialist:<name>`; the run of each call travels in the call's `_meta`. Tokens are short-lived;
 a session whose token is about to expire is replaced by one with a fresh token. Opening a
 session per call would cost more than the call itself.
 
@@ -26,13 +27,13 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError as McpError
 
-from coordinator._tokens import TokenIssuer
+from coordinator._tokens import Attribution, TokenIssuer
 from coordinator._toolbox import McpToolbox
 from schemas import ServerName, Unavailable, server_of_scope
 from specialists.kit import Manifest
 
-Connect = Callable[[str, ServerName, list[str]], AbstractAsyncContextManager[Client]]
-"""Opens a client for (tenant, server, scopes)."""
+Connect = Callable[[str, ServerName, list[str], Attribution], AbstractAsyncContextManager[Client]]
+"""Opens a client for (tenant, server, scopes), with a token attributed to the given caller."""
 
 
 def http_connector(urls: dict[ServerName, str], issuer: TokenIssuer, *, ttl_seconds: int = 900) -> Connect:
@@ -41,9 +42,15 @@ def http_connector(urls: dict[ServerName, str], issuer: TokenIssuer, *, ttl_seco
     tls = ssl.create_default_context()
 
     @asynccontextmanager
-    async def connect(tenant: str, server: ServerName, scopes: list[str]) -> AsyncIterator[Client]:
+    async def connect(tenant: str, server: ServerName, scopes: list[str], caller: Attribution) -> AsyncIterator[Client]:
         token = issuer.mint(
-            tenant=tenant, scopes=scopes, audience=urls[server], ttl_seconds=ttl_seconds, subject="deskhand-coordinator"
+            tenant=tenant,
+            scopes=scopes,
+            audience=urls[server],
+            ttl_seconds=caller.ttl_seconds or ttl_seconds,
+            subject=caller.subject,
+            run=caller.run,
+            actor=caller.actor,
         )
         headers = {"Authorization": f"Bearer {token}"}
         async with (
@@ -144,6 +151,7 @@ class SessionPool:
         by_server: dict[ServerName, list[str]] = {}
         for scope in manifest.scopes:
             by_server.setdefault(server_of_scope(scope), []).append(scope)
+        caller = Attribution.specialist(manifest.name)
         ready, close = anyio.Event(), anyio.Event()
         opened: dict[str, McpToolbox] = {}
         failed: list[BaseException] = []
@@ -154,7 +162,8 @@ class SessionPool:
                     clients = {}
                     for server, scopes in by_server.items():
                         try:
-                            clients[server] = await stack.enter_async_context(self._connect(tenant, server, scopes))
+                            opening = self._connect(tenant, server, scopes, caller)
+                            clients[server] = await stack.enter_async_context(opening)
                         except (OSError, httpx2.TransportError, McpError, ExceptionGroup) as exc:
                             raise Unavailable(f"cannot reach the {server} MCP server: {exc}", field=server) from exc
                     opened["toolbox"] = await McpToolbox.discover(clients)

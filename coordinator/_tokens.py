@@ -2,7 +2,8 @@
 
 `DevKeys.create(dir)` writes an Ed25519 signing key and the matching public JWKS (what servers
 trust). `TokenIssuer.mint(...)` signs a token for one tenant, one audience set and only the
-scopes asked for; the claim names come from `schemas.Claims`.
+scopes asked for; the claim names come from `schemas.Claims`. `Attribution` is who a token says is
+calling: a specialist (`specialist:<name>`), or for an approved call, the run and the approver.
 """
 
 from __future__ import annotations
@@ -16,17 +17,36 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Final
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
-from schemas import SCOPES, Claims, ConfigError
+from schemas import SCOPES, SPECIALIST_SUBJECT_PREFIX, Claims, ConfigError
 
 SIGNING_KEY_FILE = "signing-key.pem"
 JWKS_FILE = "jwks.json"
 ALGORITHM = "EdDSA"
+APPROVALS_SUBJECT: Final = "coordinator:approvals"
+"""The subject of a token minted to make one approved call (the approver is its actor)."""
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Who a minted token says is calling, for the servers' audit: its subject and, for a token minted
+    for one call, the run it belongs to and the person on whose decision it is made (RFC 8693 `act`)."""
+
+    subject: str
+    run: str | None = None
+    actor: str | None = None
+    ttl_seconds: int | None = None
+    """Shorter than the connector's default, for a token minted for one call."""
+
+    @classmethod
+    def specialist(cls, name: str) -> Attribution:
+        return cls(f"{SPECIALIST_SUBJECT_PREFIX}{name}")
 
 
 @dataclass(frozen=True)
@@ -102,13 +122,16 @@ class TokenIssuer:
         subject: str = "deskhand-cli",
         roles: Iterable[str] = (),
         client_id: str | None = None,
+        run: str | None = None,
+        actor: str | None = None,
     ) -> str:
+        """A signed token; `run` and `actor` (a subject) name the run and the person a one-call token is for."""
         scope_list = sorted(set(scopes))
         unknown = [s for s in scope_list if s not in SCOPES]
         if unknown:
             raise ConfigError(f"unknown scopes {unknown}; expected some of {list(SCOPES)}", field="scopes")
         now = int(time.time())
-        claims = {
+        claims: dict[str, Any] = {
             "iss": self.issuer,
             "sub": subject,
             "aud": audience if isinstance(audience, str) else list(audience),
@@ -121,4 +144,8 @@ class TokenIssuer:
             Claims.ROLES: sorted(set(roles)),
             Claims.CLIENT_ID: client_id or subject,
         }
+        if run is not None:
+            claims[Claims.RUN] = run
+        if actor is not None:
+            claims[Claims.ACTOR] = {"sub": actor}
         return jwt.encode(claims, self._keys.private_key, algorithm=ALGORITHM, headers={"kid": self._keys.kid})

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from schemas import (
     META_IDEMPOTENCY_KEY,
+    META_RUN,
     META_TRACEPARENT,
     DeskhandError,
     ErrorPayload,
@@ -39,15 +40,19 @@ from schemas.tools import TOOLS_BY_NAME
 
 
 class McpToolbox:
-    def __init__(self, clients: Mapping[ServerName, Client], tools: Mapping[str, Tool], *, trace: str = "") -> None:
+    def __init__(
+        self, clients: Mapping[ServerName, Client], tools: Mapping[str, Tool], *, trace: str = "", run: str = ""
+    ) -> None:
         self._clients = dict(clients)
         self._tools = dict(tools)
         self._available = frozenset(tools)
         self._trace = trace
+        self._run = run
 
-    def for_run(self, traceparent: str) -> McpToolbox:
-        """The same sessions, with the run's W3C `traceparent` sent in every call's `_meta`."""
-        return McpToolbox(self._clients, self._tools, trace=traceparent)
+    def for_run(self, traceparent: str, run_id: str = "") -> McpToolbox:
+        """The same sessions, with the run's W3C `traceparent` and its id sent in every call's `_meta`
+        (the pooled sessions' tokens name the specialist, not the run, so the servers learn it here)."""
+        return McpToolbox(self._clients, self._tools, trace=traceparent, run=run_id)
 
     @classmethod
     async def discover(cls, clients: Mapping[ServerName, Client]) -> McpToolbox:
@@ -81,6 +86,8 @@ class McpToolbox:
             values[META_IDEMPOTENCY_KEY] = key
         if self._trace:
             values[META_TRACEPARENT] = self._trace
+        if self._run:
+            values[META_RUN] = self._run
         meta = cast(RequestParamsMeta, values) if values else None
         request = CallToolRequest(
             params=CallToolRequestParams(

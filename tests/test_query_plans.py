@@ -145,7 +145,12 @@ async def test_every_hot_statement_uses_an_index_and_a_server_one_that_leads_wit
         assert pending, "the refund is parked for approval"
         for approval in pending:
             await runtime.decide(
-                approval.id, tenant=approval.tenant, approve=True, actor="ops@acme.example", connect_tool=world.connect
+                approval.id,
+                tenant=approval.tenant,
+                approve=True,
+                actor="ops@acme.example",
+                seen_hash=approval.args_hash,
+                connect_tool=world.connect,
             )
         await work(runtime, concurrency=2, until_idle=True, poll_seconds=0.01)
         store.approvals(tenant="acme")

@@ -123,10 +123,12 @@ def _report(console: Console, runs: list[RunRow], runtime: Runtime, home: Home) 
         first = waiting[0]
         console.print(
             "To decide one, with the servers running (`deskhand serve NAME --http ... --home "
-            f"{home.path}`):\n  deskhand approvals approve {first.id} --home {home.path} --token "
-            f'"$(deskhand token mint --home {home.path} --tenant {first.tenant} --role approver '
+            f"{home.path}`), name the hash of the arguments you approve (`deskhand approvals show ID` prints "
+            f"both):\n  deskhand approvals approve {first.id} --hash {first.args_hash} --home {home.path} "
+            f'--token "$(deskhand token mint --home {home.path} --tenant {first.tenant} --role approver '
             f'--audience {home.approvals_audience})"',
             highlight=False,
+            soft_wrap=True,
         )
 
 

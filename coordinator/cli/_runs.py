@@ -16,14 +16,14 @@ from rich.table import Table
 
 from coordinator._home import Home, default_home
 from coordinator._router import graph_mermaid, graph_text
-from coordinator._runtime import RuntimeSettings, check_approver
+from coordinator._runtime import Runtime, RuntimeSettings, check_approver
 from coordinator._service import ModelName, issuer_of, open_runtime
-from coordinator._sessions import http_connector
+from coordinator._sessions import SessionPool, http_connector
 from coordinator._worker import work as run_workers
 from coordinator.models import OfflineModel
-from coordinator.store import Store
+from coordinator.store import ApprovalRow, Store
 from mcp_servers.kit import JwtVerifier, KeySet
-from schemas import ConfigError, InboundEmail, Unauthenticated
+from schemas import ConfigError, InboundEmail, Principal, Unauthenticated, args_hash
 
 out = Console()
 err = Console(stderr=True)
@@ -44,6 +44,12 @@ DbOption = Annotated[
 ]
 TokenOption = Annotated[
     str, typer.Option("--token", envvar="DESKHAND_APPROVER_TOKEN", help="An approver token of the approval's tenant.")
+]
+HashOption = Annotated[
+    str,
+    typer.Option(
+        "--hash", help="The arguments' hash of the call you decide, as `approvals list` or `approvals show` print it."
+    ),
 ]
 ModelOption = Annotated[str, typer.Option("--model", help="offline (default) or anthropic (needs ANTHROPIC_API_KEY).")]
 
@@ -178,70 +184,119 @@ def register(app: typer.Typer) -> None:
         print(graph_mermaid() if mermaid else graph_text())
 
     @approvals.command("list")
-    def approvals_list(
-        home: HomeOption, db: DbOption = None, tenant: Annotated[str | None, typer.Option()] = None
-    ) -> None:
-        """Approvals waiting for a decision."""
-        store = Store(db or Home.load(home).coordinator_db)
-        rows = store.approvals(tenant=tenant)
-        store.dispose()
-        table = Table(title=f"{len(rows)} approvals waiting", title_justify="left")
-        for column in ("id", "tenant", "run", "tool", "arguments", "why", "expires"):
+    def approvals_list(home: HomeOption, token: TokenOption = "", db: DbOption = None) -> None:
+        """The approvals of the token's tenant waiting for a decision, with the hash a decision names."""
+        home_obj = Home.load(home)
+        principal = anyio.run(_approver, home_obj, token)
+        check_approver(principal, principal.tenant)
+        store = Store(db or home_obj.coordinator_db)
+        try:
+            rows = store.approvals(tenant=principal.tenant)
+        finally:
+            store.dispose()
+        table = Table(title=f"{len(rows)} approvals waiting ({principal.tenant})", title_justify="left")
+        for column in ("id", "run", "tool", "arguments", "why", "expires"):
             table.add_column(column)
+        table.add_column("hash (--hash)", no_wrap=True, min_width=64)
         for row in rows:
             table.add_row(
                 row.id,
-                row.tenant,
                 row.run_id,
                 row.tool,
                 json.dumps(row.arguments),
                 row.reason,
                 f"{row.expires_at:%Y-%m-%d %H:%M}",
+                row.args_hash,
             )
         out.print(table)
 
-    def decide(approval_id: str, home: Path, db: str | None, token: str, approve: bool) -> None:
+    @approvals.command("show")
+    def approvals_show(approval_id: str, home: HomeOption, token: TokenOption = "", db: DbOption = None) -> None:
+        """One approval: the exact arguments the call would be made with, and their hash."""
         home_obj = Home.load(home)
-        verifier = JwtVerifier(
-            KeySet.from_file(home_obj.jwks_path), issuer=home_obj.issuer, audience=home_obj.approvals_audience
+        principal = anyio.run(_approver, home_obj, token)
+        store = Store(db or home_obj.coordinator_db)
+        try:
+            row = store.approval(approval_id)
+        finally:
+            store.dispose()
+        check_approver(principal, row.tenant)
+        out.print(
+            f"{row.id} ({row.status}) run {row.run_id}, tenant {row.tenant}\n"
+            f"tool: {row.tool}\nwhy: {row.reason}\nexpires: {row.expires_at:%Y-%m-%d %H:%M} UTC\n"
+            f"hash: {row.args_hash}\narguments:\n{json.dumps(row.arguments, indent=2, ensure_ascii=False)}",
+            highlight=False,
+            markup=False,
         )
-        if not token:
-            raise Unauthenticated(
-                "give --token (or $DESKHAND_APPROVER_TOKEN): an approver token, e.g. "
-                "`deskhand token mint --tenant T --role approver --audience "
-                f"{home_obj.approvals_audience}`"
+        if args_hash(row.arguments) != row.args_hash:
+            err.print(
+                f"warning: these arguments' hash is {args_hash(row.arguments)}, not the one proposed: "
+                "they were changed in the store, and approving will not make the call",
+                highlight=False,
+                markup=False,
             )
 
-        async def main() -> str:
-            principal = await verifier.verify_principal(token)
+    def decide(approval_id: str, home: Path, db: str | None, token: str, seen_hash: str, approve: bool) -> None:
+        home_obj = Home.load(home)
+
+        async def main() -> ApprovalRow:
+            principal = await _approver(home_obj, token)
             store = Store(db or home_obj.coordinator_db)
             try:
                 approval = store.approval(approval_id)
             finally:
                 store.dispose()
             check_approver(principal, approval.tenant)
-            async with open_runtime(home_obj, [approval.tenant], db=db) as runtime:
-                urls = {name: server.url for name, server in home_obj.servers.items()}
-                row = await runtime.decide(
-                    approval_id,
-                    tenant=principal.tenant,
-                    actor=principal.subject,
-                    approve=approve,
-                    connect_tool=http_connector(urls, issuer_of(home_obj)),
-                )
-                return f"{row.id}: {row.status}" + (f" → {json.dumps(row.result)}" if row.result else "")
+            # deciding needs the store and, to make an approved call, that one tool's server: not the
+            # specialists' sessions nor the tenants' policies (which `open_runtime` fetches from every server)
+            urls = {name: server.url for name, server in home_obj.servers.items()}
+            connect = http_connector(urls, issuer_of(home_obj))
+            store = Store(db or home_obj.coordinator_db)
+            try:
+                async with SessionPool(connect) as pool:
+                    runtime = Runtime(store=store, specialists={}, pool=pool, model=OfflineModel(), policies={})
+                    return await runtime.decide(
+                        approval_id,
+                        tenant=principal.tenant,
+                        actor=principal.subject,
+                        approve=approve,
+                        seen_hash=seen_hash,
+                        connect_tool=connect,
+                    )
+            finally:
+                store.dispose()
 
-        out.print(anyio.run(main), highlight=False)
+        row = anyio.run(main)
+        text = f"{row.id}: {row.status}" + (f" → {json.dumps(row.result)}" if row.result else "")
+        if row.status == "failed":  # decided, but the call was not made: say so, and exit non-zero
+            err.print(f"{text}\nthe run is escalated", highlight=False, markup=False)
+            raise typer.Exit(1)
+        out.print(text, highlight=False, markup=False)
 
     @approvals.command("approve")
-    def approvals_approve(approval_id: str, home: HomeOption, token: TokenOption = "", db: DbOption = None) -> None:
-        """Approve: the exact call that was parked runs, once."""
-        decide(approval_id, home, db, token, True)
+    def approvals_approve(
+        approval_id: str, home: HomeOption, seen_hash: HashOption, token: TokenOption = "", db: DbOption = None
+    ) -> None:
+        """Approve: the exact call that was parked (the one with this hash) runs, once."""
+        decide(approval_id, home, db, token, seen_hash, True)
 
     @approvals.command("reject")
-    def approvals_reject(approval_id: str, home: HomeOption, token: TokenOption = "", db: DbOption = None) -> None:
+    def approvals_reject(
+        approval_id: str, home: HomeOption, seen_hash: HashOption, token: TokenOption = "", db: DbOption = None
+    ) -> None:
         """Reject: the call never runs and the run is escalated."""
-        decide(approval_id, home, db, token, False)
+        decide(approval_id, home, db, token, seen_hash, False)
+
+
+async def _approver(home: Home, token: str) -> Principal:
+    """The principal of an approver token for this home's approvals audience (its role is checked per approval)."""
+    if not token:
+        raise Unauthenticated(
+            "give --token (or $DESKHAND_APPROVER_TOKEN): an approver token, e.g. "
+            f"`deskhand token mint --tenant T --role approver --audience {home.approvals_audience}`"
+        )
+    verifier = JwtVerifier(KeySet.from_file(home.jwks_path), issuer=home.issuer, audience=home.approvals_audience)
+    return await verifier.verify_principal(token)
 
 
 class _Stopping:

@@ -20,7 +20,7 @@ from mcp import Client
 
 from coordinator._home import DEFAULT_ISSUER, Home, ServerConfig
 from coordinator._sessions import Connect
-from coordinator._tokens import DevKeys, TokenIssuer
+from coordinator._tokens import Attribution, DevKeys, TokenIssuer
 from mcp_servers import crm, helpdesk, knowledge, mailbox
 from mcp_servers.kit import BoundarySettings, Database, GuardedServer, JwksUrl, JwtVerifier, KeySet
 from schemas import ConfigError, DeskhandError, ServerName, TenantFile
@@ -114,8 +114,15 @@ async def in_memory_world(
         servers[name] = server
 
     @asynccontextmanager
-    async def connect(tenant: str, server: ServerName, scopes: list[str]) -> AsyncIterator[Client]:
-        token = issuer.mint(tenant=tenant, scopes=scopes, audience="urn:deskhand:eval", subject="deskhand-eval")
+    async def connect(tenant: str, server: ServerName, scopes: list[str], caller: Attribution) -> AsyncIterator[Client]:
+        token = issuer.mint(
+            tenant=tenant,
+            scopes=scopes,
+            audience="urn:deskhand:eval",
+            subject=caller.subject,
+            run=caller.run,
+            actor=caller.actor,
+        )
         mcp = await servers[server].in_memory(verifier, token, middleware=middleware(server))
         async with Client(mcp) as client:
             yield client

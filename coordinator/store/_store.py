@@ -40,7 +40,7 @@ from coordinator.store._tables import (
     UsageRow,
 )
 from mcp_servers.kit import Database
-from schemas import Conflict, Handoff, NotFound, RunBudget, RunStatus
+from schemas import Conflict, DeskhandError, Handoff, NotFound, RunBudget, RunStatus
 from specialists.kit import Usage
 
 
@@ -605,42 +605,87 @@ class Store:
             raise NotFound(f"approval {approval_id!r} not found")
         return row
 
-    def decide(self, approval_id: str, tenant: str, *, approve: bool, actor: str) -> ApprovalRow:
-        """Move a pending approval of `tenant` to approved or rejected, once (a second decision is a Conflict)."""
+    def decide(self, approval_id: str, tenant: str, *, approve: bool, actor: str, seen_hash: str | None) -> ApprovalRow:
+        """Move a pending approval of `tenant` to approved or rejected (expired if past its deadline), exactly
+        once: one conditional UPDATE, so of concurrent deciders one wins and the others get a `Conflict`, and
+        a decision is never overwritten. `seen_hash` is the arguments' hash the approver was shown; a decision
+        naming another hash changes nothing (None only for the coordinator's own expiry)."""
         now = _now()
-        with self._session() as session:
-            row = session.get(ApprovalRow, approval_id, with_for_update=self.is_postgres)
-            if row is None or row.tenant != tenant:
-                raise NotFound(f"approval {approval_id!r} not found")
-            if row.status != "pending":
-                raise Conflict(f"approval {approval_id} was already {row.status}", field="status")
-            expired = _aware(row.expires_at) is not None and _aware(row.expires_at) < now  # type: ignore[operator]
-            row.status = "expired" if expired else ("approved" if approve else "rejected")
-            row.decided_by, row.decided_at = actor, now
-            session.add(row)
-            session.add(
-                AuditEntry(
-                    at=now,
-                    tenant=tenant,
-                    run_id=row.run_id,
-                    actor=actor,
-                    tool=row.tool,
-                    args_hash=row.args_hash,
-                    decision=f"approval {row.status}",
-                    outcome=approval_id,
+        with self.engine.begin() as connection:
+            decided = (
+                connection.execute(
+                    update(_APPROVAL)
+                    .where(
+                        _APPROVAL.c.id == approval_id,
+                        _APPROVAL.c.tenant == tenant,
+                        _APPROVAL.c.status == "pending",
+                        _APPROVAL.c.args_hash == (seen_hash if seen_hash is not None else _APPROVAL.c.args_hash),
+                    )
+                    .values(
+                        status=case(
+                            (_APPROVAL.c.expires_at < now, "expired"), else_="approved" if approve else "rejected"
+                        ),
+                        decided_by=actor,
+                        decided_at=now,
+                    )
+                    .returning(*_APPROVAL.c)
                 )
+                .mappings()
+                .first()
             )
-            session.commit()
-        return row
+            if decided is None:
+                raise self._undecidable(connection, approval_id, tenant, seen_hash)
+            connection.execute(
+                _INSERT[_AUDIT],
+                {
+                    "at": now,
+                    "tenant": tenant,
+                    "run_id": decided["run_id"],
+                    "actor": actor,
+                    "specialist": "",
+                    "tool": decided["tool"],
+                    "args_hash": decided["args_hash"],
+                    "decision": f"approval {decided['status']}",
+                    "outcome": approval_id,
+                },
+            )
+        return ApprovalRow.model_validate(dict(decided))
 
-    def record_approval_result(self, approval_id: str, result: dict[str, Any], status: str) -> None:
-        with self._session() as session:
-            row = session.get(ApprovalRow, approval_id)
-            if row is None:
-                raise NotFound(f"approval {approval_id!r} not found")
-            row.result, row.status = result, status
-            session.add(row)
-            session.commit()
+    @staticmethod
+    def _undecidable(connection: Connection, approval_id: str, tenant: str, seen_hash: str | None) -> DeskhandError:
+        """Why a decision changed nothing: no such approval of this tenant, already decided, or another hash."""
+        row = connection.execute(_APPROVAL.select().where(_APPROVAL.c.id == approval_id)).mappings().first()
+        if row is None or row["tenant"] != tenant:
+            return NotFound(f"approval {approval_id!r} not found")
+        if row["status"] != "pending":
+            return Conflict(f"approval {approval_id} was already {row['status']}", field="status")
+        return Conflict(
+            f"approval {approval_id}: the arguments' hash given ({seen_hash}) is not the one of the call waiting "
+            f"for a decision ({row['args_hash']}); look at the call again (`deskhand approvals show {approval_id}`)",
+            field="args_hash",
+        )
+
+    def record_approval_result(
+        self, approval_id: str, result: dict[str, Any], status: str, audit: Sequence[AuditRecord] = ()
+    ) -> ApprovalRow:
+        """Record what an approved call did (`executed` or `failed`), with its audit entries, in one
+        transaction; only an approval that is `approved` (and not yet recorded) moves."""
+        with self.engine.begin() as connection:
+            moved = (
+                connection.execute(
+                    update(_APPROVAL)
+                    .where(_APPROVAL.c.id == approval_id, _APPROVAL.c.status == "approved")
+                    .values(result=result, status=status)
+                    .returning(*_APPROVAL.c)
+                )
+                .mappings()
+                .first()
+            )
+            if moved is None:
+                raise Conflict(f"approval {approval_id} is not waiting for its result", field="status")
+            if audit:
+                connection.execute(_INSERT[_AUDIT], list(audit))
+        return ApprovalRow.model_validate(dict(moved))
 
     def set_run(
         self, run_id: str, *, status: RunStatus, reason: str = "", result: dict[str, Any] | None = None

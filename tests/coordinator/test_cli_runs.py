@@ -86,14 +86,6 @@ def test_submit_work_and_decide_approvals_with_approver_tokens(served: Home, tmp
     assert "already submitted" in again.stdout
     worked = deskhand("work", "--home", home, "--until-idle", "--concurrency", "2", timeout=300)
     assert worked.returncode == 0, worked.stderr[-2000:]
-    listed = deskhand("approvals", "list", "--home", home)
-    assert "2 approvals waiting" in listed.stdout and "crm.issue_credit" in listed.stdout
-
-    store = Store(Home.load(served.path).coordinator_db)
-    try:
-        by_tenant = {a.tenant: a for a in store.approvals()}
-    finally:
-        store.dispose()
     audience = Home.load(served.path).approvals_audience
 
     def token(tenant: str, role: str) -> str:
@@ -101,23 +93,44 @@ def test_submit_work_and_decide_approvals_with_approver_tokens(served: Home, tmp
             "token", "mint", "--home", home, "--tenant", tenant, "--role", role, "--audience", audience
         ).stdout.strip()
 
+    listed = deskhand("approvals", "list", "--home", home, "--token", token("acme", "approver"))
+    assert "1 approvals waiting (acme)" in listed.stdout and "crm.issue_credit" in listed.stdout
+
+    store = Store(Home.load(served.path).coordinator_db)
+    try:
+        by_tenant = {a.tenant: a for a in store.approvals()}
+    finally:
+        store.dispose()
+
     acme_id, nw_id = by_tenant["acme"].id, by_tenant["northwind"].id
-    stranger = deskhand("approvals", "approve", acme_id, "--home", home, "--token", token("northwind", "approver"))
+    acme_hash, nw_hash = by_tenant["acme"].args_hash, by_tenant["northwind"].args_hash
+    assert acme_hash in listed.stdout
+    stranger = deskhand(
+        "approvals", "approve", acme_id, "--hash", acme_hash, "--home", home, "--token", token("northwind", "approver")
+    )
     assert stranger.returncode == 2 and "not_found" in stranger.stderr
-    agent = deskhand("approvals", "approve", acme_id, "--home", home, "--token", token("acme", "agent"))
+    agent = deskhand(
+        "approvals", "approve", acme_id, "--hash", acme_hash, "--home", home, "--token", token("acme", "agent")
+    )
     assert agent.returncode == 2 and "insufficient_scope" in agent.stderr
-    missing = deskhand("approvals", "approve", acme_id, "--home", home)
+    missing = deskhand("approvals", "approve", acme_id, "--hash", acme_hash, "--home", home)
     assert missing.returncode == 2 and "give --token" in missing.stderr
 
-    approved = deskhand("approvals", "approve", acme_id, "--home", home, "--token", token("acme", "approver"))
+    approved = deskhand(
+        "approvals", "approve", acme_id, "--hash", acme_hash, "--home", home, "--token", token("acme", "approver")
+    )
     assert (
         approved.returncode == 0
         and f"{acme_id}: executed" in approved.stdout
         and '"amount_cents": 8000' in approved.stdout
     )
-    twice = deskhand("approvals", "approve", acme_id, "--home", home, "--token", token("acme", "approver"))
+    twice = deskhand(
+        "approvals", "approve", acme_id, "--hash", acme_hash, "--home", home, "--token", token("acme", "approver")
+    )
     assert twice.returncode == 2 and "already executed" in twice.stderr
-    rejected = deskhand("approvals", "reject", nw_id, "--home", home, "--token", token("northwind", "approver"))
+    rejected = deskhand(
+        "approvals", "reject", nw_id, "--hash", nw_hash, "--home", home, "--token", token("northwind", "approver")
+    )
     assert rejected.returncode == 0 and f"{nw_id}: rejected" in rejected.stdout
 
     store = Store(Home.load(served.path).coordinator_db)

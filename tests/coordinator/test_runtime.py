@@ -129,11 +129,23 @@ async def test_a_credit_request_waits_for_approval_and_runs_exactly_once(world: 
         check_approver(Principal(tenant="acme", subject="agent", client_id="x", roles=frozenset({"agent"})), "acme")
 
     decided = await runtime.decide(
-        approval.id, tenant="acme", actor="boss@acme", approve=True, connect_tool=world.connect
+        approval.id,
+        tenant="acme",
+        actor="boss@acme",
+        approve=True,
+        seen_hash=approval.args_hash,
+        connect_tool=world.connect,
     )
     assert decided.status == "executed" and decided.result["amount_cents"] == 12000
     with pytest.raises(Conflict):
-        await runtime.decide(approval.id, tenant="acme", actor="boss@acme", approve=True, connect_tool=world.connect)
+        await runtime.decide(
+            approval.id,
+            tenant="acme",
+            actor="boss@acme",
+            approve=True,
+            seen_hash=approval.args_hash,
+            connect_tool=world.connect,
+        )
     assert runtime.store.run(run_id).status == "completed"
     with world.servers["crm"].db.admin_session() as session:
         credits = session.exec(select(CreditRow).where(CreditRow.tenant_id == "acme")).all()
@@ -168,7 +180,12 @@ async def test_an_approved_call_carries_one_args_hash_from_the_proposal_to_the_s
     assert "– Rückerstattung" in approval.arguments["reason"]
     assert approval.args_hash == args_hash(approval.arguments)
     decided = await runtime.decide(
-        approval.id, tenant="acme", actor="boss@acme", approve=True, connect_tool=world.connect
+        approval.id,
+        tenant="acme",
+        actor="boss@acme",
+        approve=True,
+        seen_hash=approval.args_hash,
+        connect_tool=world.connect,
     )
     assert decided.status == "executed"
     with world.servers["crm"].db.admin_session() as session:
@@ -193,7 +210,12 @@ async def test_a_rejected_approval_escalates_and_writes_nothing(world: World, ru
     await work(runtime, until_idle=True, poll_seconds=0.01)
     [approval] = runtime.store.approvals(tenant="northwind")
     decided = await runtime.decide(
-        approval.id, tenant="northwind", actor="lead", approve=False, connect_tool=world.connect
+        approval.id,
+        tenant="northwind",
+        actor="lead",
+        approve=False,
+        seen_hash=approval.args_hash,
+        connect_tool=world.connect,
     )
     assert decided.status == "rejected"
     assert runtime.store.run(run_id).status == "escalated"

@@ -11,6 +11,7 @@ from mcp import Client
 
 from coordinator._registry import load_specialists
 from coordinator._sessions import SessionPool
+from coordinator._tokens import Attribution
 from schemas import ServerName, server_of_scope
 from schemas.tools import crm
 from tests.specialists.harness import World
@@ -27,14 +28,18 @@ class Counting:
     def __init__(self, world: World) -> None:
         self.world = world
         self.opened: list[tuple[str, ServerName]] = []
+        self.callers: list[Attribution] = []
         self.closed: list[tuple[str, ServerName]] = []
         self._changed = anyio.Event()
 
     @asynccontextmanager
-    async def connect(self, tenant: str, server: ServerName, scopes: list[str]) -> AsyncIterator[Client]:
+    async def connect(
+        self, tenant: str, server: ServerName, scopes: list[str], caller: Attribution
+    ) -> AsyncIterator[Client]:
         self.opened.append((tenant, server))
+        self.callers.append(caller)
         try:
-            async with self.world.connect(tenant, server, scopes) as client:
+            async with self.world.connect(tenant, server, scopes, caller) as client:
                 yield client
         finally:
             self.closed.append((tenant, server))
@@ -67,6 +72,7 @@ async def test_a_session_set_is_opened_once_and_reused(world: World) -> None:
         assert len(pool) == 1
     triage_servers = {server for _, server in counting.opened}
     assert len(counting.opened) == len(triage_servers)  # one session per server, not one per call
+    assert {caller.subject for caller in counting.callers} == {"specialist:triage"}  # its tokens name it
 
 
 async def test_past_its_bound_the_pool_closes_the_least_recently_used_idle_set(world: World) -> None:

@@ -10,12 +10,13 @@ from typing import Any
 
 from mcp import Client
 
+from coordinator._tokens import Attribution
 from coordinator._toolbox import McpToolbox
 from mcp_servers import crm, helpdesk, knowledge, mailbox
 from mcp_servers.kit import Database, GuardedServer
 from schemas import ServerName, TenantFile, server_of_scope
 from specialists.kit import Budget, Model, ScopedToolbox, SpecialistContext
-from tests.conftest import Issuer
+from tests.conftest import AUDIENCE, Issuer
 from tests.mcp_servers.helpers import seeded
 
 MODULES = {"crm": crm, "helpdesk": helpdesk, "knowledge": knowledge, "mailbox": mailbox}
@@ -42,9 +43,25 @@ class World:
             server.db.dispose()
 
     @asynccontextmanager
-    async def connect(self, tenant: str, server: ServerName, scopes: list[str]) -> AsyncIterator[Client]:
-        """An in-memory MCP client to `server` for `tenant` with `scopes` (the coordinator's `Connect`)."""
-        mcp = await self.servers[server].in_memory(self.issuer.verifier(), self.issuer.token(tenant, scopes))
+    async def connect(
+        self, tenant: str, server: ServerName, scopes: list[str], caller: Attribution | None = None
+    ) -> AsyncIterator[Client]:
+        """An in-memory MCP client to `server` for `tenant` with `scopes` (the coordinator's `Connect`), its token
+        attributed to `caller` when given."""
+        token = (
+            self.issuer.token(tenant, scopes)
+            if caller is None
+            else self.issuer.issuer.mint(
+                tenant=tenant,
+                scopes=scopes,
+                audience=AUDIENCE,
+                ttl_seconds=caller.ttl_seconds or 600,
+                subject=caller.subject,
+                run=caller.run,
+                actor=caller.actor,
+            )
+        )
+        mcp = await self.servers[server].in_memory(self.issuer.verifier(), token)
         async with Client(mcp) as client:
             yield client
 

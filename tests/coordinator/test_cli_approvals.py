@@ -1,0 +1,123 @@
+"""`deskhand approvals list/show/approve/reject` as an approver runs them: a tenant's token to see or decide,
+the hash of what was seen named in the decision, and a call that could not be made said so with a non-zero exit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import update
+
+from coordinator import Home
+from coordinator._tokens import DevKeys, TokenIssuer
+from coordinator.store import ApprovalRow, Store
+from tests.coordinator.cli_helpers import ACME, NORTHWIND, deskhand, init_on_free_ports
+from tests.coordinator.test_approvals import park
+
+pytestmark = pytest.mark.slow  # each command is a process of its own
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
+    """A home with both tenants and no servers running."""
+    return init_on_free_ports(tmp_path_factory.mktemp("home"), ACME, NORTHWIND)
+
+
+@pytest.fixture
+def parked(home: Home) -> Iterator[dict[str, ApprovalRow]]:
+    store = Store(home.coordinator_db)
+    try:
+        yield {tenant: park(store, tenant) for tenant in ("acme", "northwind")}
+    finally:
+        store.dispose()
+
+
+def token(home: Home, tenant: str, role: str = "approver") -> str:
+    issuer = TokenIssuer(DevKeys.load(home.keys_dir), issuer=home.issuer)
+    return issuer.mint(tenant=tenant, scopes=[], audience=home.approvals_audience, roles=[role], subject=f"{role}@x")
+
+
+def stored(home: Home, approval_id: str) -> tuple[str, str]:
+    """The approval's status and its run's status."""
+    store = Store(home.coordinator_db)
+    try:
+        row = store.approval(approval_id)
+        return row.status, store.run(row.run_id).status
+    finally:
+        store.dispose()
+
+
+def test_listing_approvals_needs_an_approver_token_and_shows_only_its_tenants(
+    home: Home, parked: dict[str, ApprovalRow]
+) -> None:
+    path = str(home.path)
+    anonymous = deskhand("approvals", "list", "--home", path)
+    assert anonymous.returncode != 0 and "unauthenticated" in anonymous.stderr and "give --token" in anonymous.stderr
+    assert parked["acme"].id not in anonymous.stdout
+    agent = deskhand("approvals", "list", "--home", path, "--token", token(home, "acme", "agent"))
+    assert agent.returncode != 0 and "insufficient_scope" in agent.stderr
+    listed = deskhand("approvals", "list", "--home", path, "--token", token(home, "acme"))
+    assert listed.returncode == 0, listed.stderr
+    assert parked["acme"].id in listed.stdout and parked["acme"].args_hash in listed.stdout
+    assert parked["northwind"].id not in listed.stdout
+
+
+def test_show_prints_the_exact_arguments_and_their_hash(home: Home, parked: dict[str, ApprovalRow]) -> None:
+    path, acme = str(home.path), parked["acme"]
+    shown = deskhand("approvals", "show", acme.id, "--home", path, "--token", token(home, "acme"))
+    assert shown.returncode == 0, shown.stderr
+    assert f"hash: {acme.args_hash}" in shown.stdout and '"amount_cents": 500' in shown.stdout
+    stranger = deskhand("approvals", "show", acme.id, "--home", path, "--token", token(home, "northwind"))
+    assert stranger.returncode != 0 and "not_found" in stranger.stderr
+    store = Store(home.coordinator_db)
+    try:
+        with store.engine.begin() as connection:  # changed in the store behind the approver's back
+            connection.execute(
+                update(ApprovalRow)
+                .where(ApprovalRow.id == acme.id)  # type: ignore[arg-type]
+                .values(arguments={**acme.arguments, "amount_cents": 99999})
+            )
+    finally:
+        store.dispose()
+    tampered = deskhand("approvals", "show", acme.id, "--home", path, "--token", token(home, "acme"))
+    assert '"amount_cents": 99999' in tampered.stdout and "changed in the store" in tampered.stderr
+
+
+def test_a_decision_must_name_the_hash_that_was_shown(home: Home, parked: dict[str, ApprovalRow]) -> None:
+    path, acme = str(home.path), parked["acme"]
+    unnamed = deskhand("approvals", "approve", acme.id, "--home", path, "--token", token(home, "acme"))
+    assert unnamed.returncode != 0 and "--hash" in unnamed.stderr
+    other = "0" * 64
+    wrong = deskhand("approvals", "approve", acme.id, "--hash", other, "--home", path, "--token", token(home, "acme"))
+    assert wrong.returncode != 0 and "conflict" in wrong.stderr and acme.args_hash in wrong.stderr
+    assert stored(home, acme.id) == ("pending", "awaiting_approval")  # nothing changed
+    nw = parked["northwind"]
+    rejected = deskhand(
+        "approvals", "reject", nw.id, "--hash", nw.args_hash, "--home", path, "--token", token(home, "northwind")
+    )
+    assert rejected.returncode == 0 and f"{nw.id}: rejected" in rejected.stdout
+    again = deskhand(
+        "approvals", "approve", nw.id, "--hash", nw.args_hash, "--home", path, "--token", token(home, "northwind")
+    )
+    assert again.returncode != 0 and "already rejected" in again.stderr
+    assert stored(home, nw.id) == ("rejected", "escalated")
+
+
+def test_an_approved_call_that_cannot_be_made_exits_non_zero_and_escalates_the_run(
+    home: Home, parked: dict[str, ApprovalRow]
+) -> None:
+    acme = parked["acme"]  # no server is running: the call cannot reach crm
+    approved = deskhand(
+        "approvals",
+        "approve",
+        acme.id,
+        "--hash",
+        acme.args_hash,
+        "--home",
+        str(home.path),
+        "--token",
+        token(home, "acme"),
+    )
+    assert approved.returncode == 1
+    assert f"{acme.id}: failed" in approved.stderr and "unavailable" in approved.stderr
+    assert stored(home, acme.id) == ("failed", "escalated")
