@@ -6,7 +6,7 @@ import faulthandler
 import json
 import signal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 import typer
@@ -15,15 +15,13 @@ from rich.console import Console
 from rich.table import Table
 
 from coordinator._home import Home, default_home
-from coordinator._router import graph_mermaid, graph_text
-from coordinator._runtime import RuntimeSettings, check_approver
-from coordinator._service import ModelName, issuer_of, open_runtime
-from coordinator._sessions import http_connector
-from coordinator._worker import work as run_workers
-from coordinator.models import OfflineModel
 from coordinator.store import Store
 from mcp_servers.kit import JwtVerifier, KeySet
 from schemas import ConfigError, InboundEmail, Unauthenticated
+
+# The runtime is imported by the commands that run it, not here: every command (`deskhand serve` too) loads this module.
+if TYPE_CHECKING:
+    from coordinator._service import ModelName
 
 out = Console()
 err = Console(stderr=True)
@@ -81,6 +79,11 @@ def register(app: typer.Typer) -> None:
         Ctrl-C or SIGTERM: claim nothing more, finish the handoffs in hand, give back the next ones
         held, and exit 0; a second signal stops at once (the leases then expire, and another worker
         takes those handoffs over). `kill -USR1 <pid>` prints every thread's stack to stderr."""
+        from coordinator._runtime import RuntimeSettings
+        from coordinator._service import open_runtime
+        from coordinator._worker import work as run_workers
+        from coordinator.models import OfflineModel
+
         home_obj = Home.load(home)
         backend = _model(model)
         if model_latency and backend != "offline":
@@ -119,6 +122,8 @@ def register(app: typer.Typer) -> None:
         db: DbOption = None,
     ) -> None:
         """Submit one inbound email; running workers pick it up."""
+        from coordinator._service import open_runtime
+
         try:
             data = json.loads(email_file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -151,6 +156,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Re-run a recorded run from its record alone and say where it differs."""
         from coordinator._replay import replay as replay_run
+        from coordinator._service import open_runtime
 
         home_obj = Home.load(home)
         store = Store(db or home_obj.coordinator_db)
@@ -175,6 +181,8 @@ def register(app: typer.Typer) -> None:
         mermaid: Annotated[bool, typer.Option("--mermaid", help="Print Mermaid instead of text.")] = False,
     ) -> None:
         """Print the routing graph."""
+        from coordinator._router import graph_mermaid, graph_text
+
         print(graph_mermaid() if mermaid else graph_text())
 
     @approvals.command("list")
@@ -201,6 +209,10 @@ def register(app: typer.Typer) -> None:
         out.print(table)
 
     def decide(approval_id: str, home: Path, db: str | None, token: str, approve: bool) -> None:
+        from coordinator._runtime import check_approver
+        from coordinator._service import issuer_of, open_runtime
+        from coordinator._sessions import http_connector
+
         home_obj = Home.load(home)
         verifier = JwtVerifier(
             KeySet.from_file(home_obj.jwks_path), issuer=home_obj.issuer, audience=home_obj.approvals_audience
