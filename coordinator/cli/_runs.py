@@ -105,6 +105,7 @@ def register(app: typer.Typer) -> None:
                 stopping = _Stopping()
                 async with anyio.create_task_group() as tg:
                     await tg.start(stopping.on_signals, tg.cancel_scope)
+                    err.print(f"deskhand work: working, {concurrency} at a time", highlight=False)  # started
                     await run_workers(rt, concurrency=concurrency, until_idle=until_idle, stop=stopping.asked)
                     tg.cancel_scope.cancel()
                 if stopping.forced:
