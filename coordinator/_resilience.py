@@ -13,9 +13,11 @@ composes them in this order (outermost first):
   sleeping through retries; the breaker counts logical calls (one failure = all attempts failed),
   and its own "circuit is open" error is never retried.
 
-An `Unavailable` that leaves `BreakerToolbox` is a `ServerUnavailable` naming its server: the
-runtime waits a server's outage out (`RuntimeSettings.outage_window_seconds`) instead of spending
-the handoff's attempts inside it.
+A server that did not answer (its circuit open, a call timed out, or the transport failed: a
+JSON-RPC error without an error payload) is a `ServerUnavailable` naming it when it leaves
+`BreakerToolbox`: the runtime waits such an outage out (`RuntimeSettings.outage_window_seconds`)
+instead of spending the handoff's attempts inside it. An `unavailable` the server answered (a tool's
+error payload) stays a plain `Unavailable`, retried within the attempts.
 
 A `CircuitBreaker` is per server and shared by every toolbox that reaches that server; it only
 counts `Unavailable` as a failure: any other answer, even `not_found` or `rate_limited`, shows the
@@ -38,6 +40,7 @@ from typing import Literal
 
 import anyio
 import httpx2
+from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel
 
 from schemas import DeskhandError, RateLimited, ToolSpec, Unavailable
@@ -71,7 +74,7 @@ class TimeoutToolbox:
     async def call(self, spec: ToolSpec, args: BaseModel, *, key: str | None = None) -> BaseModel:
         with anyio.move_on_after(self._seconds):
             return await self._inner.call(spec, args, key=key)
-        raise Unavailable(f"{spec.qualified_name} timed out after {self._seconds:g}s")
+        raise ServerUnavailable(f"{spec.qualified_name} timed out after {self._seconds:g}s", server=spec.server)
 
 
 class RetryingToolbox:
@@ -260,7 +263,10 @@ class BreakerToolbox:
         except ServerUnavailable:
             raise
         except Unavailable as exc:
-            raise ServerUnavailable(exc.message, server=spec.server, retry_after=exc.retry_after) from exc
+            cause = exc.__cause__
+            if isinstance(cause, MCPError) and not isinstance(cause.error.data, dict):  # not an answer: transport
+                raise ServerUnavailable(exc.message, server=spec.server, retry_after=exc.retry_after) from exc
+            raise
 
 
 class UnreachableAs503(httpx2.AsyncBaseTransport):
