@@ -150,5 +150,5 @@ def test_the_crash_campaign_loses_no_run_writes_nothing_twice_and_keeps_takeover
     assert report["runs"] == report["emails"]
     assert report["runs_lost"] == 0
     assert report["duplicate_writes"] == 0
-    assert report["handoffs_over_limit"] == 0 and report["max_attempt"] <= report["max_attempts"] + 1
+    assert report["handoffs_over_limit"] == 0
     assert report["escalated_by_the_outage"] == 0
