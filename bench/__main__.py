@@ -1,9 +1,11 @@
-"""`python -m bench all|boundary|e2e|memory|scale [--size tiny|small|full] [--json OUT]`."""
+"""`python -m bench all|boundary|e2e|memory|scale [--size tiny|small|full] [--json OUT]`, and the crash campaign
+`python -m bench chaos [--size tiny|small] [--kills N]` (not part of `all`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ import anyio
 from rich.console import Console
 from rich.table import Table
 
-from bench import _boundary, _e2e, _memory, _scale
+from bench import _boundary, _chaos, _e2e, _memory, _scale
 from bench._progress import progress_bar
 
 
@@ -272,10 +274,16 @@ def _against(value: float, met: bool) -> tuple[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("which", choices=["all", "boundary", "e2e", "memory", "scale"], nargs="?", default="all")
+    parser.add_argument(
+        "which", choices=["all", "boundary", "e2e", "memory", "scale", "chaos"], nargs="?", default="all"
+    )
     parser.add_argument("--size", choices=["tiny", "small", "full"], default="small")
     parser.add_argument("--json", type=Path, default=Path("bench-report.json"))
+    parser.add_argument("--kills", type=int, default=None, help="chaos: workers SIGKILLed (default: by --size)")
     args = parser.parse_args()
+    if args.which == "chaos":  # a campaign, not a measurement: not part of `all`
+        _main_chaos(args.size, args.kills, args.json)
+        return
     report: dict[str, Any] = {"size": args.size}
     benchmarks = {"boundary": _boundary, "e2e": _e2e, "memory": _memory, "scale": _scale}
     names = list(benchmarks) if args.which == "all" else [args.which]
@@ -289,6 +297,22 @@ def main() -> None:
     _print(Console(), report)
     args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"report written to {args.json}")
+
+
+def _main_chaos(size: str, kills: int | None, out: Path) -> None:
+    """`python -m bench chaos`: exits 1 when a run was lost, a write happened twice or a handoff ran too often."""
+    if (unreachable := _scale.unreachable()) is not None:
+        print(f"chaos skipped: it needs PostgreSQL, and here {unreachable}")
+        return
+    with progress_bar(_chaos.blocks(size, kills)) as step:
+        report = anyio.run(partial(_chaos.run, size, step, kills=kills))
+    out.write_text(json.dumps({"size": size, "chaos": report}, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(report, indent=2))
+    print(f"report written to {out}")
+    problems = _chaos.check(report)
+    if problems:
+        print("chaos found: " + "; ".join(problems))
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -9,22 +9,57 @@ the composition root that runs them. A new face (HTTP API, console) goes in its 
 the CLI and drives the same `Runtime`.
 """
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from coordinator._home import Home, ServerConfig, default_home
-from coordinator._resilience import (
-    BreakerState,
-    BreakerStatistics,
-    BreakerToolbox,
-    CircuitBreaker,
-    RetryingToolbox,
-    TimeoutToolbox,
-    UnreachableAs503,
-)
-from coordinator._router import GRAPH, Edge, graph_mermaid, graph_text, route
-from coordinator._runtime import Runtime, RuntimeSettings, RuntimeStats, check_approver
-from coordinator._sessions import Connect, SessionPool, http_connector
-from coordinator._tokens import APPROVALS_SUBJECT, Attribution, DevKeys, TokenIssuer, parse_ttl
-from coordinator._toolbox import McpToolbox
-from coordinator._worker import work
+
+if TYPE_CHECKING:
+    from coordinator._resilience import (
+        BreakerState,
+        BreakerStatistics,
+        BreakerToolbox,
+        CircuitBreaker,
+        RetryingToolbox,
+        TimeoutToolbox,
+        UnreachableAs503,
+    )
+    from coordinator._router import GRAPH, Edge, graph_mermaid, graph_text, route
+    from coordinator._runtime import Runtime, RuntimeSettings, RuntimeStats, check_approver
+    from coordinator._sessions import Connect, SessionPool, http_connector
+    from coordinator._tokens import APPROVALS_SUBJECT, Attribution, DevKeys, TokenIssuer, parse_ttl
+    from coordinator._toolbox import McpToolbox
+    from coordinator._worker import work
+
+# Imported when first used: `deskhand serve` imports `coordinator.cli`, hence this package, and needs none of them.
+_LAZY = {
+    "coordinator._resilience": (
+        "BreakerState",
+        "BreakerStatistics",
+        "BreakerToolbox",
+        "CircuitBreaker",
+        "RetryingToolbox",
+        "TimeoutToolbox",
+        "UnreachableAs503",
+    ),
+    "coordinator._router": ("GRAPH", "Edge", "graph_mermaid", "graph_text", "route"),
+    "coordinator._runtime": ("Runtime", "RuntimeSettings", "RuntimeStats", "check_approver"),
+    "coordinator._sessions": ("Connect", "SessionPool", "http_connector"),
+    "coordinator._tokens": ("APPROVALS_SUBJECT", "Attribution", "DevKeys", "TokenIssuer", "parse_ttl"),
+    "coordinator._toolbox": ("McpToolbox",),
+    "coordinator._worker": ("work",),
+}
+_MODULE_OF = {name: module for module, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(module), name)
+
 
 __all__ = [
     "APPROVALS_SUBJECT",

@@ -13,6 +13,12 @@ composes them in this order (outermost first):
   sleeping through retries; the breaker counts logical calls (one failure = all attempts failed),
   and its own "circuit is open" error is never retried.
 
+A server that did not answer (its circuit open, a call timed out, or the transport failed: a
+JSON-RPC error without an error payload) is a `ServerUnavailable` naming it when it leaves
+`BreakerToolbox`: the runtime waits such an outage out (`RuntimeSettings.outage_window_seconds`)
+instead of spending the handoff's attempts inside it. An `unavailable` the server answered (a tool's
+error payload) stays a plain `Unavailable`, retried within the attempts.
+
 A `CircuitBreaker` is per server and shared by every toolbox that reaches that server; it only
 counts `Unavailable` as a failure: any other answer, even `not_found` or `rate_limited`, shows the
 server is up. All state changes happen between awaits of one event loop, so no lock is needed.
@@ -34,6 +40,7 @@ from typing import Literal
 
 import anyio
 import httpx2
+from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel
 
 from schemas import DeskhandError, RateLimited, ToolSpec, Unavailable
@@ -41,6 +48,14 @@ from specialists.kit import Toolbox
 
 Sleep = Callable[[float], Awaitable[object]]
 BreakerState = Literal["closed", "open", "half_open"]
+
+
+class ServerUnavailable(Unavailable):
+    """A server did not answer (refused, timed out, or its circuit is open): `server` names it."""
+
+    def __init__(self, message: str, *, server: str, retry_after: float | None = None) -> None:
+        super().__init__(message, field=server, retry_after=retry_after)
+        self.server = server
 
 
 class TimeoutToolbox:
@@ -59,7 +74,7 @@ class TimeoutToolbox:
     async def call(self, spec: ToolSpec, args: BaseModel, *, key: str | None = None) -> BaseModel:
         with anyio.move_on_after(self._seconds):
             return await self._inner.call(spec, args, key=key)
-        raise Unavailable(f"{spec.qualified_name} timed out after {self._seconds:g}s")
+        raise ServerUnavailable(f"{spec.qualified_name} timed out after {self._seconds:g}s", server=spec.server)
 
 
 class RetryingToolbox:
@@ -179,9 +194,13 @@ class CircuitBreaker:
         if state == "open" or (state == "half_open" and self._trial_in_flight):
             self._rejected += 1
             if self._trial_in_flight:
-                raise Unavailable(f"circuit for {server} is half-open and its trial call is in flight")
+                raise ServerUnavailable(
+                    f"circuit for {server} is half-open and its trial call is in flight", server=server
+                )
             wait = self._reset_after - (self._clock() - self._opened_at)
-            raise Unavailable(f"circuit for {server} is open; retry in {wait:.1f}s", retry_after=wait)
+            raise ServerUnavailable(
+                f"circuit for {server} is open; retry in {wait:.1f}s", server=server, retry_after=wait
+            )
         self._calls += 1
         if state == "half_open":
             self._state = "half_open"
@@ -238,8 +257,16 @@ class BreakerToolbox:
         breaker = self._breakers.get(spec.server)
         if breaker is None:
             breaker = self._breakers[spec.server] = self._new_breaker()
-        with breaker.guard(spec.server):
-            return await self._inner.call(spec, args, key=key)
+        try:
+            with breaker.guard(spec.server):
+                return await self._inner.call(spec, args, key=key)
+        except ServerUnavailable:
+            raise
+        except Unavailable as exc:
+            cause = exc.__cause__
+            if isinstance(cause, MCPError) and not isinstance(cause.error.data, dict):  # not an answer: transport
+                raise ServerUnavailable(exc.message, server=spec.server, retry_after=exc.retry_after) from exc
+            raise
 
 
 class UnreachableAs503(httpx2.AsyncBaseTransport):

@@ -4,8 +4,14 @@ For each claimed handoff: validate the payload against the recipient's input mod
 specialist's context (its tenant's policy, a toolbox with only its scopes — sessions reused —,
 the model, what is left of the run's budget), run it, and record the outcome with the next
 handoff in one transaction. Failures become outcomes, never crashes:
-- a dependency down (`unavailable`, `rate_limited`): the handoff goes back to the queue with a
+- a server down (`ServerUnavailable`: refused, timed out, its circuit open): the handoff goes back to
+  the queue to wait, with a backoff and without spending an attempt, until the outage window
+  (`outage_window_seconds`, from its first such failure) is spent; then the run escalates, naming the
+  server and how long it was down. A short restart escalates nothing;
+- another transient failure (`unavailable`, `rate_limited`): the handoff goes back to the queue with a
   backoff, up to `max_attempts`, then the run escalates;
+- a handoff whose worker died is taken over by another worker, and that is an attempt too: past
+  `max_attempts` the run escalates instead of running it again;
 - a budget spent, bad model output, a tool refused: the run escalates with its partial result;
 - `awaiting_approval`: the run waits for a person; approving runs exactly the approved call, once.
 """
@@ -28,7 +34,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import RequestParamsMeta
 from pydantic import BaseModel, ValidationError
 
-from coordinator._resilience import BreakerToolbox, CircuitBreaker, RetryingToolbox, TimeoutToolbox
+from coordinator._resilience import BreakerToolbox, CircuitBreaker, RetryingToolbox, ServerUnavailable, TimeoutToolbox
 from coordinator._router import route
 from coordinator._sessions import Connect, SessionPool
 from coordinator._tokens import APPROVALS_SUBJECT, Attribution
@@ -69,6 +75,8 @@ from specialists.kit import Budget, Generation, Judgment, Model, ScopedToolbox, 
 from specialists.kit._model import In, Out
 
 TRANSIENT = (Unavailable, RateLimited)
+OUTAGE_MAX_DELAY = 15.0
+"""The longest a handoff waiting out a server's outage waits between two looks."""
 
 
 T = TypeVar("T")
@@ -79,7 +87,11 @@ logger = logging.getLogger(__name__)
 class RuntimeSettings:
     lease_seconds: float = 60.0
     max_attempts: int = 3
+    """Tries of a handoff that fails with a transient error or whose worker dies, before its run escalates."""
     retry_backoff_seconds: float = 2.0
+    outage_window_seconds: float = 60.0
+    """How long a handoff waits for a server that is down (from its first failure of that kind) before its run
+    escalates; waiting is not an attempt, so a server restart shorter than this escalates no run."""
     tool_timeout_seconds: float = 20.0
     run_budget: RunBudget = RunBudget()
     tenant_daily_spend_usd: float = 50.0
@@ -358,6 +370,16 @@ class Runtime:
 
     async def _process(self, claim: Claim, worker: str, recorder: _Recorder, background: TaskGroup | None) -> None:
         handoff = claim.handoff
+        if handoff.attempt > self.settings.max_attempts:  # only a takeover gets here: a retry stops at the limit
+            await self._end(
+                recorder,
+                worker,
+                "escalated",
+                "escalated",
+                f"{handoff.recipient}: taken over {claim.takeovers} times after its worker stopped "
+                f"(attempt {handoff.attempt}, the limit is {self.settings.max_attempts})",
+            )
+            return
         specialist = self.specialists.get(handoff.recipient)
         policy = self.policies.get(handoff.tenant)
         if specialist is None or policy is None:
@@ -398,20 +420,34 @@ class Runtime:
         except TRANSIENT as exc:
             await self.pool.drop(handoff.tenant, handoff.recipient)
             problem = f"{exc.code}: {exc.message}"
-            if handoff.attempt < self.settings.max_attempts:
+            if isinstance(exc, ServerUnavailable):
+                now = datetime.now(UTC)
+                since = claim.outage_since or now
+                waited = (now - since).total_seconds()
+                window = self.settings.outage_window_seconds
+                if waited < window:  # wait the outage out; not an attempt
+                    delay = min(
+                        max(self.settings.retry_backoff_seconds, waited, exc.retry_after or 0.0),
+                        OUTAGE_MAX_DELAY,
+                        window - waited,
+                    )
+                    await recorder.committed()
+                    await self.stored(
+                        lambda: self.store.release(handoff, worker, problem, delay, attempt=False, outage_since=since)
+                    )
+                    return
+                reason = (
+                    f"{handoff.recipient}: the {exc.server} server was unavailable for {waited:.0f}s "
+                    f"(the outage window is {window:g}s): {exc.message}"
+                )
+            elif handoff.attempt < self.settings.max_attempts:
                 delay = self.settings.retry_backoff_seconds * 2 ** (handoff.attempt - 1)
                 await recorder.committed()
                 await self.stored(lambda: self.store.release(handoff, worker, problem, delay))
                 return
-            await self._end(
-                recorder,
-                worker,
-                "escalated",
-                "escalated",
-                f"{handoff.recipient}: {exc.code} after {handoff.attempt} attempts: {exc.message}",
-                model.usage,
-                budget.used_tool_calls,
-            )
+            else:
+                reason = f"{handoff.recipient}: {exc.code} after {handoff.attempt} attempts: {exc.message}"
+            await self._end(recorder, worker, "escalated", "escalated", reason, model.usage, budget.used_tool_calls)
             return
         except DeskhandError as exc:
             await self._end(
@@ -493,6 +529,7 @@ class Runtime:
                 if exc.field in self.breakers:  # could not even connect: that counts as a failed call
                     with contextlib.suppress(Unavailable), self.breakers[exc.field].guard(exc.field):
                         raise
+                    raise ServerUnavailable(exc.message, server=exc.field, retry_after=exc.retry_after) from exc
                 raise
             mcp = pool_toolbox.for_run(handoff.trace, handoff.run_id)
             yield BreakerToolbox(

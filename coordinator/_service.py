@@ -13,7 +13,7 @@ from coordinator._registry import load_specialists
 from coordinator._runtime import Runtime, RuntimeSettings
 from coordinator._sessions import SessionPool, http_connector
 from coordinator._tokens import DevKeys, TokenIssuer
-from coordinator.models import AnthropicModel, OfflineModel
+from coordinator.models import OfflineModel
 from coordinator.store import Store
 from schemas import InboundEmail, NotFound, Policy
 from schemas.tools import knowledge, mailbox
@@ -43,7 +43,11 @@ def issuer_of(home: Home) -> TokenIssuer:
 
 
 def model_named(name: ModelName) -> Model:
-    return AnthropicModel.from_env() if name == "anthropic" else OfflineModel()
+    if name == "anthropic":
+        from coordinator.models import AnthropicModel  # imported only when asked for: the SDK is slow to import
+
+        return AnthropicModel.from_env()
+    return OfflineModel()
 
 
 async def fetch_policies(pool: SessionPool, tenants: list[str]) -> dict[str, Policy]:

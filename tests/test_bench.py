@@ -137,3 +137,18 @@ def test_the_scale_out_benchmark_reports_throughput_for_each_worker_count_and_no
     assert proof["tickets"] == proof["tickets_with_one_note"] == proof["new_helpdesk_ticket"]
     assert proof["idempotency_records"] == proof["distinct_keys"] == proof["audited_keyed_writes"] > 0
     assert proof["keys_called_more_than_once"] == 0 and proof["unkeyed_writes"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_the_crash_campaign_loses_no_run_writes_nothing_twice_and_keeps_takeovers_within_the_limit(
+    tmp_path: Path, postgres_available: str
+) -> None:
+    """Workers SIGKILLed at random points and the helpdesk server killed and restarted mid-run (`bench chaos`)."""
+    report, _ = run_bench("chaos", tmp_path, {"DESKHAND_BENCH_POSTGRES_URL": postgres_available})
+    assert report["workers_killed"] == 3 and report["server_restarts"] == 1
+    assert report["runs"] == report["emails"]
+    assert report["runs_lost"] == 0
+    assert report["duplicate_writes"] == 0
+    assert report["handoffs_over_limit"] == 0
+    assert report["escalated_by_the_outage"] == 0

@@ -160,7 +160,7 @@ def run_demo(
             _report(console, runs, runtime, home)
             return 0 if runs and all(r.status != "running" for r in runs) else 1
 
-    with running_servers(home) as servers:
+    with running_servers(home, progress=lambda line: console.print(f"  {line}", highlight=False)) as servers:
         for s in servers.values():
             console.print(f"  {s.name:<9} pid {s.process.pid:<7} {s.url}", highlight=False)
         code = anyio.run(main)

@@ -14,9 +14,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from coordinator._home import default_home
-from coordinator._service import model_named
-from coordinator.eval import FaultInjector, Probe, gate, load_suite, report, run_suite
-from coordinator.store import Store
 from schemas import ConfigError
 
 out = Console()
@@ -39,7 +36,10 @@ def register(app: typer.Typer) -> None:
         `deskhand eval promote RUN_ID --suite DIR [--home H] [--db URL] [--id ID]` turns a recorded run into a
         scenario line of DIR/scenarios.jsonl (it expects what the run did).
         """
+        from coordinator._service import model_named  # here, not above: `deskhand serve` imports no runtime
         from coordinator.cli import _serve
+        from coordinator.eval import FaultInjector, Probe, gate, load_suite, report, run_suite
+        from coordinator.store import Store
 
         if str(suite) == "promote" and not suite.is_dir():
             _promote(ctx.args)
@@ -107,6 +107,7 @@ def _promote(args: list[str]) -> None:
 
     from coordinator._home import Home
     from coordinator._replay import promote, scenario_line
+    from coordinator.store import Store
 
     parser = argparse.ArgumentParser(prog="deskhand eval promote", exit_on_error=False)
     parser.add_argument("run_id")

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,12 +33,24 @@ class ServerProcess:
     log: Path
 
 
+READY_CEILING = 120.0
+"""The longest a server may take to start (a loaded machine takes its time); a server that dies fails at once."""
+
+
 @contextmanager
 def running_servers(
-    home: Home, *, only: Collection[ServerName] | None = None, ready_timeout: float = 30.0
+    home: Home,
+    *,
+    only: Collection[ServerName] | None = None,
+    ready_timeout: float = READY_CEILING,
+    progress: Callable[[str], None] | None = None,
 ) -> Iterator[dict[ServerName, ServerProcess]]:
     """Start the servers of `home` (all, or `only` these) on their URLs' ports, wait until each
-    answers, and stop them all (SIGINT: they flush their audit) on the way out."""
+    answers, and stop them all (SIGINT: they flush their audit) on the way out.
+
+    A server is waited for as long as its process is alive and starting, up to `ready_timeout`;
+    `progress` hears which servers are still starting, every few seconds. A server that exits, or
+    does not answer in time, is a `ConfigError` whose `field` names it, with its log's last lines."""
     started: dict[ServerName, ServerProcess] = {}
     try:
         for name, config in home.servers.items():
@@ -64,9 +76,7 @@ def running_servers(
                     stderr=subprocess.STDOUT,
                 )
             started[name] = ServerProcess(name, config.url, process, log)
-        deadline = time.monotonic() + ready_timeout
-        for server in started.values():
-            _wait_ready(server, deadline)
+        wait_ready(list(started.values()), ready_timeout, progress or (lambda _: None))
         yield started
     finally:
         for server in started.values():
@@ -80,20 +90,53 @@ def running_servers(
                 server.process.wait()
 
 
-def _wait_ready(server: ServerProcess, deadline: float) -> None:
-    """Poll the server's protected resource metadata until it answers (start-up, not a test)."""
-    base, _, path = server.url.partition("://")
-    host, _, path = path.partition("/")
-    metadata = f"{base}://{host}/.well-known/oauth-protected-resource/{path}"
+def last_lines(log: Path, count: int = 8) -> str:
+    """The last lines of a server's log (empty if it wrote none)."""
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-count:])
+    except OSError:
+        return ""
+
+
+def wait_ready(servers: list[ServerProcess], ceiling: float, progress: Callable[[str], None]) -> None:
+    """Poll each server's protected resource metadata until all answer (start-up, not a test)."""
+    started = time.monotonic()
+    waiting = list(servers)
+    said = -PROGRESS_EVERY
     with httpx2.Client(timeout=1.0) as http:
-        while True:
-            if server.process.poll() is not None:
-                raise ConfigError(f"the {server.name} server exited at start-up:\n{server.log.read_text()[-2000:]}")
-            try:
-                if http.get(metadata).status_code == 200:
-                    return
-            except httpx2.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise ConfigError(f"the {server.name} server did not answer at {server.url} in time; see {server.log}")
-            time.sleep(0.05)
+        while waiting:
+            for server in list(waiting):
+                code = server.process.poll()
+                if code is not None:
+                    raise ConfigError(
+                        f"the {server.name} server exited (code {code}) while starting; "
+                        f"the last lines of {server.log}:\n{last_lines(server.log)}",
+                        field=server.name,
+                    )
+                try:
+                    if http.get(_metadata_url(server.url)).status_code == 200:
+                        waiting.remove(server)
+                except httpx2.TransportError:
+                    pass
+            elapsed = time.monotonic() - started
+            if waiting and elapsed > ceiling:
+                first = waiting[0]
+                raise ConfigError(
+                    f"the {first.name} server did not answer at {first.url} within {ceiling:g}s; "
+                    f"the last lines of {first.log}:\n{last_lines(first.log)}",
+                    field=first.name,
+                )
+            if waiting and elapsed - said >= PROGRESS_EVERY:
+                said = elapsed
+                progress(f"waiting for {', '.join(s.name for s in waiting)} to start ({elapsed:.0f}s)")
+            if waiting:
+                time.sleep(0.05)
+
+
+PROGRESS_EVERY = 5.0
+
+
+def _metadata_url(url: str) -> str:
+    base, _, path = url.partition("://")
+    host, _, path = path.partition("/")
+    return f"{base}://{host}/.well-known/oauth-protected-resource/{path}"

@@ -6,7 +6,7 @@ import faulthandler
 import json
 import signal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 import typer
@@ -15,15 +15,13 @@ from rich.console import Console
 from rich.table import Table
 
 from coordinator._home import Home, default_home
-from coordinator._router import graph_mermaid, graph_text
-from coordinator._runtime import Runtime, RuntimeSettings, check_approver
-from coordinator._service import ModelName, issuer_of, open_runtime
-from coordinator._sessions import SessionPool, http_connector
-from coordinator._worker import work as run_workers
-from coordinator.models import OfflineModel
 from coordinator.store import ApprovalRow, Store
 from mcp_servers.kit import JwtVerifier, KeySet
 from schemas import ConfigError, InboundEmail, Principal, Unauthenticated, args_hash
+
+# The runtime is imported by the commands that run it, not here: every command (`deskhand serve` too) loads this module.
+if TYPE_CHECKING:
+    from coordinator._service import ModelName
 
 out = Console()
 err = Console(stderr=True)
@@ -87,6 +85,11 @@ def register(app: typer.Typer) -> None:
         Ctrl-C or SIGTERM: claim nothing more, finish the handoffs in hand, give back the next ones
         held, and exit 0; a second signal stops at once (the leases then expire, and another worker
         takes those handoffs over). `kill -USR1 <pid>` prints every thread's stack to stderr."""
+        from coordinator._runtime import RuntimeSettings
+        from coordinator._service import open_runtime
+        from coordinator._worker import work as run_workers
+        from coordinator.models import OfflineModel
+
         home_obj = Home.load(home)
         backend = _model(model)
         if model_latency and backend != "offline":
@@ -108,6 +111,7 @@ def register(app: typer.Typer) -> None:
                 stopping = _Stopping()
                 async with anyio.create_task_group() as tg:
                     await tg.start(stopping.on_signals, tg.cancel_scope)
+                    err.print(f"deskhand work: working, {concurrency} at a time", highlight=False)  # started
                     await run_workers(rt, concurrency=concurrency, until_idle=until_idle, stop=stopping.asked)
                     tg.cancel_scope.cancel()
                 if stopping.forced:
@@ -125,6 +129,8 @@ def register(app: typer.Typer) -> None:
         db: DbOption = None,
     ) -> None:
         """Submit one inbound email; running workers pick it up."""
+        from coordinator._service import open_runtime
+
         try:
             data = json.loads(email_file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -157,6 +163,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Re-run a recorded run from its record alone and say where it differs."""
         from coordinator._replay import replay as replay_run
+        from coordinator._service import open_runtime
 
         home_obj = Home.load(home)
         store = Store(db or home_obj.coordinator_db)
@@ -181,11 +188,15 @@ def register(app: typer.Typer) -> None:
         mermaid: Annotated[bool, typer.Option("--mermaid", help="Print Mermaid instead of text.")] = False,
     ) -> None:
         """Print the routing graph."""
+        from coordinator._router import graph_mermaid, graph_text
+
         print(graph_mermaid() if mermaid else graph_text())
 
     @approvals.command("list")
     def approvals_list(home: HomeOption, token: TokenOption = "", db: DbOption = None) -> None:
         """The approvals of the token's tenant waiting for a decision, with the hash a decision names."""
+        from coordinator._runtime import check_approver
+
         home_obj = Home.load(home)
         principal = anyio.run(_approver, home_obj, token)
         check_approver(principal, principal.tenant)
@@ -213,6 +224,8 @@ def register(app: typer.Typer) -> None:
     @approvals.command("show")
     def approvals_show(approval_id: str, home: HomeOption, token: TokenOption = "", db: DbOption = None) -> None:
         """One approval: the exact arguments the call would be made with, and their hash."""
+        from coordinator._runtime import check_approver
+
         home_obj = Home.load(home)
         principal = anyio.run(_approver, home_obj, token)
         store = Store(db or home_obj.coordinator_db)
@@ -237,6 +250,11 @@ def register(app: typer.Typer) -> None:
             )
 
     def decide(approval_id: str, home: Path, db: str | None, token: str, seen_hash: str, approve: bool) -> None:
+        from coordinator._runtime import Runtime, check_approver
+        from coordinator._service import issuer_of
+        from coordinator._sessions import SessionPool, http_connector
+        from coordinator.models import OfflineModel
+
         home_obj = Home.load(home)
 
         async def main() -> ApprovalRow:

@@ -12,18 +12,21 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import uvicorn
-from mcp import Client
 
 from coordinator._home import DEFAULT_ISSUER, Home, ServerConfig
-from coordinator._sessions import Connect
 from coordinator._tokens import Attribution, DevKeys, TokenIssuer
 from mcp_servers import crm, helpdesk, knowledge, mailbox
 from mcp_servers.kit import BoundarySettings, Database, GuardedServer, JwksUrl, JwtVerifier, KeySet
 from schemas import ConfigError, DeskhandError, ServerName, TenantFile
+
+if TYPE_CHECKING:  # `deskhand serve` imports this module: it needs no MCP client and no coordinator runtime
+    from mcp import Client
+
+    from coordinator._sessions import Connect
 
 SERVERS: dict[ServerName, ModuleType] = {"crm": crm, "helpdesk": helpdesk, "knowledge": knowledge, "mailbox": mailbox}
 TOKEN_ENV = "DESKHAND_TOKEN"
@@ -102,6 +105,8 @@ async def in_memory_world(
     """The four servers in this process (own SQLite files in `directory`, tenants loaded), and a
     `Connect` that opens in-memory MCP clients to them with tokens from a throwaway key; each
     server gets `middleware(name)` inside its guard (evaluation: fault injection)."""
+    from mcp import Client
+
     keys = DevKeys.create(directory / "keys")
     issuer = TokenIssuer(keys, issuer=DEFAULT_ISSUER)
     verifier = JwtVerifier(KeySet(keys.jwks(), source="eval"), issuer=DEFAULT_ISSUER, audience="urn:deskhand:eval")

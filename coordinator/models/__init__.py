@@ -5,9 +5,27 @@
 - `ScriptedModel`: answers from a script; for tests, yours included.
 """
 
-from coordinator.models._anthropic import DEFAULT_PRICES, AnthropicModel, AnthropicSettings, Price
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from coordinator.models._offline import OfflineModel
 from coordinator.models._scripted import ScriptedCall, ScriptedModel
+
+if TYPE_CHECKING:
+    from coordinator.models._anthropic import DEFAULT_PRICES, AnthropicModel, AnthropicSettings, Price
+
+_ANTHROPIC = ("DEFAULT_PRICES", "AnthropicModel", "AnthropicSettings", "Price")
+
+
+def __getattr__(name: str) -> Any:
+    """The Anthropic backend is imported when first asked for: the `anthropic` SDK takes a second to import."""
+    if name in _ANTHROPIC:
+        from coordinator.models import _anthropic
+
+        return getattr(_anthropic, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_PRICES",

@@ -48,6 +48,21 @@ def _v4(connection: Connection) -> None:
     _reindex(connection, ("audit_run_id",), (AuditEntry,))
 
 
+def _v5(connection: Connection) -> None:
+    # How many times a handoff was taken over (a worker died holding it), and since when it has been waiting
+    # for a server that is down: both bound how long a handoff is tried before its run escalates.
+    # (a store created at this version has them already: v1 creates the table from the current model)
+    table = HandoffRow.__table__  # type: ignore[attr-defined]
+    present = {column["name"] for column in inspect(connection).get_columns("coord_handoff")}
+    for name in ("takeovers", "outage_since"):
+        if name in present:
+            continue
+        column = table.c[name]
+        kind = column.type.compile(dialect=connection.dialect)
+        default = " NOT NULL DEFAULT 0" if name == "takeovers" else ""
+        connection.execute(text(f"ALTER TABLE coord_handoff ADD COLUMN {name} {kind}{default}"))
+
+
 def _reindex(connection: Connection, replaced: tuple[str, ...], tables: tuple[type[SQLModel], ...]) -> None:
     """Drop the indexes `ix_coord_<replaced>` and create the indexes the models of `tables` name."""
     for old in replaced:
@@ -62,6 +77,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (2, "model and tool exchanges of each run, for replay", _v2),
     (3, "indexes that lead with the tenant (runs in flight, spend today, approvals) and the claim queue", _v3),
     (4, "a run's audit trail in the order it happened (by time, not by when a batch was written)", _v4),
+    (5, "a handoff's takeovers and the start of the outage it waits out", _v5),
 ]
 LATEST = MIGRATIONS[-1][0]
 

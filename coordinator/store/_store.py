@@ -85,6 +85,10 @@ class Claim:
     handoff: Handoff
     run_result: dict[str, Any]
     run_created_at: datetime
+    takeovers: int = 0
+    """Times the handoff was taken over from a worker that stopped renewing its lease."""
+    outage_since: datetime | None = None
+    """When the handoff first found a server down (it is waiting the outage out), else None."""
 
     def following(self, handoff: Handoff, result: dict[str, Any] | None) -> Claim:
         """The claim of the run's next handoff when the worker that finished this one keeps it
@@ -134,6 +138,7 @@ class _Statements:
                 lease_expires=bindparam("expires"),
                 # a claimed handoff taken over after its lease expired is another attempt
                 attempt=_HANDOFF.c.attempt + case((_HANDOFF.c.state == "claimed", 1), else_=0),
+                takeovers=_HANDOFF.c.takeovers + case((_HANDOFF.c.state == "claimed", 1), else_=0),
             )
             .returning(*_HANDOFF.c)
         )
@@ -393,6 +398,8 @@ class Store:
             "lease_expires": None,
             "error": "",
             "created_at": handoff.created_at,
+            "takeovers": 0,
+            "outage_since": None,
         }
 
     @staticmethod
@@ -432,12 +439,29 @@ class Store:
         if row is None:
             return None
         run = connection.execute(self._sql.run_start, {"run_id": row["run_id"]}).one()
-        return Claim(self._handoff_of(row), dict(run.result), cast(datetime, _aware(run.created_at)))
+        return Claim(
+            self._handoff_of(row),
+            dict(run.result),
+            cast(datetime, _aware(run.created_at)),
+            takeovers=row["takeovers"],
+            outage_since=_aware(row["outage_since"]),
+        )
 
-    def release(self, handoff: Handoff, worker: str, error: str, delay_seconds: float, *, attempt: bool = True) -> bool:
+    def release(
+        self,
+        handoff: Handoff,
+        worker: str,
+        error: str,
+        delay_seconds: float,
+        *,
+        attempt: bool = True,
+        outage_since: datetime | None = None,
+    ) -> bool:
         """Give a claimed handoff back to the queue for another attempt, not before `delay_seconds`
-        (`attempt=False`: not begun, so not an attempt: a worker that stops gives back the one it holds)."""
+        (`attempt=False`: not counted as an attempt: a worker that stops gives back the one it holds, and a
+        handoff that found its server down waits it out; `outage_since`: when that outage began for it)."""
         handoff.moved_to("pending")
+        values: dict[str, Any] = {} if outage_since is None else {"outage_since": outage_since}
         with self._session() as session:
             result = _updated(
                 session,
@@ -453,6 +477,7 @@ class Store:
                     attempt=HandoffRow.attempt + (1 if attempt else 0),
                     error=error[:2000],
                     lease_expires=_now() + timedelta(seconds=delay_seconds),
+                    **values,
                 ),
             )
             session.commit()

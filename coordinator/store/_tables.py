@@ -62,6 +62,10 @@ class HandoffRow(SQLModel, table=True):
     lease_expires: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
     error: str = ""
     created_at: datetime = _at()
+    takeovers: int = 0
+    """Times another worker took the handoff over after its worker stopped renewing the lease."""
+    outage_since: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    """When the handoff first found a server down; it waits for the server until the outage window is spent."""
 
 
 class ApprovalRow(SQLModel, table=True):

@@ -8,22 +8,28 @@ import subprocess
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 import anyio
 import pytest
 from sqlmodel import select
 
-from coordinator import Home
-from coordinator._runtime import RuntimeSettings
+from coordinator import CircuitBreaker, Home
+from coordinator._registry import load_specialists
+from coordinator._runtime import Runtime, RuntimeSettings
 from coordinator._service import open_runtime
+from coordinator._sessions import SessionPool
 from coordinator._worker import work
 from coordinator.cli._processes import running_servers
+from coordinator.models import OfflineModel
 from coordinator.store import HandoffRow, Store
 from mcp_servers.helpdesk import DraftRow, NoteRow, TicketRow
 from mcp_servers.kit import Database
 from schemas import InboundEmail, TenantFile
 from tests.coordinator.cli_helpers import ACME, DESKHAND, NORTHWIND, init_on_free_ports
+from tests.specialists.harness import World
 
 pytestmark = pytest.mark.anyio
 
@@ -184,11 +190,14 @@ async def outage_home(tmp_path: Path) -> AsyncIterator[Home]:
     yield home
 
 
-async def test_a_server_stopped_mid_run_opens_the_breaker_and_runs_escalate_losing_nothing(
+@pytest.mark.slow
+async def test_a_server_down_past_the_outage_window_escalates_its_runs_naming_it_and_losing_nothing(
     outage_home: Home, tenants: list[TenantFile]
 ) -> None:
     items = [(t, e) for t, e in emails(tenants, 6) if t == "acme"]
-    settings = RuntimeSettings(max_attempts=2, retry_backoff_seconds=0.01, tool_timeout_seconds=5)
+    settings = RuntimeSettings(
+        max_attempts=2, retry_backoff_seconds=0.01, tool_timeout_seconds=5, outage_window_seconds=1.5
+    )
     with running_servers(outage_home) as servers:
         async with open_runtime(outage_home, ["acme"], settings=settings) as runtime:
             run_ids = [runtime.submit(t, e)[0] for t, e in items]
@@ -199,6 +208,81 @@ async def test_a_server_stopped_mid_run_opens_the_breaker_and_runs_escalate_losi
             runs = [runtime.store.run(r) for r in run_ids]
             breaker = runtime.breakers["helpdesk"]
             assert breaker.state == "open" and breaker.statistics().opened >= 1
+            with runtime.store._session() as session:
+                handoffs = session.exec(select(HandoffRow)).all()
     assert all(r.status == "escalated" for r in runs), [(r.status, r.reason) for r in runs]
-    assert all("unavailable" in r.reason for r in runs)
+    assert all("the helpdesk server was unavailable for" in r.reason for r in runs), [r.reason for r in runs]
+    assert all(h.attempt == 1 and h.outage_since is not None for h in handoffs)  # waiting spent no attempt
     assert all("triage" not in r.result for r in runs)  # nothing half-done: triage needs the helpdesk
+
+
+def waiting_for_a_server(store: Store, run_ids: list[str]) -> bool:
+    """A handoff failed on the server that is down and went back to the queue."""
+    return any(h.state == "pending" and h.error for run_id in run_ids for h in store.handoffs(run_id))
+
+
+@pytest.mark.slow
+async def test_a_server_restarted_within_the_outage_window_escalates_no_run_and_nothing_is_written_twice(
+    outage_home: Home, tenants: list[TenantFile]
+) -> None:
+    """With two attempts and short backoffs, the old rule spent a handoff's attempts inside the outage."""
+    items = [(t, e) for t, e in emails(tenants, 6) if t == "acme"]
+    settings = RuntimeSettings(max_attempts=2, retry_backoff_seconds=0.2, tool_timeout_seconds=5)
+    others = [name for name in outage_home.servers if name != "helpdesk"]
+    with ExitStack() as everything:
+        everything.enter_context(running_servers(outage_home, only=others))
+        first = everything.enter_context(ExitStack())
+        first.enter_context(running_servers(outage_home, only=["helpdesk"]))
+        async with open_runtime(outage_home, ["acme"], settings=settings) as runtime:
+            runtime.breakers["helpdesk"] = CircuitBreaker(failure_threshold=2, reset_after=1.0)
+            run_ids = [runtime.submit(t, e)[0] for t, e in items]
+            first.close()  # the helpdesk stops (SIGINT) before the runs reach it, and its port refuses
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(partial(work, runtime, concurrency=2, until_idle=True, poll_seconds=0.01))
+                with anyio.fail_after(60):
+                    while not waiting_for_a_server(runtime.store, run_ids):  # noqa: ASYNC110 - the store's state
+                        await anyio.sleep(0.02)
+                everything.enter_context(running_servers(outage_home, only=["helpdesk"]))  # back, same port
+            runs = [runtime.store.run(r) for r in run_ids]
+            with runtime.store._session() as session:
+                handoffs = session.exec(select(HandoffRow)).all()
+    # every run went past the helpdesk's steps (these emails are not in the mailbox: crm_writer may refuse them)
+    assert all(r.status in ("completed", "escalated", "awaiting_approval") for r in runs)
+    assert all("triage" in r.result and "unavailable" not in r.reason for r in runs), [r.reason for r in runs]
+    assert any(h.outage_since is not None for h in handoffs)  # some did wait for the helpdesk
+    assert all(h.attempt == 1 for h in handoffs)
+    written_once(outage_home, [e.message_id for _, e in items if e.message_id])
+
+
+@pytest.mark.parametrize("deaths", [2, 3])
+async def test_a_handoff_taken_over_more_often_than_its_attempts_allow_escalates_its_run(
+    world: World, tmp_path: Path, deaths: int
+) -> None:
+    """Each dead worker claims the handoff under a lease already expired, and the live worker's claim is one
+    takeover more: after two deaths that is the third attempt, within the limit; after three, one too many."""
+    store = Store(f"sqlite:///{tmp_path / 'coordinator.db'}")
+    async with SessionPool(world.connect) as pool:
+        runtime = Runtime(
+            store=store,
+            specialists=load_specialists(),
+            pool=pool,
+            model=OfflineModel(),
+            policies={name: t.policy for name, t in world.tenants.items()},
+            settings=RuntimeSettings(max_attempts=3),
+        )
+        sender = world.tenants["acme"].customers[0].email
+        run_id, _ = runtime.submit("acme", InboundEmail(sender=sender, subject="Invoice copy", body="Please."))
+        claims = [store.claim(f"dead-{n}", -1) for n in range(deaths)]
+        assert all(c is not None and c.handoff.run_id == run_id for c in claims)
+        await work(runtime, until_idle=True, poll_seconds=0.01)
+    try:
+        run = store.run(run_id)
+        triage = store.handoffs(run_id)[0]
+        assert (triage.attempt, triage.takeovers) == (deaths + 1, deaths)
+        if deaths == 2:
+            assert "triage" in run.result and "taken over" not in run.reason
+        else:
+            assert run.status == "escalated" and "triage: taken over 3 times" in run.reason
+            assert triage.state == "escalated" and "triage" not in run.result
+    finally:
+        store.dispose()

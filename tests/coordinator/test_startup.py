@@ -1,0 +1,65 @@
+"""Start-up: `deskhand serve` and `deskhand work` import only what they use, and the readiness wait names a
+server that cannot start."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from coordinator import Home
+from coordinator.cli._processes import running_servers
+from schemas import ConfigError
+from tests.coordinator.cli_helpers import ACME, init_on_free_ports
+
+
+def imported_by(*args: str) -> set[str]:
+    """The modules a `deskhand` command imports (from `python -X importtime`)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "coordinator.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
+    return init_on_free_ports(tmp_path_factory.mktemp("home"), ACME)
+
+
+def test_serve_imports_neither_the_coordinator_runtime_nor_the_anthropic_sdk() -> None:
+    modules = imported_by("serve", "--help")
+    assert "coordinator._runtime" not in modules and "coordinator._worker" not in modules
+    assert not {m for m in modules if m.split(".")[0] == "anthropic"}
+
+
+@pytest.mark.slow
+def test_work_with_the_offline_model_does_not_import_the_anthropic_sdk(home: Home) -> None:
+    heard: list[str] = []
+    with running_servers(home, progress=heard.append):
+        modules = imported_by("work", "--home", str(home.path), "--until-idle")
+    assert "coordinator._runtime" in modules  # it did run the runtime
+    assert not {m for m in modules if m.split(".")[0] == "anthropic"}
+    assert heard and all(name in heard[0] for name in home.servers)  # the wait said what it waited for
+
+
+def test_a_server_whose_port_is_taken_fails_the_start_naming_it_with_its_last_log_line(home: Home) -> None:
+    port = int(home.servers["crm"].url.split(":")[2].split("/")[0])
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        with pytest.raises(ConfigError) as caught, running_servers(home, only=["crm", "knowledge"]):
+            pass
+    assert caught.value.field == "crm"
+    assert "address already in use" in caught.value.message.lower()
+
+
+def test_a_server_that_does_not_answer_within_the_ceiling_is_named(home: Home) -> None:
+    with pytest.raises(ConfigError) as caught, running_servers(home, only=["mailbox"], ready_timeout=0.0):
+        pass
+    assert caught.value.field == "mailbox"
