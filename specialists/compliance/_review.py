@@ -37,14 +37,18 @@ _RULE_OF_SIGNAL: dict[str, FindingRule] = {
 }
 
 
-def review_offline(request: ReviewRequest, policy: Policy) -> Review:
-    text = f"{request.email.subject}\n{request.email.body}"
+def email_findings(email: InboundEmail) -> list[Finding]:
+    """The signals in the customer's email found in code, hidden or disguised text included."""
     findings = []
-    for signal in injection_signals(text):
+    for signal in injection_signals(f"{email.subject}\n{email.body}"):
         label, _, excerpt = signal.partition(": ")
         rule = _RULE_OF_SIGNAL.get(label, "injection")
         findings.append(Finding(rule=rule, detail=label, excerpt=excerpt.strip("'\""), where="email"))
-    return Review(findings=findings)
+    return findings
+
+
+def review_offline(request: ReviewRequest, policy: Policy) -> Review:
+    return Review(findings=email_findings(request.email))
 
 
 REVIEW: Judgment[ReviewRequest, Review] = Judgment(

@@ -1,8 +1,12 @@
-"""Text helpers the offline judgments share: tokens, light stemming, and injection signals."""
+"""Text helpers the offline judgments share: tokens, light stemming, normalisation, and injection signals."""
 
 from __future__ import annotations
 
+import html
 import re
+import unicodedata
+from dataclasses import dataclass
+from html.parser import HTMLParser
 
 # fmt: off
 STOP_WORDS = frozenset({
@@ -88,11 +92,189 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 
 
-def injection_signals(text: str) -> list[str]:
-    """Phrases in customer text that try to instruct the system or obtain what it must not give."""
-    found: list[str] = []
+# Words that, in text a reader cannot see, show it is written for the system rather than the person
+# reading: whom it addresses, an override, or an action the system could take. A few common languages.
+_ADDRESSEE = re.compile(
+    r"\b(ai|a\.i\.|ki|ia|llm|gpt|chatgpt|claude|copilot|(chat)?bot|assistant|assistent|assistente|asistente|"
+    r"model|modell|mod[eè]le|modelo|modello|agent|agente|system|syst[eè]me|sistema|triage|compliance)\b",
+    re.IGNORECASE,
+)
+_OVERRIDE = re.compile(
+    r"\b(ignore|disregard|forget|override|ignorier\w*|vergiss|vergessen|ignore[rz]|oublie[rz]?|ignora[rn]?|"
+    r"olvida\w*|dimentica\w*|esquece\w*)\b|"
+    r"\b(instructions?|prompts?|anweisung\w*|instrucci[oó]n\w*|istruzion\w*|instru[cç][aãõ]o\w*|consignes?)\b",
+    re.IGNORECASE,
+)
+_ACTION = re.compile(
+    r"\b(approve[ds]?|issue|grant|refund|credit|transfer|pay|reveal|export|forward|escalate|bypass|skip|"
+    r"genehmig\w*|erstatt\w*|gutschrift\w*|[uü]berweis\w*|approuv\w*|rembours\w*|cr[ée]dit\w*|accorde[rz]?|"
+    r"aprueb\w*|aprob\w*|reembols\w*|concede\w*|approva\w*|rimbors\w*|accredit\w*|aprova\w*|reembols\w*)\b",
+    re.IGNORECASE,
+)
+_IMPERATIVE = re.compile(
+    r"(^|[.!?:;\n]\s*)(please\s+|bitte\s+|veuillez\s+|por favor,?\s+|per favore,?\s+)?"
+    r"(approve|issue|grant|refund|credit|transfer|pay|send|give|mark|set|change|close|delete|genehmige|erstatte|"
+    r"approuvez|remboursez|accordez|aprueba|reembolsa|concede|approva|rimborsa|aprove|reembolse)\s+"
+    r"(the|a|an|this|that|these|all|every|me|us|him|her|them|it|\$|€|£|\d|den|die|das|einen|eine|le|la|les|un|une|"
+    r"el|los|las|il|lo|gli|o|os|as)\b",
+    re.IGNORECASE,
+)
+_MONEY = re.compile(r"(\$|€|£)\s?\d|\b\d[\d,.]*\s?(usd|eur|gbp|dollars?|euros?|pounds?)\b", re.IGNORECASE)
+
+
+def _instructs(hidden: str) -> bool:
+    """Whether text a reader cannot see reads as an instruction to the system: it addresses the system,
+    overrides instructions, or gives an imperative or an amount together with an action."""
+    if _IMPERATIVE.search(hidden):
+        return True
+    address, override = bool(_ADDRESSEE.search(hidden)), bool(_OVERRIDE.search(hidden))
+    action, money = bool(_ACTION.search(hidden)), bool(_MONEY.search(hidden))
+    return (address and (override or action or money)) or (override and (action or money))
+
+
+# Characters with no glyph of their own that survive NFKC: variation selectors, the combining grapheme
+# joiner and the Hangul fillers (the format characters, category Cf, are found by category).
+_INVISIBLE = frozenset([0x034F, 0x115F, 0x1160, 0x3164, 0xFFA0, *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)])
+# Letters from other scripts drawn like Latin ones, mapped back when they sit in a word with Latin letters.
+_LOOKALIKE = str.maketrans(
+    "аеорсухіјѕԁԛԝһӏАВЕКМНОРСТХІЈЅαεικνορτυχΑΒΕΗΙΚΜΝΟΡΤΥΧΖ",
+    "aeopcyxijsdqwhlABEKMHOPCTXIJSaeikvoptuxABEHIKMNOPTYXZ",
+)
+_MIXED_WORD = re.compile(r"\w*[A-Za-z]\w*")
+_TAG_CHARACTERS = re.compile("[\U000e0020-\U000e007e]+")
+_BIDI_OVERRIDE = re.compile("[\u202e\u202b\u2067]([^\u202c\u2069\n]*)")
+_COMMENT = re.compile(r"<!--(.*?)(?:--!?>|\Z)", re.DOTALL)
+_MARKUP = re.compile(r"<[A-Za-z!/]|&#?\w+;")
+_HIDING_STYLE = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*(hidden|collapse)|mso-hide\s*:\s*all|opacity\s*:\s*0*(\.0+)?\s*(;|$|!)|"
+    r"font-size\s*:\s*0*(\.\d+)?(px|pt|em|rem|%)?\s*(;|$|!)|font-size\s*:\s*[01]px|"
+    r"(max-)?(height|width)\s*:\s*0*(px)?\s*(;|$|!)|text-indent\s*:\s*-\d{3,}|(left|top)\s*:\s*-\d{3,}|"
+    r"color\s*:\s*(transparent|rgba\([^)]*,\s*0(\.0+)?\s*\))",
+    re.IGNORECASE,
+)
+_BLOCK_TAGS = frozenset(
+    {"br", "p", "div", "li", "tr", "td", "th", "table", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "hr"}
+)
+_VOID_TAGS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"})
+_NEVER_SHOWN = frozenset({"script", "style", "template", "head", "title", "noscript"})
+
+
+def normalise(text: str) -> str:
+    """Text as it reads, for matching: NFKC, format and other invisible characters removed, Latin
+    look-alikes from other scripts mapped back within Latin words, right-to-left overrides undone."""
+    text = _BIDI_OVERRIDE.sub(lambda m: m.group(1)[::-1], text)
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(c for c in text if ord(c) not in _INVISIBLE and unicodedata.category(c) != "Cf")
+    if not text.isascii():
+        text = _MIXED_WORD.sub(lambda m: m.group(0).translate(_LOOKALIKE), text)
+    return text
+
+
+@dataclass(frozen=True)
+class Hidden:
+    """A part of a message that a reader of the rendered message does not see."""
+
+    where: str
+    text: str
+
+
+class _Renderer(HTMLParser):
+    """Splits HTML into what a mail client shows and what it hides (elements never shown or styled
+    invisible, and the `hidden` attribute)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.shown: list[str] = []
+        self.hidden: list[Hidden] = []
+        self._hiding: tuple[str, str, int] | None = None  # tag, where, depth of that tag inside it
+        self._buffer: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._hiding is not None:
+            name, where, depth = self._hiding
+            if tag == name and tag not in _VOID_TAGS:
+                self._hiding = (name, where, depth + 1)
+            return
+        if tag in _BLOCK_TAGS:
+            self.shown.append("\n")
+        values = dict(attrs)
+        style = values.get("style") or ""
+        where = ""
+        if tag in _NEVER_SHOWN:
+            where = f"a <{tag}> element"
+        elif "hidden" in values or _HIDING_STYLE.search(style):
+            where = f"an invisible <{tag}> element"
+        if where and tag not in _VOID_TAGS:
+            self._hiding, self._buffer = (tag, where, 1), []
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._hiding is None:
+            if tag in _BLOCK_TAGS:
+                self.shown.append("\n")
+            return
+        name, where, depth = self._hiding
+        if tag != name:
+            return
+        if depth > 1:
+            self._hiding = (name, where, depth - 1)
+            return
+        self._flush()
+
+    def handle_data(self, data: str) -> None:
+        (self._buffer if self._hiding is not None else self.shown).append(data)
+
+    def _flush(self) -> None:
+        if self._hiding is not None:
+            text = "".join(self._buffer).strip()
+            if text:
+                self.hidden.append(Hidden(self._hiding[1], text))
+            self._hiding, self._buffer = None, []
+
+    def close(self) -> None:
+        super().close()
+        self._flush()  # an element never closed hides everything after it
+
+
+def reveal(text: str) -> tuple[str, list[Hidden]]:
+    """What a reader sees of `text`, normalised for matching, and the parts they do not see: HTML
+    comments, elements never shown or made invisible, and Unicode tag characters."""
+    hidden = [
+        Hidden("invisible Unicode tag characters", "".join(chr(ord(c) - 0xE0000) for c in m.group(0)))
+        for m in _TAG_CHARACTERS.finditer(text)
+    ]
+    if _MARKUP.search(text):
+        hidden += [Hidden("an HTML comment", html.unescape(m.group(1)).strip()) for m in _COMMENT.finditer(text)]
+        renderer = _Renderer()
+        renderer.feed(_COMMENT.sub("", text))
+        renderer.close()
+        text = "".join(renderer.shown)
+        hidden += renderer.hidden
+    return normalise(text), [Hidden(h.where, normalise(h.text)) for h in hidden if h.text.strip()]
+
+
+def _matches(text: str) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
     for label, pattern in _INJECTION_PATTERNS:
         match = pattern.search(text)
         if match:
-            found.append(f"{label}: {match.group(0).strip()[:80]!r}")
+            found.append((label, match.group(0).strip()[:80]))
+    return found
+
+
+def injection_signals(text: str) -> list[str]:
+    """Phrases in customer text that try to instruct the system or obtain what it must not give, seen
+    through hiding: text disguised with invisible or look-alike characters is labelled so, and text a
+    reader cannot see (an HTML comment, an invisible element) that reads as an instruction is a signal
+    in itself."""
+    shown, hidden = reveal(text)
+    plain = {label for label, _ in _matches(text)} if shown != text else None
+    found = [
+        f"{label if plain is None or label in plain else label + ', disguised'}: {excerpt!r}"
+        for label, excerpt in _matches(shown)
+    ]
+    for part in hidden:
+        hits = _matches(part.text)
+        if hits or _instructs(part.text):
+            excerpt = hits[0][1] if hits else part.text[:80]
+            found.append(f"hidden instruction in {part.where}: {excerpt!r}")
     return found
