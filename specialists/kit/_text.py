@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -144,7 +145,7 @@ _MIXED_WORD = re.compile(r"\w*[A-Za-z]\w*")
 _TAG_CHARACTERS = re.compile("[\U000e0020-\U000e007e]+")
 _BIDI_OVERRIDE = re.compile("[\u202e\u202b\u2067]([^\u202c\u2069\n]*)")
 _COMMENT = re.compile(r"<!--(.*?)(?:--!?>|\Z)", re.DOTALL)
-_MARKUP = re.compile(r"<[A-Za-z!/]|&#?\w+;")
+_MARKUP = re.compile(r"<!--|</?[A-Za-z][A-Za-z0-9]*(\s[^<>]*)?/?>|&#?\w+;")
 _HIDING_STYLE = re.compile(
     r"display\s*:\s*none|visibility\s*:\s*(hidden|collapse)|mso-hide\s*:\s*all|opacity\s*:\s*0*(\.0+)?\s*(;|$|!)|"
     r"font-size\s*:\s*0*(\.\d+)?(px|pt|em|rem|%)?\s*(;|$|!)|font-size\s*:\s*[01]px|"
@@ -162,6 +163,8 @@ _NEVER_SHOWN = frozenset({"script", "style", "template", "head", "title", "noscr
 def normalise(text: str) -> str:
     """Text as it reads, for matching: NFKC, format and other invisible characters removed, Latin
     look-alikes from other scripts mapped back within Latin words, right-to-left overrides undone."""
+    if text.isascii():
+        return text
     text = _BIDI_OVERRIDE.sub(lambda m: m.group(1)[::-1], text)
     text = unicodedata.normalize("NFKC", text)
     text = "".join(c for c in text if ord(c) not in _INVISIBLE and unicodedata.category(c) != "Cf")
@@ -266,15 +269,21 @@ def injection_signals(text: str) -> list[str]:
     through hiding: text disguised with invisible or look-alike characters is labelled so, and text a
     reader cannot see (an HTML comment, an invisible element) that reads as an instruction is a signal
     in itself."""
+    return list(_signals(text))
+
+
+@functools.lru_cache(maxsize=32)
+def _signals(text: str) -> tuple[str, ...]:
+    """The signals of one text, kept for the few texts seen last: triage and compliance read the same email."""
     shown, hidden = reveal(text)
-    plain = {label for label, _ in _matches(text)} if shown != text else None
-    found = [
-        f"{label if plain is None or label in plain else label + ', disguised'}: {excerpt!r}"
-        for label, excerpt in _matches(shown)
-    ]
+    found: list[str] = []
+    hits = _matches(shown)
+    if hits:
+        plain = {label for label, _ in _matches(text)} if shown != text else None
+        found += [f"{label if plain is None or label in plain else label + ', disguised'}: {e!r}" for label, e in hits]
     for part in hidden:
         hits = _matches(part.text)
         if hits or _instructs(part.text):
             excerpt = hits[0][1] if hits else part.text[:80]
             found.append(f"hidden instruction in {part.where}: {excerpt!r}")
-    return found
+    return tuple(found)
