@@ -133,6 +133,19 @@ async def test_triage_escalates_a_hidden_injection_and_quotes_where_it_was_hidde
 
 
 @pytest.mark.anyio
+async def test_triage_escalates_a_hidden_injection_even_when_the_model_reports_nothing(world: World) -> None:
+    email = InboundEmail(sender=world.tenants["acme"].customers[0].email, subject="Charged twice", body=HIDDEN_CREDIT)
+    model = ScriptedModel(
+        {"triage.classify": [Classification(category="billing", confidence=0.95, matched_terms=["charged twice"])]}
+    )
+    async with world.context(triage, "acme", model) as ctx:
+        result = await triage.run(email, ctx)
+    assert result.escalate
+    [signal] = result.classification.injection_signals
+    assert signal.startswith("hidden instruction in an HTML comment")
+
+
+@pytest.mark.anyio
 async def test_compliance_escalates_a_hidden_injection_even_when_the_model_reports_nothing(world: World) -> None:
     customer = world.tenants["acme"].customers[0]
     email = InboundEmail(sender=customer.email, subject="Charged twice", body=HIDDEN_CREDIT)
@@ -144,7 +157,8 @@ async def test_compliance_escalates_a_hidden_injection_even_when_the_model_repor
     )
     async with world.context(triage, "acme", model) as ctx:
         result = await triage.run(email, ctx)
-    assert not result.escalate  # the model missed it: the code must not
+    # a triage that let it through (the model missed it, or another triage specialist): compliance must not
+    result = result.model_copy(update={"escalate": False, "escalation_reasons": []})
     credit = ProposedAction(
         tool="crm.issue_credit",
         arguments={"account_id": result.customer.account_id if result.customer else "", "amount_cents": 99_900},
