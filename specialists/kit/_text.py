@@ -109,7 +109,7 @@ _OVERRIDE = re.compile(
 _ACTION = re.compile(
     r"\b(approve[ds]?|issue|grant|refund|credit|transfer|pay|reveal|export|forward|escalate|bypass|skip|"
     r"genehmig\w*|erstatt\w*|gutschrift\w*|[uü]berweis\w*|approuv\w*|rembours\w*|cr[ée]dit\w*|accorde[rz]?|"
-    r"aprueb\w*|aprob\w*|reembols\w*|concede\w*|approva\w*|rimbors\w*|accredit\w*|aprova\w*|reembols\w*)\b",
+    r"aprueb\w*|aprob\w*|reembols\w*|concede\w*|approva\w*|rimbors\w*|accredit\w*|aprova\w*)\b",
     re.IGNORECASE,
 )
 _IMPERATIVE = re.compile(
@@ -147,10 +147,12 @@ _BIDI_OVERRIDE = re.compile("[\u202e\u202b\u2067]([^\u202c\u2069\n]*)")
 _COMMENT = re.compile(r"<!--(.*?)(?:--!?>|\Z)", re.DOTALL)
 _MARKUP = re.compile(r"<!--|</?[A-Za-z][A-Za-z0-9]*(\s[^<>]*)?/?>|&#?\w+;")
 _HIDING_STYLE = re.compile(
-    r"display\s*:\s*none|visibility\s*:\s*(hidden|collapse)|mso-hide\s*:\s*all|opacity\s*:\s*0*(\.0+)?\s*(;|$|!)|"
-    r"font-size\s*:\s*0*(\.\d+)?(px|pt|em|rem|%)?\s*(;|$|!)|font-size\s*:\s*[01]px|"
-    r"(max-)?(height|width)\s*:\s*0*(px)?\s*(;|$|!)|text-indent\s*:\s*-\d{3,}|(left|top)\s*:\s*-\d{3,}|"
-    r"color\s*:\s*(transparent|rgba\([^)]*,\s*0(\.0+)?\s*\))",
+    r"(?<![\w-])("
+    r"display\s*:\s*none|visibility\s*:\s*(hidden|collapse)|mso-hide\s*:\s*all|opacity\s*:\s*0*\.?0+\s*(;|$|!)|"
+    r"font-size\s*:\s*(0*\.?0+(px|pt|em|rem|%)?|[01](\.\d*)?(px|pt)|\.\d+(px|pt))\s*(;|$|!)|"
+    r"(max-)?(height|width)\s*:\s*0*\.?0+(px)?\s*(;|$|!)|text-indent\s*:\s*-\d{3,}|(left|top)\s*:\s*-\d{3,}|"
+    r"color\s*:\s*(transparent|rgba\([^)]*,\s*0*\.?0+\s*\))"
+    r")",
     re.IGNORECASE,
 )
 _BLOCK_TAGS = frozenset(

@@ -98,6 +98,29 @@ def test_reveal_separates_what_a_reader_sees_from_comments_and_invisible_element
     assert hidden[1] == Hidden("an invisible <div> element", "secret nested text")
 
 
+@pytest.mark.parametrize(
+    ("style", "invisible"),
+    [
+        ("DISPLAY: none !important", True),
+        ("font-size:0px", True),
+        ("font-size: 1px;", True),
+        ("opacity:0.0;", True),
+        ("max-height:0;overflow:hidden", True),
+        ("position:absolute;left:-9999px", True),
+        ("color: rgba(0,0,0,0)", True),
+        ("font-size:.9em", False),
+        ("font-size:10px", False),
+        ("opacity:0.5", False),
+        ("background-color:transparent", False),
+        ("line-height:0", False),
+    ],
+)
+def test_an_element_is_hidden_by_a_style_that_makes_it_invisible_and_only_then(style: str, invisible: bool) -> None:
+    shown, hidden = reveal(f'<p>Hello</p><span style="{style}">the span</span>')
+    assert ("the span" not in shown) is invisible
+    assert (hidden == [Hidden("an invisible <span> element", "the span")]) is invisible
+
+
 def test_plain_text_with_angle_brackets_is_shown_as_written() -> None:
     text = "From: Jane <jane@example.com>\nIf a < b and b > c, is a < c?"
     assert reveal(text) == (text, [])
