@@ -159,6 +159,8 @@ _BLOCK_TAGS = frozenset(
     {"br", "p", "div", "li", "tr", "td", "th", "table", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "hr"}
 )
 _VOID_TAGS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"})
+# Attributes holding text a reader sees only on hover, when an image fails to load, or never.
+_TEXT_ATTRIBUTES = frozenset({"alt", "title", "aria-label", "aria-description", "placeholder", "value", "content"})
 _NEVER_SHOWN = frozenset({"script", "style", "template", "head", "title", "noscript"})
 
 
@@ -195,6 +197,9 @@ class _Renderer(HTMLParser):
         self._buffer: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in _TEXT_ATTRIBUTES and value and value.strip():
+                self.hidden.append(Hidden(f"{'an' if name[0] in 'aeiou' else 'a'} {name} attribute", value))
         if self._hiding is not None:
             name, where, depth = self._hiding
             if tag == name and tag not in _VOID_TAGS:
@@ -278,14 +283,15 @@ def injection_signals(text: str) -> list[str]:
 def _signals(text: str) -> tuple[str, ...]:
     """The signals of one text, kept for the few texts seen last: triage and compliance read the same email."""
     shown, hidden = reveal(text)
-    found: list[str] = []
     hits = _matches(shown)
-    if hits:
-        plain = {label for label, _ in _matches(text)} if shown != text else None
-        found += [f"{label if plain is None or label in plain else label + ', disguised'}: {e!r}" for label, e in hits]
+    raw = _matches(text) if shown != text else hits
+    as_written = {label for label, _ in raw}
+    found = [f"{label if label in as_written else label + ', disguised'}: {e!r}" for label, e in hits]
     for part in hidden:
-        hits = _matches(part.text)
-        if hits or _instructs(part.text):
-            excerpt = hits[0][1] if hits else part.text[:80]
+        part_hits = _matches(part.text)
+        if part_hits or _instructs(part.text):
+            excerpt = part_hits[0][1] if part_hits else part.text[:80]
             found.append(f"hidden instruction in {part.where}: {excerpt!r}")
+    if not found:  # what matches as written still counts, wherever the markup put it
+        found = [f"{label}: {e!r}" for label, e in raw]
     return tuple(found)
