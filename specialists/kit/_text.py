@@ -143,7 +143,7 @@ _LOOKALIKE = str.maketrans(
 )
 _MIXED_WORD = re.compile(r"\w*[A-Za-z]\w*")
 _TAG_CHARACTERS = re.compile("[\U000e0020-\U000e007e]+")
-_BIDI_OVERRIDE = re.compile("[\u202e\u202b\u2067]([^\u202c\u2069\n]*)")
+_BIDI_OVERRIDE = re.compile("\u202e([^\u202c\n]*)")  # right-to-left override, to its pop or the line end
 _COMMENT = re.compile(r"<!--(.*?)(?:--!?>|\Z)", re.DOTALL)
 _MARKUP = re.compile(r"<!--|</?[A-Za-z][A-Za-z0-9]*(\s[^<>]*)?/?>|&#?\w+;")
 _HIDING_STYLE = re.compile(
