@@ -94,10 +94,15 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 
 
 # Words that, in text a reader cannot see, show it is written for the system rather than the person
-# reading: whom it addresses, an override, or an action the system could take. A few common languages.
-_ADDRESSEE = re.compile(
-    r"\b(ai|a\.i\.|ki|ia|llm|gpt|chatgpt|claude|copilot|(chat)?bot|assistant|assistent|assistente|asistente|"
-    r"model|modell|mod[eè]le|modelo|modello|agent|agente|system|syst[eè]me|sistema|triage|compliance)\b",
+# reading: whom it addresses, an override, an action only the system takes, or a demand that it be
+# done at once or unchecked. A few common languages.
+_SYSTEM = (
+    r"(ai|a\.i\.|ki|ia|llm|gpt|chatgpt|claude|copilot|(chat)?bot|assistant|assistent|assistente|asistente|"
+    r"model|modell|mod[eè]le|modelo|modello|agent|agente|system|syst[eè]me|sistema|triage|compliance)"
+)
+# addressed: "Assistant: ...", "Bot, ...", "note to the AI", "Hinweis an das System", "pour l'assistant"
+_ADDRESSED = re.compile(
+    rf"\b{_SYSTEM}\s*[:,]|\b(to|for|an|f[üu]r|pour|para|per|voor|à)\s+(\S+\s+){{0,2}}?(l')?{_SYSTEM}\b",
     re.IGNORECASE,
 )
 _OVERRIDE = re.compile(
@@ -107,9 +112,16 @@ _OVERRIDE = re.compile(
     re.IGNORECASE,
 )
 _ACTION = re.compile(
-    r"\b(approve[ds]?|issue|grant|refund|credit|transfer|pay|reveal|export|forward|escalate|bypass|skip|"
-    r"genehmig\w*|erstatt\w*|gutschrift\w*|[uü]berweis\w*|approuv\w*|rembours\w*|cr[ée]dit\w*|accorde[rz]?|"
+    r"\b(approve[ds]?|issue|grant|refund|transfer|reveal|export|forward|escalate|bypass|skip|"
+    r"genehmig\w*|erstatt\w*|gutschrift\w*|approuv\w*|rembours\w*|cr[ée]dit\w*\b(?!\s*cards?)|accorde[rz]?|"
     r"aprueb\w*|aprob\w*|reembols\w*|concede\w*|approva\w*|rimbors\w*|accredit\w*|aprova\w*)\b",
+    re.IGNORECASE,
+)
+_DEMAND = re.compile(
+    r"\b(must|shall|has to|have to|needs? to|is to be|are to be|pre-?approved|pre-?authori[sz]ed|"
+    r"without (any |human |manual |further )?(review|approval|verification|checks?)|no (human |manual )?review|"
+    r"immediately|right away|at once|sofort|umgehend|unverz[üu]glich|freigabe|imm[ée]diatement|tout de suite|"
+    r"inmediatamente|de inmediato|immediatamente|subito|imediatamente|muss|m[üu]ssen|doit|doivent|debe|deben|deve)\b",
     re.IGNORECASE,
 )
 _IMPERATIVE = re.compile(
@@ -120,17 +132,19 @@ _IMPERATIVE = re.compile(
     r"el|los|las|il|lo|gli|o|os|as)\b",
     re.IGNORECASE,
 )
-_MONEY = re.compile(r"(\$|€|£)\s?\d|\b\d[\d,.]*\s?(usd|eur|gbp|dollars?|euros?|pounds?)\b", re.IGNORECASE)
+_MONEY = re.compile(r"(\$|€|£)\s?\d|\b\d[\d,.]*\s?(usd|eur|gbp|dollars?|euros?|pounds?|€|\$|£)", re.IGNORECASE)
 
 
 def _instructs(hidden: str) -> bool:
-    """Whether text a reader cannot see reads as an instruction to the system: it addresses the system,
-    overrides instructions, or gives an imperative or an amount together with an action."""
+    """Whether text a reader cannot see reads as an instruction to the system: an imperative, words
+    addressed to the system, an override of its instructions, or a demand that money move at once."""
     if _IMPERATIVE.search(hidden):
         return True
-    address, override = bool(_ADDRESSEE.search(hidden)), bool(_OVERRIDE.search(hidden))
+    addressed, override = bool(_ADDRESSED.search(hidden)), bool(_OVERRIDE.search(hidden))
     action, money = bool(_ACTION.search(hidden)), bool(_MONEY.search(hidden))
-    return (address and (override or action or money)) or (override and (action or money))
+    if (addressed and (override or action or money)) or (override and (action or money)):
+        return True
+    return action and money and bool(_DEMAND.search(hidden))
 
 
 # Characters with no glyph of their own that survive NFKC: variation selectors, the combining grapheme
@@ -142,6 +156,8 @@ _LOOKALIKE = str.maketrans(
     "aeopcyxijsdqwhlABEKMHOPCTXIJSaeikvoptuxABEHIKMNOPTYXZ",
 )
 _MIXED_WORD = re.compile(r"\w*[A-Za-z]\w*")
+_SPACED_LETTERS = re.compile(r"\b(?:[^\W\d_] ){2,}[^\W\d_]\b")
+_MARKDOWN_COMMENT = re.compile(r"^[ \t]*\[(?://|comment|_)\]:\s*(?:#|<>)\s*\((.*)\)[ \t]*$", re.MULTILINE)
 _TAG_CHARACTERS = re.compile("[\U000e0020-\U000e007e]+")
 _BIDI_OVERRIDE = re.compile("\u202e([^\u202c\n]*)")  # right-to-left override, to its pop or the line end
 _COMMENT = re.compile(r"<!--(.*?)(?:--!?>|\Z)", re.DOTALL)
@@ -155,6 +171,8 @@ _HIDING_STYLE = re.compile(
     r")",
     re.IGNORECASE,
 )
+_WHITE = re.compile(r"white|#fff(fff)?|rgb\(\s*255\s*,\s*255\s*,\s*255\s*\)", re.IGNORECASE)
+_WHITE_TEXT = re.compile(rf"(?<![\w-])color\s*:\s*({_WHITE.pattern})\s*(;|$|!)", re.IGNORECASE)
 _BLOCK_TAGS = frozenset(
     {"br", "p", "div", "li", "tr", "td", "th", "table", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "hr"}
 )
@@ -166,15 +184,15 @@ _NEVER_SHOWN = frozenset({"script", "style", "template", "head", "title", "noscr
 
 def normalise(text: str) -> str:
     """Text as it reads, for matching: NFKC, format and other invisible characters removed, Latin
-    look-alikes from other scripts mapped back within Latin words, right-to-left overrides undone."""
-    if text.isascii():
-        return text
-    text = _BIDI_OVERRIDE.sub(lambda m: m.group(1)[::-1], text)
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(c for c in text if ord(c) not in _INVISIBLE and unicodedata.category(c) != "Cf")
+    look-alikes from other scripts mapped back within Latin words, right-to-left overrides undone,
+    words spelled out letter by letter (`I G N O R E`) joined."""
     if not text.isascii():
-        text = _MIXED_WORD.sub(lambda m: m.group(0).translate(_LOOKALIKE), text)
-    return text
+        text = _BIDI_OVERRIDE.sub(lambda m: m.group(1)[::-1], text)
+        text = unicodedata.normalize("NFKC", text)
+        text = "".join(c for c in text if ord(c) not in _INVISIBLE and unicodedata.category(c) != "Cf")
+        if not text.isascii():
+            text = _MIXED_WORD.sub(lambda m: m.group(0).translate(_LOOKALIKE), text)
+    return _SPACED_LETTERS.sub(lambda m: m.group(0).replace(" ", ""), text)
 
 
 @dataclass(frozen=True)
@@ -214,6 +232,10 @@ class _Renderer(HTMLParser):
             where = f"a <{tag}> element"
         elif "hidden" in values or _HIDING_STYLE.search(style):
             where = f"an invisible <{tag}> element"
+        elif _WHITE.fullmatch((values.get("color") or "").strip()) or (
+            "background" not in style.casefold() and _WHITE_TEXT.search(style)
+        ):
+            where = f"white text in a <{tag}> element"  # on an unknown background: most likely white on white
         if where and tag not in _VOID_TAGS:
             self._hiding, self._buffer = (tag, where, 1), []
 
@@ -247,11 +269,15 @@ class _Renderer(HTMLParser):
 
 def reveal(text: str) -> tuple[str, list[Hidden]]:
     """What a reader sees of `text`, normalised for matching, and the parts they do not see: HTML
-    comments, elements never shown or made invisible, and Unicode tag characters."""
+    comments, elements never shown or made invisible, white text, text in attributes, Markdown
+    comments, and Unicode tag characters."""
     hidden = [
         Hidden("invisible Unicode tag characters", "".join(chr(ord(c) - 0xE0000) for c in m.group(0)))
         for m in _TAG_CHARACTERS.finditer(text)
     ]
+    if "]:" in text:
+        hidden += [Hidden("a Markdown comment", m.group(1)) for m in _MARKDOWN_COMMENT.finditer(text)]
+        text = _MARKDOWN_COMMENT.sub("", text)
     if _MARKUP.search(text):
         hidden += [Hidden("an HTML comment", html.unescape(m.group(1)).strip()) for m in _COMMENT.finditer(text)]
         renderer = _Renderer()
