@@ -119,14 +119,16 @@ _ACTION = re.compile(
 )
 _DEMAND = re.compile(
     r"\b(must|shall|has to|have to|needs? to|is to be|are to be|pre-?approved|pre-?authori[sz]ed|"
-    r"without (any |human |manual |further )?(review|approval|verification|checks?)|no (human |manual )?review|"
+    r"without (any |human |manual |further )?(review|approval|verification|checks?|escalation)|"
+    r"no (human |manual )?review|"
     r"immediately|right away|at once|sofort|umgehend|unverz[üu]glich|freigabe|imm[ée]diatement|tout de suite|"
     r"inmediatamente|de inmediato|immediatamente|subito|imediatamente|muss|m[üu]ssen|doit|doivent|debe|deben|deve)\b",
     re.IGNORECASE,
 )
 _IMPERATIVE = re.compile(
     r"(^|[.!?:;\n]\s*)(please\s+|bitte\s+|veuillez\s+|por favor,?\s+|per favore,?\s+)?"
-    r"(approve|issue|grant|refund|credit|transfer|pay|send|give|mark|set|change|close|delete|genehmige|erstatte|"
+    r"(approve|issue|grant|refund|credit|apply|process|transfer|pay|send|give|mark|set|change|close|delete|"
+    r"genehmige|erstatte|"
     r"approuvez|remboursez|accordez|aprueba|reembolsa|concede|approva|rimborsa|aprove|reembolse)\s+"
     r"(the|a|an|this|that|these|all|every|me|us|him|her|them|it|\$|€|£|\d|den|die|das|einen|eine|le|la|les|un|une|"
     r"el|los|las|il|lo|gli|o|os|as)\b",
@@ -171,8 +173,33 @@ _HIDING_STYLE = re.compile(
     r")",
     re.IGNORECASE,
 )
-_WHITE = re.compile(r"white|#fff(fff)?|rgb\(\s*255\s*,\s*255\s*,\s*255\s*\)", re.IGNORECASE)
-_WHITE_TEXT = re.compile(rf"(?<![\w-])color\s*:\s*({_WHITE.pattern})\s*(;|$|!)", re.IGNORECASE)
+_TEXT_COLOR = re.compile(r"(?<![\w-])color\s*:\s*([^;!]+)", re.IGNORECASE)
+_HEX_COLOR = re.compile(r"#([0-9a-f]{3}|[0-9a-f]{6})", re.IGNORECASE)
+_RGB_COLOR = re.compile(r"rgba?\(\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)", re.IGNORECASE)
+_WHITE_NAMES = frozenset({"white", "snow", "ghostwhite", "whitesmoke"})
+# a box at most a pixel high or wide that clips what overflows it
+_TINY_BOX = re.compile(r"(?<![\w-])(max-)?(height|width)\s*:\s*[01](\.\d+)?px", re.IGNORECASE)
+_CLIPPED = re.compile(r"overflow\s*:\s*hidden", re.IGNORECASE)
+
+
+def _whitish(color: str) -> bool:
+    """A colour a reader cannot tell from a white page: white, or every channel at least 240 of 255."""
+    color = color.strip().casefold()
+    if color in _WHITE_NAMES:
+        return True
+    if hexa := _HEX_COLOR.fullmatch(color):
+        digits = hexa.group(1)
+        channels = [digits[i] * 2 for i in range(3)] if len(digits) == 3 else [digits[i : i + 2] for i in (0, 2, 4)]
+        return all(int(c, 16) >= 240 for c in channels)
+    if rgb := _RGB_COLOR.match(color):
+        return all(int(c) >= 240 for c in rgb.groups())
+    return False
+
+
+def _invisible_style(style: str) -> bool:
+    return bool(_HIDING_STYLE.search(style) or (_TINY_BOX.search(style) and _CLIPPED.search(style)))
+
+
 _BLOCK_TAGS = frozenset(
     {"br", "p", "div", "li", "tr", "td", "th", "table", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "hr"}
 )
@@ -230,10 +257,10 @@ class _Renderer(HTMLParser):
         where = ""
         if tag in _NEVER_SHOWN:
             where = f"a <{tag}> element"
-        elif "hidden" in values or _HIDING_STYLE.search(style):
+        elif "hidden" in values or _invisible_style(style):
             where = f"an invisible <{tag}> element"
-        elif _WHITE.fullmatch((values.get("color") or "").strip()) or (
-            "background" not in style.casefold() and _WHITE_TEXT.search(style)
+        elif _whitish(values.get("color") or "") or (
+            "background" not in style.casefold() and any(_whitish(c) for c in _TEXT_COLOR.findall(style))
         ):
             where = f"white text in a <{tag}> element"  # on an unknown background: most likely white on white
         if where and tag not in _VOID_TAGS:
