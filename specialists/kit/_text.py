@@ -231,8 +231,8 @@ class Hidden:
 
 
 class _Renderer(HTMLParser):
-    """Splits HTML into what a mail client shows and what it hides (elements never shown or styled
-    invisible, and the `hidden` attribute)."""
+    """Splits HTML into what a mail client shows and what it hides: elements never shown, styled
+    invisible or white, or with the `hidden` attribute, and the text of attributes."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

@@ -4,8 +4,9 @@ zero-width, look-alike and bidi-override characters, Unicode tag characters.
 The held-out set (tests/data/hidden_injections.jsonl) mixes hidden injections in several hiding
 techniques and languages with benign HTML mail (signature markers, Outlook conditional comments,
 preheaders, emoji joiners, right-to-left marks) so that false alarms are measured too. Each row's
-`round` says when it was written: round 2 after the detector of round 1, to test it unseen; what it
-missed then was fixed in general terms (see the commit messages), so only a later round is unseen.
+`round` says when it was written: rounds 2 and 3 each after the detector had been built on the rounds
+before, to test it unseen; what a round missed was then fixed in general terms where a general fix
+exists (the commit messages give each round's first-run counts), so a new variant belongs in a new round.
 """
 
 from __future__ import annotations
