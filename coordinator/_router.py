@@ -23,6 +23,7 @@ from schemas import (
     WriteReport,
     WriterInput,
 )
+from specialists.kit import reveal
 
 MAX_REVISIONS = 2
 
@@ -80,8 +81,9 @@ _CREDIT_WORDS = re.compile(r"\b(refund|credit|reimburse|money back|charged twice
 
 def plan_actions(triage: TriageResult) -> list[ProposedAction]:
     """Writes beyond the standard ones that the email asks for: today, a credit for a stated amount.
-    They always need a person's approval when the policy lists the tool."""
-    text = f"{triage.email.subject}\n{triage.email.body}"
+    They always need a person's approval when the policy lists the tool. Only the text a reader of the
+    email sees counts: an amount in a comment or an invisible element is never proposed."""
+    text, _ = reveal(f"{triage.email.subject}\n{triage.email.body}")
     if triage.customer is None or triage.escalate or not _CREDIT_WORDS.search(text):
         return []
     amounts = list(_AMOUNT.finditer(text))

@@ -2,11 +2,12 @@
 
 Rules checked in code on every draft (forbidden phrases, Luhn-valid card numbers, addresses other
 than the customer's, other customers' addresses via crm.find_customer), plus the model's review
-(`compliance.review`; offline: injection, credit-demand and data-request signals in the email).
+(`compliance.review`), and the email's injection, credit-demand and data-request signals
+(`email_findings`, which sees through hidden and disguised text; offline, the whole review).
 Scopes: crm:read.
 """
 
-from specialists.compliance._review import REVIEW, Review, ReviewRequest, review_offline
+from specialists.compliance._review import REVIEW, Review, ReviewRequest, email_findings, review_offline
 from specialists.compliance._rules import card_numbers, check_draft, email_addresses, luhn_valid
 from specialists.compliance._specialist import MAX_REVISIONS, ComplianceSpecialist, specialist
 
@@ -19,6 +20,7 @@ __all__ = [
     "card_numbers",
     "check_draft",
     "email_addresses",
+    "email_findings",
     "luhn_valid",
     "review_offline",
     "specialist",

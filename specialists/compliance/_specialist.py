@@ -1,7 +1,8 @@
 """The compliance specialist: check the draft and the proposed actions against the policy.
 
-Verdicts: `escalate` when the customer's email tries to instruct the system, demands credits or
-asks for other customers' data, or when a draft still breaks a rule after two revisions; `revise`
+Verdicts: `escalate` when the customer's email tries to instruct the system (openly, disguised, or
+in text the reader cannot see; checked in code whatever the model says), demands credits or asks
+for other customers' data, or when a draft still breaks a rule after two revisions; `revise`
 when the draft breaks a rule (the excerpts go back to drafting); `needs_approval` when a proposed
 action is one the policy reserves for a person; otherwise `pass`.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from schemas import ComplianceInput, ComplianceVerdict, Finding, InvalidArgument
 from schemas.tools import crm
-from specialists.compliance._review import REVIEW, ReviewRequest
+from specialists.compliance._review import REVIEW, ReviewRequest, email_findings
 from specialists.compliance._rules import check_draft
 from specialists.kit import Manifest, SpecialistContext, call
 
@@ -41,6 +42,9 @@ class ComplianceSpecialist:
             )
         ).output
         findings += [f for f in review.findings if f not in findings]
+        # the email's signals are checked in code too, whatever the model saw: nothing is parked for a person
+        # while the email tries to instruct the system, openly or in text the reader cannot see
+        findings += [f for f in email_findings(task.triage.email) if f not in findings]
         approval = [a for a in task.actions if a.tool in ctx.policy.approval_required_tools]
         findings += [
             Finding(rule="approval_required", detail=f"{a.tool} needs a person's approval", where="actions")

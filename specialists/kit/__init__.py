@@ -5,7 +5,8 @@
 - `Toolbox`, `ScopedToolbox`, `call`, `call_or_none`, `gather`: reach MCP tools, typed, within the
   manifest's scopes (`call_or_none`: None for `not_found`; `gather`: independent calls at once).
 - `Budget`: what a run may still spend.
-- `tokens`, `stem`, `injection_signals`: text helpers for offline judgments.
+- `tokens`, `stem`, `injection_signals`, `normalise`, `reveal`, `Hidden`: text helpers for offline judgments
+  and for seeing through text hidden from the reader.
 
 Imports only `schemas`. Model backends and the MCP toolbox live in the coordinator.
 """
@@ -13,13 +14,14 @@ Imports only `schemas`. Model backends and the MCP toolbox live in the coordinat
 from specialists.kit._budget import Budget
 from specialists.kit._model import Generation, Judgment, Model, Tier, Usage
 from specialists.kit._specialist import ENTRY_POINT_GROUP, Manifest, Specialist, SpecialistContext, estimate_tokens
-from specialists.kit._text import injection_signals, stem, tokens
+from specialists.kit._text import Hidden, injection_signals, normalise, reveal, stem, tokens
 from specialists.kit._toolbox import ScopedToolbox, Toolbox, call, call_or_none, gather
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "Budget",
     "Generation",
+    "Hidden",
     "Judgment",
     "Manifest",
     "Model",
@@ -34,6 +36,8 @@ __all__ = [
     "estimate_tokens",
     "gather",
     "injection_signals",
+    "normalise",
+    "reveal",
     "stem",
     "tokens",
 ]

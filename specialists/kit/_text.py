@@ -1,8 +1,13 @@
-"""Text helpers the offline judgments share: tokens, light stemming, and injection signals."""
+"""Text helpers the offline judgments share: tokens, light stemming, normalisation, and injection signals."""
 
 from __future__ import annotations
 
+import functools
+import html
 import re
+import unicodedata
+from dataclasses import dataclass
+from html.parser import HTMLParser
 
 # fmt: off
 STOP_WORDS = frozenset({
@@ -88,11 +93,258 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 
 
-def injection_signals(text: str) -> list[str]:
-    """Phrases in customer text that try to instruct the system or obtain what it must not give."""
-    found: list[str] = []
+# Words that, in text a reader cannot see, show it is written for the system rather than the person
+# reading: whom it addresses, an override, an action only the system takes, or a demand that it be
+# done at once or unchecked. A few common languages.
+_SYSTEM = (
+    r"(ai|a\.i\.|ki|ia|llm|gpt|chatgpt|claude|copilot|(chat)?bot|assistant|assistent|assistente|asistente|"
+    r"model|modell|mod[eè]le|modelo|modello|agent|agente|system|syst[eè]me|sistema|triage|compliance)"
+)
+# addressed: "Assistant: ...", "Bot, ...", "note to the AI", "Hinweis an das System", "pour l'assistant"
+_ADDRESSED = re.compile(
+    rf"\b{_SYSTEM}\s*[:,]|\b(to|for|an|f[üu]r|pour|para|per|voor|à)\s+(\S+\s+){{0,2}}?(l')?{_SYSTEM}\b",
+    re.IGNORECASE,
+)
+_OVERRIDE = re.compile(
+    r"\b(ignore|disregard|forget|override|ignorier\w*|vergiss|vergessen|ignore[rz]|oublie[rz]?|ignora[rn]?|"
+    r"olvida\w*|dimentica\w*|esquece\w*)\b|"
+    r"\b(instructions?|prompts?|anweisung\w*|instrucci[oó]n\w*|istruzion\w*|instru[cç][aãõ]o\w*|consignes?)\b",
+    re.IGNORECASE,
+)
+_ACTION = re.compile(
+    r"\b(approve[ds]?|issue|grant|refund|transfer|reveal|export|forward|escalate|bypass|skip|"
+    r"genehmig\w*|erstatt\w*|gutschrift\w*|approuv\w*|rembours\w*|cr[ée]dit\w*\b(?!\s*cards?)|accorde[rz]?|"
+    r"aprueb\w*|aprob\w*|reembols\w*|concede\w*|approva\w*|rimbors\w*|accredit\w*|aprova\w*)\b",
+    re.IGNORECASE,
+)
+_DEMAND = re.compile(
+    r"\b(must|shall|has to|have to|needs? to|is to be|are to be|pre-?approved|pre-?authori[sz]ed|"
+    r"without (any |human |manual |further )?(review|approval|verification|checks?|escalation)|"
+    r"no (human |manual )?review|"
+    r"immediately|right away|at once|sofort|umgehend|unverz[üu]glich|freigabe|imm[ée]diatement|tout de suite|"
+    r"inmediatamente|de inmediato|immediatamente|subito|imediatamente|muss|m[üu]ssen|doit|doivent|debe|deben|deve)\b",
+    re.IGNORECASE,
+)
+_IMPERATIVE = re.compile(
+    r"(^|[.!?:;\n]\s*)(please\s+|bitte\s+|veuillez\s+|por favor,?\s+|per favore,?\s+)?"
+    r"(approve|issue|grant|refund|credit|apply|process|transfer|pay|send|give|mark|set|change|close|delete|"
+    r"genehmige|erstatte|"
+    r"approuvez|remboursez|accordez|aprueba|reembolsa|concede|approva|rimborsa|aprove|reembolse)\s+"
+    r"(the|a|an|this|that|these|all|every|me|us|him|her|them|it|\$|€|£|\d|den|die|das|einen|eine|le|la|les|un|une|"
+    r"el|los|las|il|lo|gli|o|os|as)\b",
+    re.IGNORECASE,
+)
+_MONEY = re.compile(r"(\$|€|£)\s?\d|\b\d[\d,.]*\s?(usd|eur|gbp|dollars?|euros?|pounds?|€|\$|£)", re.IGNORECASE)
+
+
+def _instructs(hidden: str) -> bool:
+    """Whether text a reader cannot see reads as an instruction to the system: an imperative, words
+    addressed to the system, an override of its instructions, or a demand that money move at once."""
+    if _IMPERATIVE.search(hidden):
+        return True
+    addressed, override = bool(_ADDRESSED.search(hidden)), bool(_OVERRIDE.search(hidden))
+    action, money = bool(_ACTION.search(hidden)), bool(_MONEY.search(hidden))
+    if (addressed and (override or action or money)) or (override and (action or money)):
+        return True
+    return action and money and bool(_DEMAND.search(hidden))
+
+
+# Characters with no glyph of their own that survive NFKC: variation selectors, the combining grapheme
+# joiner and the Hangul fillers (the format characters, category Cf, are found by category).
+_INVISIBLE = frozenset([0x034F, 0x115F, 0x1160, 0x3164, 0xFFA0, *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)])
+# Letters from other scripts drawn like Latin ones, mapped back when they sit in a word with Latin letters.
+_LOOKALIKE = str.maketrans(
+    "аеорсухіјѕԁԛԝһӏАВЕКМНОРСТХІЈЅαεικνορτυχΑΒΕΗΙΚΜΝΟΡΤΥΧΖ",
+    "aeopcyxijsdqwhlABEKMHOPCTXIJSaeikvoptuxABEHIKMNOPTYXZ",
+)
+_MIXED_WORD = re.compile(r"\w*[A-Za-z]\w*")
+_SPACED_LETTERS = re.compile(r"\b(?:[^\W\d_] ){2,}[^\W\d_]\b")
+_MARKDOWN_COMMENT = re.compile(r"^[ \t]*\[(?://|comment|_)\]:\s*(?:#|<>)\s*\((.*)\)[ \t]*$", re.MULTILINE)
+_TAG_CHARACTERS = re.compile("[\U000e0020-\U000e007e]+")
+_BIDI_OVERRIDE = re.compile("\u202e([^\u202c\n]*)")  # right-to-left override, to its pop or the line end
+_COMMENT = re.compile(r"<!--(.*?)(?:--!?>|\Z)", re.DOTALL)
+_MARKUP = re.compile(r"<!--|</?[A-Za-z][A-Za-z0-9]*(\s[^<>]*)?/?>|&#?\w+;")
+_HIDING_STYLE = re.compile(
+    r"(?<![\w-])("
+    r"display\s*:\s*none|visibility\s*:\s*(hidden|collapse)|mso-hide\s*:\s*all|opacity\s*:\s*0*\.?0+\s*(;|$|!)|"
+    r"font-size\s*:\s*(0*\.?0+(px|pt|em|rem|%)?|[01](\.\d*)?(px|pt)|\.\d+(px|pt))\s*(;|$|!)|"
+    r"(max-)?(height|width)\s*:\s*0*\.?0+(px)?\s*(;|$|!)|text-indent\s*:\s*-\d{3,}|(left|top)\s*:\s*-\d{3,}|"
+    r"color\s*:\s*(transparent|rgba\([^)]*,\s*0*\.?0+\s*\))"
+    r")",
+    re.IGNORECASE,
+)
+_TEXT_COLOR = re.compile(r"(?<![\w-])color\s*:\s*([^;!]+)", re.IGNORECASE)
+_HEX_COLOR = re.compile(r"#([0-9a-f]{3}|[0-9a-f]{6})", re.IGNORECASE)
+_RGB_COLOR = re.compile(r"rgba?\(\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)", re.IGNORECASE)
+_WHITE_NAMES = frozenset({"white", "snow", "ghostwhite", "whitesmoke"})
+# a box at most a pixel high or wide that clips what overflows it
+_TINY_BOX = re.compile(r"(?<![\w-])(max-)?(height|width)\s*:\s*[01](\.\d+)?px", re.IGNORECASE)
+_CLIPPED = re.compile(r"overflow\s*:\s*hidden", re.IGNORECASE)
+
+
+def _whitish(color: str) -> bool:
+    """A colour a reader cannot tell from a white page: white, or every channel at least 240 of 255."""
+    color = color.strip().casefold()
+    if color in _WHITE_NAMES:
+        return True
+    if hexa := _HEX_COLOR.fullmatch(color):
+        digits = hexa.group(1)
+        channels = [digits[i] * 2 for i in range(3)] if len(digits) == 3 else [digits[i : i + 2] for i in (0, 2, 4)]
+        return all(int(c, 16) >= 240 for c in channels)
+    if rgb := _RGB_COLOR.match(color):
+        return all(int(c) >= 240 for c in rgb.groups())
+    return False
+
+
+def _invisible_style(style: str) -> bool:
+    return bool(_HIDING_STYLE.search(style) or (_TINY_BOX.search(style) and _CLIPPED.search(style)))
+
+
+_BLOCK_TAGS = frozenset(
+    {"br", "p", "div", "li", "tr", "td", "th", "table", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "hr"}
+)
+_VOID_TAGS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"})
+# Attributes holding text a reader sees only on hover, when an image fails to load, or never.
+_TEXT_ATTRIBUTES = frozenset({"alt", "title", "aria-label", "aria-description", "placeholder", "value", "content"})
+_NEVER_SHOWN = frozenset({"script", "style", "template", "head", "title", "noscript"})
+
+
+def normalise(text: str) -> str:
+    """Text as it reads, for matching: NFKC, format and other invisible characters removed, Latin
+    look-alikes from other scripts mapped back within Latin words, right-to-left overrides undone,
+    words spelled out letter by letter (`I G N O R E`) joined."""
+    if not text.isascii():
+        text = _BIDI_OVERRIDE.sub(lambda m: m.group(1)[::-1], text)
+        text = unicodedata.normalize("NFKC", text)
+        text = "".join(c for c in text if ord(c) not in _INVISIBLE and unicodedata.category(c) != "Cf")
+        if not text.isascii():
+            text = _MIXED_WORD.sub(lambda m: m.group(0).translate(_LOOKALIKE), text)
+    return _SPACED_LETTERS.sub(lambda m: m.group(0).replace(" ", ""), text)
+
+
+@dataclass(frozen=True)
+class Hidden:
+    """A part of a message that a reader of the rendered message does not see."""
+
+    where: str
+    text: str
+
+
+class _Renderer(HTMLParser):
+    """Splits HTML into what a mail client shows and what it hides: elements never shown, styled
+    invisible or white, or with the `hidden` attribute, and the text of attributes."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.shown: list[str] = []
+        self.hidden: list[Hidden] = []
+        self._hiding: tuple[str, str, int] | None = None  # tag, where, depth of that tag inside it
+        self._buffer: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in _TEXT_ATTRIBUTES and value and value.strip():
+                self.hidden.append(Hidden(f"{'an' if name[0] in 'aeiou' else 'a'} {name} attribute", value))
+        if self._hiding is not None:
+            name, where, depth = self._hiding
+            if tag == name and tag not in _VOID_TAGS:
+                self._hiding = (name, where, depth + 1)
+            return
+        if tag in _BLOCK_TAGS:
+            self.shown.append("\n")
+        values = dict(attrs)
+        style = values.get("style") or ""
+        where = ""
+        if tag in _NEVER_SHOWN:
+            where = f"a <{tag}> element"
+        elif "hidden" in values or _invisible_style(style):
+            where = f"an invisible <{tag}> element"
+        elif _whitish(values.get("color") or "") or (
+            "background" not in style.casefold() and any(_whitish(c) for c in _TEXT_COLOR.findall(style))
+        ):
+            where = f"white text in a <{tag}> element"  # on an unknown background: most likely white on white
+        if where and tag not in _VOID_TAGS:
+            self._hiding, self._buffer = (tag, where, 1), []
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._hiding is None:
+            if tag in _BLOCK_TAGS:
+                self.shown.append("\n")
+            return
+        name, where, depth = self._hiding
+        if tag != name:
+            return
+        if depth > 1:
+            self._hiding = (name, where, depth - 1)
+            return
+        self._flush()
+
+    def handle_data(self, data: str) -> None:
+        (self._buffer if self._hiding is not None else self.shown).append(data)
+
+    def _flush(self) -> None:
+        if self._hiding is not None:
+            text = "".join(self._buffer).strip()
+            if text:
+                self.hidden.append(Hidden(self._hiding[1], text))
+            self._hiding, self._buffer = None, []
+
+    def close(self) -> None:
+        super().close()
+        self._flush()  # an element never closed hides everything after it
+
+
+def reveal(text: str) -> tuple[str, list[Hidden]]:
+    """What a reader sees of `text`, normalised for matching, and the parts they do not see: HTML
+    comments, elements never shown or made invisible, white text, text in attributes, Markdown
+    comments, and Unicode tag characters."""
+    hidden = [
+        Hidden("invisible Unicode tag characters", "".join(chr(ord(c) - 0xE0000) for c in m.group(0)))
+        for m in _TAG_CHARACTERS.finditer(text)
+    ]
+    if "]:" in text:
+        hidden += [Hidden("a Markdown comment", m.group(1)) for m in _MARKDOWN_COMMENT.finditer(text)]
+        text = _MARKDOWN_COMMENT.sub("", text)
+    if _MARKUP.search(text):
+        hidden += [Hidden("an HTML comment", html.unescape(m.group(1)).strip()) for m in _COMMENT.finditer(text)]
+        renderer = _Renderer()
+        renderer.feed(_COMMENT.sub("", text))
+        renderer.close()
+        text = "".join(renderer.shown)
+        hidden += renderer.hidden
+    return normalise(text), [Hidden(h.where, normalise(h.text)) for h in hidden if h.text.strip()]
+
+
+def _matches(text: str) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
     for label, pattern in _INJECTION_PATTERNS:
         match = pattern.search(text)
         if match:
-            found.append(f"{label}: {match.group(0).strip()[:80]!r}")
+            found.append((label, match.group(0).strip()[:80]))
     return found
+
+
+def injection_signals(text: str) -> list[str]:
+    """Phrases in customer text that try to instruct the system or obtain what it must not give, seen
+    through hiding: text disguised with invisible or look-alike characters is labelled so, and text a
+    reader cannot see (an HTML comment, an invisible element) that reads as an instruction is a signal
+    in itself."""
+    return list(_signals(text))
+
+
+@functools.lru_cache(maxsize=32)
+def _signals(text: str) -> tuple[str, ...]:
+    """The signals of one text, kept for the few texts seen last: triage and compliance read the same email."""
+    shown, hidden = reveal(text)
+    hits = _matches(shown)
+    raw = _matches(text) if shown != text else hits
+    as_written = {label for label, _ in raw}
+    found = [f"{label if label in as_written else label + ', disguised'}: {e!r}" for label, e in hits]
+    for part in hidden:
+        part_hits = _matches(part.text)
+        if part_hits or _instructs(part.text):
+            excerpt = part_hits[0][1] if part_hits else part.text[:80]
+            found.append(f"hidden instruction in {part.where}: {excerpt!r}")
+    if not found:  # what matches as written still counts, wherever the markup put it
+        found = [f"{label}: {e!r}" for label, e in raw]
+    return tuple(found)

@@ -1,7 +1,8 @@
 """The triage specialist (entry point `triage = specialists.triage:specialist`).
 
 Finds the customer and their history over MCP, asks the model to classify (`triage.classify`;
-offline: TF-IDF similarity to the policy's categories), then applies the policy's priority and
+offline: TF-IDF similarity to the policy's categories), adds the injection signals found in code
+(hidden and disguised text included) to the model's, then applies the policy's priority and
 escalation rules in code. Scopes: crm:read, helpdesk:read.
 """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from schemas import CustomerContext, InboundEmail, TriageResult
 from schemas.tools import crm, helpdesk
-from specialists.kit import Manifest, SpecialistContext, call, call_or_none, gather
+from specialists.kit import Manifest, SpecialistContext, call, call_or_none, gather, injection_signals
 from specialists.triage._classify import CLASSIFY, ClassifyRequest
 from specialists.triage._rules import escalation_reasons, priority_for
 
@@ -26,6 +26,14 @@ class TriageSpecialist:
         history = [*customer.recent_interactions, *customer.open_tickets] if customer else []
         request = ClassifyRequest(email=task, customer_plan=customer.plan if customer else None, history=history)
         classification = (await ctx.judge(CLASSIFY, request)).output
+        # the email's signals are checked in code too, whatever the model saw: hidden or disguised
+        # instructions escalate before a draft is written or an action proposed
+        missed = [
+            s for s in injection_signals(f"{task.subject}\n{task.body}") if s not in classification.injection_signals
+        ]
+        if missed:
+            signals = [*classification.injection_signals, *missed]
+            classification = classification.model_copy(update={"injection_signals": signals})
         category = ctx.policy.category(classification.category)
         priority, rule = priority_for(task, customer.plan if customer else None, category, ctx.policy)
         reasons = escalation_reasons(classification, category, ctx.policy)
