@@ -14,11 +14,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from schemas._common import Email, Plan, Priority
 
 _Frozen = ConfigDict(frozen=True, extra="forbid")
+
+
+def _storable(text: str) -> str:
+    """The text without what no store or tool accepts: NUL characters are dropped, lone surrogates become
+    U+FFFD. An email that carries them still gets its run, its ticket and its reply."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    return text
+
+
+StorableText = Annotated[str, AfterValidator(_storable)]
 
 
 class InboundEmail(BaseModel):
@@ -27,8 +42,8 @@ class InboundEmail(BaseModel):
     message_id: str | None = None
     """The mailbox message id, when the email came from the mailbox server."""
     sender: Email
-    subject: Annotated[str, Field(max_length=300)]
-    body: Annotated[str, Field(max_length=50_000)]
+    subject: Annotated[StorableText, Field(max_length=300)]
+    body: Annotated[StorableText, Field(max_length=50_000)]
 
 
 class CustomerContext(BaseModel):

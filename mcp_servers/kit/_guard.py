@@ -180,7 +180,7 @@ class Guard:
             if retry_after is not None:
                 raise RateLimited(
                     f"tenant {principal.tenant!r} is over its rate limit; retry in {retry_after:.2f}s",
-                    retry_after=round(retry_after, 3),
+                    retry_after=max(0.001, round(retry_after, 3)),  # never 0: a client would retry at once
                 )
             if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 200 or not key.isprintable()):
                 raise InvalidArgument(

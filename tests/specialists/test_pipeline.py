@@ -180,3 +180,20 @@ async def test_whole_pipeline_with_a_scripted_model(world: World) -> None:
     assert verdict.verdict == "pass" and report.ticket_id
     assert [c.judgment for c in model.calls] == ["triage.classify", "drafting.write", "compliance.review"]
     assert [c.tier for c in model.calls] == ["small", "large", "small"]
+
+
+async def test_an_email_with_nul_and_lone_surrogates_still_gets_its_ticket(world: World) -> None:
+    customer = world.tenants["acme"].customers[0]
+    email = InboundEmail.model_validate(
+        {
+            "sender": customer.email,
+            "subject": "Charged\x00 twice \ud800this month",
+            "body": "My card was charged twice\x00 for the subscription invoice \udfff this month.",
+        }
+    )
+    result = await triaged(world, "acme", email)
+    async with world.context(crm_writer, "acme", OfflineModel(), run_id="run-nul") as ctx:
+        report = await crm_writer.run(WriterInput(run_id="run-nul", triage=result, draft=None, verdict=None), ctx)
+    with world.servers["helpdesk"].db.admin_session() as session:
+        ticket = session.exec(select(TicketRow).where(TicketRow.id == report.ticket_id)).one()
+    assert "\x00" not in ticket.subject and "\ufffd" in ticket.subject
