@@ -9,11 +9,16 @@ proper status codes; the guard stays the authority.
   `insufficient_scope` (and is audited), a spent tenant budget is `rate_limited`.
 - The principal and the idempotency key of the call in flight are available to the tool
   through `current_call()` (a contextvar, set and reset here only).
+- Text no backend can store (NUL, lone surrogates) is refused in arguments as `invalid_argument`
+  naming the field, so every backend answers alike.
+- Any unexpected exception becomes a JSON-RPC internal error naming a correlation id (the
+  traceback is logged once under it), never a reply with details.
 """
 
 from __future__ import annotations
 
 import contextvars
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,14 +27,17 @@ from typing import Any
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_REQUEST
+from mcp.types import INVALID_PARAMS, INVALID_REQUEST
+from pydantic import ValidationError
 
-from mcp_servers.kit._audit import AuditLog, Outcome, hash_and_size
+from mcp_servers.kit._audit import AuditLog, Outcome, PendingRow, hash_and_size
 from mcp_servers.kit._jwt import JwtVerifier, principal_of
 from mcp_servers.kit._ratelimit import RateLimiter
-from mcp_servers.kit._results import error_result
+from mcp_servers.kit._results import error_result, internal_error
 from schemas import (
     META_IDEMPOTENCY_KEY,
+    META_RUN,
+    META_TRACEPARENT,
     DeskhandError,
     InsufficientScope,
     InvalidArgument,
@@ -46,6 +54,8 @@ class CallContext:
     principal: Principal
     spec: ToolSpec
     idempotency_key: str | None
+    audit: PendingRow | None = None
+    """A write's audit row, for the write path to insert in the write's transaction (then marked written)."""
 
 
 _current_call: contextvars.ContextVar[CallContext] = contextvars.ContextVar("deskhand_call")
@@ -109,19 +119,30 @@ class Guard:
         raise Unauthenticated("no credential: set DESKHAND_TOKEN to a token from `deskhand token mint`")
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        if ctx.method == "tools/call":
-            return await self._call_tool(ctx, call_next)
-        if ctx.method == "tools/list":
-            try:
-                principal, _ = self.principal()
-            except Unauthenticated as exc:
-                raise MCPError(code=INVALID_REQUEST, message=f"unauthenticated: {exc.message}") from exc
-            result = await call_next(ctx)
-            if isinstance(result, dict):  # the wire form of ListToolsResult
-                tools = result.get("tools") or []
-                return {**result, "tools": [t for t in tools if self._allows(principal, t.get("name", ""))]}
-            return result
-        return await call_next(ctx)
+        try:
+            if ctx.method == "tools/call":
+                return await self._call_tool(ctx, call_next)
+            if ctx.method == "tools/list":
+                return await self._list_tools(ctx, call_next)
+            return await call_next(ctx)
+        except MCPError:
+            raise
+        except ValidationError as exc:  # the SDK's parsing of the request's params (wrong shapes)
+            fields = ", ".join(".".join(str(p) for p in error["loc"]) for error in exc.errors()[:5])
+            raise MCPError(code=INVALID_PARAMS, message=f"invalid params: {fields or ctx.method}") from None
+        except Exception:  # noqa: BLE001 - the top of the request path: logged once, answered without details
+            raise internal_error(f"{ctx.method}") from None
+
+    async def _list_tools(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        try:
+            principal, _ = self.principal()
+        except Unauthenticated as exc:
+            raise MCPError(code=INVALID_REQUEST, message=f"unauthenticated: {exc.message}") from exc
+        result = await call_next(ctx)
+        if isinstance(result, dict):  # the wire form of ListToolsResult
+            tools = result.get("tools") or []
+            return {**result, "tools": [t for t in tools if self._allows(principal, t.get("name", ""))]}
+        return result
 
     def _allows(self, principal: Principal, tool: str) -> bool:
         spec = self.specs.get(tool)
@@ -129,15 +150,25 @@ class Guard:
 
     async def _call_tool(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         started = time.perf_counter()
-        params = ctx.params or {}
-        name = str(params.get("name", ""))
+        params = ctx.params if isinstance(ctx.params, Mapping) else {}
+        name = params.get("name")
+        name = name if isinstance(name, str) else ""
         arguments = params.get("arguments") or {}
-        meta = params.get("_meta") or {}
-        key = meta.get(META_IDEMPOTENCY_KEY) if isinstance(meta, Mapping) else None
-        digest, size = hash_and_size(arguments)
+        raw_meta = params.get("_meta")
+        meta = raw_meta if isinstance(raw_meta, Mapping) else {}
+        key = meta.get(META_IDEMPOTENCY_KEY)
         principal: Principal | None = None
+        digest = ""
         try:
+            try:
+                digest, size, suspect = hash_and_size(arguments)
+            except RecursionError:
+                raise InvalidArgument("the arguments are nested too deeply", field="(arguments)") from None
             principal, over_http = self.principal()
+            if not isinstance(arguments, Mapping):
+                raise InvalidArgument("the arguments must be an object", field="(arguments)")
+            if raw_meta is not None and not isinstance(raw_meta, Mapping):
+                raise InvalidArgument("_meta must be an object", field="_meta")
             spec = self.specs.get(name)
             if spec is None:
                 raise InvalidArgument(f"unknown tool {name!r}", field="name")
@@ -151,27 +182,55 @@ class Guard:
                     f"tenant {principal.tenant!r} is over its rate limit; retry in {retry_after:.2f}s",
                     retry_after=round(retry_after, 3),
                 )
-            if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 200):
+            if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 200 or not key.isprintable()):
                 raise InvalidArgument(
-                    "the idempotency key must be a string of 1 to 200 characters", field=f"_meta.{META_IDEMPOTENCY_KEY}"
+                    "the idempotency key must be a string of 1 to 200 printable characters",
+                    field=f"_meta.{META_IDEMPOTENCY_KEY}",
+                )
+            unstorable = _unstorable_text(arguments, "") if suspect else None
+            if unstorable is not None:
+                raise InvalidArgument(
+                    f"{unstorable or '(arguments)'}: text must not contain NUL characters or lone surrogates",
+                    field=unstorable or "(arguments)",
                 )
         except DeskhandError as exc:
-            self._audit(principal, name, digest, "denied", exc.code, started, key)
+            self._audit(principal, name, digest, "denied", exc.code, started, key, meta)
             return error_result(exc)
 
-        token = _current_call.set(CallContext(principal, spec, key if spec.side_effect == "write" else None))
+        pending = None
+        if spec.side_effect == "write":
+            pending = PendingRow(self._row(principal, name, digest, key, meta), started)
+        token = _current_call.set(CallContext(principal, spec, key if spec.side_effect == "write" else None, pending))
         try:
             result = await call_next(ctx)
         finally:
             _current_call.reset(token)
+        if pending is not None and pending.written:
+            return result  # its row was committed with the write
         outcome: Outcome = "allowed"
         code: str | None = None
         if isinstance(result, dict) and result.get("isError"):  # the wire form of CallToolResult
             outcome = "failed"
             payload = result.get("structuredContent") or {}
             code = str(payload.get("code", "internal")) if isinstance(payload, dict) else "internal"
-        self._audit(principal, name, digest, outcome, code, started, key)
+        self._audit(principal, name, digest, outcome, code, started, key, meta)
         return result
+
+    def _row(
+        self, principal: Principal | None, tool: str, digest: str, key: Any, meta: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        run = principal.run if principal is not None and principal.run else meta.get(META_RUN)
+        return self.audit.row(
+            tenant=principal.tenant if principal else None,
+            subject=principal.subject if principal else None,
+            client_id=principal.client_id if principal else None,
+            actor=principal.actor if principal else None,
+            tool=tool,
+            args_digest=digest,
+            idempotency_key=key,
+            run_id=run,
+            trace_id=trace_id(meta.get(META_TRACEPARENT)),
+        )
 
     def _audit(
         self,
@@ -182,15 +241,46 @@ class Guard:
         code: str | None,
         started: float,
         key: Any,
+        meta: Mapping[str, Any],
     ) -> None:
-        self.audit.record(
-            tenant=principal.tenant if principal else None,
-            subject=principal.subject if principal else None,
-            client_id=principal.client_id if principal else None,
-            tool=tool[:200],
-            args_digest=digest,
+        self.audit.queue(
+            self._row(principal, tool, digest, key, meta),
             outcome=outcome,
             code=code,
             latency_ms=(time.perf_counter() - started) * 1000,
-            idempotency_key=key if isinstance(key, str) else None,
         )
+
+
+def trace_id(traceparent: Any) -> str | None:
+    """The trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`), or the value as sent when it
+    is not one (the audit bounds and sanitises it)."""
+    if not isinstance(traceparent, str):
+        return None
+    parts = traceparent.split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else traceparent
+
+
+def _unstorable_text(value: Any, path: str) -> str | None:
+    """The path of the first string (or key) in `value` holding a NUL or a lone surrogate, else None."""
+    if isinstance(value, str):
+        if value.isprintable() or not _UNSTORABLE.search(value):
+            return None
+        return path
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and _UNSTORABLE.search(key):
+                return path or "(arguments)"
+            found = _unstorable_text(item, where)
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _unstorable_text(item, f"{path}.{index}" if path else str(index))
+            if found is not None:
+                return found
+    return None
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")

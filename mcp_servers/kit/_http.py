@@ -7,26 +7,37 @@
   (the SDK alone would answer a 200 with an error inside), audited as a denial.
 Both bodies are JSON-RPC errors whose `data` is the `ErrorPayload`, so an MCP client (the SDK's
 included) surfaces the code and message instead of a bare status;
+- a body too deeply nested to parse → 400 with a JSON-RPC parse error;
+- a request reusing the id of one still in flight in the same legacy session → 409 (the SDK
+  routes replies by id, so it would take the other's reply and one of them would hang);
 - everything else goes on to the SDK (missing or invalid tokens get its 401).
 The tool is read from the JSON-RPC body (both protocol eras); the guard behind the gate checks
 again whatever the gate lets through.
+
+Every error reply that passes the gate is JSON: the SDK's plain-text refusals (a wrong content
+type, host or origin) are rewritten into JSON-RPC errors with the same status, and an unexpected
+exception becomes a JSON-RPC internal error naming a correlation id (its traceback logged once).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.types import INVALID_REQUEST
+from mcp.types import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcp_servers.kit._audit import AuditLog
+from mcp_servers.kit._audit import AuditLog, hash_and_size
 from mcp_servers.kit._jwt import principal_of
-from schemas import DeskhandError, InsufficientScope, RequestTooLarge, ToolSpec, Unauthenticated, args_hash
+from mcp_servers.kit._results import new_correlation_id
+from schemas import DeskhandError, InsufficientScope, RequestTooLarge, ToolSpec, Unauthenticated
+
+logger = logging.getLogger(__name__)
 
 
 class ScopeGate:
@@ -44,9 +55,31 @@ class ScopeGate:
         self.audit = audit
         self.max_request_bytes = max_request_bytes
         self.resource_metadata_url = resource_metadata_url
+        self._in_flight: set[tuple[str, str]] = set()
+        """(session, request id) of the legacy-session requests being answered: the SDK routes a reply by
+        the request id alone, so a second request with the id of one in flight would take its reply."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        reply = _JsonErrors(send)
+        try:
+            await self._gate(scope, receive, reply.send)
+        except Exception:  # noqa: BLE001 - the top of the request path: logged once, answered without details
+            correlation_id = new_correlation_id()
+            logger.exception("internal error %s in %s %s", correlation_id, scope["method"], scope.get("path"))
+            if not reply.started:
+                message = f"internal error (correlation id {correlation_id})"
+                body = {
+                    "jsonrpc": "2.0",
+                    "id": None,
+                    "error": {"code": INTERNAL_ERROR, "message": message, "data": {"correlation_id": correlation_id}},
+                }
+                await _json_response(send, 500, body)
+
+    async def _gate(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -67,7 +100,12 @@ class ScopeGate:
                 return
             more = message.get("more_body", False)
 
-        request_id, method, name, arguments = self._what(headers, bytes(body))
+        try:
+            request_id, method, name, arguments = self._what(headers, bytes(body))
+        except RecursionError:
+            error = {"code": PARSE_ERROR, "message": "Parse error: the JSON is nested too deeply"}
+            await _json_response(send, 400, {"jsonrpc": "2.0", "id": None, "error": error})
+            return
         user = scope.get("user")
         if method == "tools/call" and name is not None:
             if not isinstance(user, AuthenticatedUser):
@@ -75,8 +113,8 @@ class ScopeGate:
                     tenant=None,
                     subject=None,
                     client_id=None,
-                    tool=name[:200],
-                    args_digest=args_hash(arguments),
+                    tool=name,
+                    args_digest=hash_and_size(arguments)[0],
                     outcome="denied",
                     code="unauthenticated",
                     latency_ms=(time.perf_counter() - started) * 1000,
@@ -92,8 +130,8 @@ class ScopeGate:
                         tenant=principal.tenant,
                         subject=principal.subject,
                         client_id=principal.client_id,
-                        tool=name[:200],
-                        args_digest=args_hash(arguments),
+                        tool=name,
+                        args_digest=hash_and_size(arguments)[0],
                         outcome="denied",
                         code="insufficient_scope",
                         latency_ms=(time.perf_counter() - started) * 1000,
@@ -110,7 +148,23 @@ class ScopeGate:
                 return {"type": "http.request", "body": bytes(body), "more_body": False}
             return await receive()
 
-        await self.app(scope, replay, send)
+        session = headers.get("mcp-session-id")
+        if session is None or request_id is None or method is None:
+            await self.app(scope, replay, send)
+            return
+        in_flight = (session, str(request_id))  # the SDK keys its reply streams by str(id)
+        if in_flight in self._in_flight:
+            error = {
+                "code": INVALID_REQUEST,
+                "message": f"request id {request_id!r} is already in flight in this session; use a new id",
+            }
+            await _json_response(send, 409, {"jsonrpc": "2.0", "id": request_id, "error": error})
+            return
+        self._in_flight.add(in_flight)
+        try:
+            await self.app(scope, replay, send)
+        finally:
+            self._in_flight.discard(in_flight)
 
     @staticmethod
     def _what(headers: Headers, body: bytes) -> tuple[Any, str | None, str | None, Any]:
@@ -181,3 +235,34 @@ async def _json_response(
         }
     )
     await send({"type": "http.response.body", "body": data})
+
+
+class _JsonErrors:
+    """Wraps `send` so that an error reply that is not JSON (the SDK's plain-text refusals) goes out as a
+    JSON-RPC error with the same status and its text as the message."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+        self._held: Message | None = None
+        self._text = bytearray()
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            content_type = Headers(raw=message.get("headers", [])).get("content-type", "")
+            if message["status"] >= 400 and not content_type.startswith("application/json"):
+                self._held = message
+                return
+        elif message["type"] == "http.response.body" and self._held is not None:
+            self._text.extend(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            held, self._held = self._held, None
+            status = held["status"]
+            text = self._text.decode("utf-8", "replace").strip()[:500] or f"HTTP {status}"
+            kept = [(k, v) for k, v in held.get("headers", []) if k.lower() not in (b"content-type", b"content-length")]
+            error = {"jsonrpc": "2.0", "id": None, "error": {"code": INVALID_REQUEST, "message": text}}
+            await _json_response(self._send, status, error, extra_headers=kept)
+            return
+        await self._send(message)

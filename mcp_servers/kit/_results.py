@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import uuid
 
-from mcp.types import CallToolResult, TextContent
+from mcp.shared.exceptions import MCPError
+from mcp.types import INTERNAL_ERROR, CallToolResult, TextContent
 from pydantic import ValidationError
 
 from schemas import DeskhandError, InvalidArgument
+
+logger = logging.getLogger(__name__)
 
 
 def error_result(error: DeskhandError) -> CallToolResult:
@@ -37,3 +42,19 @@ def invalid_argument(exc: ValidationError) -> InvalidArgument:
 
 
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def internal_error(where: str) -> MCPError:
+    """The JSON-RPC internal error for the exception being handled: its traceback is logged here, once, under
+    a new correlation id, and the reply names only that id (no details reach the caller)."""
+    correlation_id = new_correlation_id()
+    logger.exception("internal error %s in %s", correlation_id, where)
+    return MCPError(
+        code=INTERNAL_ERROR,
+        message=f"internal error (correlation id {correlation_id})",
+        data={"correlation_id": correlation_id},
+    )
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex[:16]

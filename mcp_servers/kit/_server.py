@@ -16,6 +16,7 @@ with other arguments is `idempotency_conflict`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -46,7 +47,7 @@ from mcp_servers.kit._guard import CallContext, Guard, StaticCredential, current
 from mcp_servers.kit._http import ScopeGate
 from mcp_servers.kit._jwt import JwtVerifier
 from mcp_servers.kit._ratelimit import RateLimiter
-from mcp_servers.kit._results import error_result, invalid_argument
+from mcp_servers.kit._results import error_result, internal_error, invalid_argument
 from mcp_servers.kit._storage import Database, TenantScoped, TenantSession, utc_field
 from schemas import Conflict, DeskhandError, IdempotencyConflict, ToolSpec, Unavailable, args_hash
 
@@ -259,6 +260,8 @@ class GuardedServer:
                 return error_result(
                     Unavailable(f"{spec.name}: the database connection was lost; retry", retry_after=0.05)
                 )
+            except Exception:  # noqa: BLE001 - a handler's or the database's bug: logged once, answered without details
+                raise internal_error(f"tool {spec.name}") from None
 
         return Tool(
             fn=call,
@@ -297,20 +300,25 @@ def _run(
                 raise RuntimeError(f"{spec.name} is declared a read but changed rows")  # a developer's mistake
             return result  # nothing to commit: the session closes (a read costs no commit)
         try:
-            if key:
+            if key or call.audit is not None:
                 session.flush()
+            if key:
                 session.connection().execute(
                     _RECORD,
                     {
                         "tenant_id": session.tenant,
-                        "id": key,
+                        "id": _record_id(key),
                         "tool": spec.name,
                         "args_hash": digest,
                         "result_json": result.model_dump_json(),
                         "created_at": datetime.now(UTC),
                     },
                 )
+            if call.audit is not None:
+                call.audit.insert(session.connection())
             session.commit()
+            if call.audit is not None:
+                call.audit.written = True
         except IntegrityError as exc:
             session.rollback()
             # With a key, a call with the same key may have committed first: answer with what it recorded.
@@ -332,7 +340,7 @@ _RECORD = insert(IdempotencyRecord)
 
 
 def _recorded(session: TenantSession, spec: ToolSpec, key: str, digest: str) -> BaseModel | None:
-    record = session.connection().execute(_LOOKUP, {"tenant_id": session.tenant, "id": key}).first()
+    record = session.connection().execute(_LOOKUP, {"tenant_id": session.tenant, "id": _record_id(key)}).first()
     if record is None:
         return None
     if record.tool != spec.name or record.args_hash != digest:
@@ -341,3 +349,8 @@ def _recorded(session: TenantSession, spec: ToolSpec, key: str, digest: str) -> 
             field="_meta.deskhand/idempotency-key",
         )
     return spec.output.model_validate_json(record.result_json)
+
+
+def _record_id(key: str) -> str:
+    """The idempotency record's id for `key`: the key itself when it fits the id column, else its SHA-256."""
+    return key if len(key) <= 64 else hashlib.sha256(key.encode()).hexdigest()

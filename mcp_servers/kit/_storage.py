@@ -203,14 +203,22 @@ class Database:
         return await anyio.to_thread.run_sync(lambda: work(*args, **kwargs))
 
     def create_tables(self, tables: Sequence[type[SQLModel]]) -> None:
-        """Create these tables if they do not exist (each server creates only its own), and the indexes
-        of their models that an existing database lacks (by name: a database made by an earlier version
-        gets the indexes added since; an index no model names any more is left in place)."""
+        """Create these tables if they do not exist (each server creates only its own), and the nullable
+        columns and the indexes of their models that an existing database lacks (by name: a database made
+        by an earlier version gets the columns and indexes added since; one no model names any more is
+        left in place)."""
         sa_tables = [t.__table__ for t in tables]  # type: ignore[attr-defined]
         with self.engine.begin() as connection:
             SQLModel.metadata.create_all(connection, tables=sa_tables)
             inspector = inspect(connection)
+            preparer = connection.dialect.identifier_preparer
             for table in sa_tables:
+                columns = {column["name"] for column in inspector.get_columns(table.name)}
+                for column in table.columns:
+                    if column.name not in columns and column.nullable:
+                        kind = column.type.compile(dialect=connection.dialect)
+                        name, where = preparer.quote(column.name), preparer.format_table(table)
+                        connection.exec_driver_sql(f"ALTER TABLE {where} ADD COLUMN {name} {kind}")
                 present = {index["name"] for index in inspector.get_indexes(table.name)}
                 for index in table.indexes:
                     if index.name not in present:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from mcp.shared.exceptions import MCPError
+from mcp.types import INTERNAL_ERROR
 from sqlmodel import select
 
 from mcp_servers import crm
@@ -133,8 +135,9 @@ async def test_a_read_tool_that_changes_rows_fails_and_stores_nothing(
     server.add_tool(GET_ACCOUNT, sneaky)
     mcp = await server.in_memory(issuer.verifier(), issuer.token("acme", ["crm:read"]))
     async with Client(mcp) as client:
-        result = await client.call_tool("get_account", {"account_id": "A-1"})
-    assert result.is_error
+        with pytest.raises(MCPError) as raised:
+            await client.call_tool("get_account", {"account_id": "A-1"})
+    assert raised.value.error.code == INTERNAL_ERROR
     with sqlite_db.admin_session() as session:
         assert session.exec(select(InteractionRow)).all() == []
 
