@@ -1,6 +1,8 @@
 """The boundary kit: everything a tenant-scoped MCP server needs, reusable for your own servers.
 
-- `JwtVerifier`, `KeySet`, `JwksUrl`: bearer JWTs (asymmetric, pinned algorithms, iss/aud/exp).
+- `JwtVerifier`, `KeySet`, `JwksUrl`: bearer JWTs (asymmetric, pinned algorithms, iss/aud/exp);
+  `TokenRefused` says why. `BearerBackend`, `RequireBearer`: HTTP 401s that say why.
+- `SessionLimits`: legacy HTTP sessions limited per principal and tenant.
 - `GuardedServer`, `BoundarySettings`: register `ToolSpec`s with plain handlers; the kit adds
   scopes, validation, rate and size limits, audit and idempotency, on stdio and HTTP alike.
 - `Database`, `TenantScoped`, `TenantSession`, `tenant_index`: tenant-bound SQLModel storage.
@@ -10,12 +12,22 @@ Imports only `schemas` and third-party libraries. See `mcp_servers/crm` for a co
 """
 
 from mcp_servers.kit._audit import AuditLog, AuditRecord
+from mcp_servers.kit._auth import BearerBackend, RequireBearer
 from mcp_servers.kit._guard import CallContext, Guard, StaticCredential, current_call
 from mcp_servers.kit._http import ScopeGate
-from mcp_servers.kit._jwt import ASYMMETRIC_ALGORITHMS, JwksUrl, JwtVerifier, KeySet, principal_from_claims
+from mcp_servers.kit._jwt import (
+    ASYMMETRIC_ALGORITHMS,
+    JwksUrl,
+    JwtVerifier,
+    KeySet,
+    RefusalReason,
+    TokenRefused,
+    principal_from_claims,
+)
 from mcp_servers.kit._ratelimit import RateLimiter
 from mcp_servers.kit._results import error_result
 from mcp_servers.kit._server import BoundarySettings, GuardedServer, IdempotencyRecord
+from mcp_servers.kit._sessions import SessionLimits
 from mcp_servers.kit._storage import (
     Database,
     TenantRequired,
@@ -53,4 +65,9 @@ __all__ = [
     "principal_from_claims",
     "tenant_index",
     "utc_field",
+    "RefusalReason",
+    "TokenRefused",
+    "BearerBackend",
+    "RequireBearer",
+    "SessionLimits",
 ]

@@ -1,18 +1,20 @@
 """Bearer token verification: JWTs signed with asymmetric keys from a JWKS file or URL.
 
-`JwtVerifier` is an MCP SDK `TokenVerifier`, so the SDK's bearer middleware answers 401 with
-protected resource metadata; it also serves stdio servers, whose credential comes from the
-environment (`verify_principal`). The `Principal` comes from the verified claims and nowhere else.
+`JwtVerifier` is an MCP SDK `TokenVerifier`; it also serves stdio servers, whose credential comes
+from the environment (`verify_principal`). The `Principal` comes from the verified claims and nowhere
+else. A refusal is a `TokenRefused`: its `message` is for the operator (stdio, logs), its `reason` is
+one of a fixed set, safe to tell an HTTP caller (`description`), since it echoes nothing of the token.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import anyio
 import httpx2
@@ -28,6 +30,89 @@ ASYMMETRIC_ALGORITHMS: Final = frozenset(
 """The only algorithms a deskhand server accepts. `none` and every HMAC algorithm are refused."""
 
 CLOCK_SKEW_SECONDS: Final = 30
+
+NUMERIC_DATE_CLAIMS: Final = ("exp", "nbf", "iat")
+"""Claims that are RFC 7519 NumericDates: JSON numbers, never strings or booleans."""
+
+RefusalReason = Literal[
+    "missing",
+    "malformed",
+    "expired",
+    "not_yet_valid",
+    "wrong_audience",
+    "wrong_issuer",
+    "bad_signature",
+    "unknown_key",
+    "algorithm_refused",
+    "claims_malformed",
+]
+
+REFUSAL_DESCRIPTIONS: Final[dict[RefusalReason, str]] = {
+    "missing": "no bearer token was sent",
+    "malformed": "the token is not a well-formed JWT",
+    "expired": "the token has expired",
+    "not_yet_valid": "the token is not valid yet",
+    "wrong_audience": "the token was issued for another resource",
+    "wrong_issuer": "the token was not issued by the trusted issuer",
+    "bad_signature": "the token signature does not verify",
+    "unknown_key": "the token was signed with an unknown key",
+    "algorithm_refused": "the token signing algorithm is not accepted",
+    "claims_malformed": "the token claims are missing or malformed",
+}
+"""What a caller is told for each reason: fixed text, never a value taken from the token."""
+
+
+class TokenRefused(Unauthenticated):
+    """A token this server does not accept, with a `reason` from a fixed set."""
+
+    def __init__(self, reason: RefusalReason, message: str) -> None:
+        super().__init__(message)
+        self.reason: RefusalReason = reason
+
+    @property
+    def description(self) -> str:
+        """Why, in words that are safe to send back to whoever sent the token."""
+        return REFUSAL_DESCRIPTIONS[self.reason]
+
+
+def _refusal(exc: jwt.PyJWTError) -> TokenRefused:
+    """The reason behind a PyJWT refusal (the most specific classes first: several derive from others)."""
+    reason: RefusalReason
+    if isinstance(exc, jwt.ExpiredSignatureError):
+        reason = "expired"
+    elif isinstance(exc, jwt.ImmatureSignatureError):
+        reason = "not_yet_valid"
+    elif isinstance(exc, jwt.InvalidAudienceError):
+        reason = "wrong_audience"
+    elif isinstance(exc, jwt.InvalidIssuerError):
+        reason = "wrong_issuer"
+    elif isinstance(exc, jwt.InvalidSignatureError):
+        reason = "bad_signature"
+    elif isinstance(exc, jwt.InvalidAlgorithmError):
+        reason = "algorithm_refused"
+    elif isinstance(
+        exc,
+        jwt.MissingRequiredClaimError
+        | jwt.InvalidIssuedAtError
+        | jwt.exceptions.InvalidSubjectError
+        | jwt.exceptions.InvalidJTIError,
+    ):
+        reason = "claims_malformed"
+    elif isinstance(exc, jwt.DecodeError) and "claim" in str(exc):
+        reason = "claims_malformed"  # PyJWT reports a NumericDate that is no integer as a DecodeError
+    else:
+        reason = "malformed"
+    return TokenRefused(reason, f"token rejected: {exc}")
+
+
+def _check_numeric_dates(claims: dict[str, Any]) -> None:
+    """Refuse `exp`, `nbf` or `iat` that is not a finite JSON number (PyJWT accepts numeric strings)."""
+    for name in NUMERIC_DATE_CLAIMS:
+        if name not in claims:
+            continue
+        value = claims[name]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise TokenRefused("claims_malformed", f"token claim {name!r} must be a number (an RFC 7519 NumericDate)")
 
 
 class KeySet:
@@ -162,7 +247,7 @@ class JwtVerifier:
         return (await self.verify(token))[1]
 
     async def verify(self, token: str) -> tuple[AccessToken, Principal]:
-        """Verify `token`; `Unauthenticated` says why it is refused."""
+        """Verify `token`; a `TokenRefused` says why it is refused."""
         cached = self._cache.get(token)
         now = time.time()
         if cached is not None:
@@ -174,15 +259,18 @@ class JwtVerifier:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
-            raise Unauthenticated(f"malformed token: {exc}") from exc
+            raise TokenRefused("malformed", f"malformed token: {exc}") from exc
         alg = header.get("alg")
         if alg not in ASYMMETRIC_ALGORITHMS:
-            raise Unauthenticated(f"token algorithm {alg!r} is not accepted")
-        key = await self._key(header.get("kid"))
+            raise TokenRefused("algorithm_refused", f"token algorithm {alg!r} is not accepted")
+        kid = header.get("kid")  # a string: PyJWT refuses any other `kid` as malformed
+        key = await self._key(kid)
         if key is None:
-            raise Unauthenticated(f"token key id {header.get('kid')!r} is unknown")
+            raise TokenRefused("unknown_key", f"token key id {kid!r} is unknown")
         if key.algorithm_name != alg:
-            raise Unauthenticated(f"token algorithm {alg!r} does not match its key's {key.algorithm_name!r}")
+            raise TokenRefused(
+                "algorithm_refused", f"token algorithm {alg!r} does not match its key's {key.algorithm_name!r}"
+            )
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -194,8 +282,12 @@ class JwtVerifier:
                 options={"require": ["exp", "iat", "iss", "aud", "sub"]},
             )
         except jwt.PyJWTError as exc:
-            raise Unauthenticated(f"token rejected: {exc}") from exc
-        principal = principal_from_claims(claims)
+            raise _refusal(exc) from exc
+        _check_numeric_dates(claims)
+        try:
+            principal = principal_from_claims(claims)
+        except Unauthenticated as exc:
+            raise TokenRefused("claims_malformed", exc.message) from exc
         audience = claims["aud"]
         resource = next(a for a in self.audiences if a == audience or (isinstance(audience, list) and a in audience))
         access = VerifiedAccess(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from typing import Any, TypeVar
 
 import anyio
 from mcp.server import MCPServer
+from mcp.server.auth.middleware.bearer_auth import RequireAuthMiddleware
 from mcp.server.auth.routes import build_resource_metadata_url
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.context import ServerMiddleware
@@ -40,14 +42,18 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Field, SQLModel, col
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import Route
 
 from mcp_servers.kit._audit import AuditLog, AuditRecord
+from mcp_servers.kit._auth import BearerBackend, RequireBearer
 from mcp_servers.kit._guard import CallContext, Guard, StaticCredential, current_call
 from mcp_servers.kit._http import ScopeGate
 from mcp_servers.kit._jwt import JwtVerifier
 from mcp_servers.kit._ratelimit import RateLimiter
 from mcp_servers.kit._results import error_result, internal_error, invalid_argument
+from mcp_servers.kit._sessions import SessionLimits
 from mcp_servers.kit._storage import Database, TenantScoped, TenantSession, utc_field
 from schemas import Conflict, DeskhandError, IdempotencyConflict, ToolSpec, Unavailable, args_hash
 
@@ -68,6 +74,21 @@ class BoundarySettings:
     """Calls a tenant may make at once before the rate applies."""
     max_request_bytes: int = 256 * 1024
     """Largest request body (HTTP) or arguments object (stdio) accepted."""
+    sessions_per_principal: int = 64
+    """Open legacy (`Mcp-Session-Id`) HTTP sessions one principal may hold; a new one past it is 429."""
+    sessions_per_tenant: int = 256
+    """Open legacy HTTP sessions all of one tenant's principals may hold together; past it, 429."""
+    max_sessions: int = 10_000
+    """Open legacy HTTP sessions on the server; past it, 503. Well above one tenant's share, so no
+    single tenant can reach it."""
+    session_idle_seconds: float = 600.0
+    """A legacy session with no request in flight for this long is closed and its slot freed."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.sessions_per_principal <= self.sessions_per_tenant < self.max_sessions:
+            raise ValueError("session limits must satisfy 1 <= per principal <= per tenant < max_sessions")
+        if not (math.isfinite(self.session_idle_seconds) and self.session_idle_seconds > 0):
+            raise ValueError("session_idle_seconds must be a positive number of seconds")
 
 
 class IdempotencyRecord(TenantScoped, table=True):
@@ -198,14 +219,18 @@ class GuardedServer:
     def http_app(
         self, verifier: JwtVerifier, *, resource_url: str, allowed_hosts: list[str] | None = None
     ) -> Starlette:
-        """A Starlette app serving MCP at `resource_url`'s path (both protocol eras), with PRM and 401/403."""
+        """A Starlette app serving MCP at `resource_url`'s path (both protocol eras), with PRM and 401/403;
+        a 401 says why, and legacy sessions are limited per principal and tenant (see `BoundarySettings`)."""
         server = self.mcp_server(verifier=verifier, resource_url=resource_url)
         path = "/" + resource_url.split("://", 1)[1].split("/", 1)[1] if resource_url.count("/") > 2 else "/mcp"
         hosts = allowed_hosts or ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+        settings = self.settings
         app = server.streamable_http_app(
             streamable_http_path=path,
             json_response=True,
-            max_request_body_size=self.settings.max_request_bytes,
+            max_request_body_size=settings.max_request_bytes,
+            session_idle_timeout=settings.session_idle_seconds,
+            max_sessions=settings.max_sessions,
             transport_security=TransportSecuritySettings(
                 enable_dns_rebinding_protection=True,
                 allowed_hosts=hosts,
@@ -213,18 +238,32 @@ class GuardedServer:
             ),
         )
         metadata_url = str(build_resource_metadata_url(AnyHttpUrl(resource_url)))
+        # The SDK's bearer backend and its `RequireAuthMiddleware` answer every refusal alike: ours say why.
+        app.user_middleware = [
+            Middleware(AuthenticationMiddleware, backend=BearerBackend(verifier, resource_url=resource_url))
+            if m.cls is AuthenticationMiddleware  # type: ignore[comparison-overlap]
+            else m
+            for m in app.user_middleware
+        ]
         for route in app.router.routes:
-            if isinstance(route, Route) and route.path == path:
+            if isinstance(route, Route) and route.path == path and isinstance(route.app, RequireAuthMiddleware):
+                sessions = SessionLimits(
+                    route.app.app,
+                    per_principal=settings.sessions_per_principal,
+                    per_tenant=settings.sessions_per_tenant,
+                    total=settings.max_sessions,
+                    idle_seconds=settings.session_idle_seconds,
+                )
                 route.app = ScopeGate(
-                    route.app,
+                    RequireBearer(sessions, resource_metadata_url=metadata_url),
                     specs=self.specs,
                     audit=self.audit,
-                    max_request_bytes=self.settings.max_request_bytes,
+                    max_request_bytes=settings.max_request_bytes,
                     resource_metadata_url=metadata_url,
                 )
                 break
-        else:  # pragma: no cover - the SDK always mounts the endpoint
-            raise RuntimeError(f"the SDK app has no route {path}")
+        else:  # pragma: no cover - the SDK always mounts the endpoint behind its auth
+            raise RuntimeError(f"the SDK app has no authenticated route {path}")
         return app
 
     @asynccontextmanager

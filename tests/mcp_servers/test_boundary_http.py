@@ -184,7 +184,7 @@ async def test_missing_or_bad_tokens_get_401_with_resource_metadata(running: Run
         response = await post(running.url, tok, CALL)
         assert response.status_code == 401, label
         challenge = response.headers["www-authenticate"]
-        assert 'error="invalid_token"' in challenge, label
+        assert ('error="invalid_token"' in challenge) == (tok is not None), label  # RFC 6750 §3.1: none if no token
         assert "resource_metadata=" in challenge and "/.well-known/oauth-protected-resource/mcp" in challenge
     audit = await running.audit()
     assert [(a.outcome, a.code, a.tenant_id) for a in audit] == [("denied", "unauthenticated", None)] * len(cases)

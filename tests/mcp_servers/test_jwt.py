@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import time
@@ -17,7 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from coordinator import DevKeys, TokenIssuer
-from mcp_servers.kit import JwksUrl, JwtVerifier, KeySet
+from mcp_servers.kit import JwksUrl, JwtVerifier, KeySet, TokenRefused
 from schemas import Unauthenticated
 from tests.conftest import AUDIENCE, ISSUER, Issuer
 
@@ -104,3 +105,98 @@ async def test_keys_can_come_from_a_jwks_url(jwks_server: str, issuer: Issuer) -
     principal = await verifier.verify_principal(issuer.token("acme", ["mail:read"]))
     assert principal.scopes == frozenset({"mail:read"})
     assert json.loads(json.dumps(issuer.keys.jwks()))["keys"][0]["alg"] == "EdDSA"
+
+
+def signed(dev_keys: DevKeys, claims: dict[str, object], headers: dict[str, object] | None = None) -> str:
+    """A token signed with the trusted key: only its claims or header can be wrong."""
+    return jwt.encode(claims, dev_keys.private_key, algorithm="EdDSA", headers={"kid": dev_keys.kid, **(headers or {})})
+
+
+def valid_claims() -> dict[str, object]:
+    now = int(time.time())
+    return {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "s",
+        "tenant": "acme",
+        "scope": "crm:read",
+        "iat": now,
+        "exp": now + 600,
+    }
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"exp": str(int(time.time()) + 600)}, id="exp as a numeric string"),
+        pytest.param({"nbf": str(int(time.time()) - 10)}, id="nbf as a numeric string"),
+        pytest.param({"iat": str(int(time.time()))}, id="iat as a numeric string"),
+        pytest.param({"iat": True}, id="iat as a boolean"),
+        pytest.param({"nbf": False}, id="nbf as a boolean"),
+        pytest.param({"exp": [int(time.time()) + 600]}, id="exp as a list"),
+        pytest.param({"exp": float("inf")}, id="exp infinite"),
+    ],
+)
+async def test_numeric_date_claims_that_are_not_numbers_are_refused(
+    dev_keys: DevKeys, change: dict[str, object]
+) -> None:
+    verifier = JwtVerifier(KeySet(dev_keys.jwks(), source="t"), issuer=ISSUER, audience=AUDIENCE)
+    with pytest.raises(TokenRefused) as info:
+        await verifier.verify(signed(dev_keys, {**valid_claims(), **change}))
+    assert info.value.code == "unauthenticated"
+    assert info.value.reason == "claims_malformed"
+    assert await verifier.verify_token(signed(dev_keys, {**valid_claims(), **change})) is None
+
+
+async def test_numeric_dates_may_be_fractional(dev_keys: DevKeys) -> None:
+    verifier = JwtVerifier(KeySet(dev_keys.jwks(), source="t"), issuer=ISSUER, audience=AUDIENCE)
+    now = time.time()
+    principal = await verifier.verify_principal(signed(dev_keys, {**valid_claims(), "iat": now, "exp": now + 600.5}))
+    assert principal.tenant == "acme"
+
+
+@pytest.mark.parametrize(
+    ("change", "headers", "reason"),
+    [
+        pytest.param({"exp": int(time.time()) - 3600}, None, "expired", id="expired"),
+        pytest.param({"nbf": int(time.time()) + 3600}, None, "not_yet_valid", id="nbf ahead"),
+        pytest.param({"iat": int(time.time()) + 3600}, None, "not_yet_valid", id="iat ahead"),
+        pytest.param({"aud": "http://127.0.0.1:9/mcp"}, None, "wrong_audience", id="wrong audience"),
+        pytest.param({"iss": "http://127.0.0.1:9/evil"}, None, "wrong_issuer", id="wrong issuer"),
+        pytest.param({"tenant": None}, None, "claims_malformed", id="no tenant"),
+        pytest.param({"sub": 7}, None, "claims_malformed", id="sub not a string"),
+        pytest.param({}, {"kid": "someone-else"}, "unknown_key", id="unknown key"),
+    ],
+)
+async def test_each_refusal_names_its_reason(
+    dev_keys: DevKeys, change: dict[str, object], headers: dict[str, object] | None, reason: str
+) -> None:
+    verifier = JwtVerifier(KeySet(dev_keys.jwks(), source="t"), issuer=ISSUER, audience=AUDIENCE)
+    claims = {k: v for k, v in {**valid_claims(), **change}.items() if v is not None}
+    with pytest.raises(TokenRefused) as info:
+        await verifier.verify(signed(dev_keys, claims, headers))
+    assert (info.value.code, info.value.reason) == ("unauthenticated", reason)
+
+
+async def test_a_token_with_another_signature_or_no_signature_is_refused_with_its_reason(
+    dev_keys: DevKeys, tmp_path: Path
+) -> None:
+    verifier = JwtVerifier(KeySet(dev_keys.jwks(), source="t"), issuer=ISSUER, audience=AUDIENCE)
+    other = DevKeys.create(tmp_path / "other")
+    forged = jwt.encode(valid_claims(), other.private_key, algorithm="EdDSA", headers={"kid": dev_keys.kid})
+    unsigned = jwt.encode(valid_claims(), None, algorithm="none", headers={"kid": dev_keys.kid})
+    header = base64.urlsafe_b64encode(json.dumps({"alg": "EdDSA", "kid": ["a", "list"]}).encode()).decode()
+    odd_kid = f"{header.rstrip('=')}.{forged.split('.', 1)[1]}"
+    tokens = {"forged": forged, "unsigned": unsigned, "garbage": "not.a.jwt", "empty": "", "kid a list": odd_kid}
+    reasons = {}
+    for label, token in tokens.items():
+        with pytest.raises(TokenRefused) as info:
+            await verifier.verify(token)
+        reasons[label] = info.value.reason
+    assert reasons == {
+        "forged": "bad_signature",
+        "unsigned": "algorithm_refused",
+        "garbage": "malformed",
+        "empty": "malformed",
+        "kid a list": "malformed",
+    }
