@@ -1,7 +1,8 @@
 """What the boundary fuzz tests share: hypothesis settings, hostile values, and the checks made after each call.
 
 The settings are deterministic (`derandomize`, no example database) so CI sees the same inputs on every run;
-`DESKHAND_FUZZ_EXAMPLES=N` runs N random examples per test instead, for a longer campaign on a workstation.
+`DESKHAND_FUZZ_EXAMPLES=N` runs N random examples per test instead, for a longer campaign on a workstation;
+`DESKHAND_FUZZ_KEPT_ONLY=1` runs only the explicit `@example`s, the inputs that once broke the boundary.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from sqlmodel import col, func, select
 
@@ -17,6 +18,7 @@ from mcp_servers.kit import AuditRecord, GuardedServer
 from schemas import ErrorPayload
 
 _CAMPAIGN = int(os.environ.get("DESKHAND_FUZZ_EXAMPLES", "0"))
+_KEPT_ONLY = os.environ.get("DESKHAND_FUZZ_KEPT_ONLY", "") not in ("", "0")
 
 
 def fuzz_settings(max_examples: int) -> settings:
@@ -29,6 +31,7 @@ def fuzz_settings(max_examples: int) -> settings:
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
         print_blob=True,
+        phases=[Phase.explicit] if _KEPT_ONLY else list(Phase),
     )
 
 

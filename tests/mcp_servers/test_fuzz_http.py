@@ -40,8 +40,8 @@ from sqlmodel import col, select
 from coordinator._tokens import DevKeys
 from mcp_servers import crm
 from mcp_servers.kit import AuditLog, AuditRecord, BoundarySettings, Database, GuardedServer
-from schemas import META_IDEMPOTENCY_KEY, META_RUN, TenantFile
-from tests.conftest import ISSUER, Issuer
+from schemas import META_IDEMPOTENCY_KEY, META_RUN, TenantFile, load_tenant_file
+from tests.conftest import EXAMPLE_TENANTS, ISSUER, Issuer
 from tests.mcp_servers.fuzzing import (
     audit_count,
     check_error_payload,
@@ -51,6 +51,7 @@ from tests.mcp_servers.fuzzing import (
     table_snapshot,
 )
 from tests.mcp_servers.helpers import seeded
+from tests.mcp_servers.test_tenant_isolation import secrets_of
 
 pytestmark = pytest.mark.anyio
 
@@ -81,6 +82,8 @@ class Served:
         self.url = ""
         self.client: Client | None = None
         self.broken = False
+        self.secrets = secrets_of(tenants[0])
+        """What the other tenant's token must never read."""
         self.tokens: dict[str, str | None] | None = None
         """By label, minted for the current URL (the audience) when first needed."""
         self._stack = AsyncExitStack()
@@ -205,7 +208,13 @@ TOKEN_LABELS = [
     "tenant not a string",
 ]
 
-ACME_IDS = {"account_id": "A-1", "customer_id": "C-1", "email": "nobody@example.com"}
+_ACME = load_tenant_file(EXAMPLE_TENANTS / "acme.yaml")
+ACME_IDS = {
+    "account_id": _ACME.customers[0].account,
+    "customer_id": _ACME.customers[0].id,
+    "email": _ACME.customers[0].email,
+}
+"""Ids of the first tenant's data, sent with its own token and with the other tenant's."""
 
 
 def _dumps(value: Any) -> bytes:
@@ -253,6 +262,14 @@ calls = st.builds(
 )
 
 
+JSON_HEADERS = {
+    "Content-Type": "application/json",
+    "Accept": "application/json, text/event-stream",
+    "MCP-Protocol-Version": MODERN,
+}
+_FIND_WITH = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"find_customer","arguments":{"email":'
+
+
 def _deep(depth: int, opener: bytes, closer: bytes) -> bytes:
     return opener * depth + b"1" + closer * depth
 
@@ -263,9 +280,7 @@ deep = st.builds(
         if kind == 0
         else _deep(depth, b'{"a":', b"}")
         if kind == 1
-        else b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"find_customer","arguments":{"email":'
-        + _deep(depth, b"[", b"]")
-        + b"}}}"
+        else _FIND_WITH + _deep(depth, b"[", b"]") + b"}}}"
     ),
     st.integers(min_value=50, max_value=3_000),
     st.integers(min_value=0, max_value=2),
@@ -402,6 +417,9 @@ async def _check(served: Served, frame: Frame) -> None:
     async with httpx2.AsyncClient(timeout=30) as http:
         reply = await http.post(served.url, content=content, headers=headers)
     check_reply(reply, token)
+    if frame.token == "other tenant":
+        leaked = [secret for secret in served.secrets if secret in reply.text]
+        assert not leaked, f"the other tenant's data in the reply: {leaked}"
     assert table_snapshot(served.server) == before, "a read-only token changed rows"
     audited = await audit_count(served.server)
     assert served.client is not None
@@ -413,19 +431,16 @@ async def _check(served: Served, frame: Frame) -> None:
     assert row is not None and (row.tool, row.outcome, row.tenant_id) == (tool, "allowed", "acme")
 
 
-@fuzz_settings(max_examples=150)
+@pytest.mark.slow
+@fuzz_settings(max_examples=250)
 @given(frame=frames)
-@example(
-    frame=Frame(
-        b"[" * 3_000 + b"]" * 3_000,
-        {
-            "Content-Type": "application/json",
-            "Accept": "application/json, text/event-stream",
-            "MCP-Protocol-Version": MODERN,
-        },
-        "acme",
-    )
-)
+# Issue 16, finding 2: deep nesting got HTTP 500 with a traceback.
+@example(frame=Frame(b"[" * 3_000 + b"]" * 3_000, JSON_HEADERS, "acme"))
+@example(frame=Frame(_FIND_WITH + b"[" * 2_000 + b"]" * 2_000 + b"}}}", JSON_HEADERS, "acme"))
+# Found by this test (issue 16, finding 11): a wrong content type got a plain-text 400.
+@example(frame=Frame(b"[]", {**JSON_HEADERS, "Content-Type": "text/plain"}, "acme"))
+# Issue 16, finding 1: a lone surrogate in the tool name of a call without a token silenced the audit.
+@example(frame=Frame(_dumps(_call("\ud800", {}, MODERN_META)), {**JSON_HEADERS, "Mcp-Name": "\\ud800"}, "none"))
 async def test_any_frame_gets_a_4xx_or_a_coded_json_rpc_reply_and_the_server_goes_on_serving_and_auditing(
     served: Served, frame: Frame
 ) -> None:

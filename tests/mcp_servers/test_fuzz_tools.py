@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from hypothesis import assume, given, note
+from hypothesis import assume, example, given, note
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 from hypothesis_jsonschema import from_schema
@@ -301,17 +301,34 @@ TEXT_WRITES = [s for s in ALL_TOOLS if s.side_effect == "write" and _string_fiel
 TEXT_WRITE_CALL = st.deferred(lambda: calls(TEXT_WRITES, _VICTIM))
 
 
-@fuzz_settings(max_examples=400)
+NOBODY = {"email": "nobody@example.com"}
+
+
+@pytest.mark.slow
+@fuzz_settings(max_examples=500)
 @given(call=ANY_CALL)
+# Found by this test: a lone surrogate in an argument broke the audit's argument hash (an internal error).
+@example(call=Call("crm", "full", "get_account", {"account_id": "\ud800"}))
+@example(call=Call("crm", "full", "log_interaction", {"account_id": "\ud800", "summary": "0"}))
+# Issue 16, finding 1: an idempotency key that cannot be stored silenced the audit for good.
+@example(call=Call("crm", "read", "find_customer", NOBODY, {META_IDEMPOTENCY_KEY: "k\ud800"}))
 async def test_any_call_to_any_tool_gets_a_typed_reply_and_leaves_the_server_serving_and_audited(
     sqlite_targets: Targets, call: Call
 ) -> None:
     await check_one_call(sqlite_targets, call)
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
-@fuzz_settings(max_examples=100)
+@fuzz_settings(max_examples=120)
 @given(call=TEXT_WRITE_CALL)
+# Found by this test: NUL in a tool name made an audit row PostgreSQL refuses, and no audit row was written again.
+@example(call=Call("crm", "full", "\x00" * 3, {}))
+# Issue 16, finding 1 on PostgreSQL: NUL in, or over 200 characters of, an idempotency key did the same.
+@example(call=Call("crm", "read", "find_customer", NOBODY, {META_IDEMPOTENCY_KEY: "k\x00"}))
+@example(call=Call("crm", "read", "find_customer", NOBODY, {META_IDEMPOTENCY_KEY: "k" * 201}))
+# Issue 16, finding 11: NUL in text a tool stores got an untyped "Error executing tool" on PostgreSQL.
+@example(call=Call("crm", "full", "log_interaction", {"account_id": "A-1", "summary": "a\x00b"}))
 async def test_any_text_a_tool_stores_on_postgresql_gets_a_typed_reply_and_leaves_the_audit_writing(
     postgres_targets: Targets, call: Call
 ) -> None:
