@@ -8,8 +8,8 @@ token's scopes and the request `_meta` (idempotency key, run id, traceparent) va
 - a refused call, and any read, changed no row of the server's tables (the audit log aside);
 - a successful reply names nothing of the other tenant;
 - a known-good call still succeeds, and every call so far has its audit row.
-Each server is built once per module (SQLite, and PostgreSQL for the tools that store text); one that fails a check
-is rebuilt on the same database, so the next example starts from a server in working order.
+Each server is built and seeded once per module (SQLite, and PostgreSQL for the tools that store text); after a
+failed check it gets a fresh audit queue, so that one poisoned queue does not fail every later example.
 """
 
 from __future__ import annotations
@@ -109,6 +109,9 @@ class Targets:
         for label, scopes in (("full", SCOPES), ("read", READ_SCOPES)):
             mcp = await server.in_memory(self.issuer.verifier(), self.issuer.token(tenant, scopes))
             clients[label] = await stack.enter_async_context(Client(mcp))
+        listed = {tool.name: tool.input_schema for tool in (await clients["full"].list_tools()).tools}
+        published = {spec.name: spec.input.model_json_schema() for spec in server.specs.values()}
+        assert listed == published, "the arguments are drawn from the schemas the server publishes"
         target = self.opened[name] = Target(server, clients, stack, calls=await audit_count(server))
         return target
 
