@@ -6,12 +6,12 @@
 - `GuardedServer`, `BoundarySettings`: register `ToolSpec`s with plain handlers; the kit adds
   scopes, validation, rate and size limits, audit and idempotency, on stdio and HTTP alike.
 - `Database`, `TenantScoped`, `TenantSession`, `tenant_index`: tenant-bound SQLModel storage.
-- `AuditRecord`, `IdempotencyRecord`: the rows the kit writes.
+- `AuditRecord`, `IdempotencyRecord`: the rows the kit writes; `AuditStats`: what the audit wrote and lost.
 
 Imports only `schemas` and third-party libraries. See `mcp_servers/crm` for a complete server.
 """
 
-from mcp_servers.kit._audit import AuditLog, AuditRecord
+from mcp_servers.kit._audit import AuditLog, AuditRecord, AuditStats
 from mcp_servers.kit._auth import BearerBackend, RequireBearer
 from mcp_servers.kit._guard import CallContext, Guard, StaticCredential, current_call
 from mcp_servers.kit._http import ScopeGate
@@ -43,6 +43,7 @@ __all__ = [
     "ASYMMETRIC_ALGORITHMS",
     "AuditLog",
     "AuditRecord",
+    "AuditStats",
     "BoundarySettings",
     "CallContext",
     "Database",

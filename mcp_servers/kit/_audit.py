@@ -79,8 +79,8 @@ def storable(value: str, limit: int = TEXT_LIMIT) -> tuple[str, str | None]:
     return cleaned, hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _text(value: Any) -> str | None:
-    return storable(value)[0] if isinstance(value, str) else None
+def _text(value: Any, limit: int = TEXT_LIMIT) -> str | None:
+    return storable(value, limit)[0] if isinstance(value, str) else None
 
 
 def hash_and_size(arguments: Any) -> tuple[str, int, bool]:
@@ -193,7 +193,7 @@ class AuditLog:
         tool_text, tool_sha = storable(tool)
         key_text, key_sha = storable(idempotency_key) if isinstance(idempotency_key, str) else (None, None)
         return {
-            "tenant_id": _text(tenant),
+            "tenant_id": _text(tenant, 64),
             "subject": _text(subject),
             "client_id": _text(client_id),
             "actor": _text(actor),

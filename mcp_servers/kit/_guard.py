@@ -131,7 +131,7 @@ class Guard:
             fields = ", ".join(".".join(str(p) for p in error["loc"]) for error in exc.errors()[:5])
             raise MCPError(code=INVALID_PARAMS, message=f"invalid params: {fields or ctx.method}") from None
         except Exception:  # noqa: BLE001 - the top of the request path: logged once, answered without details
-            raise internal_error(f"{ctx.method}") from None
+            raise internal_error(ctx.method) from None
 
     async def _list_tools(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         try:

@@ -83,6 +83,8 @@ class BoundarySettings:
     single tenant can reach it."""
     session_idle_seconds: float = 600.0
     """A legacy session with no request in flight for this long is closed and its slot freed."""
+    audit_queue: int = 100_000
+    """Most audit rows waiting to be written; beyond it rows are dropped, counted and logged, never waited for."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.sessions_per_principal <= self.sessions_per_tenant < self.max_sessions:
@@ -129,7 +131,7 @@ class GuardedServer:
         self.settings = settings or BoundarySettings()
         self.instructions = instructions
         self.version = version
-        self.audit = AuditLog(db)
+        self.audit = AuditLog(db, max_queue=self.settings.audit_queue)
         self.specs: dict[str, ToolSpec] = {}
         self._tools: list[Tool] = []
 
@@ -325,7 +327,8 @@ class GuardedServer:
 def _run(
     db: Database, spec: ToolSpec, handler: Callable[[Any, TenantSession], BaseModel], args: BaseModel, call: CallContext
 ) -> BaseModel:
-    """Run one handler in a transaction of the caller's tenant; for a keyed write, exactly once."""
+    """Run one handler in a transaction of the caller's tenant; for a keyed write, exactly once. A write's audit row
+    (`call.audit`) is inserted in the same transaction, so a committed write always has its row."""
     key = call.idempotency_key
     digest = args_hash(args.model_dump(mode="json")) if key else ""
     with db.tenant_session(call.principal.tenant) as session:
@@ -339,9 +342,8 @@ def _run(
                 raise RuntimeError(f"{spec.name} is declared a read but changed rows")  # a developer's mistake
             return result  # nothing to commit: the session closes (a read costs no commit)
         try:
-            if key or call.audit is not None:
-                session.flush()
             if key:
+                session.flush()
                 session.connection().execute(
                     _RECORD,
                     {

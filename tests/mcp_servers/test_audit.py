@@ -178,10 +178,8 @@ async def test_audit_rows_name_the_run_the_trace_and_the_person_acted_for(
     assert read.run_id is not None and len(read.run_id) == 200 and read.run_id.startswith("run-\ufffd")
 
 
-async def test_a_write_commits_with_its_audit_row(
-    sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer
-) -> None:
-    server = seeded(crm, sqlite_db, tenants)
+async def test_a_write_commits_with_its_audit_row(db: Database, tenants: list[TenantFile], issuer: Issuer) -> None:
+    server = seeded(crm, db, tenants)
     server.audit.interval = 3600  # the background writer would not write a queued row during this test
     account = tenants[0].accounts[0].id
     async with connect(server, issuer, "acme", ["crm:read", "crm:write"]) as client:
@@ -189,7 +187,7 @@ async def test_a_write_commits_with_its_audit_row(
         args = {"account_id": account, "summary": "called back"}
         ok(await client.call_tool("log_interaction", args, meta={META_IDEMPOTENCY_KEY: "k-1"}))
         ok(await client.call_tool("log_interaction", {**args, "summary": "unkeyed"}))
-        rows = audit_rows(sqlite_db)  # no flush: the rows came with the writes
+        rows = audit_rows(db)  # no flush: the rows came with the writes
         assert [(r.tool, r.outcome, r.idempotency_key) for r in rows] == [
             ("log_interaction", "allowed", "k-1"),
             ("log_interaction", "allowed", None),
@@ -202,7 +200,7 @@ async def test_a_write_commits_with_its_audit_row(
         refused = await client.call_tool("log_interaction", {"account_id": "A-nope", "summary": "x"})
         assert error_code(refused) == "not_found"
         await server.audit.flush()
-    assert [r.outcome for r in audit_rows(sqlite_db)] == ["allowed", "allowed", "allowed", "failed"]
+    assert [r.outcome for r in audit_rows(db)] == ["allowed", "allowed", "allowed", "failed"]
 
 
 async def test_a_long_idempotency_key_is_kept_on_every_backend(
@@ -228,3 +226,17 @@ async def test_a_nul_in_a_valid_string_is_invalid_argument_on_every_backend(
     async with connect(server, issuer, "acme", ["crm:write"]) as client:
         result = await client.call_tool("log_interaction", {"account_id": account, "summary": "before\x00after"})
     assert error_field(result) == "summary"
+
+
+async def test_the_audit_queue_bound_is_a_server_setting(
+    sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer
+) -> None:
+    from mcp_servers.kit import BoundarySettings
+
+    server = seeded(crm, sqlite_db, tenants, BoundarySettings(audit_queue=2))
+    server.audit.interval = 3600  # the background writer would not write a queued row during this test
+    async with connect(server, issuer, "acme", ["crm:read"]) as client:
+        for _ in range(3):
+            ok(await client.call_tool("find_customer", {"email": "nobody@example.com"}))
+        assert server.audit.stats.dropped == 1
+    assert len(audit_rows(sqlite_db)) == 2

@@ -278,3 +278,33 @@ async def test_wrongly_shaped_call_params_are_invalid_argument(
     reply = await served.post({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": params}, legacy)
     assert tool_error_code(reply) == "invalid_argument"
     assert reply.json()["result"]["structuredContent"]["field"] == field
+
+
+async def test_the_gate_answers_an_exception_below_it_with_a_json_internal_error(
+    sqlite_db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    from starlette.types import Receive, Scope, Send
+
+    from mcp_servers.kit import AuditLog, ScopeGate
+
+    async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+        raise RuntimeError("secret detail")
+
+    gate = ScopeGate(broken, specs={}, audit=AuditLog(sqlite_db), max_request_bytes=1024, resource_metadata_url="x")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    uv = uvicorn.Server(uvicorn.Config(gate, log_level="warning", lifespan="off"))
+    caplog.set_level(logging.ERROR)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(lambda: uv.serve(sockets=[sock]))
+        async with httpx2.AsyncClient(timeout=10) as http:
+            url = f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
+            replies = [await http.post(url, content=b"{}"), await http.get(url)]
+        uv.should_exit = True
+    sock.close()
+    for reply in replies:
+        assert reply.status_code == 500 and "secret" not in reply.text
+        error = error_of(reply)
+        assert error["code"] == INTERNAL_ERROR
+        assert len([r for r in caplog.records if error["data"]["correlation_id"] in r.getMessage()]) == 1
