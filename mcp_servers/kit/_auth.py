@@ -14,10 +14,9 @@ answers every refusal with "Authentication required". Here:
 
 from __future__ import annotations
 
-import logging
+import math
 from typing import Final
 
-import httpx2
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.types import INTERNAL_ERROR, INVALID_REQUEST
 from pydantic import AnyHttpUrl, ValidationError
@@ -29,12 +28,8 @@ from mcp_servers.kit._http import _json_response, _jsonrpc_error
 from mcp_servers.kit._jwt import JwtVerifier, TokenRefused
 from schemas import Unavailable
 
-logger = logging.getLogger(__name__)
-
 REFUSAL_SCOPE_KEY: Final = "deskhand.token_refusal"
 """Where `BearerBackend` leaves why a request is not authenticated, for `RequireBearer` to answer."""
-
-KEYS_RETRY_AFTER_SECONDS: Final = 5
 
 
 class BearerBackend(AuthenticationBackend):
@@ -56,11 +51,8 @@ class BearerBackend(AuthenticationBackend):
         except TokenRefused as exc:
             conn.scope[REFUSAL_SCOPE_KEY] = exc
             return None
-        except (httpx2.HTTPError, ValueError) as exc:  # the issuer's JWKS could not be fetched or read
-            logger.warning("cannot fetch the token signing keys: %s", exc)
-            conn.scope[REFUSAL_SCOPE_KEY] = Unavailable(
-                "the token signing keys cannot be fetched; retry", retry_after=KEYS_RETRY_AFTER_SECONDS
-            )
+        except Unavailable as exc:  # the issuer's JWKS could not be fetched (logged where it is fetched)
+            conn.scope[REFUSAL_SCOPE_KEY] = exc
             return None
         if not self._issued_for_this_resource(access.resource):
             conn.scope[REFUSAL_SCOPE_KEY] = TokenRefused("wrong_audience", "token resource is not this server")
@@ -88,12 +80,13 @@ class RequireBearer:
             return
         refusal = scope.get(REFUSAL_SCOPE_KEY)
         if isinstance(refusal, Unavailable):
-            retry_after = str(int(refusal.retry_after or KEYS_RETRY_AFTER_SECONDS))
+            retry_after = max(1, math.ceil(refusal.retry_after or 1))
+            down = Unavailable("the token signing keys cannot be fetched; retry", retry_after=retry_after)
             await _json_response(
                 send,
                 503,
-                _jsonrpc_error(None, INTERNAL_ERROR, refusal),
-                extra_headers=[(b"retry-after", retry_after.encode())],
+                _jsonrpc_error(None, INTERNAL_ERROR, down),
+                extra_headers=[(b"retry-after", str(retry_after).encode())],
             )
             return
         if not isinstance(refusal, TokenRefused):  # no backend ran: treat as no credentials

@@ -9,6 +9,7 @@ one of a fixed set, safe to tell an HTTP caller (`description`), since it echoes
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections import OrderedDict
@@ -22,7 +23,9 @@ import jwt
 from mcp.server.auth.provider import AccessToken
 from pydantic import Field, ValidationError
 
-from schemas import Claims, Principal, Unauthenticated
+from schemas import Claims, Principal, Unauthenticated, Unavailable
+
+logger = logging.getLogger(__name__)
 
 ASYMMETRIC_ALGORITHMS: Final = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
@@ -151,13 +154,18 @@ class KeySet:
 
 
 class JwksUrl:
-    """A JWKS fetched from a URL, refetched at most once a minute when an unknown `kid` appears."""
+    """A JWKS fetched from a URL, refetched at most once a minute when an unknown `kid` appears.
 
-    def __init__(self, url: str, *, min_refresh_seconds: float = 60.0) -> None:
+    A fetch that fails is `Unavailable` (not a refused token); while no keys could be fetched yet,
+    every lookup is, and the fetch is tried again after `retry_seconds`.
+    """
+
+    def __init__(self, url: str, *, min_refresh_seconds: float = 60.0, retry_seconds: float = 5.0) -> None:
         self.url = url
         self._min_refresh = min_refresh_seconds
+        self._retry = retry_seconds
         self._keys: KeySet | None = None
-        self._fetched_at = 0.0
+        self._fetched_at = -math.inf
         self._lock = anyio.Lock()
 
     async def get(self, kid: str | None) -> jwt.PyJWK | None:
@@ -166,11 +174,19 @@ class JwksUrl:
             async with self._lock:
                 if time.monotonic() - self._fetched_at >= self._min_refresh:
                     self._fetched_at = time.monotonic()
-                    async with httpx2.AsyncClient(timeout=5.0) as client:
-                        response = await client.get(self.url)
-                        response.raise_for_status()
-                        self._keys = KeySet(response.json(), source=self.url)
+                    try:
+                        async with httpx2.AsyncClient(timeout=5.0) as client:
+                            response = await client.get(self.url)
+                            response.raise_for_status()
+                            self._keys = KeySet(response.json(), source=self.url)
+                    except (httpx2.HTTPError, ValueError) as exc:
+                        self._fetched_at += self._retry - self._min_refresh  # try again sooner than a refresh
+                        raise Unavailable(
+                            f"cannot fetch the JWKS at {self.url}: {exc}", retry_after=self._retry
+                        ) from exc
             key = self._keys.get(kid) if self._keys else None
+        if self._keys is None:
+            raise Unavailable(f"the JWKS at {self.url} could not be fetched yet", retry_after=self._retry)
         return key
 
 
@@ -247,7 +263,7 @@ class JwtVerifier:
         return (await self.verify(token))[1]
 
     async def verify(self, token: str) -> tuple[AccessToken, Principal]:
-        """Verify `token`; a `TokenRefused` says why it is refused."""
+        """Verify `token`; a `TokenRefused` says why it is refused, `Unavailable` that its keys cannot be fetched."""
         cached = self._cache.get(token)
         now = time.time()
         if cached is not None:

@@ -241,12 +241,11 @@ class GuardedServer:
         )
         metadata_url = str(build_resource_metadata_url(AnyHttpUrl(resource_url)))
         # The SDK's bearer backend and its `RequireAuthMiddleware` answer every refusal alike: ours say why.
-        app.user_middleware = [
-            Middleware(AuthenticationMiddleware, backend=BearerBackend(verifier, resource_url=resource_url))
-            if m.cls is AuthenticationMiddleware  # type: ignore[comparison-overlap]
-            else m
-            for m in app.user_middleware
-        ]
+        sdk_auth = [i for i, m in enumerate(app.user_middleware) if m.cls is AuthenticationMiddleware]  # type: ignore[comparison-overlap]
+        if len(sdk_auth) != 1:  # pragma: no cover - the SDK always installs one with a token verifier
+            raise RuntimeError("the SDK app has no single AuthenticationMiddleware to replace")
+        backend = BearerBackend(verifier, resource_url=resource_url)
+        app.user_middleware[sdk_auth[0]] = Middleware(AuthenticationMiddleware, backend=backend)
         for route in app.router.routes:
             if isinstance(route, Route) and route.path == path and isinstance(route.app, RequireAuthMiddleware):
                 sessions = SessionLimits(

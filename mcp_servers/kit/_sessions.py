@@ -62,10 +62,6 @@ class SessionLimits:
         self._by_principal: dict[Owner, set[str]] = {}
         self._by_tenant: dict[str, set[str]] = {}
 
-    def open_sessions(self, tenant: str) -> int:
-        """Sessions counted as open for `tenant` (including openings in progress)."""
-        return len(self._by_tenant.get(tenant, ()))
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)

@@ -19,7 +19,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from mcp_servers import crm
-from mcp_servers.kit import GuardedServer
+from mcp_servers.kit import GuardedServer, JwksUrl, JwtVerifier
 from mcp_servers.kit._jwt import REFUSAL_DESCRIPTIONS
 from mcp_servers.kit._storage import Database
 from schemas import TenantFile
@@ -151,3 +151,30 @@ async def test_a_valid_token_still_passes_and_calls_the_tool(running: Running, i
     ):
         result = await client.call_tool("find_customer", {"email": "nobody@example.com"})
     assert result.structured_content == {"customer": None}
+
+
+async def test_keys_that_cannot_be_fetched_are_503_with_retry_after_not_a_500(
+    sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer
+) -> None:
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))  # bound, never listening: the JWKS URL refuses connections
+    server = seeded(crm, sqlite_db, tenants)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
+    verifier = JwtVerifier(JwksUrl(f"http://127.0.0.1:{dead.getsockname()[1]}/jwks.json"), issuer=ISSUER, audience=url)
+    uv = uvicorn.Server(uvicorn.Config(server.http_app(verifier, resource_url=url), log_level="critical"))
+    token = f"Bearer {issuer.token('acme', ['crm:read'], audience=url)}"
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(lambda: uv.serve(sockets=[sock]))
+        try:
+            for _ in range(2):  # the failed fetch, then the wait before the next one
+                response = await post(url, token)
+                assert response.status_code == 503
+                assert int(response.headers["retry-after"]) >= 1
+                assert response.json()["error"]["data"]["code"] == "unavailable"
+        finally:
+            uv.should_exit = True
+    sock.close()
+    dead.close()
