@@ -38,6 +38,7 @@ from coordinator._resilience import BreakerToolbox, CircuitBreaker, RetryingTool
 from coordinator._router import route
 from coordinator._sessions import Connect, SessionPool
 from coordinator._tokens import APPROVALS_SUBJECT, Attribution
+from coordinator._toolbox import error_of_jsonrpc, typed_result
 from coordinator.store import (
     ApprovalRow,
     AuditRecord,
@@ -53,7 +54,6 @@ from schemas import (
     BudgetExhausted,
     Conflict,
     DeskhandError,
-    ErrorPayload,
     Handoff,
     InboundEmail,
     InsufficientScope,
@@ -67,7 +67,6 @@ from schemas import (
     ToolSpec,
     Unavailable,
     args_hash,
-    error_from_payload,
     server_of_scope,
 )
 from schemas.tools import TOOLS_BY_NAME
@@ -686,20 +685,10 @@ class Runtime:
                     spec.name, args.model_dump(mode="json"), meta=cast(RequestParamsMeta, meta)
                 )
         except MCPError as exc:
-            data = exc.error.data
-            with contextlib.suppress(ValidationError):
-                raise error_from_payload(ErrorPayload.model_validate(data)) from exc
-            raise Unavailable(f"{row.tool}: {exc.error.message} (JSON-RPC {exc.error.code})") from exc
+            raise error_of_jsonrpc(spec, exc) from exc
         except (OSError, httpx2.TransportError, ExceptionGroup) as exc:
             raise Unavailable(f"cannot reach the {server} MCP server: {_first_leaf(exc)}", field=server) from exc
-        if result.is_error:
-            try:
-                payload = ErrorPayload.model_validate(result.structured_content or {})
-            except ValidationError:
-                text = " ".join(getattr(c, "text", "") for c in result.content)[:500]
-                raise Unavailable(f"{row.tool} failed without an error payload: {text}") from None
-            raise error_from_payload(payload)
-        return dict(result.structured_content or {})
+        return typed_result(spec, result).model_dump(mode="json")
 
     def _settle_run(self, run_id: str, reason: str) -> None:
         """After a decision: the run completes when every approval was executed, escalates otherwise."""

@@ -97,11 +97,12 @@ class McpToolbox:
         try:
             result = await client.session.send_request(request, CallToolResult)
         except MCPError as exc:
-            raise _from_jsonrpc(spec, exc) from exc
-        return _typed(spec, result)
+            raise error_of_jsonrpc(spec, exc) from exc
+        return typed_result(spec, result)
 
 
-def _typed(spec: ToolSpec, result: CallToolResult) -> BaseModel:
+def typed_result(spec: ToolSpec, result: CallToolResult) -> BaseModel:
+    """A tool's result as its output model, or the `DeskhandError` its error payload names."""
     if result.is_error:
         try:
             payload = ErrorPayload.model_validate(result.structured_content or {})
@@ -115,7 +116,8 @@ def _typed(spec: ToolSpec, result: CallToolResult) -> BaseModel:
         raise Unavailable(f"{spec.qualified_name} returned a result that is not {spec.output.__name__}: {exc}") from exc
 
 
-def _from_jsonrpc(spec: ToolSpec, exc: MCPError) -> DeskhandError:
+def error_of_jsonrpc(spec: ToolSpec, exc: MCPError) -> DeskhandError:
+    """The `DeskhandError` a JSON-RPC error's data names, else `Unavailable` with its message."""
     data: Any = exc.error.data
     if isinstance(data, dict):
         try:
