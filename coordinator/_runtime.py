@@ -45,6 +45,7 @@ from coordinator.store import (
     Claim,
     ExchangeRecord,
     Finished,
+    Outcome,
     Store,
 )
 from schemas import (
@@ -55,6 +56,7 @@ from schemas import (
     Conflict,
     DeskhandError,
     Handoff,
+    HandoffState,
     InboundEmail,
     InsufficientScope,
     InvalidArgument,
@@ -488,20 +490,22 @@ class Runtime:
 
         def finish() -> Finished:
             return self.store.finish(
-                handoff,
-                worker,
-                state="done",
-                next_handoffs=nxt,
-                run_status=run_status,
-                result=result,
-                reason=reason,
-                usage=[(handoff.recipient, u) for u in model.usage],
-                tool_calls=budget.used_tool_calls,
-                approvals=approvals,
-                audit=audit,
-                exchanges=recorder.rows,
-                then_claim=recorder.then_claim,
-                prior=recorder.claim,
+                Outcome(
+                    handoff,
+                    worker,
+                    state="done",
+                    next_handoffs=nxt,
+                    run_status=run_status,
+                    result=result,
+                    reason=reason,
+                    usage=[(handoff.recipient, u) for u in model.usage],
+                    tool_calls=budget.used_tool_calls,
+                    approvals=approvals,
+                    audit=audit,
+                    exchanges=recorder.rows,
+                    then_claim=recorder.then_claim,
+                    prior=recorder.claim,
+                )
             )
 
         if background is not None and recorder.then_claim is not None and len(nxt) == 1:
@@ -586,7 +590,7 @@ class Runtime:
         self,
         recorder: _Recorder,
         worker: str,
-        state: str,
+        state: HandoffState,
         status: RunStatus,
         reason: str,
         usage: list[Usage] | None = None,
@@ -595,22 +599,21 @@ class Runtime:
         handoff = recorder.handoff
         audit = [_audit(handoff, f"run {status}", reason)]
         await recorder.committed()
-        finished = await self.stored(
-            lambda: self.store.finish(
-                handoff,
-                worker,
-                state=state,
-                run_status=status,
-                reason=reason,
-                usage=[(handoff.recipient, u) for u in usage or []],
-                tool_calls=tool_calls,
-                audit=audit,
-                exchanges=recorder.rows,
-                error=reason,
-                then_claim=recorder.then_claim,
-                prior=recorder.claim,
-            )
+        outcome = Outcome(
+            handoff,
+            worker,
+            state=state,
+            run_status=status,
+            reason=reason,
+            usage=[(handoff.recipient, u) for u in usage or []],
+            tool_calls=tool_calls,
+            audit=audit,
+            exchanges=recorder.rows,
+            error=reason,
+            then_claim=recorder.then_claim,
+            prior=recorder.claim,
         )
+        finished = await self.stored(lambda: self.store.finish(outcome))
         recorder.next = finished.next
 
     # -- approvals ------------------------------------------------------------------------------

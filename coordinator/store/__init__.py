@@ -1,7 +1,10 @@
 """The coordinator's store: runs, handoffs with leases, approvals, usage ledger, audit; versioned schema."""
 
 from coordinator.store._migrations import LATEST, MIGRATIONS, current_version, migrate
-from coordinator.store._store import Claim, Finished, Store, new_trace
+from coordinator.store._outcome import Finished, Outcome
+from coordinator.store._queue import Claim
+from coordinator.store._runs import new_trace
+from coordinator.store._store import Store
 from coordinator.store._tables import (
     ApprovalRow,
     AuditEntry,
@@ -24,6 +27,7 @@ __all__ = [
     "ExchangeRow",
     "Finished",
     "HandoffRow",
+    "Outcome",
     "RunRow",
     "Store",
     "UsageRow",

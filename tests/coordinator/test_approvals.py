@@ -24,7 +24,7 @@ from coordinator._tokens import APPROVALS_SUBJECT, Attribution, TokenIssuer
 from coordinator._worker import work
 from coordinator.cli._processes import free_port
 from coordinator.models import OfflineModel
-from coordinator.store import ApprovalRow, Store
+from coordinator.store import ApprovalRow, Outcome, Store
 from mcp_servers.crm import CreditRow
 from mcp_servers.kit import AuditRecord
 from schemas import (
@@ -261,7 +261,9 @@ def park(store: Store, tenant: str, amount_cents: int = 500) -> ApprovalRow:
         created_at=now,
         expires_at=now + timedelta(hours=1),
     )
-    finished = store.finish(claim.handoff, "worker", state="done", run_status="awaiting_approval", approvals=[row])
+    finished = store.finish(
+        Outcome(claim.handoff, "worker", state="done", run_status="awaiting_approval", approvals=[row])
+    )
     assert finished.recorded
     return row
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from coordinator.store import Store
+from coordinator.store import Outcome, Store
 from schemas import RunBudget
 from specialists.kit import Usage
 
@@ -17,7 +17,7 @@ def test_finishing_records_the_outcome_and_claims_the_next_handoff_in_one_go(tmp
     second, _ = store.start_run("acme", "src-2", EVENT, "triage", RunBudget())
     claim = store.claim("w1", 60)
     assert claim is not None and claim.handoff.run_id == first and claim.run_result == {}
-    finished = store.finish(claim.handoff, "w1", state="done", result={"triage": {"x": 1}}, then_claim=60)
+    finished = store.finish(Outcome(claim.handoff, "w1", state="done", result={"triage": {"x": 1}}, then_claim=60))
     assert finished.recorded and finished.next is not None
     assert finished.next.handoff.run_id == second and finished.next.handoff.state == "claimed"
     assert store.run(first).result == {"triage": {"x": 1}}
@@ -32,7 +32,7 @@ def test_a_worker_that_lost_its_lease_records_nothing(tmp_path: Path) -> None:
     assert claim is not None
     taken = store.claim("w2", 60)
     assert taken is not None and taken.handoff.id == claim.handoff.id and taken.handoff.attempt == 2
-    late = store.finish(claim.handoff, "w1", state="done", result={"triage": {"late": True}}, then_claim=60)
+    late = store.finish(Outcome(claim.handoff, "w1", state="done", result={"triage": {"late": True}}, then_claim=60))
     assert not late.recorded and late.next is None
     assert store.run(run_id).result == {}
     store.dispose()
@@ -64,7 +64,7 @@ def test_the_tenant_spend_counts_this_process_at_once_and_others_when_read_again
         claim = store.claim("w", 60)
         assert claim is not None
         usage = Usage(model="m", input_tokens=10, output_tokens=5, cost_usd=0.25)
-        store.finish(claim.handoff, "w", state="done", usage=[("triage", usage)])
+        store.finish(Outcome(claim.handoff, "w", state="done", usage=[("triage", usage)]))
     assert here.cached_spend("acme", 60) == 0.25  # its own spend, without a query
     assert here.spend_today("acme", fresh_within=60) == 0.25  # the other process's is not seen yet
     assert here.spend_today("acme", fresh_within=0) == 0.5  # read again: both
@@ -84,7 +84,15 @@ def test_a_runs_next_handoff_stays_with_the_worker_that_finished_the_last(tmp_pa
     assert isinstance(claim, Claim) and claim.handoff.run_id == mine
     nxt = claim.handoff.next_hop("drafting", RunBudget(), RunBudget())
     finished = store.finish(
-        claim.handoff, "w1", state="done", next_handoffs=[nxt], result={"triage": {"x": 1}}, then_claim=60, prior=claim
+        Outcome(
+            claim.handoff,
+            "w1",
+            state="done",
+            next_handoffs=[nxt],
+            result={"triage": {"x": 1}},
+            then_claim=60,
+            prior=claim,
+        )
     )
     assert finished.next is not None and finished.next.handoff.id == nxt.id
     assert finished.next.handoff.state == "claimed" and finished.next.run_result == {"triage": {"x": 1}}
@@ -107,12 +115,12 @@ def test_audit_and_exchanges_are_written_behind_the_handoff_and_never_lost_on_di
     audit |= {"specialist": "triage", "tool": "", "args_hash": "", "decision": "routed to drafting", "outcome": "x"}
     exchange = {"run_id": run_id, "step": 1, "specialist": "triage", "kind": "tool", "name": "crm.find_customer"}
     exchange |= {"request": {"email": "a@b.example"}, "response": {"customer": None}, "error": False}
-    store.finish(claim.handoff, "w", state="done", audit=[audit], exchanges=[exchange])  # type: ignore[list-item]
+    store.finish(Outcome(claim.handoff, "w", state="done", audit=[audit], exchanges=[exchange]))  # type: ignore[list-item]
     assert [e.name for e in store.exchanges(run_id)] == ["crm.find_customer"]  # a reader sees what is queued
     second, _ = store.start_run("acme", "src-2", EVENT, "triage", RunBudget())
     claim = store.claim("w", 60)
     assert claim is not None
-    store.finish(claim.handoff, "w", state="done", exchanges=[{**exchange, "run_id": second}])  # type: ignore[list-item]
+    store.finish(Outcome(claim.handoff, "w", state="done", exchanges=[{**exchange, "run_id": second}]))  # type: ignore[list-item]
     store.dispose()  # writes what is still queued
     reopened = Store(url)
     assert [e.name for e in reopened.exchanges(second)] == ["crm.find_customer"]

@@ -1,0 +1,108 @@
+"""Runs: one per inbound event (per tenant and source), started with its first handoff, read and ended."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Engine, func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from coordinator.store._queue import handoff_row
+from coordinator.store._sql import now, session
+from coordinator.store._tables import AuditEntry, HandoffRow, RunRow
+from schemas import Handoff, NotFound, RunBudget, RunStatus
+
+
+def new_trace() -> str:
+    """A W3C traceparent for a new run: version 00, random trace and span ids, sampled."""
+    return f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
+
+
+class Runs:
+    """Starting, reading and ending runs; a handoff's outcome updates its run in `Outcomes`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def start_run(
+        self, tenant: str, source_key: str, event: dict[str, Any], first: str, budget: RunBudget
+    ) -> tuple[str, bool]:
+        """The run for this event, and whether it is new. One run per (tenant, source): re-submitting
+        the same email, or listing the same inbox twice, does not process it twice."""
+        at = now()
+        run_id = f"R-{uuid.uuid4().hex[:16]}"
+        trace = new_trace()
+        handoff = Handoff(
+            run_id=run_id, tenant=tenant, sender="intake", recipient=first, payload=event, budget=budget, trace=trace
+        )
+        with session(self._engine) as opened:
+            opened.add(
+                RunRow(
+                    id=run_id,
+                    tenant=tenant,
+                    source_key=source_key,
+                    status="running",
+                    event=event,
+                    trace=trace,
+                    created_at=at,
+                    updated_at=at,
+                )
+            )
+            opened.add(HandoffRow(**handoff_row(handoff)))
+            opened.add(
+                AuditEntry(
+                    at=at, tenant=tenant, run_id=run_id, actor="intake", decision="run started", outcome=source_key
+                )
+            )
+            try:
+                opened.commit()
+            except IntegrityError:
+                opened.rollback()
+                existing = opened.exec(
+                    select(RunRow).where(RunRow.tenant == tenant, RunRow.source_key == source_key)
+                ).one()
+                return existing.id, False
+        return run_id, True
+
+    def run(self, run_id: str, *, tenant: str | None = None) -> RunRow:
+        with session(self._engine) as opened:
+            row = opened.get(RunRow, run_id)
+        if row is None or (tenant is not None and row.tenant != tenant):
+            raise NotFound(f"run {run_id!r} not found")
+        return row
+
+    def runs(self, *, tenant: str | None = None, status: str | None = None, limit: int = 1000) -> list[RunRow]:
+        with session(self._engine) as opened:
+            query = select(RunRow)
+            if tenant:
+                query = query.where(RunRow.tenant == tenant)
+            if status:
+                query = query.where(RunRow.status == status)
+            return list(opened.exec(query.order_by(col(RunRow.created_at)).limit(limit)).all())
+
+    def running_runs(self, tenant: str) -> int:
+        with session(self._engine) as opened:
+            return int(
+                opened.exec(
+                    select(func.count()).select_from(RunRow).where(RunRow.tenant == tenant, RunRow.status == "running")
+                ).one()
+            )
+
+    def set_run(
+        self, run_id: str, *, status: RunStatus, reason: str = "", result: dict[str, Any] | None = None
+    ) -> None:
+        with session(self._engine) as opened:
+            run = opened.get(RunRow, run_id)
+            if run is None:
+                raise NotFound(f"run {run_id!r} not found")
+            run.status, run.updated_at = status, now()
+            if status != "running":
+                run.finished_at = now()
+            if reason:
+                run.reason = reason
+            if result:
+                run.result = {**run.result, **result}
+            opened.add(run)
+            opened.commit()
