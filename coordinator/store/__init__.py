@@ -1,4 +1,9 @@
-"""The coordinator's store: runs, handoffs with leases, approvals, usage ledger, audit; versioned schema."""
+"""The coordinator's store: runs, handoffs with leases, approvals, usage ledger, audit; versioned schema.
+
+`Store` is the facade callers hold; each concern is a private module of its own (`_queue`, `_runs`, `_spend`,
+`_outcome`, `_approvals`, `_records`), sharing the table handles of `_sql`. A new concern gets its own module
+and a part in `Store`; a new column or table goes to `_tables` with a migration in `_migrations`.
+"""
 
 from coordinator.store._migrations import LATEST, MIGRATIONS, current_version, migrate
 from coordinator.store._outcome import Finished, Outcome

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import BindParameter, Connection, Engine, and_, bindparam, case, func, or_, update
+from sqlalchemy.sql.dml import ReturningUpdate
 from sqlmodel import col, select
 
 from coordinator.store._sql import HANDOFF, RUN, aware, now, session, updated
@@ -79,7 +80,7 @@ def handoff_of(row: Mapping[Any, Any]) -> Handoff:
     )
 
 
-def _claim_statement(postgres: bool) -> Any:
+def _claim_statement(postgres: bool) -> ReturningUpdate[Any]:
     """One UPDATE … RETURNING that claims the next handoff, built once (building a statement costs more than
     running it)."""
     now_: BindParameter[datetime] = bindparam("now")

@@ -126,3 +126,11 @@ def test_audit_and_exchanges_are_written_behind_the_handoff_and_never_lost_on_di
     assert [e.name for e in reopened.exchanges(second)] == ["crm.find_customer"]
     assert [a.decision for a in reopened.audit_trail(run_id)][-1] == "routed to drafting"
     reopened.dispose()
+
+
+def test_each_part_of_the_store_is_a_module_under_400_lines() -> None:
+    """One concern per module: the queue, runs, spend, outcomes, approvals and records do not grow back into one."""
+    package = Path(__file__).resolve().parents[2] / "coordinator" / "store"
+    sizes = {path.name: len(path.read_text().splitlines()) for path in package.glob("*.py")}
+    assert {"_queue.py", "_runs.py", "_outcome.py", "_approvals.py", "_records.py"} <= sizes.keys()
+    assert {name: lines for name, lines in sizes.items() if lines > 400} == {}
