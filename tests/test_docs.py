@@ -1,4 +1,4 @@
-"""The README and the pages under docs/ hold together: links resolve, the README stays short, the guides' samples run."""
+"""The README and docs/ hold together: links resolve, the README stays short, the guides' samples run."""
 
 from __future__ import annotations
 
