@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import runpy
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +95,43 @@ def test_readme_guarded_server_runs_as_written(tmp_path: Path, monkeypatch: pyte
     with sqlite3.connect(tmp_path / "orders.db") as db:
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "order" in tables
+
+
+@pytest.mark.slow
+def test_running_guide_runs_as_written(tmp_path: Path) -> None:
+    """Each block of docs/running.md, in order, from the repository's root; only the servers' ports are moved
+    to free ones (the guide's may be taken here) and the approval's id and hash filled in from the list."""
+    from coordinator import Home
+    from coordinator.cli._processes import free_port, running_servers
+
+    page = REPO / "docs" / "running.md"
+    init, serve, mint, coordinate, decide = code_blocks(page, "sh")
+    [client] = code_blocks(page, "python")
+    env = {**os.environ, "DESKHAND_HOME": str(tmp_path / "home"), "COLUMNS": "250"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+
+    def sh(script: str) -> str:
+        done = subprocess.run(["bash", "-ec", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    sh(init)
+    assert "deskhand serve" in serve
+    home = Home.load(tmp_path / "home")
+    ports = {n: free_port() for n in home.servers}
+    home = home.with_servers({n: type(s)(n, f"http://127.0.0.1:{ports[n]}/mcp", s.db) for n, s in home.servers.items()})
+    home.save()
+    (tmp_path / "client.py").write_text(client.replace(":8701/", f":{ports['crm']}/"), encoding="utf-8")
+    with running_servers(home):
+        printed = sh(f"{mint}\n{sys.executable} {tmp_path / 'client.py'}")
+        assert "['find_customer', 'get_account', 'list_interactions']" in printed and "C-101" in printed
+        listed = sh(coordinate)
+        approval = re.search(r"AP-[0-9a-f]+", listed)
+        digest = re.search(r"\b[0-9a-f]{64}\b", listed)
+        assert approval and digest, listed
+        decided = sh(
+            'export DESKHAND_APPROVER_TOKEN="$(deskhand token mint --tenant acme --role approver '
+            '--audience http://127.0.0.1:8700/approvals)"\n'
+            + decide.replace("AP-...", approval.group(0)).replace("<the hash shown>", digest.group(0))
+        )
+    assert "executed" in decided
