@@ -1,4 +1,4 @@
-"""The IDE and desktop configurations in the README work as written (placeholders filled in)."""
+"""The IDE and desktop configurations in docs/ide-clients.md work as written (placeholders filled in)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from tests.coordinator.cli_helpers import ACME, DESKHAND, NORTHWIND, deskhand
 
 
 def readme_json_blocks() -> list[dict[str, object]]:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+    text = (REPO / "docs" / "ide-clients.md").read_text(encoding="utf-8")
     return [json.loads(block) for block in re.findall(r"```json\n(.*?)```", text, flags=re.S)]
 
 
@@ -55,7 +55,7 @@ def test_vscode_config_reaches_the_http_server_with_the_bearer_token(tmp_path: P
     assert entry["type"] == "http" and entry["url"] == "http://127.0.0.1:8701/mcp"
     home_path = init_home(tmp_path)
     home = Home.load(home_path)
-    # The README's port may be taken on a test machine: same config, the port swapped for a free one.
+    # The guide's port may be taken on a test machine: same config, the port swapped for a free one.
     url = entry["url"].replace("8701", str(free_port()))
     moved = Home(
         home.path, home.issuer, {**home.servers, "crm": type(home.servers["crm"])("crm", url, home.servers["crm"].db)}
