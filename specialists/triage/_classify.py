@@ -5,7 +5,7 @@ its examples and its queue name. The email (subject counted twice, then body) is
 every profile by cosine similarity of TF-IDF vectors (sublinear term frequency, IDF over the
 profiles), plus a bonus for each multi-word keyword or example phrase found verbatim. The
 confidence is the softmax of the similarities at temperature `TEMPERATURE`, calibrated on the
-labeled set in tests/data (see the README's offline engine section): it is the probability mass
+labeled set in tests/data (see the offline engine in docs/writing-a-specialist.md): it is the probability mass
 on the winner, so two close categories give a low confidence and the email is escalated.
 """
 
