@@ -27,11 +27,11 @@ if TYPE_CHECKING:
         UnreachableAs503,
     )
     from coordinator._router import GRAPH, Edge, graph_mermaid, graph_text, route
-    from coordinator._runtime import Runtime, RuntimeSettings, RuntimeStats, check_approver
     from coordinator._sessions import Connect, SessionPool, http_connector
     from coordinator._tokens import APPROVALS_SUBJECT, Attribution, DevKeys, TokenIssuer, parse_ttl
     from coordinator._toolbox import McpToolbox
     from coordinator._worker import work
+    from coordinator.runtime import Runtime, RuntimeSettings, RuntimeStats, check_approver
 
 # Imported when first used: `deskhand serve` imports `coordinator.cli`, hence this package, and needs none of them.
 _LAZY = {
@@ -45,7 +45,7 @@ _LAZY = {
         "UnreachableAs503",
     ),
     "coordinator._router": ("GRAPH", "Edge", "graph_mermaid", "graph_text", "route"),
-    "coordinator._runtime": ("Runtime", "RuntimeSettings", "RuntimeStats", "check_approver"),
+    "coordinator.runtime": ("Runtime", "RuntimeSettings", "RuntimeStats", "check_approver"),
     "coordinator._sessions": ("Connect", "SessionPool", "http_connector"),
     "coordinator._tokens": ("APPROVALS_SUBJECT", "Attribution", "DevKeys", "TokenIssuer", "parse_ttl"),
     "coordinator._toolbox": ("McpToolbox",),

@@ -10,10 +10,10 @@ from pydantic import BaseModel
 
 from coordinator._home import Home
 from coordinator._registry import load_specialists
-from coordinator._runtime import Runtime, RuntimeSettings
 from coordinator._sessions import SessionPool, http_connector
 from coordinator._tokens import DevKeys, TokenIssuer
 from coordinator.models import OfflineModel
+from coordinator.runtime import Runtime, RuntimeSettings
 from coordinator.store import Store
 from schemas import InboundEmail, NotFound, Policy
 from schemas.tools import knowledge, mailbox

@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import anyio
 
-from coordinator._runtime import Committing, Runtime
+from coordinator.runtime import Committing, Runtime
 from coordinator.store import Claim
 
 logger = logging.getLogger(__name__)

@@ -20,10 +20,10 @@ from mcp import Client
 from sqlalchemy import Engine, event, inspect, text
 
 from coordinator._registry import load_specialists
-from coordinator._runtime import Runtime
 from coordinator._sessions import SessionPool
 from coordinator._worker import work
 from coordinator.models import OfflineModel
+from coordinator.runtime import Runtime
 from coordinator.store import Store
 from coordinator.store._migrations import LATEST, current_version, migrate
 from mcp_servers.helpdesk import TicketRow

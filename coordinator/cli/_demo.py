@@ -20,11 +20,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from coordinator._home import Home, ServerConfig
-from coordinator._runtime import Runtime
 from coordinator._service import inbox_emails, open_runtime
 from coordinator._tokens import DevKeys
 from coordinator._worker import work
 from coordinator.cli._processes import free_port, running_servers
+from coordinator.runtime import Runtime
 from coordinator.store import RunRow
 from schemas import ConfigError, MessageSeed, TenantFile, load_tenant_file
 

@@ -85,10 +85,10 @@ def register(app: typer.Typer) -> None:
         Ctrl-C or SIGTERM: claim nothing more, finish the handoffs in hand, give back the next ones
         held, and exit 0; a second signal stops at once (the leases then expire, and another worker
         takes those handoffs over). `kill -USR1 <pid>` prints every thread's stack to stderr."""
-        from coordinator._runtime import RuntimeSettings
         from coordinator._service import open_runtime
         from coordinator._worker import work as run_workers
         from coordinator.models import OfflineModel
+        from coordinator.runtime import RuntimeSettings
 
         home_obj = Home.load(home)
         backend = _model(model)
@@ -195,7 +195,7 @@ def register(app: typer.Typer) -> None:
     @approvals.command("list")
     def approvals_list(home: HomeOption, token: TokenOption = "", db: DbOption = None) -> None:
         """The approvals of the token's tenant waiting for a decision, with the hash a decision names."""
-        from coordinator._runtime import check_approver
+        from coordinator.runtime import check_approver
 
         home_obj = Home.load(home)
         principal = anyio.run(_approver, home_obj, token)
@@ -224,7 +224,7 @@ def register(app: typer.Typer) -> None:
     @approvals.command("show")
     def approvals_show(approval_id: str, home: HomeOption, token: TokenOption = "", db: DbOption = None) -> None:
         """One approval: the exact arguments the call would be made with, and their hash."""
-        from coordinator._runtime import check_approver
+        from coordinator.runtime import check_approver
 
         home_obj = Home.load(home)
         principal = anyio.run(_approver, home_obj, token)
@@ -250,10 +250,10 @@ def register(app: typer.Typer) -> None:
             )
 
     def decide(approval_id: str, home: Path, db: str | None, token: str, seen_hash: str, approve: bool) -> None:
-        from coordinator._runtime import Runtime, check_approver
         from coordinator._service import issuer_of
         from coordinator._sessions import SessionPool, http_connector
         from coordinator.models import OfflineModel
+        from coordinator.runtime import Runtime, check_approver
 
         home_obj = Home.load(home)
 

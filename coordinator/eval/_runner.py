@@ -8,11 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from coordinator._registry import load_specialists
-from coordinator._runtime import Runtime, RuntimeSettings
 from coordinator._sessions import Connect, SessionPool
 from coordinator._worker import work
 from coordinator.eval._probe import Probe
 from coordinator.eval._suite import Scenario, Suite
+from coordinator.runtime import Runtime, RuntimeSettings
 from coordinator.store import Store
 from schemas import InboundEmail
 from specialists.kit import Model

@@ -18,12 +18,12 @@ from sqlalchemy import update
 from sqlmodel import select
 
 from coordinator._registry import load_specialists
-from coordinator._runtime import Runtime
 from coordinator._sessions import SessionPool, http_connector
 from coordinator._tokens import APPROVALS_SUBJECT, Attribution, TokenIssuer
 from coordinator._worker import work
 from coordinator.cli._processes import free_port
 from coordinator.models import OfflineModel
+from coordinator.runtime import Runtime
 from coordinator.store import ApprovalRow, Outcome, Store
 from mcp_servers.crm import CreditRow
 from mcp_servers.kit import AuditRecord

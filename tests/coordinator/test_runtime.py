@@ -13,10 +13,10 @@ from sqlalchemy import event
 from sqlmodel import select
 
 from coordinator._registry import load_specialists
-from coordinator._runtime import Abandoned, Runtime, RuntimeSettings, check_approver
 from coordinator._sessions import SessionPool
 from coordinator._worker import work
 from coordinator.models import OfflineModel
+from coordinator.runtime import Abandoned, Runtime, RuntimeSettings, check_approver
 from coordinator.store import Store
 from mcp_servers.crm import CreditRow
 from mcp_servers.helpdesk import NoteRow, TicketRow
@@ -445,3 +445,12 @@ async def test_a_run_promoted_to_a_scenario_loads_as_a_suite_line(
     (tmp_path / "scenarios.jsonl").write_text(scenario_line(scenario) + "\n")
     [loaded] = load_suite(tmp_path).scenarios
     assert loaded.id == f"promoted-{run_id}" and json.loads(scenario_line(scenario))["tenant"] == "northwind"
+
+
+def test_each_part_of_the_runtime_is_a_module_under_400_lines() -> None:
+    """One concern per module: executing a handoff, recording it, approvals and the pipelined commit do not grow
+    back into one."""
+    package = Path(__file__).resolve().parents[2] / "coordinator" / "runtime"
+    sizes = {path.name: len(path.read_text().splitlines()) for path in package.glob("*.py")}
+    assert {"_runtime.py", "_recording.py", "_approvals.py", "_commit.py", "_context.py"} <= sizes.keys()
+    assert {name: lines for name, lines in sizes.items() if lines > 400} == {}

@@ -18,12 +18,12 @@ from sqlmodel import select
 
 from coordinator import CircuitBreaker, Home
 from coordinator._registry import load_specialists
-from coordinator._runtime import Runtime, RuntimeSettings
 from coordinator._service import open_runtime
 from coordinator._sessions import SessionPool
 from coordinator._worker import work
 from coordinator.cli._processes import running_servers
 from coordinator.models import OfflineModel
+from coordinator.runtime import Runtime, RuntimeSettings
 from coordinator.store import HandoffRow, Store
 from mcp_servers.helpdesk import DraftRow, NoteRow, TicketRow
 from mcp_servers.kit import Database

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 from coordinator._registry import load_specialists
-from coordinator._runtime import Runtime
 from coordinator._sessions import SessionPool
 from coordinator._worker import work
 from coordinator.models import OfflineModel, ScriptedModel
+from coordinator.runtime import Runtime
 from coordinator.store import Store
 from schemas import Classification, ComplianceInput, DraftReply, InboundEmail, ProposedAction
 from specialists.compliance import Review

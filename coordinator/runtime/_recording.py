@@ -1,0 +1,149 @@
+"""The record of one handoff: its exchanges in order (for replay and promote), its time in tools and the model,
+and the audit entries the coordinator writes about it."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from coordinator.runtime._commit import Committing
+from coordinator.store import AuditRecord, Claim, ExchangeRecord
+from schemas import DeskhandError, Handoff, Policy, ToolSpec, Unavailable
+from specialists.kit import Generation, Judgment, Model, Tier, Toolbox, Usage
+from specialists.kit._model import In, Out
+
+
+class Recorder:
+    """The exchanges of one handoff, in order, for the run's record (replay, promote), and their time."""
+
+    def __init__(self, claim: Claim, then_claim: float | None, behind: Committing | None) -> None:
+        self.claim = claim
+        self.behind = behind
+        """The previous handoff's commit, if it is still being made: nothing is written before it is."""
+        self.rows: list[ExchangeRecord] = []
+        self.tool_seconds = 0.0
+        """Time with at least one tool call in flight (calls made at once count once)."""
+        self.model_seconds = 0.0
+        self._in_flight = 0
+        self._since = 0.0
+        self.then_claim = then_claim
+        """With a lease: claim the worker's next handoff in the transaction that records this one."""
+        self.next: Claim | None = None
+        self.committing: Committing | None = None
+        """This handoff's own commit, when it is made behind the next handoff."""
+
+    @property
+    def handoff(self) -> Handoff:
+        return self.claim.handoff
+
+    def add(self, kind: str, name: str, request: Any, response: Any, *, error: bool = False) -> int:
+        """Record an exchange (a tool call's response may be filled in later with `answer`); its index."""
+        self.rows.append(
+            {
+                "run_id": self.handoff.run_id,
+                "step": self.handoff.step,
+                "specialist": self.handoff.recipient,
+                "kind": kind,
+                "name": name,
+                "request": request,
+                "response": response,
+                "error": error,
+            }
+        )
+        return len(self.rows) - 1
+
+    def answer(self, index: int, response: Any, *, error: bool = False) -> None:
+        self.rows[index]["response"] = response
+        self.rows[index]["error"] = error
+
+    async def committed(self) -> None:
+        """Before writing anything: the previous handoff's outcome must be committed."""
+        if self.behind is not None:
+            await self.behind.committed()
+            self.behind = None
+
+    def tool_started(self) -> None:
+        if self._in_flight == 0:
+            self._since = time.perf_counter()
+        self._in_flight += 1
+
+    def tool_ended(self) -> None:
+        self._in_flight -= 1
+        if self._in_flight == 0:
+            self.tool_seconds += time.perf_counter() - self._since
+
+
+def audit_entry(handoff: Handoff, decision: str, outcome: str, *, tool: str = "", hashed: str = "") -> AuditRecord:
+    """The coordinator's audit entry about a handoff."""
+    return {
+        "at": datetime.now(UTC),
+        "tenant": handoff.tenant,
+        "run_id": handoff.run_id,
+        "actor": "coordinator",
+        "specialist": handoff.recipient,
+        "tool": tool,
+        "args_hash": hashed,
+        "decision": decision,
+        "outcome": outcome[:500],
+    }
+
+
+class RecordingToolbox:
+    """Every tool call's arguments and result (or error payload), as the specialist saw them."""
+
+    def __init__(self, inner: Toolbox, recorder: Recorder) -> None:
+        self._inner = inner
+        self._recorder = recorder
+
+    @property
+    def available(self) -> frozenset[str]:
+        return self._inner.available
+
+    async def call(self, spec: ToolSpec, args: BaseModel, *, key: str | None = None) -> BaseModel:
+        # the exchange's place is taken when the call starts: calls made at once are recorded in the
+        # order they were made, whatever order they finish in (replay answers them in that order)
+        index = self._recorder.add("tool", spec.qualified_name, args.model_dump(mode="json"), {})
+        if spec.side_effect != "read":
+            await self._recorder.committed()
+        self._recorder.tool_started()
+        try:
+            result = await self._inner.call(spec, args, key=key)
+        except DeskhandError as exc:
+            self._recorder.answer(index, exc.to_payload().model_dump(), error=True)
+            raise
+        except BaseException as exc:  # cancelled, or a bug: the record says so instead of showing no answer
+            interrupted = Unavailable(f"the call was interrupted ({type(exc).__name__})")
+            self._recorder.answer(index, interrupted.to_payload().model_dump(), error=True)
+            raise
+        finally:
+            self._recorder.tool_ended()
+        self._recorder.answer(index, result.model_dump(mode="json"))
+        return result
+
+
+class RecordingModel:
+    """The model, with every generation's usage kept for the usage ledger and its exchange recorded."""
+
+    def __init__(self, inner: Model, recorder: Recorder) -> None:
+        self._inner = inner
+        self._recorder = recorder
+        self.usage: list[Usage] = []
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    async def judge(
+        self, judgment: Judgment[In, Out], value: In, *, policy: Policy, tier: Tier, time_left: float | None = None
+    ) -> Generation[Out]:
+        started = time.perf_counter()
+        generation = await self._inner.judge(judgment, value, policy=policy, tier=tier, time_left=time_left)
+        self._recorder.model_seconds += time.perf_counter() - started
+        self.usage.append(generation.usage)
+        self._recorder.add(
+            "model", judgment.name, value.model_dump(mode="json"), generation.output.model_dump(mode="json")
+        )
+        return generation

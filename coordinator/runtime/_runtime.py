@@ -1,0 +1,391 @@
+"""The runtime: runs one handoff at a time through its specialist, then routes the result.
+
+For each claimed handoff: validate the payload against the recipient's input model, build the
+specialist's context (its tenant's policy, a toolbox with only its scopes — sessions reused —,
+the model, what is left of the run's budget), run it, and record the outcome with the next
+handoff in one transaction. Failures become outcomes, never crashes:
+- a server down (`ServerUnavailable`: refused, timed out, its circuit open): the handoff goes back to
+  the queue to wait, with a backoff and without spending an attempt, until the outage window
+  (`outage_window_seconds`, from its first such failure) is spent; then the run escalates, naming the
+  server and how long it was down. A short restart escalates nothing;
+- another transient failure (`unavailable`, `rate_limited`): the handoff goes back to the queue with a
+  backoff, up to `max_attempts`, then the run escalates;
+- a handoff whose worker died is taken over by another worker, and that is an attempt too: past
+  `max_attempts` the run escalates instead of running it again;
+- a budget spent, bad model output, a tool refused: the run escalates with its partial result;
+- `awaiting_approval`: the run waits for a person; approving runs exactly the approved call, once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from anyio.abc import TaskGroup
+from pydantic import BaseModel, ValidationError
+
+from coordinator._resilience import CircuitBreaker, ServerUnavailable
+from coordinator._router import route
+from coordinator._sessions import Connect, SessionPool
+from coordinator.runtime._approvals import decide, expire_approvals, propose
+from coordinator.runtime._commit import Abandoned, Committing
+from coordinator.runtime._context import budget_for, budget_left, open_toolbox
+from coordinator.runtime._recording import Recorder, RecordingModel, RecordingToolbox, audit_entry
+from coordinator.store import ApprovalRow, Claim, Finished, Outcome, Store
+from schemas import (
+    BudgetExhausted,
+    DeskhandError,
+    Handoff,
+    HandoffState,
+    InboundEmail,
+    InvalidArgument,
+    NotFound,
+    Policy,
+    RateLimited,
+    RunBudget,
+    RunStatus,
+    Unavailable,
+    args_hash,
+)
+from specialists.kit import Model, ScopedToolbox, SpecialistContext, Usage
+
+TRANSIENT = (Unavailable, RateLimited)
+OUTAGE_MAX_DELAY = 15.0
+"""The longest a handoff waiting out a server's outage waits between two looks."""
+
+
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    lease_seconds: float = 60.0
+    max_attempts: int = 3
+    """Tries of a handoff that fails with a transient error or whose worker dies, before its run escalates."""
+    retry_backoff_seconds: float = 2.0
+    outage_window_seconds: float = 60.0
+    """How long a handoff waits for a server that is down (from its first failure of that kind) before its run
+    escalates; waiting is not an attempt, so a server restart shorter than this escalates no run."""
+    tool_timeout_seconds: float = 20.0
+    run_budget: RunBudget = RunBudget()
+    tenant_daily_spend_usd: float = 50.0
+    spend_refresh_seconds: float = 5.0
+    """How old the tenant's spend total may be when a handoff checks it (this process's own spend is always in it)."""
+    tenant_max_running: int = 100
+    approval_ttl: timedelta = timedelta(hours=72)
+
+
+@dataclass
+class RuntimeStats:
+    """Where the time of handled handoffs went: in tools, in the model, or in the coordinator itself."""
+
+    handoffs: int = 0
+    seconds: float = 0.0
+    """From claiming each handoff to recording its outcome."""
+    tool_seconds: float = 0.0
+    model_seconds: float = 0.0
+
+    @property
+    def overhead_ms_per_handoff(self) -> float:
+        """The coordinator's own time per handoff: claim, routing, budgets, recording — not tools or the model."""
+        if not self.handoffs:
+            return 0.0
+        return (self.seconds - self.tool_seconds - self.model_seconds) / self.handoffs * 1000
+
+
+def _content_key(email: InboundEmail) -> str:
+    """The run key of an email without a message id: its content's digest (ASCII-escaped, as the keys of
+    runs already stored were made, so a resubmitted email still finds its run)."""
+    return f"email:{args_hash(email.model_dump(mode='json'), ascii_only=True)[:32]}"
+
+
+@dataclass
+class Runtime:
+    store: Store
+    specialists: Mapping[str, Any]
+    pool: SessionPool
+    model: Model
+    policies: Mapping[str, Policy]
+    settings: RuntimeSettings = field(default_factory=RuntimeSettings)
+    breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
+    stats: RuntimeStats = field(default_factory=RuntimeStats)
+
+    # -- intake ---------------------------------------------------------------------------------
+
+    def submit(self, tenant: str, email: InboundEmail, *, source: str | None = None) -> tuple[str, bool]:
+        """Start a run for an inbound email (one run per message, or per `source`); returns (run id, whether new)."""
+        if tenant not in self.policies:
+            raise NotFound(f"tenant {tenant!r} is not configured here; known: {sorted(self.policies)}")
+        if self.store.running_runs(tenant) >= self.settings.tenant_max_running:
+            raise BudgetExhausted(f"tenant {tenant!r} already has {self.settings.tenant_max_running} runs in flight")
+        source = source or email.message_id or _content_key(email)
+        return self.store.start_run(tenant, source, email.model_dump(mode="json"), "triage", self.settings.run_budget)
+
+    # -- one handoff ----------------------------------------------------------------------------
+
+    async def process(
+        self,
+        claim: Claim,
+        worker: str,
+        *,
+        claimed_in: float = 0.0,
+        claim_next: bool = False,
+        behind: Committing | None = None,
+        background: TaskGroup | None = None,
+    ) -> tuple[Claim | None, Committing | None]:
+        """Run a claimed handoff and record its outcome (`claimed_in`: the seconds the claim took, for the
+        stats). With `claim_next`, the worker's next handoff is claimed in the same transaction and returned.
+
+        With `background`, when the run goes on to a next handoff, this one's outcome is committed in a
+        task there and returned with the next claim, for that claim's `process(behind=...)`: the next
+        handoff starts at once and waits for the commit only before it writes. `behind`: the commit of
+        the handoff this claim follows, if it is still being made."""
+        started = time.perf_counter()
+        recorder = Recorder(claim, self.settings.lease_seconds if claim_next else None, behind)
+        try:
+            await self._process(claim, worker, recorder, background)
+            return recorder.next, recorder.committing
+        except Abandoned:
+            logger.info(
+                "dropped handoff %s of run %s: the previous one's lease was lost",
+                claim.handoff.id,
+                claim.handoff.run_id,
+            )
+            return None, None
+        finally:
+            self.stats.handoffs += 1
+            self.stats.seconds += time.perf_counter() - started + claimed_in
+            self.stats.tool_seconds += recorder.tool_seconds
+            self.stats.model_seconds += recorder.model_seconds
+
+    async def stored(self, call: Callable[[], T]) -> T:
+        """A store call of the per-handoff path, where the store's database runs blocking work
+        (`Database.run`: SQLite on the event loop, PostgreSQL in a worker thread). On SQLite its
+        transactions take well under a millisecond and a thread hop cost more than that (0.5–0.8 ms a
+        handoff, measured); the only other writer in this process is the records thread, whose batches
+        take a few ms at most."""
+        return await self.store.database.run(call)
+
+    async def _tenant_spend(self, tenant: str) -> float:
+        """Today's spend of the tenant, read at most every few seconds (not once per handoff)."""
+        spent = self.store.cached_spend(tenant, self.settings.spend_refresh_seconds)
+        if spent is None:
+            spent = await self.stored(
+                lambda: self.store.spend_today(tenant, fresh_within=self.settings.spend_refresh_seconds)
+            )
+        return spent
+
+    async def _process(self, claim: Claim, worker: str, recorder: Recorder, background: TaskGroup | None) -> None:
+        handoff = claim.handoff
+        if handoff.attempt > self.settings.max_attempts:  # only a takeover gets here: a retry stops at the limit
+            await self._end(
+                recorder,
+                worker,
+                "escalated",
+                "escalated",
+                f"{handoff.recipient}: taken over {claim.takeovers} times after its worker stopped "
+                f"(attempt {handoff.attempt}, the limit is {self.settings.max_attempts})",
+            )
+            return
+        specialist = self.specialists.get(handoff.recipient)
+        policy = self.policies.get(handoff.tenant)
+        if specialist is None or policy is None:
+            await self._end(
+                recorder,
+                worker,
+                "failed",
+                "failed",
+                f"no specialist {handoff.recipient!r}" if specialist is None else "tenant not configured",
+            )
+            return
+        try:
+            task = specialist.manifest.input.model_validate(handoff.payload)
+        except ValidationError as exc:
+            await self._end(recorder, worker, "failed", "failed", f"malformed handoff payload: {exc}")
+            return
+        budget = budget_for(handoff.budget, claim.run_created_at)
+        model = RecordingModel(self.model, recorder)
+        try:
+            spent = await self._tenant_spend(handoff.tenant)
+            if spent >= self.settings.tenant_daily_spend_usd:
+                raise BudgetExhausted(
+                    f"tenant {handoff.tenant!r} spent ${spent:.2f} today, "
+                    f"its daily limit is ${self.settings.tenant_daily_spend_usd:.2f}"
+                )
+            async with open_toolbox(
+                self.pool, self.breakers, handoff, specialist.manifest, self.settings.tool_timeout_seconds
+            ) as toolbox:
+                ctx = SpecialistContext(
+                    tenant=handoff.tenant,
+                    run_id=handoff.run_id,
+                    policy=policy,
+                    toolbox=ScopedToolbox(RecordingToolbox(toolbox, recorder), specialist.manifest.scopes, budget),
+                    model=model,
+                    budget=budget,
+                    manifest=specialist.manifest,
+                    step=handoff.step,
+                )
+                output: BaseModel = await specialist.run(task, ctx)
+        except TRANSIENT as exc:
+            await self.pool.drop(handoff.tenant, handoff.recipient)
+            problem = f"{exc.code}: {exc.message}"
+            if isinstance(exc, ServerUnavailable):
+                now = datetime.now(UTC)
+                since = claim.outage_since or now
+                waited = (now - since).total_seconds()
+                window = self.settings.outage_window_seconds
+                if waited < window:  # wait the outage out; not an attempt
+                    delay = min(
+                        max(self.settings.retry_backoff_seconds, waited, exc.retry_after or 0.0),
+                        OUTAGE_MAX_DELAY,
+                        window - waited,
+                    )
+                    await recorder.committed()
+                    await self.stored(
+                        lambda: self.store.release(handoff, worker, problem, delay, attempt=False, outage_since=since)
+                    )
+                    return
+                reason = (
+                    f"{handoff.recipient}: the {exc.server} server was unavailable for {waited:.0f}s "
+                    f"(the outage window is {window:g}s): {exc.message}"
+                )
+            elif handoff.attempt < self.settings.max_attempts:
+                delay = self.settings.retry_backoff_seconds * 2 ** (handoff.attempt - 1)
+                await recorder.committed()
+                await self.stored(lambda: self.store.release(handoff, worker, problem, delay))
+                return
+            else:
+                reason = f"{handoff.recipient}: {exc.code} after {handoff.attempt} attempts: {exc.message}"
+            await self._end(recorder, worker, "escalated", "escalated", reason, model.usage, budget.used_tool_calls)
+            return
+        except DeskhandError as exc:
+            await self._end(
+                recorder,
+                worker,
+                "escalated",
+                "escalated",
+                f"{handoff.recipient}: {exc.code}: {exc.message}",
+                model.usage,
+                budget.used_tool_calls,
+            )
+            return
+        produced = output.model_dump(mode="json")
+        results = {**claim.run_result, handoff.recipient: produced}
+        decision = route(handoff.run_id, handoff.recipient, output, results)
+        result: dict[str, Any] = {handoff.recipient: produced}
+        nxt: list[Handoff] = []
+        if decision.recipient is not None and decision.payload is not None:
+            revision = getattr(decision.payload, "revision", None)
+            if decision.recipient == "drafting" and revision:
+                result["revision"] = revision
+            left = budget_left(handoff.budget, budget)
+            nxt.append(handoff.next_hop(decision.recipient, decision.payload, left))
+        run_status = decision.run_status if decision.recipient is None else None
+        reason = decision.reason
+        approvals: list[ApprovalRow] = []
+        try:
+            for proposed in decision.approvals:
+                approvals.append(
+                    propose(handoff, proposed.tool, proposed.arguments, proposed.reason, self.settings.approval_ttl)
+                )
+        except InvalidArgument as exc:  # a call no person should be asked to approve: escalate now, with why
+            approvals, nxt, run_status = [], [], "escalated"
+            reason = f"{handoff.recipient}: {exc.message}"
+            audit = [audit_entry(handoff, "proposal refused", reason, tool=proposed.tool)]
+        else:
+            audit = [audit_entry(handoff, f"routed to {decision.recipient or decision.run_status}", decision.reason)]
+            audit += [
+                audit_entry(handoff, "parked for approval", a.id, tool=a.tool, hashed=a.args_hash) for a in approvals
+            ]
+        recorder.add("output", type(output).__name__, {}, produced)
+        await recorder.committed()
+
+        def finish() -> Finished:
+            return self.store.finish(
+                Outcome(
+                    handoff,
+                    worker,
+                    state="done",
+                    next_handoffs=nxt,
+                    run_status=run_status,
+                    result=result,
+                    reason=reason,
+                    usage=[(handoff.recipient, u) for u in model.usage],
+                    tool_calls=budget.used_tool_calls,
+                    approvals=approvals,
+                    audit=audit,
+                    exchanges=recorder.rows,
+                    then_claim=recorder.then_claim,
+                    prior=recorder.claim,
+                )
+            )
+
+        if background is not None and recorder.then_claim is not None and len(nxt) == 1:
+            # the run goes on with this worker: commit behind the next handoff instead of before it
+            recorder.committing = Committing()
+            background.start_soon(recorder.committing.run, lambda: self.stored(finish))
+            recorder.next = claim.following(nxt[0], result)
+            return
+        recorder.next = (await self.stored(finish)).next
+
+    async def _end(
+        self,
+        recorder: Recorder,
+        worker: str,
+        state: HandoffState,
+        status: RunStatus,
+        reason: str,
+        usage: list[Usage] | None = None,
+        tool_calls: int = 0,
+    ) -> None:
+        handoff = recorder.handoff
+        audit = [audit_entry(handoff, f"run {status}", reason)]
+        await recorder.committed()
+        outcome = Outcome(
+            handoff,
+            worker,
+            state=state,
+            run_status=status,
+            reason=reason,
+            usage=[(handoff.recipient, u) for u in usage or []],
+            tool_calls=tool_calls,
+            audit=audit,
+            exchanges=recorder.rows,
+            error=reason,
+            then_claim=recorder.then_claim,
+            prior=recorder.claim,
+        )
+        finished = await self.stored(lambda: self.store.finish(outcome))
+        recorder.next = finished.next
+
+    # -- approvals ------------------------------------------------------------------------------
+
+    async def decide(
+        self,
+        approval_id: str,
+        *,
+        tenant: str,
+        actor: str,
+        approve: bool,
+        seen_hash: str,
+        connect_tool: Connect,
+    ) -> ApprovalRow:
+        """Approve or reject a parked call, and make the approved call (see `runtime._approvals.decide`)."""
+        return await decide(
+            self.store,
+            approval_id,
+            tenant=tenant,
+            actor=actor,
+            approve=approve,
+            seen_hash=seen_hash,
+            connect_tool=connect_tool,
+        )
+
+    def expire_approvals(self) -> int:
+        """Escalate runs whose approvals timed out; returns how many approvals expired."""
+        return expire_approvals(self.store)
