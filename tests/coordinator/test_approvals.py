@@ -17,12 +17,10 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from sqlalchemy import update
 from sqlmodel import select
 
-from coordinator._registry import load_specialists
-from coordinator._sessions import SessionPool, http_connector
+from coordinator._sessions import http_connector
 from coordinator._tokens import APPROVALS_SUBJECT, Attribution, TokenIssuer
 from coordinator._worker import work
 from coordinator.cli._processes import free_port
-from coordinator.models import OfflineModel
 from coordinator.runtime import Runtime
 from coordinator.store import ApprovalRow, Outcome, Store
 from mcp_servers.crm import CreditRow
@@ -102,16 +100,8 @@ def connect(world: World, recorder: Recorder) -> Any:
 
 @pytest.fixture
 async def runtime(world: World, connect: Any, tmp_path: Path) -> AsyncIterator[Runtime]:
-    store = Store(f"sqlite:///{tmp_path / 'coordinator.db'}")
-    async with SessionPool(connect) as pool:
-        yield Runtime(
-            store=store,
-            specialists=load_specialists(),
-            pool=pool,
-            model=OfflineModel(),
-            policies={name: t.policy for name, t in world.tenants.items()},
-        )
-    store.dispose()
+    async with world.runtime(f"sqlite:///{tmp_path / 'coordinator.db'}", connect) as built:
+        yield built
 
 
 async def run_email(world: World, runtime: Runtime, subject: str, body: str) -> str:

@@ -12,12 +12,9 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import select
 
-from coordinator._registry import load_specialists
-from coordinator._sessions import SessionPool
 from coordinator._worker import work
 from coordinator.models import OfflineModel
 from coordinator.runtime import Abandoned, Runtime, RuntimeSettings, check_approver
-from coordinator.store import Store
 from mcp_servers.crm import CreditRow
 from mcp_servers.helpdesk import NoteRow, TicketRow
 from mcp_servers.kit import AuditRecord, IdempotencyRecord
@@ -31,16 +28,8 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 async def runtime(world: World, tmp_path: Path) -> AsyncIterator[Runtime]:
-    store = Store(f"sqlite:///{tmp_path / 'coordinator.db'}")
-    async with SessionPool(world.connect) as pool:
-        yield Runtime(
-            store=store,
-            specialists=load_specialists(),
-            pool=pool,
-            model=OfflineModel(),
-            policies={name: t.policy for name, t in world.tenants.items()},
-        )
-    store.dispose()
+    async with world.runtime(f"sqlite:///{tmp_path / 'coordinator.db'}") as built:
+        yield built
 
 
 def customer_email(world: World, tenant: str, index: int = 0) -> str:

@@ -10,8 +10,13 @@ from typing import Any
 
 from mcp import Client
 
+from coordinator._registry import load_specialists
+from coordinator._sessions import Connect, SessionPool
 from coordinator._tokens import Attribution
 from coordinator._toolbox import McpToolbox
+from coordinator.models import OfflineModel
+from coordinator.runtime import Runtime
+from coordinator.store import Store
 from mcp_servers import crm, helpdesk, knowledge, mailbox
 from mcp_servers.kit import Database, GuardedServer
 from schemas import ServerName, TenantFile, server_of_scope
@@ -37,6 +42,22 @@ class World:
             for name, module in MODULES.items()
         }
         return cls(servers, {t.tenant: t for t in tenants}, issuer)  # type: ignore[arg-type]
+
+    @asynccontextmanager
+    async def runtime(self, store_url: str, connect: Connect | None = None) -> AsyncIterator[Runtime]:
+        """A coordinator runtime over these servers, with its store at `store_url` and the offline model."""
+        store = Store(store_url)
+        try:
+            async with SessionPool(connect or self.connect) as pool:
+                yield Runtime(
+                    store=store,
+                    specialists=load_specialists(),
+                    pool=pool,
+                    model=OfflineModel(),
+                    policies={name: t.policy for name, t in self.tenants.items()},
+                )
+        finally:
+            store.dispose()
 
     def dispose(self) -> None:
         for server in self.servers.values():

@@ -18,12 +18,9 @@ from typing import Any
 
 import pytest
 
-from coordinator._registry import load_specialists
-from coordinator._sessions import SessionPool
 from coordinator._worker import work
 from coordinator.models import OfflineModel, ScriptedModel
 from coordinator.runtime import Runtime
-from coordinator.store import Store
 from schemas import Classification, ComplianceInput, DraftReply, InboundEmail, ProposedAction
 from specialists.compliance import Review
 from specialists.compliance import specialist as compliance
@@ -252,16 +249,8 @@ async def test_compliance_escalates_a_hidden_injection_even_when_the_model_repor
 
 @pytest.fixture
 async def runtime(world: World, tmp_path: Path) -> AsyncIterator[Runtime]:
-    store = Store(f"sqlite:///{tmp_path / 'coordinator.db'}")
-    async with SessionPool(world.connect) as pool:
-        yield Runtime(
-            store=store,
-            specialists=load_specialists(),
-            pool=pool,
-            model=OfflineModel(),
-            policies={name: t.policy for name, t in world.tenants.items()},
-        )
-    store.dispose()
+    async with world.runtime(f"sqlite:///{tmp_path / 'coordinator.db'}") as built:
+        yield built
 
 
 @pytest.mark.anyio
