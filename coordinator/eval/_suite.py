@@ -1,12 +1,15 @@
 """Evaluation suites (DESIGN §7): a folder with `tenants/*.yaml` and `scenarios.jsonl`.
 
-`load_suite(folder)` reads and checks all of it before anything runs: a mistake is a `ConfigError`
-naming the file, the line and the field, and nothing is half-run.
+Instead of its own `tenants/`, a suite may hold a `suite.toml` naming the folder its tenant files are in
+(`tenants = "../../examples/tenants"`, relative to the suite), so it runs on tenant files kept elsewhere
+without a copy of them. `load_suite(folder)` reads and checks all of it before anything runs: a mistake
+is a `ConfigError` naming the file, the line and the field, and nothing is half-run.
 """
 
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 from typing import Literal
 
@@ -84,11 +87,31 @@ def _where(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in loc if isinstance(p, int) or not str(p).startswith(("function-", "literal[")))
 
 
+def _tenant_dir(folder: Path) -> Path:
+    """The suite's `tenants/`, or the folder its `suite.toml` names."""
+    manifest = folder / "suite.toml"
+    if not manifest.is_file():
+        return folder / "tenants"
+    try:
+        named = tomllib.loads(manifest.read_text(encoding="utf-8")).get("tenants")
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{manifest}: not valid TOML: {exc}") from exc
+    if not isinstance(named, str) or not (folder / named).is_dir():
+        raise ConfigError(
+            f"{manifest}: tenants: expected the path of a folder of tenant files, relative to {folder}; got {named!r}",
+            field="tenants",
+        )
+    return folder / named
+
+
 def load_suite(folder: Path) -> Suite:
     folder = folder.expanduser()
-    tenant_dir, scenarios_path = folder / "tenants", folder / "scenarios.jsonl"
+    tenant_dir, scenarios_path = _tenant_dir(folder), folder / "scenarios.jsonl"
     if not tenant_dir.is_dir() or not scenarios_path.is_file():
-        raise ConfigError(f"{folder}: an evaluation suite has tenants/*.yaml and scenarios.jsonl")
+        raise ConfigError(
+            f"{folder}: an evaluation suite has tenants/*.yaml (or a suite.toml naming their folder) "
+            "and scenarios.jsonl"
+        )
     tenants = [load_tenant_file(p) for p in sorted(tenant_dir.glob("*.y*ml"))]
     if not tenants:
         raise ConfigError(f"{tenant_dir}: no tenant files (*.yaml)")

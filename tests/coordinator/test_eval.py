@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from coordinator.eval import gate
+from coordinator.eval import gate, load_suite
+from schemas import ConfigError
 from tests.conftest import EXAMPLE_TENANTS, REPO
 from tests.coordinator.cli_helpers import deskhand
 
@@ -112,6 +114,25 @@ def test_bad_suite_input_names_file_line_and_field_and_runs_nothing(
     assert result.returncode == 2
     assert message in " ".join(result.stderr.split()), result.stderr
     assert "evaluating" not in result.stdout
+
+
+def test_a_suite_toml_runs_the_suite_on_tenant_files_kept_elsewhere(tmp_path: Path) -> None:
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "scenarios.jsonl").write_text(json.dumps(GOOD) + "\n", encoding="utf-8")
+    shared = Path(os.path.relpath(EXAMPLE_TENANTS, folder))
+    (folder / "suite.toml").write_text(f'tenants = "{shared.as_posix()}"\n', encoding="utf-8")
+    loaded = load_suite(folder)
+    assert [t.tenant for t in loaded.tenants] == ["acme", "northwind"] and len(loaded.scenarios) == 1
+
+
+@pytest.mark.parametrize("manifest", ['tenants = "no-such-folder"', "tenants = 3", "tenants = ["])
+def test_a_suite_toml_that_names_no_folder_is_a_config_error(tmp_path: Path, manifest: str) -> None:
+    folder = suite(tmp_path / "s", GOOD)
+    (folder / "suite.toml").write_text(manifest + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_suite(folder)
+    assert caught.value.code == "config_error" and "suite.toml" in str(caught.value)
 
 
 GOLDEN = REPO / "evals" / "golden"
