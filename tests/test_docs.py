@@ -1,14 +1,31 @@
-"""The README and docs/ hold together: links resolve, the README stays short, the guides' samples run."""
+"""The README, docs/ and bench/README.md hold together: links resolve, the README stays short, and every
+command and config block runs as written, in the test `RUN_BY` names for it.
+
+A fenced block is either runnable (sh, python, json, yaml, toml: a test runs, or parses and validates, it)
+or shown (text, console: output samples and diagrams, read and not run). A new runnable block fails
+`test_every_block_in_the_docs_runs_in_a_named_test_or_is_fenced_as_output` until a test takes it.
+
+Sh blocks run in bash from the root of a fresh copy of the repository (what a reader has after a clone),
+with DESKHAND_HOME and TMPDIR in the test's temporary folder. The only thing a test changes in a block is
+the machine's: the servers' default ports become free ones (the home's deskhand.toml says the same), and
+the PostgreSQL URL becomes a schema of the test's own.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+import inspect
 import json
 import os
 import re
-import runpy
-import sqlite3
+import shutil
+import signal
 import subprocess
 import sys
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,10 +35,73 @@ from tests.conftest import REPO
 
 PAGES = [REPO / "README.md", REPO / "CHANGELOG.md", REPO / "bench" / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", flags=re.S | re.M)
+RUNNABLE = ("sh", "python", "json", "yaml", "toml")
+SHOWN = ("text", "console")
+
+RUNNING = "tests.coordinator.test_readme_configs::"
+RUN_BY: dict[str, list[str]] = {
+    "README.md": [
+        "test_readme_set_up_runs_the_demo_in_a_fresh_checkout",
+        "test_readme_keeps_the_test_command_that_ci_runs_verbatim",
+        "test_readme_guarded_server_serves_its_tenant_only",
+    ],
+    "bench/README.md": ["test_bench_guide_commands_parse"],
+    "docs/running.md": ["test_running_guide_runs_as_written"] * 6,
+    "docs/ide-clients.md": [
+        RUNNING + "test_claude_desktop_config_runs_the_stdio_server",
+        RUNNING + "test_vscode_config_reaches_the_http_server_with_the_bearer_token",
+    ],
+    "docs/evaluation.md": ["test_evaluation_guide_runs_as_written"],
+    "docs/scaling.md": ["test_scaling_guide_runs_as_written"],
+    "docs/writing-a-server.md": ["test_writing_a_server_guide_serves_its_tenant_only"],
+    "docs/writing-a-specialist.md": ["test_specialist_entry_point_block_is_the_example_packages"],
+}
+"""For each page, the test that runs each of its runnable blocks, in the page's order."""
+
+
+def fenced(page: Path) -> list[tuple[str, str]]:
+    """Every fenced block of `page`: (language, text)."""
+    return [(m.group(1).strip(), m.group(2)) for m in FENCE.finditer(page.read_text(encoding="utf-8"))]
+
+
+def blocks(page: str, language: str) -> list[str]:
+    """The `language` blocks of `page` (a path relative to the repository), in order."""
+    return [text for lang, text in fenced(REPO / page) if lang == language]
 
 
 def code_blocks(page: Path, language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", page.read_text(encoding="utf-8"), flags=re.S)
+    return blocks(page.relative_to(REPO).as_posix(), language)
+
+
+def test_every_block_in_the_docs_runs_in_a_named_test_or_is_fenced_as_output() -> None:
+    for page in PAGES:
+        name = page.relative_to(REPO).as_posix()
+        languages = [language for language, _ in fenced(page)]
+        assert [lang for lang in languages if lang not in RUNNABLE + SHOWN] == [], f"{name}: fence it as text"
+        runnable = [lang for lang in languages if lang in RUNNABLE]
+        tests = RUN_BY.get(name, [])
+        assert len(runnable) == len(tests), f"{name}: {runnable} blocks, run by {tests}"
+        for ref in tests:
+            module, _, function = ref.rpartition("::")
+            test = getattr(importlib.import_module(module or __name__), function)
+            assert name in inspect.getsource(test), f"{ref} does not read {name}"
+
+
+def test_each_tenant_file_exists_once_in_the_repository() -> None:
+    """evals/golden runs on examples/tenants through its suite.toml: a copy of a tenant file would drift."""
+    seen: dict[str, Path] = {}
+    copies: list[tuple[Path, Path]] = []
+    for path in sorted(REPO.rglob("*.y*ml")):
+        if any(part.startswith(".") or part in ("build", "__pycache__") for part in path.relative_to(REPO).parts):
+            continue
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest in seen:
+            copies.append((seen[digest], path))
+        seen.setdefault(digest, path)
+    assert copies == []
+    golden = tomllib.loads((REPO / "evals" / "golden" / "suite.toml").read_text(encoding="utf-8"))
+    assert (REPO / "evals" / "golden" / golden["tenants"]).resolve() == REPO / "examples" / "tenants"
 
 
 def test_docs_has_one_page_per_guide() -> None:
@@ -57,8 +137,9 @@ def test_readme_stays_a_short_users_guide() -> None:
 
 
 def test_readme_keeps_the_test_command_that_ci_runs_verbatim() -> None:
+    """The README's test command is not run here (it runs this very suite): CI runs it, exactly (.ci/run)."""
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()[-1]
-    assert ci in code_blocks(REPO / "README.md", "sh")[1]
+    assert blocks("README.md", "sh")[1].strip() == ci
 
 
 def test_no_two_guides_start_a_server_on_the_same_port() -> None:
@@ -71,67 +152,263 @@ def test_no_two_guides_start_a_server_on_the_same_port() -> None:
     assert ports and len(ports) == len(set(ports)), ports
 
 
-def test_running_guide_client_reads_the_token_the_previous_step_exports() -> None:
-    page = REPO / "docs" / "running.md"
-    [snippet] = code_blocks(page, "python")
-    assert "<token>" not in snippet and 'os.environ["TOKEN"]' in snippet
-    assert any(line.startswith("export TOKEN=") for b in code_blocks(page, "sh") for line in b.splitlines())
-
-
 def test_running_guide_sample_email_is_a_valid_email() -> None:
     page = (REPO / "docs" / "running.md").read_text(encoding="utf-8")
-    [path] = re.findall(r"deskhand submit (\S+)", page)
+    [path] = set(re.findall(r"deskhand submit (\S+)", page))
     data = json.loads((REPO / path).read_text(encoding="utf-8"))
     assert InboundEmail.model_validate({"sender": data.pop("from"), **data}).subject
 
 
-def test_readme_guarded_server_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    [snippet] = code_blocks(REPO / "README.md", "python")
-    assert len(snippet.splitlines()) <= 30
-    monkeypatch.chdir(tmp_path)
-    script = tmp_path / "server.py"
-    script.write_text(snippet + "server.create_tables()\n", encoding="utf-8")
-    runpy.run_path(str(script))
-    with sqlite3.connect(tmp_path / "orders.db") as db:
-        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert "order" in tables
+def test_specialist_entry_point_block_is_the_example_packages() -> None:
+    """The block in docs/writing-a-specialist.md is the example package's own entry point, in the group the
+    registry reads (tests/coordinator/test_registry.py installs that package and runs it)."""
+    from specialists.kit import ENTRY_POINT_GROUP
+
+    [block] = blocks("docs/writing-a-specialist.md", "toml")
+    package = tomllib.loads((REPO / "examples" / "specialist-package" / "pyproject.toml").read_text(encoding="utf-8"))
+    entry_points = tomllib.loads(block)["project"]["entry-points"]
+    assert list(entry_points) == [ENTRY_POINT_GROUP]
+    assert entry_points == {ENTRY_POINT_GROUP: package["project"]["entry-points"][ENTRY_POINT_GROUP]}
+
+
+# --- running the blocks ---------------------------------------------------------------------------------------
+
+
+class Reader:
+    """A reader of the guides: a fresh copy of the repository, a home of their own, and bash."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.root = tmp_path / "checkout"
+        self.home = tmp_path / "home"
+        (tmp_path / "tmp").mkdir()
+        _copy_checkout(self.root)
+        self.env = {**os.environ, "DESKHAND_HOME": str(self.home), "TMPDIR": str(tmp_path / "tmp")}
+        # A wide terminal: today `approvals list` cuts ids short at 80 columns (issue 17 part 3 stops that;
+        # then this line goes, and the guide runs at any width).
+        self.env["COLUMNS"] = "250"
+        self.env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{self.env['PATH']}"
+        self.env.pop("VIRTUAL_ENV", None)
+        self.ports: dict[int, int] = {}
+
+    def sh(self, script: str, timeout: float = 600) -> str:
+        done = subprocess.run(
+            ["bash", "-ec", script], cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+        assert done.returncode == 0, f"{script}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        return done.stdout
+
+    def move_servers_to_free_ports(self) -> None:
+        """The guides' ports may be taken here: the home's servers move to free ones, and so do the blocks."""
+        from coordinator import Home
+        from coordinator.cli._processes import free_port
+
+        home = Home.load(self.home)
+        moved = {}
+        for name, server in home.servers.items():
+            port = free_port()
+            self.ports[int(server.url.split(":")[2].split("/")[0])] = port
+            moved[name] = type(server)(name, f"http://127.0.0.1:{port}/mcp", server.db)
+        home.with_servers(moved).save()
+
+    def on_free_ports(self, block: str) -> str:
+        for default, free in self.ports.items():
+            block = re.sub(rf":{default}\b", f":{free}", block)
+        return block
+
+    @contextmanager
+    def background(self, script: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+        """Run `script` (which starts servers with `&`) until the end of the block; then stop what it started."""
+        with log.open("wb") as handle:
+            process = subprocess.Popen(
+                ["bash", "-c", f"trap 'kill $(jobs -p) 2>/dev/null; wait' TERM\n{script}\nwait"],
+                cwd=self.root,
+                env=self.env,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def _copy_checkout(root: Path) -> None:
+    """The repository's files as a clone has them (tracked, plus new ones not ignored), without venv or caches."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True, check=True
+        ).stdout.decode()
+        files = [REPO / name for name in listed.split("\0") if name]
+    except (OSError, subprocess.CalledProcessError):
+        skip = {".git", ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
+        files = [p for p in REPO.rglob("*") if p.is_file() and not skip & set(p.relative_to(REPO).parts)]
+    for source in files:
+        if source.is_file():
+            target = root / source.relative_to(REPO)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def _wait_for_servers(reader: Reader, process: subprocess.Popen[bytes], log: Path) -> None:
+    from coordinator import Home
+    from coordinator.cli._processes import READY_CEILING, ServerProcess, wait_ready
+
+    home = Home.load(reader.home)
+    wait_ready([ServerProcess(n, s.url, process, log) for n, s in home.servers.items()], READY_CEILING, print)
 
 
 @pytest.mark.slow
 def test_running_guide_runs_as_written(tmp_path: Path) -> None:
-    """Each block of docs/running.md, in order, from the repository's root; only the servers' ports are moved
-    to free ones (the guide's may be taken here) and the approval's id and hash filled in from the list."""
+    """Every block of docs/running.md, in order, in one reader's shell: init, the servers (in the background),
+    a token and the MCP client, the coordinator, and the approval decided by the ids the commands print."""
+    from coordinator.store import Store
+
+    init, serve, mint, coordinate, decide = blocks("docs/running.md", "sh")
+    [client] = blocks("docs/running.md", "python")
+    reader = Reader(tmp_path)
+    reader.sh(init)
+    reader.move_servers_to_free_ports()
+    (tmp_path / "client.py").write_text(reader.on_free_ports(client), encoding="utf-8")
+    log = tmp_path / "servers.log"
+    with reader.background(reader.on_free_ports(serve), log) as servers:
+        _wait_for_servers(reader, servers, log)
+        printed = reader.sh(f"{mint}\npython {tmp_path / 'client.py'}")
+        assert "get_account" in printed and "issue_credit" not in printed and "C-101" in printed
+        reader.sh(f"{coordinate}\n{decide}")
+    store = Store(f"sqlite:///{reader.home / 'data' / 'coordinator.db'}")
+    try:
+        [approval] = store.approvals(tenant="acme", status=None)
+        assert approval.status == "executed"
+    finally:
+        store.dispose()
+
+
+@pytest.mark.slow
+def test_evaluation_guide_runs_as_written(tmp_path: Path) -> None:
+    """docs/evaluation.md's command: the golden suite, gated on its committed baseline (about 10 s)."""
+    [command] = blocks("docs/evaluation.md", "sh")
+    reader = Reader(tmp_path)
+    reader.sh(command)
+    scores = json.loads((reader.root / "report.json").read_text(encoding="utf-8"))["scores"]
+    assert scores["scenarios"] >= 60 and scores["unsafe_actions"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_scaling_guide_runs_as_written(tmp_path: Path, pg_store_url: str) -> None:
+    """docs/scaling.md's block, with the servers of docs/running.md up and its URL pointed at a schema of the
+    test's own: the run is recorded in PostgreSQL and waits there for its approval."""
     from coordinator import Home
-    from coordinator.cli._processes import free_port, running_servers
+    from coordinator.cli._processes import running_servers
+    from coordinator.store import Store
 
-    page = REPO / "docs" / "running.md"
-    init, serve, mint, coordinate, decide = code_blocks(page, "sh")
-    [client] = code_blocks(page, "python")
-    env = {**os.environ, "DESKHAND_HOME": str(tmp_path / "home"), "COLUMNS": "250"}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    [block] = blocks("docs/scaling.md", "sh")
+    [documented] = re.findall(r"^export DESKHAND_DB=(\S+)", block, flags=re.M)
+    reader = Reader(tmp_path)
+    reader.sh(blocks("docs/running.md", "sh")[0])
+    reader.move_servers_to_free_ports()
+    with running_servers(Home.load(reader.home)):
+        reader.sh(block.replace(documented, pg_store_url))
+    store = Store(pg_store_url)
+    try:
+        [approval] = store.approvals(tenant="acme")
+        assert approval.tool == "crm.issue_credit"
+    finally:
+        store.dispose()
 
-    def sh(script: str) -> str:
-        done = subprocess.run(["bash", "-ec", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
 
-    sh(init)
-    assert "deskhand serve" in serve
-    home = Home.load(tmp_path / "home")
-    ports = {n: free_port() for n in home.servers}
-    home = home.with_servers({n: type(s)(n, f"http://127.0.0.1:{ports[n]}/mcp", s.db) for n, s in home.servers.items()})
-    home.save()
-    (tmp_path / "client.py").write_text(client.replace(":8701/", f":{ports['crm']}/"), encoding="utf-8")
-    with running_servers(home):
-        printed = sh(f"{mint}\n{sys.executable} {tmp_path / 'client.py'}")
-        assert "['find_customer', 'get_account', 'list_interactions']" in printed and "C-101" in printed
-        listed = sh(coordinate)
-        approval = re.search(r"AP-[0-9a-f]+", listed)
-        digest = re.search(r"\b[0-9a-f]{64}\b", listed)
-        assert approval and digest, listed
-        decided = sh(
-            'export DESKHAND_APPROVER_TOKEN="$(deskhand token mint --tenant acme --role approver '
-            '--audience http://127.0.0.1:8700/approvals)"\n'
-            + decide.replace("AP-...", approval.group(0)).replace("<the hash shown>", digest.group(0))
-        )
-    assert "executed" in decided
+@pytest.mark.slow
+def test_readme_set_up_runs_the_demo_in_a_fresh_checkout(tmp_path: Path) -> None:
+    """README.md's first command, in a copy of the repository: a new venv, `pip install -e .` (from the
+    package indexes pip is configured with) and the demo (about a minute)."""
+    demo = blocks("README.md", "sh")[0]
+    reader = Reader(tmp_path)
+    reader.sh(demo, timeout=1800)
+    [workspace] = (tmp_path / "tmp").glob("deskhand-demo-*")
+    assert (workspace / "data" / "coordinator.db").is_file()
+    assert (reader.root / ".venv" / "bin" / "deskhand").is_file()
+
+
+EXERCISE = """
+import json, sys
+from pathlib import Path
+
+import anyio
+
+import guide  # the page's block, as written
+from coordinator._tokens import DevKeys
+from tests.conftest import Issuer, connect
+
+fields = json.loads(sys.argv[1])
+guide.server.create_tables()
+with guide.server.db.admin_session() as session:
+    session.add(guide.Order(tenant_id="acme", id="O-1", **fields))
+    session.add(guide.Order(tenant_id="northwind", id="O-2", **fields))
+    session.commit()
+
+
+async def main() -> None:
+    async with connect(guide.server, Issuer(DevKeys.create(Path("keys"))), "acme", ["crm:read"]) as client:
+        mine = await client.call_tool("get_order", {"order_id": "O-1"})
+        theirs = await client.call_tool("get_order", {"order_id": "O-2"})
+    print(json.dumps([mine.structured_content, theirs.is_error, theirs.structured_content]))
+
+
+anyio.run(main)
+"""
+
+
+def exercise_guarded_server(block: str, tmp_path: Path, fields: dict[str, str]) -> tuple[object, bool, object]:
+    """Run a page's server block as written (its own process: the `Order` table is defined once there), then
+    seed an order for two tenants and call its tool with an acme token through a real MCP client."""
+    (tmp_path / "guide.py").write_text(block, encoding="utf-8")
+    (tmp_path / "exercise.py").write_text(EXERCISE, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
+    done = subprocess.run(
+        [sys.executable, "exercise.py", json.dumps(fields)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    mine, refused, theirs = json.loads(done.stdout.splitlines()[-1])
+    return mine, refused, theirs
+
+
+def test_readme_guarded_server_serves_its_tenant_only(tmp_path: Path) -> None:
+    [block] = blocks("README.md", "python")
+    assert len(block.splitlines()) <= 30
+    mine, refused, theirs = exercise_guarded_server(block, tmp_path, {"status": "shipped"})
+    assert mine == {"id": "O-1", "status": "shipped"}
+    assert refused and theirs["code"] == "not_found"  # type: ignore[index]
+
+
+def test_writing_a_server_guide_serves_its_tenant_only(tmp_path: Path) -> None:
+    [block] = blocks("docs/writing-a-server.md", "python")
+    fields = {"status": "shipped", "customer": "C-1", "placed_at": "2026-01-02"}
+    mine, refused, theirs = exercise_guarded_server(block, tmp_path, fields)
+    assert mine == {"id": "O-1", "status": "shipped"}
+    assert refused and theirs["code"] == "not_found"  # type: ignore[index]
+
+
+@pytest.mark.slow
+def test_bench_guide_commands_parse(tmp_path: Path) -> None:
+    """bench/README.md's commands are checked for parsing, not run (a run takes minutes; tests/test_bench.py runs
+    each benchmark at `tiny`): each line, with --help after its arguments, is accepted by `python -m bench`,
+    which checks the subcommand and every flag before it."""
+    [block] = blocks("bench/README.md", "sh")
+    reader = Reader(tmp_path)
+    commands = [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
+    assert commands and all(c.startswith("python -m bench ") for c in commands)
+    for command in commands:
+        assert "usage: python -m bench" in reader.sh(f"{command} --help")
+    with pytest.raises(AssertionError):
+        reader.sh("python -m bench e2e --size huge --help")
