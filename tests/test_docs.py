@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pytest
 
+from coordinator.cli._processes import READY_CEILING, ServerProcess, wait_ready
 from schemas import InboundEmail
 from tests.conftest import REPO
 
@@ -54,7 +55,8 @@ RUN_BY: dict[str, list[str]] = {
     ],
     "docs/evaluation.md": ["test_evaluation_guide_runs_as_written"],
     "docs/scaling.md": ["test_scaling_guide_runs_as_written"],
-    "docs/writing-a-server.md": ["test_writing_a_server_guide_serves_its_tenant_only"],
+    "docs/writing-a-server.md": ["test_writing_a_server_guide_serves_its_tenant_only"]
+    + ["test_writing_a_server_guide_serves_over_http_as_written"] * 4,
     "docs/writing-a-specialist.md": ["test_specialist_entry_point_block_is_the_example_packages"],
 }
 """For each page, the test that runs each of its runnable blocks, in the page's order."""
@@ -226,7 +228,7 @@ class Reader:
 
     def on_free_ports(self, block: str) -> str:
         for default, free in self.ports.items():
-            block = re.sub(rf":{default}\b", f":{free}", block)
+            block = re.sub(rf"\b{default}\b", str(free), block)
         return block
 
     @contextmanager
@@ -271,7 +273,6 @@ def _copy_checkout(root: Path) -> None:
 
 def _wait_for_servers(reader: Reader, process: subprocess.Popen[bytes], log: Path) -> None:
     from coordinator import Home
-    from coordinator.cli._processes import READY_CEILING, ServerProcess, wait_ready
 
     home = Home.load(reader.home)
     wait_ready([ServerProcess(n, s.url, process, log) for n, s in home.servers.items()], READY_CEILING, print)
@@ -406,11 +407,33 @@ def test_readme_guarded_server_serves_its_tenant_only(tmp_path: Path) -> None:
 
 
 def test_writing_a_server_guide_serves_its_tenant_only(tmp_path: Path) -> None:
-    [block] = blocks("docs/writing-a-server.md", "python")
+    block, _serve, _client = blocks("docs/writing-a-server.md", "python")  # the last two: over HTTP, below
     fields = {"status": "shipped", "customer": "C-1", "placed_at": "2026-01-02"}
     mine, refused, theirs = exercise_guarded_server(block, tmp_path, fields)
     assert mine == {"id": "O-1", "status": "shipped"}
     assert refused and theirs["code"] == "not_found"  # type: ignore[index]
+
+
+@pytest.mark.slow
+def test_writing_a_server_guide_serves_over_http_as_written(tmp_path: Path) -> None:
+    """docs/writing-a-server.md from "Serve it": the two files saved, the server started in the background with
+    a home made as docs/running.md makes it, a token minted, and the client reads acme's order."""
+    from coordinator.cli._processes import free_port
+
+    orders, serve, client = blocks("docs/writing-a-server.md", "python")
+    start, mint = blocks("docs/writing-a-server.md", "sh")
+    reader = Reader(tmp_path)
+    reader.sh(blocks("docs/running.md", "sh")[0])
+    reader.ports[8801] = free_port()
+    (reader.root / "orders.py").write_text(orders, encoding="utf-8")
+    (reader.root / "serve_orders.py").write_text(reader.on_free_ports(serve), encoding="utf-8")
+    (tmp_path / "client.py").write_text(reader.on_free_ports(client), encoding="utf-8")
+    log = tmp_path / "orders.log"
+    with reader.background(start, log) as process:
+        url = f"http://127.0.0.1:{reader.ports[8801]}/mcp"
+        wait_ready([ServerProcess("crm", url, process, log)], READY_CEILING, print)
+        printed = reader.sh(f"{reader.on_free_ports(mint)}\npython {tmp_path / 'client.py'}")
+    assert "'id': 'O-1'" in printed and "'status': 'shipped'" in printed
 
 
 @pytest.mark.slow
