@@ -271,17 +271,16 @@ def _copy_checkout(root: Path) -> None:
             shutil.copy2(source, target)
 
 
-def _wait_for_servers(reader: Reader, process: subprocess.Popen[bytes], log: Path) -> None:
-    from coordinator import Home
-
-    home = Home.load(reader.home)
-    wait_ready([ServerProcess(n, s.url, process, log) for n, s in home.servers.items()], READY_CEILING, print)
+def answering(process: subprocess.Popen[bytes], log: Path, urls: dict[str, str]) -> None:
+    """Wait until the servers `process` started answer at `urls` (name -> URL), for as long as it lives."""
+    wait_ready([ServerProcess(name, url, process, log) for name, url in urls.items()], READY_CEILING, lambda _: None)
 
 
 @pytest.mark.slow
 def test_running_guide_runs_as_written(tmp_path: Path) -> None:
     """Every block of docs/running.md, in order, in one reader's shell: init, the servers (in the background),
     a token and the MCP client, the coordinator, and the approval decided by the ids the commands print."""
+    from coordinator import Home
     from coordinator.store import Store
 
     init, serve, mint, coordinate, decide = blocks("docs/running.md", "sh")
@@ -292,7 +291,7 @@ def test_running_guide_runs_as_written(tmp_path: Path) -> None:
     (tmp_path / "client.py").write_text(reader.on_free_ports(client), encoding="utf-8")
     log = tmp_path / "servers.log"
     with reader.background(reader.on_free_ports(serve), log) as servers:
-        _wait_for_servers(reader, servers, log)
+        answering(servers, log, {name: server.url for name, server in Home.load(reader.home).servers.items()})
         printed = reader.sh(f"{mint}\npython {tmp_path / 'client.py'}")
         assert "get_account" in printed and "issue_credit" not in printed and "C-101" in printed
         reader.sh(f"{coordinate}\n{decide}")
@@ -431,7 +430,7 @@ def test_writing_a_server_guide_serves_over_http_as_written(tmp_path: Path) -> N
     log = tmp_path / "orders.log"
     with reader.background(start, log) as process:
         url = f"http://127.0.0.1:{reader.ports[8801]}/mcp"
-        wait_ready([ServerProcess("crm", url, process, log)], READY_CEILING, print)
+        answering(process, log, {"orders": url})
         printed = reader.sh(f"{reader.on_free_ports(mint)}\npython {tmp_path / 'client.py'}")
     assert "'id': 'O-1'" in printed and "'status': 'shipped'" in printed
 
