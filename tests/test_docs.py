@@ -151,7 +151,9 @@ def test_no_two_guides_start_a_server_on_the_same_port() -> None:
             ports += re.findall(r"--http 127\.0\.0\.1:(\d+)", block)
             loop = re.search(r"for s in ([^;]+); do\s+deskhand serve", block)
             ports += re.findall(r":(\d+)", loop.group(1)) if loop else []
-    assert ports and len(ports) == len(set(ports)), ports
+        for block in code_blocks(page, "python"):
+            ports += re.findall(r"\bport=(\d+)", block)  # uvicorn.run(..., port=N)
+    assert len(ports) >= 5 and len(ports) == len(set(ports)), ports
 
 
 def test_running_guide_sample_email_is_a_valid_email() -> None:
