@@ -19,8 +19,7 @@ from pydantic import BaseModel
 from coordinator.store import ExchangeRow, Store
 from schemas import DeskhandError, ErrorPayload, ModelOutputError, Policy, ToolSpec, error_from_payload
 from schemas.tools import TOOLS_BY_NAME
-from specialists.kit import Budget, Generation, Judgment, SpecialistContext, Tier, Usage
-from specialists.kit._model import In, Out
+from specialists.kit import Budget, Generation, In, Judgment, Out, SpecialistContext, Tier, Usage
 
 
 class Divergence(DeskhandError):

@@ -29,8 +29,7 @@ from mcp.types import CallToolResult, TextContent, Tool
 from pydantic import BaseModel
 
 from schemas import DeskhandError, ModelOutputError, Policy, Unavailable
-from specialists.kit import Generation, Judgment, Tier, Toolbox, Usage
-from specialists.kit._model import In, Out
+from specialists.kit import Generation, In, Judgment, Out, Tier, Toolbox, Usage
 
 
 @dataclass(frozen=True)

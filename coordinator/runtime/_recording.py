@@ -12,8 +12,7 @@ from pydantic import BaseModel
 from coordinator.runtime._commit import Committing
 from coordinator.store import AuditRecord, Claim, ExchangeRecord
 from schemas import DeskhandError, Handoff, Policy, ToolSpec, Unavailable
-from specialists.kit import Generation, Judgment, Model, Tier, Toolbox, Usage
-from specialists.kit._model import In, Out
+from specialists.kit import Generation, In, Judgment, Model, Out, Tier, Toolbox, Usage
 
 
 class Recorder:
