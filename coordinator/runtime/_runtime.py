@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from anyio.abc import TaskGroup
 from pydantic import BaseModel, ValidationError
 
+from coordinator._registry import AnySpecialist
 from coordinator._resilience import CircuitBreaker, ServerUnavailable
 from coordinator._router import route
 from coordinator._sessions import Connect, SessionPool
@@ -107,7 +108,7 @@ def _content_key(email: InboundEmail) -> str:
 @dataclass
 class Runtime:
     store: Store
-    specialists: Mapping[str, Any]
+    specialists: Mapping[str, AnySpecialist]
     pool: SessionPool
     model: Model
     policies: Mapping[str, Policy]
