@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from coordinator.runtime._commit import Committing
 from coordinator.store import AuditRecord, Claim, ExchangeRecord
 from schemas import DeskhandError, Handoff, Policy, ToolSpec, Unavailable
-from specialists.kit import Generation, In, Judgment, Model, Out, Tier, Toolbox, Usage
+from specialists.kit import Generation, In, Judgment, Model, Out, Tier, Toolbox, Usage, WrapperToolbox
 
 
 class Recorder:
@@ -90,16 +90,12 @@ def audit_entry(handoff: Handoff, decision: str, outcome: str, *, tool: str = ""
     }
 
 
-class RecordingToolbox:
+class RecordingToolbox(WrapperToolbox):
     """Every tool call's arguments and result (or error payload), as the specialist saw them."""
 
     def __init__(self, inner: Toolbox, recorder: Recorder) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._recorder = recorder
-
-    @property
-    def available(self) -> frozenset[str]:
-        return self._inner.available
 
     async def call(self, spec: ToolSpec, args: BaseModel, *, key: str | None = None) -> BaseModel:
         # the exchange's place is taken when the call starts: calls made at once are recorded in the
@@ -109,7 +105,7 @@ class RecordingToolbox:
             await self._recorder.committed()
         self._recorder.tool_started()
         try:
-            result = await self._inner.call(spec, args, key=key)
+            result = await self.inner.call(spec, args, key=key)
         except DeskhandError as exc:
             self._recorder.answer(index, exc.to_payload().model_dump(), error=True)
             raise

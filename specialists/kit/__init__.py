@@ -3,7 +3,7 @@
 - `Specialist`, `Manifest`, `SpecialistContext`, `ENTRY_POINT_GROUP`: write a specialist.
 - `Model`, `Judgment`, `Generation`, `Usage`, `Tier`: ask a model for structured judgment (`In`, `Out`: the
   type variables of a judgment's input and output, for a model backend's signature).
-- `Toolbox`, `ScopedToolbox`, `call`, `call_or_none`, `gather`: reach MCP tools, typed, within the
+- `Toolbox`, `WrapperToolbox`, `ScopedToolbox`, `call`, `call_or_none`, `gather`: reach MCP tools, typed, within the
   manifest's scopes (`call_or_none`: None for `not_found`; `gather`: independent calls at once).
 - `Budget`: what a run may still spend.
 - `tokens`, `stem`, `injection_signals`, `normalise`, `reveal`, `Hidden`: text helpers for offline judgments
@@ -16,7 +16,7 @@ from specialists.kit._budget import Budget
 from specialists.kit._model import Generation, In, Judgment, Model, Out, Tier, Usage
 from specialists.kit._specialist import ENTRY_POINT_GROUP, Manifest, Specialist, SpecialistContext, estimate_tokens
 from specialists.kit._text import Hidden, injection_signals, normalise, reveal, stem, tokens
-from specialists.kit._toolbox import ScopedToolbox, Toolbox, call, call_or_none, gather
+from specialists.kit._toolbox import ScopedToolbox, Toolbox, WrapperToolbox, call, call_or_none, gather
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -34,6 +34,7 @@ __all__ = [
     "Tier",
     "Toolbox",
     "Usage",
+    "WrapperToolbox",
     "call",
     "call_or_none",
     "estimate_tokens",
