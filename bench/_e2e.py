@@ -45,7 +45,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from bench._boundary import _process, _setup
 from bench._progress import Step, quiet
-from coordinator import DevKeys, Home, Runtime, open_runtime, work
+from coordinator import DevKeys, Home, Runtime, RuntimeStats, open_runtime, work
 from coordinator.cli import ServerProcess, free_port, prepare, running_servers
 from schemas import DeskhandError, InboundEmail, ServerName, TenantFile, load_tenant_file
 from schemas.tools import TOOLS_BY_NAME
@@ -141,7 +141,7 @@ async def _pass(
 ) -> tuple[dict[str, float], list[str]]:
     """A pass's figures, and its runs."""
     run_ids = submit_round(runtime, emails, count, label)
-    runtime.stats.__init__()  # type: ignore[misc]
+    runtime.stats = RuntimeStats()
     started = time.perf_counter()
     await work(runtime, concurrency=workers, until_idle=True, poll_seconds=0.002)
     wall = time.perf_counter() - started
