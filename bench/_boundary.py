@@ -52,8 +52,8 @@ from mcp.types import CallToolResult
 
 from bench._progress import Step, quiet
 from bench._serve import ISSUER, KINDS, bare_async_server, bare_server
-from coordinator._tokens import DevKeys, TokenIssuer
-from coordinator.cli._processes import free_port
+from coordinator import DevKeys, TokenIssuer
+from coordinator.cli import free_port
 from mcp_servers import crm
 from mcp_servers.kit import BoundarySettings, Database, JwtVerifier, KeySet, StaticCredential
 from schemas import load_tenant_file

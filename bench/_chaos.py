@@ -50,9 +50,8 @@ from bench._scale import (
     postgres_url,
     unreachable,
 )
-from coordinator import RuntimeSettings
-from coordinator._service import open_runtime
-from coordinator.cli._processes import running_servers
+from coordinator import RuntimeSettings, open_runtime
+from coordinator.cli import running_servers
 from coordinator.store import Store
 from mcp_servers.helpdesk import NoteRow, TicketRow
 from schemas import InboundEmail, load_tenant_file

@@ -45,12 +45,8 @@ from mcp.client.streamable_http import streamable_http_client
 
 from bench._boundary import _process, _setup
 from bench._progress import Step, quiet
-from coordinator import Home, Runtime
-from coordinator._service import open_runtime
-from coordinator._tokens import DevKeys
-from coordinator._worker import work
-from coordinator.cli import _serve
-from coordinator.cli._processes import ServerProcess, free_port, running_servers
+from coordinator import DevKeys, Home, Runtime, RuntimeStats, open_runtime, work
+from coordinator.cli import ServerProcess, free_port, prepare, running_servers
 from schemas import DeskhandError, InboundEmail, ServerName, TenantFile, load_tenant_file
 from schemas.tools import TOOLS_BY_NAME
 
@@ -101,7 +97,7 @@ async def coordinator_world(
     ).with_tenants([t.tenant for t in tenants])
     home.save()
     DevKeys.create(home.keys_dir)
-    _serve.prepare(home, list(tenants))
+    prepare(home, list(tenants))
     with running_servers(home) as servers:
         async with open_runtime(home, [t.tenant for t in tenants]) as runtime:
             yield runtime, servers
@@ -145,7 +141,7 @@ async def _pass(
 ) -> tuple[dict[str, float], list[str]]:
     """A pass's figures, and its runs."""
     run_ids = submit_round(runtime, emails, count, label)
-    runtime.stats.__init__()  # type: ignore[misc]
+    runtime.stats = RuntimeStats()
     started = time.perf_counter()
     await work(runtime, concurrency=workers, until_idle=True, poll_seconds=0.002)
     wall = time.perf_counter() - started

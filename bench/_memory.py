@@ -29,7 +29,7 @@ from sqlmodel import Session, col, select
 from bench._boundary import _cpu_seconds
 from bench._e2e import coordinator_world, example_tenants, sample_emails, submit_round
 from bench._progress import Step, quiet
-from coordinator._worker import work
+from coordinator import work
 from coordinator.store import RunRow
 from schemas import TenantFile
 

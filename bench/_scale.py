@@ -59,11 +59,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bench._progress import Step, quiet
-from coordinator import Home, RuntimeSettings, ServerConfig
-from coordinator._service import open_runtime
-from coordinator._tokens import DevKeys
-from coordinator.cli import _serve
-from coordinator.cli._processes import free_port, running_servers
+from coordinator import DevKeys, Home, RuntimeSettings, ServerConfig, open_runtime
+from coordinator.cli import free_port, prepare, running_servers
 from coordinator.store import Store
 from mcp_servers.crm import CreditRow, InteractionRow
 from mcp_servers.helpdesk import DraftRow as TicketDraftRow
@@ -242,7 +239,7 @@ def _home(path: Path, base: str, schemas: dict[str, str], tenants: list[TenantFi
     home = home.with_tenants([t.tenant for t in tenants])
     home.save()
     DevKeys.create(home.keys_dir)
-    _serve.prepare(home, tenants)
+    prepare(home, tenants)
     return home
 
 

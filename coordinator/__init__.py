@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         UnreachableAs503,
     )
     from coordinator._router import GRAPH, Edge, graph_mermaid, graph_text, route
+    from coordinator._service import open_runtime
     from coordinator._sessions import Connect, SessionPool, http_connector
     from coordinator._tokens import APPROVALS_SUBJECT, Attribution, DevKeys, TokenIssuer, parse_ttl
     from coordinator._toolbox import McpToolbox
@@ -45,6 +46,7 @@ _LAZY = {
         "UnreachableAs503",
     ),
     "coordinator._router": ("GRAPH", "Edge", "graph_mermaid", "graph_text", "route"),
+    "coordinator._service": ("open_runtime",),
     "coordinator.runtime": ("Runtime", "RuntimeSettings", "RuntimeStats", "check_approver"),
     "coordinator._sessions": ("Connect", "SessionPool", "http_connector"),
     "coordinator._tokens": ("APPROVALS_SUBJECT", "Attribution", "DevKeys", "TokenIssuer", "parse_ttl"),
@@ -88,6 +90,7 @@ __all__ = [
     "graph_mermaid",
     "graph_text",
     "http_connector",
+    "open_runtime",
     "parse_ttl",
     "route",
     "work",

@@ -13,6 +13,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeGuard
 
 from schemas import SERVER_NAMES, ConfigError, ServerName
 
@@ -122,7 +123,10 @@ class Home:
         return replace(self, servers=servers)
 
     def server(self, name: str) -> ServerConfig:
-        try:
-            return self.servers[name]  # type: ignore[index]
-        except KeyError:
-            raise ConfigError(f"unknown server {name!r}; expected one of {list(SERVER_NAMES)}", field="name") from None
+        if _is_server_name(name) and name in self.servers:
+            return self.servers[name]
+        raise ConfigError(f"unknown server {name!r}; expected one of {list(SERVER_NAMES)}", field="name")
+
+
+def _is_server_name(name: str) -> TypeGuard[ServerName]:
+    return name in SERVER_NAMES

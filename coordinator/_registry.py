@@ -11,16 +11,22 @@ naming it, never a silently missing specialist.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
+from pydantic import BaseModel
+
 from schemas import ConfigError
-from specialists.kit import ENTRY_POINT_GROUP, Manifest
+from specialists.kit import ENTRY_POINT_GROUP, Manifest, Specialist
+
+AnySpecialist = Specialist[Any, BaseModel]
+"""A specialist of any task: the registry holds them all, and the runtime validates each task against its manifest."""
 
 
-def _check(entry: EntryPoint, obj: Any) -> Any:
+def _check(entry: EntryPoint, obj: object) -> AnySpecialist:
     manifest = getattr(obj, "manifest", None)
-    if not isinstance(manifest, Manifest) or not callable(getattr(obj, "run", None)):
+    if not isinstance(obj, Specialist) or not isinstance(manifest, Manifest) or not callable(getattr(obj, "run", None)):
         raise ConfigError(
             f"entry point {entry.name!r} ({entry.value}) in group {ENTRY_POINT_GROUP!r} is not a specialist: "
             "expected an object with a `manifest` (specialists.kit.Manifest) and an async `run(task, ctx)`"
@@ -32,9 +38,9 @@ def _check(entry: EntryPoint, obj: Any) -> Any:
     return obj
 
 
-def load_specialists() -> dict[str, Any]:
+def load_specialists() -> Mapping[str, AnySpecialist]:
     """Every installed specialist by name."""
-    found: dict[str, Any] = {}
+    found: dict[str, AnySpecialist] = {}
     for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         if entry.name in found:
             raise ConfigError(f"two packages register the specialist {entry.name!r} in {ENTRY_POINT_GROUP!r}")

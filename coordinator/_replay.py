@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
 
+from coordinator._registry import AnySpecialist
 from coordinator.store import ExchangeRow, Store
 from schemas import DeskhandError, ErrorPayload, ModelOutputError, Policy, ToolSpec, error_from_payload
 from schemas.tools import TOOLS_BY_NAME
-from specialists.kit import Budget, Generation, Judgment, SpecialistContext, Tier, Usage
-from specialists.kit._model import In, Out
+from specialists.kit import Budget, Generation, In, Judgment, Out, SpecialistContext, Tier, Usage
 
 
 class Divergence(DeskhandError):
@@ -80,7 +81,9 @@ class ReplayReport:
         return all(outcome == "same" for _, _, outcome in self.steps)
 
 
-async def replay(store: Store, specialists: dict[str, Any], policies: dict[str, Policy], run_id: str) -> ReplayReport:
+async def replay(
+    store: Store, specialists: Mapping[str, AnySpecialist], policies: Mapping[str, Policy], run_id: str
+) -> ReplayReport:
     run = store.run(run_id)
     exchanges = store.exchanges(run_id)
     if not exchanges:

@@ -1,6 +1,6 @@
 """Resilience as toolbox wrappers: per-call timeouts, retries with backoff, a circuit breaker per server.
 
-Each wrapper is a `Toolbox` around a `Toolbox`, so the guarded toolbox stays plain. The coordinator
+Each wrapper is a `WrapperToolbox` around a `Toolbox`, so the guarded toolbox stays plain. The coordinator
 composes them in this order (outermost first):
 
     BreakerToolbox(RetryingToolbox(TimeoutToolbox(McpToolbox)))
@@ -44,7 +44,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel
 
 from schemas import DeskhandError, RateLimited, ToolSpec, Unavailable
-from specialists.kit import Toolbox
+from specialists.kit import Toolbox, WrapperToolbox
 
 Sleep = Callable[[float], Awaitable[object]]
 BreakerState = Literal["closed", "open", "half_open"]
@@ -58,26 +58,22 @@ class ServerUnavailable(Unavailable):
         self.server = server
 
 
-class TimeoutToolbox:
+class TimeoutToolbox(WrapperToolbox):
     """Each call must finish within `seconds`, or it raises `Unavailable`."""
 
     def __init__(self, inner: Toolbox, seconds: float) -> None:
         if seconds <= 0:
             raise ValueError(f"seconds must be > 0, not {seconds}")
-        self._inner = inner
+        super().__init__(inner)
         self._seconds = seconds
-
-    @property
-    def available(self) -> frozenset[str]:
-        return self._inner.available
 
     async def call(self, spec: ToolSpec, args: BaseModel, *, key: str | None = None) -> BaseModel:
         with anyio.move_on_after(self._seconds):
-            return await self._inner.call(spec, args, key=key)
+            return await self.inner.call(spec, args, key=key)
         raise ServerUnavailable(f"{spec.qualified_name} timed out after {self._seconds:g}s", server=spec.server)
 
 
-class RetryingToolbox:
+class RetryingToolbox(WrapperToolbox):
     """Retries reads and keyed writes that failed with `Unavailable` or `RateLimited`, at most `attempts` tries.
 
     An unkeyed write is tried once: it may have happened even if the answer was lost. Before try n+1
@@ -97,24 +93,20 @@ class RetryingToolbox:
     ) -> None:
         if attempts < 1 or base_delay < 0 or max_delay < 0:
             raise ValueError("attempts must be >= 1, and base_delay and max_delay >= 0")
-        self._inner = inner
+        super().__init__(inner)
         self._attempts = attempts
         self._base_delay = base_delay
         self._max_delay = max_delay
         self._sleep = sleep
         self._random = random
 
-    @property
-    def available(self) -> frozenset[str]:
-        return self._inner.available
-
     async def call(self, spec: ToolSpec, args: BaseModel, *, key: str | None = None) -> BaseModel:
         if spec.side_effect == "write" and key is None:
-            return await self._inner.call(spec, args, key=key)
+            return await self.inner.call(spec, args, key=key)
         attempt = 0
         while True:
             try:
-                return await self._inner.call(spec, args, key=key)
+                return await self.inner.call(spec, args, key=key)
             except (Unavailable, RateLimited) as exc:
                 if attempt + 1 >= self._attempts:
                     raise
@@ -229,7 +221,7 @@ class CircuitBreaker:
         self._opened += 1
 
 
-class BreakerToolbox:
+class BreakerToolbox(WrapperToolbox):
     """Calls go through the circuit breaker of their tool's server.
 
     `breakers` is shared by every toolbox that reaches those servers (the coordinator keeps one dict);
@@ -243,23 +235,19 @@ class BreakerToolbox:
         *,
         new_breaker: Callable[[], CircuitBreaker] = CircuitBreaker,
     ) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._breakers = breakers
         self._new_breaker = new_breaker
 
-    @property
-    def available(self) -> frozenset[str]:
-        return self._inner.available
-
     async def call(self, spec: ToolSpec, args: BaseModel, *, key: str | None = None) -> BaseModel:
-        if spec.qualified_name not in self._inner.available:  # refused without reaching a server
-            return await self._inner.call(spec, args, key=key)
+        if spec.qualified_name not in self.inner.available:  # refused without reaching a server
+            return await self.inner.call(spec, args, key=key)
         breaker = self._breakers.get(spec.server)
         if breaker is None:
             breaker = self._breakers[spec.server] = self._new_breaker()
         try:
             with breaker.guard(spec.server):
-                return await self._inner.call(spec, args, key=key)
+                return await self.inner.call(spec, args, key=key)
         except ServerUnavailable:
             raise
         except Unavailable as exc:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Literal
 
 from pydantic import BaseModel
 
@@ -12,14 +11,12 @@ from coordinator._home import Home
 from coordinator._registry import load_specialists
 from coordinator._sessions import SessionPool, http_connector
 from coordinator._tokens import DevKeys, TokenIssuer
-from coordinator.models import OfflineModel
+from coordinator.models import DEFAULT_MODEL, build_model
 from coordinator.runtime import Runtime, RuntimeSettings
 from coordinator.store import Store
 from schemas import InboundEmail, NotFound, Policy
 from schemas.tools import knowledge, mailbox
 from specialists.kit import Manifest, Model
-
-ModelName = Literal["offline", "anthropic"]
 
 
 class _Nothing(BaseModel):
@@ -40,14 +37,6 @@ INTAKE = Manifest(
 
 def issuer_of(home: Home) -> TokenIssuer:
     return TokenIssuer(DevKeys.load(home.keys_dir), issuer=home.issuer)
-
-
-def model_named(name: ModelName) -> Model:
-    if name == "anthropic":
-        from coordinator.models import AnthropicModel  # imported only when asked for: the SDK is slow to import
-
-        return AnthropicModel.from_env()
-    return OfflineModel()
 
 
 async def fetch_policies(pool: SessionPool, tenants: list[str]) -> dict[str, Policy]:
@@ -82,10 +71,11 @@ async def open_runtime(
     tenants: list[str],
     *,
     db: str | None = None,
-    model: ModelName | Model = "offline",
+    model: str | Model = DEFAULT_MODEL,
     settings: RuntimeSettings | None = None,
 ) -> AsyncIterator[Runtime]:
-    """A runtime over the home's servers (HTTP) and store, for `tenants` (their policies fetched over MCP)."""
+    """A runtime over the home's servers (HTTP) and store, for `tenants` (their policies fetched over MCP);
+    `model`: a backend, or the name it is registered under (`coordinator.models.backend_names()`)."""
     store = Store(db or home.coordinator_db)
     urls = {name: server.url for name, server in home.servers.items()}
     try:
@@ -98,7 +88,7 @@ async def open_runtime(
                 store=store,
                 specialists=load_specialists(),
                 pool=pool,
-                model=model_named(model) if isinstance(model, str) else model,
+                model=build_model(model) if isinstance(model, str) else model,
                 policies=policies,
                 settings=settings or RuntimeSettings(),
             )

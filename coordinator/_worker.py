@@ -16,14 +16,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import time
 import uuid
 from collections.abc import Callable
 
 import anyio
 
-from coordinator.runtime import Committing, Runtime
-from coordinator.store import Claim
+from coordinator.runtime import HandoffChain, Runtime
+from coordinator.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -50,50 +49,32 @@ async def work(
     stop = stop or anyio.Event()
     idle = _Idle(poll_seconds, stop)
 
-    async def give_back(claim: Claim, behind: Committing | None, me: str) -> None:
-        """Stopping: hand the run's next handoff (claimed with the last outcome) back to the queue."""
-        if behind is not None:
-            try:
-                await behind.committed()
-            except Exception:  # noqa: BLE001 - not recorded: the handoff is not ours to give back
-                return
-        await runtime.stored(lambda: store.release(claim.handoff, me, "", 0.0, attempt=False))
-
     async def loop(index: int) -> None:
-        me = f"{base}/{index}"
-        claim: Claim | None = None
-        behind: Committing | None = None
-        # a handoff's outcome may be committed here while the run's next handoff starts (see Committing)
+        # a handoff's outcome may be committed in `commits` while the run's next handoff starts (see HandoffChain)
         async with anyio.create_task_group() as commits:
+            chain = HandoffChain(store, f"{base}/{index}", lease, commits)
             while True:
                 if stop.is_set():
-                    if claim is not None:
-                        await give_back(claim, behind, me)
+                    await chain.give_back()
                     return
-                claimed_in = 0.0
+                claim = chain.claim
                 if claim is None:
-                    started = time.perf_counter()
-                    claim = await runtime.stored(lambda: store.claim(me, lease))
+                    claim = await chain.claim_from_queue()
                     if claim is None:
                         if until_idle and await anyio.to_thread.run_sync(store.pending_count) == 0:
                             idle.found()  # the waiting loops look again, and return too
                             return
                         await idle.wait()
                         continue
-                    claimed_in = time.perf_counter() - started
                     idle.found()
                 async with anyio.create_task_group() as tg:
-                    tg.start_soon(_renew, store, claim.handoff.id, me, lease)
+                    tg.start_soon(_renew, store, claim.handoff.id, chain.worker, lease)
                     try:
-                        # the next handoff is claimed in the transaction that records this one
-                        nxt, behind = await runtime.process(
-                            claim, me, claimed_in=claimed_in, claim_next=True, behind=behind, background=commits
-                        )
+                        await runtime.process(chain)
                     finally:
                         tg.cancel_scope.cancel()
                 if on_done is not None:
                     on_done(claim.handoff.run_id)
-                claim = nxt
 
     async def expire() -> None:
         """Approvals past their deadline escalate their runs (checked every half minute)."""
@@ -148,8 +129,8 @@ class _Idle:
         self._found = anyio.Event()
 
 
-async def _renew(store: object, handoff_id: str, worker: str, lease: float) -> None:
+async def _renew(store: Store, handoff_id: str, worker: str, lease: float) -> None:
     """Keep the lease while the handoff runs (a third of the lease each time)."""
     while True:
         await anyio.sleep(lease / 3)
-        await anyio.to_thread.run_sync(store.renew_lease, handoff_id, worker, lease)  # type: ignore[attr-defined]
+        await anyio.to_thread.run_sync(store.renew_lease, handoff_id, worker, lease)

@@ -36,9 +36,9 @@ def register(app: typer.Typer) -> None:
         `deskhand eval promote RUN_ID --suite DIR [--home H] [--db URL] [--id ID]` turns a recorded run into a
         scenario line of DIR/scenarios.jsonl (it expects what the run did).
         """
-        from coordinator._service import model_named  # here, not above: `deskhand serve` imports no runtime
         from coordinator.cli import _serve
         from coordinator.eval import FaultInjector, Probe, gate, load_suite, report, run_suite
+        from coordinator.models import backend_names, build_model
         from coordinator.store import Store
 
         if str(suite) == "promote" and not suite.is_dir():
@@ -47,8 +47,8 @@ def register(app: typer.Typer) -> None:
         if ctx.args:
             raise ConfigError(f"unexpected arguments {ctx.args}; see `deskhand eval --help`", field="arguments")
 
-        if model not in ("offline", "anthropic"):
-            raise ConfigError(f"--model {model!r}: expected offline or anthropic", field="model")
+        if model not in backend_names():
+            raise ConfigError(f"--model {model!r}: expected one of {', '.join(backend_names())}", field="model")
         loaded = load_suite(suite)  # every line checked before anything runs
         base: dict[str, Any] | None = None
         if baseline is not None:
@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
             except (OSError, ValueError, KeyError) as exc:
                 raise ConfigError(f"{baseline}: not a deskhand eval report ({exc})", field="baseline") from exc
         probe = Probe()
-        backend = model_named(model)  # type: ignore[arg-type]
+        backend = build_model(model)
 
         async def main() -> dict[str, Any]:
             with tempfile.TemporaryDirectory(prefix="deskhand-eval-") as workspace:

@@ -6,7 +6,7 @@ import faulthandler
 import json
 import signal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import anyio
 import typer
@@ -20,9 +20,6 @@ from mcp_servers.kit import JwtVerifier, KeySet
 from schemas import ConfigError, InboundEmail, Principal, Unauthenticated, args_hash
 
 # The runtime is imported by the commands that run it, not here: every command (`deskhand serve` too) loads this module.
-if TYPE_CHECKING:
-    from coordinator._service import ModelName
-
 out = Console()
 err = Console(stderr=True)
 HomeOption = Annotated[
@@ -52,10 +49,12 @@ HashOption = Annotated[
 ModelOption = Annotated[str, typer.Option("--model", help="offline (default) or anthropic (needs ANTHROPIC_API_KEY).")]
 
 
-def _model(name: str) -> ModelName:
-    if name not in ("offline", "anthropic"):
-        raise ConfigError(f"--model {name!r}: expected offline or anthropic", field="model")
-    return name  # type: ignore[return-value]
+def _model(name: str) -> str:
+    from coordinator.models import backend_names
+
+    if name not in backend_names():
+        raise ConfigError(f"--model {name!r}: expected one of {', '.join(backend_names())}", field="model")
+    return name
 
 
 def register(app: typer.Typer) -> None:

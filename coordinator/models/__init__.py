@@ -1,5 +1,8 @@
-"""Model backends for the specialists' judgments.
+"""Model backends for the specialists' judgments, and their registry.
 
+- `backend_names()`, `build_model(name)`: the backends registered in the entry-point group `deskhand.models`
+  (`ENTRY_POINT_GROUP`), built by name (`DEFAULT_MODEL` when none is named); the coordinator names a
+  backend only through these.
 - `OfflineModel` (the default): each judgment's deterministic, policy-driven form. No network.
 - `AnthropicModel`: the official `anthropic` SDK, structured outputs, prompt caching, tiers, cost.
 - `ScriptedModel`: answers from a script; for tests, yours included.
@@ -10,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from coordinator.models._offline import OfflineModel
+from coordinator.models._registry import DEFAULT_MODEL, ENTRY_POINT_GROUP, backend_names, build_model
 from coordinator.models._scripted import ScriptedCall, ScriptedModel
 
 if TYPE_CHECKING:
@@ -28,11 +32,15 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DEFAULT_MODEL",
     "DEFAULT_PRICES",
+    "ENTRY_POINT_GROUP",
     "AnthropicModel",
     "AnthropicSettings",
     "OfflineModel",
     "Price",
     "ScriptedCall",
     "ScriptedModel",
+    "backend_names",
+    "build_model",
 ]

@@ -24,13 +24,12 @@ from typing import Any
 import anthropic
 import pydantic
 from anthropic.lib.tools.mcp import async_mcp_tool
-from anthropic.types import MessageParam, OutputConfigParam, TextBlockParam
+from anthropic.types import OutputConfigParam, TextBlockParam
 from mcp.types import CallToolResult, TextContent, Tool
 from pydantic import BaseModel
 
 from schemas import DeskhandError, ModelOutputError, Policy, Unavailable
-from specialists.kit import Generation, Judgment, Tier, Toolbox, Usage
-from specialists.kit._model import In, Out
+from specialists.kit import Generation, In, Judgment, Out, Tier, Toolbox, Usage
 
 
 @dataclass(frozen=True)
@@ -141,7 +140,7 @@ class AnthropicModel:
                 model=model,
                 max_tokens=self.settings.max_tokens[tier],
                 system=self._system(judgment, policy),
-                messages=[_user_turn(value)],
+                messages=[{"role": "user", "content": _input(value)}],
                 output_config=output_config,
             )
         except json.JSONDecodeError as exc:
@@ -193,7 +192,7 @@ class AnthropicModel:
             model=model,
             max_tokens=self.settings.max_tokens[tier],
             system=self._system(judgment, policy),
-            messages=[_user_turn(value)],  # type: ignore[list-item]
+            messages=[{"role": "user", "content": _input(value)}],
             tools=runnable,
             output_format=judgment.output,
             max_iterations=max_iterations,
@@ -212,8 +211,9 @@ class AnthropicModel:
         return Generation(output=output, usage=self._usage(model, message.usage))
 
 
-def _user_turn(value: BaseModel) -> MessageParam:
-    return {"role": "user", "content": f"<input>{value.model_dump_json()}</input>"}
+def _input(value: BaseModel) -> str:
+    """The judgment's input, as the user turn's content."""
+    return f"<input>{value.model_dump_json()}</input>"
 
 
 def _unavailable(judgment: Judgment[Any, Any], model: str, exc: anthropic.APIStatusError) -> DeskhandError:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import anyio
 
 from schemas import ModelOutputError, Policy
-from specialists.kit import Generation, Judgment, Tier, Usage
-from specialists.kit._model import In, Out
+from specialists.kit import Generation, In, Judgment, Out, Tier, Usage
 
 
 class OfflineModel:

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from schemas import ModelOutputError, Policy
-from specialists.kit import Generation, Judgment, Tier, Usage
-from specialists.kit._model import In, Out
+from specialists.kit import Generation, In, Judgment, Out, Tier, Usage
 
 Reply = BaseModel | Callable[[BaseModel], BaseModel] | Exception
 

@@ -1,14 +1,16 @@
 """The runtime: runs one handoff at a time through its specialist, records it, routes the result, and decides
-the calls parked for approval. `Runtime` is the object the worker, the CLI and the evaluation drive."""
+the calls parked for approval. `Runtime` is the object the worker, the CLI and the evaluation drive; a worker's
+claim loop holds a `HandoffChain`, the handoffs it runs one after another (each outcome recorded with the next
+claim, and committed behind the run's next handoff)."""
 
 from coordinator.runtime._approvals import APPROVED_CALL_TTL_SECONDS, check_approver
-from coordinator.runtime._commit import Abandoned, Committing
+from coordinator.runtime._commit import Abandoned, HandoffChain
 from coordinator.runtime._runtime import Runtime, RuntimeSettings, RuntimeStats
 
 __all__ = [
     "APPROVED_CALL_TTL_SECONDS",
     "Abandoned",
-    "Committing",
+    "HandoffChain",
     "Runtime",
     "RuntimeSettings",
     "RuntimeStats",

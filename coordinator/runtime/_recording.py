@@ -9,31 +9,25 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from coordinator.runtime._commit import Committing
+from coordinator.runtime._commit import HandoffChain
 from coordinator.store import AuditRecord, Claim, ExchangeRecord
 from schemas import DeskhandError, Handoff, Policy, ToolSpec, Unavailable
-from specialists.kit import Generation, Judgment, Model, Tier, Toolbox, Usage
-from specialists.kit._model import In, Out
+from specialists.kit import Generation, In, Judgment, Model, Out, Tier, Toolbox, Usage, WrapperToolbox
 
 
 class Recorder:
     """The exchanges of one handoff, in order, for the run's record (replay, promote), and their time."""
 
-    def __init__(self, claim: Claim, then_claim: float | None, behind: Committing | None) -> None:
+    def __init__(self, claim: Claim, chain: HandoffChain) -> None:
         self.claim = claim
-        self.behind = behind
-        """The previous handoff's commit, if it is still being made: nothing is written before it is."""
+        self.chain = chain
+        """The handoffs this one follows: nothing is written before the previous one's outcome is committed."""
         self.rows: list[ExchangeRecord] = []
         self.tool_seconds = 0.0
         """Time with at least one tool call in flight (calls made at once count once)."""
         self.model_seconds = 0.0
         self._in_flight = 0
         self._since = 0.0
-        self.then_claim = then_claim
-        """With a lease: claim the worker's next handoff in the transaction that records this one."""
-        self.next: Claim | None = None
-        self.committing: Committing | None = None
-        """This handoff's own commit, when it is made behind the next handoff."""
 
     @property
     def handoff(self) -> Handoff:
@@ -58,12 +52,6 @@ class Recorder:
     def answer(self, index: int, response: Any, *, error: bool = False) -> None:
         self.rows[index]["response"] = response
         self.rows[index]["error"] = error
-
-    async def committed(self) -> None:
-        """Before writing anything: the previous handoff's outcome must be committed."""
-        if self.behind is not None:
-            await self.behind.committed()
-            self.behind = None
 
     def tool_started(self) -> None:
         if self._in_flight == 0:
@@ -91,26 +79,22 @@ def audit_entry(handoff: Handoff, decision: str, outcome: str, *, tool: str = ""
     }
 
 
-class RecordingToolbox:
+class RecordingToolbox(WrapperToolbox):
     """Every tool call's arguments and result (or error payload), as the specialist saw them."""
 
     def __init__(self, inner: Toolbox, recorder: Recorder) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._recorder = recorder
-
-    @property
-    def available(self) -> frozenset[str]:
-        return self._inner.available
 
     async def call(self, spec: ToolSpec, args: BaseModel, *, key: str | None = None) -> BaseModel:
         # the exchange's place is taken when the call starts: calls made at once are recorded in the
         # order they were made, whatever order they finish in (replay answers them in that order)
         index = self._recorder.add("tool", spec.qualified_name, args.model_dump(mode="json"), {})
         if spec.side_effect != "read":
-            await self._recorder.committed()
+            await self._recorder.chain.committed()
         self._recorder.tool_started()
         try:
-            result = await self._inner.call(spec, args, key=key)
+            result = await self.inner.call(spec, args, key=key)
         except DeskhandError as exc:
             self._recorder.answer(index, exc.to_payload().model_dump(), error=True)
             raise

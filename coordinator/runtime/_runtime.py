@@ -25,17 +25,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from anyio.abc import TaskGroup
 from pydantic import BaseModel, ValidationError
 
+from coordinator._registry import AnySpecialist
 from coordinator._resilience import CircuitBreaker, ServerUnavailable
 from coordinator._router import route
 from coordinator._sessions import Connect, SessionPool
 from coordinator.runtime._approvals import decide, expire_approvals, propose
-from coordinator.runtime._commit import Abandoned, Committing
+from coordinator.runtime._commit import Abandoned, HandoffChain
 from coordinator.runtime._context import budget_for, budget_left, open_toolbox
 from coordinator.runtime._recording import Recorder, RecordingModel, RecordingToolbox, audit_entry
-from coordinator.store import ApprovalRow, Claim, Finished, Outcome, Store
+from coordinator.store import ApprovalRow, Claim, Outcome, Store
 from schemas import (
     BudgetExhausted,
     DeskhandError,
@@ -107,7 +107,7 @@ def _content_key(email: InboundEmail) -> str:
 @dataclass
 class Runtime:
     store: Store
-    specialists: Mapping[str, Any]
+    specialists: Mapping[str, AnySpecialist]
     pool: SessionPool
     model: Model
     policies: Mapping[str, Policy]
@@ -128,35 +128,22 @@ class Runtime:
 
     # -- one handoff ----------------------------------------------------------------------------
 
-    async def process(
-        self,
-        claim: Claim,
-        worker: str,
-        *,
-        claimed_in: float = 0.0,
-        claim_next: bool = False,
-        behind: Committing | None = None,
-        background: TaskGroup | None = None,
-    ) -> tuple[Claim | None, Committing | None]:
-        """Run a claimed handoff and record its outcome (`claimed_in`: the seconds the claim took, for the
-        stats). With `claim_next`, the worker's next handoff is claimed in the same transaction and returned.
-
-        With `background`, when the run goes on to a next handoff, this one's outcome is committed in a
-        task there and returned with the next claim, for that claim's `process(behind=...)`: the next
-        handoff starts at once and waits for the commit only before it writes. `behind`: the commit of
-        the handoff this claim follows, if it is still being made."""
+    async def process(self, chain: HandoffChain) -> None:
+        """Run the handoff `chain` holds and record its outcome; `chain` then holds the worker's next handoff,
+        claimed in the same transaction (the run's own next one may start before that commit is made: see
+        `HandoffChain`)."""
         started = time.perf_counter()
-        recorder = Recorder(claim, self.settings.lease_seconds if claim_next else None, behind)
+        claim, claimed_in = chain.start()
+        recorder = Recorder(claim, chain)
         try:
-            await self._process(claim, worker, recorder, background)
-            return recorder.next, recorder.committing
+            await self._process(claim, chain, recorder)
         except Abandoned:
+            chain.drop()
             logger.info(
                 "dropped handoff %s of run %s: the previous one's lease was lost",
                 claim.handoff.id,
                 claim.handoff.run_id,
             )
-            return None, None
         finally:
             self.stats.handoffs += 1
             self.stats.seconds += time.perf_counter() - started + claimed_in
@@ -180,12 +167,12 @@ class Runtime:
             )
         return spent
 
-    async def _process(self, claim: Claim, worker: str, recorder: Recorder, background: TaskGroup | None) -> None:
+    async def _process(self, claim: Claim, chain: HandoffChain, recorder: Recorder) -> None:
         handoff = claim.handoff
         if handoff.attempt > self.settings.max_attempts:  # only a takeover gets here: a retry stops at the limit
             await self._end(
+                chain,
                 recorder,
-                worker,
                 "escalated",
                 "escalated",
                 f"{handoff.recipient}: taken over {claim.takeovers} times after its worker stopped "
@@ -196,8 +183,8 @@ class Runtime:
         policy = self.policies.get(handoff.tenant)
         if specialist is None or policy is None:
             await self._end(
+                chain,
                 recorder,
-                worker,
                 "failed",
                 "failed",
                 f"no specialist {handoff.recipient!r}" if specialist is None else "tenant not configured",
@@ -206,7 +193,7 @@ class Runtime:
         try:
             task = specialist.manifest.input.model_validate(handoff.payload)
         except ValidationError as exc:
-            await self._end(recorder, worker, "failed", "failed", f"malformed handoff payload: {exc}")
+            await self._end(chain, recorder, "failed", "failed", f"malformed handoff payload: {exc}")
             return
         budget = budget_for(handoff.budget, claim.run_created_at)
         model = RecordingModel(self.model, recorder)
@@ -245,10 +232,7 @@ class Runtime:
                         OUTAGE_MAX_DELAY,
                         window - waited,
                     )
-                    await recorder.committed()
-                    await self.stored(
-                        lambda: self.store.release(handoff, worker, problem, delay, attempt=False, outage_since=since)
-                    )
+                    await chain.release(problem, delay, attempt=False, outage_since=since)
                     return
                 reason = (
                     f"{handoff.recipient}: the {exc.server} server was unavailable for {waited:.0f}s "
@@ -256,17 +240,16 @@ class Runtime:
                 )
             elif handoff.attempt < self.settings.max_attempts:
                 delay = self.settings.retry_backoff_seconds * 2 ** (handoff.attempt - 1)
-                await recorder.committed()
-                await self.stored(lambda: self.store.release(handoff, worker, problem, delay))
+                await chain.release(problem, delay)
                 return
             else:
                 reason = f"{handoff.recipient}: {exc.code} after {handoff.attempt} attempts: {exc.message}"
-            await self._end(recorder, worker, "escalated", "escalated", reason, model.usage, budget.used_tool_calls)
+            await self._end(chain, recorder, "escalated", "escalated", reason, model.usage, budget.used_tool_calls)
             return
         except DeskhandError as exc:
             await self._end(
+                chain,
                 recorder,
-                worker,
                 "escalated",
                 "escalated",
                 f"{handoff.recipient}: {exc.code}: {exc.message}",
@@ -303,40 +286,27 @@ class Runtime:
                 audit_entry(handoff, "parked for approval", a.id, tool=a.tool, hashed=a.args_hash) for a in approvals
             ]
         recorder.add("output", type(output).__name__, {}, produced)
-        await recorder.committed()
-
-        def finish() -> Finished:
-            return self.store.finish(
-                Outcome(
-                    handoff,
-                    worker,
-                    state="done",
-                    next_handoffs=nxt,
-                    run_status=run_status,
-                    result=result,
-                    reason=reason,
-                    usage=[(handoff.recipient, u) for u in model.usage],
-                    tool_calls=budget.used_tool_calls,
-                    approvals=approvals,
-                    audit=audit,
-                    exchanges=recorder.rows,
-                    then_claim=recorder.then_claim,
-                    prior=recorder.claim,
-                )
+        await chain.record(
+            Outcome(
+                handoff,
+                chain.worker,
+                state="done",
+                next_handoffs=nxt,
+                run_status=run_status,
+                result=result,
+                reason=reason,
+                usage=[(handoff.recipient, u) for u in model.usage],
+                tool_calls=budget.used_tool_calls,
+                approvals=approvals,
+                audit=audit,
+                exchanges=recorder.rows,
             )
-
-        if background is not None and recorder.then_claim is not None and len(nxt) == 1:
-            # the run goes on with this worker: commit behind the next handoff instead of before it
-            recorder.committing = Committing()
-            background.start_soon(recorder.committing.run, lambda: self.stored(finish))
-            recorder.next = claim.following(nxt[0], result)
-            return
-        recorder.next = (await self.stored(finish)).next
+        )
 
     async def _end(
         self,
+        chain: HandoffChain,
         recorder: Recorder,
-        worker: str,
         state: HandoffState,
         status: RunStatus,
         reason: str,
@@ -344,24 +314,20 @@ class Runtime:
         tool_calls: int = 0,
     ) -> None:
         handoff = recorder.handoff
-        audit = [audit_entry(handoff, f"run {status}", reason)]
-        await recorder.committed()
-        outcome = Outcome(
-            handoff,
-            worker,
-            state=state,
-            run_status=status,
-            reason=reason,
-            usage=[(handoff.recipient, u) for u in usage or []],
-            tool_calls=tool_calls,
-            audit=audit,
-            exchanges=recorder.rows,
-            error=reason,
-            then_claim=recorder.then_claim,
-            prior=recorder.claim,
+        await chain.record(
+            Outcome(
+                handoff,
+                chain.worker,
+                state=state,
+                run_status=status,
+                reason=reason,
+                usage=[(handoff.recipient, u) for u in usage or []],
+                tool_calls=tool_calls,
+                audit=[audit_entry(handoff, f"run {status}", reason)],
+                exchanges=recorder.rows,
+                error=reason,
+            )
         )
-        finished = await self.stored(lambda: self.store.finish(outcome))
-        recorder.next = finished.next
 
     # -- approvals ------------------------------------------------------------------------------
 

@@ -21,15 +21,16 @@ from coordinator.store._tables import (
     SchemaVersion,
     UsageRow,
 )
+from mcp_servers.kit import table_of
 
 
 def _v1(connection: Connection) -> None:
-    tables = [RunRow, HandoffRow, ApprovalRow, UsageRow, AuditEntry]
-    SQLModel.metadata.create_all(connection, tables=[t.__table__ for t in tables])  # type: ignore[attr-defined]
+    tables: list[type[SQLModel]] = [RunRow, HandoffRow, ApprovalRow, UsageRow, AuditEntry]
+    SQLModel.metadata.create_all(connection, tables=[table_of(t) for t in tables])
 
 
 def _v2(connection: Connection) -> None:
-    SQLModel.metadata.create_all(connection, tables=[ExchangeRow.__table__])  # type: ignore[attr-defined]
+    SQLModel.metadata.create_all(connection, tables=[table_of(ExchangeRow)])
 
 
 def _v3(connection: Connection) -> None:
@@ -52,7 +53,7 @@ def _v5(connection: Connection) -> None:
     # How many times a handoff was taken over (a worker died holding it), and since when it has been waiting
     # for a server that is down: both bound how long a handoff is tried before its run escalates.
     # (a store created at this version has them already: v1 creates the table from the current model)
-    table = HandoffRow.__table__  # type: ignore[attr-defined]
+    table = table_of(HandoffRow)
     present = {column["name"] for column in inspect(connection).get_columns("coord_handoff")}
     for name in ("takeovers", "outage_since"):
         if name in present:
@@ -68,7 +69,7 @@ def _reindex(connection: Connection, replaced: tuple[str, ...], tables: tuple[ty
     for old in replaced:
         connection.execute(text(f"DROP INDEX IF EXISTS ix_coord_{old}"))
     for table in tables:
-        for index in table.__table__.indexes:  # type: ignore[attr-defined]
+        for index in table_of(table).indexes:
             index.create(connection, checkfirst=True)
 
 
@@ -88,13 +89,13 @@ def migrate(engine: Engine) -> int:
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(7311)"))
-        SQLModel.metadata.create_all(connection, tables=[SchemaVersion.__table__])  # type: ignore[attr-defined]
-        applied = {row[0] for row in connection.execute(SchemaVersion.__table__.select())}  # type: ignore[attr-defined]
+        SQLModel.metadata.create_all(connection, tables=[table_of(SchemaVersion)])
+        applied = {row[0] for row in connection.execute(table_of(SchemaVersion).select())}
         for version, _, step in MIGRATIONS:
             if version not in applied:
                 step(connection)
                 connection.execute(
-                    SchemaVersion.__table__.insert().values(version=version, applied_at=datetime.now(UTC))  # type: ignore[attr-defined]
+                    table_of(SchemaVersion).insert().values(version=version, applied_at=datetime.now(UTC))
                 )
     return LATEST
 
@@ -103,5 +104,5 @@ def current_version(engine: Engine) -> int | None:
     if not inspect(engine).has_table(SchemaVersion.__tablename__):
         return None
     with engine.begin() as connection:
-        versions = [row[0] for row in connection.execute(SchemaVersion.__table__.select())]  # type: ignore[attr-defined]
+        versions = [row[0] for row in connection.execute(table_of(SchemaVersion).select())]
     return max(versions) if versions else None

@@ -7,17 +7,18 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, Table
+from sqlalchemy import CursorResult, Engine
 from sqlmodel import Session
 
 from coordinator.store._tables import ApprovalRow, AuditEntry, ExchangeRow, HandoffRow, RunRow, UsageRow
+from mcp_servers.kit import table_of
 
-RUN = cast(Table, RunRow.__table__)  # type: ignore[attr-defined]
-HANDOFF = cast(Table, HandoffRow.__table__)  # type: ignore[attr-defined]
-APPROVAL = cast(Table, ApprovalRow.__table__)  # type: ignore[attr-defined]
-USAGE = cast(Table, UsageRow.__table__)  # type: ignore[attr-defined]
-AUDIT = cast(Table, AuditEntry.__table__)  # type: ignore[attr-defined]
-EXCHANGE = cast(Table, ExchangeRow.__table__)  # type: ignore[attr-defined]
+RUN = table_of(RunRow)
+HANDOFF = table_of(HandoffRow)
+APPROVAL = table_of(ApprovalRow)
+USAGE = table_of(UsageRow)
+AUDIT = table_of(AuditEntry)
+EXCHANGE = table_of(ExchangeRow)
 # The inserts of the per-handoff path, built once: SQLAlchemy memoizes the cache key of a statement it sees
 # again, and `table.insert()` is a new statement every time.
 INSERT = {table: table.insert() for table in (HANDOFF, APPROVAL, USAGE, AUDIT, EXCHANGE)}

@@ -10,7 +10,8 @@ from sqlmodel import Field, SQLModel
 
 
 def _at(index: bool = False, nullable: bool = False) -> datetime:
-    return Field(sa_column=Column(DateTime(timezone=True), index=index, nullable=nullable))  # type: ignore[no-any-return]
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), index=index, nullable=nullable))
+    return at
 
 
 class RunRow(SQLModel, table=True):
@@ -26,8 +27,8 @@ class RunRow(SQLModel, table=True):
     source_key: str = Field(max_length=200)
     """What started the run (the mailbox message id, or a hash of a submitted email): one run each."""
     status: str = Field(index=True, max_length=24)
-    event: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
-    result: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    event: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     """What each specialist produced, by name (the partial result when a run escalates)."""
     reason: str = ""
     trace: str = Field(default="", max_length=60)
@@ -55,8 +56,8 @@ class HandoffRow(SQLModel, table=True):
     state: str = Field(max_length=24)
     attempt: int = 1
     step: int = 1
-    payload: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
-    budget: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    budget: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     trace: str = Field(default="", max_length=60)
     lease_owner: str | None = Field(default=None, max_length=80)
     lease_expires: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
@@ -80,12 +81,12 @@ class ApprovalRow(SQLModel, table=True):
     run_id: str = Field(max_length=40)
     tenant: str = Field(max_length=64)
     tool: str = Field(max_length=120)
-    arguments: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    arguments: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     args_hash: str = Field(max_length=64)
     reason: str = ""
     status: str = Field(default="pending", max_length=16)
     decided_by: str | None = Field(default=None, max_length=200)
-    result: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _at()
     expires_at: datetime = _at()
     decided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
@@ -141,8 +142,8 @@ class ExchangeRow(SQLModel, table=True):
     kind: str = Field(max_length=8)
     """`model` or `tool`."""
     name: str = Field(max_length=120)
-    request: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
-    response: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    request: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    response: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     error: bool = False
 
 

@@ -5,7 +5,8 @@
 - `SessionLimits`: legacy HTTP sessions limited per principal and tenant.
 - `GuardedServer`, `BoundarySettings`: register `ToolSpec`s with plain handlers; the kit adds
   scopes, validation, rate and size limits, audit and idempotency, on stdio and HTTP alike.
-- `Database`, `TenantScoped`, `TenantSession`, `tenant_index`: tenant-bound SQLModel storage.
+- `Database`, `TenantScoped`, `TenantSession`, `tenant_index`: tenant-bound SQLModel storage (`table_of`: a
+  table model's Core table).
 - `AuditRecord`, `IdempotencyRecord`: the rows the kit writes; `AuditStats`: what the audit wrote and lost.
 
 Imports only `schemas` and third-party libraries. See `mcp_servers/crm` for a complete server.
@@ -34,6 +35,7 @@ from mcp_servers.kit._storage import (
     TenantScoped,
     TenantSession,
     UtcDateTime,
+    table_of,
     tenant_index,
     utc_field,
 )
@@ -64,6 +66,7 @@ __all__ = [
     "current_call",
     "error_result",
     "principal_from_claims",
+    "table_of",
     "tenant_index",
     "utc_field",
     "RefusalReason",

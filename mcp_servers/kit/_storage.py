@@ -24,7 +24,7 @@ from typing import Any, ClassVar, ParamSpec, TypeVar
 
 import anyio
 from pydantic_core import from_json, to_json
-from sqlalchemy import DateTime, Delete, Dialect, Engine, Index, Update, bindparam, event, inspect, update
+from sqlalchemy import DateTime, Delete, Dialect, Engine, Index, Table, Update, bindparam, event, inspect, update
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import ORMExecuteState
@@ -207,7 +207,7 @@ class Database:
         columns and the indexes of their models that an existing database lacks (by name: a database made
         by an earlier version gets the columns and indexes added since; one no model names any more is
         left in place)."""
-        sa_tables = [t.__table__ for t in tables]  # type: ignore[attr-defined]
+        sa_tables = [table_of(t) for t in tables]
         with self.engine.begin() as connection:
             SQLModel.metadata.create_all(connection, tables=sa_tables)
             inspector = inspect(connection)
@@ -252,3 +252,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table a SQLModel table class maps (SQLModel's types do not declare `__table__`)."""
+    table = inspect(model).local_table
+    assert isinstance(table, Table), f"{model.__name__} is not a table model"
+    return table

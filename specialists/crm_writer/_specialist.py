@@ -8,11 +8,16 @@ Actions the policy reserves for a person are never made here; they are reported 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from pydantic import BaseModel
 
 from schemas import AppliedWrite, Conflict, ToolSpec, WriteReport, WriterInput
 from schemas.tools import crm, helpdesk, mailbox
 from specialists.kit import Manifest, SpecialistContext, call, gather
+
+Write = Callable[[str, ToolSpec, BaseModel], Awaitable[BaseModel]]
+"""Make one write with its idempotency key (`step` names it within the handoff) and list it in the report."""
 
 
 class CrmWriterSpecialist:
@@ -106,7 +111,7 @@ class CrmWriterSpecialist:
             await write("processed", mailbox.MARK_PROCESSED, mailbox.MarkProcessedIn(message_id=email.message_id))
         return WriteReport(ticket_id=ticket_id, writes=[w for w in writes if w is not None])
 
-    async def _ticket(self, task: WriterInput, ctx: SpecialistContext, write) -> str:  # type: ignore[no-untyped-def]
+    async def _ticket(self, task: WriterInput, ctx: SpecialistContext, write: Write) -> str:
         triage = task.triage
         email = triage.email
         args = helpdesk.CreateTicketIn(

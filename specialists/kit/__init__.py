@@ -1,8 +1,9 @@
 """The specialist kit: what a specialist is, what it runs with, and the protocols it relies on.
 
 - `Specialist`, `Manifest`, `SpecialistContext`, `ENTRY_POINT_GROUP`: write a specialist.
-- `Model`, `Judgment`, `Generation`, `Usage`, `Tier`: ask a model for structured judgment.
-- `Toolbox`, `ScopedToolbox`, `call`, `call_or_none`, `gather`: reach MCP tools, typed, within the
+- `Model`, `Judgment`, `Generation`, `Usage`, `Tier`: ask a model for structured judgment (`In`, `Out`: the
+  type variables of a judgment's input and output, for a model backend's signature).
+- `Toolbox`, `WrapperToolbox`, `ScopedToolbox`, `call`, `call_or_none`, `gather`: reach MCP tools, typed, within the
   manifest's scopes (`call_or_none`: None for `not_found`; `gather`: independent calls at once).
 - `Budget`: what a run may still spend.
 - `tokens`, `stem`, `injection_signals`, `normalise`, `reveal`, `Hidden`: text helpers for offline judgments
@@ -12,25 +13,28 @@ Imports only `schemas`. Model backends and the MCP toolbox live in the coordinat
 """
 
 from specialists.kit._budget import Budget
-from specialists.kit._model import Generation, Judgment, Model, Tier, Usage
+from specialists.kit._model import Generation, In, Judgment, Model, Out, Tier, Usage
 from specialists.kit._specialist import ENTRY_POINT_GROUP, Manifest, Specialist, SpecialistContext, estimate_tokens
 from specialists.kit._text import Hidden, injection_signals, normalise, reveal, stem, tokens
-from specialists.kit._toolbox import ScopedToolbox, Toolbox, call, call_or_none, gather
+from specialists.kit._toolbox import ScopedToolbox, Toolbox, WrapperToolbox, call, call_or_none, gather
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "Budget",
     "Generation",
     "Hidden",
+    "In",
     "Judgment",
     "Manifest",
     "Model",
+    "Out",
     "ScopedToolbox",
     "Specialist",
     "SpecialistContext",
     "Tier",
     "Toolbox",
     "Usage",
+    "WrapperToolbox",
     "call",
     "call_or_none",
     "estimate_tokens",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, Literal, Protocol, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -57,6 +57,7 @@ class Generation(Generic[Out]):
     usage: Usage
 
 
+@runtime_checkable
 class Model(Protocol):
     """A model backend. Raises `ModelOutputError` for malformed or refused output, never returns it."""
 

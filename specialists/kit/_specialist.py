@@ -7,7 +7,7 @@ A specialist package registers an object implementing `Specialist` under the ent
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -81,6 +81,7 @@ def estimate_tokens(value: BaseModel) -> int:
     return max(256, len(value.model_dump_json()) // 2)
 
 
+@runtime_checkable
 class Specialist(Protocol, Generic[TaskT, ResultT]):
     @property
     def manifest(self) -> Manifest: ...

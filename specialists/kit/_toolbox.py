@@ -1,8 +1,10 @@
 """The toolbox a specialist calls tools through: typed in, typed out, typed errors.
 
 `Toolbox` is the protocol; the coordinator's MCP implementation discovers tools with
-`tools/list` on servers that only show what the specialist's token allows. `ScopedToolbox` wraps
-any toolbox so that a specialist can neither see nor call a tool outside its manifest's scopes,
+`tools/list` on servers that only show what the specialist's token allows. `WrapperToolbox` is the
+base of a toolbox around another (a cross-cutting concern: scopes, timeouts, retries, recording): it
+passes everything to the inner toolbox, and a wrapper overrides only what it changes. `ScopedToolbox`
+wraps any toolbox so that a specialist can neither see nor call a tool outside its manifest's scopes,
 and so that every call is reserved from the run's budget first.
 """
 
@@ -35,11 +37,25 @@ class Toolbox(Protocol):
         ...
 
 
-class ScopedToolbox:
+class WrapperToolbox:
+    """A toolbox around `inner`: `available` and `call` are the inner toolbox's until a subclass overrides them."""
+
+    def __init__(self, inner: Toolbox) -> None:
+        self.inner = inner
+
+    @property
+    def available(self) -> frozenset[str]:
+        return self.inner.available
+
+    async def call(self, spec: ToolSpec, args: BaseModel, *, key: str | None = None) -> BaseModel:
+        return await self.inner.call(spec, args, key=key)
+
+
+class ScopedToolbox(WrapperToolbox):
     """Only the tools whose scope is in `scopes`, each call reserved from `budget` first."""
 
     def __init__(self, inner: Toolbox, scopes: Iterable[str], budget: Budget) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._scopes = frozenset(scopes)
         self._budget = budget
 
@@ -48,9 +64,7 @@ class ScopedToolbox:
         from schemas.tools import TOOLS_BY_NAME
 
         return frozenset(
-            name
-            for name in self._inner.available
-            if name in TOOLS_BY_NAME and TOOLS_BY_NAME[name].scope in self._scopes
+            name for name in self.inner.available if name in TOOLS_BY_NAME and TOOLS_BY_NAME[name].scope in self._scopes
         )
 
     async def call(self, spec: ToolSpec, args: BaseModel, *, key: str | None = None) -> BaseModel:
@@ -58,10 +72,10 @@ class ScopedToolbox:
             raise ToolNotAvailable(
                 f"{spec.qualified_name} needs scope {spec.scope!r}, which is not in this specialist's manifest"
             )
-        if spec.qualified_name not in self._inner.available:
+        if spec.qualified_name not in self.inner.available:
             raise ToolNotAvailable(f"{spec.qualified_name} is not offered by the server to this specialist")
         self._budget.reserve_tool_call(spec.qualified_name)
-        return await self._inner.call(spec, args, key=key)
+        return await self.inner.call(spec, args, key=key)
 
 
 async def call(toolbox: Toolbox, spec: ToolSpec, args: BaseModel, output: type[Out], *, key: str | None = None) -> Out:

@@ -10,6 +10,7 @@ import pytest
 from coordinator.models import AnthropicModel, AnthropicSettings
 from schemas import Classification, InboundEmail, ModelOutputError, TenantFile, Unavailable
 from specialists.drafting import DraftText
+from specialists.kit import WrapperToolbox
 from specialists.triage import CLASSIFY, ClassifyRequest
 from specialists.triage import specialist as triage
 from tests.anthropic_loopback import FAST_RETRY, LoopbackAnthropic, error, malformed, refusal, text, tool_use
@@ -158,7 +159,8 @@ async def test_tool_use_loop_calls_only_allowed_tools_through_the_toolbox(
     async with world.context(triage, "acme", backend) as ctx:
         from coordinator._toolbox import McpToolbox
 
-        inner = ctx.toolbox._inner  # type: ignore[attr-defined]
+        assert isinstance(ctx.toolbox, WrapperToolbox)
+        inner = ctx.toolbox.inner
         assert isinstance(inner, McpToolbox)
         with pytest.warns(UserWarning, match="'issue_credit' not found in tool runner"):  # the SDK's own refusal
             generation = await backend.use_tools(

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from coordinator._worker import work
 from coordinator.models import OfflineModel
-from coordinator.runtime import Abandoned, Runtime, RuntimeSettings, check_approver
+from coordinator.runtime import Abandoned, HandoffChain, Runtime, RuntimeSettings, check_approver
 from mcp_servers.crm import CreditRow
 from mcp_servers.helpdesk import NoteRow, TicketRow
 from mcp_servers.kit import AuditRecord, IdempotencyRecord
@@ -320,13 +320,15 @@ async def test_a_handoff_is_committed_behind_the_next_which_the_same_worker_hold
     world: World, runtime: Runtime
 ) -> None:
     run_id, _ = runtime.submit("acme", clear_email(world))
-    claim = runtime.store.claim("A", 60)
-    assert claim is not None and claim.handoff.recipient == "triage"
     async with anyio.create_task_group() as commits:
-        drafting, committing = await runtime.process(claim, "A", claim_next=True, background=commits)
-        assert drafting is not None and committing is not None  # back before its commit is made
-        assert drafting.handoff.recipient == "drafting" and drafting.handoff.state == "claimed"
-        await committing.committed()
+        chain = HandoffChain(runtime.store, "A", 60, commits)
+        claim = await chain.claim_from_queue()
+        assert claim is not None and claim.handoff.recipient == "triage"
+        await runtime.process(chain)
+        drafting = chain.claim  # back before its commit is made
+        assert drafting is not None and drafting.handoff.recipient == "drafting" and drafting.handoff.state == "claimed"
+        assert runtime.store.handoffs(run_id)[0].state == "claimed"
+        await chain.committed()
     stored = {h.recipient: h for h in runtime.store.handoffs(run_id)}
     assert stored["triage"].state == "done"
     assert (stored["drafting"].id, stored["drafting"].state, stored["drafting"].lease_owner) == (
@@ -341,26 +343,28 @@ async def test_a_handoff_begun_behind_a_commit_that_failed_is_dropped_before_it_
     world: World, runtime: Runtime
 ) -> None:
     run_id, _ = runtime.submit("acme", clear_email(world))
-    claim = runtime.store.claim("A", 60)
-    assert claim is not None
     async with anyio.create_task_group() as commits:
-        drafting, committing = await runtime.process(claim, "A", claim_next=True, background=commits)
-        assert drafting is not None and committing is not None
-        await committing.committed()
-        compliance, committing = await runtime.process(drafting, "A", claim_next=True, background=commits)
-        assert compliance is not None and committing is not None
-        await committing.committed()
+        chain = HandoffChain(runtime.store, "A", 60, commits)
+        assert await chain.claim_from_queue() is not None
+        await runtime.process(chain)  # triage
+        await chain.committed()
+        await runtime.process(chain)  # drafting
+        compliance = chain.claim
+        assert compliance is not None and compliance.handoff.recipient == "compliance"
+        await chain.committed()
         # A stalls past its lease; B takes the compliance handoff over
         runtime.store.renew_lease(compliance.handoff.id, "A", -1)
         taken = runtime.store.claim("B", 60)
         assert taken is not None and taken.handoff.id == compliance.handoff.id
         # A, not knowing, finishes compliance: its commit is refused, behind the CRM writer it began
-        writer, refused = await runtime.process(compliance, "A", claim_next=True, background=commits)
-        assert writer is not None and writer.handoff.recipient == "crm_writer" and refused is not None
+        await runtime.process(chain)
+        writer = chain.claim
+        assert writer is not None and writer.handoff.recipient == "crm_writer"
         with pytest.raises(Abandoned):
-            await refused.committed()
-        after = await runtime.process(writer, "A", claim_next=True, behind=refused, background=commits)
-        assert after == (None, None)
+            await chain.committed()
+        await runtime.process(chain)
+        assert chain.claim is None
+        await chain.committed()  # the refused commit is forgotten with the handoff begun behind it
     stored = runtime.store.handoffs(run_id)
     assert [h.recipient for h in stored] == ["triage", "drafting", "compliance"]
     assert (stored[-1].state, stored[-1].lease_owner) == ("claimed", "B")
