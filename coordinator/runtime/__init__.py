@@ -3,7 +3,7 @@ the calls parked for approval. `Runtime` is the object the worker, the CLI and t
 
 from coordinator.runtime._approvals import APPROVED_CALL_TTL_SECONDS, check_approver
 from coordinator.runtime._commit import Abandoned, Committing
-from coordinator.runtime._runtime import Runtime, RuntimeSettings, RuntimeStats
+from coordinator.runtime._runtime import Runtime, RuntimeSettings, RuntimeStats, intake
 
 __all__ = [
     "APPROVED_CALL_TTL_SECONDS",
@@ -13,4 +13,5 @@ __all__ = [
     "RuntimeSettings",
     "RuntimeStats",
     "check_approver",
+    "intake",
 ]
