@@ -16,7 +16,7 @@ import statistics
 import tempfile
 from datetime import UTC
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import anyio
 import typer
@@ -25,14 +25,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from coordinator._home import Home, ServerConfig
-from coordinator._service import inbox_emails, open_runtime
 from coordinator._tokens import DevKeys
-from coordinator._worker import work
 from coordinator.cli._context import id_table, out
 from coordinator.cli._processes import free_port, running_servers
-from coordinator.runtime import Runtime
 from coordinator.store import RunRow
 from schemas import ConfigError, MessageSeed, TenantFile, load_tenant_file
+
+if TYPE_CHECKING:  # the runtime is imported when the demo runs: every command loads this module
+    from coordinator.runtime import Runtime
 
 
 def _with_inbox(tenants: list[TenantFile], inbox: Path | None) -> list[TenantFile]:
@@ -61,6 +61,9 @@ def _latency(run: RunRow) -> float:
 
 
 async def _process(runtime: Runtime, tenants: list[TenantFile], console: Console, concurrency: int) -> list[RunRow]:
+    from coordinator._service import inbox_emails
+    from coordinator._worker import work
+
     run_ids: list[str] = []
     for tenant in tenants:
         for email in await inbox_emails(runtime.pool, tenant.tenant):
@@ -145,6 +148,7 @@ def _report(console: Console, runs: list[RunRow], runtime: Runtime, home: Home) 
 def run_demo(
     tenant_files: list[Path], inbox: Path | None, workspace: Path | None, concurrency: int, console: Console
 ) -> int:
+    from coordinator._service import open_runtime
     from coordinator.cli import _serve
 
     tenants = _with_inbox([load_tenant_file(p) for p in tenant_files], inbox)
