@@ -57,9 +57,7 @@ def test_vscode_config_reaches_the_http_server_with_the_bearer_token(tmp_path: P
     home = Home.load(home_path)
     # The guide's port may be taken on a test machine: same config, the port swapped for a free one.
     url = entry["url"].replace("8701", str(free_port()))
-    moved = Home(
-        home.path, home.issuer, {**home.servers, "crm": type(home.servers["crm"])("crm", url, home.servers["crm"].db)}
-    )
+    moved = home.with_servers({**home.servers, "crm": type(home.servers["crm"])("crm", url, home.servers["crm"].db)})
     moved.save()
     token = deskhand(
         "token", "mint", "--home", str(home_path), "--tenant", "northwind", "--scopes", "crm:read"
