@@ -41,11 +41,11 @@ class RootGroup(Group):
         try:
             return super().invoke(ctx)
         except Exception as exc:  # the top-level handler: an expected failure is reported, anything else re-raised
-            line = expected(exc)
-            if line is None:
+            failure = expected(exc)
+            if failure is None:
                 raise
-            code, _, message = line.partition(": ")
-            err.print(f"[bold red]{escape(code)}[/]: {escape(message)}", highlight=False, soft_wrap=True)
+            code, message = failure
+            err.print(f"[bold red]error[/] ({code}): {escape(message)}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
 

@@ -51,12 +51,10 @@ class Globals:
 
 
 def globals_of(ctx: typer.Context) -> Globals:
-    root = ctx.find_root()
-    if isinstance(root.obj, Globals):
-        return root.obj
-    from coordinator._home import default_home
-
-    return Globals(default_home())
+    """The root options of this invocation (set by the root callback before any command runs)."""
+    options = ctx.find_root().obj
+    assert isinstance(options, Globals), "the root callback sets the global options"
+    return options
 
 
 def print_json(data: Any) -> None:

@@ -39,8 +39,8 @@ def _transport(exc: BaseException) -> str | None:
     return None
 
 
-def expected(exc: BaseException) -> str | None:
-    """The line to print for a failure the user can act on (exit 1), or None for a bug (a traceback)."""
+def expected(exc: BaseException) -> tuple[str, str] | None:
+    """The code and one-line message of a failure the user can act on (exit 1), or None for a bug (a traceback)."""
     error = next((e for e in _leaves(exc) if isinstance(e, DeskhandError)), None)
     if error is None:
         return None
@@ -49,4 +49,4 @@ def expected(exc: BaseException) -> str | None:
         failed = _transport(error)
         if failed is not None:
             message = f"{error.field} at {failed}" if error.field else failed
-    return f"error ({error.code}): {message}"
+    return error.code, message

@@ -226,3 +226,12 @@ async def test_deskhand_work_asks_its_workers_to_stop_on_the_first_signal_and_fo
             os.kill(os.getpid(), signal.SIGTERM)
             await anyio.sleep_forever()  # until the second signal cancels the group
     assert stopping.forced
+
+
+def test_eval_run_prints_its_report_as_json_for_scripts(tmp_path: Path) -> None:
+    from tests.coordinator.test_eval import GOOD, suite
+
+    result = cli("-o", "json", "eval", "run", str(suite(tmp_path / "suite", GOOD)))
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)  # the report alone: no progress bar, no table
+    assert report["model"] == "offline" and report["scores"]["scenarios"] == 1 and report["failures"] == []
