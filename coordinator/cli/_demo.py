@@ -4,6 +4,9 @@ A fresh workspace, `init` with the example tenants and the sample inbox, the fou
 started as separate processes over HTTP on 127.0.0.1, every inbox message of both tenants run
 through the coordinator (triage → drafting → compliance → crm_writer) by concurrent workers with a
 progress bar, then a summary: one row per email, totals, and the approvals waiting for a person.
+
+The example tenants and inbox ship with the package (`examples/`, package data), so the demo runs from any
+directory.
 """
 
 from __future__ import annotations
@@ -13,20 +16,23 @@ import statistics
 import tempfile
 from datetime import UTC
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import anyio
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from coordinator._home import Home, ServerConfig
-from coordinator._service import inbox_emails, open_runtime
 from coordinator._tokens import DevKeys
-from coordinator._worker import work
+from coordinator.cli._context import id_table, out
 from coordinator.cli._processes import free_port, running_servers
-from coordinator.runtime import Runtime
 from coordinator.store import RunRow
 from schemas import ConfigError, MessageSeed, TenantFile, load_tenant_file
+
+if TYPE_CHECKING:  # the runtime is imported when the demo runs: every command loads this module
+    from coordinator.runtime import Runtime
 
 
 def _with_inbox(tenants: list[TenantFile], inbox: Path | None) -> list[TenantFile]:
@@ -55,6 +61,9 @@ def _latency(run: RunRow) -> float:
 
 
 async def _process(runtime: Runtime, tenants: list[TenantFile], console: Console, concurrency: int) -> list[RunRow]:
+    from coordinator._service import inbox_emails
+    from coordinator._worker import work
+
     run_ids: list[str] = []
     for tenant in tenants:
         for email in await inbox_emails(runtime.pool, tenant.tenant):
@@ -84,7 +93,13 @@ async def _process(runtime: Runtime, tenants: list[TenantFile], console: Console
 def _report(console: Console, runs: list[RunRow], runtime: Runtime, home: Home) -> None:
     table = Table(title="Inbox processed by the coordinator", title_justify="left")
     for column in ("tenant", "message", "ticket", "category", "priority", "queue", "outcome", "tool calls", "latency"):
-        table.add_column(column, justify="right" if column in ("tool calls", "latency") else "left", no_wrap=True)
+        ids = column in ("message", "ticket")  # never cut: they are copied into other commands
+        table.add_column(
+            column,
+            justify="right" if column in ("tool calls", "latency") else "left",
+            no_wrap=ids,
+            overflow="ignore" if ids else "fold",
+        )
     style = {"completed": "green", "escalated": "yellow", "awaiting_approval": "cyan", "failed": "red"}
     for run in runs:
         triage = run.result.get("triage", {})
@@ -114,18 +129,16 @@ def _report(console: Console, runs: list[RunRow], runtime: Runtime, home: Home) 
     )
     waiting = runtime.store.approvals()
     if waiting:
-        approvals = Table(title="Approvals waiting for a person", title_justify="left")
-        for column in ("id", "tenant", "tool", "arguments", "why"):
-            approvals.add_column(column)
+        approvals = id_table("Approvals waiting for a person", ("id",), ("tenant", "tool", "arguments", "why"))
         for row in waiting:
             approvals.add_row(row.id, row.tenant, row.tool, json.dumps(row.arguments), row.reason)
         console.print(approvals)
         first = waiting[0]
         console.print(
-            "To decide one, with the servers running (`deskhand serve NAME --http ... --home "
-            f"{home.path}`), name the hash of the arguments you approve (`deskhand approvals show ID` prints "
-            f"both):\n  deskhand approvals approve {first.id} --hash {first.args_hash} --home {home.path} "
-            f'--token "$(deskhand token mint --home {home.path} --tenant {first.tenant} --role approver '
+            f"To decide one, with the servers running (`deskhand --home {home.path} server serve NAME --http ...`), "
+            "name the hash of the arguments you approve (`deskhand approvals show ID` prints both):\n"
+            f"  deskhand --home {home.path} approvals approve {first.id} --hash {first.args_hash} "
+            f'--token "$(deskhand --home {home.path} token mint --tenant {first.tenant} --role approver '
             f'--audience {home.approvals_audience})"',
             highlight=False,
             soft_wrap=True,
@@ -135,6 +148,7 @@ def _report(console: Console, runs: list[RunRow], runtime: Runtime, home: Home) 
 def run_demo(
     tenant_files: list[Path], inbox: Path | None, workspace: Path | None, concurrency: int, console: Console
 ) -> int:
+    from coordinator._service import open_runtime
     from coordinator.cli import _serve
 
     tenants = _with_inbox([load_tenant_file(p) for p in tenant_files], inbox)
@@ -166,3 +180,38 @@ def run_demo(
         code = anyio.run(main)
     console.print(f"servers stopped; workspace kept at {home.path} (data/, logs/, keys/)", highlight=False)
     return code
+
+
+def examples_dir() -> Path:
+    """The example tenants and inbox: the `examples` package data, installed with deskhand (editable or not).
+
+    Found through the namespace package's path rather than `importlib.resources`, which on Python 3.11 cannot
+    read a namespace package of an editable install."""
+    import examples
+
+    for entry in examples.__path__:
+        if (Path(entry) / "tenants").is_dir():
+            return Path(entry)
+    raise ConfigError("the example tenants are not installed with deskhand: pass --tenants FILE (twice)")
+
+
+def demo(
+    tenants: Annotated[
+        list[Path] | None,
+        typer.Option("--tenants", metavar="FILE", help="Tenant files; default: the example tenants (acme, northwind)."),
+    ] = None,
+    inbox: Annotated[
+        Path | None,
+        typer.Option("--inbox", metavar="FILE", help="More emails (JSON lines); default: the example inbox."),
+    ] = None,
+    workspace: Annotated[
+        Path | None,
+        typer.Option("--workspace", metavar="DIR", help="Folder for the run (default: a new temporary one)."),
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=32, help="Handoffs at once.")] = 4,
+) -> None:
+    """The main job on one box: four MCP servers as processes, both tenants' inboxes through the coordinator."""
+    examples = examples_dir()
+    chosen = tenants if tenants is not None else sorted((examples / "tenants").glob("*.yaml"))
+    code = run_demo(chosen, inbox if inbox is not None else examples / "inbox.jsonl", workspace, concurrency, out)
+    raise typer.Exit(code)

@@ -1,4 +1,4 @@
-"""Starting the MCP servers as separate processes (`deskhand serve NAME --http`) and stopping them."""
+"""Starting the MCP servers as separate processes (`deskhand server serve NAME --http`) and stopping them."""
 
 from __future__ import annotations
 
@@ -65,12 +65,13 @@ def running_servers(
                         sys.executable,
                         "-m",
                         "coordinator.cli",
+                        "--home",
+                        str(home.path),
+                        "server",
                         "serve",
                         name,
                         "--http",
                         hostport,
-                        "--home",
-                        str(home.path),
                     ],
                     stdout=handle,
                     stderr=subprocess.STDOUT,

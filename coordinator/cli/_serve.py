@@ -1,13 +1,12 @@
 """The composition root: the one module of the coordinator that may import the MCP servers.
 
-`deskhand serve` runs a server here, and `deskhand init` creates and seeds the servers'
+`deskhand server serve` runs a server here, and `deskhand init` creates and seeds the servers'
 databases here. Everything else reaches a server over MCP only.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,9 +20,9 @@ from coordinator._home import DEFAULT_ISSUER, Home, ServerConfig
 from coordinator._tokens import Attribution, DevKeys, TokenIssuer
 from mcp_servers import crm, helpdesk, knowledge, mailbox
 from mcp_servers.kit import BoundarySettings, Database, GuardedServer, JwksUrl, JwtVerifier, KeySet
-from schemas import ConfigError, DeskhandError, ServerName, TenantFile
+from schemas import ConfigError, ServerName, TenantFile
 
-if TYPE_CHECKING:  # `deskhand serve` imports this module: it needs no MCP client and no coordinator runtime
+if TYPE_CHECKING:  # `deskhand server serve` imports this module: it needs no MCP client and no coordinator runtime
     from mcp import Client
 
     from coordinator._sessions import Connect
@@ -38,7 +37,7 @@ def build(name: ServerName, db_url: str, settings: BoundarySettings | None = Non
 
 
 def boundary_settings(rate: float | None, burst: int | None) -> BoundarySettings:
-    """`deskhand serve --rate/--burst`, over the defaults."""
+    """`deskhand server serve --rate/--burst`, over the defaults."""
     defaults = BoundarySettings()
     settings = BoundarySettings(
         rate_per_second=defaults.rate_per_second if rate is None else rate,
@@ -85,11 +84,7 @@ def serve_stdio(server: GuardedServer, verifier: JwtVerifier) -> None:
             f"{TOKEN_ENV} is not set: the stdio server takes its credential from the environment "
             "(mint one with `deskhand token mint`)"
         )
-    try:
-        server.run_stdio(verifier, token)
-    except DeskhandError as exc:
-        print(f"deskhand serve: {exc.code}: {exc.message}", file=sys.stderr)
-        raise SystemExit(2) from exc
+    server.run_stdio(verifier, token)  # a refused credential is a DeskhandError: one line, exit 1
 
 
 def serve_http(server: GuardedServer, verifier: JwtVerifier, host: str, port: int, url: str) -> None:

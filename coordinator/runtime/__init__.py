@@ -5,7 +5,7 @@ claim, and committed behind the run's next handoff)."""
 
 from coordinator.runtime._approvals import APPROVED_CALL_TTL_SECONDS, check_approver
 from coordinator.runtime._commit import Abandoned, HandoffChain
-from coordinator.runtime._runtime import Runtime, RuntimeSettings, RuntimeStats
+from coordinator.runtime._runtime import Runtime, RuntimeSettings, RuntimeStats, intake
 
 __all__ = [
     "APPROVED_CALL_TTL_SECONDS",
@@ -15,4 +15,5 @@ __all__ = [
     "RuntimeSettings",
     "RuntimeStats",
     "check_approver",
+    "intake",
 ]

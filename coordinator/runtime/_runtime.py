@@ -104,6 +104,17 @@ def _content_key(email: InboundEmail) -> str:
     return f"email:{args_hash(email.model_dump(mode='json'), ascii_only=True)[:32]}"
 
 
+def intake(
+    store: Store, tenant: str, email: InboundEmail, settings: RuntimeSettings, *, source: str | None = None
+) -> tuple[str, bool]:
+    """Start a run for an email of a tenant known to the caller, in the store alone (no server is asked):
+    `deskhand submit` uses it; returns (run id, whether new)."""
+    if store.running_runs(tenant) >= settings.tenant_max_running:
+        raise BudgetExhausted(f"tenant {tenant!r} already has {settings.tenant_max_running} runs in flight")
+    key = source or email.message_id or _content_key(email)
+    return store.start_run(tenant, key, email.model_dump(mode="json"), "triage", settings.run_budget)
+
+
 @dataclass
 class Runtime:
     store: Store
@@ -121,10 +132,7 @@ class Runtime:
         """Start a run for an inbound email (one run per message, or per `source`); returns (run id, whether new)."""
         if tenant not in self.policies:
             raise NotFound(f"tenant {tenant!r} is not configured here; known: {sorted(self.policies)}")
-        if self.store.running_runs(tenant) >= self.settings.tenant_max_running:
-            raise BudgetExhausted(f"tenant {tenant!r} already has {self.settings.tenant_max_running} runs in flight")
-        source = source or email.message_id or _content_key(email)
-        return self.store.start_run(tenant, source, email.model_dump(mode="json"), "triage", self.settings.run_budget)
+        return intake(self.store, tenant, email, self.settings, source=source)
 
     # -- one handoff ----------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ the hash of what was seen named in the decision, and a call that could not be ma
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -11,10 +12,8 @@ from sqlalchemy import update
 from coordinator import Home
 from coordinator._tokens import DevKeys, TokenIssuer
 from coordinator.store import ApprovalRow, Store
-from tests.coordinator.cli_helpers import ACME, NORTHWIND, deskhand, init_on_free_ports
+from tests.coordinator.cli_helpers import ACME, NORTHWIND, cli, init_on_free_ports
 from tests.coordinator.test_approvals import park
-
-pytestmark = pytest.mark.slow  # each command is a process of its own
 
 
 @pytest.fixture(scope="module")
@@ -51,24 +50,24 @@ def test_listing_approvals_needs_an_approver_token_and_shows_only_its_tenants(
     home: Home, parked: dict[str, ApprovalRow]
 ) -> None:
     path = str(home.path)
-    anonymous = deskhand("approvals", "list", "--home", path)
-    assert anonymous.returncode != 0 and "unauthenticated" in anonymous.stderr and "give --token" in anonymous.stderr
+    anonymous = cli("--home", path, "approvals", "list")
+    assert anonymous.exit_code == 1 and "unauthenticated" in anonymous.stderr and "give --token" in anonymous.stderr
     assert parked["acme"].id not in anonymous.stdout
-    agent = deskhand("approvals", "list", "--home", path, "--token", token(home, "acme", "agent"))
-    assert agent.returncode != 0 and "insufficient_scope" in agent.stderr
-    listed = deskhand("approvals", "list", "--home", path, "--token", token(home, "acme"))
-    assert listed.returncode == 0, listed.stderr
+    agent = cli("--home", path, "approvals", "list", "--token", token(home, "acme", "agent"))
+    assert agent.exit_code == 1 and "insufficient_scope" in agent.stderr
+    listed = cli("--home", path, "approvals", "list", "--token", token(home, "acme"))
+    assert listed.exit_code == 0, listed.stderr
     assert parked["acme"].id in listed.stdout and parked["acme"].args_hash in listed.stdout
     assert parked["northwind"].id not in listed.stdout
 
 
 def test_show_prints_the_exact_arguments_and_their_hash(home: Home, parked: dict[str, ApprovalRow]) -> None:
     path, acme = str(home.path), parked["acme"]
-    shown = deskhand("approvals", "show", acme.id, "--home", path, "--token", token(home, "acme"))
-    assert shown.returncode == 0, shown.stderr
+    shown = cli("--home", path, "approvals", "show", acme.id, "--token", token(home, "acme"))
+    assert shown.exit_code == 0, shown.stderr
     assert f"hash: {acme.args_hash}" in shown.stdout and '"amount_cents": 500' in shown.stdout
-    stranger = deskhand("approvals", "show", acme.id, "--home", path, "--token", token(home, "northwind"))
-    assert stranger.returncode != 0 and "not_found" in stranger.stderr
+    stranger = cli("--home", path, "approvals", "show", acme.id, "--token", token(home, "northwind"))
+    assert stranger.exit_code == 1 and "not_found" in stranger.stderr
     store = Store(home.coordinator_db)
     try:
         with store.engine.begin() as connection:  # changed in the store behind the approver's back
@@ -79,27 +78,27 @@ def test_show_prints_the_exact_arguments_and_their_hash(home: Home, parked: dict
             )
     finally:
         store.dispose()
-    tampered = deskhand("approvals", "show", acme.id, "--home", path, "--token", token(home, "acme"))
+    tampered = cli("--home", path, "approvals", "show", acme.id, "--token", token(home, "acme"))
     assert '"amount_cents": 99999' in tampered.stdout and "changed in the store" in tampered.stderr
 
 
 def test_a_decision_must_name_the_hash_that_was_shown(home: Home, parked: dict[str, ApprovalRow]) -> None:
     path, acme = str(home.path), parked["acme"]
-    unnamed = deskhand("approvals", "approve", acme.id, "--home", path, "--token", token(home, "acme"))
-    assert unnamed.returncode != 0 and "--hash" in unnamed.stderr
+    unnamed = cli("--home", path, "approvals", "approve", acme.id, "--token", token(home, "acme"))
+    assert unnamed.exit_code == 2 and "--hash" in unnamed.stderr
     other = "0" * 64
-    wrong = deskhand("approvals", "approve", acme.id, "--hash", other, "--home", path, "--token", token(home, "acme"))
-    assert wrong.returncode != 0 and "conflict" in wrong.stderr and acme.args_hash in wrong.stderr
+    wrong = cli("--home", path, "approvals", "approve", acme.id, "--hash", other, "--token", token(home, "acme"))
+    assert wrong.exit_code == 1 and "conflict" in wrong.stderr and acme.args_hash in wrong.stderr
     assert stored(home, acme.id) == ("pending", "awaiting_approval")  # nothing changed
     nw = parked["northwind"]
-    rejected = deskhand(
-        "approvals", "reject", nw.id, "--hash", nw.args_hash, "--home", path, "--token", token(home, "northwind")
+    rejected = cli(
+        "--home", path, "approvals", "reject", nw.id, "--hash", nw.args_hash, "--token", token(home, "northwind")
     )
-    assert rejected.returncode == 0 and f"{nw.id}: rejected" in rejected.stdout
-    again = deskhand(
-        "approvals", "approve", nw.id, "--hash", nw.args_hash, "--home", path, "--token", token(home, "northwind")
+    assert rejected.exit_code == 0 and f"{nw.id}: rejected" in rejected.stdout
+    again = cli(
+        "--home", path, "approvals", "approve", nw.id, "--hash", nw.args_hash, "--token", token(home, "northwind")
     )
-    assert again.returncode != 0 and "already rejected" in again.stderr
+    assert again.exit_code == 1 and "already rejected" in again.stderr
     assert stored(home, nw.id) == ("rejected", "escalated")
 
 
@@ -107,17 +106,32 @@ def test_an_approved_call_that_cannot_be_made_exits_non_zero_and_escalates_the_r
     home: Home, parked: dict[str, ApprovalRow]
 ) -> None:
     acme = parked["acme"]  # no server is running: the call cannot reach crm
-    approved = deskhand(
+    approved = cli(
+        "--home",
+        str(home.path),
         "approvals",
         "approve",
         acme.id,
         "--hash",
         acme.args_hash,
-        "--home",
-        str(home.path),
         "--token",
         token(home, "acme"),
     )
-    assert approved.returncode == 1
+    assert approved.exit_code == 1
     assert f"{acme.id}: failed" in approved.stderr and "unavailable" in approved.stderr
     assert stored(home, acme.id) == ("failed", "escalated")
+
+
+def test_listed_ids_and_hashes_are_whole_at_a_narrow_width_and_json_is_for_scripts(
+    home: Home, parked: dict[str, ApprovalRow]
+) -> None:
+    path, acme = str(home.path), parked["acme"]
+    narrow = cli("--home", path, "approvals", "list", "--token", token(home, "acme"), columns=60)
+    assert narrow.exit_code == 0, narrow.stderr
+    assert acme.id in narrow.stdout and acme.run_id in narrow.stdout and acme.args_hash in narrow.stdout
+    listed = cli("--home", path, "-o", "json", "approvals", "list", "--token", token(home, "acme"))
+    assert listed.exit_code == 0, listed.stderr
+    rows = {row["id"]: row for row in json.loads(listed.stdout)}
+    assert rows[acme.id]["hash"] == acme.args_hash and rows[acme.id]["arguments"] == acme.arguments
+    shown = cli("--home", path, "-o", "json", "approvals", "show", acme.id, "--token", token(home, "acme"))
+    assert json.loads(shown.stdout)["id"] == acme.id and json.loads(shown.stdout)["arguments_changed"] is False

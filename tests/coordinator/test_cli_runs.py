@@ -1,4 +1,5 @@
-"""`deskhand submit`, `work`, `approvals` and `graph` as a user runs them."""
+"""`deskhand submit`, `work`, `approvals`, `replay`, `eval promote` and `graph` as a user runs them (in process;
+the servers they reach are real processes)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,24 @@ from pathlib import Path
 
 import anyio
 import pytest
+from typer.testing import Result
 
 from coordinator import Home
 from coordinator.cli._processes import running_servers
 from coordinator.cli._runs import _Stopping
 from coordinator.store import Store
-from tests.coordinator.cli_helpers import ACME, NORTHWIND, deskhand, init_on_free_ports
+from tests.coordinator.cli_helpers import ACME, NORTHWIND, cli, init_on_free_ports
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
+    """Both tenants loaded; no server running."""
+    return init_on_free_ports(tmp_path_factory.mktemp("home"), ACME, NORTHWIND)
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
-    home = init_on_free_ports(tmp_path_factory.mktemp("home"), ACME, NORTHWIND)
+    home = init_on_free_ports(tmp_path_factory.mktemp("served"), ACME, NORTHWIND)
     with running_servers(home):
         yield home
 
@@ -32,9 +40,9 @@ def write(tmp_path: Path, data: object) -> Path:
 
 
 def test_graph_prints_text_and_mermaid() -> None:
-    text = deskhand("graph").stdout
+    text = cli("graph").stdout
     assert "compliance" in text and "--[revise (at most 2 times)]-->  drafting" in text
-    mermaid = deskhand("graph", "--mermaid").stdout
+    mermaid = cli("graph", "--mermaid").stdout
     assert mermaid.startswith("flowchart TD") and 'compliance -->|"needs_approval"| crm_writer' in mermaid
 
 
@@ -48,24 +56,50 @@ def test_graph_prints_text_and_mermaid() -> None:
     ],
 )
 def test_submit_refuses_a_malformed_event_naming_the_field(
-    served: Home, tmp_path: Path, data: object, field: str
+    home: Home, tmp_path: Path, data: object, field: str
 ) -> None:
-    result = deskhand("submit", str(write(tmp_path, data)), "--tenant", "acme", "--home", str(served.path))
-    assert result.returncode == 2
+    result = cli("--home", str(home.path), "submit", str(write(tmp_path, data)), "--tenant", "acme")
+    assert result.exit_code == 1 and "config_error" in result.stderr
     assert f"{field}:" in result.stderr
 
 
-def test_submit_to_an_unknown_tenant_is_refused(served: Home, tmp_path: Path) -> None:
+def test_submit_to_an_unknown_tenant_is_refused(home: Home, tmp_path: Path) -> None:
     email = write(tmp_path, {"from": "a@b.test", "subject": "x", "body": "y"})
-    result = deskhand("submit", str(email), "--tenant", "globex", "--home", str(served.path))
-    assert result.returncode == 2 and "--tenant 'globex': not loaded here" in result.stderr
+    result = cli("--home", str(home.path), "submit", str(email), "--tenant", "globex")
+    assert result.exit_code == 1 and "not_found" in result.stderr and "known: ['acme', 'northwind']" in result.stderr
 
 
-def test_work_refuses_a_model_latency_with_a_hosted_model(served: Home) -> None:
-    result = deskhand("work", "--home", str(served.path), "--model", "anthropic", "--model-latency", "1")
-    assert result.returncode == 2 and "--model-latency" in result.stderr and "--model offline" in result.stderr
+def test_submit_writes_the_run_to_the_store_with_no_server_running(home: Home, tmp_path: Path) -> None:
+    email = write(tmp_path, {"from": "a@b.test", "subject": "Offline intake", "body": "y"})
+    result = cli("--home", str(home.path), "-o", "json", "submit", str(email), "--tenant", "northwind")
+    assert result.exit_code == 0, result.stderr
+    submitted = json.loads(result.stdout)
+    assert submitted["new"] is True
+    store = Store(home.coordinator_db)
+    try:
+        run = store.run(submitted["run"])
+    finally:
+        store.dispose()
+    assert run.tenant == "northwind" and run.status == "running" and run.event["subject"] == "Offline intake"
+    again = cli("--home", str(home.path), "-o", "json", "submit", str(email), "--tenant", "northwind")
+    assert json.loads(again.stdout) == {"run": submitted["run"], "new": False}
 
 
+def test_work_with_a_server_down_names_the_server_and_the_url(home: Home) -> None:
+    result = cli("--home", str(home.path), "work", "--until-idle")
+    assert result.exit_code == 1 and "error (unavailable)" in result.stderr
+    failed = [n for n, s in home.servers.items() if f"{n} at {s.url}: connection refused" in result.stderr]
+    assert len(failed) == 1 and "TaskGroup" not in result.stderr
+
+
+def test_work_refuses_a_model_latency_with_a_hosted_model(home: Home) -> None:
+    result = cli("--home", str(home.path), "work", "--model", "anthropic", "--model-latency", "1")
+    assert result.exit_code == 1 and "--model-latency" in result.stderr and "--model offline" in result.stderr
+    unknown = cli("--home", str(home.path), "work", "--model", "gpt")
+    assert unknown.exit_code == 2 and "'gpt' is not a model backend" in unknown.stderr and "offline" in unknown.stderr
+
+
+@pytest.mark.slow  # four servers started as processes
 def test_submit_work_and_decide_approvals_with_approver_tokens(served: Home, tmp_path: Path) -> None:
     acme = {
         "from": "priya.raman@brightloop.example.com",
@@ -80,20 +114,20 @@ def test_submit_work_and_decide_approvals_with_approver_tokens(served: Home, tmp
     home = str(served.path)
     for tenant, data in (("acme", acme), ("northwind", northwind)):
         (tmp_path / tenant).mkdir()
-        result = deskhand("submit", str(write(tmp_path / tenant, data)), "--tenant", tenant, "--home", home)
-        assert result.returncode == 0 and "submitted: run R-" in result.stdout, result.stderr
-    again = deskhand("submit", str(tmp_path / "acme" / "email.json"), "--tenant", "acme", "--home", home)
+        result = cli("--home", home, "submit", str(write(tmp_path / tenant, data)), "--tenant", tenant)
+        assert result.exit_code == 0 and "submitted: run R-" in result.stdout, result.stderr
+    again = cli("--home", home, "submit", str(tmp_path / "acme" / "email.json"), "--tenant", "acme")
     assert "already submitted" in again.stdout
-    worked = deskhand("work", "--home", home, "--until-idle", "--concurrency", "2", timeout=300)
-    assert worked.returncode == 0, worked.stderr[-2000:]
+    worked = cli("--home", home, "work", "--until-idle", "--concurrency", "2")
+    assert worked.exit_code == 0, worked.stderr[-2000:]
     audience = Home.load(served.path).approvals_audience
 
     def token(tenant: str, role: str) -> str:
-        return deskhand(
-            "token", "mint", "--home", home, "--tenant", tenant, "--role", role, "--audience", audience
+        return cli(
+            "--home", home, "token", "mint", "--tenant", tenant, "--role", role, "--audience", audience
         ).stdout.strip()
 
-    listed = deskhand("approvals", "list", "--home", home, "--token", token("acme", "approver"))
+    listed = cli("--home", home, "approvals", "list", "--token", token("acme", "approver"))
     assert "1 approvals waiting (acme)" in listed.stdout and "crm.issue_credit" in listed.stdout
 
     store = Store(Home.load(served.path).coordinator_db)
@@ -105,33 +139,29 @@ def test_submit_work_and_decide_approvals_with_approver_tokens(served: Home, tmp
     acme_id, nw_id = by_tenant["acme"].id, by_tenant["northwind"].id
     acme_hash, nw_hash = by_tenant["acme"].args_hash, by_tenant["northwind"].args_hash
     assert acme_hash in listed.stdout
-    stranger = deskhand(
-        "approvals", "approve", acme_id, "--hash", acme_hash, "--home", home, "--token", token("northwind", "approver")
-    )
-    assert stranger.returncode == 2 and "not_found" in stranger.stderr
-    agent = deskhand(
-        "approvals", "approve", acme_id, "--hash", acme_hash, "--home", home, "--token", token("acme", "agent")
-    )
-    assert agent.returncode == 2 and "insufficient_scope" in agent.stderr
-    missing = deskhand("approvals", "approve", acme_id, "--hash", acme_hash, "--home", home)
-    assert missing.returncode == 2 and "give --token" in missing.stderr
 
-    approved = deskhand(
-        "approvals", "approve", acme_id, "--hash", acme_hash, "--home", home, "--token", token("acme", "approver")
-    )
+    def approve(*args: str) -> Result:
+        return cli("--home", home, "approvals", "approve", acme_id, "--hash", acme_hash, *args)
+
+    stranger = approve("--token", token("northwind", "approver"))
+    assert stranger.exit_code == 1 and "not_found" in stranger.stderr
+    agent = approve("--token", token("acme", "agent"))
+    assert agent.exit_code == 1 and "insufficient_scope" in agent.stderr
+    missing = approve()
+    assert missing.exit_code == 1 and "give --token" in missing.stderr
+
+    approved = approve("--token", token("acme", "approver"))
     assert (
-        approved.returncode == 0
+        approved.exit_code == 0
         and f"{acme_id}: executed" in approved.stdout
         and '"amount_cents": 8000' in approved.stdout
     )
-    twice = deskhand(
-        "approvals", "approve", acme_id, "--hash", acme_hash, "--home", home, "--token", token("acme", "approver")
+    twice = approve("--token", token("acme", "approver"))
+    assert twice.exit_code == 1 and "conflict" in twice.stderr and "already executed" in twice.stderr
+    rejected = cli(
+        "--home", home, "approvals", "reject", nw_id, "--hash", nw_hash, "--token", token("northwind", "approver")
     )
-    assert twice.returncode == 2 and "already executed" in twice.stderr
-    rejected = deskhand(
-        "approvals", "reject", nw_id, "--hash", nw_hash, "--home", home, "--token", token("northwind", "approver")
-    )
-    assert rejected.returncode == 0 and f"{nw_id}: rejected" in rejected.stdout
+    assert rejected.exit_code == 0 and f"{nw_id}: rejected" in rejected.stdout
 
     store = Store(Home.load(served.path).coordinator_db)
     try:
@@ -141,6 +171,7 @@ def test_submit_work_and_decide_approvals_with_approver_tokens(served: Home, tmp
     assert sorted(statuses.values()) == ["completed", "escalated"]
 
 
+@pytest.mark.slow  # four servers started as processes
 def test_eval_promote_turns_a_recorded_run_into_a_suite_line(served: Home, tmp_path: Path) -> None:
     import shutil
 
@@ -156,8 +187,8 @@ def test_eval_promote_turns_a_recorded_run_into_a_suite_line(served: Home, tmp_p
             "body": "Could you send me last month's invoice? I cannot find it.",
         },
     )
-    assert deskhand("submit", str(email), "--tenant", "acme", "--home", home).returncode == 0
-    assert deskhand("work", "--home", home, "--until-idle", timeout=300).returncode == 0
+    assert cli("--home", home, "submit", str(email), "--tenant", "acme").exit_code == 0
+    assert cli("--home", home, "work", "--until-idle").exit_code == 0
     store = Store(Home.load(served.path).coordinator_db)
     try:
         run = next(r for r in store.runs(tenant="acme") if r.event["subject"] == "Invoice copy")
@@ -168,14 +199,17 @@ def test_eval_promote_turns_a_recorded_run_into_a_suite_line(served: Home, tmp_p
     for tenant in EXAMPLE_TENANTS.glob("*.yaml"):
         shutil.copy(tenant, suite_dir / "tenants")
     (suite_dir / "scenarios.jsonl").write_text("")
-    result = deskhand("eval", "promote", run.id, "--suite", str(suite_dir), "--home", home)
-    assert result.returncode == 0, result.stderr
+    result = cli("--home", home, "eval", "promote", run.id, "--suite", str(suite_dir))
+    assert result.exit_code == 0, result.stderr
     [scenario] = load_suite(suite_dir).scenarios
     assert scenario.id == f"promoted-{run.id}" and scenario.expect.category == "billing"
-    replayed = deskhand("replay", run.id, "--home", home)
-    assert replayed.returncode == 0 and "identical to the record" in replayed.stdout
-    stray = deskhand("eval", str(suite_dir), "--jsno", "x.json")
-    assert stray.returncode == 2 and "unexpected arguments" in stray.stderr
+    old_spelling = cli("eval", "promote", run.id, "--suite", str(suite_dir), "--home", home, "--id", "again")
+    assert old_spelling.exit_code == 0 and "deprecated:" in old_spelling.stderr  # the previous release's form
+    assert [s.id for s in load_suite(suite_dir).scenarios] == [f"promoted-{run.id}", "again"]
+    replayed = cli("--home", home, "replay", run.id)
+    assert replayed.exit_code == 0 and "identical to the record" in replayed.stdout
+    stray = cli("eval", "run", str(suite_dir), "--jsno", "x.json")
+    assert stray.exit_code == 2 and "--jsno" in stray.stderr
 
 
 @pytest.mark.anyio
@@ -192,3 +226,12 @@ async def test_deskhand_work_asks_its_workers_to_stop_on_the_first_signal_and_fo
             os.kill(os.getpid(), signal.SIGTERM)
             await anyio.sleep_forever()  # until the second signal cancels the group
     assert stopping.forced
+
+
+def test_eval_run_prints_its_report_as_json_for_scripts(tmp_path: Path) -> None:
+    from tests.coordinator.test_eval import GOOD, suite
+
+    result = cli("-o", "json", "eval", "run", str(suite(tmp_path / "suite", GOOD)))
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)  # the report alone: no progress bar, no table
+    assert report["model"] == "offline" and report["scores"]["scenarios"] == 1 and report["failures"] == []

@@ -58,7 +58,7 @@ def suite(folder: Path, *lines: dict[str, Any] | str) -> Path:
 def test_a_suite_written_elsewhere_runs_and_writes_its_report(tmp_path: Path) -> None:
     folder = suite(tmp_path / "my-suite", GOOD, DEGRADED)
     report_path = tmp_path / "report.json"
-    result = deskhand("eval", str(folder), "--json", str(report_path), timeout=300)
+    result = deskhand("eval", "run", str(folder), "--json", str(report_path), timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "evaluating" in result.stdout and "accuracy.category" in result.stdout
     report = json.loads(report_path.read_text())
@@ -69,13 +69,13 @@ def test_a_suite_written_elsewhere_runs_and_writes_its_report(tmp_path: Path) ->
 def test_the_gate_fails_on_a_planted_regression_and_passes_without_one(tmp_path: Path) -> None:
     folder = suite(tmp_path / "s", GOOD)
     report_path = tmp_path / "now.json"
-    assert deskhand("eval", str(folder), "--json", str(report_path), timeout=300).returncode == 0
-    same = deskhand("eval", str(folder), "--baseline", str(report_path), timeout=300)
+    assert deskhand("eval", "run", str(folder), "--json", str(report_path), timeout=300).returncode == 0
+    same = deskhand("eval", "run", str(folder), "--baseline", str(report_path), timeout=300)
     assert same.returncode == 0 and "no regression" in same.stdout
     # Plant a regression: the expectation now says the email is a technical one.
     wrong = {**GOOD, "expect": {**GOOD["expect"], "category": "technical", "queue": "engineering"}}  # type: ignore[dict-item]
     regressed = suite(tmp_path / "r", wrong)
-    result = deskhand("eval", str(regressed), "--baseline", str(report_path), timeout=300)
+    result = deskhand("eval", "run", str(regressed), "--baseline", str(report_path), timeout=300)
     assert result.returncode == 1
     assert "regression" in result.stdout and "accuracy.category dropped from 1.000 to 0.000" in result.stdout
 
@@ -110,8 +110,8 @@ def test_bad_suite_input_names_file_line_and_field_and_runs_nothing(
     tmp_path: Path, line: dict[str, Any] | str, message: str
 ) -> None:
     folder = suite(tmp_path / "bad", GOOD, line)
-    result = deskhand("eval", str(folder), timeout=120)
-    assert result.returncode == 2
+    result = deskhand("eval", "run", str(folder), timeout=120)
+    assert result.returncode == 1  # an expected error (config_error), not a usage error
     assert message in " ".join(result.stderr.split()), result.stderr
     assert "evaluating" not in result.stdout
 
@@ -142,7 +142,7 @@ GOLDEN = REPO / "evals" / "golden"
 def test_the_golden_suite_passes_the_gate_against_its_committed_baseline(tmp_path: Path) -> None:
     report_path = tmp_path / "golden.json"
     result = deskhand(
-        "eval", str(GOLDEN), "--json", str(report_path), "--baseline", str(GOLDEN / "baseline.json"), timeout=900
+        "eval", "run", str(GOLDEN), "--json", str(report_path), "--baseline", str(GOLDEN / "baseline.json"), timeout=900
     )
     assert result.returncode == 0, result.stdout[-4000:]
     scores = json.loads(report_path.read_text())["scores"]

@@ -33,7 +33,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
 
 
 def test_serve_imports_neither_the_coordinator_runtime_nor_the_anthropic_sdk() -> None:
-    modules = imported_by("serve", "--help")
+    modules = imported_by("server", "serve", "--help")
     assert "coordinator.runtime" not in modules and "coordinator._worker" not in modules
     assert not {m for m in modules if m.split(".")[0] == "anthropic"}
 

@@ -1,0 +1,67 @@
+"""`deskhand init`: the home's keys, config and server databases, and the tenants loaded into them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from coordinator._home import Home
+from coordinator._tokens import DevKeys
+from coordinator.cli._context import globals_of, out, print_json
+from schemas import TenantFile, load_tenant_file
+
+LOADED_FILE = "tenants-loaded.json"
+"""In the home's data folder: each loaded tenant's digest, so that `init` can say what it changed."""
+
+
+def _digest(tenant: TenantFile) -> str:
+    return hashlib.sha256(tenant.model_dump_json().encode()).hexdigest()
+
+
+def init(
+    ctx: typer.Context,
+    tenants: Annotated[
+        list[Path] | None, typer.Option("--tenants", metavar="FILE", help="Tenant files (YAML) to load; repeatable.")
+    ] = None,
+) -> None:
+    """Create the keys, databases and config, and load tenant files (safe to run again)."""
+    from coordinator.cli import _serve
+
+    options = globals_of(ctx)
+    files = [load_tenant_file(p) for p in tenants or []]  # validate every file before touching anything
+    path = options.home_path
+    home = Home.load(path) if (path / "deskhand.toml").exists() else Home.defaults(path)
+    home = home.with_tenants([f.tenant for f in files])
+    home.save()
+    DevKeys.create(home.keys_dir)
+    _serve.prepare(home, files)
+    record = home.path / "data" / LOADED_FILE
+    before: dict[str, str] = json.loads(record.read_text(encoding="utf-8")) if record.exists() else {}
+    after = {**before, **{f.tenant: _digest(f) for f in files}}
+    record.write_text(json.dumps(after, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tenants_said = {f.tenant: "unchanged" if before.get(f.tenant) == _digest(f) else "loaded" for f in files}
+    if options.json:
+        print_json(
+            {
+                "home": str(home.path),
+                "config": str(home.config_path),
+                "jwks": str(home.jwks_path),
+                "servers": {name: {"url": s.url, "db": s.db} for name, s in home.servers.items()},
+                "tenants": tenants_said,
+            }
+        )
+        return
+    out.print(f"[green]ready[/]: {home.path}")
+    out.print(f"  config  {home.config_path}")
+    out.print(f"  jwks    {home.jwks_path}")
+    for name, server in home.servers.items():
+        out.print(f"  {name:<9} {server.url}  ({server.db})", highlight=False, soft_wrap=True)
+    for tenant, said in tenants_said.items():
+        where = "into every server's database" if said == "loaded" else "(the same file as before)"
+        out.print(f"  {tenant}: {said} {where}", highlight=False, soft_wrap=True)
+    if not files:
+        out.print("  no tenants given: pass --tenants examples/tenants/acme.yaml (repeatable)")

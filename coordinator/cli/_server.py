@@ -1,0 +1,89 @@
+"""`deskhand server serve|list`: run one MCP server, and show the home's servers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from coordinator.cli._context import globals_of, id_table, noun, out, print_json
+from schemas import ConfigError, ServerName
+
+app = noun("The MCP servers: run one, or list the home's.")
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    name: Annotated[ServerName, typer.Argument(metavar="NAME", help="The server to run.", show_default=False)],
+    stdio: Annotated[
+        bool, typer.Option("--stdio", help="Serve on stdin/stdout; the token comes from $DESKHAND_TOKEN.")
+    ] = False,
+    http: Annotated[str | None, typer.Option("--http", metavar="HOST:PORT", help="Serve streamable HTTP.")] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", metavar="URL", help="Database URL (sqlite:///FILE or postgresql://...).")
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            metavar="URL",
+            help="Canonical URL of the MCP endpoint (token audience); "
+            "default: from deskhand.toml, or http://HOST:PORT/mcp.",
+        ),
+    ] = None,
+    jwks: Annotated[
+        str | None, typer.Option("--jwks", metavar="FILE|URL", help="JWKS to trust; default: the home's.")
+    ] = None,
+    issuer: Annotated[
+        str | None, typer.Option("--issuer", metavar="URL", help="Token issuer to trust; default: the home's.")
+    ] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option("--rate", help="Sustained tool calls a second per tenant, then rate_limited (default 50)."),
+    ] = None,
+    burst: Annotated[
+        int | None, typer.Option("--burst", help="Calls a tenant may make at once before --rate applies (default 200).")
+    ] = None,
+) -> None:
+    """Run one MCP server (crm, helpdesk, knowledge, mailbox) over stdio or HTTP."""
+    from coordinator.cli import _serve
+    from coordinator.cli._context import err
+
+    if stdio == (http is not None):
+        raise ConfigError("choose exactly one of --stdio or --http HOST:PORT", field="transport")
+    home = globals_of(ctx).home()
+    config = home.server(name)
+    host, port = "", 0
+    if http is not None:
+        host, _, port_text = http.rpartition(":")
+        if not host or not port_text.isdigit():
+            raise ConfigError(f"--http {http!r}: expected HOST:PORT such as 127.0.0.1:8701", field="http")
+        port = int(port_text)
+        default_url = config.url if config.url.startswith(f"http://{host}:{port}/") else f"http://{host}:{port}/mcp"
+        config = type(config)(config.name, url or default_url, config.db)
+    elif url:
+        config = type(config)(config.name, url, config.db)
+    if db:
+        config = type(config)(config.name, config.url, db)
+    server = _serve.build(config.name, config.db, _serve.boundary_settings(rate, burst))
+    server.create_tables()
+    verifier = _serve.verifier_for(home, config, jwks, issuer)
+    if stdio:
+        _serve.serve_stdio(server, verifier)
+    else:
+        err.print(f"deskhand: {config.name} serving MCP at {config.url}", highlight=False)
+        _serve.serve_http(server, verifier, host, port, config.url)
+
+
+@app.command("list")
+def list_(ctx: typer.Context) -> None:
+    """The home's servers: the URL each is served at (the tokens' audience) and its database."""
+    home = globals_of(ctx).home()
+    if globals_of(ctx).json:
+        print_json([{"name": s.name, "url": s.url, "db": s.db} for s in home.servers.values()])
+        return
+    table = id_table(f"servers of {home.path}", ("name", "url"), ("db",))
+    for server in home.servers.values():
+        table.add_row(server.name, server.url, server.db)
+    out.print(table)
