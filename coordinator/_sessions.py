@@ -16,7 +16,7 @@ from __future__ import annotations
 import ssl
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
@@ -165,7 +165,8 @@ class SessionPool:
                             opening = self._connect(tenant, server, scopes, caller)
                             clients[server] = await stack.enter_async_context(opening)
                         except (OSError, httpx2.TransportError, McpError, ExceptionGroup) as exc:
-                            raise Unavailable(f"cannot reach the {server} MCP server: {exc}", field=server) from exc
+                            why = transport_failure(exc) or str(_leaf(exc)) or type(_leaf(exc)).__name__
+                            raise Unavailable(f"cannot reach the {server} MCP server at {why}", field=server) from exc
                     opened["toolbox"] = await McpToolbox.discover(clients)
                     ready.set()
                     await close.wait()
@@ -199,3 +200,33 @@ def _leaf(exc: BaseException) -> BaseException:
         return exc
     cause = exc.__cause__ or exc.__context__
     return _leaf(cause) if isinstance(cause, BaseExceptionGroup | Unavailable) else exc
+
+
+def exception_leaves(exc: BaseException) -> Iterator[BaseException]:
+    """The exceptions inside (possibly nested) exception groups, and the causes they were raised from."""
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            yield from exception_leaves(inner)
+        return
+    yield exc
+    if exc.__cause__ is not None:
+        yield from exception_leaves(exc.__cause__)
+
+
+def transport_failure(exc: BaseException) -> str | None:
+    """`http://127.0.0.1:8701/mcp: connection refused`-style words for the first transport failure inside `exc`
+    (through exception groups and causes), or None if there is none."""
+    for leaf in exception_leaves(exc):
+        if isinstance(leaf, httpx2.TransportError):
+            try:
+                url = str(leaf.request.url)
+            except RuntimeError:  # an error raised without a request
+                url = "?"
+            if isinstance(leaf, httpx2.ConnectError):
+                why = "connection refused"
+            elif isinstance(leaf, httpx2.TimeoutException):
+                why = "timed out"
+            else:
+                why = str(leaf) or type(leaf).__name__
+            return f"{url}: {why}"
+    return None

@@ -10,10 +10,12 @@ import pytest
 from mcp import Client
 
 from coordinator._registry import load_specialists
-from coordinator._sessions import SessionPool
-from coordinator._tokens import Attribution
-from schemas import ServerName, server_of_scope
+from coordinator._sessions import SessionPool, http_connector
+from coordinator._tokens import Attribution, DevKeys, TokenIssuer
+from coordinator.cli import free_port
+from schemas import ServerName, Unavailable, server_of_scope
 from schemas.tools import crm
+from tests.conftest import ISSUER
 from tests.specialists.harness import World
 
 pytestmark = pytest.mark.anyio
@@ -104,3 +106,15 @@ async def test_a_set_in_use_is_not_closed_by_eviction_or_drop(world: World) -> N
         closed = await counting.closed_count(len(servers_of(TRIAGE)))
         assert {tenant for tenant, _ in closed} == {"acme"}  # closed once released; northwind's stays open
         assert len(pool) == 1
+
+
+async def test_a_server_nobody_listens_on_is_unavailable_naming_the_server_and_its_url(dev_keys: DevKeys) -> None:
+    urls: dict[ServerName, str] = {s: f"http://127.0.0.1:{free_port()}/mcp" for s in servers_of(TRIAGE)}
+    async with SessionPool(http_connector(urls, TokenIssuer(dev_keys, issuer=ISSUER))) as pool:
+        with pytest.raises(Unavailable) as caught:
+            async with pool.session("acme", TRIAGE):
+                pass
+    error, named = caught.value, {str(server): url for server, url in urls.items()}
+    assert error.code == "unavailable" and error.field in named
+    assert f"the {error.field} MCP server at {named[str(error.field)]}: connection refused" in error.message
+    assert "TaskGroup" not in error.message
