@@ -197,7 +197,7 @@ def _start_worker(workers: _Workers, home: Any, db: str, extra: list[str]) -> No
     """One more `deskhand work` process, logging to a file of its own."""
     (home.path / "logs").mkdir(parents=True, exist_ok=True)
     log = home.path / "logs" / f"worker-{sum(1 for _ in (home.path / 'logs').glob('worker-*.log'))}.log"
-    command = [sys.executable, "-m", "coordinator.cli", "work", "--home", str(home.path), "--db", db]
+    command = [sys.executable, "-m", "coordinator.cli", "--home", str(home.path), "work", "--db", db]
     command += ["--model-latency", str(MODEL_LATENCY), "--concurrency", "4", *extra]
     with log.open("wb") as handle:
         process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT)

@@ -264,7 +264,7 @@ class _Workers:
     processes: list[tuple[subprocess.Popen[bytes], Path]] = field(default_factory=list)
 
     def start(self, home: Home, db: str, n: int, model_latency: float) -> None:
-        command = [sys.executable, "-m", "coordinator.cli", "work", "--home", str(home.path), "--db", db]
+        command = [sys.executable, "-m", "coordinator.cli", "--home", str(home.path), "work", "--db", db]
         command += ["--model-latency", str(model_latency)] if model_latency else []
         for index in range(n):
             log = home.path / "logs" / f"worker-{'waiting-' if model_latency else ''}{index}.log"

@@ -201,9 +201,7 @@ class Reader:
         (tmp_path / "tmp").mkdir()
         _copy_checkout(self.root)
         self.env = {**os.environ, "DESKHAND_HOME": str(self.home), "TMPDIR": str(tmp_path / "tmp")}
-        # A wide terminal: today `approvals list` cuts ids short at 80 columns (issue 17 part 3 stops that;
-        # then this line goes, and the guide runs at any width).
-        self.env["COLUMNS"] = "250"
+        self.env["COLUMNS"] = "80"  # ids are printed whole at any width: the guides copy them from the output
         self.env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{self.env['PATH']}"
         self.env.pop("VIRTUAL_ENV", None)
         self.ports: dict[int, int] = {}
@@ -213,6 +211,7 @@ class Reader:
             ["bash", "-ec", script], cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout
         )
         assert done.returncode == 0, f"{script}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        assert "deprecated:" not in done.stderr, f"the guides use today's spellings:\n{done.stderr}"
         return done.stdout
 
     def move_servers_to_free_ports(self) -> None:
