@@ -15,6 +15,8 @@ import pytest
 
 from tests.conftest import REPO
 
+pytestmark = [pytest.mark.bench, pytest.mark.slow]
+
 
 def run_bench(which: str, tmp_path: Path, env: dict[str, str] | None = None) -> tuple[dict[str, Any], str]:
     """`python -m bench WHICH --size tiny`: its report and what it printed (it must exit 0)."""
@@ -139,7 +141,6 @@ def test_the_scale_out_benchmark_reports_throughput_for_each_worker_count_and_no
     assert proof["keys_called_more_than_once"] == 0 and proof["unkeyed_writes"] == 0
 
 
-@pytest.mark.slow
 @pytest.mark.postgres
 def test_the_crash_campaign_loses_no_run_writes_nothing_twice_and_keeps_takeovers_within_the_limit(
     tmp_path: Path, postgres_available: str
