@@ -98,10 +98,24 @@ def postgres_available() -> str:
     return POSTGRES_URL
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that needs PostgreSQL carries the `postgres` mark, so `-m "not postgres"` runs without one."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "postgres_available" in getattr(item, "fixturenames", ()) and item.get_closest_marker("postgres") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError("these tests need PostgreSQL but are not marked postgres: " + ", ".join(unmarked))
+
+
 @pytest.fixture
-def pg_store_url(postgres_available: str) -> Iterable[str]:
+def pg_store_url(request: pytest.FixtureRequest, postgres_available: str) -> Iterable[str]:
     """The URL of a real PostgreSQL database, in a schema of its own that is dropped afterwards."""
     import psycopg
+
+    if request.node.get_closest_marker("postgres") is None:  # reached through getfixturevalue
+        pytest.fail(f"{request.node.nodeid} needs PostgreSQL but is not marked postgres")
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres_available, autocommit=True) as conn:
@@ -110,6 +124,10 @@ def pg_store_url(postgres_available: str) -> Iterable[str]:
     yield f"{postgres_available}{separator}options=-csearch_path%3D{schema}"
     with psycopg.connect(postgres_available, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+ON_POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
+"""The PostgreSQL param of a fixture that runs on both databases: marked, so `-m "not postgres"` leaves it out."""
 
 
 @pytest.fixture
@@ -122,7 +140,7 @@ def postgres_db(pg_store_url: str) -> Iterable[Database]:
         db.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", ON_POSTGRES])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each test that takes `store_url` runs on a SQLite file and on a PostgreSQL schema of its own."""
     if request.param == "sqlite":
@@ -131,7 +149,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", ON_POSTGRES])
 def db(request: pytest.FixtureRequest) -> Database:
     """Each test that takes `db` runs on SQLite and on PostgreSQL."""
     name = "sqlite_db" if request.param == "sqlite" else "postgres_db"

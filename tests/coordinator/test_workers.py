@@ -92,6 +92,7 @@ def written_once(home: Home, tickets: list[str]) -> None:
         assert drafts[row.id] <= 1, row.id
 
 
+@pytest.mark.postgres
 async def test_two_worker_processes_share_the_work_and_no_run_is_processed_twice(
     served: Home, pg_store_url: str, tenants: list[TenantFile]
 ) -> None:
@@ -123,6 +124,7 @@ def mid_run(store: Store, run_ids: list[str]) -> bool:
     )
 
 
+@pytest.mark.postgres
 async def test_a_worker_killed_mid_run_loses_its_lease_and_another_finishes_writing_once(
     served: Home, pg_store_url: str, tenants: list[TenantFile]
 ) -> None:
@@ -150,6 +152,7 @@ async def test_a_worker_killed_mid_run_loses_its_lease_and_another_finishes_writ
     written_once(served, [e.message_id for _, e in items if e.message_id])
 
 
+@pytest.mark.postgres
 async def test_a_worker_told_to_stop_finishes_what_it_holds_and_gives_the_rest_back(
     served: Home, pg_store_url: str, tenants: list[TenantFile]
 ) -> None:

@@ -15,7 +15,7 @@ from schemas import TenantFile
 from tests.conftest import POSTGRES_URL, Issuer, connect
 from tests.mcp_servers.helpers import error_code, ok, seeded
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 
 
 def drop_connections(db: Database) -> None:
