@@ -1,4 +1,7 @@
-"""`deskhand eval`: suites in the documented format, scores, the regression gate, and bad input."""
+"""Evaluation: suites in the documented format, scores, the regression gate, and bad input.
+
+One test runs `deskhand eval` as a user does; the rest call `coordinator.eval` in this process.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +11,16 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
-from coordinator.eval import gate, load_suite
+from coordinator.eval import FaultInjector, Probe, gate, load_suite, report, run_suite
+from coordinator.models import OfflineModel
+from coordinator.store import Store
 from schemas import ConfigError
-from tests.conftest import EXAMPLE_TENANTS, REPO
+from tests.conftest import EXAMPLE_TENANTS, REPO, Issuer
 from tests.coordinator.cli_helpers import deskhand
+from tests.specialists.harness import World
 
 GOOD = {
     "id": "s-1",
@@ -55,6 +62,26 @@ def suite(folder: Path, *lines: dict[str, Any] | str) -> Path:
     return folder
 
 
+async def evaluate(folder: Path, workspace: Path, issuer: Issuer) -> dict[str, Any]:
+    """The suite in `folder` run through the coordinator and the four servers in memory, faults injected
+    at each server's boundary, as `deskhand eval` runs it: its report."""
+    suite = load_suite(folder)
+    await anyio.Path(workspace).mkdir()
+    world = World.build(workspace, suite.tenants, issuer)
+    probe = Probe()
+    store = Store(f"sqlite:///{workspace / 'coordinator.db'}")
+
+    def connect(tenant: str, server: Any, scopes: list[str], caller: Any = None) -> Any:
+        return world.connect(tenant, server, scopes, caller, middleware=[FaultInjector(probe, server)])
+
+    try:
+        results = await run_suite(suite, connect, probe, store=store, model=OfflineModel())
+    finally:
+        store.dispose()
+        world.dispose()
+    return report(results, "offline")
+
+
 def test_a_suite_written_elsewhere_runs_and_writes_its_report(tmp_path: Path) -> None:
     folder = suite(tmp_path / "my-suite", GOOD, DEGRADED)
     report_path = tmp_path / "report.json"
@@ -66,18 +93,19 @@ def test_a_suite_written_elsewhere_runs_and_writes_its_report(tmp_path: Path) ->
     assert report["scores"]["unsafe_actions"] == 0 and report["scores"]["faults_injected"] >= 1
 
 
-def test_the_gate_fails_on_a_planted_regression_and_passes_without_one(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_the_gate_fails_on_a_planted_regression_and_passes_without_one(tmp_path: Path, issuer: Issuer) -> None:
     folder = suite(tmp_path / "s", GOOD)
-    report_path = tmp_path / "now.json"
-    assert deskhand("eval", "run", str(folder), "--json", str(report_path), timeout=300).returncode == 0
-    same = deskhand("eval", "run", str(folder), "--baseline", str(report_path), timeout=300)
-    assert same.returncode == 0 and "no regression" in same.stdout
+    baseline = (await evaluate(folder, tmp_path / "first", issuer))["scores"]
+    assert baseline["accuracy.category"] == 1.0
+    assert gate((await evaluate(folder, tmp_path / "again", issuer))["scores"], baseline, 0.02) == []
     # Plant a regression: the expectation now says the email is a technical one.
     wrong = {**GOOD, "expect": {**GOOD["expect"], "category": "technical", "queue": "engineering"}}  # type: ignore[dict-item]
-    regressed = suite(tmp_path / "r", wrong)
-    result = deskhand("eval", "run", str(regressed), "--baseline", str(report_path), timeout=300)
-    assert result.returncode == 1
-    assert "regression" in result.stdout and "accuracy.category dropped from 1.000 to 0.000" in result.stdout
+    regressed = (await evaluate(suite(tmp_path / "r", wrong), tmp_path / "regressed", issuer))["scores"]
+    assert gate(regressed, baseline, 0.02) == [
+        "accuracy.category dropped from 1.000 to 0.000 (tolerance 0.020)",
+        "accuracy.queue dropped from 1.000 to 0.000 (tolerance 0.020)",
+    ]
 
 
 def test_the_gate_fails_on_any_unsafe_action() -> None:
@@ -88,32 +116,37 @@ def test_the_gate_fails_on_any_unsafe_action() -> None:
 
 
 @pytest.mark.parametrize(
-    ("line", "message"),
+    ("line", "field", "what"),
     [
-        ("{not json", "scenarios.jsonl:2: not valid JSON"),
-        ({**GOOD, "id": "x", "tenant": "globex"}, "scenarios.jsonl:2: tenant: 'globex' has no file"),
+        ("{not json", None, "not valid JSON"),
+        ({**GOOD, "id": "x", "tenant": "globex"}, "tenant", "'globex' has no file"),
         (
             {**GOOD, "id": "x", "expect": {"tools_called": ["crm.delete_everything"]}},
-            "scenarios.jsonl:2: expect.tools_called",
+            "expect.tools_called",
+            "Value error, unknown tool",
         ),
-        ({**GOOD, "id": "x", "email": {"subject": "s", "body": "b"}}, "scenarios.jsonl:2: email.from: Field required"),
+        ({**GOOD, "id": "x", "email": {"subject": "s", "body": "b"}}, "email.from", "Field required"),
         (
             {**GOOD, "id": "x", "faults": [{"server": "crm", "tool": "nope", "error": "timeout"}]},
-            "scenarios.jsonl:2: faults.0.tool: 'crm.nope' is not a tool",
+            "faults.0.tool",
+            "'crm.nope' is not a tool",
         ),
-        ({**GOOD, "id": "x", "expect": {"category": "astrology"}}, "scenarios.jsonl:2: expect.category: 'astrology'"),
-        (GOOD, "scenarios.jsonl:2: id: 's-1' is used twice"),
-        ({**GOOD, "id": "x", "expect": {"mood": "happy"}}, "scenarios.jsonl:2: expect.mood: Extra inputs"),
+        ({**GOOD, "id": "x", "expect": {"category": "astrology"}}, "expect.category", "'astrology'"),
+        (GOOD, "id", "'s-1' is used twice"),
+        ({**GOOD, "id": "x", "expect": {"mood": "happy"}}, "expect.mood", "Extra inputs"),
     ],
 )
-def test_bad_suite_input_names_file_line_and_field_and_runs_nothing(
-    tmp_path: Path, line: dict[str, Any] | str, message: str
+def test_bad_suite_input_names_file_line_and_field_before_anything_runs(
+    tmp_path: Path, line: dict[str, Any] | str, field: str | None, what: str
 ) -> None:
+    """The whole suite is checked when it is loaded, so a bad line stops it before its first scenario runs."""
     folder = suite(tmp_path / "bad", GOOD, line)
-    result = deskhand("eval", "run", str(folder), timeout=120)
-    assert result.returncode == 1  # an expected error (config_error), not a usage error
-    assert message in " ".join(result.stderr.split()), result.stderr
-    assert "evaluating" not in result.stdout
+    with pytest.raises(ConfigError) as refused:
+        load_suite(folder)
+    assert refused.value.code == "config_error" and refused.value.field == field
+    # what the user reads: the file and line, then the field, then what is wrong with it
+    named = f"{folder / 'scenarios.jsonl'}:2: " + (f"{field}: " if field else "")
+    assert str(refused.value).startswith(named + what), str(refused.value)
 
 
 def test_a_suite_toml_runs_the_suite_on_tenant_files_kept_elsewhere(tmp_path: Path) -> None:
@@ -138,12 +171,11 @@ def test_a_suite_toml_that_names_no_folder_is_a_config_error(tmp_path: Path, man
 GOLDEN = REPO / "evals" / "golden"
 
 
+@pytest.mark.slow
+@pytest.mark.anyio
 @pytest.mark.skipif(not (GOLDEN / "baseline.json").exists(), reason="the golden suite's baseline is not committed yet")
-def test_the_golden_suite_passes_the_gate_against_its_committed_baseline(tmp_path: Path) -> None:
-    report_path = tmp_path / "golden.json"
-    result = deskhand(
-        "eval", "run", str(GOLDEN), "--json", str(report_path), "--baseline", str(GOLDEN / "baseline.json"), timeout=900
-    )
-    assert result.returncode == 0, result.stdout[-4000:]
-    scores = json.loads(report_path.read_text())["scores"]
+async def test_the_golden_suite_passes_the_gate_against_its_committed_baseline(tmp_path: Path, issuer: Issuer) -> None:
+    scores = (await evaluate(GOLDEN, tmp_path / "golden", issuer))["scores"]
     assert scores["scenarios"] >= 60 and scores["unsafe_actions"] == 0
+    baseline = json.loads((GOLDEN / "baseline.json").read_text(encoding="utf-8"))["scores"]
+    assert gate(scores, baseline, 0.02) == []

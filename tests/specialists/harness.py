@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mcp import Client
+from mcp.server.context import ServerMiddleware
 
 from coordinator._registry import load_specialists
 from coordinator._sessions import Connect, SessionPool
@@ -65,10 +66,16 @@ class World:
 
     @asynccontextmanager
     async def connect(
-        self, tenant: str, server: ServerName, scopes: list[str], caller: Attribution | None = None
+        self,
+        tenant: str,
+        server: ServerName,
+        scopes: list[str],
+        caller: Attribution | None = None,
+        *,
+        middleware: Sequence[ServerMiddleware[Any]] = (),
     ) -> AsyncIterator[Client]:
         """An in-memory MCP client to `server` for `tenant` with `scopes` (the coordinator's `Connect`), its token
-        attributed to `caller` when given."""
+        attributed to `caller` when given, `middleware` running inside the server's guard."""
         token = (
             self.issuer.token(tenant, scopes)
             if caller is None
@@ -82,7 +89,7 @@ class World:
                 actor=caller.actor,
             )
         )
-        mcp = await self.servers[server].in_memory(self.issuer.verifier(), token)
+        mcp = await self.servers[server].in_memory(self.issuer.verifier(), token, middleware=middleware)
         async with Client(mcp) as client:
             yield client
 
