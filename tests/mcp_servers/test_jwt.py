@@ -19,7 +19,6 @@ from starlette.routing import Route
 
 from coordinator import DevKeys, TokenIssuer
 from mcp_servers.kit import JwksUrl, JwtVerifier, KeySet, TokenRefused
-from schemas import Unauthenticated
 from tests.conftest import AUDIENCE, ISSUER, Issuer
 
 pytestmark = pytest.mark.anyio
@@ -51,17 +50,17 @@ async def test_expired_token_is_refused_even_after_it_was_cached(dev_keys: DevKe
     dead = jwt.encode(
         {**claims, "exp": now - 60}, dev_keys.private_key, algorithm="EdDSA", headers={"kid": dev_keys.kid}
     )
-    with pytest.raises(Unauthenticated) as info:
+    with pytest.raises(TokenRefused) as info:
         await verifier.verify(dead)
-    assert "expired" in info.value.message
+    assert (info.value.code, info.value.reason) == ("unauthenticated", "expired")
 
 
 async def test_unknown_key_id_is_refused(issuer: Issuer, tmp_path: Path) -> None:
     stranger = DevKeys.create(tmp_path / "other")
     token = TokenIssuer(stranger, issuer=ISSUER).mint(tenant="acme", scopes=["crm:read"], audience=AUDIENCE)
-    with pytest.raises(Unauthenticated) as info:
+    with pytest.raises(TokenRefused) as info:
         await issuer.verifier().verify(token)
-    assert "key id" in info.value.message
+    assert (info.value.code, info.value.reason) == ("unauthenticated", "unknown_key")
 
 
 @pytest.mark.parametrize(

@@ -93,16 +93,19 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     path = write(tmp_path, "tenant: acme\npolicy: [unclosed\n")
     with pytest.raises(ConfigError) as info:
         load_tenant_file(path)
-    assert str(path) in info.value.message and "line" in info.value.message
+    assert info.value.code == "config_error"
+    assert str(path) in info.value.message and "line" in info.value.message  # names the file and the line
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_tenant_file(tmp_path / "nope.yaml")
-    assert "nope.yaml" in info.value.message
+    assert info.value.code == "config_error"
+    assert "nope.yaml" in info.value.message  # names the file
 
 
 def test_a_list_instead_of_a_mapping_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_tenant_file(write(tmp_path, "- tenant: acme\n"))
-    assert "expected a mapping" in info.value.message
+    assert info.value.code == "config_error"
+    assert "expected a mapping" in info.value.message  # says what was expected

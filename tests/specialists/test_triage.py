@@ -103,5 +103,6 @@ async def test_budget_runs_out_before_the_call_that_would_overrun(world: World) 
     async with world.context(triage, "acme", OfflineModel(), budget=Budget(tool_calls=2)) as ctx:
         with pytest.raises(BudgetExhausted) as info:
             await triage.run(email, ctx)
-    assert "tool call budget of 2" in info.value.message
+    assert info.value.code == "budget_exhausted"
+    assert "tool call budget of 2" in info.value.message  # which budget
     assert ctx.budget.used_tool_calls == 2 and ctx.budget.used_iterations == 0
