@@ -1,4 +1,6 @@
-"""Workers as real processes on PostgreSQL, a worker killed mid-run, and a server that goes away."""
+"""Workers as real processes on PostgreSQL, a worker killed mid-run, and a server that goes away.
+
+The fast loop keeps one worker-process test (a worker killed mid-run); the others are slow."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from mcp_servers.helpdesk import DraftRow, NoteRow, TicketRow
 from mcp_servers.kit import Database
 from schemas import InboundEmail, TenantFile
 from tests.coordinator.cli_helpers import ACME, DESKHAND, NORTHWIND, init_on_free_ports
+from tests.coordinator.http_servers import serving
 from tests.specialists.harness import World
 
 pytestmark = pytest.mark.anyio
@@ -36,9 +39,10 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
-    """A home with both tenants, its four servers running as processes on free ports."""
+    """A home with both tenants, its four servers on free ports (in a thread here: the workers are the
+    processes these tests are about)."""
     home = init_on_free_ports(tmp_path_factory.mktemp("home"), ACME, NORTHWIND)
-    with running_servers(home):
+    with serving(home):
         yield home
 
 
@@ -92,6 +96,7 @@ def written_once(home: Home, tickets: list[str]) -> None:
         assert drafts[row.id] <= 1, row.id
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 async def test_two_worker_processes_share_the_work_and_no_run_is_processed_twice(
     served: Home, pg_store_url: str, tenants: list[TenantFile]
@@ -152,6 +157,7 @@ async def test_a_worker_killed_mid_run_loses_its_lease_and_another_finishes_writ
     written_once(served, [e.message_id for _, e in items if e.message_id])
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 async def test_a_worker_told_to_stop_finishes_what_it_holds_and_gives_the_rest_back(
     served: Home, pg_store_url: str, tenants: list[TenantFile]

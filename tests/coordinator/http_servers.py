@@ -1,0 +1,63 @@
+"""A home's four MCP servers over real HTTP, served from a thread of the test process.
+
+For tests whose point is another process (a worker killed, a worker told to stop), not the servers':
+each server listens on its home URL's port before the thread starts (connections wait in the backlog,
+so there is no start-up to wait for), trusts the home's keys as `deskhand serve` does, and writes the
+home's databases.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+import anyio
+import uvicorn
+
+from coordinator import Home
+from mcp_servers import crm, helpdesk, knowledge, mailbox
+from mcp_servers.kit import Database, JwtVerifier, KeySet
+
+MODULES = {"crm": crm, "helpdesk": helpdesk, "knowledge": knowledge, "mailbox": mailbox}
+
+
+@contextmanager
+def serving(home: Home) -> Iterator[None]:
+    """Serve every server of `home` (already initialised) at its URL until the block ends."""
+    keys = KeySet.from_file(home.jwks_path)
+    servers: list[tuple[uvicorn.Server, socket.socket]] = []
+    databases: list[Database] = []
+    try:
+        for name, config in home.servers.items():
+            database = Database(config.db)
+            databases.append(database)
+            server = MODULES[name].build_server(database)
+            app = server.http_app(JwtVerifier(keys, issuer=home.issuer, audience=config.url), resource_url=config.url)
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            address = urlsplit(config.url)
+            sock.bind((address.hostname or "127.0.0.1", address.port or 80))
+            sock.listen(128)
+            servers.append((uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on")), sock))
+
+        async def main() -> None:
+            async with anyio.create_task_group() as tg:
+                for server, sock in servers:
+                    tg.start_soon(lambda s=server, k=sock: s.serve(sockets=[k]))
+
+        thread = threading.Thread(target=anyio.run, args=(main,), name="http-servers")
+        thread.start()
+        try:
+            yield
+        finally:
+            for server, _ in servers:
+                server.should_exit = True
+            thread.join()
+    finally:
+        for _, sock in servers:
+            sock.close()
+        for database in databases:
+            database.dispose()
