@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator, Iterable
 from contextlib import ExitStack, asynccontextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
@@ -27,7 +26,6 @@ from coordinator import (
     UnreachableAs503,
 )
 from coordinator._toolbox import McpToolbox
-from coordinator.cli._processes import free_port, running_servers
 from mcp_servers import crm as crm_server
 from mcp_servers.kit import BoundarySettings, Database
 from schemas import (
@@ -47,7 +45,8 @@ from schemas import (
 from schemas.tools import crm
 from specialists.kit import Toolbox, call
 from tests.conftest import Issuer
-from tests.coordinator.cli_helpers import ACME, deskhand
+from tests.coordinator.cli_helpers import ACME
+from tests.coordinator.homes import initialised, serving
 from tests.mcp_servers.helpers import seeded
 from tests.specialists.harness import World
 
@@ -467,22 +466,12 @@ async def test_one_breaker_per_server_is_shared_by_every_toolbox_that_reaches_it
     assert reached.calls == 0  # the open circuit answered for the server
 
 
-# -- a real server process that stops and comes back --------------------------------------------
+# -- a real HTTP server that stops and comes back --------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
-    path = tmp_path_factory.mktemp("home")
-    result = deskhand("init", "--home", str(path), "--tenants", ACME)
-    assert result.returncode == 0, result.stderr
-    config = Home.load(path)
-    moved = Home(
-        config.path,
-        config.issuer,
-        {name: replace(s, url=f"http://127.0.0.1:{free_port()}/mcp") for name, s in config.servers.items()},
-    )
-    moved.save()
-    return moved
+    return initialised(tmp_path_factory.mktemp("home"), ACME)
 
 
 @asynccontextmanager
@@ -504,7 +493,7 @@ async def test_breaker_opens_when_a_real_server_stops_and_closes_when_it_is_back
     breakers: dict[str, CircuitBreaker] = {}
     with ExitStack() as everything:
         first = everything.enter_context(ExitStack())
-        first.enter_context(running_servers(home, only=["crm"]))
+        first.enter_context(serving(home, only=["crm"]))
         async with http_client(url, token) as client:
             reached = Scripted(await McpToolbox.discover({"crm": client}))
             toolbox = BreakerToolbox(
@@ -514,7 +503,7 @@ async def test_breaker_opens_when_a_real_server_stops_and_closes_when_it_is_back
             )
             assert (await find(toolbox)).customer is not None
 
-            first.close()  # the server process stops (SIGINT) and its port refuses connections
+            first.close()  # the server stops and its port refuses connections
             for _ in range(2):
                 with pytest.raises(Unavailable) as caught:
                     await find(toolbox)
@@ -525,7 +514,7 @@ async def test_breaker_opens_when_a_real_server_stops_and_closes_when_it_is_back
             assert (caught.value.code, caught.value.field, caught.value.retry_after) == ("unavailable", "crm", 10)
             assert reached.calls == 5  # the open circuit answered, the server was not tried
 
-            everything.enter_context(running_servers(home, only=["crm"]))  # back, on the same port
+            everything.enter_context(serving(home, only=["crm"]))  # back, on the same port
             with pytest.raises(Unavailable) as caught:
                 await find(toolbox)  # still open until the reset time has passed
             assert caught.value.retry_after == 10 and reached.calls == 5
