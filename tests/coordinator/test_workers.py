@@ -9,7 +9,7 @@ import signal
 import subprocess
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
@@ -120,6 +120,17 @@ async def test_two_worker_processes_share_the_work_and_no_run_is_processed_twice
     written_once(served, [e.message_id for _, e in items if e.message_id])
 
 
+async def while_alive(process: subprocess.Popen[bytes], condition: Callable[[], bool]) -> None:
+    """Wait until `condition()` holds, as long as `process` lives: if it exits first, fail at once with its
+    stderr (the ceiling is for a process alive but stuck)."""
+    with anyio.fail_after(300):
+        while not condition():
+            if process.poll() is not None:
+                _, err = process.communicate()
+                pytest.fail(f"the worker exited (code {process.returncode}) first:\n{err.decode()[-3000:]}")
+            await anyio.sleep(0.02)  # polling another process's state
+
+
 def mid_run(store: Store, run_ids: list[str]) -> bool:
     """A handoff past triage is claimed: the worker is in the middle of a run."""
     return any(
@@ -138,9 +149,7 @@ async def test_a_worker_killed_mid_run_loses_its_lease_and_another_finishes_writ
     store = Store(pg_store_url)
     first = worker(served, pg_store_url, "--lease", "3")
     try:
-        with anyio.fail_after(120):
-            while not mid_run(store, run_ids):  # noqa: ASYNC110 - polling another process's state
-                await anyio.sleep(0.02)
+        await while_alive(first, lambda: mid_run(store, run_ids))
     finally:
         first.send_signal(signal.SIGKILL)
         first.communicate()
@@ -169,9 +178,7 @@ async def test_a_worker_told_to_stop_finishes_what_it_holds_and_gives_the_rest_b
     store = Store(pg_store_url)
     first = worker(served, pg_store_url)  # a long lease (60 s): a handoff left claimed would stall the rest
     try:
-        with anyio.fail_after(120):
-            while not mid_run(store, run_ids):  # noqa: ASYNC110 - polling another process's state
-                await anyio.sleep(0.02)
+        await while_alive(first, lambda: mid_run(store, run_ids))
         first.send_signal(signal.SIGINT)
         _, err = first.communicate(timeout=60)
         assert first.returncode == 0, err.decode()[-3000:]
