@@ -157,11 +157,22 @@ def db(request: pytest.FixtureRequest) -> Database:
     return database
 
 
-@pytest.fixture
-def world(tmp_path: Path, tenants: list[TenantFile], issuer: Issuer) -> Iterable[object]:
-    """The four reference servers with both example tenants (see tests/specialists/harness.py)."""
+@pytest.fixture(scope="session")
+def world_template(tmp_path_factory: pytest.TempPathFactory, tenants: list[TenantFile], dev_keys: DevKeys) -> Path:
+    """The four servers' databases, created and seeded with both example tenants once a session."""
     from tests.specialists.harness import World
 
-    built = World.build(tmp_path, tenants, issuer)
+    folder = tmp_path_factory.mktemp("world-template")
+    World.build(folder, tenants, Issuer(dev_keys)).dispose()
+    return folder
+
+
+@pytest.fixture
+def world(tmp_path: Path, tenants: list[TenantFile], issuer: Issuer, world_template: Path) -> Iterable[object]:
+    """The four reference servers with both example tenants, each test on its own copy of their databases
+    (see tests/specialists/harness.py)."""
+    from tests.specialists.harness import World
+
+    built = World.copied(world_template, tmp_path, tenants, issuer)
     yield built
     built.dispose()
