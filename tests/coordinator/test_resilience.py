@@ -45,8 +45,8 @@ from schemas import (
 from schemas.tools import crm
 from specialists.kit import Toolbox, call
 from tests.conftest import Issuer
-from tests.coordinator.cli_helpers import ACME
-from tests.coordinator.homes import initialised, serving
+from tests.coordinator.cli_helpers import ACME, init_on_free_ports
+from tests.coordinator.http_servers import serving
 from tests.mcp_servers.helpers import seeded
 from tests.specialists.harness import World
 
@@ -471,7 +471,7 @@ async def test_one_breaker_per_server_is_shared_by_every_toolbox_that_reaches_it
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
-    return initialised(tmp_path_factory.mktemp("home"), ACME)
+    return init_on_free_ports(tmp_path_factory.mktemp("home"), ACME)
 
 
 @asynccontextmanager

@@ -12,8 +12,7 @@ import pytest
 from coordinator import Home
 from coordinator.cli._processes import running_servers
 from schemas import ConfigError
-from tests.coordinator.cli_helpers import ACME
-from tests.coordinator.homes import initialised
+from tests.coordinator.cli_helpers import ACME, init_on_free_ports
 
 
 def imported_by(*args: str) -> set[str]:
@@ -30,7 +29,7 @@ def imported_by(*args: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
-    return initialised(tmp_path_factory.mktemp("home"), ACME)
+    return init_on_free_ports(tmp_path_factory.mktemp("home"), ACME)
 
 
 def test_serve_imports_neither_the_coordinator_runtime_nor_the_anthropic_sdk() -> None:

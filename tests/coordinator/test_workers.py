@@ -30,8 +30,8 @@ from coordinator.store import HandoffRow, Store
 from mcp_servers.helpdesk import DraftRow, NoteRow, TicketRow
 from mcp_servers.kit import Database
 from schemas import InboundEmail, TenantFile
-from tests.coordinator.cli_helpers import ACME, DESKHAND, NORTHWIND
-from tests.coordinator.homes import initialised, serving
+from tests.coordinator.cli_helpers import ACME, DESKHAND, NORTHWIND, init_on_free_ports
+from tests.coordinator.http_servers import serving
 from tests.specialists.harness import World
 
 pytestmark = pytest.mark.anyio
@@ -41,7 +41,7 @@ pytestmark = pytest.mark.anyio
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     """A home with both tenants, its four servers on free ports (in a thread here: the workers are the
     processes these tests are about)."""
-    home = initialised(tmp_path_factory.mktemp("home"), ACME, NORTHWIND)
+    home = init_on_free_ports(tmp_path_factory.mktemp("home"), ACME, NORTHWIND)
     with serving(home):
         yield home
 
@@ -202,7 +202,7 @@ async def test_a_worker_told_to_stop_finishes_what_it_holds_and_gives_the_rest_b
 
 @pytest.fixture
 async def outage_home(tmp_path: Path) -> AsyncIterator[Home]:
-    home = initialised(tmp_path, ACME)
+    home = init_on_free_ports(tmp_path, ACME)
     yield home
 
 

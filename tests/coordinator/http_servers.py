@@ -1,5 +1,5 @@
-"""Homes for tests whose point is not the `deskhand` process: made by `deskhand init` run in this process
-(Typer's runner), and their four MCP servers over real HTTP, served from a thread of this process.
+"""A home's MCP servers over real HTTP, served from a thread of the test process: for tests whose point is
+not the server processes (a worker killed, a server that stops and comes back).
 
 Each server listens on its home URL's port before the thread starts (connections wait in the backlog,
 so there is no start-up to wait for), trusts the home's keys as `deskhand serve` does, and writes the
@@ -12,38 +12,16 @@ import socket
 import threading
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import anyio
 import uvicorn
-from typer.testing import CliRunner
 
-from coordinator import Home, ServerConfig
-from coordinator.cli import app
+from coordinator import Home
 from mcp_servers import crm, helpdesk, knowledge, mailbox
 from mcp_servers.kit import Database, JwtVerifier, KeySet
 
 MODULES = {"crm": crm, "helpdesk": helpdesk, "knowledge": knowledge, "mailbox": mailbox}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def initialised(path: Path, *tenant_files: str) -> Home:
-    """`deskhand init --home PATH --tenants FILE...`, in this process, the servers moved to free ports."""
-    done = CliRunner().invoke(app, ["init", "--home", str(path), *(a for f in tenant_files for a in ("--tenants", f))])
-    assert done.exit_code == 0, done.output
-    home = Home.load(path)
-    home = home.with_servers(
-        {n: ServerConfig(n, f"http://127.0.0.1:{free_port()}/mcp", s.db) for n, s in home.servers.items()}
-    )
-    home.save()
-    return home
 
 
 @contextmanager
