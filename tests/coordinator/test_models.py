@@ -35,7 +35,8 @@ def test_the_anthropic_backend_is_built_from_the_environment(monkeypatch: pytest
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     with pytest.raises(ConfigError) as caught:
         build_model("anthropic")
-    assert "ANTHROPIC_API_KEY" in caught.value.message
+    assert caught.value.code == "config_error"
+    assert "ANTHROPIC_API_KEY" in caught.value.message  # names what to set
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
     assert isinstance(build_model("anthropic"), AnthropicModel)
