@@ -45,3 +45,12 @@ def test_scripts_check_passes() -> None:
     )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     assert "scripts/check: all steps passed" in result.stdout
+
+
+def test_every_package_is_installed() -> None:
+    """pyproject.toml names its packages (the examples are mapped to `deskhand_examples`): a new one must be listed."""
+    import tomllib
+
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(REPO).parts) for top in PACKAGES for p in (REPO / top).rglob("__init__.py")}
+    assert found - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"

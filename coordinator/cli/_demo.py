@@ -5,8 +5,8 @@ started as separate processes over HTTP on 127.0.0.1, every inbox message of bot
 through the coordinator (triage → drafting → compliance → crm_writer) by concurrent workers with a
 progress bar, then a summary: one row per email, totals, and the approvals waiting for a person.
 
-The example tenants and inbox ship with the package (`examples/`, package data), so the demo runs from any
-directory.
+The example tenants and inbox ship with the package (`examples/`, installed as `deskhand_examples`), so the
+demo runs from any directory.
 """
 
 from __future__ import annotations
@@ -183,13 +183,14 @@ def run_demo(
 
 
 def examples_dir() -> Path:
-    """The example tenants and inbox: the `examples` package data, installed with deskhand (editable or not).
+    """The example tenants and inbox: examples/ of the repository, installed with deskhand as the data-only
+    package `deskhand_examples` (editable or not).
 
     Found through the namespace package's path rather than `importlib.resources`, which on Python 3.11 cannot
     read a namespace package of an editable install."""
-    import examples
+    import deskhand_examples  # type: ignore[import-not-found]  # data only: no module for mypy to read
 
-    for entry in examples.__path__:
+    for entry in deskhand_examples.__path__:
         if (Path(entry) / "tenants").is_dir():
             return Path(entry)
     raise ConfigError("the example tenants are not installed with deskhand: pass --tenants FILE (twice)")
