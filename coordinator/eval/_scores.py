@@ -55,9 +55,13 @@ def scores(results: list[ScenarioResult]) -> dict[str, Any]:
 
 
 def report(results: list[ScenarioResult], model: str) -> dict[str, Any]:
+    """The JSON report: the suite's scores, the same per tenant (a business judges on its own mail), and
+    every failing scenario with its reasons."""
+    tenants = sorted({r.scenario.tenant for r in results})
     return {
         "model": model,
         "scores": scores(results),
+        "by_tenant": {t: scores([r for r in results if r.scenario.tenant == t]) for t in tenants},
         "failures": [
             {"id": r.scenario.id, "tenant": r.scenario.tenant, "run_id": r.run_id, "reasons": r.failures}
             for r in results

@@ -91,6 +91,9 @@ def test_a_suite_written_elsewhere_runs_and_writes_its_report(tmp_path: Path) ->
     report = json.loads(report_path.read_text())
     assert report["scores"]["scenarios"] == 2 and report["scores"]["passed"] == 2, report["failures"]
     assert report["scores"]["unsafe_actions"] == 0 and report["scores"]["faults_injected"] >= 1
+    by_tenant = report["by_tenant"]  # each business's own scores beside the suite's
+    assert sorted(by_tenant) == ["acme", "northwind"] and all(s["scenarios"] == 1 for s in by_tenant.values())
+    assert by_tenant["northwind"]["faults_injected"] >= 1 and by_tenant["acme"]["faults_injected"] == 0
 
 
 @pytest.mark.anyio
