@@ -3,11 +3,12 @@
 Finds the customer and their history over MCP, asks the model to classify (`triage.classify`;
 offline: TF-IDF similarity to the policy's categories), adds the injection signals found in code
 (hidden and disguised text included) to the model's, then applies the policy's priority and
-escalation rules in code. Scopes: crm:read, helpdesk:read.
+escalation rules in code: an escalating category that reads nearly as close as the chosen one escalates too,
+and so does a follow-up that points to earlier mail without saying what is wrong. Scopes: crm:read, helpdesk:read.
 """
 
 from specialists.triage._classify import CLASSIFY, ClassifyRequest, classify_offline
-from specialists.triage._rules import escalation_reasons, priority_for
+from specialists.triage._rules import escalation_reasons, priority_for, vague_follow_up
 from specialists.triage._specialist import TriageSpecialist, specialist
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "escalation_reasons",
     "priority_for",
     "specialist",
+    "vague_follow_up",
 ]

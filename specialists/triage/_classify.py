@@ -79,9 +79,14 @@ def _profiles(categories: list[Category]) -> _Profiles:
     return profiles
 
 
-def classify_offline(request: ClassifyRequest, policy: Policy) -> Classification:
+def similarities(email: InboundEmail, policy: Policy) -> dict[str, float]:
+    """How close the email reads to each of the policy's categories (the offline engine's evidence),
+    by category name, in the policy's order."""
     profiles = _profiles(policy.categories)
-    email = request.email
+    return dict(zip(profiles.names, _scores(profiles, email)[1], strict=True))
+
+
+def _scores(profiles: _Profiles, email: InboundEmail) -> tuple[dict[str, float], list[float]]:
     text = f"{email.subject}\n{email.subject}\n{email.body}"
     query = profiles._weights(Counter(tokens(text)))
     lowered = text.casefold()
@@ -90,6 +95,14 @@ def classify_offline(request: ClassifyRequest, policy: Policy) -> Classification
         similarity = sum(weight * vector.get(term, 0.0) for term, weight in query.items())
         similarity += PHRASE_BONUS * sum(1 for phrase in phrases if phrase in lowered)
         scores.append(similarity)
+    return query, scores
+
+
+def classify_offline(request: ClassifyRequest, policy: Policy) -> Classification:
+    profiles = _profiles(policy.categories)
+    email = request.email
+    lowered = f"{email.subject}\n{email.subject}\n{email.body}".casefold()
+    query, scores = _scores(profiles, email)
     best = max(range(len(scores)), key=lambda i: (scores[i], -i))
     top = max(scores)
     exps = [math.exp((s - top) / TEMPERATURE) for s in scores]

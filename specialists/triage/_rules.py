@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from schemas import Category, Classification, InboundEmail, Plan, Policy, Priority
+from specialists.kit import tokens
+from specialists.triage._classify import similarities
 
 
 def priority_for(
@@ -31,15 +35,84 @@ def priority_for(
     raise AssertionError("a validated policy always ends with a default rule")  # pragma: no cover
 
 
-def escalation_reasons(classification: Classification, category: Category | None, policy: Policy) -> list[str]:
+GUARD_SHARE = 0.7
+"""An escalating category whose evidence reaches this share of the chosen category's goes to a person too:
+confusing two ordinary categories is a quality problem, a security report that completes is an incident."""
+
+
+def escalation_reasons(
+    classification: Classification, category: Category | None, policy: Policy, email: InboundEmail
+) -> list[str]:
     reasons: list[str] = []
     if category is None:
         reasons.append(f"the model chose {classification.category!r}, which is not one of the policy's categories")
     elif category.name in policy.escalate.categories:
         reasons.append(f"category '{category.name}' always goes to a person (policy.escalate.categories)")
+    else:
+        reasons += _close_to_escalating(email, category, policy)
     if classification.confidence < policy.escalate.below_confidence:
         reasons.append(
             f"confidence {classification.confidence:.2f} is below the policy's {policy.escalate.below_confidence:.2f}"
         )
     reasons += [f"possible prompt injection or policy bait: {s}" for s in classification.injection_signals]
     return reasons
+
+
+def _close_to_escalating(email: InboundEmail, chosen: Category, policy: Policy) -> list[str]:
+    """Whatever chose the category (the offline engine or a hosted model), the email is read again against the
+    categories the policy always escalates: one that reads nearly as close as the chosen one escalates it."""
+    if not policy.escalate.categories:
+        return []
+    scores = similarities(email, policy)
+    best = max(scores.get(chosen.name, 0.0), max(scores.values()))
+    words = set(tokens(f"{email.subject}\n{email.body}"))
+    reasons = []
+    for name in policy.escalate.categories:
+        category = policy.category(name)
+        said = [k for k in (category.keywords if category else []) if set(tokens(k)) and set(tokens(k)) <= words]
+        if best > 0 and scores.get(name, 0.0) >= GUARD_SHARE * best:
+            reasons.append(
+                f"it reads close to '{name}' too ({scores[name]:.2f} against {best:.2f}), which always goes to a person"
+            )
+        elif said:
+            reasons.append(f"it says {said[0]!r}, a keyword of '{name}', which always goes to a person")
+    return reasons
+
+
+_POINTS_BACK = re.compile(
+    r"""\b(
+      again | same\s+(?:problem|issue|thing|error|question|as\s+before)s?
+    | as\s+(?:i|we)\s+(?:wrote|said|mentioned|explained)
+    | (?:my|our|the)\s+(?:last|previous|earlier|first|other|original)\s+
+      (?:e-?mail|mail|message|ticket|request|note|reply)
+    | (?:what|everything)\s+(?:i|we)\s+(?:wrote|sent|said) | any\s+(?:update|news) | follow(?:ing)?[\s-]?up
+    | still\s+(?:waiting|nothing|no\s+(?:answer|reply|news|response))
+    )\b""",
+    re.IGNORECASE | re.VERBOSE,
+)
+VAGUE_WORDS = 10
+"""A follow-up with no more distinct words of its own than this (its quoted lines, the words it points back
+with, greetings and stop words left out), none of them a word of the policy's category names or keywords,
+says too little to act on."""
+_COURTESY = frozenset(tokens("hi hello hey dear thanks thank regards best cheers please kind sincerely team support"))
+
+
+def vague_follow_up(email: InboundEmail, policy: Policy, open_tickets: list[str], recent: list[str]) -> list[str]:
+    """A follow-up that points to earlier mail without saying what is wrong goes to a person, with the
+    customer's recent tickets and interactions in the reason (so in the internal note), unless the history
+    makes it clear: exactly one open ticket is what it follows up."""
+    own = "\n".join(line for line in f"{email.subject}\n{email.body}".splitlines() if not line.lstrip().startswith(">"))
+    pointer = _POINTS_BACK.search(own)
+    if pointer is None or len(open_tickets) == 1:
+        return []
+    words = set(tokens(_POINTS_BACK.sub(" ", own))) - _COURTESY
+    if len(words) > VAGUE_WORDS or words & _terms(policy):
+        return []
+    seen = "; ".join([*open_tickets, *recent][:5]) or "no earlier tickets or interactions found"
+    return [
+        f"a follow-up ({pointer.group(0)!r}) that does not say what is wrong; the customer's recent history: {seen}"
+    ]
+
+
+def _terms(policy: Policy) -> frozenset[str]:
+    return frozenset(tokens(" ".join(f"{c.name.replace('_', ' ')} {' '.join(c.keywords)}" for c in policy.categories)))

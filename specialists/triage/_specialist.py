@@ -6,7 +6,7 @@ from schemas import CustomerContext, InboundEmail, TriageResult
 from schemas.tools import crm, helpdesk
 from specialists.kit import Manifest, SpecialistContext, call, call_or_none, gather, injection_signals
 from specialists.triage._classify import CLASSIFY, ClassifyRequest
-from specialists.triage._rules import escalation_reasons, priority_for
+from specialists.triage._rules import escalation_reasons, priority_for, vague_follow_up
 
 
 class TriageSpecialist:
@@ -36,7 +36,11 @@ class TriageSpecialist:
             classification = classification.model_copy(update={"injection_signals": signals})
         category = ctx.policy.category(classification.category)
         priority, rule = priority_for(task, customer.plan if customer else None, category, ctx.policy)
-        reasons = escalation_reasons(classification, category, ctx.policy)
+        reasons = escalation_reasons(classification, category, ctx.policy, task)
+        if customer is not None:
+            reasons += vague_follow_up(task, ctx.policy, customer.open_tickets, customer.recent_interactions)
+        else:
+            reasons += vague_follow_up(task, ctx.policy, [], [])
         return TriageResult(
             email=task,
             customer=customer,

@@ -43,7 +43,7 @@ def predictions(tenants: list[TenantFile]) -> list[tuple[dict[str, Any], dict[st
             "category": result.category,
             "queue": category.queue,
             "priority": priority,
-            "escalate": bool(escalation_reasons(result, category, tenant.policy)),
+            "escalate": bool(escalation_reasons(result, category, tenant.policy, email)),
             "injection": bool(result.injection_signals),
         }
         out.append((row["expect"], got, result.confidence))

@@ -62,7 +62,7 @@ async def test_scripted_model_low_confidence_escalates(world: World) -> None:
     email = InboundEmail(sender="x@y.test", subject="Question", body="Something about my plan.")
     async with world.context(triage, "acme", model) as ctx:
         result = await triage.run(email, ctx)
-    assert result.escalate and "below the policy's 0.55" in result.escalation_reasons[0]
+    assert result.escalate and any("below the policy's 0.55" in r for r in result.escalation_reasons)
     assert [c.judgment for c in model.calls] == ["triage.classify"]
     assert model.calls[0].tier == "small"
 
