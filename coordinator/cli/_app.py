@@ -23,7 +23,7 @@ import typer
 from rich.markup import escape
 
 from coordinator._home import default_home
-from coordinator.cli import _approvals, _db, _demo, _eval, _init, _legacy, _runs, _server, _token
+from coordinator.cli import _approvals, _db, _demo, _eval, _init, _legacy, _runs, _server, _tenant, _token
 from coordinator.cli._context import Globals, Group, Output, err
 from coordinator.cli._errors import expected
 
@@ -104,6 +104,7 @@ app.add_typer(_db.app, name="db")
 app.add_typer(_token.app, name="token")
 app.add_typer(_approvals.app, name="approvals")
 app.add_typer(_eval.app, name="eval")
+app.add_typer(_tenant.app, name="tenant")
 
 
 def main() -> None:

@@ -1,0 +1,166 @@
+"""`deskhand tenant check`: what a business should fix in its tenant file before going live.
+
+Errors are what `deskhand init` would refuse (each with its field). Warnings are what would hurt in use:
+categories the offline engine confuses on the file's own examples (leave-one-out: each example classified
+by the policy without it), escalating categories without examples, templates without a greeting or the
+signature (deskhand adds them, but the business may want its own words), priority rules that can never match.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from schemas import ConfigError, InboundEmail, Policy, PriorityRule, TenantFile, load_tenant_file
+from specialists.triage import ClassifyRequest, classify_offline
+
+CONFUSED_BELOW = 0.8
+"""A category whose own examples are classified right less often than this (leave-one-out) is a warning."""
+_GREETING = re.compile(
+    r"^\s*(hi|hello|hey|dear|good\s+(morning|afternoon|evening)|greetings|\{customer_name\})\b", re.I
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: Literal["error", "warning"]
+    field: str
+    message: str
+
+
+@dataclass
+class TenantCheck:
+    file: Path
+    tenant: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    accuracy: dict[str, float | None] = field(default_factory=dict)
+    """Leave-one-out accuracy of the offline engine on each category's own examples (None: fewer than two)."""
+    confused: list[tuple[str, str, int]] = field(default_factory=list)
+    """(category, read as, how many of its examples)."""
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.level == "error" for f in self.findings)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "file": str(self.file),
+            "tenant": self.tenant,
+            "ok": self.ok,
+            "findings": [f.__dict__ for f in self.findings],
+            "accuracy": self.accuracy,
+            "confused": [{"category": a, "read_as": b, "examples": n} for a, b, n in self.confused],
+        }
+
+
+def check_tenant_file(path: Path) -> TenantCheck:
+    result = TenantCheck(path)
+    try:
+        tenant = load_tenant_file(path)
+    except ConfigError as exc:
+        result.findings.append(Finding("error", exc.field or "", exc.message))
+        return result
+    result.tenant = tenant.tenant
+    _leave_one_out(tenant.policy, result)
+    _escalating_without_examples(tenant.policy, result)
+    _templates(tenant.policy, result)
+    _unreachable_rules(tenant, result)
+    return result
+
+
+def _leave_one_out(policy: Policy, result: TenantCheck) -> None:
+    confused: Counter[tuple[str, str]] = Counter()
+    for index, category in enumerate(policy.categories):
+        if len(category.examples) < 2:
+            result.accuracy[category.name] = None
+            result.findings.append(
+                Finding(
+                    "warning",
+                    f"policy.categories[{index}].examples",
+                    f"'{category.name}' has {len(category.examples)} example(s): give at least two (five is better)",
+                )
+            )
+            continue
+        right = 0
+        for left_out in range(len(category.examples)):
+            examples = [e for i, e in enumerate(category.examples) if i != left_out]
+            categories = [*policy.categories]
+            categories[index] = category.model_copy(update={"examples": examples})
+            email = InboundEmail(sender="example@example.com", subject="", body=category.examples[left_out])
+            read_as = classify_offline(
+                ClassifyRequest(email=email), policy.model_copy(update={"categories": categories})
+            ).category
+            right += read_as == category.name
+            if read_as != category.name:
+                confused[(category.name, read_as)] += 1
+        accuracy = right / len(category.examples)
+        result.accuracy[category.name] = round(accuracy, 3)
+        if accuracy < CONFUSED_BELOW:
+            worst = [(b, n) for (a, b), n in confused.most_common() if a == category.name]
+            result.findings.append(
+                Finding(
+                    "warning",
+                    f"policy.categories[{index}]",
+                    f"'{category.name}': {right} of {len(category.examples)} of its own examples are read as it; "
+                    f"confused with {', '.join(f'{b!r} ({n})' for b, n in worst)}: make its description, keywords "
+                    "and examples say what sets it apart",
+                )
+            )
+    result.confused = [(a, b, n) for (a, b), n in confused.most_common()]
+
+
+def _escalating_without_examples(policy: Policy, result: TenantCheck) -> None:
+    for name in policy.escalate.categories:
+        category = policy.category(name)
+        if category is not None and not category.examples:
+            result.findings.append(
+                Finding(
+                    "warning",
+                    "policy.escalate.categories",
+                    f"'{name}' always goes to a person but has no examples: the mail it stands for may not be found",
+                )
+            )
+
+
+def _templates(policy: Policy, result: TenantCheck) -> None:
+    signature = policy.drafting.signature.strip().casefold()
+    for name, body in policy.drafting.templates.items():
+        where = f"policy.drafting.templates.{name}"
+        if not _GREETING.match(body):
+            result.findings.append(
+                Finding("warning", where, "no greeting at its start: deskhand greets the customer before it")
+            )
+        if "{signature}" not in body and signature not in body.casefold():
+            result.findings.append(
+                Finding("warning", where, "no {signature}: deskhand ends the draft with the signature after it")
+            )
+
+
+def _unreachable_rules(tenant: TenantFile, result: TenantCheck) -> None:
+    rules = tenant.policy.priorities
+    for index, rule in enumerate(rules[:-1]):
+        shadow = next((j for j in range(index) if _covers(rules[j], rule)), None)
+        if shadow is not None:
+            result.findings.append(
+                Finding(
+                    "warning",
+                    f"policy.priorities[{index}]",
+                    f"never matches: priorities[{shadow}] comes first and matches every message this one does",
+                )
+            )
+
+
+def _covers(earlier: PriorityRule, later: PriorityRule) -> bool:
+    """`earlier` matches every message `later` matches (so `later`, coming after it, never decides)."""
+    phrases_cover = not earlier.when_any or (
+        bool(later.when_any)
+        and all(any(e.casefold() in p.casefold() for e in earlier.when_any) for p in later.when_any)
+    )
+    return (
+        phrases_cover
+        and (earlier.plan is None or earlier.plan == later.plan)
+        and (earlier.category is None or earlier.category == later.category)
+    )

@@ -1,0 +1,117 @@
+"""`deskhand tenant check`: errors with their field and exit 1; warnings (confusable categories on their own
+examples, escalating categories without examples, templates without greeting or signature, rules that never
+match) with exit 0; `-o json` for tooling."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.coordinator.cli_helpers import cli
+
+# A tenant of a kind the examples are not (a bicycle repair chain), written for these tests.
+TENANT: dict[str, Any] = {
+    "tenant": "spokes",
+    "name": "Spokes Cycle Repair",
+    "policy": {
+        "categories": [
+            {
+                "name": "repairs",
+                "description": "Booking a bike in for repair, repair quotes, parts on order and collection times",
+                "queue": "workshop",
+                "examples": [
+                    "Can I book my road bike in for a gear service next week?",
+                    "How much would a new rear wheel cost fitted?",
+                    "Is my bike ready to collect? You said the part was on order.",
+                ],
+                "keywords": ["repair", "service", "collect", "quote"],
+            },
+            {
+                "name": "rentals",
+                "description": "Hiring bikes by the day or week: availability, deposits, helmets and returns",
+                "queue": "front-desk",
+                "examples": [
+                    "Do you have two e-bikes free to hire this Saturday?",
+                    "How much is the deposit for a week's hire?",
+                    "Can we return the hire bikes at the other shop?",
+                ],
+                "keywords": ["hire", "rent", "deposit", "e-bike"],
+            },
+            {
+                "name": "safety",
+                "description": "A bike we repaired failed in use, or someone was hurt",
+                "queue": "manager",
+                "keywords": ["injured", "brakes failed", "accident"],
+            },
+        ],
+        "priorities": [{"priority": "P2", "category": "safety"}, {"priority": "P3"}],
+        "escalate": {"categories": ["safety"]},
+        "drafting": {
+            "signature": "Spokes Workshop Team",
+            "templates": {"default": "Thanks for getting in touch with Spokes about your bike."},
+        },
+    },
+}
+
+
+def write(tmp_path: Path, data: dict[str, Any], name: str = "spokes.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_a_sound_file_passes_with_its_warnings(tmp_path: Path) -> None:
+    result = cli("-o", "json", "tenant", "check", str(write(tmp_path, TENANT)))
+    assert result.exit_code == 0, result.stderr
+    [report] = json.loads(result.stdout)
+    assert report["ok"] and report["tenant"] == "spokes"
+    accuracy = report["accuracy"]
+    assert 0 <= accuracy["repairs"] <= 1 and 0 <= accuracy["rentals"] <= 1 and accuracy["safety"] is None
+    warned = {(f["field"], f["message"].split(":")[0]) for f in report["findings"]}
+    assert ("policy.escalate.categories", "'safety' always goes to a person but has no examples") in warned
+    fields = [f["field"] for f in report["findings"]]
+    assert fields.count("policy.drafting.templates.default") == 2  # no greeting, no signature
+
+
+def test_a_planted_confusable_pair_is_reported(tmp_path: Path) -> None:
+    data = copy.deepcopy(TENANT)
+    repairs, rentals = data["policy"]["categories"][0], data["policy"]["categories"][1]
+    # rentals written in repairs' words: its own examples now read as repairs
+    rentals["description"] = repairs["description"]
+    rentals["keywords"] = repairs["keywords"]
+    rentals["examples"] = [e.replace("hire", "repair") for e in repairs["examples"]]
+    result = cli("-o", "json", "tenant", "check", str(write(tmp_path, data)))
+    [report] = json.loads(result.stdout)
+    assert result.exit_code == 0 and report["ok"]
+    pairs = {(c["category"], c["read_as"]) for c in report["confused"]}
+    assert pairs & {("rentals", "repairs"), ("repairs", "rentals")}
+    assert any(
+        f["field"].startswith("policy.categories[") and "confused with" in f["message"] for f in report["findings"]
+    )
+
+
+def test_a_rule_that_never_matches_is_a_warning(tmp_path: Path) -> None:
+    data = copy.deepcopy(TENANT)
+    data["policy"]["priorities"] = [
+        {"priority": "P2", "when_any": ["broken"]},
+        {"priority": "P1", "when_any": ["broken frame"], "category": "safety"},
+        {"priority": "P3"},
+    ]
+    [report] = json.loads(cli("-o", "json", "tenant", "check", str(write(tmp_path, data))).stdout)
+    assert any(f["field"] == "policy.priorities[1]" and "never matches" in f["message"] for f in report["findings"])
+
+
+def test_a_planted_error_names_its_field_and_exits_1(tmp_path: Path) -> None:
+    data = copy.deepcopy(TENANT)
+    del data["policy"]["categories"][1]["queue"]
+    good = write(tmp_path, TENANT, "good.yaml")
+    bad = write(tmp_path, data, "bad.yaml")
+    result = cli("tenant", "check", str(good), str(bad))
+    assert result.exit_code == 1
+    assert "errors" in result.stdout and "policy.categories" in result.stdout and "queue" in result.stdout
+    as_json = json.loads(cli("-o", "json", "tenant", "check", str(bad)).stdout)
+    assert as_json[0]["ok"] is False and as_json[0]["findings"][0]["level"] == "error"
