@@ -12,7 +12,7 @@ from schemas import TenantFile
 from tests.conftest import Issuer
 from tests.specialists.harness import World
 
-SIGNATURE = "Harbour Vet Front Desk"
+SIGNATURE = "Harbour Vet Front Desk · frontdesk@harbour-vet.example"  # its own address: not a foreign one
 TEMPLATES = {
     "bookings": "Good morning {customer_name},\n\n{answer}\n\nWarm wishes,\n{signature}",  # every placeholder
     "prescriptions": "Thank you for writing to Harbour Vet. We read every message ourselves.",  # none
