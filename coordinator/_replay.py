@@ -4,14 +4,15 @@ Every run records, per hop, the model's answers and the tools' results as the sp
 (`coord_exchange`). `replay` feeds each specialist its recorded input and answers from that record
 (no servers, no model) and compares what it produces now with what it produced then: the same code
 gives the same outputs; changed code shows where it diverges. `promote` turns a run into a scenario
-line for an evaluation suite.
+line for an evaluation suite, marked `promoted_from` with the run's id; `already_promoted` finds such a
+line, so a run is promoted into a suite once.
 """
 
 from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,11 +133,43 @@ def promote(store: Store, run_id: str, scenario_id: str | None = None) -> dict[s
         expect["tools_called"] = called
     email = run.event
     return {
-        "id": scenario_id or f"promoted-{run_id}",
+        "id": scenario_id or default_id(run_id),
         "tenant": run.tenant,
         "email": {"from": email["sender"], "subject": email["subject"], "body": email["body"]},
         "expect": expect,
+        "promoted_from": run_id,
     }
+
+
+def default_id(run_id: str) -> str:
+    return f"promoted-{run_id}"
+
+
+def already_promoted(scenarios: str, run_id: str) -> dict[str, Any] | None:
+    """The line of a suite's `scenarios.jsonl` text promoted from `run_id`: marked with it, or, written before
+    lines were marked, with its default id. None when there is none."""
+    return next((s for s in _scenarios(scenarios) if run_id in (s.get("promoted_from"), _id_run(s.get("id")))), None)
+
+
+def scenario_ids(scenarios: str) -> set[str]:
+    """The ids of the scenario lines in a suite's `scenarios.jsonl` text."""
+    return {s["id"] for s in _scenarios(scenarios) if isinstance(s.get("id"), str)}
+
+
+def _scenarios(text: str) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a `scenarios.jsonl` text; other lines are the suite loader's to report."""
+    for line in text.splitlines():
+        try:
+            scenario = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(scenario, dict):
+            yield scenario
+
+
+def _id_run(scenario_id: object) -> str | None:
+    prefix = default_id("")
+    return scenario_id[len(prefix) :] if isinstance(scenario_id, str) and scenario_id.startswith(prefix) else None
 
 
 def scenario_line(scenario: dict[str, Any]) -> str:

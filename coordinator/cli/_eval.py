@@ -109,23 +109,38 @@ def promote(
         str | None, typer.Option("--id", metavar="ID", help="The scenario's id (default: promoted-RUN_ID).")
     ] = None,
 ) -> None:
-    """Turn a recorded run into a scenario line of SUITE/scenarios.jsonl that expects what the run did."""
+    """Turn a recorded run into a scenario line of SUITE/scenarios.jsonl that expects what the run did.
+
+    The line is marked `promoted_from: RUN_ID`; a run already in the suite is not added again."""
+    from coordinator._replay import already_promoted, scenario_ids, scenario_line
     from coordinator._replay import promote as promote_run
-    from coordinator._replay import scenario_line
     from coordinator.store import Store
 
     target = suite / "scenarios.jsonl"
     if not target.exists():
         raise ConfigError(f"{target} does not exist: --suite takes a suite folder", field="suite")
+    written = target.read_text(encoding="utf-8")
+    found = already_promoted(written, run_id)
+    if found is not None:
+        if globals_of(ctx).json:
+            print_json({"suite": str(suite), "scenario": found, "added": False})
+        else:
+            out.print(f"already in {suite} as {found.get('id')}: nothing changed", highlight=False, soft_wrap=True)
+        return
     store = Store(db or globals_of(ctx).home().coordinator_db)
     try:
-        line = scenario_line(promote_run(store, run_id, scenario_id))
+        scenario = promote_run(store, run_id, scenario_id)
     finally:
         store.dispose()
+    if scenario["id"] in scenario_ids(written):
+        raise ConfigError(
+            f"{target}: the id {scenario['id']!r} is taken by another scenario; pass another --id", field="id"
+        )
+    line = scenario_line(scenario)
     with target.open("a", encoding="utf-8") as handle:
-        handle.write(line + "\n")
+        handle.write(("\n" if written and not written.endswith("\n") else "") + line + "\n")
     if globals_of(ctx).json:
-        print_json({"suite": str(suite), "scenario": json.loads(line)})
+        print_json({"suite": str(suite), "scenario": scenario, "added": True})
     else:
         out.print(f"added to {target}: {line}", highlight=False, soft_wrap=True)
 

@@ -73,6 +73,9 @@ class Scenario(BaseModel):
     email: Email_
     expect: Expect = Expect()
     faults: list[Fault] = Field(default_factory=list)
+    promoted_from: str | None = Field(default=None, min_length=1, max_length=100)
+    """The run `deskhand eval promote` wrote this line from: its expectations are what that run did, not
+    values checked by hand."""
 
 
 class Suite(BaseModel):

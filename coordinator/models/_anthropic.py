@@ -9,6 +9,9 @@
 - SDK retries (429, 5xx, overloaded) are bounded by `max_retries` and by the run's time left.
 - Malformed, truncated or refused output raises `ModelOutputError` (the run escalates, nothing is
   written); the API being unreachable or overloaded after retries raises `Unavailable`.
+- What an answer must hold beyond its schema is the specialist's to check, the same for every backend:
+  a draft the model leaves without greeting, answer or signature (or signed twice) is completed by
+  `specialists.drafting.make_whole`, deterministically, rather than rejected.
 - `use_tools` runs a bounded tool-use loop over the specialist's allowed MCP tools with the
   SDK's tool runner and its MCP helpers (`anthropic.lib.tools.mcp.async_mcp_tool`).
 """

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
-from schemas import CompliancePolicy, Finding
+from schemas import CompliancePolicy, DraftingPolicy, Finding
 
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
@@ -36,8 +37,19 @@ def email_addresses(text: str) -> list[str]:
     return [m.group(0).rstrip(".") for m in _EMAIL.finditer(text)]
 
 
-def check_draft(draft: str, customer_email: str, policy: CompliancePolicy) -> list[Finding]:
+def own_addresses(drafting: DraftingPolicy) -> frozenset[str]:
+    """The addresses the business itself wrote into its signature and templates: its own, not foreign."""
+    return frozenset(
+        a.casefold() for text in (drafting.signature, *drafting.templates.values()) for a in email_addresses(text)
+    )
+
+
+def check_draft(
+    draft: str, customer_email: str, policy: CompliancePolicy, *, own: Collection[str] = frozenset()
+) -> list[Finding]:
+    """The rules broken in `draft`; `own`: the business's own addresses (see `own_addresses`), never foreign."""
     findings: list[Finding] = []
+    allowed = {customer_email.casefold(), *(a.casefold() for a in own)}
     lowered = draft.casefold()
     for phrase in policy.forbidden_phrases:
         index = lowered.find(phrase.casefold())
@@ -54,7 +66,7 @@ def check_draft(draft: str, customer_email: str, policy: CompliancePolicy) -> li
             findings.append(Finding(rule="card_number", detail="a payment card number (passes Luhn)", excerpt=number))
     if policy.block_foreign_emails:
         for address in email_addresses(draft):
-            if address.casefold() != customer_email.casefold():
+            if address.casefold() not in allowed:
                 findings.append(
                     Finding(rule="foreign_email", detail="an email address other than the customer's", excerpt=address)
                 )

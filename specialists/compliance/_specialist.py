@@ -12,7 +12,7 @@ from __future__ import annotations
 from schemas import ComplianceInput, ComplianceVerdict, Finding, InvalidArgument
 from schemas.tools import crm
 from specialists.compliance._review import REVIEW, ReviewRequest, email_findings
-from specialists.compliance._rules import check_draft
+from specialists.compliance._rules import check_draft, own_addresses
 from specialists.kit import Manifest, SpecialistContext, call
 
 MAX_REVISIONS = 2
@@ -34,7 +34,8 @@ class ComplianceSpecialist:
 
     async def run(self, task: ComplianceInput, ctx: SpecialistContext) -> ComplianceVerdict:
         customer_email = task.triage.email.sender
-        findings = check_draft(task.draft.body, customer_email, ctx.policy.compliance)
+        policy = ctx.policy
+        findings = check_draft(task.draft.body, customer_email, policy.compliance, own=own_addresses(policy.drafting))
         findings += await self._other_customers(findings, customer_email, ctx)
         review = (
             await ctx.judge(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from schemas import ArticleRef, DraftingInput, DraftReply
 from schemas.tools import knowledge
-from specialists.drafting._draft import WRITE, ArticleText, DraftRequest
+from specialists.drafting._draft import WRITE, ArticleText, DraftRequest, offline_answer, reply_subject
+from specialists.drafting._whole import make_whole
 from specialists.kit import Manifest, SpecialistContext, call, call_or_none, gather
 
 MIN_RELATIVE_SCORE = 0.35
@@ -54,9 +55,10 @@ class DraftingSpecialist:
             template_name, template_body = (category if not chosen.is_default else "default"), chosen.body
         else:
             template_name, template_body = "builtin", "Hi {customer_name},\n\n{answer}\n\n{signature}"
+        names = triage.customer.name.split() if triage.customer else []
         request = DraftRequest(
             email=triage.email,
-            customer_name=triage.customer.name.split()[0] if triage.customer else "there",
+            customer_name=names[0] if names else None,
             category=category,
             queue=triage.queue,
             template=template_body,
@@ -64,13 +66,22 @@ class DraftingSpecialist:
             avoid=task.feedback,
         )
         text = (await ctx.judge(WRITE, request)).output
+        # whatever the model wrote, the draft greets, answers and is signed once, at the end
+        answer, answered_from = offline_answer(request)
+        whole = make_whole(
+            text.body, name=request.customer_name, signature=ctx.policy.drafting.signature, answer=answer
+        )
+        used_ids = [*text.used_articles, *(i for i in answered_from if whole.answered and i not in text.used_articles)]
         by_id = {a.id: a for a in articles}
-        used = [ArticleRef(id=a.id, title=a.title, score=a.score) for i in text.used_articles if (a := by_id.get(i))]
+        used = [ArticleRef(id=a.id, title=a.title, score=a.score) for i in used_ids if (a := by_id.get(i))]
         reasons = [f"template: {template_name}"]
+        if whole.fixes:
+            reasons.append(f"completed the draft: {'; '.join(whole.fixes)}")
         reasons += [f"article {a.id} '{a.title}' (relevance {a.score:.2f})" for a in used]
         if task.feedback:
             reasons.append(f"revision {task.revision}: avoided {len(task.feedback)} flagged passage(s)")
-        return DraftReply(subject=text.subject, body=text.body, template=template_name, articles=used, reasons=reasons)
+        subject = text.subject.strip() or reply_subject(triage.email)
+        return DraftReply(subject=subject, body=whole.body, template=template_name, articles=used, reasons=reasons)
 
 
 specialist = DraftingSpecialist()

@@ -15,6 +15,9 @@ from specialists.triage import CLASSIFY, ClassifyRequest
 from specialists.triage import specialist as triage
 from tests.anthropic_loopback import FAST_RETRY, LoopbackAnthropic, error, malformed, refusal, text, tool_use
 from tests.specialists.harness import World
+from tests.specialists.plain_tenant import KNOWN, SIGNATURE, vet_world
+
+__all__ = ["vet_world"]
 
 pytestmark = pytest.mark.anyio
 BILLING = json.dumps(
@@ -222,6 +225,47 @@ async def test_the_whole_pipeline_runs_with_the_anthropic_backend(
         verdict = await compliance.run(ComplianceInput(triage=result, draft=draft), ctx)
     async with world.context(crm_writer, "acme", backend) as ctx:
         report = await crm_writer.run(WriterInput(run_id="r-1", triage=result, draft=draft, verdict=verdict), ctx)
-    assert draft.body == "Hi Priya, we refunded the second charge." and verdict.verdict == "pass"
+    assert draft.body == "Hi Priya, we refunded the second charge.\n\nThe Acme Analytics Support Team"
+    assert verdict.verdict == "pass"
     assert report.ticket_id and len(report.writes) == 7
     assert [r.body["model"] for r in api.requests] == ["claude-haiku-4-5", "claude-sonnet-4-6", "claude-haiku-4-5"]
+
+
+@pytest.mark.parametrize(
+    ("written", "answer"),
+    [
+        (
+            f"Open the booking link to move it.\n\n{SIGNATURE}\n\nBest,\n{SIGNATURE}",
+            "Open the booking link to move it.",
+        ),
+        ("", "choose a new time"),  # nothing written: the articles' answer
+        (f"Hi Maya,\n\n{SIGNATURE}", "choose a new time"),  # a greeting and a signature, no answer
+    ],
+    ids=["no greeting, signed twice", "empty", "no answer"],
+)
+async def test_a_draft_from_the_model_is_greeted_answered_and_signed_once(
+    api: LoopbackAnthropic, backend: AnthropicModel, vet_world: World, written: str, answer: str
+) -> None:
+    from schemas import Classification, DraftingInput, TriageResult
+    from specialists.drafting import specialist as drafting
+
+    email = InboundEmail(sender=KNOWN, subject="Move my appointment", body="Can I move Luna's appointment?")
+    result = TriageResult(
+        email=email,
+        customer=None,
+        classification=Classification(category="bookings", confidence=0.9, matched_terms=["appointment"]),
+        queue="appointments",
+        priority="P3",
+        priority_rule="priorities[0]",
+        escalate=False,
+    )
+    api.script(text(json.dumps({"subject": "", "body": written, "used_articles": []}), input_tokens=9, output_tokens=9))
+    async with vet_world.context(drafting, "harbour-vet", backend) as ctx:
+        draft = await drafting.run(DraftingInput(triage=result), ctx)
+    greeting = written.splitlines()[0] if written.startswith("Hi") else "Hello,"  # the sender is unknown here
+    assert draft.body.startswith(greeting + "\n") and answer in draft.body
+    assert draft.body.count(SIGNATURE) == 1 and draft.body.endswith(SIGNATURE)
+    assert draft.subject == "Re: Move my appointment"
+    assert any(r.startswith("completed the draft: ") for r in draft.reasons)
+    instructions = api.requests[0].body["system"][1]["text"]
+    assert "greeting" in instructions and "exactly once" in instructions

@@ -203,9 +203,22 @@ def test_eval_promote_turns_a_recorded_run_into_a_suite_line(served: Home, tmp_p
     assert result.exit_code == 0, result.stderr
     [scenario] = load_suite(suite_dir).scenarios
     assert scenario.id == f"promoted-{run.id}" and scenario.expect.category == "billing"
+    assert scenario.promoted_from == run.id  # marked: its expectations are what the run did
+    written = (suite_dir / "scenarios.jsonl").read_bytes()
     old_spelling = cli("eval", "promote", run.id, "--suite", str(suite_dir), "--home", home, "--id", "again")
     assert old_spelling.exit_code == 0 and "deprecated:" in old_spelling.stderr  # the previous release's form
-    assert [s.id for s in load_suite(suite_dir).scenarios] == [f"promoted-{run.id}", "again"]
+    assert f"already in {suite_dir} as promoted-{run.id}" in old_spelling.stdout  # promoted once: nothing changed
+    assert (suite_dir / "scenarios.jsonl").read_bytes() == written
+    # a line promoted before lines were marked is found by its id
+    unmarked = {k: v for k, v in json.loads(written).items() if k != "promoted_from"}
+    (suite_dir / "scenarios.jsonl").write_text(json.dumps(unmarked) + "\n")
+    again = cli("--home", home, "-o", "json", "eval", "promote", run.id, "--suite", str(suite_dir))
+    assert again.exit_code == 0 and json.loads(again.stdout)["added"] is False
+    # an id another scenario has is refused, and nothing is written
+    (suite_dir / "scenarios.jsonl").write_text(json.dumps(unmarked | {"id": "taken"}) + "\n")
+    taken = cli("--home", home, "eval", "promote", run.id, "--suite", str(suite_dir), "--id", "taken")
+    assert taken.exit_code == 1 and "taken" in taken.stderr
+    assert [s.id for s in load_suite(suite_dir).scenarios] == ["taken"]
     replayed = cli("--home", home, "replay", run.id)
     assert replayed.exit_code == 0 and "identical to the record" in replayed.stdout
     stray = cli("eval", "run", str(suite_dir), "--jsno", "x.json")
