@@ -8,20 +8,17 @@ signature (deskhand adds them, but the business may want its own words), priorit
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from schemas import ConfigError, InboundEmail, Policy, PriorityRule, TenantFile, load_tenant_file
+from specialists.drafting import starts_with_greeting
 from specialists.triage import ClassifyRequest, classify_offline
 
 CONFUSED_BELOW = 0.8
 """A category whose own examples are classified right less often than this (leave-one-out) is a warning."""
-_GREETING = re.compile(
-    r"^\s*(hi|hello|hey|dear|good\s+(morning|afternoon|evening)|greetings|\{customer_name\})\b", re.I
-)
 
 
 @dataclass(frozen=True)
@@ -129,7 +126,7 @@ def _templates(policy: Policy, result: TenantCheck) -> None:
     signature = policy.drafting.signature.strip().casefold()
     for name, body in policy.drafting.templates.items():
         where = f"policy.drafting.templates.{name}"
-        if not _GREETING.match(body):
+        if not starts_with_greeting(body) and not body.lstrip().startswith("{customer_name}"):
             result.findings.append(
                 Finding("warning", where, "no greeting at its start: deskhand greets the customer before it")
             )
