@@ -17,13 +17,18 @@ RecordId = Annotated[
 ]
 """A record's id within its tenant (`C-1`, `T-1042`, `KB-7`)."""
 
-Slug = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
-]
-"""A lower-case name such as a category or a queue."""
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+Slug = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=SLUG_PATTERN)]
+"""A lower-case name a business chooses: a category, a queue, a plan, a role."""
 
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
 
 Priority = Literal["P1", "P2", "P3", "P4"]
-Plan = Literal["free", "starter", "pro", "business", "enterprise"]
+Plan = Slug
+"""A customer's plan: one of the names the tenant file declares (`policy.plans`)."""
+
+
+def text_of(max_length: int) -> StringConstraints:
+    """Free text of 1 to `max_length` characters, surrounding whitespace removed."""
+    return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)

@@ -19,6 +19,20 @@ from schemas._tenancy import SCOPES, TenantId
 
 _Strict = ConfigDict(extra="forbid", frozen=True)
 
+DEFAULT_PLANS = ("free", "starter", "pro", "business", "enterprise")
+"""The plans of a tenant file that declares none (`policy.plans`), so files written before plans were declared
+load unchanged."""
+DEFAULT_PLAN = "starter"
+"""The plan of a customer or account without one, when the file declares no plans (else the first declared)."""
+
+
+class FieldProblem(ValueError):
+    """A mistake found by a check across fields, located at `path` below the model that found it."""
+
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
 
 class Category(BaseModel):
     model_config = _Strict
@@ -95,6 +109,8 @@ class CompliancePolicy(BaseModel):
 class Policy(BaseModel):
     model_config = _Strict
 
+    plans: list[Plan] | None = None
+    """The business's own plan names; None: the five of `DEFAULT_PLANS`."""
     categories: Annotated[list[Category], Field(min_length=1)]
     priorities: Annotated[list[PriorityRule], Field(min_length=1)]
     escalate: EscalationPolicy = EscalationPolicy()
@@ -112,19 +128,48 @@ class Policy(BaseModel):
                 raise ValueError(f"unknown tool {name!r}; expected one of {sorted(TOOLS_BY_NAME)}")
         return names
 
+    @property
+    def plan_names(self) -> list[str]:
+        """The plans customers, accounts and priority rules may name."""
+        return list(self.plans) if self.plans is not None else list(DEFAULT_PLANS)
+
+    @property
+    def default_plan(self) -> str:
+        """The plan of a customer or account that names none."""
+        return self.plans[0] if self.plans else DEFAULT_PLAN
+
+    def check_plan(self, path: tuple[str | int, ...], plan: str | None) -> None:
+        """Refuse a plan the file does not declare, naming the field and the declared plans."""
+        if plan is not None and plan not in self.plan_names:
+            declared = "declared in policy.plans" if self.plans is not None else "the default plans"
+            raise FieldProblem(path, f"plan {plan!r} is not declared; expected one of {self.plan_names} ({declared})")
+
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
+        if self.plans is not None:
+            if not self.plans:
+                raise FieldProblem(("plans",), "declare at least one plan, or leave plans out for the default ones")
+            repeated = sorted({p for p in self.plans if self.plans.count(p) > 1})
+            if repeated:
+                raise FieldProblem(("plans",), f"plan names must be unique, repeated: {repeated}")
         names = [c.name for c in self.categories]
         if len(set(names)) != len(names):
-            raise ValueError(f"categories: names must be unique, got {names}")
-        unknown = sorted(set(self.escalate.categories) - set(names))
-        if unknown:
-            raise ValueError(f"escalate.categories: {unknown} are not categories; expected some of {names}")
-        for rule in self.priorities:
+            raise FieldProblem(("categories",), f"names must be unique, got {names}")
+        for index, name in enumerate(self.escalate.categories):
+            if name not in names:
+                raise FieldProblem(
+                    ("escalate", "categories", index), f"{name!r} is not a category; expected one of {names}"
+                )
+        for index, rule in enumerate(self.priorities):
             if rule.category is not None and rule.category not in names:
-                raise ValueError(f"priorities: category {rule.category!r} is not one of {names}")
+                raise FieldProblem(
+                    ("priorities", index, "category"), f"{rule.category!r} is not a category; expected one of {names}"
+                )
+            self.check_plan(("priorities", index, "plan"), rule.plan)
         if not self.priorities[-1].is_default:
-            raise ValueError("priorities: the last rule is the default and must have no conditions")
+            raise FieldProblem(
+                ("priorities", len(self.priorities) - 1), "the last rule is the default and must have no conditions"
+            )
         return self
 
     def category(self, name: str) -> Category | None:
@@ -136,7 +181,8 @@ class AccountSeed(BaseModel):
 
     id: RecordId
     name: ShortText
-    plan: Plan = "starter"
+    plan: Plan = DEFAULT_PLAN
+    """Omitted in the file: the policy's default plan (`Policy.default_plan`)."""
 
 
 class CustomerSeed(BaseModel):
@@ -146,7 +192,8 @@ class CustomerSeed(BaseModel):
     email: Email
     name: ShortText
     account: RecordId
-    plan: Plan = "starter"
+    plan: Plan = DEFAULT_PLAN
+    """Omitted in the file: the policy's default plan (`Policy.default_plan`)."""
     phone: ShortText | None = None
     company: ShortText | None = None
 
@@ -206,6 +253,26 @@ class TenantFile(BaseModel):
                 raise ValueError(f"role {role!r}: unknown scopes {unknown}; expected some of {list(SCOPES)}")
         return roles
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_plans(cls, data: Any) -> Any:
+        """A customer or account without a plan gets the file's default plan: the first it declares."""
+        if not isinstance(data, dict):
+            return data
+        policy = data.get("policy")
+        plans = policy.get("plans") if isinstance(policy, dict) else None
+        if not (isinstance(plans, list) and plans and isinstance(plans[0], str)):
+            return data
+        data = dict(data)
+        for field in ("accounts", "customers"):
+            items = data.get(field)
+            if isinstance(items, list):
+                data[field] = [
+                    {**item, "plan": plans[0]} if isinstance(item, dict) and "plan" not in item else item
+                    for item in items
+                ]
+        return data
+
     @model_validator(mode="after")
     def _unique_ids(self) -> TenantFile:
         for field in ("accounts", "customers", "articles", "tickets", "inbox"):
@@ -216,18 +283,21 @@ class TenantFile(BaseModel):
         emails = [c.email for c in self.customers]
         if len(set(emails)) != len(emails):
             raise ValueError("customers: emails must be unique within a tenant")
+        for field in ("accounts", "customers"):
+            for index, seed in enumerate(getattr(self, field)):
+                self.policy.check_plan((field, index, "plan"), seed.plan)
         categories = {c.name for c in self.policy.categories}
-        for ticket in self.tickets:
+        for index, ticket in enumerate(self.tickets):
             if ticket.category is not None and ticket.category not in categories:
-                raise ValueError(
-                    f"tickets: {ticket.id} has category {ticket.category!r}, "
-                    f"not one of the policy's {sorted(categories)}"
+                raise FieldProblem(
+                    ("tickets", index, "category"),
+                    f"{ticket.category!r} is not a category; expected one of {sorted(categories)}",
                 )
         unknown_templates = sorted(set(self.policy.drafting.templates) - categories - {"default"})
         if unknown_templates:
-            raise ValueError(
-                f"policy.drafting.templates: {unknown_templates} are not categories "
-                f"(expected 'default' or one of {sorted(categories)})"
+            raise FieldProblem(
+                ("policy", "drafting", "templates"),
+                f"{unknown_templates} are not categories (expected 'default' or one of {sorted(categories)})",
             )
         return self
 
@@ -275,7 +345,8 @@ def load_tenant_file(path: Path) -> TenantFile:
         problems = []
         first_field = None
         for error in exc.errors(include_url=False):
-            where = _location(error["loc"])
+            cause = error.get("ctx", {}).get("error")
+            where = _location(error["loc"] + (cause.path if isinstance(cause, FieldProblem) else ()))
             first_field = first_field or where
             got = "" if error["type"] == "missing" else f" (got {error.get('input')!r:.60})"
             problems.append(f"{where}: {error['msg']}{got}")

@@ -62,8 +62,12 @@ def test_minimal_file_loads_with_defaults(tmp_path: Path) -> None:
             "policy.approval_required_tools",
             "unknown tool 'crm.delete_everything'",
         ),
-        (lambda d: d["policy"].update(escalate={"categories": ["security"]}), "policy", "not categories"),
-        (lambda d: d["policy"]["priorities"].reverse(), "policy", "last rule is the default"),
+        (
+            lambda d: d["policy"].update(escalate={"categories": ["security"]}),
+            "policy.escalate.categories[0]",
+            "'security' is not a category",
+        ),
+        (lambda d: d["policy"]["priorities"].reverse(), "policy.priorities[1]", "last rule is the default"),
         (
             lambda d: d.update(customers=[{"id": "C-1", "email": "nope", "name": "N", "account": "A-1"}]),
             "customers[0].email",
@@ -109,3 +113,68 @@ def test_a_list_instead_of_a_mapping_is_refused(tmp_path: Path) -> None:
         load_tenant_file(write(tmp_path, "- tenant: acme\n"))
     assert info.value.code == "config_error"
     assert "expected a mapping" in info.value.message  # says what was expected
+
+
+def test_a_file_without_plans_keeps_the_default_plans(tmp_path: Path) -> None:
+    data = minimal()
+    data["customers"] = [{"id": "C-1", "email": "a@example.com", "name": "A", "account": "A-1", "plan": "enterprise"}]
+    data["accounts"] = [{"id": "A-2", "name": "Two"}]
+    tenant = load_tenant_file(write(tmp_path, data))
+    assert tenant.policy.plan_names == ["free", "starter", "pro", "business", "enterprise"]
+    assert tenant.customers[0].plan == "enterprise"
+    assert tenant.accounts[0].plan == "starter"
+
+
+def test_declared_plans_are_the_business_names_and_the_first_is_the_default(tmp_path: Path) -> None:
+    data = minimal()
+    policy = data["policy"]
+    assert isinstance(policy, dict)
+    policy["plans"] = ["pay-as-you-go", "fleet_gold"]
+    policy["priorities"] = [{"priority": "P2", "plan": "fleet_gold"}, {"priority": "P3"}]
+    data["customers"] = [
+        {"id": "C-1", "email": "a@example.com", "name": "A", "account": "A-1", "plan": "fleet_gold"},
+        {"id": "C-2", "email": "b@example.com", "name": "B", "account": "A-2"},
+    ]
+    tenant = load_tenant_file(write(tmp_path, data))
+    assert [c.plan for c in tenant.customers] == ["fleet_gold", "pay-as-you-go"]
+    assert {a.id: a.plan for a in tenant.all_accounts()} == {"A-1": "fleet_gold", "A-2": "pay-as-you-go"}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (
+            lambda d: d["policy"]["priorities"].insert(1, {"priority": "P2", "plan": "gold"}),
+            "policy.priorities[1].plan",
+        ),
+        (
+            lambda d: d.update(
+                customers=[{"id": "C-1", "email": "a@b.co", "name": "A", "account": "A-1", "plan": "gold"}]
+            ),
+            "customers[0].plan",
+        ),
+        (
+            lambda d: d.update(accounts=[{"id": "A-1", "name": "A"}, {"id": "A-2", "name": "B", "plan": "gold"}]),
+            "accounts[1].plan",
+        ),
+    ],
+)
+def test_a_plan_that_is_not_declared_names_the_field_and_the_declared_plans(tmp_path: Path, change, field: str) -> None:  # type: ignore[no-untyped-def]
+    data = minimal()
+    data["policy"]["plans"] = ["basic", "fleet"]  # type: ignore[index]
+    change(data)
+    path = write(tmp_path, data)
+    with pytest.raises(ConfigError) as info:
+        load_tenant_file(path)
+    assert info.value.field == field
+    assert str(path) in info.value.message
+    assert "'gold' is not declared" in info.value.message and "['basic', 'fleet']" in info.value.message
+
+
+def test_an_undeclared_plan_in_a_file_without_plans_names_the_default_plans(tmp_path: Path) -> None:
+    data = minimal()
+    data["policy"]["priorities"].insert(0, {"priority": "P1", "plan": "platinum"})  # type: ignore[index]
+    with pytest.raises(ConfigError) as info:
+        load_tenant_file(write(tmp_path, data))
+    assert info.value.field == "policy.priorities[0].plan"
+    assert "the default plans" in info.value.message and "'enterprise'" in info.value.message
