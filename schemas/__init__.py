@@ -26,6 +26,7 @@ from schemas._errors import (
     Unavailable,
     error_from_payload,
 )
+from schemas._field_limits import FieldLimit, field_limits
 from schemas._handoff import HANDOFF_TRANSITIONS, Handoff, HandoffState, RunBudget, RunStatus
 from schemas._hashing import args_hash, canonical_json
 from schemas._pipeline import (
@@ -138,6 +139,7 @@ __all__ = [
     "Email",
     "ErrorCode",
     "ErrorPayload",
+    "FieldLimit",
     "EscalationPolicy",
     "IdempotencyConflict",
     "Input",
@@ -167,6 +169,7 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "error_from_payload",
+    "field_limits",
     "load_tenant_file",
     "server_of_scope",
 ]

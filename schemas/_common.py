@@ -6,14 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import StringConstraints
 
-Email = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, to_lower=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
-]
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+Email = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=254, pattern=EMAIL_PATTERN)]
 """An email address, compared case-insensitively (stored lower-case)."""
 
+RECORD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 RecordId = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=RECORD_ID_PATTERN)
 ]
 """A record's id within its tenant (`C-1`, `T-1042`, `KB-7`)."""
 

@@ -12,12 +12,25 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
-from schemas._common import Email, LongText, Plan, Priority, RecordId, ShortText, Slug
+from schemas._common import Email, Plan, Priority, RecordId, ShortText, Slug, text_of
 from schemas._errors import ConfigError
+from schemas._field_limits import form_of
 from schemas._tenancy import SCOPES, TenantId
 
 _Strict = ConfigDict(extra="forbid", frozen=True)
+
+Name = Annotated[str, text_of(2_000)]
+"""A person's, an account's, a business's or an article's name; tone and signature."""
+Description = Annotated[str, text_of(4_000)]
+Phrase = Annotated[str, text_of(2_000)]
+"""An example, a keyword, a phrase to match or to forbid."""
+Template = Annotated[str, text_of(10_000)]
+Body = Annotated[str, text_of(50_000)]
+"""An article's, a ticket's or an email's body."""
+Subject = Annotated[str, text_of(300)]
+"""An email's subject (as long as an inbound email's may be)."""
 
 DEFAULT_PLANS = ("free", "starter", "pro", "business", "enterprise")
 """The plans of a tenant file that declares none (`policy.plans`), so files written before plans were declared
@@ -38,11 +51,11 @@ class Category(BaseModel):
     model_config = _Strict
 
     name: Slug
-    description: ShortText
+    description: Description
     queue: Slug
     priority: Priority | None = None
-    examples: list[ShortText] = Field(default_factory=list)
-    keywords: list[ShortText] = Field(default_factory=list)
+    examples: list[Phrase] = Field(default_factory=list)
+    keywords: list[Phrase] = Field(default_factory=list)
 
 
 class PriorityRule(BaseModel):
@@ -51,7 +64,7 @@ class PriorityRule(BaseModel):
     model_config = _Strict
 
     priority: Priority
-    when_any: list[ShortText] = Field(default_factory=list)
+    when_any: list[Phrase] = Field(default_factory=list)
     """Phrases: the rule matches when the message contains any of them (case-insensitive)."""
     plan: Plan | None = None
     category: Slug | None = None
@@ -74,9 +87,9 @@ TEMPLATE_PLACEHOLDERS = frozenset({"customer_name", "answer", "signature"})
 class DraftingPolicy(BaseModel):
     model_config = _Strict
 
-    tone: ShortText = "friendly, concise"
-    signature: ShortText
-    templates: dict[Slug, LongText] = Field(default_factory=dict)
+    tone: Name = "friendly, concise"
+    signature: Name
+    templates: dict[Slug, Template] = Field(default_factory=dict)
     """Reply templates by category; `default` is used for a category without its own.
     Placeholders: {customer_name}, {answer}, {signature}."""
 
@@ -100,7 +113,7 @@ class DraftingPolicy(BaseModel):
 class CompliancePolicy(BaseModel):
     model_config = _Strict
 
-    forbidden_phrases: list[ShortText] = Field(default_factory=list)
+    forbidden_phrases: list[Phrase] = Field(default_factory=list)
     block_card_numbers: bool = True
     block_foreign_emails: bool = True
     """Refuse drafts that mention an email address other than the customer's own."""
@@ -180,7 +193,7 @@ class AccountSeed(BaseModel):
     model_config = _Strict
 
     id: RecordId
-    name: ShortText
+    name: Name
     plan: Plan = DEFAULT_PLAN
     """Omitted in the file: the policy's default plan (`Policy.default_plan`)."""
 
@@ -190,20 +203,20 @@ class CustomerSeed(BaseModel):
 
     id: RecordId
     email: Email
-    name: ShortText
+    name: Name
     account: RecordId
     plan: Plan = DEFAULT_PLAN
     """Omitted in the file: the policy's default plan (`Policy.default_plan`)."""
     phone: ShortText | None = None
-    company: ShortText | None = None
+    company: Name | None = None
 
 
 class ArticleSeed(BaseModel):
     model_config = _Strict
 
     id: RecordId
-    title: ShortText
-    body: LongText
+    title: Name
+    body: Body
     tags: list[Slug] = Field(default_factory=list)
 
 
@@ -212,8 +225,8 @@ class TicketSeed(BaseModel):
 
     id: RecordId
     customer: Email
-    subject: ShortText
-    body: LongText
+    subject: Subject
+    body: Body
     status: Literal["new", "open", "pending", "solved", "closed"] = "solved"
     category: Slug | None = None
     priority: Priority | None = None
@@ -226,15 +239,15 @@ class MessageSeed(BaseModel):
 
     id: RecordId
     sender: Email = Field(alias="from")
-    subject: ShortText
-    body: LongText
+    subject: Subject
+    body: Body
 
 
 class TenantFile(BaseModel):
     model_config = _Strict
 
     tenant: TenantId
-    name: ShortText
+    name: Name
     policy: Policy
     roles: dict[Slug, list[str]] = Field(default_factory=dict)
     """Named bundles of scopes, for `deskhand token mint --role`; merged over the built-in roles."""
@@ -325,6 +338,23 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
+def _problem(error: ErrorDetails) -> str:
+    """What is wrong with one field and the form expected, in the words of docs/tenant-files.md."""
+    ctx = error.get("ctx", {})
+    value = error.get("input")
+    if error["type"] == "string_pattern_mismatch":
+        form = form_of(ctx.get("pattern"))
+        return f"expected {'an' if form[0] in 'aeiou' else 'a'} {form} (got {value!r:.60})"
+    if error["type"] == "string_too_long" and isinstance(value, str):
+        return f"expected text of at most {ctx['max_length']:,} characters (got {len(value.strip()):,})"
+    if error["type"] == "string_too_short":
+        return f"expected text of at least {ctx['min_length']:,} character(s) (got {value!r:.60})"
+    if error["type"] == "value_error" and "error" in ctx:
+        return str(ctx["error"])
+    got = "" if error["type"] == "missing" else f" (got {value!r:.60})"
+    return f"{error['msg']}{got}"
+
+
 def load_tenant_file(path: Path) -> TenantFile:
     """Read and validate a tenant file; `ConfigError` names the file, the field and what was expected."""
     try:
@@ -348,6 +378,5 @@ def load_tenant_file(path: Path) -> TenantFile:
             cause = error.get("ctx", {}).get("error")
             where = _location(error["loc"] + (cause.path if isinstance(cause, FieldProblem) else ()))
             first_field = first_field or where
-            got = "" if error["type"] == "missing" else f" (got {error.get('input')!r:.60})"
-            problems.append(f"{where}: {error['msg']}{got}")
+            problems.append(f"{where}: {_problem(error)}")
         raise ConfigError(f"{path}: " + "; ".join(problems), field=first_field) from exc

@@ -175,18 +175,25 @@ def test_specialist_entry_point_block_is_the_example_packages() -> None:
     assert entry_points == {ENTRY_POINT_GROUP: package["project"]["entry-points"][ENTRY_POINT_GROUP]}
 
 
-def test_tenant_files_guide_error_sample_is_what_a_missing_queue_gives(tmp_path: Path) -> None:
+def test_tenant_files_guide_error_samples_are_what_a_missing_queue_and_an_undeclared_plan_give(
+    tmp_path: Path,
+) -> None:
     import yaml
 
     from schemas import ConfigError, load_tenant_file
 
-    [sample] = [text for language, text in fenced(REPO / "docs" / "tenant-files.md") if language == "text"]
-    data = yaml.safe_load((REPO / "examples" / "tenants" / "acme.yaml").read_text(encoding="utf-8"))
-    del data["policy"]["categories"][0]["queue"]
-    (tmp_path / "acme.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
-    with pytest.raises(ConfigError) as caught:
-        load_tenant_file(tmp_path / "acme.yaml")
-    assert f"error ({caught.value.code}): {str(caught.value).replace(str(tmp_path) + '/', '')}" == sample.strip()
+    samples = [text for language, text in fenced(REPO / "docs" / "tenant-files.md") if language == "text"]
+    acme = yaml.safe_load((REPO / "examples" / "tenants" / "acme.yaml").read_text(encoding="utf-8"))
+    del acme["policy"]["categories"][0]["queue"]
+    bikes = yaml.safe_load((REPO / "tests" / "data" / "tenants" / "wheelhouse.yaml").read_text(encoding="utf-8"))
+    bikes["policy"]["priorities"].insert(1, {"priority": "P2", "plan": "gold"})
+    said = []
+    for name, data in (("acme.yaml", acme), ("wheelhouse.yaml", bikes)):
+        (tmp_path / name).write_text(yaml.safe_dump(data), encoding="utf-8")
+        with pytest.raises(ConfigError) as caught:
+            load_tenant_file(tmp_path / name)
+        said.append(f"error ({caught.value.code}): {str(caught.value).replace(str(tmp_path) + '/', '')}")
+    assert said == [sample.strip() for sample in samples]
 
 
 # --- running the blocks ---------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from schemas import ConfigError, TenantFile, load_tenant_file
-from tests.conftest import EXAMPLE_TENANTS
+from tests.conftest import EXAMPLE_TENANTS, REPO
 
 
 def write(tmp_path: Path, data: object, name: str = "tenant.yaml") -> Path:
@@ -55,7 +55,7 @@ def test_minimal_file_loads_with_defaults(tmp_path: Path) -> None:
     ("change", "field", "expected"),
     [
         (lambda d: d["policy"]["categories"][0].pop("queue"), "policy.categories[0].queue", "Field required"),
-        (lambda d: d.update(tenant="Acme Corp"), "tenant", "should match pattern"),
+        (lambda d: d.update(tenant="Acme Corp"), "tenant", "expected a tenant id: a-z first"),
         (lambda d: d["policy"]["priorities"].append({"priority": "P9"}), "policy.priorities[2].priority", "'P1'"),
         (
             lambda d: d["policy"].update(approval_required_tools=["crm.delete_everything"]),
@@ -71,13 +71,38 @@ def test_minimal_file_loads_with_defaults(tmp_path: Path) -> None:
         (
             lambda d: d.update(customers=[{"id": "C-1", "email": "nope", "name": "N", "account": "A-1"}]),
             "customers[0].email",
-            "should match pattern",
+            "expected an email address (got 'nope')",
         ),
         (lambda d: d.update(colour="blue"), "colour", "Extra inputs are not permitted"),
         (
             lambda d: d["policy"]["drafting"]["templates"].update(billing="Hi {name}"),
             "policy.drafting.templates",
             "unknown placeholder",
+        ),
+        (
+            lambda d: d["policy"]["categories"][0].update(description="x" * 4_001),
+            "policy.categories[0].description",
+            "expected text of at most 4,000 characters (got 4,001)",
+        ),
+        (
+            lambda d: d["policy"]["categories"][0].update(queue="Billing Team"),
+            "policy.categories[0].queue",
+            "expected a name: a-z, 0-9, - and _ (got 'Billing Team')",
+        ),
+        (
+            lambda d: d["policy"].update(plans=["Gold"]),
+            "policy.plans[0]",
+            "expected a name: a-z, 0-9, - and _ (got 'Gold')",
+        ),
+        (
+            lambda d: d.update(articles=[{"id": "KB 1", "title": "T", "body": "B"}]),
+            "articles[0].id",
+            "expected an id: letters, digits, _ . : - (got 'KB 1')",
+        ),
+        (
+            lambda d: d["policy"]["drafting"].update(signature=""),
+            "policy.drafting.signature",
+            "expected text of at least 1 character(s)",
         ),
     ],
 )
@@ -90,7 +115,7 @@ def test_bad_tenant_file_names_file_field_and_expectation(tmp_path: Path, change
     assert info.value.code == "config_error"
     assert str(path) in info.value.message
     assert info.value.field == field
-    assert expected in info.value.message
+    assert f"{path}: {field}: " in info.value.message and expected in info.value.message
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
@@ -178,3 +203,22 @@ def test_an_undeclared_plan_in_a_file_without_plans_names_the_default_plans(tmp_
         load_tenant_file(write(tmp_path, data))
     assert info.value.field == "policy.priorities[0].plan"
     assert "the default plans" in info.value.message and "'enterprise'" in info.value.message
+
+
+def test_long_descriptions_examples_and_articles_load(tmp_path: Path) -> None:
+    data = minimal()
+    category = data["policy"]["categories"][0]  # type: ignore[index]
+    category["description"] = "Invoices, charges and refunds. " * 120  # 3,720 characters
+    category["examples"] = ["I was charged twice for the same repair and nobody answers my calls. " * 25]
+    data["articles"] = [{"id": "KB-1", "title": "Refunds", "body": "How refunds work. " * 2_500}]
+    tenant = load_tenant_file(write(tmp_path, data))
+    assert len(tenant.policy.categories[0].description) > 3_600
+    assert len(tenant.articles[0].body) > 40_000
+
+
+def test_a_business_tenant_with_its_own_plans_long_descriptions_and_plain_templates_loads() -> None:
+    tenant = load_tenant_file(REPO / "tests" / "data" / "tenants" / "wheelhouse.yaml")
+    assert tenant.policy.plan_names == ["pay-per-repair", "ride-care", "fleet-care"]
+    assert all(len(c.description) >= 1_000 for c in tenant.policy.categories)
+    assert "{" not in tenant.policy.drafting.templates["default"]
+    assert tenant.customers[1].plan == "pay-per-repair"  # none given: the first declared
