@@ -6,7 +6,7 @@ stable codes, and the tenant file format. Nothing here imports another deskhand 
 Add a new shared contract as its own private module and re-export it below.
 """
 
-from schemas._common import Email, LongText, Plan, Priority, RecordId, ShortText, Slug
+from schemas._common import Email, LongText, ModelTier, Plan, Priority, RecordId, ShortText, Slug
 from schemas._errors import (
     BudgetExhausted,
     ConfigError,
@@ -71,7 +71,9 @@ from schemas._tenant_file import (
     MessageSeed,
     Policy,
     PriorityRule,
+    RunLimits,
     TenantFile,
+    TenantLimits,
     TicketSeed,
     load_tenant_file,
 )
@@ -147,6 +149,7 @@ __all__ = [
     "InvalidArgument",
     "LongText",
     "MessageSeed",
+    "ModelTier",
     "NotFound",
     "Output",
     "Plan",
@@ -157,6 +160,7 @@ __all__ = [
     "RateLimited",
     "RecordId",
     "RequestTooLarge",
+    "RunLimits",
     "Scope",
     "ServerName",
     "ShortText",
@@ -164,6 +168,7 @@ __all__ = [
     "Slug",
     "TenantFile",
     "TenantId",
+    "TenantLimits",
     "TicketSeed",
     "ToolSpec",
     "Unauthenticated",

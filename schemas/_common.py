@@ -24,6 +24,8 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
 
 Priority = Literal["P1", "P2", "P3", "P4"]
+ModelTier = Literal["small", "large"]
+"""A model tier (the backend maps each to a model): `small` for judging, `large` for writing."""
 Plan = Slug
 """A customer's plan: one of the names the tenant file declares (`policy.plans`)."""
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import types
 from dataclasses import dataclass
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types
 from pydantic import BaseModel, StringConstraints
+from pydantic.fields import FieldInfo
 
 from schemas._common import EMAIL_PATTERN, RECORD_ID_PATTERN, SLUG_PATTERN
 from schemas._tenancy import TENANT_ID_PATTERN
@@ -55,7 +56,8 @@ def _walk(tp: Any, metadata: list[Any], path: str, rows: list[FieldLimit]) -> No
     origin = get_origin(tp)
     if origin is Annotated:
         inner, *extra = get_args(tp)
-        _walk(inner, [*metadata, *extra], path, rows)
+        expanded = [m for e in extra for m in (e.metadata if isinstance(e, FieldInfo) else [e])]
+        _walk(inner, [*metadata, *expanded], path, rows)
     elif origin is Union or origin is types.UnionType:
         for arg in get_args(tp):
             if arg is not type(None):
@@ -70,6 +72,8 @@ def _walk(tp: Any, metadata: list[Any], path: str, rows: list[FieldLimit]) -> No
         key, value = get_args(tp)
         _walk(key, [], f"{path} (keys)", rows)
         _walk(value, [], f"{path} (values)", rows)
+    elif origin is Literal:
+        rows.append(FieldLimit(path, "one of " + ", ".join(str(v) for v in get_args(tp)), "—"))
     elif isinstance(tp, type) and issubclass(tp, BaseModel):
         _walk_model(tp, path, rows)
     elif tp is str:

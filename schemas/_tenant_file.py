@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
-from schemas._common import Email, Plan, Priority, RecordId, ShortText, Slug, text_of
+from schemas._common import Email, ModelTier, Plan, Priority, RecordId, ShortText, Slug, text_of
 from schemas._errors import ConfigError
 from schemas._field_limits import form_of
 from schemas._tenancy import SCOPES, TenantId
@@ -119,6 +119,27 @@ class CompliancePolicy(BaseModel):
     """Refuse drafts that mention an email address other than the customer's own."""
 
 
+class RunLimits(BaseModel):
+    """What one run of the tenant may spend; a limit left out is the deployment's default."""
+
+    model_config = _Strict
+
+    tokens: Annotated[int, Field(ge=1)] | None = None
+    cost_usd: Annotated[float, Field(gt=0)] | None = None
+    tool_calls: Annotated[int, Field(ge=1)] | None = None
+    wall_seconds: Annotated[float, Field(gt=0)] | None = None
+
+
+class TenantLimits(BaseModel):
+    """The tenant's own limits; a limit left out is the deployment's default (`RuntimeSettings`)."""
+
+    model_config = _Strict
+
+    daily_spend_usd: Annotated[float, Field(ge=0)] | None = None
+    runs_in_flight: Annotated[int, Field(ge=1)] | None = None
+    per_run: RunLimits = RunLimits()
+
+
 class Policy(BaseModel):
     model_config = _Strict
 
@@ -130,6 +151,9 @@ class Policy(BaseModel):
     approval_required_tools: list[str] = Field(default_factory=list)
     drafting: DraftingPolicy
     compliance: CompliancePolicy = CompliancePolicy()
+    limits: TenantLimits = TenantLimits()
+    models: dict[Slug, ModelTier] = Field(default_factory=dict)
+    """The model tier of a step (a specialist's name), instead of the one its manifest asks for."""
 
     @field_validator("approval_required_tools")
     @classmethod
