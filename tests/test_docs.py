@@ -58,6 +58,7 @@ RUN_BY: dict[str, list[str]] = {
     "docs/writing-a-server.md": ["test_writing_a_server_guide_serves_its_tenant_only"]
     + ["test_writing_a_server_guide_serves_over_http_as_written"] * 4,
     "docs/writing-a-specialist.md": ["test_specialist_entry_point_block_is_the_example_packages"],
+    "docs/tenant-files.md": ["test_tenant_files_guide_limits_block_is_a_policy_that_loads"],
 }
 """For each page, the test that runs each of its runnable blocks, in the page's order."""
 
@@ -194,6 +195,31 @@ def test_tenant_files_guide_error_samples_are_what_a_missing_queue_and_an_undecl
             load_tenant_file(tmp_path / name)
         said.append(f"error ({caught.value.code}): {str(caught.value).replace(str(tmp_path) + '/', '')}")
     assert said == [sample.strip() for sample in samples]
+
+
+def test_tenant_files_guide_limits_block_is_a_policy_that_loads(tmp_path: Path) -> None:
+    import yaml
+
+    from schemas import load_tenant_file
+
+    [block] = blocks("docs/tenant-files.md", "yaml")
+    data = yaml.safe_load((REPO / "tests" / "data" / "tenants" / "wheelhouse.yaml").read_text(encoding="utf-8"))
+    data["policy"].update(yaml.safe_load(block)["policy"])
+    (tmp_path / "wheelhouse.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    policy = load_tenant_file(tmp_path / "wheelhouse.yaml").policy
+    assert policy.limits.daily_spend_usd == 20 and policy.limits.per_run.tool_calls == 40
+    assert policy.models == {"drafting": "small"}
+    from coordinator.runtime import RuntimeSettings
+
+    defaults, page = RuntimeSettings(), (REPO / "docs" / "tenant-files.md").read_text(encoding="utf-8")
+    budget = defaults.run_budget
+    said = (
+        f"{budget.tokens:,} tokens, ${budget.cost_usd:.2f}, {budget.tool_calls} tool calls and {budget.wall_seconds:g}"
+    )
+    assert said in page.replace("\n", " ")  # the defaults the guide gives are the runtime's
+    assert f"${defaults.tenant_daily_spend_usd:g} a day and have {defaults.tenant_max_running} runs" in page.replace(
+        "\n", " "
+    )
 
 
 # --- running the blocks ---------------------------------------------------------------------------------------
