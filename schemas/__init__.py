@@ -6,7 +6,7 @@ stable codes, and the tenant file format. Nothing here imports another deskhand 
 Add a new shared contract as its own private module and re-export it below.
 """
 
-from schemas._common import Email, LongText, Plan, Priority, RecordId, ShortText, Slug
+from schemas._common import Email, LongText, ModelTier, Plan, Priority, RecordId, ShortText, Slug
 from schemas._errors import (
     BudgetExhausted,
     ConfigError,
@@ -26,6 +26,7 @@ from schemas._errors import (
     Unavailable,
     error_from_payload,
 )
+from schemas._field_limits import FieldLimit, field_limits
 from schemas._handoff import HANDOFF_TRANSITIONS, Handoff, HandoffState, RunBudget, RunStatus
 from schemas._hashing import args_hash, canonical_json
 from schemas._pipeline import (
@@ -70,7 +71,9 @@ from schemas._tenant_file import (
     MessageSeed,
     Policy,
     PriorityRule,
+    RunLimits,
     TenantFile,
+    TenantLimits,
     TicketSeed,
     load_tenant_file,
 )
@@ -138,6 +141,7 @@ __all__ = [
     "Email",
     "ErrorCode",
     "ErrorPayload",
+    "FieldLimit",
     "EscalationPolicy",
     "IdempotencyConflict",
     "Input",
@@ -145,6 +149,7 @@ __all__ = [
     "InvalidArgument",
     "LongText",
     "MessageSeed",
+    "ModelTier",
     "NotFound",
     "Output",
     "Plan",
@@ -155,6 +160,7 @@ __all__ = [
     "RateLimited",
     "RecordId",
     "RequestTooLarge",
+    "RunLimits",
     "Scope",
     "ServerName",
     "ShortText",
@@ -162,11 +168,13 @@ __all__ = [
     "Slug",
     "TenantFile",
     "TenantId",
+    "TenantLimits",
     "TicketSeed",
     "ToolSpec",
     "Unauthenticated",
     "Unavailable",
     "error_from_payload",
+    "field_limits",
     "load_tenant_file",
     "server_of_scope",
 ]

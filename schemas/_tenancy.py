@@ -6,7 +6,8 @@ from typing import Annotated, Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-TenantId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,62}$")]
+TENANT_ID_PATTERN = r"^[a-z][a-z0-9-]{1,62}$"
+TenantId = Annotated[str, StringConstraints(min_length=2, max_length=63, pattern=TENANT_ID_PATTERN)]
 """A tenant's id: lower-case letters, digits and dashes, starting with a letter (`acme`, `north-wind`)."""
 
 Scope = Literal[

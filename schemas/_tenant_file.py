@@ -12,23 +12,50 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
-from schemas._common import Email, LongText, Plan, Priority, RecordId, ShortText, Slug
+from schemas._common import Email, ModelTier, Plan, Priority, RecordId, ShortText, Slug, text_of
 from schemas._errors import ConfigError
+from schemas._field_limits import form_of
 from schemas._tenancy import SCOPES, TenantId
 
 _Strict = ConfigDict(extra="forbid", frozen=True)
+
+Name = Annotated[str, text_of(2_000)]
+"""A person's, an account's, a business's or an article's name; tone and signature."""
+Description = Annotated[str, text_of(4_000)]
+Phrase = Annotated[str, text_of(2_000)]
+"""An example, a keyword, a phrase to match or to forbid."""
+Template = Annotated[str, text_of(10_000)]
+Body = Annotated[str, text_of(50_000)]
+"""An article's, a ticket's or an email's body."""
+Subject = Annotated[str, text_of(300)]
+"""An email's subject (as long as an inbound email's may be)."""
+
+DEFAULT_PLANS = ("free", "starter", "pro", "business", "enterprise")
+"""The plans of a tenant file that declares none (`policy.plans`), so files written before plans were declared
+load unchanged."""
+DEFAULT_PLAN = "starter"
+"""The plan of a customer or account without one, when the file declares no plans (else the first declared)."""
+
+
+class FieldProblem(ValueError):
+    """A mistake found by a check across fields, located at `path` below the model that found it."""
+
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class Category(BaseModel):
     model_config = _Strict
 
     name: Slug
-    description: ShortText
+    description: Description
     queue: Slug
     priority: Priority | None = None
-    examples: list[ShortText] = Field(default_factory=list)
-    keywords: list[ShortText] = Field(default_factory=list)
+    examples: list[Phrase] = Field(default_factory=list)
+    keywords: list[Phrase] = Field(default_factory=list)
 
 
 class PriorityRule(BaseModel):
@@ -37,7 +64,7 @@ class PriorityRule(BaseModel):
     model_config = _Strict
 
     priority: Priority
-    when_any: list[ShortText] = Field(default_factory=list)
+    when_any: list[Phrase] = Field(default_factory=list)
     """Phrases: the rule matches when the message contains any of them (case-insensitive)."""
     plan: Plan | None = None
     category: Slug | None = None
@@ -60,9 +87,9 @@ TEMPLATE_PLACEHOLDERS = frozenset({"customer_name", "answer", "signature"})
 class DraftingPolicy(BaseModel):
     model_config = _Strict
 
-    tone: ShortText = "friendly, concise"
-    signature: ShortText
-    templates: dict[Slug, LongText] = Field(default_factory=dict)
+    tone: Name = "friendly, concise"
+    signature: Name
+    templates: dict[Slug, Template] = Field(default_factory=dict)
     """Reply templates by category; `default` is used for a category without its own.
     Placeholders: {customer_name}, {answer}, {signature}."""
 
@@ -86,21 +113,47 @@ class DraftingPolicy(BaseModel):
 class CompliancePolicy(BaseModel):
     model_config = _Strict
 
-    forbidden_phrases: list[ShortText] = Field(default_factory=list)
+    forbidden_phrases: list[Phrase] = Field(default_factory=list)
     block_card_numbers: bool = True
     block_foreign_emails: bool = True
     """Refuse drafts that mention an email address other than the customer's own."""
 
 
+class RunLimits(BaseModel):
+    """What one run of the tenant may spend; a limit left out is the deployment's default."""
+
+    model_config = _Strict
+
+    tokens: Annotated[int, Field(ge=1)] | None = None
+    cost_usd: Annotated[float, Field(gt=0)] | None = None
+    tool_calls: Annotated[int, Field(ge=1)] | None = None
+    wall_seconds: Annotated[float, Field(gt=0)] | None = None
+
+
+class TenantLimits(BaseModel):
+    """The tenant's own limits; a limit left out is the deployment's default (`RuntimeSettings`)."""
+
+    model_config = _Strict
+
+    daily_spend_usd: Annotated[float, Field(ge=0)] | None = None
+    runs_in_flight: Annotated[int, Field(ge=1)] | None = None
+    per_run: RunLimits = RunLimits()
+
+
 class Policy(BaseModel):
     model_config = _Strict
 
+    plans: list[Plan] | None = None
+    """The business's own plan names; None: the five of `DEFAULT_PLANS`."""
     categories: Annotated[list[Category], Field(min_length=1)]
     priorities: Annotated[list[PriorityRule], Field(min_length=1)]
     escalate: EscalationPolicy = EscalationPolicy()
     approval_required_tools: list[str] = Field(default_factory=list)
     drafting: DraftingPolicy
     compliance: CompliancePolicy = CompliancePolicy()
+    limits: TenantLimits = TenantLimits()
+    models: dict[Slug, ModelTier] = Field(default_factory=dict)
+    """The model tier of a step (a specialist's name), instead of the one its manifest asks for."""
 
     @field_validator("approval_required_tools")
     @classmethod
@@ -112,19 +165,48 @@ class Policy(BaseModel):
                 raise ValueError(f"unknown tool {name!r}; expected one of {sorted(TOOLS_BY_NAME)}")
         return names
 
+    @property
+    def plan_names(self) -> list[str]:
+        """The plans customers, accounts and priority rules may name."""
+        return list(self.plans) if self.plans is not None else list(DEFAULT_PLANS)
+
+    @property
+    def default_plan(self) -> str:
+        """The plan of a customer or account that names none."""
+        return self.plans[0] if self.plans else DEFAULT_PLAN
+
+    def check_plan(self, path: tuple[str | int, ...], plan: str | None) -> None:
+        """Refuse a plan the file does not declare, naming the field and the declared plans."""
+        if plan is not None and plan not in self.plan_names:
+            declared = "declared in policy.plans" if self.plans is not None else "the default plans"
+            raise FieldProblem(path, f"plan {plan!r} is not declared; expected one of {self.plan_names} ({declared})")
+
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
+        if self.plans is not None:
+            if not self.plans:
+                raise FieldProblem(("plans",), "declare at least one plan, or leave plans out for the default ones")
+            repeated = sorted({p for p in self.plans if self.plans.count(p) > 1})
+            if repeated:
+                raise FieldProblem(("plans",), f"plan names must be unique, repeated: {repeated}")
         names = [c.name for c in self.categories]
         if len(set(names)) != len(names):
-            raise ValueError(f"categories: names must be unique, got {names}")
-        unknown = sorted(set(self.escalate.categories) - set(names))
-        if unknown:
-            raise ValueError(f"escalate.categories: {unknown} are not categories; expected some of {names}")
-        for rule in self.priorities:
+            raise FieldProblem(("categories",), f"names must be unique, got {names}")
+        for index, name in enumerate(self.escalate.categories):
+            if name not in names:
+                raise FieldProblem(
+                    ("escalate", "categories", index), f"{name!r} is not a category; expected one of {names}"
+                )
+        for index, rule in enumerate(self.priorities):
             if rule.category is not None and rule.category not in names:
-                raise ValueError(f"priorities: category {rule.category!r} is not one of {names}")
+                raise FieldProblem(
+                    ("priorities", index, "category"), f"{rule.category!r} is not a category; expected one of {names}"
+                )
+            self.check_plan(("priorities", index, "plan"), rule.plan)
         if not self.priorities[-1].is_default:
-            raise ValueError("priorities: the last rule is the default and must have no conditions")
+            raise FieldProblem(
+                ("priorities", len(self.priorities) - 1), "the last rule is the default and must have no conditions"
+            )
         return self
 
     def category(self, name: str) -> Category | None:
@@ -135,8 +217,9 @@ class AccountSeed(BaseModel):
     model_config = _Strict
 
     id: RecordId
-    name: ShortText
-    plan: Plan = "starter"
+    name: Name
+    plan: Plan = DEFAULT_PLAN
+    """Omitted in the file: the policy's default plan (`Policy.default_plan`)."""
 
 
 class CustomerSeed(BaseModel):
@@ -144,19 +227,20 @@ class CustomerSeed(BaseModel):
 
     id: RecordId
     email: Email
-    name: ShortText
+    name: Name
     account: RecordId
-    plan: Plan = "starter"
+    plan: Plan = DEFAULT_PLAN
+    """Omitted in the file: the policy's default plan (`Policy.default_plan`)."""
     phone: ShortText | None = None
-    company: ShortText | None = None
+    company: Name | None = None
 
 
 class ArticleSeed(BaseModel):
     model_config = _Strict
 
     id: RecordId
-    title: ShortText
-    body: LongText
+    title: Name
+    body: Body
     tags: list[Slug] = Field(default_factory=list)
 
 
@@ -165,8 +249,8 @@ class TicketSeed(BaseModel):
 
     id: RecordId
     customer: Email
-    subject: ShortText
-    body: LongText
+    subject: Subject
+    body: Body
     status: Literal["new", "open", "pending", "solved", "closed"] = "solved"
     category: Slug | None = None
     priority: Priority | None = None
@@ -179,15 +263,15 @@ class MessageSeed(BaseModel):
 
     id: RecordId
     sender: Email = Field(alias="from")
-    subject: ShortText
-    body: LongText
+    subject: Subject
+    body: Body
 
 
 class TenantFile(BaseModel):
     model_config = _Strict
 
     tenant: TenantId
-    name: ShortText
+    name: Name
     policy: Policy
     roles: dict[Slug, list[str]] = Field(default_factory=dict)
     """Named bundles of scopes, for `deskhand token mint --role`; merged over the built-in roles."""
@@ -206,6 +290,26 @@ class TenantFile(BaseModel):
                 raise ValueError(f"role {role!r}: unknown scopes {unknown}; expected some of {list(SCOPES)}")
         return roles
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_plans(cls, data: Any) -> Any:
+        """A customer or account without a plan gets the file's default plan: the first it declares."""
+        if not isinstance(data, dict):
+            return data
+        policy = data.get("policy")
+        plans = policy.get("plans") if isinstance(policy, dict) else None
+        if not (isinstance(plans, list) and plans and isinstance(plans[0], str)):
+            return data
+        data = dict(data)
+        for field in ("accounts", "customers"):
+            items = data.get(field)
+            if isinstance(items, list):
+                data[field] = [
+                    {**item, "plan": plans[0]} if isinstance(item, dict) and "plan" not in item else item
+                    for item in items
+                ]
+        return data
+
     @model_validator(mode="after")
     def _unique_ids(self) -> TenantFile:
         for field in ("accounts", "customers", "articles", "tickets", "inbox"):
@@ -216,18 +320,21 @@ class TenantFile(BaseModel):
         emails = [c.email for c in self.customers]
         if len(set(emails)) != len(emails):
             raise ValueError("customers: emails must be unique within a tenant")
+        for field in ("accounts", "customers"):
+            for index, seed in enumerate(getattr(self, field)):
+                self.policy.check_plan((field, index, "plan"), seed.plan)
         categories = {c.name for c in self.policy.categories}
-        for ticket in self.tickets:
+        for index, ticket in enumerate(self.tickets):
             if ticket.category is not None and ticket.category not in categories:
-                raise ValueError(
-                    f"tickets: {ticket.id} has category {ticket.category!r}, "
-                    f"not one of the policy's {sorted(categories)}"
+                raise FieldProblem(
+                    ("tickets", index, "category"),
+                    f"{ticket.category!r} is not a category; expected one of {sorted(categories)}",
                 )
         unknown_templates = sorted(set(self.policy.drafting.templates) - categories - {"default"})
         if unknown_templates:
-            raise ValueError(
-                f"policy.drafting.templates: {unknown_templates} are not categories "
-                f"(expected 'default' or one of {sorted(categories)})"
+            raise FieldProblem(
+                ("policy", "drafting", "templates"),
+                f"{unknown_templates} are not categories (expected 'default' or one of {sorted(categories)})",
             )
         return self
 
@@ -255,6 +362,23 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
+def _problem(error: ErrorDetails) -> str:
+    """What is wrong with one field and the form expected, in the words of docs/tenant-files.md."""
+    ctx = error.get("ctx", {})
+    value = error.get("input")
+    if error["type"] == "string_pattern_mismatch":
+        form = form_of(ctx.get("pattern"))
+        return f"expected {'an' if form[0] in 'aeiou' else 'a'} {form} (got {value!r:.60})"
+    if error["type"] == "string_too_long" and isinstance(value, str):
+        return f"expected text of at most {ctx['max_length']:,} characters (got {len(value.strip()):,})"
+    if error["type"] == "string_too_short":
+        return f"expected text of at least {ctx['min_length']:,} character(s) (got {value!r:.60})"
+    if error["type"] == "value_error" and "error" in ctx:
+        return str(ctx["error"])
+    got = "" if error["type"] == "missing" else f" (got {value!r:.60})"
+    return f"{error['msg']}{got}"
+
+
 def load_tenant_file(path: Path) -> TenantFile:
     """Read and validate a tenant file; `ConfigError` names the file, the field and what was expected."""
     try:
@@ -275,8 +399,8 @@ def load_tenant_file(path: Path) -> TenantFile:
         problems = []
         first_field = None
         for error in exc.errors(include_url=False):
-            where = _location(error["loc"])
+            cause = error.get("ctx", {}).get("error")
+            where = _location(error["loc"] + (cause.path if isinstance(cause, FieldProblem) else ()))
             first_field = first_field or where
-            got = "" if error["type"] == "missing" else f" (got {error.get('input')!r:.60})"
-            problems.append(f"{where}: {error['msg']}{got}")
+            problems.append(f"{where}: {_problem(error)}")
         raise ConfigError(f"{path}: " + "; ".join(problems), field=first_field) from exc

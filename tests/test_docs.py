@@ -58,6 +58,7 @@ RUN_BY: dict[str, list[str]] = {
     "docs/writing-a-server.md": ["test_writing_a_server_guide_serves_its_tenant_only"]
     + ["test_writing_a_server_guide_serves_over_http_as_written"] * 4,
     "docs/writing-a-specialist.md": ["test_specialist_entry_point_block_is_the_example_packages"],
+    "docs/tenant-files.md": ["test_tenant_files_guide_limits_block_is_a_policy_that_loads"],
 }
 """For each page, the test that runs each of its runnable blocks, in the page's order."""
 
@@ -175,18 +176,50 @@ def test_specialist_entry_point_block_is_the_example_packages() -> None:
     assert entry_points == {ENTRY_POINT_GROUP: package["project"]["entry-points"][ENTRY_POINT_GROUP]}
 
 
-def test_tenant_files_guide_error_sample_is_what_a_missing_queue_gives(tmp_path: Path) -> None:
+def test_tenant_files_guide_error_samples_are_what_a_missing_queue_and_an_undeclared_plan_give(
+    tmp_path: Path,
+) -> None:
     import yaml
 
     from schemas import ConfigError, load_tenant_file
 
-    [sample] = [text for language, text in fenced(REPO / "docs" / "tenant-files.md") if language == "text"]
-    data = yaml.safe_load((REPO / "examples" / "tenants" / "acme.yaml").read_text(encoding="utf-8"))
-    del data["policy"]["categories"][0]["queue"]
-    (tmp_path / "acme.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
-    with pytest.raises(ConfigError) as caught:
-        load_tenant_file(tmp_path / "acme.yaml")
-    assert f"error ({caught.value.code}): {str(caught.value).replace(str(tmp_path) + '/', '')}" == sample.strip()
+    samples = [text for language, text in fenced(REPO / "docs" / "tenant-files.md") if language == "text"]
+    acme = yaml.safe_load((REPO / "examples" / "tenants" / "acme.yaml").read_text(encoding="utf-8"))
+    del acme["policy"]["categories"][0]["queue"]
+    bikes = yaml.safe_load((REPO / "tests" / "data" / "tenants" / "wheelhouse.yaml").read_text(encoding="utf-8"))
+    bikes["policy"]["priorities"].insert(1, {"priority": "P2", "plan": "gold"})
+    said = []
+    for name, data in (("acme.yaml", acme), ("wheelhouse.yaml", bikes)):
+        (tmp_path / name).write_text(yaml.safe_dump(data), encoding="utf-8")
+        with pytest.raises(ConfigError) as caught:
+            load_tenant_file(tmp_path / name)
+        said.append(f"error ({caught.value.code}): {str(caught.value).replace(str(tmp_path) + '/', '')}")
+    assert said == [sample.strip() for sample in samples]
+
+
+def test_tenant_files_guide_limits_block_is_a_policy_that_loads(tmp_path: Path) -> None:
+    import yaml
+
+    from schemas import load_tenant_file
+
+    [block] = blocks("docs/tenant-files.md", "yaml")
+    data = yaml.safe_load((REPO / "tests" / "data" / "tenants" / "wheelhouse.yaml").read_text(encoding="utf-8"))
+    data["policy"].update(yaml.safe_load(block)["policy"])
+    (tmp_path / "wheelhouse.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    policy = load_tenant_file(tmp_path / "wheelhouse.yaml").policy
+    assert policy.limits.daily_spend_usd == 20 and policy.limits.per_run.tool_calls == 40
+    assert policy.models == {"drafting": "small"}
+    from coordinator.runtime import RuntimeSettings
+
+    defaults, page = RuntimeSettings(), (REPO / "docs" / "tenant-files.md").read_text(encoding="utf-8")
+    budget = defaults.run_budget
+    said = (
+        f"{budget.tokens:,} tokens, ${budget.cost_usd:.2f}, {budget.tool_calls} tool calls and {budget.wall_seconds:g}"
+    )
+    assert said in page.replace("\n", " ")  # the defaults the guide gives are the runtime's
+    assert f"${defaults.tenant_daily_spend_usd:g} a day and have {defaults.tenant_max_running} runs" in page.replace(
+        "\n", " "
+    )
 
 
 # --- running the blocks ---------------------------------------------------------------------------------------

@@ -25,14 +25,23 @@ def _digest(tenant: TenantFile) -> str:
 def init(
     ctx: typer.Context,
     tenants: Annotated[
-        list[Path] | None, typer.Option("--tenants", metavar="FILE", help="Tenant files (YAML) to load; repeatable.")
+        list[Path] | None,
+        typer.Option(
+            "--tenants",
+            metavar="FILE...",
+            help="Tenant files (YAML) to load: several after one flag (a shell glob), or the flag repeated.",
+        ),
+    ] = None,
+    more: Annotated[
+        list[Path] | None, typer.Argument(metavar="FILE", help="More tenant files, as after --tenants.")
     ] = None,
 ) -> None:
     """Create the keys, databases and config, and load tenant files (safe to run again)."""
     from coordinator.cli import _serve
 
     options = globals_of(ctx)
-    files = [load_tenant_file(p) for p in tenants or []]  # validate every file before touching anything
+    paths = list(dict.fromkeys([*(tenants or []), *(more or [])]))
+    files = [load_tenant_file(p) for p in paths]  # validate every file before touching anything
     path = options.home_path
     home = Home.load(path) if (path / "deskhand.toml").exists() else Home.defaults(path)
     home = home.with_tenants([f.tenant for f in files])
@@ -64,4 +73,4 @@ def init(
         where = "into every server's database" if said == "loaded" else "(the same file as before)"
         out.print(f"  {tenant}: {said} {where}", highlight=False, soft_wrap=True)
     if not files:
-        out.print("  no tenants given: pass --tenants examples/tenants/acme.yaml (repeatable)")
+        out.print("  no tenants given: pass --tenants examples/tenants/*.yaml")

@@ -4,14 +4,15 @@ retries and circuit breakers, and the part of the run's budget that is left."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from coordinator._registry import AnySpecialist
 from coordinator._resilience import BreakerToolbox, CircuitBreaker, RetryingToolbox, ServerUnavailable, TimeoutToolbox
 from coordinator._sessions import SessionPool
-from schemas import Handoff, RunBudget, Unavailable, server_of_scope
-from specialists.kit import Budget
+from schemas import ConfigError, Handoff, Policy, RunBudget, RunLimits, Unavailable, server_of_scope
+from specialists.kit import Budget, Manifest
 
 
 @contextlib.asynccontextmanager
@@ -63,3 +64,31 @@ def budget_left(budget: RunBudget, used: Budget) -> RunBudget:
         iterations=max(0, budget.iterations - used.used_iterations),
         wall_seconds=budget.wall_seconds,
     )
+
+
+def tenant_budget(budget: RunBudget, limits: RunLimits) -> RunBudget:
+    """`budget` within the tenant's per-run limits: a run's whole budget at its start, what is left after."""
+    capped = {
+        name: min(getattr(budget, name), limit) for name, limit in limits.model_dump().items() if limit is not None
+    }
+    return budget.model_copy(update=capped)
+
+
+def tenant_manifest(manifest: Manifest, policy: Policy) -> Manifest:
+    """The specialist's manifest with the model tier its tenant's file gives the step (`policy.models`)."""
+    tier = policy.models.get(manifest.name)
+    if tier is None or manifest.model_tier == "none" or tier == manifest.model_tier:
+        return manifest
+    return manifest.model_copy(update={"model_tier": tier})
+
+
+def check_model_tiers(specialists: Mapping[str, AnySpecialist], policies: Mapping[str, Policy]) -> None:
+    """Refuse a tenant whose `policy.models` names a step that does not exist or uses no model."""
+    steps = sorted(name for name, s in specialists.items() if s.manifest.model_tier != "none")
+    for tenant, policy in policies.items():
+        for step in policy.models:
+            if step not in steps:
+                raise ConfigError(
+                    f"tenant {tenant!r}: policy.models.{step}: not a step that uses a model; expected one of {steps}",
+                    field=f"policy.models.{step}",
+                )

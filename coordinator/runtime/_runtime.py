@@ -33,7 +33,14 @@ from coordinator._router import route
 from coordinator._sessions import Connect, SessionPool
 from coordinator.runtime._approvals import decide, expire_approvals, propose
 from coordinator.runtime._commit import Abandoned, HandoffChain
-from coordinator.runtime._context import budget_for, budget_left, open_toolbox
+from coordinator.runtime._context import (
+    budget_for,
+    budget_left,
+    check_model_tiers,
+    open_toolbox,
+    tenant_budget,
+    tenant_manifest,
+)
 from coordinator.runtime._recording import Recorder, RecordingModel, RecordingToolbox, audit_entry
 from coordinator.store import ApprovalRow, Claim, Outcome, Store
 from schemas import (
@@ -48,6 +55,7 @@ from schemas import (
     RateLimited,
     RunBudget,
     RunStatus,
+    TenantLimits,
     Unavailable,
     args_hash,
 )
@@ -73,10 +81,13 @@ class RuntimeSettings:
     escalates; waiting is not an attempt, so a server restart shorter than this escalates no run."""
     tool_timeout_seconds: float = 20.0
     run_budget: RunBudget = RunBudget()
+    """A run's budget, unless its tenant's file sets lower limits (`policy.limits.per_run`)."""
     tenant_daily_spend_usd: float = 50.0
+    """A tenant's daily spend, unless its file sets its own (`policy.limits.daily_spend_usd`)."""
     spend_refresh_seconds: float = 5.0
     """How old the tenant's spend total may be when a handoff checks it (this process's own spend is always in it)."""
     tenant_max_running: int = 100
+    """A tenant's runs in flight, unless its file sets its own (`policy.limits.runs_in_flight`)."""
     approval_ttl: timedelta = timedelta(hours=72)
 
 
@@ -105,14 +116,24 @@ def _content_key(email: InboundEmail) -> str:
 
 
 def intake(
-    store: Store, tenant: str, email: InboundEmail, settings: RuntimeSettings, *, source: str | None = None
+    store: Store,
+    tenant: str,
+    email: InboundEmail,
+    settings: RuntimeSettings,
+    *,
+    limits: TenantLimits | None = None,
+    source: str | None = None,
 ) -> tuple[str, bool]:
-    """Start a run for an email of a tenant known to the caller, in the store alone (no server is asked):
-    `deskhand submit` uses it; returns (run id, whether new)."""
-    if store.running_runs(tenant) >= settings.tenant_max_running:
-        raise BudgetExhausted(f"tenant {tenant!r} already has {settings.tenant_max_running} runs in flight")
+    """Start a run for an email of a tenant known to the caller, in the store alone (no server is asked), within
+    the tenant's `limits` when the caller has its file: `deskhand submit` uses it; returns (run id, whether new).
+    (A run started without them still gets its tenant's per-run limits: the runtime applies them at each hop.)"""
+    limits = limits or TenantLimits()
+    in_flight = settings.tenant_max_running if limits.runs_in_flight is None else limits.runs_in_flight
+    if store.running_runs(tenant) >= in_flight:
+        raise BudgetExhausted(f"tenant {tenant!r} already has {in_flight} runs in flight")
     key = source or email.message_id or _content_key(email)
-    return store.start_run(tenant, key, email.model_dump(mode="json"), "triage", settings.run_budget)
+    budget = tenant_budget(settings.run_budget, limits.per_run)
+    return store.start_run(tenant, key, email.model_dump(mode="json"), "triage", budget)
 
 
 @dataclass
@@ -126,13 +147,16 @@ class Runtime:
     breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
     stats: RuntimeStats = field(default_factory=RuntimeStats)
 
+    def __post_init__(self) -> None:
+        check_model_tiers(self.specialists, self.policies)
+
     # -- intake ---------------------------------------------------------------------------------
 
     def submit(self, tenant: str, email: InboundEmail, *, source: str | None = None) -> tuple[str, bool]:
         """Start a run for an inbound email (one run per message, or per `source`); returns (run id, whether new)."""
         if tenant not in self.policies:
             raise NotFound(f"tenant {tenant!r} is not configured here; known: {sorted(self.policies)}")
-        return intake(self.store, tenant, email, self.settings, source=source)
+        return intake(self.store, tenant, email, self.settings, limits=self.policies[tenant].limits, source=source)
 
     # -- one handoff ----------------------------------------------------------------------------
 
@@ -203,26 +227,29 @@ class Runtime:
         except ValidationError as exc:
             await self._end(chain, recorder, "failed", "failed", f"malformed handoff payload: {exc}")
             return
-        budget = budget_for(handoff.budget, claim.run_created_at)
+        run_budget = tenant_budget(handoff.budget, policy.limits.per_run)
+        budget = budget_for(run_budget, claim.run_created_at)
         model = RecordingModel(self.model, recorder)
+        manifest = tenant_manifest(specialist.manifest, policy)
+        daily = policy.limits.daily_spend_usd
+        daily = self.settings.tenant_daily_spend_usd if daily is None else daily
         try:
             spent = await self._tenant_spend(handoff.tenant)
-            if spent >= self.settings.tenant_daily_spend_usd:
+            if spent >= daily:
                 raise BudgetExhausted(
-                    f"tenant {handoff.tenant!r} spent ${spent:.2f} today, "
-                    f"its daily limit is ${self.settings.tenant_daily_spend_usd:.2f}"
+                    f"tenant {handoff.tenant!r} spent ${spent:.2f} today, its daily limit is ${daily:.2f}"
                 )
             async with open_toolbox(
-                self.pool, self.breakers, handoff, specialist.manifest, self.settings.tool_timeout_seconds
+                self.pool, self.breakers, handoff, manifest, self.settings.tool_timeout_seconds
             ) as toolbox:
                 ctx = SpecialistContext(
                     tenant=handoff.tenant,
                     run_id=handoff.run_id,
                     policy=policy,
-                    toolbox=ScopedToolbox(RecordingToolbox(toolbox, recorder), specialist.manifest.scopes, budget),
+                    toolbox=ScopedToolbox(RecordingToolbox(toolbox, recorder), manifest.scopes, budget),
                     model=model,
                     budget=budget,
-                    manifest=specialist.manifest,
+                    manifest=manifest,
                     step=handoff.step,
                 )
                 output: BaseModel = await specialist.run(task, ctx)
@@ -274,7 +301,7 @@ class Runtime:
             revision = getattr(decision.payload, "revision", None)
             if decision.recipient == "drafting" and revision:
                 result["revision"] = revision
-            left = budget_left(handoff.budget, budget)
+            left = budget_left(run_budget, budget)
             nxt.append(handoff.next_hop(decision.recipient, decision.payload, left))
         run_status = decision.run_status if decision.recipient is None else None
         reason = decision.reason

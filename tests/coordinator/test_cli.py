@@ -22,6 +22,7 @@ from coordinator.cli._processes import free_port, running_servers
 from coordinator.store import Store
 from mcp_servers.crm import CustomerRow
 from mcp_servers.kit import AuditRecord, Database, JwtVerifier, KeySet
+from tests.conftest import REPO
 from tests.coordinator.cli_helpers import ACME, DESKHAND, NORTHWIND, cli
 
 
@@ -187,6 +188,16 @@ def test_init_prints_json_for_scripts(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["tenants"] == {"acme": "loaded"} and set(data["servers"]) == {"crm", "helpdesk", "knowledge", "mailbox"}
+
+
+def test_init_takes_several_tenant_files_after_one_flag_as_a_shell_glob_gives(tmp_path: Path) -> None:
+    wheelhouse = str(REPO / "tests" / "data" / "tenants" / "wheelhouse.yaml")
+    result = cli("--home", str(tmp_path / "h"), "-o", "json", "init", "--tenants", ACME, NORTHWIND, wheelhouse)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["tenants"] == {"acme": "loaded", "northwind": "loaded", "wheelhouse": "loaded"}
+    assert set(Home.load(tmp_path / "h").tenants) == {"acme", "northwind", "wheelhouse"}
+    again = cli("--home", str(tmp_path / "h"), "-o", "json", "init", "--tenants", ACME, "--tenants", wheelhouse)
+    assert json.loads(again.stdout)["tenants"] == {"acme": "unchanged", "wheelhouse": "unchanged"}
 
 
 @pytest.fixture

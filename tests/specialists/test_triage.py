@@ -106,3 +106,14 @@ async def test_budget_runs_out_before_the_call_that_would_overrun(world: World) 
     assert info.value.code == "budget_exhausted"
     assert "tool call budget of 2" in info.value.message  # which budget
     assert ctx.budget.used_tool_calls == 2 and ctx.budget.used_iterations == 0
+
+
+def test_a_priority_rule_matches_the_business_own_plan_names() -> None:
+    from schemas import load_tenant_file
+    from specialists.triage import priority_for
+    from tests.conftest import REPO
+
+    policy = load_tenant_file(REPO / "tests" / "data" / "tenants" / "wheelhouse.yaml").policy
+    email = InboundEmail(sender="fleet@northside-couriers.example", subject="Invoice", body="A VAT copy please.")
+    assert priority_for(email, "fleet-care", None, policy) == ("P2", "priorities[2]: plan fleet-care → P2")
+    assert priority_for(email, "pay-per-repair", None, policy)[0] == "P4"
