@@ -5,21 +5,34 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from coordinator._home import Home
 from coordinator._tokens import DevKeys
 from coordinator.cli._context import globals_of, out, print_json
-from schemas import TenantFile, load_tenant_file
+from schemas import TenantFile, TenantLimits, load_tenant_file
 
 LOADED_FILE = "tenants-loaded.json"
-"""In the home's data folder: each loaded tenant's digest, so that `init` can say what it changed."""
+"""In the home's data folder: each loaded tenant's digest (so that `init` can say what it changed) and limits
+(so that `submit`, which asks no server, starts runs within them)."""
 
 
 def _digest(tenant: TenantFile) -> str:
     return hashlib.sha256(tenant.model_dump_json().encode()).hexdigest()
+
+
+def _loaded(home: Home) -> dict[str, dict[str, Any]]:
+    record = home.path / "data" / LOADED_FILE
+    data: dict[str, Any] = json.loads(record.read_text(encoding="utf-8")) if record.exists() else {}
+    return {t: v if isinstance(v, dict) else {"digest": v} for t, v in data.items()}  # a digest alone: before limits
+
+
+def loaded_limits(home: Home, tenant: str) -> TenantLimits | None:
+    """The limits of the tenant file `init` loaded last for `tenant` (None: not recorded)."""
+    limits = _loaded(home).get(tenant, {}).get("limits")
+    return None if limits is None else TenantLimits.model_validate(limits)
 
 
 def init(
@@ -48,11 +61,16 @@ def init(
     home.save()
     DevKeys.create(home.keys_dir)
     _serve.prepare(home, files)
+    before = _loaded(home)
+    after = {
+        **before,
+        **{f.tenant: {"digest": _digest(f), "limits": f.policy.limits.model_dump(mode="json")} for f in files},
+    }
     record = home.path / "data" / LOADED_FILE
-    before: dict[str, str] = json.loads(record.read_text(encoding="utf-8")) if record.exists() else {}
-    after = {**before, **{f.tenant: _digest(f) for f in files}}
     record.write_text(json.dumps(after, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tenants_said = {f.tenant: "unchanged" if before.get(f.tenant) == _digest(f) else "loaded" for f in files}
+    tenants_said = {
+        f.tenant: "unchanged" if before.get(f.tenant, {}).get("digest") == _digest(f) else "loaded" for f in files
+    }
     if options.json:
         print_json(
             {

@@ -103,6 +103,7 @@ def submit(
     """Submit one inbound email: its run is written to the store, and running workers pick it up.
 
     No server is asked: the tenant is checked against the home (the tenants `deskhand init` loaded)."""
+    from coordinator.cli._init import loaded_limits
     from coordinator.runtime import RuntimeSettings, intake
 
     options = globals_of(ctx)
@@ -112,7 +113,7 @@ def submit(
         raise NotFound(f"--tenant {tenant!r}: not loaded here; known: {list(home.tenants)}", field="tenant")
     store = Store(db or home.coordinator_db)
     try:
-        run_id, new = intake(store, tenant, email, RuntimeSettings())
+        run_id, new = intake(store, tenant, email, RuntimeSettings(), limits=loaded_limits(home, tenant))
     finally:
         store.dispose()
     if options.json:

@@ -8,6 +8,7 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -17,6 +18,7 @@ from coordinator import Home
 from coordinator.cli._processes import running_servers
 from coordinator.cli._runs import _Stopping
 from coordinator.store import Store
+from tests.conftest import REPO
 from tests.coordinator.cli_helpers import ACME, NORTHWIND, cli, init_on_free_ports
 
 
@@ -248,3 +250,23 @@ def test_eval_run_prints_its_report_as_json_for_scripts(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)  # the report alone: no progress bar, no table
     assert report["model"] == "offline" and report["scores"]["scenarios"] == 1 and report["failures"] == []
+
+
+def test_submit_keeps_the_tenants_own_runs_in_flight_limit(tmp_path: Path) -> None:
+    """`submit` asks no server, so the limits come from the tenant file as `init` loaded it."""
+    import yaml
+
+    data = yaml.safe_load((REPO / "tests" / "data" / "tenants" / "wheelhouse.yaml").read_text(encoding="utf-8"))
+    data["policy"]["limits"] = {"runs_in_flight": 1}
+    tenant_file = tmp_path / "limited.yaml"
+    tenant_file.write_text(yaml.safe_dump(data), encoding="utf-8")
+    home = init_on_free_ports(tmp_path / "home", str(tenant_file))
+    tenant = data["tenant"]
+
+    def submit(subject: str) -> Any:
+        email = write(tmp_path, {"from": "someone@example.org", "subject": subject, "body": "Hello, a question."})
+        return cli("--home", str(home.path), "submit", str(email), "--tenant", tenant)
+
+    assert submit("first").exit_code == 0
+    refused = submit("second")
+    assert refused.exit_code == 1 and "error (budget_exhausted)" in refused.stderr, refused.stderr
