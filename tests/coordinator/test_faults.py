@@ -1,15 +1,107 @@
-"""Tool degradation: answers that are not the tool's result."""
+"""Tool degradation: timeouts, errors, malformed and partial results injected at the server boundary.
+
+Each fault ends in a retry (the run completes as if nothing happened), a clear escalation naming the
+tool, or a still-correct run on what arrived; never a crash, a hang, or a write made twice.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from coordinator import McpToolbox
+from coordinator.eval import ScenarioResult, report
 from schemas import ToolOutputInvalid
 from schemas.tools import crm
+from tests.conftest import Issuer
+from tests.coordinator.test_eval import GOOD, evaluated, suite
 from tests.specialists.harness import World
+
+COMPLETED = {"category": "billing", "queue": "billing", "outcome": "completed"}
+
+
+def faulted(ref: str, tool: str, kind: str, times: int, expect: dict[str, Any]) -> dict[str, Any]:
+    """GOOD with `times` faults of `kind` on `tool`; `ref` is in the subject, so its ticket can be found."""
+    server, name = tool.split(".")
+    return {
+        **GOOD,
+        "id": ref,
+        "email": {**GOOD["email"], "subject": f"Invoice copy {ref}"},  # type: ignore[dict-item]
+        "expect": expect,
+        "faults": [{"server": server, "tool": name, "error": kind, "times": times}],
+    }
+
+
+def escalated_by(tool: str) -> dict[str, Any]:
+    return {"outcome": "escalated", "tools_called": [tool]}
+
+
+async def tickets(world: World, ref: str) -> int:
+    """How many tickets the helpdesk holds with `ref` in their subject."""
+    async with world.connect("acme", "helpdesk", ["helpdesk:read"]) as client:
+        found = await client.call_tool("search_tickets", {"query": ref})
+    return len((found.structured_content or {})["items"])
+
+
+def by_id(results: list[ScenarioResult]) -> dict[str, ScenarioResult]:
+    return {r.scenario.id: r for r in results}
+
+
+@pytest.mark.anyio
+async def test_malformed_partial_and_unavailable_answers_end_in_a_retry_an_escalation_or_a_correct_run(
+    tmp_path: Path, issuer: Issuer
+) -> None:
+    lines = [
+        # one bad answer: the read or the keyed write is tried again, and the run completes
+        faulted("mread", "crm.find_customer", "malformed", 1, COMPLETED),
+        faulted("mwrite", "helpdesk.create_ticket", "malformed", 1, COMPLETED),
+        faulted("pread", "crm.find_customer", "partial", 1, COMPLETED),
+        faulted("pwrite", "helpdesk.create_ticket", "partial", 1, COMPLETED),
+        faulted("uread", "crm.find_customer", "unavailable", 1, COMPLETED),
+        faulted("uwrite", "helpdesk.create_ticket", "unavailable", 1, COMPLETED),
+        # a list cut short is still a list: the run goes on with what arrived, and is still right
+        faulted("plist", "knowledge.search_articles", "partial", 1, COMPLETED),
+        # bad answers to every try: the run escalates, naming the tool and what was wrong
+        faulted("allmr", "crm.find_customer", "malformed", 3, escalated_by("crm.find_customer")),
+        faulted("allmw", "helpdesk.route_ticket", "malformed", 3, escalated_by("helpdesk.route_ticket")),
+        faulted("allpw", "helpdesk.create_ticket", "partial", 3, escalated_by("helpdesk.create_ticket")),
+    ]
+    folder = suite(tmp_path / "s", *lines)
+    async with evaluated(folder, tmp_path / "w", issuer) as done:
+        results = by_id(done.results)
+        assert {i: r.failures for i, r in results.items() if r.failures} == {}
+        for ref in ("mwrite", "pwrite", "uwrite", "allmw", "allpw"):  # each write made once, however answered
+            assert await tickets(done.world, ref) == 1, ref
+    for ref, tool in (("allmr", "crm.find_customer"), ("allmw", "helpdesk.route_ticket")):
+        assert f"tool_output_invalid: {tool} returned a result that is not its" in results[ref].reason
+    assert "tool_output_invalid: helpdesk.create_ticket" in results["allpw"].reason
+    assert [results[line["id"]].injected for line in lines] == [1, 1, 1, 1, 1, 1, 1, 3, 3, 3]
+    assert report(done.results, "offline")["scores"]["faults_injected"] == 16
+
+
+@pytest.mark.anyio
+async def test_a_timeout_fault_holds_the_answer_until_the_coordinators_deadline_fires(
+    tmp_path: Path, issuer: Issuer
+) -> None:
+    """The answer is held until the caller gives up: one timeout is tried again (a write is then answered
+    from its record), a timeout on every try escalates the run saying the call timed out."""
+    lines = [
+        faulted("tread", "crm.get_account", "timeout", 1, COMPLETED),
+        faulted("twrite", "helpdesk.create_ticket", "timeout", 1, COMPLETED),
+        faulted("alltr", "crm.find_customer", "timeout", 3, escalated_by("crm.find_customer")),
+    ]
+    folder = suite(tmp_path / "s", *lines)
+    with anyio.fail_after(60):  # a fault that held its answer past the bound would show here, not hang
+        async with evaluated(folder, tmp_path / "w", issuer, tool_timeout_seconds=0.5) as done:
+            results = by_id(done.results)
+            assert {i: r.failures for i, r in results.items() if r.failures} == {}
+            assert await tickets(done.world, "twrite") == 1  # made on the first try, whose answer was lost
+    assert "crm.find_customer timed out after 0.5s" in results["alltr"].reason
+    assert "injected" not in results["alltr"].reason  # the coordinator's deadline, not an error answered
+    assert [results[line["id"]].injected for line in lines] == [1, 1, 3]
 
 
 class Spoils:
