@@ -6,6 +6,7 @@ tool, or a still-correct run on what arrived; never a crash, a hang, or a write 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,14 @@ import anyio
 import pytest
 
 from coordinator import McpToolbox
-from coordinator.eval import ScenarioResult, report
+from coordinator._registry import load_specialists
+from coordinator._replay import replay
+from coordinator.eval import ScenarioResult, load_suite, report
+from coordinator.store import Store
 from schemas import ToolOutputInvalid
-from schemas.tools import crm
+from schemas.tools import crm, helpdesk
 from tests.conftest import Issuer
+from tests.coordinator.cli_helpers import cli
 from tests.coordinator.test_eval import GOOD, evaluated, suite
 from tests.specialists.harness import World
 
@@ -134,3 +139,35 @@ async def test_an_answer_that_is_not_the_tools_result_is_tool_output_invalid_not
             await toolbox.call(crm.FIND_CUSTOMER, crm.FindCustomerIn(email="priya.raman@brightloop.example.com"))
     assert caught.value.code == "tool_output_invalid" and caught.value.field == "crm.find_customer"
     assert where in caught.value.message, caught.value.message
+
+
+def test_eval_keep_leaves_a_store_whose_runs_replay_and_promote(tmp_path: Path) -> None:
+    lines = [faulted("kept", "helpdesk.create_ticket", "malformed", 3, COMPLETED)]  # fails: it escalates
+    folder = suite(tmp_path / "s", *lines)
+    kept = tmp_path / "kept"
+    result = cli("eval", "run", str(folder), "--keep", str(kept), "--json", str(tmp_path / "r.json"))
+    assert result.exit_code == 0, result.stderr
+    assert f"sqlite:///{kept.resolve() / 'coordinator.db'}" in result.stdout
+    assert {p.name for p in kept.glob("*.db")} == {
+        "coordinator.db",
+        "crm.db",
+        "helpdesk.db",
+        "knowledge.db",
+        "mailbox.db",
+    }
+    [failure] = json.loads((tmp_path / "r.json").read_text())["failures"]
+    assert helpdesk.CREATE_TICKET.qualified_name in failure["reasons"][0]
+    store = Store(f"sqlite:///{kept / 'coordinator.db'}")
+    try:
+        policies = {t.tenant: t.policy for t in load_suite(folder).tenants}
+        replayed = anyio.run(replay, store, load_specialists(), policies, failure["run_id"])
+    finally:
+        store.dispose()
+    assert replayed.identical and replayed.steps, replayed.steps
+    promoted = cli(
+        "eval", "promote", failure["run_id"], "--suite", str(folder), "--db", f"sqlite:///{kept}/coordinator.db"
+    )
+    assert promoted.exit_code == 0, promoted.stderr
+    assert len(load_suite(folder).scenarios) == 2
+    again = cli("eval", "run", str(folder), "--keep", str(kept))
+    assert again.exit_code != 0 and "--keep" in again.stderr and "new or empty folder" in again.stderr
