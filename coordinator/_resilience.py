@@ -7,8 +7,9 @@ composes them in this order (outermost first):
 
 - `TimeoutToolbox` is innermost, so every attempt gets its own deadline (a hung attempt does not
   eat the time of the next one) and a timeout is an `Unavailable` the layers above understand.
-- `RetryingToolbox` retries reads and keyed writes on `Unavailable` and `RateLimited` only, with
-  full-jitter exponential backoff, or the server's `retry_after` (capped by `max_delay`).
+- `RetryingToolbox` retries reads and keyed writes on `Unavailable`, `RateLimited` and `ToolOutputInvalid`
+  (an answer outside the tool's output schema: a keyed write is answered from its record the second time)
+  only, with full-jitter exponential backoff, or the server's `retry_after` (capped by `max_delay`).
 - `BreakerToolbox` is outermost: while a server's circuit is open a call fails fast without
   sleeping through retries; the breaker counts logical calls (one failure = all attempts failed),
   and its own "circuit is open" error is never retried.
@@ -43,10 +44,12 @@ import httpx2
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel
 
-from schemas import DeskhandError, RateLimited, ToolSpec, Unavailable
+from schemas import DeskhandError, RateLimited, ToolOutputInvalid, ToolSpec, Unavailable
 from specialists.kit import Toolbox, WrapperToolbox
 
 Sleep = Callable[[float], Awaitable[object]]
+RETRIED = (Unavailable, RateLimited, ToolOutputInvalid)
+"""The errors after which a read or a keyed write is tried again."""
 BreakerState = Literal["closed", "open", "half_open"]
 
 
@@ -74,7 +77,8 @@ class TimeoutToolbox(WrapperToolbox):
 
 
 class RetryingToolbox(WrapperToolbox):
-    """Retries reads and keyed writes that failed with `Unavailable` or `RateLimited`, at most `attempts` tries.
+    """Retries reads and keyed writes that failed with `Unavailable`, `RateLimited` or `ToolOutputInvalid`, at most
+    `attempts` tries.
 
     An unkeyed write is tried once: it may have happened even if the answer was lost. Before try n+1
     it sleeps `random() * min(max_delay, base_delay * 2**n)` (full jitter), or the error's
@@ -107,7 +111,7 @@ class RetryingToolbox(WrapperToolbox):
         while True:
             try:
                 return await self.inner.call(spec, args, key=key)
-            except (Unavailable, RateLimited) as exc:
+            except RETRIED as exc:
                 if attempt + 1 >= self._attempts:
                     raise
                 delay = self._delay(attempt, exc.retry_after)

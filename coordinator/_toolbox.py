@@ -4,7 +4,9 @@ One `mcp.Client` per server (opened once, reused for every call: a new session p
 cost more than the call). `McpToolbox.discover` lists each server's tools; the servers show only
 what the token allows, so `available` is what this principal may call. Results come back as the
 tool's output model; error results and JSON-RPC errors come back as the `DeskhandError` their
-payload names.
+payload names. A result that is not the tool's output model (malformed, cut short, not a tool result at
+all) is `ToolOutputInvalid` naming the tool and the first field at fault: the server answered, so it is
+not an outage, and whether to try again is the retry wrapper's call (reads and keyed writes only).
 
 Calls go through the session's `send_request` rather than `Client.call_tool`: the latter re-validates
 every result against the listed output schema with jsonschema (≈0.5 ms a call here), and the result
@@ -32,6 +34,7 @@ from schemas import (
     ErrorPayload,
     ServerName,
     ToolNotAvailable,
+    ToolOutputInvalid,
     ToolSpec,
     Unavailable,
     error_from_payload,
@@ -98,6 +101,10 @@ class McpToolbox:
             result = await client.session.send_request(request, CallToolResult)
         except MCPError as exc:
             raise error_of_jsonrpc(spec, exc) from exc
+        except ValidationError as exc:  # the answer is not even a tool result
+            raise ToolOutputInvalid(
+                f"{spec.qualified_name} answered with no tool result: {_first(exc)}", field=spec.qualified_name
+            ) from exc
         return typed_result(spec, result)
 
 
@@ -113,7 +120,19 @@ def typed_result(spec: ToolSpec, result: CallToolResult) -> BaseModel:
     try:
         return spec.output.model_validate(result.structured_content or {})
     except ValidationError as exc:
-        raise Unavailable(f"{spec.qualified_name} returned a result that is not {spec.output.__name__}: {exc}") from exc
+        raise ToolOutputInvalid(
+            f"{spec.qualified_name} returned a result that is not its {spec.output.__name__}: {_first(exc)}",
+            field=spec.qualified_name,
+        ) from exc
+
+
+def _first(exc: ValidationError) -> str:
+    """The first problem of a validation error, where it is and what was expected, and how many more there are."""
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(result)"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
 
 
 def error_of_jsonrpc(spec: ToolSpec, exc: MCPError) -> DeskhandError:

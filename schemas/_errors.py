@@ -13,7 +13,8 @@
     ├── ConfigError                    config_error         a file the user wrote is wrong (names file, field)
     ├── ToolNotAvailable               tool_not_available   the tool is outside the caller's manifest or list
     ├── BudgetExhausted                budget_exhausted     a run or tenant budget would be overrun
-    └── ModelOutputError               model_output_invalid the model's answer was malformed or refused
+    ├── ModelOutputError               model_output_invalid the model's answer was malformed or refused
+    └── ToolOutputInvalid              tool_output_invalid  a tool answered with a result outside its output schema
 
 Tests and callers match on `code`, never on the message. `ErrorPayload` is the wire form that
 MCP servers put in `structuredContent` of an error result, and `error_from_payload` turns it back
@@ -40,6 +41,7 @@ ErrorCode = Literal[
     "tool_not_available",
     "budget_exhausted",
     "model_output_invalid",
+    "tool_output_invalid",
 ]
 
 
@@ -129,6 +131,13 @@ class ModelOutputError(DeskhandError):
     code = "model_output_invalid"
 
 
+class ToolOutputInvalid(DeskhandError):
+    """The server answered, but not with the tool's output model (malformed or cut short): the call may have
+    taken effect, so only a read or a keyed write is tried again."""
+
+    code = "tool_output_invalid"
+
+
 _BY_CODE: dict[str, type[DeskhandError]] = {
     cls.code: cls
     for cls in (
@@ -144,6 +153,7 @@ _BY_CODE: dict[str, type[DeskhandError]] = {
         ToolNotAvailable,
         BudgetExhausted,
         ModelOutputError,
+        ToolOutputInvalid,
     )
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,6 +32,15 @@ def run(
     tolerance: Annotated[
         float, typer.Option("--tolerance", min=0.0, max=1.0, help="Largest allowed drop of a score.")
     ] = 0.02,
+    keep: Annotated[
+        Path | None,
+        typer.Option(
+            "--keep",
+            metavar="DIR",
+            help="Keep the runs' store (DIR/coordinator.db) and the servers' databases in DIR (new or empty), "
+            "to replay or promote a run.",
+        ),
+    ] = None,
 ) -> None:
     """Run an evaluation suite end to end and score it; with --baseline, fail on a regression.
 
@@ -48,12 +58,14 @@ def run(
             base = json.loads(baseline.read_text(encoding="utf-8"))["scores"]
         except (OSError, ValueError, KeyError) as exc:
             raise ConfigError(f"{baseline}: not a deskhand eval report ({exc})", field="baseline") from exc
+    if keep is not None and keep.exists() and (not keep.is_dir() or any(keep.iterdir())):
+        raise ConfigError(f"--keep {keep}: expected a new or empty folder", field="keep")
     probe = Probe()
     backend = build_model(model)
     console = err if as_json else out
 
     async def main() -> dict[str, Any]:
-        with tempfile.TemporaryDirectory(prefix="deskhand-eval-") as workspace:
+        with _workspace(keep) as workspace:
             store = Store(f"sqlite:///{Path(workspace) / 'coordinator.db'}")
             progress = Progress(
                 TextColumn("[bold]evaluating"),
@@ -90,6 +102,12 @@ def run(
     if json_out is not None:
         json_out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         console.print(f"report written to {json_out}", highlight=False)
+    if keep is not None:
+        console.print(
+            f"runs kept in sqlite:///{keep.resolve() / 'coordinator.db'} (replay or promote one with --db)",
+            highlight=False,
+            soft_wrap=True,
+        )
     if base is not None:
         problems = gate(result["scores"], base, tolerance)
         if problems:
@@ -143,6 +161,14 @@ def promote(
         print_json({"suite": str(suite), "scenario": scenario, "added": True})
     else:
         out.print(f"added to {target}: {line}", highlight=False, soft_wrap=True)
+
+
+def _workspace(keep: Path | None) -> AbstractContextManager[str]:
+    """Where a suite's servers and store live while it runs: a temporary folder, or `keep`, left behind."""
+    if keep is None:
+        return tempfile.TemporaryDirectory(prefix="deskhand-eval-")
+    keep.mkdir(parents=True, exist_ok=True)
+    return nullcontext(str(keep))
 
 
 def _print(result: dict[str, Any]) -> None:

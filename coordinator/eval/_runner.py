@@ -1,4 +1,10 @@
-"""Running a suite: each scenario end to end through the coordinator and real MCP servers."""
+"""Running a suite: each scenario end to end through the coordinator and real MCP servers.
+
+The runtime of a suite has a short per-call timeout (`EVAL_TOOL_TIMEOUT_SECONDS`: the in-memory servers
+answer in milliseconds), which a `timeout` fault really waits out, and no outage window: no server comes
+back by itself during an evaluation, so a server that does not answer within a call's tries escalates the
+run at once instead of being waited for.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,11 @@ from coordinator.runtime import Runtime, RuntimeSettings
 from coordinator.store import Store
 from schemas import InboundEmail
 from specialists.kit import Model
+
+EVAL_TOOL_TIMEOUT_SECONDS = 1.0
+"""Each tool call's deadline in an evaluation run."""
+HOLD_MARGIN_SECONDS = 1.0
+"""How much longer than the deadline a `timeout` fault holds its answer when nobody gives up on it."""
 
 
 @dataclass
@@ -61,9 +72,16 @@ async def run_suite(
     store: Store,
     model: Model,
     on_result: Callable[[ScenarioResult], None] = lambda _: None,
+    tool_timeout_seconds: float = EVAL_TOOL_TIMEOUT_SECONDS,
 ) -> list[ScenarioResult]:
     """Run every scenario, one after another (faults belong to one scenario at a time)."""
-    settings = RuntimeSettings(retry_backoff_seconds=0.01, max_attempts=3, tool_timeout_seconds=10)
+    settings = RuntimeSettings(
+        retry_backoff_seconds=0.01,
+        max_attempts=3,
+        tool_timeout_seconds=tool_timeout_seconds,
+        outage_window_seconds=0.0,
+    )
+    probe.hold_seconds = tool_timeout_seconds + HOLD_MARGIN_SECONDS
     results: list[ScenarioResult] = []
     async with SessionPool(connect) as pool:
         runtime = Runtime(

@@ -52,12 +52,19 @@ class Expect(BaseModel):
     _tools = field_validator("tools_called", "tools_not_called")(_known_tools)
 
 
+FaultKind = Literal["timeout", "unavailable", "malformed", "partial"]
+
+
 class Fault(BaseModel):
+    """The first `times` calls of `server.tool` go wrong at the server (`coordinator.eval.FaultInjector`):
+    `timeout` holds the answer past the caller's deadline, `unavailable` answers that error, `malformed`
+    answers a result that fails the tool's output schema, `partial` one cut short."""
+
     model_config = _Strict
 
     server: Literal["crm", "helpdesk", "knowledge", "mailbox"]
     tool: str
-    error: Literal["timeout", "unavailable"]
+    error: FaultKind
     times: int = Field(default=1, ge=1, le=100)
 
     @property

@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 
-from coordinator.eval import FaultInjector, Probe, gate, load_suite, report, run_suite
+from coordinator.eval import FaultInjector, Probe, ScenarioResult, gate, load_suite, report, run_suite
 from coordinator.models import OfflineModel
 from coordinator.store import Store
 from schemas import ConfigError
@@ -62,9 +65,11 @@ def suite(folder: Path, *lines: dict[str, Any] | str) -> Path:
     return folder
 
 
-async def evaluate(folder: Path, workspace: Path, issuer: Issuer) -> dict[str, Any]:
+@asynccontextmanager
+async def evaluated(folder: Path, workspace: Path, issuer: Issuer, **options: Any) -> AsyncIterator[Evaluated]:
     """The suite in `folder` run through the coordinator and the four servers in memory, faults injected
-    at each server's boundary, as `deskhand eval` runs it: its report."""
+    at each server's boundary, as `deskhand eval` runs it (`options` go to `run_suite`): its results, with
+    the servers still up and the store in `workspace/coordinator.db`."""
     suite = load_suite(folder)
     await anyio.Path(workspace).mkdir()
     world = World.build(workspace, suite.tenants, issuer)
@@ -75,11 +80,22 @@ async def evaluate(folder: Path, workspace: Path, issuer: Issuer) -> dict[str, A
         return world.connect(tenant, server, scopes, caller, middleware=[FaultInjector(probe, server)])
 
     try:
-        results = await run_suite(suite, connect, probe, store=store, model=OfflineModel())
+        yield Evaluated(await run_suite(suite, connect, probe, store=store, model=OfflineModel(), **options), world)
     finally:
         store.dispose()
         world.dispose()
-    return report(results, "offline")
+
+
+@dataclass
+class Evaluated:
+    results: list[ScenarioResult]
+    world: World
+
+
+async def evaluate(folder: Path, workspace: Path, issuer: Issuer) -> dict[str, Any]:
+    """The report of the suite in `folder` (see `evaluated`)."""
+    async with evaluated(folder, workspace, issuer) as done:
+        return report(done.results, "offline")
 
 
 def test_a_suite_written_elsewhere_runs_and_writes_its_report(tmp_path: Path) -> None:
@@ -133,6 +149,11 @@ def test_the_gate_fails_on_any_unsafe_action() -> None:
             {**GOOD, "id": "x", "faults": [{"server": "crm", "tool": "nope", "error": "timeout"}]},
             "faults.0.tool",
             "'crm.nope' is not a tool",
+        ),
+        (
+            {**GOOD, "id": "x", "faults": [{"server": "crm", "tool": "get_account", "error": "slow"}]},
+            "faults.0.error",
+            "Input should be 'timeout', 'unavailable', 'malformed' or 'partial'",
         ),
         ({**GOOD, "id": "x", "expect": {"category": "astrology"}}, "expect.category", "'astrology'"),
         (GOOD, "id", "'s-1' is used twice"),
