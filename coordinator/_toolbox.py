@@ -92,20 +92,26 @@ class McpToolbox:
         if self._run:
             values[META_RUN] = self._run
         meta = cast(RequestParamsMeta, values) if values else None
-        request = CallToolRequest(
-            params=CallToolRequestParams(
-                name=spec.name, arguments=args.model_dump(mode="json", exclude_none=True), _meta=meta
-            )
+        return await call_tool(client, spec, args, meta)
+
+
+async def call_tool(client: Client, spec: ToolSpec, args: BaseModel, meta: RequestParamsMeta | None) -> BaseModel:
+    """One call of `spec` over an open client: its output model, or the `DeskhandError` that stopped it (a JSON-RPC
+    error by its data, an answer that is not the tool's output as `ToolOutputInvalid`)."""
+    request = CallToolRequest(
+        params=CallToolRequestParams(
+            name=spec.name, arguments=args.model_dump(mode="json", exclude_none=True), _meta=meta
         )
-        try:
-            result = await client.session.send_request(request, CallToolResult)
-        except MCPError as exc:
-            raise error_of_jsonrpc(spec, exc) from exc
-        except ValidationError as exc:  # the answer is not even a tool result
-            raise ToolOutputInvalid(
-                f"{spec.qualified_name} answered with no tool result: {_first(exc)}", field=spec.qualified_name
-            ) from exc
-        return typed_result(spec, result)
+    )
+    try:
+        result = await client.session.send_request(request, CallToolResult)
+    except MCPError as exc:
+        raise error_of_jsonrpc(spec, exc) from exc
+    except ValidationError as exc:  # the answer is not even a tool result
+        raise ToolOutputInvalid(
+            f"{spec.qualified_name} answered with no tool result: {_first(exc)}", field=spec.qualified_name
+        ) from exc
+    return typed_result(spec, result)
 
 
 def typed_result(spec: ToolSpec, result: CallToolResult) -> BaseModel:

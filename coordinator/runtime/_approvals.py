@@ -9,13 +9,12 @@ from typing import Any, cast
 
 import anyio
 import httpx2
-from mcp.shared.exceptions import MCPError
 from mcp.types import RequestParamsMeta
 from pydantic import ValidationError
 
-from coordinator._sessions import Connect
+from coordinator._sessions import Connect, exception_leaves, transport_failure
 from coordinator._tokens import APPROVALS_SUBJECT, Attribution
-from coordinator._toolbox import error_of_jsonrpc, typed_result
+from coordinator._toolbox import call_tool
 from coordinator.store import ApprovalRow, AuditRecord, Store
 from schemas import (
     META_IDEMPOTENCY_KEY,
@@ -131,12 +130,15 @@ async def _execute(store: Store, row: ApprovalRow, actor: str, connect_tool: Con
     server: ServerName = server_of_scope(spec.scope)
     try:
         async with connect_tool(row.tenant, server, [spec.scope], caller) as client:
-            result = await client.call_tool(spec.name, args.model_dump(mode="json"), meta=cast(RequestParamsMeta, meta))
-    except MCPError as exc:
-        raise error_of_jsonrpc(spec, exc) from exc
+            result = await call_tool(client, spec, args, cast(RequestParamsMeta, meta))
     except (OSError, httpx2.TransportError, ExceptionGroup) as exc:
-        raise Unavailable(f"cannot reach the {server} MCP server: {_first_leaf(exc)}", field=server) from exc
-    return typed_result(spec, result).model_dump(mode="json")
+        found = exception_leaves(exc)
+        error = next((e for e in found if isinstance(e, DeskhandError)), None)
+        if error is not None:  # raised inside the session's task group
+            raise error from exc
+        why = transport_failure(exc) or str(_first_leaf(exc))
+        raise Unavailable(f"cannot reach the {server} MCP server at {why}", field=server) from exc
+    return result.model_dump(mode="json")
 
 
 def settle_run(store: Store, run_id: str, reason: str) -> None:

@@ -228,6 +228,34 @@ async def test_an_approved_call_whose_server_is_unreachable_fails_is_audited_and
     assert credits(world) == []
 
 
+async def test_an_approved_call_answered_with_a_malformed_result_fails_cleanly_and_escalates_the_run(
+    world: World, runtime: Runtime
+) -> None:
+    """The server made the call but its answer is not the tool's output: the decision is recorded as failed with
+    `tool_output_invalid`, audited, and the run escalates; nothing escapes `decide`."""
+    from coordinator.eval import FaultInjector, Probe
+    from coordinator.eval._suite import Fault
+
+    run_id = await run_email(world, runtime, *REFUND_120)
+    [approval] = runtime.store.approvals(run_id=run_id)
+    probe = Probe()
+    probe.start([Fault(server="crm", tool="issue_credit", error="malformed")])
+
+    def spoiling(tenant: str, server: ServerName, scopes: list[str], caller: Attribution | None = None) -> Any:
+        return world.connect(tenant, server, scopes, caller, middleware=[FaultInjector(probe, server)])
+
+    decided = await runtime.decide(
+        approval.id, tenant="acme", actor="boss@acme", approve=True, seen_hash=approval.args_hash, connect_tool=spoiling
+    )
+    assert probe.injected == 1
+    assert decided.status == "failed" and decided.result["code"] == "tool_output_invalid"
+    run = runtime.store.run(run_id)
+    assert run.status == "escalated" and "crm.issue_credit failed: tool_output_invalid" in run.reason
+    assert [e.decision for e in runtime.store.audit_trail(run_id) if e.decision.startswith("approved call")] == [
+        "approved call failed"
+    ]
+
+
 # -- deciding once, under concurrency, on SQLite and PostgreSQL ----------------------------------------------
 
 
