@@ -165,8 +165,7 @@ class SessionPool:
                             opening = self._connect(tenant, server, scopes, caller)
                             clients[server] = await stack.enter_async_context(opening)
                         except (OSError, httpx2.TransportError, McpError, ExceptionGroup) as exc:
-                            why = transport_failure(exc) or str(_leaf(exc)) or type(_leaf(exc)).__name__
-                            raise Unavailable(f"cannot reach the {server} MCP server at {why}", field=server) from exc
+                            raise unreachable(server, exc) from exc
                     opened["toolbox"] = await McpToolbox.discover(clients)
                     ready.set()
                     await close.wait()
@@ -211,6 +210,16 @@ def exception_leaves(exc: BaseException) -> Iterator[BaseException]:
     yield exc
     if exc.__cause__ is not None:
         yield from exception_leaves(exc.__cause__)
+
+
+def unreachable(server: str, exc: BaseException) -> Unavailable:
+    """What a failure to reach `server` is called: its URL and why (`connection refused`, `timed out`) when a
+    transport failure is inside `exc`, else the first exception inside it."""
+    failed = transport_failure(exc)
+    if failed is not None:
+        return Unavailable(f"cannot reach the {server} MCP server at {failed}", field=server)
+    leaf = next(exception_leaves(exc))
+    return Unavailable(f"cannot reach the {server} MCP server: {leaf or type(leaf).__name__}", field=server)
 
 
 def transport_failure(exc: BaseException) -> str | None:

@@ -12,7 +12,7 @@ import httpx2
 from mcp.types import RequestParamsMeta
 from pydantic import ValidationError
 
-from coordinator._sessions import Connect, exception_leaves, transport_failure
+from coordinator._sessions import Connect, exception_leaves, unreachable
 from coordinator._tokens import APPROVALS_SUBJECT, Attribution
 from coordinator._toolbox import call_tool
 from coordinator.store import ApprovalRow, AuditRecord, Store
@@ -27,7 +27,6 @@ from schemas import (
     InvalidArgument,
     NotFound,
     ServerName,
-    Unavailable,
     args_hash,
     server_of_scope,
 )
@@ -136,8 +135,7 @@ async def _execute(store: Store, row: ApprovalRow, actor: str, connect_tool: Con
         error = next((e for e in found if isinstance(e, DeskhandError)), None)
         if error is not None:  # raised inside the session's task group
             raise error from exc
-        why = transport_failure(exc) or str(_first_leaf(exc))
-        raise Unavailable(f"cannot reach the {server} MCP server at {why}", field=server) from exc
+        raise unreachable(server, exc) from exc
     return result.model_dump(mode="json")
 
 
@@ -188,13 +186,6 @@ def _invalid(tool: str, exc: ValidationError) -> InvalidArgument:
     first = exc.errors(include_url=False)[0]
     where = ".".join(str(part) for part in first["loc"]) or "(arguments)"
     return InvalidArgument(f"the proposed {tool} is invalid: {where}: {first['msg']}", field=where)
-
-
-def _first_leaf(exc: BaseException) -> BaseException:
-    """The first exception inside (possibly nested) exception groups."""
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    return exc
 
 
 def check_approver(principal: Any, tenant: str) -> None:
