@@ -73,17 +73,37 @@ class Decision:
     approvals: list[ProposedAction] = field(default_factory=list)
 
 
-_AMOUNT = re.compile(
-    r"(?:\$|usd\s?|€|eur\s?|£|gbp\s?)\s?(\d{1,3}(?:,\d{3})+(?:\.\d{2})?|\d+(?:\.\d{2})?)", re.IGNORECASE
+_CURRENCY = (
+    r"[$€£¥₹]|\b(?:usd|eur|gbp|chf|cad|aud|nzd|sek|nok|dkk|pln|czk|huf|jpy|inr|zar|sgd|hkd|mxn|brl|"
+    r"dollars?|euros?|pounds?|quid|kr|zł)\b"
 )
-_CREDIT_WORDS = re.compile(r"\b(refund|credit|reimburse|money back|charged twice|double charge)", re.IGNORECASE)
+_NUMBER = r"\d{1,3}(?:[,.\u00a0 ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
+_AMOUNT = re.compile(
+    rf"(?:{_CURRENCY})\s?(?P<before>{_NUMBER})(?!\d)|(?<![\d.,])(?P<after>{_NUMBER})\s?(?:{_CURRENCY})", re.IGNORECASE
+)
+"""A sum of money: a currency sign, code or word before or after the number (`€55`, `38.60 EUR`, `12,50 €`)."""
+_CREDIT_WORDS = re.compile(
+    r"\b(refund|credit|reimburs|compensat|money back|pay (?:me|us) back|give (?:me |us )?(?:the |my |our )?"
+    r"(?:money )?back|charged (?:me |us )?twice|double[- ]charg|overcharg)",
+    re.IGNORECASE,
+)
+
+
+def _cents(number: str) -> int:
+    """`1,234.56`, `1.234,56`, `1 234,56`, `38,60` and `38.60` as cents: a last separator followed by one or two
+    digits is the decimal one; any other separates thousands."""
+    last = max(number.rfind("."), number.rfind(","))
+    whole, fraction = (number[:last], number[last + 1 :]) if last >= 0 and len(number) - last - 1 <= 2 else (number, "")
+    return int(re.sub(r"\D", "", whole) or "0") * 100 + int(fraction.ljust(2, "0"))
 
 
 def plan_actions(triage: TriageResult) -> list[ProposedAction]:
     """Writes beyond the standard ones that the email asks for: today, a credit for a stated amount.
     They always need a person's approval when the policy lists the tool. Only the text a reader of the
-    email sees counts: an amount in a comment or an invisible element is never proposed."""
+    email sees counts, and only the customer's own lines: an amount in a comment, an invisible element or a
+    quoted earlier message (`>`) is never proposed."""
     text, _ = reveal(f"{triage.email.subject}\n{triage.email.body}")
+    text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(">"))
     if triage.customer is None or triage.escalate or not _CREDIT_WORDS.search(text):
         return []
     amounts = list(_AMOUNT.finditer(text))
@@ -92,7 +112,7 @@ def plan_actions(triage: TriageResult) -> list[ProposedAction]:
     # The amount asked for is the one nearest a refund or credit word, not an order total elsewhere.
     anchors = [m.start() for m in _CREDIT_WORDS.finditer(text)]
     match = min(amounts, key=lambda m: min(abs(m.start() - a) for a in anchors))
-    cents = round(float(match.group(1).replace(",", "")) * 100)
+    cents = _cents(match.group("before") or match.group("after"))
     if cents <= 0:
         return []
     return [

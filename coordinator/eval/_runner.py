@@ -44,6 +44,8 @@ class ScenarioResult:
     cost_usd: float
     reason: str
     injected: int
+    must_escalate: bool = False
+    """Its expected category is one the tenant's policy always escalates (the recall that must be 1.0)."""
     failures: list[str] = field(default_factory=list)
 
 
@@ -89,7 +91,7 @@ async def run_suite(
             specialists=load_specialists(),
             pool=pool,
             model=model,
-            policies={t.tenant: t.policy for t in suite.tenants},
+            policies=(policies := {t.tenant: t.policy for t in suite.tenants}),
             settings=settings,
         )
         for scenario in suite.scenarios:
@@ -116,6 +118,7 @@ async def run_suite(
                 cost_usd=run.cost_usd,
                 reason=run.reason,
                 injected=probe.injected,
+                must_escalate=scenario.expect.category in policies[scenario.tenant].escalate.categories,
             )
             result.failures = _check(result)
             results.append(result)

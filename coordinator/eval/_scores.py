@@ -16,6 +16,7 @@ HIGHER_IS_BETTER = (
     "draft_checks",
     "escalation_precision",
     "escalation_recall",
+    "escalating_category_recall",
 )
 
 
@@ -42,6 +43,8 @@ def scores(results: list[ScenarioResult]) -> dict[str, Any]:
     true_esc = sum(1 for r in labeled if r.scenario.expect.outcome == "escalated" and r.outcome == "escalated")
     out["escalation_precision"] = _ratio(true_esc, sum(1 for r in labeled if r.outcome == "escalated"))
     out["escalation_recall"] = _ratio(true_esc, sum(1 for r in labeled if r.scenario.expect.outcome == "escalated"))
+    must = [r for r in results if r.must_escalate]
+    out["escalating_category_recall"] = _ratio(sum(r.outcome == "escalated" for r in must), len(must))
     latencies = sorted(r.latency_seconds for r in results)
     out["latency_p50_seconds"] = round(statistics.median(latencies), 4) if latencies else None
     out["latency_p95_seconds"] = (

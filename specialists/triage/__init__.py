@@ -8,7 +8,7 @@ and so does a follow-up that points to earlier mail without saying what is wrong
 """
 
 from specialists.triage._classify import CLASSIFY, ClassifyRequest, classify_offline
-from specialists.triage._rules import escalation_reasons, priority_for, vague_follow_up
+from specialists.triage._rules import escalation_reasons, priority_for, reread_for_risk, vague_follow_up
 from specialists.triage._specialist import TriageSpecialist, specialist
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "classify_offline",
     "escalation_reasons",
     "priority_for",
+    "reread_for_risk",
     "specialist",
     "vague_follow_up",
 ]

@@ -7,6 +7,7 @@ import re
 from schemas import Category, Classification, InboundEmail, Plan, Policy, Priority
 from specialists.kit import tokens
 from specialists.triage._classify import similarities
+from specialists.triage._risk import risk_signals
 
 
 def priority_for(
@@ -35,7 +36,21 @@ def priority_for(
     raise AssertionError("a validated policy always ends with a default rule")  # pragma: no cover
 
 
-GUARD_SHARE = 0.7
+def reread_for_risk(classification: Classification, email: InboundEmail, policy: Policy) -> Classification:
+    """The classification, moved to the escalating category that covers a risk the email reports (an account
+    takeover written as a refund question is a security report) unless it already is an escalating one."""
+    if classification.category in policy.escalate.categories:
+        return classification
+    signals = risk_signals(email.subject, email.body, policy)
+    if not signals:
+        return classification
+    signal = signals[0]
+    rationale = f"re-read as '{signal.category.name}': it reports {signal.kind.name} ({signal.said!r})"
+    rationale = f"{rationale}; {classification.rationale}"
+    return classification.model_copy(update={"category": signal.category.name, "rationale": rationale})
+
+
+GUARD_SHARE = 0.85
 """An escalating category whose evidence reaches this share of the chosen category's goes to a person too:
 confusing two ordinary categories is a quality problem, a security report that completes is an incident."""
 
@@ -43,7 +58,10 @@ confusing two ordinary categories is a quality problem, a security report that c
 def escalation_reasons(
     classification: Classification, category: Category | None, policy: Policy, email: InboundEmail
 ) -> list[str]:
-    reasons: list[str] = []
+    reasons = [
+        f"it reports {s.kind.name} ({s.said!r}), which '{s.category.name}' covers: it always goes to a person"
+        for s in risk_signals(email.subject, email.body, policy)
+    ]
     if category is None:
         reasons.append(f"the model chose {classification.category!r}, which is not one of the policy's categories")
     elif category.name in policy.escalate.categories:
@@ -60,23 +78,33 @@ def escalation_reasons(
 
 def _close_to_escalating(email: InboundEmail, chosen: Category, policy: Policy) -> list[str]:
     """Whatever chose the category (the offline engine or a hosted model), the email is read again against the
-    categories the policy always escalates: one that reads nearly as close as the chosen one escalates it."""
+    categories the policy always escalates: one that reads nearly as close as the chosen one escalates it, and
+    so does one of its keywords, said as whole words (stemmed, so `refund` is also `refunds`) in the subject
+    or the body."""
     if not policy.escalate.categories:
         return []
     scores = similarities(email, policy)
     best = max(scores.get(chosen.name, 0.0), max(scores.values()))
-    words = set(tokens(f"{email.subject}\n{email.body}"))
+    said = " " + " ".join(tokens(f"{email.subject}\n{email.body}")) + " "
     reasons = []
     for name in policy.escalate.categories:
         category = policy.category(name)
-        said = [k for k in (category.keywords if category else []) if set(tokens(k)) and set(tokens(k)) <= words]
+        keywords = [k for k in (category.keywords if category else []) if tokens(k)]
+        hits = [k for k in keywords if f" {' '.join(tokens(k))} " in said]
         if best > 0 and scores.get(name, 0.0) >= GUARD_SHARE * best:
             reasons.append(
                 f"it reads close to '{name}' too ({scores[name]:.2f} against {best:.2f}), which always goes to a person"
             )
-        elif said:
-            reasons.append(f"it says {said[0]!r}, a keyword of '{name}', which always goes to a person")
+        elif hits:
+            reasons.append(f"it says {hits[0]!r}, a keyword of '{name}', which always goes to a person")
     return reasons
+
+
+def _own_lines(email: InboundEmail) -> str:
+    """Subject and body without the lines quoted from earlier mail (`>`)."""
+    return "\n".join(
+        line for line in f"{email.subject}\n{email.body}".splitlines() if not line.lstrip().startswith(">")
+    )
 
 
 _POINTS_BACK = re.compile(
@@ -94,6 +122,7 @@ VAGUE_WORDS = 10
 """A follow-up with no more distinct words of its own than this (its quoted lines, the words it points back
 with, greetings and stop words left out), none of them a word of the policy's category names or keywords,
 says too little to act on."""
+_REPLY_SUBJECT = re.compile(r"\s*(?:(?:re|aw|sv|vs|fw|fwd|tr|wg|antw|rif|r)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 _COURTESY = frozenset(tokens("hi hello hey dear thanks thank regards best cheers please kind sincerely team support"))
 
 
@@ -101,11 +130,13 @@ def vague_follow_up(email: InboundEmail, policy: Policy, open_tickets: list[str]
     """A follow-up that points to earlier mail without saying what is wrong goes to a person, with the
     customer's recent tickets and interactions in the reason (so in the internal note), unless the history
     makes it clear: exactly one open ticket is what it follows up."""
-    own = "\n".join(line for line in f"{email.subject}\n{email.body}".splitlines() if not line.lstrip().startswith(">"))
+    own = _own_lines(email)
     pointer = _POINTS_BACK.search(own)
     if pointer is None or len(open_tickets) == 1:
         return []
-    words = set(tokens(_POINTS_BACK.sub(" ", own))) - _COURTESY
+    # a reply's subject is the earlier mail's ("Re: invoice"): it names the thread, not what is wrong now
+    new = own if not _REPLY_SUBJECT.match(email.subject) else own.split("\n", 1)[-1]
+    words = set(tokens(_POINTS_BACK.sub(" ", new))) - _COURTESY
     if len(words) > VAGUE_WORDS or words & _terms(policy):
         return []
     seen = "; ".join([*open_tickets, *recent][:5]) or "no earlier tickets or interactions found"

@@ -6,7 +6,7 @@ from schemas import CustomerContext, InboundEmail, TriageResult
 from schemas.tools import crm, helpdesk
 from specialists.kit import Manifest, SpecialistContext, call, call_or_none, gather, injection_signals
 from specialists.triage._classify import CLASSIFY, ClassifyRequest
-from specialists.triage._rules import escalation_reasons, priority_for, vague_follow_up
+from specialists.triage._rules import escalation_reasons, priority_for, reread_for_risk, vague_follow_up
 
 
 class TriageSpecialist:
@@ -34,6 +34,7 @@ class TriageSpecialist:
         if missed:
             signals = [*classification.injection_signals, *missed]
             classification = classification.model_copy(update={"injection_signals": signals})
+        classification = reread_for_risk(classification, task, ctx.policy)
         category = ctx.policy.category(classification.category)
         priority, rule = priority_for(task, customer.plan if customer else None, category, ctx.policy)
         reasons = escalation_reasons(classification, category, ctx.policy, task)

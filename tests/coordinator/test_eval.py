@@ -127,6 +127,18 @@ async def test_the_gate_fails_on_a_planted_regression_and_passes_without_one(tmp
     ]
 
 
+@pytest.mark.anyio
+async def test_escalating_category_recall_counts_the_lines_whose_category_the_policy_escalates(
+    tmp_path: Path, issuer: Issuer
+) -> None:
+    # acme escalates `security`: a line that expects it and completes is a miss, whatever else it expects
+    missed = {**GOOD, "id": "s-3", "expect": {"category": "security"}}
+    scores = (await evaluate(suite(tmp_path / "s", GOOD, missed), tmp_path / "w", issuer))["scores"]
+    assert scores["escalating_category_recall"] == 0.0 and scores["escalation_recall"] is None
+    scores = (await evaluate(suite(tmp_path / "t", GOOD), tmp_path / "v", issuer))["scores"]
+    assert scores["escalating_category_recall"] is None  # no line expects an escalating category
+
+
 def test_the_gate_fails_on_any_unsafe_action() -> None:
     assert gate({"unsafe_actions": 1, "accuracy.category": 1.0}, {"accuracy.category": 1.0}, 0.02) == [
         "unsafe actions: 1 (tools called that must not be)"

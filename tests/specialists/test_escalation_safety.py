@@ -11,7 +11,13 @@ import yaml
 
 from coordinator.models import OfflineModel
 from schemas import InboundEmail, Policy, load_tenant_file
-from specialists.triage import ClassifyRequest, classify_offline, escalation_reasons, vague_follow_up
+from specialists.triage import (
+    ClassifyRequest,
+    classify_offline,
+    escalation_reasons,
+    reread_for_risk,
+    vague_follow_up,
+)
 from specialists.triage import specialist as triage
 from tests.specialists.harness import World
 
@@ -67,22 +73,57 @@ def policy(tmp_path: Path) -> Policy:
 
 
 def reasons_for(policy: Policy, subject: str, body: str) -> tuple[str, list[str]]:
+    """The category and escalation reasons, as the triage specialist decides them after any backend."""
     email = InboundEmail(sender="seller@example.org", subject=subject, body=body)
-    classification = classify_offline(ClassifyRequest(email=email), policy)
+    classification = reread_for_risk(classify_offline(ClassifyRequest(email=email), policy), email, policy)
     return classification.category, escalation_reasons(
         classification, policy.category(classification.category), policy, email
     )
 
 
 def test_a_takeover_written_as_a_payout_question_escalates(policy: Policy) -> None:
-    category, reasons = reasons_for(
-        policy,
-        "Payout went to a different bank account",
-        "Hi, this week's payout was transferred to a bank account I don't recognise, I never changed the bank "
-        "account for payouts. I think we were hacked. Also, when is the payout fee charged?",
+    email = InboundEmail(
+        sender="seller@example.org",
+        subject="Payout went to a different bank account",
+        body="Hi, this week's payout was transferred to a bank account I never added. "
+        "Also, when is the payout fee charged?",
     )
-    assert category == "payouts"  # read as the ordinary category it is written in...
-    assert any("account_security" in r for r in reasons)  # ...and still sent to a person
+    assert classify_offline(ClassifyRequest(email=email), policy).category == "payouts"  # it reads as a payout...
+    category, reasons = reasons_for(policy, email.subject, email.body)
+    assert category == "account_security"  # ...and what it reports makes it a security report
+    assert any("never added" in r for r in reasons) and any("always goes to a person" in r for r in reasons)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Nobody here booked the 12 listings that appeared overnight, please remove them.",
+        "My listing price changed to 1 cent and it was not me. How do I set it back?",
+        "Is this email really from you? It asks me to confirm my listing photos on a link.",
+        "Our API key for listings was pushed to a public repository yesterday; how do we rotate it?",
+    ],
+)
+def test_what_a_compromised_account_reports_escalates_in_any_words(policy: Policy, body: str) -> None:
+    category, reasons = reasons_for(policy, "Listings", body)
+    assert category == "account_security" and reasons, reasons
+
+
+def test_a_risk_no_escalating_category_covers_is_left_to_the_classifier(policy: Policy) -> None:
+    # the policy escalates account security only: a legal threat is not made a security report
+    category, reasons = reasons_for(
+        policy, "Listing photos", "My solicitor says the photo on my listing is shown too small. How do I fix it?"
+    )
+    assert category == "listings" and reasons == []
+
+
+def test_a_keyword_escalates_as_whole_words_not_as_scattered_ones(policy: Policy) -> None:
+    # 'unknown login' is a keyword of account_security: said, it escalates; its words apart do not
+    _, said = reasons_for(policy, "Listings", "There was an unknown login; also, how do I add photos to a listing?")
+    assert any("'unknown login'" in r for r in said)
+    _, apart = reasons_for(
+        policy, "Listing photos", "How do I add more photos to a listing? The login page shows an unknown error."
+    )
+    assert apart == []
 
 
 def test_an_ordinary_payout_question_does_not_escalate(policy: Policy) -> None:
@@ -112,6 +153,18 @@ def test_a_follow_up_is_clear_when_it_says_what_is_wrong_or_has_one_open_ticket(
     assert vague_follow_up(specific, policy, open_tickets=[], recent=[]) == []
     vague = InboundEmail(sender="seller@example.org", subject="Hello", body="Same again today, see my last email.")
     assert vague_follow_up(vague, policy, open_tickets=["T-1 [open] Fee on payout"], recent=[]) == []
+
+
+def test_a_reply_subject_does_not_make_a_vague_follow_up_clear(policy: Policy) -> None:
+    # "Re: payout" names the earlier thread, not what is wrong now
+    email = InboundEmail(
+        sender="seller@example.org",
+        subject="Re: payout",
+        body="Hello, same again this month. Please check what I wrote before.",
+    )
+    assert vague_follow_up(email, policy, open_tickets=[], recent=[])
+    new_subject = InboundEmail(sender="seller@example.org", subject="payout", body=email.body)
+    assert vague_follow_up(new_subject, policy, open_tickets=[], recent=[]) == []
 
 
 @pytest.mark.anyio

@@ -1,0 +1,147 @@
+"""Risk signals: what an email says that makes it an incident whatever words the rest of it uses.
+
+A security report can read like a refund question ("the refund went to a bank account I never added"),
+an injury like a repair question. Similarity to a category's words cannot be trusted with those, so the
+guard also looks for what such reports say in any business: activity the customer disowns, a leaked
+secret, a message pretending to come from the business; danger to a person's health or safety; legal
+action. Each kind belongs to the escalating category of the tenant's policy whose own words describe it
+best (its name, description, keywords and examples); a kind that no escalating category describes is
+ignored, so a business that does not escalate, say, legal threats is not given a rule it never wrote.
+
+The phrases are general English, written for no tenant; they err toward a person looking.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from schemas import Category, Policy
+from specialists.kit import tokens
+
+
+@dataclass(frozen=True)
+class RiskKind:
+    name: str
+    """What the email reports, as the escalation reason says it."""
+    described_by: frozenset[str]
+    """Stemmed words a category that covers this kind uses to describe itself."""
+    said: re.Pattern[str]
+
+
+def _kind(name: str, described_by: str, *patterns: str) -> RiskKind:
+    return RiskKind(name, frozenset(tokens(described_by)), re.compile("|".join(patterns), re.IGNORECASE | re.VERBOSE))
+
+
+_ACTIONS = (
+    r"book(?:ed)?|order(?:ed)?|place[d]?|ma[dk]e|authori[sz]e[d]?|request(?:ed)?|add(?:ed)?|sign(?:ed)?\s+up|"
+    r"log(?:ged)?\s+in|sign(?:ed)?\s+in|buy|bought|purchase[d]?|create[d]?|set\s+up|approve[d]?|"
+    r"transfer(?:red)?|register(?:ed)?|appl(?:y|ied)\s+for|give|gave|share[d]?|enable[d]?|"
+    r"change[d]?\s+(?:my|our|the)\s+(?:password|e-?mail|phone|mobile|number|bank|address|details|payout|pin)"
+)
+
+KINDS: tuple[RiskKind, ...] = (
+    _kind(
+        "activity the customer did not do, or a fraud or phishing attempt",
+        "security secure fraud fraudulent scam phishing hack hacked compromised unauthorised unauthorized "
+        "suspicious takeover login logins password breach stolen theft identity impersonation misuse misused "
+        "someone else credentials sign-in recognise recognize",
+        rf"\b(?:i|we|nobody|no\s+one|none\s+of\s+(?:us|our\s+\w+))\s+(?:here\s+|at\s+\w+\s+)?"
+        rf"(?:did\s+not|didn't|didnt|never|have\s+not|haven't|has\s+not|hasn't|had\s+not|hadn't)\s+"
+        rf"(?:\w+\s+)?(?:{_ACTIONS})\b",
+        rf"\b(?:nobody|no\s+one|none\s+of\s+(?:us|our\s+\w+))\s+(?:here\s+|at\s+\w+\s+)?(?:{_ACTIONS})\b",
+        r"\b(?:(?:it|that|this)\s+(?:was\s*n[o']?t|was\s+not)\s+(?:me|us)|not\s+me)\b",
+        r"\bi\s+did\s+(?:neither|none)\b",
+        r"\b(?:i|we)\s+(?:do\s+not|don't|dont|did\s+not|didn't)\s+recogni[sz]e\b",
+        r"\b(?:hack(?:ed|er|ers)?|compromised|unauthori[sz]ed|phish(?:ing|ed)?|scam(?:med|mer|mers)?|"
+        r"fraud(?:ulent|sters?)?(?!\s+(?:scare|alert|prevention|check|department|team))|identity\s+theft|impersonat\w*|account\s+takeover|sim[-\s]swap\w*)\b",
+        r"\bsuspicious\s+(?:log-?ins?|sign-?ins?|activity|e-?mails?|texts?|sms|messages?|calls?|links?|"
+        r"transactions?|payments?|charges?|orders?|bookings?|access)\b",
+        r"\bsomeone\s+(?:else\s+)?(?:has\s+|had\s+|have\s+|is\s+|was\s+)?(?:logged|signed|got\s+into|gained|"
+        r"accessed|changed|used|using|ordered|booked|taken\s+over|added|opened)\b",
+        r"\b(?:key|password|token|credentials?|secret)s?\b[^.\n]{0,50}\b(?:leaked|exposed|published|pushed|"
+        r"stolen|public)\b",
+        r"\b(?:leaked|exposed|stolen)\b[^.\n]{0,30}\b(?:key|password|token|credentials?|secret|card)s?\b",
+        r"\b(?:is|was|are|were)\s+(?:this|that|it|these|those)\s+(?:[\w-]+\s+){0,2}?(?:really\s+|actually\s+)?"
+        r"(?:from|sent\s+by)\s+(?:you|your)\b",
+        r"\bfake\s+(?:e-?mails?|texts?|sms|site|website|invoices?|pages?|calls?|messages?|letters?)\b",
+        r"\b(?:pretend(?:s|ed|ing)?|claim(?:s|ed|ing)?)\s+to\s+be\s+(?:from\s+)?(?:you|your)\b",
+    ),
+    _kind(
+        "danger to someone's health or safety",
+        "safety safe danger dangerous emergency injury injured hazard hazardous fire gas smoke leak leaking "
+        "health medical clinical symptom symptoms harm hurt risk accident unsafe crash hospital doctor nurse "
+        "medicine reaction",
+        r"\b(?:smell(?:s|ing|ed)?\s+(?:of\s+)?gas|gas\s+(?:leak|smell)|carbon\s+monoxide|co\s+(?:alarm|detector))\b",
+        r"\b(?:smoke|smoking\s+(?:from|out)|fumes|sparks?|sparking|burning\s+smell|smell\s+of\s+burning|"
+        r"(?:on|caught|catch|catching)\s+fire|fire\s+(?:broke|started)|flames|explo(?:ded|sion)|"
+        r"electric(?:al)?\s+shock|electrocut\w*)\b",
+        r"\b(?:injur(?:ed|y|ies)|hurt\s+(?:my|his|her|their|him|her|them)\w*|(?:was|got|were)\s+hurt|bleeding|"
+        r"unconscious|collapsed|fainted|seizure|overdose|allergic\s+reaction|anaphyla\w*|ambulance|"
+        r"emergency\s+room|a\s*&\s*e|hospitali[sz]ed|poison(?:ed|ing)?)\b",
+        r"\b(?:chest\s+pains?|(?:can't|cannot|could\s+not|couldn't|struggling\s+to)\s+breathe|short(?:ness)?\s+of\s+"
+        r"breath|dizz(?:y|iness)|swollen|swelling|vomit\w*|side[-\s]effects?|suicid\w*|self[-\s]harm)\b",
+        r"\bshould\s+(?:i|we|she|he)\s+(?:still\s+)?(?:take|stop|keep\s+taking|double|skip|be\s+worried)\b",
+        r"\b(?:unsafe|hazardous|leaking\s+(?:chemical|acid|liquid|fluid|batter\w+)|spill(?:ed|age)?)\b",
+        r"\b(?:threaten(?:ed|ing)?\s+(?:me|us|to)|harass(?:ed|ing|ment)|violent|assault(?:ed)?)\b",
+    ),
+    _kind(
+        "legal action or a regulator",
+        "legal law lawyer solicitor attorney court claim claims litigation lawsuit complaint complaints formal "
+        "ombudsman regulator negligence dispute disputes threat threats",
+        r"\b(?:lawyers?|solicitors?|attorneys?|lawsuit|litigation|legal\s+(?:action|proceedings|claim|notice|"
+        r"advice|steps)|sue\s+(?:you|them|your|the\s+company)|suing|small\s+claims|ombudsman|(?:the|a|to)\s+regulator|tribunal|cease\s+and\s+desist|"
+        r"class\s+action|negligen(?:ce|t)|trading\s+standards)\b",
+        r"\b(?:take|taking|bring|bringing)\s+(?:you|this|it|the\s+matter|them)\s+to\s+court\b",
+        r"\bcourt\s+(?:case|claim|order|proceedings|action|summons)\b",
+    ),
+)
+
+
+def _describes(kind: RiskKind, category: Category) -> int:
+    words = tokens(
+        " ".join(
+            [
+                category.name.replace("_", " ").replace("-", " "),
+                category.description,
+                *category.keywords,
+                *category.examples,
+            ]
+        )
+    )
+    return sum(1 for w in set(words) if w in kind.described_by)
+
+
+def covering(kind: RiskKind, policy: Policy) -> Category | None:
+    """The escalating category whose own words describe this kind best (first in the policy's list on a tie),
+    or None when none of them does."""
+    best: tuple[int, Category] | None = None
+    for name in policy.escalate.categories:
+        category = policy.category(name)
+        if category is None:
+            continue
+        score = _describes(kind, category)
+        if score > 0 and (best is None or score > best[0]):
+            best = (score, category)
+    return best[1] if best else None
+
+
+@dataclass(frozen=True)
+class RiskSignal:
+    kind: RiskKind
+    category: Category
+    said: str
+
+
+def risk_signals(subject: str, body: str, policy: Policy) -> list[RiskSignal]:
+    """What the email (its own lines: `>` quotes left out) says of each risk kind an escalating category covers."""
+    own = "\n".join(line for line in f"{subject}\n{body}".splitlines() if not line.lstrip().startswith(">"))
+    found = []
+    for kind in KINDS:
+        match = kind.said.search(own)
+        if match is None:
+            continue
+        category = covering(kind, policy)
+        if category is not None:
+            found.append(RiskSignal(kind, category, " ".join(match.group(0).split())))
+    return found
