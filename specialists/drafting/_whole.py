@@ -121,6 +121,19 @@ def _greets(line: str, name: str | None) -> bool:
     return bool(_GREETING.match(line) or (name and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", line, re.I)))
 
 
+_ADDRESSEE = re.compile(r"^\s*((?:[^\W\d]+[ .'-]*){0,3}?)\s*([,!:.]?)\s*$")
+
+
+def _by_name(line: str, name: str) -> str:
+    """A short greeting that does not name the known customer (`Hello,`, `Dear guest,`, `Hi there!`) addressed
+    to them (`Hello Maya,`); a greeting with more to say, or one that names them, as it was."""
+    greeted = _GREETING.match(line)
+    if greeted is None or re.search(rf"(?<!\w){re.escape(name)}(?!\w)", line, re.I):
+        return line
+    rest = _ADDRESSEE.match(line[greeted.end() :])
+    return f"{line[: greeted.end()]} {name}{rest.group(2) or ','}" if rest else line
+
+
 def _says_something(line: str) -> bool:
     """Whether a line says more than a greeting (`Hi Priya, we refunded the charge.` does; `Hi Priya,` not)."""
     if not _GREETING.match(line):
@@ -166,9 +179,13 @@ def make_whole(body: str, *, name: str | None, signature: str, answer: str) -> W
         closing.extend(signature.splitlines())
         fixes.append("added the signature")
 
-    if not _greets(next((line for line in lines if line.strip()), ""), name):
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None or not _greets(lines[first], name):
         lines = [greeting(name), "", *lines]
         fixes.append("added a greeting")
+    elif name and (addressed := _by_name(lines[first], name)) != lines[first]:
+        lines[first] = addressed
+        fixes.append("greeted the customer by name")
     said = [line for line in lines if line.strip()]
     if not (said_in_closing or _says_something(said[0]) or any(_WORD.search(line) for line in said[1:])):
         lines = [*lines, "", answer]

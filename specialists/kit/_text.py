@@ -64,6 +64,19 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"details)\b[^.\n]{0,40}\bon (his|her|their|someone else's) account\b",
         ),
         (
+            "other customers' data",
+            r"\b(tell|send|give|e-?mail|forward|share|show|confirm|read out) (me|us)\b[^.?!\n]{0,60}"
+            r"\b(records?|results?|address|phone number|account|balance|details|appointments?|bookings?|statements?|"
+            r"history|date of birth)\b[^.?!\n]{0,40}\b(of|for) (our|my|his|her|their|the|a) (patient|customer|client|"
+            r"tenant|wife|husband|partner|mother|father|son|daughter|neighbou?r|colleague|friend|previous \w+)\b",
+        ),
+        (
+            "other customers' data",
+            r"\b(my|our) (wife|husband|partner|spouse|mother|mum|mom|father|dad|son|daughter|brother|sister|friend|"
+            r"neighbou?r|colleague|tenant|landlord|patient|client)\b[^?]{0,200}\b(can|could|would) you (please )?"
+            r"(tell|send|give|e-?mail|confirm|let) me\b",
+        ),
+        (
             "verification bypass",
             r"\b(skip|bypass|without|ignore)\b[^.\n]{0,30}\b(identity )?"
             r"(verification|security checks?|identity checks?)\b",

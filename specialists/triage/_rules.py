@@ -126,23 +126,37 @@ _REPLY_SUBJECT = re.compile(r"\s*(?:(?:re|aw|sv|vs|fw|fwd|tr|wg|antw|rif|r)\s*(?
 _COURTESY = frozenset(tokens("hi hello hey dear thanks thank regards best cheers please kind sincerely team support"))
 
 
+def _says_too_little(email: InboundEmail, policy: Policy) -> re.Match[str] | None:
+    """The words pointing back of a follow-up that does not say what is wrong, or None."""
+    own = _own_lines(email)
+    pointer = _POINTS_BACK.search(own)
+    if pointer is None:
+        return None
+    # a reply's subject is the earlier mail's ("Re: invoice"): it names the thread, not what is wrong now
+    new = own if not _REPLY_SUBJECT.match(email.subject) else own.split("\n", 1)[-1]
+    words = set(tokens(_POINTS_BACK.sub(" ", new))) - _COURTESY
+    return None if len(words) > VAGUE_WORDS or words & _terms(policy) else pointer
+
+
 def vague_follow_up(email: InboundEmail, policy: Policy, open_tickets: list[str], recent: list[str]) -> list[str]:
     """A follow-up that points to earlier mail without saying what is wrong goes to a person, with the
     customer's recent tickets and interactions in the reason (so in the internal note), unless the history
     makes it clear: exactly one open ticket is what it follows up."""
-    own = _own_lines(email)
-    pointer = _POINTS_BACK.search(own)
-    if pointer is None or len(open_tickets) == 1:
-        return []
-    # a reply's subject is the earlier mail's ("Re: invoice"): it names the thread, not what is wrong now
-    new = own if not _REPLY_SUBJECT.match(email.subject) else own.split("\n", 1)[-1]
-    words = set(tokens(_POINTS_BACK.sub(" ", new))) - _COURTESY
-    if len(words) > VAGUE_WORDS or words & _terms(policy):
+    pointer = _says_too_little(email, policy) if len(open_tickets) != 1 else None
+    if pointer is None:
         return []
     seen = "; ".join([*open_tickets, *recent][:5]) or "no earlier tickets or interactions found"
     return [
         f"a follow-up ({pointer.group(0)!r}) that does not say what is wrong; the customer's recent history: {seen}"
     ]
+
+
+def followed_up(email: InboundEmail, policy: Policy, open_tickets: list[str]) -> str | None:
+    """What a follow-up that says too little is about when the customer has exactly one open ticket: that
+    ticket's subject (`T-1 [open] Subject`), so the email is classified as the ticket it follows up."""
+    if len(open_tickets) != 1 or _says_too_little(email, policy) is None:
+        return None
+    return open_tickets[0].split("] ", 1)[-1]
 
 
 def _terms(policy: Policy) -> frozenset[str]:

@@ -6,7 +6,13 @@ from schemas import CustomerContext, InboundEmail, TriageResult
 from schemas.tools import crm, helpdesk
 from specialists.kit import Manifest, SpecialistContext, call, call_or_none, gather, injection_signals
 from specialists.triage._classify import CLASSIFY, ClassifyRequest
-from specialists.triage._rules import escalation_reasons, priority_for, reread_for_risk, vague_follow_up
+from specialists.triage._rules import (
+    escalation_reasons,
+    followed_up,
+    priority_for,
+    reread_for_risk,
+    vague_follow_up,
+)
 
 
 class TriageSpecialist:
@@ -24,7 +30,10 @@ class TriageSpecialist:
     async def run(self, task: InboundEmail, ctx: SpecialistContext) -> TriageResult:
         customer = await self._customer(task, ctx)
         history = [*customer.recent_interactions, *customer.open_tickets] if customer else []
-        request = ClassifyRequest(email=task, customer_plan=customer.plan if customer else None, history=history)
+        # a follow-up that says too little of the customer's one open ticket is read with that ticket's subject
+        about = followed_up(task, ctx.policy, customer.open_tickets) if customer else None
+        read = task if about is None else task.model_copy(update={"subject": f"{task.subject} ({about})"[:300]})
+        request = ClassifyRequest(email=read, customer_plan=customer.plan if customer else None, history=history)
         classification = (await ctx.judge(CLASSIFY, request)).output
         # the email's signals are checked in code too, whatever the model saw: hidden or disguised
         # instructions escalate before a draft is written or an action proposed

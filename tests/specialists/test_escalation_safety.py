@@ -11,6 +11,7 @@ import yaml
 
 from coordinator.models import OfflineModel
 from schemas import InboundEmail, Policy, load_tenant_file
+from specialists.kit import injection_signals
 from specialists.triage import (
     ClassifyRequest,
     classify_offline,
@@ -177,3 +178,29 @@ async def test_the_triage_specialist_escalates_a_vague_follow_up_over_the_real_s
     async with world.context(triage, "acme", OfflineModel()) as ctx:
         result = await triage.run(email, ctx)
     assert result.escalate and any("follow-up" in r for r in result.escalation_reasons), result.escalation_reasons
+
+
+@pytest.mark.anyio
+async def test_a_vague_follow_up_to_the_one_open_ticket_is_read_as_that_ticket(world: World) -> None:
+    # the example tenant's customer with exactly one open ticket: a request for the subprocessor list (legal)
+    tenant = world.tenants["acme"]
+    [ticket] = [t for t in tenant.tickets if t.status not in ("solved", "closed")]
+    email = InboundEmail(sender=ticket.customer, subject="hello", body="Any update? Still waiting.")
+    async with world.context(triage, "acme", OfflineModel()) as ctx:
+        result = await triage.run(email, ctx)
+    assert result.classification.category == ticket.category  # what the ticket is about...
+    assert not any("follow-up" in r for r in result.escalation_reasons)  # ...so the follow-up itself is clear
+    assert result.escalate == (ticket.category in tenant.policy.escalate.categories)
+
+
+@pytest.mark.parametrize(
+    ("text", "flagged"),
+    [
+        ("My husband has a booking with you next week but lost the email. Can you tell me the day and time?", True),
+        ("Writing from my own address: please email me the full record and results for our patient J. Doe.", True),
+        ("Can you tell me when my next appointment is? My wife says it was moved.", False),
+        ("My colleague placed the order last week; it arrived damaged. How do I return it?", False),
+    ],
+)
+def test_asking_for_another_persons_details_is_flagged(text: str, flagged: bool) -> None:
+    assert bool(injection_signals(text)) is flagged

@@ -81,13 +81,22 @@ def test_a_model_draft_is_greeted_answered_and_its_repeated_signatures_become_on
         assert make_whole(whole.body, name="Maya", signature=SIGNATURE, answer=answer).fixes == (), why
     kept = "Hi Maya, your refill is ready.\n\nBest,\n" + SIGNATURE
     assert make_whole(kept, name="Maya", signature=SIGNATURE, answer=answer).body == kept  # whole already
+    for own, named in [
+        ("Dear guest,", "Dear Maya,"),
+        ("Hi there!", "Hi Maya!"),
+        ("Good morning", "Good morning Maya,"),
+    ]:
+        whole = make_whole(f"{own}\n\n{answer}\n\n{SIGNATURE}", name="Maya", signature=SIGNATURE, answer=answer)
+        assert whole.body.splitlines()[0] == named, whole.body
+    longer = f"Hello and thank you for writing to us.\n\n{answer}\n\n{SIGNATURE}"
+    assert make_whole(longer, name="Maya", signature=SIGNATURE, answer=answer).body == longer  # it greets already
 
 
 _OPENINGS = st.sampled_from(
     ["Thanks for writing to us.", "We read every message ourselves.", "Thank you for your patience."]
 )
 _GREETINGS = st.sampled_from(
-    ["Hi {customer_name},", "Dear {customer_name},", "Hello,", "Good morning {customer_name},"]
+    ["Hi {customer_name},", "Dear {customer_name},", "Hello,", "Dear valued guest,", "Good morning {customer_name},"]
 )
 _SIGN_OFFS = st.sampled_from(["Best,", "Warm wishes,", "Kind regards,"])
 _SIGNATURES = st.sampled_from(["The Front Desk", "Harbour Vet Front Desk", "Kiri & Sam\nHarbour Vet"])
@@ -121,8 +130,8 @@ def test_any_template_shape_renders_a_whole_draft(shaped: tuple[str, str], name:
     body = render(template, name=name, answer=answer, signature=signature)
     whole = make_whole(body, name=name, signature=signature, answer=answer)
     first = whole.body.splitlines()[0]
-    own_greeting = template.startswith("Hello,")  # a tenant's greeting without the name is kept as written
-    assert starts_with_greeting(first) and ("Maya" in first) == (name is not None and not own_greeting)
+    # a greeting of the tenant's own ("Dear valued guest,") is addressed to a known customer by name
+    assert starts_with_greeting(first) and ("Maya" in first) == (name is not None), whole.body
     assert whole.body.count(answer) == 1
     assert whole.body.count(signature) == 1 and whole.body.endswith(signature)
     assert "{" not in whole.body
