@@ -82,6 +82,8 @@ _AMOUNT = re.compile(
     rf"(?:{_CURRENCY})\s?(?P<before>{_NUMBER})(?!\d)|(?<![\d.,])(?P<after>{_NUMBER})\s?(?:{_CURRENCY})", re.IGNORECASE
 )
 """A sum of money: a currency sign, code or word before or after the number (`€55`, `38.60 EUR`, `12,50 €`)."""
+_BARE_AMOUNT = re.compile(r"(?<![\d.,:/-])(?P<before>\d{1,6}[.,]\d{2})(?![\d]|[.,:/-]\d)")
+"""A number with two decimals and no currency (`refund the extra 1.50`): read as money when nothing else is."""
 _CREDIT_WORDS = re.compile(
     r"\b(refund|credit|reimburs|compensat|money back|pay (?:me|us) back|give (?:me |us )?(?:the |my |our )?"
     r"(?:money )?back|charged (?:me |us )?twice|double[- ]charg|overcharg)",
@@ -106,7 +108,7 @@ def plan_actions(triage: TriageResult) -> list[ProposedAction]:
     text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(">"))
     if triage.customer is None or triage.escalate or not _CREDIT_WORDS.search(text):
         return []
-    amounts = list(_AMOUNT.finditer(text))
+    amounts = list(_AMOUNT.finditer(text)) or list(_BARE_AMOUNT.finditer(text))
     if not amounts:
         return []
     # The amount asked for is the one nearest a refund or credit word, not an order total elsewhere.

@@ -6,7 +6,7 @@
 - `Toolbox`, `WrapperToolbox`, `ScopedToolbox`, `call`, `call_or_none`, `gather`: reach MCP tools, typed, within the
   manifest's scopes (`call_or_none`: None for `not_found`; `gather`: independent calls at once).
 - `Budget`: what a run may still spend.
-- `tokens`, `stem`, `injection_signals`, `normalise`, `reveal`, `Hidden`: text helpers for offline judgments
+- `tokens`, `words`, `stem`, `injection_signals`, `normalise`, `reveal`, `Hidden`: text helpers for offline judgments
   and for seeing through text hidden from the reader.
 
 Imports only `schemas`. Model backends and the MCP toolbox live in the coordinator.
@@ -15,7 +15,7 @@ Imports only `schemas`. Model backends and the MCP toolbox live in the coordinat
 from specialists.kit._budget import Budget
 from specialists.kit._model import Generation, In, Judgment, Model, Out, Tier, Usage
 from specialists.kit._specialist import ENTRY_POINT_GROUP, Manifest, Specialist, SpecialistContext, estimate_tokens
-from specialists.kit._text import Hidden, injection_signals, normalise, reveal, stem, tokens
+from specialists.kit._text import Hidden, injection_signals, normalise, reveal, stem, tokens, words
 from specialists.kit._toolbox import ScopedToolbox, Toolbox, WrapperToolbox, call, call_or_none, gather
 
 __all__ = [
@@ -44,4 +44,5 @@ __all__ = [
     "reveal",
     "stem",
     "tokens",
+    "words",
 ]

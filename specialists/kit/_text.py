@@ -36,6 +36,11 @@ def tokens(text: str) -> list[str]:
     return [stem(t) for t in _TOKEN.findall(text.casefold()) if t not in STOP_WORDS and len(t) > 1]
 
 
+def words(text: str) -> list[str]:
+    """Every lower-case stemmed word, stop words kept: for matching a phrase as written (`not me`)."""
+    return [stem(t) for t in _TOKEN.findall(text.casefold())]
+
+
 _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (label, re.compile(pattern, re.IGNORECASE))
     for label, pattern in (
@@ -75,6 +80,21 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"\b(my|our) (wife|husband|partner|spouse|mother|mum|mom|father|dad|son|daughter|brother|sister|friend|"
             r"neighbou?r|colleague|tenant|landlord|patient|client)\b[^?]{0,200}\b(can|could|would) you (please )?"
             r"(tell|send|give|e-?mail|confirm|let) me\b",
+        ),
+        (
+            "other customers' data",
+            r"\b(send|give|tell|share|forward|e-?mail)\s+(me|us)\s+(his|her|their)\s+(phone|mobile|number|e-?mail|"
+            r"(home\s+)?address|contact\s+details|details|account)",
+        ),
+        ("approval bypass", r"\b(skip|skipping|bypass|bypassing)\s+(the\s+|any\s+)?(approvals?|reviews?|checks?)\b"),
+        (
+            "instruction override",
+            r"\b(assistant|ai|bot|system|agent|model)\s+(instructions?|notes?|notice|commands?|prompt)\s*:",
+        ),
+        (
+            "instruction override",
+            r"\b(do not|don't|never)\s+(mention|reveal|disclose|tell)\s+(this|these|the)\s+"
+            r"(note|notes|instructions?|message)\b",
         ),
         (
             "verification bypass",

@@ -62,6 +62,10 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:key|password|token|credentials?|secret)s?\b[^.\n]{0,50}\b(?:leaked|exposed|published|pushed|"
         r"stolen|public)\b",
         r"\b(?:leaked|exposed|stolen)\b[^.\n]{0,30}\b(?:key|password|token|credentials?|secret|card)s?\b",
+        r"\b(?:is|was|are|were)\s*(?:n[o']?t|\s+not)\s+(?:my|our)\s+(?:bank|account|card|e-?mail|phone|number|"
+        r"address|payment|order|booking|login|device|signature)s?\b",
+        r"\b(?:new|unknown|unrecogni[sz]ed|strange|unusual)\s+(?:log-?in|sign-?in|device|session)s?\s+"
+        r"(?:from|in|on|at)\b",
         r"\b(?:is|was|are|were)\s+(?:this|that|it|these|those)\s+(?:[\w-]+\s+){0,2}?(?:really\s+|actually\s+)?"
         r"(?:from|sent\s+by)\s+(?:you|your)\b",
         r"\bfake\s+(?:e-?mails?|texts?|sms|site|website|invoices?|pages?|calls?|messages?|letters?)\b",
@@ -83,7 +87,15 @@ KINDS: tuple[RiskKind, ...] = (
         r"breath|dizz(?:y|iness)|swollen|swelling|vomit\w*|side[-\s]effects?|suicid\w*|self[-\s]harm)\b",
         r"\bshould\s+(?:i|we|she|he)\s+(?:still\s+)?(?:take|stop|keep\s+taking|double|skip|be\s+worried)\b",
         r"\b(?:unsafe|hazardous|leaking\s+(?:chemical|acid|liquid|fluid|batter\w+)|spill(?:ed|age)?)\b",
-        r"\b(?:threaten(?:ed|ing)?\s+(?:me|us|to)|harass(?:ed|ing|ment)|violent|assault(?:ed)?)\b",
+        r"\b(?:violent|violence|assault(?:ed)?|attacked)\b",
+    ),
+    _kind(
+        "threats or harassment",
+        "threat threats threaten threatening harassment harass abuse abusive intimidation blackmail extortion "
+        "stalking doxxing nuisance malicious offensive safety",
+        r"\b(?:threaten(?:s|ed|ing)?\s+(?:me|us|to|my|our)|threats?\s+(?:to|against|from)|harass(?:ed|ing|ment)?|"
+        r"blackmail\w*|extort\w*|stalk(?:ed|ing|er)?|dox(?:x)?(?:ed|ing)?|abusive\s+(?:calls?|messages?|texts?|"
+        r"language|behaviou?r)|(?:i|we)\s+(?:am|are|feel)\s+(?:scared|frightened|afraid|unsafe))\b",
     ),
     _kind(
         "legal action or a regulator",

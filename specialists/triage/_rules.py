@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from schemas import Category, Classification, InboundEmail, Plan, Policy, Priority
-from specialists.kit import tokens
+from specialists.kit import tokens, words
 from specialists.triage._classify import similarities
 from specialists.triage._risk import risk_signals
 
@@ -85,12 +85,12 @@ def _close_to_escalating(email: InboundEmail, chosen: Category, policy: Policy) 
         return []
     scores = similarities(email, policy)
     best = max(scores.get(chosen.name, 0.0), max(scores.values()))
-    said = " " + " ".join(tokens(f"{email.subject}\n{email.body}")) + " "
+    said = " " + " ".join(words(f"{email.subject}\n{email.body}")) + " "
     reasons = []
     for name in policy.escalate.categories:
         category = policy.category(name)
-        keywords = [k for k in (category.keywords if category else []) if tokens(k)]
-        hits = [k for k in keywords if f" {' '.join(tokens(k))} " in said]
+        keywords = [k for k in (category.keywords if category else []) if words(k)]
+        hits = [k for k in keywords if f" {' '.join(words(k))} " in said]
         if best > 0 and scores.get(name, 0.0) >= GUARD_SHARE * best:
             reasons.append(
                 f"it reads close to '{name}' too ({scores[name]:.2f} against {best:.2f}), which always goes to a person"
@@ -113,7 +113,9 @@ _POINTS_BACK = re.compile(
     | as\s+(?:i|we)\s+(?:wrote|said|mentioned|explained)
     | (?:my|our|the)\s+(?:last|previous|earlier|first|other|original)\s+
       (?:e-?mail|mail|message|ticket|request|note|reply)
-    | (?:what|everything)\s+(?:i|we)\s+(?:wrote|sent|said) | any\s+(?:update|news) | follow(?:ing)?[\s-]?up
+    | (?:what|everything)\s+(?:i|we)\s+(?:wrote|sent|said)
+    | (?:the|my|our)\s+(?:e-?mail|mail|message|letter)\s+(?:i|we)\s+(?:sent|wrote)
+    | any\s+(?:update|news) | follow(?:ing)?[\s-]?up
     | still\s+(?:waiting|nothing|no\s+(?:answer|reply|news|response))
     )\b""",
     re.IGNORECASE | re.VERBOSE,
@@ -134,7 +136,7 @@ def _says_too_little(email: InboundEmail, policy: Policy) -> re.Match[str] | Non
         return None
     # a reply's subject is the earlier mail's ("Re: invoice"): it names the thread, not what is wrong now
     new = own if not _REPLY_SUBJECT.match(email.subject) else own.split("\n", 1)[-1]
-    words = set(tokens(_POINTS_BACK.sub(" ", new))) - _COURTESY
+    words = set(tokens(_POINTS_BACK.sub(" ", _unsigned(new)))) - _COURTESY
     return None if len(words) > VAGUE_WORDS or words & _terms(policy) else pointer
 
 
@@ -151,6 +153,26 @@ def vague_follow_up(email: InboundEmail, policy: Policy, open_tickets: list[str]
     ]
 
 
+_SIGN_OFF = re.compile(
+    r"^\s*(--\s*$|(kind\s+|best\s+|warm\s+)?regards|thanks|thank\s+you|cheers|best|sincerely)\b", re.I
+)
+
+
+def _unsigned(text: str) -> str:
+    """The text without its signature: from a sign-off line (`Regards`, `--`) on, or a last paragraph of at most
+    three short lines with no question in it (a name, a role, a company)."""
+    lines = text.rstrip().splitlines()
+    for index in range(len(lines) - 1, 0, -1):
+        if _SIGN_OFF.match(lines[index]) and len(lines[index].split()) <= 4:
+            lines = lines[:index]
+            break
+    paragraphs = "\n".join(lines).rstrip().split("\n\n")
+    last = paragraphs[-1].strip().splitlines()
+    if len(paragraphs) > 1 and len(last) <= 3 and all(len(line.split()) <= 5 and "?" not in line for line in last):
+        paragraphs = paragraphs[:-1]
+    return "\n\n".join(paragraphs)
+
+
 def followed_up(email: InboundEmail, policy: Policy, open_tickets: list[str]) -> str | None:
     """What a follow-up that says too little is about when the customer has exactly one open ticket: that
     ticket's subject (`T-1 [open] Subject`), so the email is classified as the ticket it follows up."""
@@ -159,5 +181,16 @@ def followed_up(email: InboundEmail, policy: Policy, open_tickets: list[str]) ->
     return open_tickets[0].split("] ", 1)[-1]
 
 
+_FUNCTION_WORDS = frozenset(
+    tokens(
+        "not no nor out off up down over under all any some more most new old one two get got still just now also "
+        "very too much many other same own via per yet else ever never always"
+    )
+)
+"""Words that say nothing of a topic though a keyword may hold them (`not me`, `cut off`)."""
+
+
 def _terms(policy: Policy) -> frozenset[str]:
-    return frozenset(tokens(" ".join(f"{c.name.replace('_', ' ')} {' '.join(c.keywords)}" for c in policy.categories)))
+    """The words of the policy's category names and keywords that name a topic."""
+    named = " ".join(f"{c.name.replace('_', ' ')} {' '.join(c.keywords)}" for c in policy.categories)
+    return frozenset(tokens(named)) - _FUNCTION_WORDS

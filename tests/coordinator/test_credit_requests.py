@@ -36,6 +36,7 @@ def triage(body: str, subject: str = "Refund please") -> TriageResult:
         ("We were overcharged. Please give back the €55.", 5_500),
         ("Could I have £7.5 back as compensation?", 750),
         ("Refund USD 40 please, the order total was USD 300 last year.", 4_000),
+        ("I was charged 1.50 two times for one boost. Kindly refund the extra 1.50 to my balance.", 150),
     ],
 )
 def test_the_amount_asked_for_is_read_as_customers_write_it(body: str, cents: int) -> None:
@@ -49,6 +50,7 @@ def test_the_amount_asked_for_is_read_as_customers_write_it(body: str, cents: in
         "How does the receiver get his money back?\n\n> On Monday Urs wrote:\n> the courier asked us for CHF 184.30",
         "Please refund my order 12345 from 10:30 this morning.",  # numbers, but no sum of money
         "The invoice says €40 but the website said €35. Why?",  # money, but no credit asked for
+        "Please refund the order from 16.11.2026, item 3.5 of the list.",  # a date and a number, no sum
     ],
 )
 def test_no_credit_is_proposed_without_an_amount_the_customer_asks_for(body: str) -> None:
