@@ -85,8 +85,10 @@ _AMOUNT = re.compile(
 _BARE_AMOUNT = re.compile(r"(?<![\d.,:/-])(?P<before>\d{1,6}[.,]\d{2})(?![\d]|[.,:/-]\d)")
 """A number with two decimals and no currency (`refund the extra 1.50`): read as money when nothing else is."""
 _CREDIT_WORDS = re.compile(
-    r"\b(refund|credit|reimburs|compensat|money back|pay (?:me|us) back|give (?:me |us )?(?:the |my |our )?"
-    r"(?:money )?back|charged (?:me |us )?twice|double[- ]charg|overcharg)",
+    r"\b(refund|credit|reimburs|compensat|money back|pay\b[^.\n]{0,40}\bback|give (?:me |us )?(?:the |my |our )?"
+    r"(?:money )?back|charged (?:me |us )?twice|double[- ]charg|overcharg|"
+    r"(?:want|like|need|get|have)\b[^.\n]{0,30}\bback\b|(?:add|put)\b[^.\n]{0,30}\b(?:to|on|into) (?:my|our) "
+    r"(?:account|balance|bill))",
     re.IGNORECASE,
 )
 

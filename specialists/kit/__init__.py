@@ -6,6 +6,7 @@
 - `Toolbox`, `WrapperToolbox`, `ScopedToolbox`, `call`, `call_or_none`, `gather`: reach MCP tools, typed, within the
   manifest's scopes (`call_or_none`: None for `not_found`; `gather`: independent calls at once).
 - `Budget`: what a run may still spend.
+- `own_lines`, `unsigned`: the customer's own lines of an email, and its text without the signature
 - `tokens`, `words`, `stem`, `injection_signals`, `normalise`, `reveal`, `Hidden`: text helpers for offline judgments
   and for seeing through text hidden from the reader.
 
@@ -13,6 +14,7 @@ Imports only `schemas`. Model backends and the MCP toolbox live in the coordinat
 """
 
 from specialists.kit._budget import Budget
+from specialists.kit._mail import own_lines, unsigned
 from specialists.kit._model import Generation, In, Judgment, Model, Out, Tier, Usage
 from specialists.kit._specialist import ENTRY_POINT_GROUP, Manifest, Specialist, SpecialistContext, estimate_tokens
 from specialists.kit._text import Hidden, injection_signals, normalise, reveal, stem, tokens, words
@@ -44,5 +46,7 @@ __all__ = [
     "reveal",
     "stem",
     "tokens",
+    "own_lines",
+    "unsigned",
     "words",
 ]

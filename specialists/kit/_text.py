@@ -77,9 +77,9 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         (
             "other customers' data",
-            r"\b(my|our) (wife|husband|partner|spouse|mother|mum|mom|father|dad|son|daughter|brother|sister|friend|"
-            r"neighbou?r|colleague|tenant|landlord|patient|client)\b[^?]{0,200}\b(can|could|would) you (please )?"
-            r"(tell|send|give|e-?mail|confirm|let) me\b",
+            r"\b(my|our) (ex-?\s?)?(wife|husband|partner|spouse|mother|mum|mom|father|dad|son|daughter|brother|sister|"
+            r"friend|neighbou?r|colleague|tenant|landlord|patient|client)\b[^?]{0,200}"
+            r"\b((can|could|would) you (please )?|please )(tell|send|give|e-?mail|confirm|let) me\b",
         ),
         (
             "other customers' data",
@@ -145,7 +145,8 @@ _OVERRIDE = re.compile(
     re.IGNORECASE,
 )
 _ACTION = re.compile(
-    r"\b(approve[ds]?|issue|grant|refund|transfer|reveal|export|forward|escalate|bypass|skip|"
+    r"\b(approve[ds]?|issue|grant|refund|transfer|reveal|export|forward|escalate|bypass|skip|send|attach|share|"
+    r"disclose|provide|"
     r"genehmig\w*|erstatt\w*|gutschrift\w*|approuv\w*|rembours\w*|cr[ée]dit\w*\b(?!\s*cards?)|accorde[rz]?|"
     r"aprueb\w*|aprob\w*|reembols\w*|concede\w*|approva\w*|rimbors\w*|accredit\w*|aprova\w*)\b",
     re.IGNORECASE,

@@ -1,8 +1,8 @@
 """The `triage.classify` judgment, and its offline form: TF-IDF similarity to the policy's categories.
 
 Each category becomes a profile document: its name and keywords (counted twice), its description,
-its examples and its queue name. The email (subject counted twice, then body) is compared with
-every profile by cosine similarity of TF-IDF vectors (sublinear term frequency, IDF over the
+its examples and its queue name. The email (subject counted twice, then the body without its signature)
+is compared with every profile by cosine similarity of TF-IDF vectors (sublinear term frequency, IDF over the
 profiles), plus a bonus for each multi-word keyword or example phrase found verbatim. The
 confidence is the softmax of the similarities at temperature `TEMPERATURE`, calibrated on the
 labeled set in tests/data (see the offline engine in docs/writing-a-specialist.md): it is the probability mass
@@ -17,7 +17,7 @@ from collections import Counter
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import Category, Classification, InboundEmail, Plan, Policy
-from specialists.kit import Judgment, injection_signals, tokens
+from specialists.kit import Judgment, injection_signals, tokens, unsigned
 
 TEMPERATURE = 0.04
 PHRASE_BONUS = 0.08
@@ -87,7 +87,8 @@ def similarities(email: InboundEmail, policy: Policy) -> dict[str, float]:
 
 
 def _scores(profiles: _Profiles, email: InboundEmail) -> tuple[dict[str, float], list[float]]:
-    text = f"{email.subject}\n{email.subject}\n{email.body}"
+    body = unsigned(email.body)  # a signature or a legal footer says who wrote, not what they need
+    text = f"{email.subject}\n{email.subject}\n{body}"
     query = profiles._weights(Counter(tokens(text)))
     lowered = text.casefold()
     scores: list[float] = []

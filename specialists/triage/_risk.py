@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from schemas import Category, Policy
-from specialists.kit import tokens
+from specialists.kit import own_lines, tokens, unsigned
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,15 @@ KINDS: tuple[RiskKind, ...] = (
         rf"\b(?:nobody|no\s+one|none\s+of\s+(?:us|our\s+\w+))\s+(?:here\s+|at\s+\w+\s+)?(?:{_ACTIONS})\b",
         r"\b(?:(?:it|that|this)\s+(?:was\s*n[o']?t|was\s+not)\s+(?:me|us)|not\s+me)\b",
         r"\bi\s+did\s+(?:neither|none)\b",
-        r"\b(?:i|we)\s+(?:do\s+not|don't|dont|did\s+not|didn't)\s+recogni[sz]e\b",
+        r"\b(?:nobody|no\s+one|none\s+of\s+us)\s+(?:here\s+)?did\s+(?:it|this|that)\b",
+        r"\b(?:i|we)\s+(?:didn't|did\s+not|never)\s+do\s+(?:it|this|that)\b",
+        r"\b(?:log-?ins?|sign-?ins?|devices?|sessions?|users?|e-?mail(?:\s+address)?|address|phone\s+number|"
+        r"mobile\s+number)\s+(?:that\s+)?(?:i|we)\s+(?:do\s+not|don't|dont|"
+        r"did\s+not|didn't)\s+recogni[sz]e\b",
+        r"\b(?:password|e-?mail\s+address|phone\s+number|mobile\s+number|bank\s+details|account\s+details|pin|"
+        r"payout\s+account)\s+(?:was|were|has\s+been|have\s+been|got|had\s+been)\s+changed\b",
+        r"\b(?:i|we)\s+(?:haven't|have\s+not|didn't|did\s+not|hadn't)\s+(?:yet\s+)?click(?:ed)?\b",
+        r"\bis\s+(?:this|that|it)\s+(?:really\s+)?(?:you|genuine|legit(?:imate)?|real)\s*\?",
         r"\b(?:hack(?:ed|er|ers)?|compromised|unauthori[sz]ed|phish(?:ing|ed)?|scam(?:med|mer|mers)?|"
         r"fraud(?:ulent|sters?)?(?!\s+(?:scare|alert|prevention|check|department|team))|identity\s+theft|impersonat\w*|account\s+takeover|sim[-\s]swap\w*)\b",
         r"\bsuspicious\s+(?:log-?ins?|sign-?ins?|activity|e-?mails?|texts?|sms|messages?|calls?|links?|"
@@ -62,7 +70,7 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:key|password|token|credentials?|secret)s?\b[^.\n]{0,50}\b(?:leaked|exposed|published|pushed|"
         r"stolen|public)\b",
         r"\b(?:leaked|exposed|stolen)\b[^.\n]{0,30}\b(?:key|password|token|credentials?|secret|card)s?\b",
-        r"\b(?:is|was|are|were)\s*(?:n[o']?t|\s+not)\s+(?:my|our)\s+(?:bank|account|card|e-?mail|phone|number|"
+        r"\b(?:'s|is|was|are|were)\s*(?:n[o']?t|\s+not)\s+(?:my|our)\s+(?:bank|account|card|e-?mail|phone|number|"
         r"address|payment|order|booking|login|device|signature)s?\b",
         r"\b(?:new|unknown|unrecogni[sz]ed|strange|unusual)\s+(?:log-?in|sign-?in|device|session)s?\s+"
         r"(?:from|in|on|at)\b",
@@ -77,7 +85,7 @@ KINDS: tuple[RiskKind, ...] = (
         "health medical clinical symptom symptoms harm hurt risk accident unsafe crash hospital doctor nurse "
         "medicine reaction",
         r"\b(?:smell(?:s|ing|ed)?\s+(?:of\s+)?gas|gas\s+(?:leak|smell)|carbon\s+monoxide|co\s+(?:alarm|detector))\b",
-        r"\b(?:smoke|smoking\s+(?:from|out)|fumes|sparks?|sparking|burning\s+smell|smell\s+of\s+burning|"
+        r"\b(?:smoke(?!\s+(?:alarms?|detectors?))|smoking\s+(?:from|out)|fumes|sparks?|sparking|burning\s+smell|smell\s+of\s+burning|"
         r"(?:on|caught|catch|catching)\s+fire|fire\s+(?:broke|started)|flames|explo(?:ded|sion)|"
         r"electric(?:al)?\s+shock|electrocut\w*)\b",
         r"\b(?:injur(?:ed|y|ies)|hurt\s+(?:my|his|her|their|him|her|them)\w*|(?:was|got|were)\s+hurt|bleeding|"
@@ -88,6 +96,12 @@ KINDS: tuple[RiskKind, ...] = (
         r"\bshould\s+(?:i|we|she|he)\s+(?:still\s+)?(?:take|stop|keep\s+taking|double|skip|be\s+worried)\b",
         r"\b(?:unsafe|hazardous|leaking\s+(?:chemical|acid|liquid|fluid|batter\w+)|spill(?:ed|age)?)\b",
         r"\b(?:violent|violence|assault(?:ed)?|attacked)\b",
+        r"\b(?:(?:fell|fallen|tripped|slipped)\s+(?:down|over|off|on|from|through)|(?:exposed|bare|live)\s+wires?|"
+        r"broken\s+glass|could\s+(?:fall|be\s+hurt|get\s+hurt|hurt\s+someone|injure))\b",
+        r"\b(?:railings?|balcony|stairs?|steps?|handrails?|banisters?|ceiling|floor|balustrade|decking)\b[^.\n]{0,40}"
+        r"\b(?:is|are|was|were|came|has\s+come|feels?)\s+(?:\w+\s+)?(?:loose|unstable|collapsing|rotten|giving\s+way)\b",
+        r"\b(?:loose|unstable|collaps\w*|cracked|rotten)\s+(?:\w+\s+){0,3}?(?:railings?|balcony|stairs?|steps?|"
+        r"handrails?|banisters?|ceiling|floor|glass|panel|balustrade|decking)\b",
     ),
     _kind(
         "threats or harassment",
@@ -146,8 +160,9 @@ class RiskSignal:
 
 
 def risk_signals(subject: str, body: str, policy: Policy) -> list[RiskSignal]:
-    """What the email (its own lines: `>` quotes left out) says of each risk kind an escalating category covers."""
-    own = "\n".join(line for line in f"{subject}\n{body}".splitlines() if not line.lstrip().startswith(">"))
+    """What the email says of each risk kind an escalating category covers: its subject and its own lines, without
+    `>` quotes or the signature (a law firm's footer is not a legal threat)."""
+    own = f"{subject}\n{unsigned(own_lines(body))}"
     found = []
     for kind in KINDS:
         match = kind.said.search(own)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from schemas import Category, Classification, InboundEmail, Plan, Policy, Priority
-from specialists.kit import tokens, words
+from specialists.kit import own_lines, tokens, unsigned, words
 from specialists.triage._classify import similarities
 from specialists.triage._risk import risk_signals
 
@@ -100,13 +100,6 @@ def _close_to_escalating(email: InboundEmail, chosen: Category, policy: Policy) 
     return reasons
 
 
-def _own_lines(email: InboundEmail) -> str:
-    """Subject and body without the lines quoted from earlier mail (`>`)."""
-    return "\n".join(
-        line for line in f"{email.subject}\n{email.body}".splitlines() if not line.lstrip().startswith(">")
-    )
-
-
 _POINTS_BACK = re.compile(
     r"""\b(
       again | same\s+(?:problem|issue|thing|error|question|as\s+before)s?
@@ -115,7 +108,7 @@ _POINTS_BACK = re.compile(
       (?:e-?mail|mail|message|ticket|request|note|reply)
     | (?:what|everything)\s+(?:i|we)\s+(?:wrote|sent|said)
     | (?:the|my|our)\s+(?:e-?mail|mail|message|letter)\s+(?:i|we)\s+(?:sent|wrote)
-    | any\s+(?:update|news) | follow(?:ing)?[\s-]?up
+    | any\s+(?:updates?|news|progress) | follow(?:ing)?[\s-]?up
     | still\s+(?:waiting|nothing|no\s+(?:answer|reply|news|response))
     )\b""",
     re.IGNORECASE | re.VERBOSE,
@@ -130,14 +123,14 @@ _COURTESY = frozenset(tokens("hi hello hey dear thanks thank regards best cheers
 
 def _says_too_little(email: InboundEmail, policy: Policy) -> re.Match[str] | None:
     """The words pointing back of a follow-up that does not say what is wrong, or None."""
-    own = _own_lines(email)
+    own = own_lines(f"{email.subject}\n{email.body}")
     pointer = _POINTS_BACK.search(own)
     if pointer is None:
         return None
     # a reply's subject is the earlier mail's ("Re: invoice"): it names the thread, not what is wrong now
     new = own if not _REPLY_SUBJECT.match(email.subject) else own.split("\n", 1)[-1]
-    words = set(tokens(_POINTS_BACK.sub(" ", _unsigned(new)))) - _COURTESY
-    return None if len(words) > VAGUE_WORDS or words & _terms(policy) else pointer
+    said = set(tokens(_POINTS_BACK.sub(" ", unsigned(new)))) - _COURTESY
+    return None if len(said) > VAGUE_WORDS or said & _terms(policy) else pointer
 
 
 def vague_follow_up(email: InboundEmail, policy: Policy, open_tickets: list[str], recent: list[str]) -> list[str]:
@@ -153,26 +146,6 @@ def vague_follow_up(email: InboundEmail, policy: Policy, open_tickets: list[str]
     ]
 
 
-_SIGN_OFF = re.compile(
-    r"^\s*(--\s*$|(kind\s+|best\s+|warm\s+)?regards|thanks|thank\s+you|cheers|best|sincerely)\b", re.I
-)
-
-
-def _unsigned(text: str) -> str:
-    """The text without its signature: from a sign-off line (`Regards`, `--`) on, or a last paragraph of at most
-    three short lines with no question in it (a name, a role, a company)."""
-    lines = text.rstrip().splitlines()
-    for index in range(len(lines) - 1, 0, -1):
-        if _SIGN_OFF.match(lines[index]) and len(lines[index].split()) <= 4:
-            lines = lines[:index]
-            break
-    paragraphs = "\n".join(lines).rstrip().split("\n\n")
-    last = paragraphs[-1].strip().splitlines()
-    if len(paragraphs) > 1 and len(last) <= 3 and all(len(line.split()) <= 5 and "?" not in line for line in last):
-        paragraphs = paragraphs[:-1]
-    return "\n\n".join(paragraphs)
-
-
 def followed_up(email: InboundEmail, policy: Policy, open_tickets: list[str]) -> str | None:
     """What a follow-up that says too little is about when the customer has exactly one open ticket: that
     ticket's subject (`T-1 [open] Subject`), so the email is classified as the ticket it follows up."""
@@ -184,7 +157,7 @@ def followed_up(email: InboundEmail, policy: Policy, open_tickets: list[str]) ->
 _FUNCTION_WORDS = frozenset(
     tokens(
         "not no nor out off up down over under all any some more most new old one two get got still just now also "
-        "very too much many other same own via per yet else ever never always"
+        "very too much many other same own via per yet else ever never always back"
     )
 )
 """Words that say nothing of a topic though a keyword may hold them (`not me`, `cut off`)."""

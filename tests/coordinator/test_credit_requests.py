@@ -37,6 +37,12 @@ def triage(body: str, subject: str = "Refund please") -> TriageResult:
         ("Could I have £7.5 back as compensation?", 750),
         ("Refund USD 40 please, the order total was USD 300 last year.", 4_000),
         ("I was charged 1.50 two times for one boost. Kindly refund the extra 1.50 to my balance.", 150),
+        (
+            "Your engineer never came. Your website says you pay £30 for that, so please add the £30 to my account.",
+            3_000,
+        ),
+        ("You took £42.50 twice this month. Can you pay the second £42.50 back to the bank please?", 4_250),
+        ("The stain was there when we arrived. I'd like the £180 back please.", 18_000),
     ],
 )
 def test_the_amount_asked_for_is_read_as_customers_write_it(body: str, cents: int) -> None:
