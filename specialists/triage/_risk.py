@@ -36,7 +36,8 @@ def _kind(name: str, described_by: str, *patterns: str) -> RiskKind:
 _ACTIONS = (
     r"book(?:ed)?|order(?:ed)?|place[d]?|ma[dk]e|authori[sz]e[d]?|request(?:ed)?|add(?:ed)?|sign(?:ed)?\s+up|"
     r"log(?:ged)?\s+in|sign(?:ed)?\s+in|buy|bought|purchase[d]?|create[d]?|set\s+up|approve[d]?|"
-    r"transfer(?:red)?|register(?:ed)?|appl(?:y|ied)\s+for|give|gave|share[d]?|enable[d]?|"
+    r"transfer(?:red)?|register(?:ed)?|appl(?:y|ied)\s+for|give|gave|share[d]?|enable[d]?|join(?:ed)?|"
+    r"subscribe[d]?|enrol(?:l)?(?:ed)?|"
     r"change[d]?\s+(?:my|our|the)\s+(?:password|e-?mail|phone|mobile|number|bank|address|details|payout|pin)"
 )
 
@@ -52,6 +53,7 @@ KINDS: tuple[RiskKind, ...] = (
         rf"\b(?:nobody|no\s+one|none\s+of\s+(?:us|our\s+\w+))\s+(?:here\s+|at\s+\w+\s+)?(?:{_ACTIONS})\b",
         r"\b(?:(?:it|that|this)\s+(?:was\s*n[o']?t|was\s+not)\s+(?:me|us)|not\s+me)\b",
         r"\bi\s+did\s+(?:neither|none)\b",
+        r"\b(?:i|we)(?:'ve|\s+have)?\s+never\s+(?:even\s+)?been\s+(?:to|in|at)\b",
         r"\b(?:nobody|no\s+one|none\s+of\s+us)\s+(?:here\s+)?did\s+(?:it|this|that)\b",
         r"\b(?:i|we)\s+(?:didn't|did\s+not|never)\s+do\s+(?:it|this|that)\b",
         r"\b(?:log-?ins?|sign-?ins?|devices?|sessions?|users?|e-?mail(?:\s+address)?|address|phone\s+number|"
@@ -93,6 +95,9 @@ KINDS: tuple[RiskKind, ...] = (
         r"emergency\s+room|a\s*&\s*e|hospitali[sz]ed|poison(?:ed|ing)?)\b",
         r"\b(?:chest\s+pains?|(?:can't|cannot|could\s+not|couldn't|struggling\s+to)\s+breathe|short(?:ness)?\s+of\s+"
         r"breath|dizz(?:y|iness)|swollen|swelling|vomit\w*|side[-\s]effects?|suicid\w*|self[-\s]harm)\b",
+        r"\b(?:food\s+poisoning|(?:was|were|got|been|became|fell|felt)\s+(?:really\s+|very\s+|so\s+)?(?:ill|sick|unwell)|"
+        r"threw\s+up|throwing\s+up|diarrh\w*|stomach\s+(?:bug|cramps?|ache|pains?)|allerg(?:y|ies|ic|ens?)|"
+        r"epi-?pens?|adrenaline\s+pens?)\b",
         r"\bshould\s+(?:i|we|she|he)\s+(?:still\s+)?(?:take|stop|keep\s+taking|double|skip|be\s+worried)\b",
         r"\b(?:unsafe|hazardous|leaking\s+(?:chemical|acid|liquid|fluid|batter\w+)|spill(?:ed|age)?)\b",
         r"\b(?:violent|violence|assault(?:ed)?|attacked)\b",
@@ -109,7 +114,8 @@ KINDS: tuple[RiskKind, ...] = (
         "stalking doxxing nuisance malicious offensive safety",
         r"\b(?:threaten(?:s|ed|ing)?\s+(?:me|us|to|my|our)|threats?\s+(?:to|against|from)|harass(?:ed|ing|ment)?|"
         r"blackmail\w*|extort\w*|stalk(?:ed|ing|er)?|dox(?:x)?(?:ed|ing)?|abusive\s+(?:calls?|messages?|texts?|"
-        r"language|behaviou?r)|(?:i|we)\s+(?:am|are|feel)\s+(?:scared|frightened|afraid|unsafe))\b",
+        r"language|behaviou?r)|(?:i|we)\s+(?:am|are|feel|felt|was|were)\s+(?:really\s+|very\s+|so\s+)?(?:scared|frightened|"
+        r"afraid|unsafe|intimidated))\b",
     ),
     _kind(
         "legal action or a regulator",

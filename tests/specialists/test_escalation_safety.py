@@ -107,6 +107,7 @@ def test_a_takeover_written_as_a_payout_question_escalates(policy: Policy) -> No
         "Our API key for listings was pushed to a public repository yesterday; how do we rotate it?",
         "I got a text saying my listing will be removed unless I confirm my card at a link. I haven't clicked it.",
         "Our balance was withdrawn this morning, but none of us did it. That's not our account it went to.",
+        "There is a second listing fee on my statement from a shop in Leeds. I've never been to Leeds.",
     ],
 )
 def test_what_a_compromised_account_reports_escalates_in_any_words(policy: Policy, body: str) -> None:
@@ -246,6 +247,18 @@ def test_threats_go_to_the_category_that_covers_them_and_only_where_one_does(pol
     )
     category, reasons = reasons_for(wider, "Buyer messages", body)
     assert category == "member_safety" and any("threats or harassment" in r for r in reasons), reasons
+
+
+def test_illness_after_a_meal_or_an_allergy_is_a_safety_report() -> None:
+    wider = Policy.model_validate(
+        {
+            **POLICY["policy"],  # type: ignore[dict-item]
+            "categories": [*POLICY["policy"]["categories"], SAFETY],  # type: ignore[index]
+            "escalate": {"categories": ["account_security", "member_safety"], "below_confidence": 0.3},
+        }
+    )
+    for body in ["I was sick all night after the chicken I bought.", "My son has a severe nut allergy, is it safe?"]:
+        assert [s.category.name for s in risk_signals("Listing", body, wider)] == ["member_safety"], body
 
 
 def test_a_note_to_the_assistant_inside_an_ordinary_email_is_flagged() -> None:
