@@ -26,13 +26,13 @@ if TYPE_CHECKING:
         TimeoutToolbox,
         UnreachableAs503,
     )
-    from coordinator._router import GRAPH, Edge, graph_mermaid, graph_text, route
     from coordinator._service import open_runtime
     from coordinator._sessions import Connect, SessionPool, http_connector
     from coordinator._tokens import APPROVALS_SUBJECT, Attribution, DevKeys, TokenIssuer, parse_ttl
     from coordinator._toolbox import McpToolbox
     from coordinator._worker import work
     from coordinator.runtime import Runtime, RuntimeSettings, RuntimeStats, check_approver
+    from coordinator.workflow import Workflow, load_workflows, route, workflow_mermaid, workflow_text
 
 # Imported when first used: `deskhand serve` imports `coordinator.cli`, hence this package, and needs none of them.
 _LAZY = {
@@ -45,7 +45,7 @@ _LAZY = {
         "TimeoutToolbox",
         "UnreachableAs503",
     ),
-    "coordinator._router": ("GRAPH", "Edge", "graph_mermaid", "graph_text", "route"),
+    "coordinator.workflow": ("Workflow", "load_workflows", "route", "workflow_mermaid", "workflow_text"),
     "coordinator._service": ("open_runtime",),
     "coordinator.runtime": ("Runtime", "RuntimeSettings", "RuntimeStats", "check_approver"),
     "coordinator._sessions": ("Connect", "SessionPool", "http_connector"),
@@ -65,7 +65,6 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "APPROVALS_SUBJECT",
-    "GRAPH",
     "Attribution",
     "BreakerState",
     "BreakerStatistics",
@@ -73,7 +72,7 @@ __all__ = [
     "CircuitBreaker",
     "Connect",
     "DevKeys",
-    "Edge",
+    "Workflow",
     "Home",
     "McpToolbox",
     "RetryingToolbox",
@@ -87,11 +86,12 @@ __all__ = [
     "UnreachableAs503",
     "check_approver",
     "default_home",
-    "graph_mermaid",
-    "graph_text",
+    "workflow_mermaid",
+    "workflow_text",
     "http_connector",
     "open_runtime",
     "parse_ttl",
+    "load_workflows",
     "route",
     "work",
 ]

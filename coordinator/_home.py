@@ -61,6 +61,11 @@ class Home:
         return f"{self.issuer.rstrip('/')}/approvals"
 
     @property
+    def workflows_dir(self) -> Path:
+        """The home's own workflows (`*.yaml`), beside the built-in ones."""
+        return self.path / "workflows"
+
+    @property
     def config_path(self) -> Path:
         return self.path / CONFIG_FILE
 

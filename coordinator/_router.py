@@ -1,66 +1,22 @@
-"""The routing graph (DESIGN §6): declarative, deterministic; the model never picks the next agent.
+"""What routing decides after a hop (`Decision`), and the writes an email asks for (`plan_actions`).
 
-`GRAPH` is the whole graph as data (`deskhand graph` prints it); `route()` applies it to what a
-specialist produced, giving the next handoff's recipient and payload and what the run becomes.
+The routing itself is data: a workflow (coordinator/workflow), executed by `coordinator.workflow.route`; the
+model never picks the next agent.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from pydantic import BaseModel
 
 from schemas import (
-    ComplianceInput,
-    ComplianceVerdict,
-    DraftingInput,
-    DraftReply,
     ProposedAction,
     RunStatus,
     TriageResult,
-    WriteReport,
-    WriterInput,
 )
 from specialists.kit import reveal
-
-MAX_REVISIONS = 2
-
-
-@dataclass(frozen=True)
-class Edge:
-    source: str
-    when: str
-    target: str
-
-
-GRAPH: tuple[Edge, ...] = (
-    Edge("intake", "an inbound email", "triage"),
-    Edge("triage", "classified, nothing to escalate", "drafting"),
-    Edge("triage", "escalate (category, low confidence, injection)", "crm_writer"),
-    Edge("drafting", "a draft", "compliance"),
-    Edge("compliance", "pass", "crm_writer"),
-    Edge("compliance", f"revise (at most {MAX_REVISIONS} times)", "drafting"),
-    Edge("compliance", "escalate", "crm_writer"),
-    Edge("compliance", "needs_approval", "crm_writer"),
-    Edge("crm_writer", "verdict pass", "completed"),
-    Edge("crm_writer", "escalated on the way", "escalated"),
-    Edge("crm_writer", "actions need approval", "awaiting_approval"),
-    Edge("awaiting_approval", "approved: the exact call runs once", "completed"),
-    Edge("awaiting_approval", "rejected or timed out", "escalated"),
-)
-
-
-def graph_text() -> str:
-    width = max(len(e.source) for e in GRAPH)
-    return "\n".join(f"{e.source:<{width}}  --[{e.when}]-->  {e.target}" for e in GRAPH)
-
-
-def graph_mermaid() -> str:
-    lines = ["flowchart TD"]
-    lines += [f'    {e.source} -->|"{e.when}"| {e.target}' for e in GRAPH]
-    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -71,6 +27,10 @@ class Decision:
     run_status: RunStatus = "running"
     reason: str = ""
     approvals: list[ProposedAction] = field(default_factory=list)
+    loops: dict[str, int] | None = None
+    """How often each limited edge has been taken, when this hop took one (kept in the run's results)."""
+    revision: int | None = None
+    """How many limited edges the run has taken, this one included (`run.revision`), when this hop took one."""
 
 
 _CURRENCY = (
@@ -130,40 +90,3 @@ def plan_actions(triage: TriageResult) -> list[ProposedAction]:
             reason=f"the customer asks for a credit of {match.group(0)}",
         )
     ]
-
-
-def route(run_id: str, sender: str, output: BaseModel, results: dict[str, Any]) -> Decision:
-    """The next hop after `sender` produced `output`; `results` holds what earlier hops produced."""
-    if isinstance(output, TriageResult):
-        if output.escalate:
-            return Decision("crm_writer", WriterInput(run_id=run_id, triage=output, draft=None, verdict=None))
-        return Decision("drafting", DraftingInput(triage=output))
-    triage = TriageResult.model_validate(results["triage"])
-    if isinstance(output, DraftReply):
-        revision = int(results.get("revision", 0))
-        return Decision(
-            "compliance", ComplianceInput(triage=triage, draft=output, actions=plan_actions(triage), revision=revision)
-        )
-    if isinstance(output, ComplianceVerdict):
-        draft = DraftReply.model_validate(results["drafting"])
-        if output.verdict == "revise":
-            revision = int(results.get("revision", 0)) + 1
-            feedback = [f.excerpt for f in output.findings if f.excerpt]
-            return Decision("drafting", DraftingInput(triage=triage, revision=revision, feedback=feedback))
-        keep_draft = draft if output.verdict in ("pass", "needs_approval") else None
-        return Decision("crm_writer", WriterInput(run_id=run_id, triage=triage, draft=keep_draft, verdict=output))
-    if isinstance(output, WriteReport):
-        verdict = ComplianceVerdict.model_validate(results["compliance"]) if "compliance" in results else None
-        if triage.escalate:
-            return Decision(None, run_status="escalated", reason="; ".join(triage.escalation_reasons))
-        if verdict is not None and verdict.verdict == "escalate":
-            return Decision(None, run_status="escalated", reason="; ".join(verdict.reasons))
-        if verdict is not None and verdict.verdict == "needs_approval":
-            return Decision(
-                None,
-                run_status="awaiting_approval",
-                reason="an action needs a person's approval",
-                approvals=verdict.approval_actions,
-            )
-        return Decision(None, run_status="completed")
-    raise TypeError(f"no route from {sender!r} for {type(output).__name__}")

@@ -14,6 +14,7 @@ from coordinator._tokens import DevKeys, TokenIssuer
 from coordinator.models import DEFAULT_MODEL, build_model
 from coordinator.runtime import Runtime, RuntimeSettings
 from coordinator.store import Store
+from coordinator.workflow import load_workflows
 from schemas import InboundEmail, NotFound, Policy
 from schemas.tools import knowledge, mailbox
 from specialists.kit import Manifest, Model
@@ -84,9 +85,12 @@ async def open_runtime(
                 policies = await fetch_policies(pool, tenants)
             except NotFound as exc:
                 raise NotFound(f"a tenant is not loaded on the knowledge server: {exc.message}") from exc
+            specialists = load_specialists()
+            manifests = {name: s.manifest for name, s in specialists.items()}
             yield Runtime(
                 store=store,
-                specialists=load_specialists(),
+                specialists=specialists,
+                workflows=load_workflows(home.workflows_dir, manifests),
                 pool=pool,
                 model=build_model(model) if isinstance(model, str) else model,
                 policies=policies,

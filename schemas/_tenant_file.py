@@ -154,6 +154,8 @@ class Policy(BaseModel):
     limits: TenantLimits = TenantLimits()
     models: dict[Slug, ModelTier] = Field(default_factory=dict)
     """The model tier of a step (a specialist's name), instead of the one its manifest asks for."""
+    workflow: Slug = "support-inbox"
+    """The workflow this tenant's runs go through: a built-in one or one in the home's `workflows/`."""
 
     @field_validator("approval_required_tools")
     @classmethod

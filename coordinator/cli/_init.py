@@ -12,7 +12,7 @@ import typer
 from coordinator._home import Home
 from coordinator._tokens import DevKeys
 from coordinator.cli._context import globals_of, out, print_json
-from schemas import TenantFile, TenantLimits, load_tenant_file
+from schemas import ConfigError, TenantFile, TenantLimits, load_tenant_file
 
 LOADED_FILE = "tenants-loaded.json"
 """In the home's data folder: each loaded tenant's digest (so that `init` can say what it changed) and limits
@@ -29,10 +29,32 @@ def _loaded(home: Home) -> dict[str, dict[str, Any]]:
     return {t: v if isinstance(v, dict) else {"digest": v} for t, v in data.items()}  # a digest alone: before limits
 
 
+def loaded_workflow(home: Home, tenant: str) -> str:
+    """The workflow the tenant file `init` loaded last for `tenant` names (the built-in one when not recorded)."""
+    return str(_loaded(home).get(tenant, {}).get("workflow", "support-inbox"))
+
+
 def loaded_limits(home: Home, tenant: str) -> TenantLimits | None:
     """The limits of the tenant file `init` loaded last for `tenant` (None: not recorded)."""
     limits = _loaded(home).get(tenant, {}).get("limits")
     return None if limits is None else TenantLimits.model_validate(limits)
+
+
+def _check_workflows(home: Home, paths: list[Path], files: list[TenantFile]) -> None:
+    """Each tenant names a workflow that loads (the built-in ones and the home's `workflows/`), checked against the
+    installed specialists: a file naming another is refused before anything is written."""
+    from coordinator._registry import load_specialists
+    from coordinator.workflow import load_workflows
+
+    manifests = {name: s.manifest for name, s in load_specialists().items()}
+    workflows = load_workflows(home.workflows_dir, manifests)
+    for path, file in zip(paths, files, strict=True):
+        if file.policy.workflow not in workflows:
+            raise ConfigError(
+                f"{path}: policy.workflow: no workflow {file.policy.workflow!r} (loaded: "
+                f"{', '.join(sorted(workflows))}; add yours to {home.workflows_dir})",
+                field="policy.workflow",
+            )
 
 
 def init(
@@ -57,6 +79,7 @@ def init(
     files = [load_tenant_file(p) for p in paths]  # validate every file before touching anything
     path = options.home_path
     home = Home.load(path) if (path / "deskhand.toml").exists() else Home.defaults(path)
+    _check_workflows(home, paths, files)
     home = home.with_tenants([f.tenant for f in files])
     home.save()
     DevKeys.create(home.keys_dir)
@@ -64,7 +87,14 @@ def init(
     before = _loaded(home)
     after = {
         **before,
-        **{f.tenant: {"digest": _digest(f), "limits": f.policy.limits.model_dump(mode="json")} for f in files},
+        **{
+            f.tenant: {
+                "digest": _digest(f),
+                "limits": f.policy.limits.model_dump(mode="json"),
+                "workflow": f.policy.workflow,
+            }
+            for f in files
+        },
     }
     record = home.path / "data" / LOADED_FILE
     record.write_text(json.dumps(after, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -103,17 +103,26 @@ def submit(
     """Submit one inbound email: its run is written to the store, and running workers pick it up.
 
     No server is asked: the tenant is checked against the home (the tenants `deskhand init` loaded)."""
-    from coordinator.cli._init import loaded_limits
+    from coordinator._registry import load_specialists
+    from coordinator.cli._init import loaded_limits, loaded_workflow
     from coordinator.runtime import RuntimeSettings, intake
+    from coordinator.workflow import load_workflows
 
     options = globals_of(ctx)
     email = read_email(email_file)
     home = options.home()
     if tenant not in home.tenants:
         raise NotFound(f"--tenant {tenant!r}: not loaded here; known: {list(home.tenants)}", field="tenant")
+    manifests = {name: s.manifest for name, s in load_specialists().items()}
+    workflows = load_workflows(home.workflows_dir, manifests)
+    name = loaded_workflow(home, tenant)
+    if name not in workflows:
+        raise NotFound(f"tenant {tenant!r} runs the workflow {name!r}, which is not in {home.workflows_dir}")
+    start = workflows[name].file.start
     store = Store(db or home.coordinator_db)
     try:
-        run_id, new = intake(store, tenant, email, RuntimeSettings(), limits=loaded_limits(home, tenant))
+        limits = loaded_limits(home, tenant)
+        run_id, new = intake(store, tenant, email, RuntimeSettings(), limits=limits, start=start)
     finally:
         store.dispose()
     if options.json:
@@ -161,12 +170,32 @@ def replay(
 
 
 def graph(
+    ctx: typer.Context,
+    workflow: Annotated[str | None, typer.Option("--workflow", "-w", help="A workflow by name.")] = None,
+    tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="The workflow a tenant runs.")] = None,
     mermaid: Annotated[bool, typer.Option("--mermaid", help="Print Mermaid instead of text.")] = False,
 ) -> None:
-    """Print the routing graph."""
-    from coordinator._router import graph_mermaid, graph_text
+    """Print a workflow (default: the built-in `support-inbox`): the steps, the conditions of each edge, the loop
+    limits and the end states, from the same data the router runs. The home's `workflows/` are loaded too."""
+    from coordinator._registry import load_specialists
+    from coordinator.workflow import load_workflows, workflow_mermaid, workflow_text
 
-    print(graph_mermaid() if mermaid else graph_text())
+    if workflow is not None and tenant is not None:
+        raise typer.BadParameter("give --workflow or --tenant, not both")
+    from coordinator.cli._init import loaded_workflow
+
+    options = globals_of(ctx)
+    manifests = {name: s.manifest for name, s in load_specialists().items()}
+    workflows = load_workflows(options.home_path / "workflows", manifests)
+    name = workflow or "support-inbox"
+    if tenant is not None:
+        home = options.home()
+        if tenant not in home.tenants:
+            raise NotFound(f"tenant {tenant!r} is not loaded in {home.path}; loaded: {', '.join(home.tenants)}")
+        name = loaded_workflow(home, tenant)
+    if name not in workflows:
+        raise NotFound(f"no workflow {name!r}; loaded: {', '.join(sorted(workflows))}")
+    print(workflow_mermaid(workflows[name]) if mermaid else workflow_text(workflows[name]))
 
 
 class _Stopping:

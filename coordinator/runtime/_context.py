@@ -11,6 +11,7 @@ from typing import Any
 from coordinator._registry import AnySpecialist
 from coordinator._resilience import BreakerToolbox, CircuitBreaker, RetryingToolbox, ServerUnavailable, TimeoutToolbox
 from coordinator._sessions import SessionPool
+from coordinator.workflow import Workflow
 from schemas import ConfigError, Handoff, Policy, RunBudget, RunLimits, Unavailable, server_of_scope
 from specialists.kit import Budget, Manifest
 
@@ -92,3 +93,14 @@ def check_model_tiers(specialists: Mapping[str, AnySpecialist], policies: Mappin
                     f"tenant {tenant!r}: policy.models.{step}: not a step that uses a model; expected one of {steps}",
                     field=f"policy.models.{step}",
                 )
+
+
+def check_workflows(policies: Mapping[str, Policy], workflows: Mapping[str, Workflow]) -> None:
+    """Every tenant's workflow is loaded, or the runtime does not start."""
+    for tenant, policy in policies.items():
+        if policy.workflow not in workflows:
+            raise ConfigError(
+                f"tenant {tenant!r}: policy.workflow: no workflow {policy.workflow!r} is loaded "
+                f"(loaded: {', '.join(sorted(workflows))})",
+                field="policy.workflow",
+            )

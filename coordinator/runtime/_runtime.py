@@ -29,7 +29,6 @@ from pydantic import BaseModel, ValidationError
 
 from coordinator._registry import AnySpecialist
 from coordinator._resilience import CircuitBreaker, ServerUnavailable
-from coordinator._router import route
 from coordinator._sessions import Connect, SessionPool
 from coordinator.runtime._approvals import decide, expire_approvals, propose
 from coordinator.runtime._commit import Abandoned, HandoffChain
@@ -37,12 +36,15 @@ from coordinator.runtime._context import (
     budget_for,
     budget_left,
     check_model_tiers,
+    check_workflows,
     open_toolbox,
     tenant_budget,
     tenant_manifest,
 )
+from coordinator.runtime._intake import intake
 from coordinator.runtime._recording import Recorder, RecordingModel, RecordingToolbox, audit_entry
 from coordinator.store import ApprovalRow, Claim, Outcome, Store
+from coordinator.workflow import Workflow, builtin_workflows, route
 from schemas import (
     BudgetExhausted,
     DeskhandError,
@@ -55,9 +57,7 @@ from schemas import (
     RateLimited,
     RunBudget,
     RunStatus,
-    TenantLimits,
     Unavailable,
-    args_hash,
 )
 from specialists.kit import Model, ScopedToolbox, SpecialistContext, Usage
 
@@ -109,33 +109,6 @@ class RuntimeStats:
         return (self.seconds - self.tool_seconds - self.model_seconds) / self.handoffs * 1000
 
 
-def _content_key(email: InboundEmail) -> str:
-    """The run key of an email without a message id: its content's digest (ASCII-escaped, as the keys of
-    runs already stored were made, so a resubmitted email still finds its run)."""
-    return f"email:{args_hash(email.model_dump(mode='json'), ascii_only=True)[:32]}"
-
-
-def intake(
-    store: Store,
-    tenant: str,
-    email: InboundEmail,
-    settings: RuntimeSettings,
-    *,
-    limits: TenantLimits | None = None,
-    source: str | None = None,
-) -> tuple[str, bool]:
-    """Start a run for an email of a tenant known to the caller, in the store alone (no server is asked), within
-    the tenant's `limits` when the caller has its file: `deskhand submit` uses it; returns (run id, whether new).
-    (A run started without them still gets its tenant's per-run limits: the runtime applies them at each hop.)"""
-    limits = limits or TenantLimits()
-    in_flight = settings.tenant_max_running if limits.runs_in_flight is None else limits.runs_in_flight
-    if store.running_runs(tenant) >= in_flight:
-        raise BudgetExhausted(f"tenant {tenant!r} already has {in_flight} runs in flight")
-    key = source or email.message_id or _content_key(email)
-    budget = tenant_budget(settings.run_budget, limits.per_run)
-    return store.start_run(tenant, key, email.model_dump(mode="json"), "triage", budget)
-
-
 @dataclass
 class Runtime:
     store: Store
@@ -146,9 +119,15 @@ class Runtime:
     settings: RuntimeSettings = field(default_factory=RuntimeSettings)
     breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
     stats: RuntimeStats = field(default_factory=RuntimeStats)
+    workflows: Mapping[str, Workflow] = field(default_factory=dict)
+    """The workflows tenants may name (`policy.workflow`); none given: the built-in ones."""
 
     def __post_init__(self) -> None:
         check_model_tiers(self.specialists, self.policies)
+        if self.specialists:  # a runtime that runs handoffs (one that only decides approvals needs no workflow)
+            if not self.workflows:
+                self.workflows = builtin_workflows({n: s.manifest for n, s in self.specialists.items()})
+            check_workflows(self.policies, self.workflows)
 
     # -- intake ---------------------------------------------------------------------------------
 
@@ -156,7 +135,9 @@ class Runtime:
         """Start a run for an inbound email (one run per message, or per `source`); returns (run id, whether new)."""
         if tenant not in self.policies:
             raise NotFound(f"tenant {tenant!r} is not configured here; known: {sorted(self.policies)}")
-        return intake(self.store, tenant, email, self.settings, limits=self.policies[tenant].limits, source=source)
+        policy = self.policies[tenant]
+        start = self.workflows[policy.workflow].file.start
+        return intake(self.store, tenant, email, self.settings, limits=policy.limits, source=source, start=start)
 
     # -- one handoff ----------------------------------------------------------------------------
 
@@ -294,13 +275,13 @@ class Runtime:
             return
         produced = output.model_dump(mode="json")
         results = {**claim.run_result, handoff.recipient: produced}
-        decision = route(handoff.run_id, handoff.recipient, output, results)
+        workflow = self.workflows[self.policies[handoff.tenant].workflow]
+        decision = route(workflow, handoff.run_id, handoff.recipient, output, results)
         result: dict[str, Any] = {handoff.recipient: produced}
+        if decision.loops is not None:
+            result.update(loops=decision.loops, revision=decision.revision)
         nxt: list[Handoff] = []
         if decision.recipient is not None and decision.payload is not None:
-            revision = getattr(decision.payload, "revision", None)
-            if decision.recipient == "drafting" and revision:
-                result["revision"] = revision
             left = budget_left(run_budget, budget)
             nxt.append(handoff.next_hop(decision.recipient, decision.payload, left))
         run_status = decision.run_status if decision.recipient is None else None
