@@ -8,6 +8,7 @@ is rendered before the first is written, so a failure leaves nothing half-writte
 from __future__ import annotations
 
 import re
+import shlex
 from importlib import resources
 from importlib.abc import Traversable
 from importlib.metadata import PackageNotFoundError, distribution
@@ -87,8 +88,10 @@ def specialist(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Write into DIR even if it is not empty.")] = False,
 ) -> None:
-    """A specialist package: pyproject with its entry point, a read-only specialist with an offline judgment,
-    a README, and tests that run it against the reference MCP servers."""
+    """A specialist package to start from: its entry point, the specialist, a README and tests.
+
+    The specialist asks for one read-only scope and judges offline by a plain rule; its tests run it against the
+    reference MCP servers. NAME is its name in the manifest and entry point; its package is deskhand_NAME."""
     target = directory if directory is not None else Path(f"deskhand-{name}")
     if target.exists() and not target.is_dir():
         raise Conflict(f"{target} is a file, not a folder", field="--dir")
@@ -101,7 +104,8 @@ def specialist(
             "package": f"deskhand_{name}",
             "dist": f"deskhand-{name.replace('_', '-')}",
             "cls": "".join(part.capitalize() for part in name.split("_")),
-            "dir": str(target),
+            "dir": shlex.quote(str(target)),  # as the README's commands give it to a shell
+            "dir_test": shlex.quote(f"{target}[test]"),
             "deskhand_version": _deskhand_version(),
         },
     )

@@ -77,6 +77,20 @@ def test_new_specialist_refuses_a_folder_that_is_not_empty_unless_forced(tmp_pat
     assert (target / "pyproject.toml").is_file() and (target / "notes.txt").read_text(encoding="utf-8") == "mine"
 
 
+def test_new_specialist_refuses_a_file_as_its_folder(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("mine", encoding="utf-8")
+    result = cli("new", "specialist", "tone_check", "--dir", str(tmp_path / "file"), "--force")
+    assert result.exit_code == 1 and "error (conflict)" in result.stderr
+    assert (tmp_path / "file").read_text(encoding="utf-8") == "mine"
+
+
+def test_new_specialist_readme_quotes_a_folder_with_a_space_for_the_shell(tmp_path: Path) -> None:
+    target = tmp_path / "my specialists"
+    assert cli("new", "specialist", "tone_check", "--dir", str(target)).exit_code == 0
+    readme = (target / "README.md").read_text(encoding="utf-8")
+    assert f"pip install -e '{target}'\n" in readme and f"pip install -e '{target}[test]'\n" in readme
+
+
 def test_new_specialist_writes_into_an_empty_folder(tmp_path: Path) -> None:
     result = cli("new", "specialist", "tone_check", "--dir", str(tmp_path))
     assert result.exit_code == 0, result.stderr
