@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 import shlex
 from importlib import resources
-from importlib.abc import Traversable
 from importlib.metadata import PackageNotFoundError, distribution
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from string import Template
 from typing import Annotated
