@@ -57,7 +57,10 @@ RUN_BY: dict[str, list[str]] = {
     "docs/scaling.md": ["test_scaling_guide_runs_as_written"],
     "docs/writing-a-server.md": ["test_writing_a_server_guide_serves_its_tenant_only"]
     + ["test_writing_a_server_guide_serves_over_http_as_written"] * 4,
-    "docs/writing-a-specialist.md": ["test_specialist_entry_point_block_is_the_example_packages"],
+    "docs/writing-a-specialist.md": [
+        "test_specialist_entry_point_block_is_the_example_packages",
+        "test_writing_a_specialist_guide_scaffolds_one_that_installs_and_passes_its_tests",
+    ],
     "docs/tenant-files.md": ["test_tenant_files_guide_limits_block_is_a_policy_that_loads"],
 }
 """For each page, the test that runs each of its runnable blocks, in the page's order."""
@@ -174,6 +177,20 @@ def test_specialist_entry_point_block_is_the_example_packages() -> None:
     entry_points = tomllib.loads(block)["project"]["entry-points"]
     assert list(entry_points) == [ENTRY_POINT_GROUP]
     assert entry_points == {ENTRY_POINT_GROUP: package["project"]["entry-points"][ENTRY_POINT_GROUP]}
+
+
+@pytest.mark.slow
+def test_writing_a_specialist_guide_scaffolds_one_that_installs_and_passes_its_tests(tmp_path: Path) -> None:
+    """docs/writing-a-specialist.md's "Scaffold a specialist": the package written in the reader's checkout,
+    installed into this venv with pip (uninstalled after), and its own tests pass."""
+    [block] = blocks("docs/writing-a-specialist.md", "sh")
+    reader = Reader(tmp_path)
+    try:
+        printed = reader.sh(block)
+    finally:
+        reader.sh("pip uninstall --yes --quiet deskhand-tone-check")
+    assert re.search(r"\b4 passed\b", printed), printed[-3000:]
+    assert (reader.root / "deskhand-tone_check" / "deskhand_tone_check" / "__init__.py").is_file()
 
 
 def test_tenant_files_guide_error_samples_are_what_a_missing_queue_and_an_undeclared_plan_give(

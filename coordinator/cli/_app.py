@@ -4,6 +4,7 @@
       init | demo | work | submit | replay | graph
       server serve|list    db current|upgrade    token mint
       approvals list|show|approve|reject          eval run|promote
+      tenant check    new specialist
 
 Each command lives in the module of its noun (`_server`, `_db`, `_token`, `_approvals`, `_eval`, ...) as a
 plain function; this module assembles them. Expected failures (`DeskhandError`) print one line naming their
@@ -23,7 +24,7 @@ import typer
 from rich.markup import escape
 
 from coordinator._home import default_home
-from coordinator.cli import _approvals, _db, _demo, _eval, _init, _legacy, _runs, _server, _tenant, _token
+from coordinator.cli import _approvals, _db, _demo, _eval, _init, _legacy, _new, _runs, _server, _tenant, _token
 from coordinator.cli._context import Globals, Group, Output, err
 from coordinator.cli._errors import expected
 
@@ -105,6 +106,7 @@ app.add_typer(_token.app, name="token")
 app.add_typer(_approvals.app, name="approvals")
 app.add_typer(_eval.app, name="eval")
 app.add_typer(_tenant.app, name="tenant")
+app.add_typer(_new.app, name="new")
 
 
 def main() -> None:
