@@ -59,8 +59,9 @@ class Edge(BaseModel):
     """Conditions on the run's results, all of which must hold (none: always)."""
     to: StepName | None = None
     """The next step; or `end`."""
-    input: dict[str, Path | None] = Field(default_factory=dict)
-    """The recipient's input, field by field: a path for each (see the module's doc), or null."""
+    input: dict[str, Path | None] | Path = Field(default_factory=dict)
+    """The recipient's input, field by field: a path for each (see the module's doc) or null; or one path to
+    the whole input (`input: triage.email` for a specialist that reads the email)."""
     limit: Annotated[int, Field(ge=1, le=100)] | None = None
     """How many times a run may take this edge; past it the run escalates. Every loop needs one."""
     end: EndState | None = None

@@ -125,6 +125,12 @@ def _check_edge(
         if edge.to not in file.steps:
             raise _fail(where, f"{at}.to", f"no step named {edge.to!r}")
         model = manifests[edge.to].input
+        if isinstance(edge.input, str):
+            ref, kind = _typed(edge.input, f"{at}.input", outputs, where)
+            if not accepts(model, kind):
+                raise _fail(where, f"{at}.input", f"step {edge.to!r} takes a {model.__name__}, not {_show(kind)}")
+            refs[edge.input] = ref
+            return {**refs, **_end_refs(edge, at, outputs, where)}
         for field, source in edge.input.items():
             if field not in model.model_fields:
                 raise _fail(
@@ -148,10 +154,14 @@ def _check_edge(
             raise _fail(
                 where, f"{at}.input", f"{model.__name__} needs {', '.join(missing)}, which the edge does not give"
             )
+    return {**refs, **_end_refs(edge, at, outputs, where)}
+
+
+def _end_refs(edge: Edge, at: str, outputs: dict[str, type[BaseModel]], where: str) -> dict[str, Ref]:
+    refs = {}
     for part, value in (("reason", edge.reason), ("approvals", edge.approvals)):
         if value is not None:
-            ref, _ = _typed(value, f"{at}.{part}", outputs, where)
-            refs[value] = ref
+            refs[value] = _typed(value, f"{at}.{part}", outputs, where)[0]
     return refs
 
 

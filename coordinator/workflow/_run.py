@@ -64,10 +64,14 @@ def route(workflow: Workflow, run_id: str, sender: str, output: BaseModel, resul
                     reason=f"workflow {workflow.name!r}: {key} was taken {edge.limit} times, its limit",
                 )
             loops, revision = taken, revision + 1
-        values = {
-            field: None if text is None else workflow.refs[text].read(run_id, revision, results, produced)
-            for field, text in edge.input.items()
-        }
-        payload = workflow.inputs[edge.to].model_validate(values)
+        if isinstance(edge.input, str):
+            values: Any = workflow.refs[edge.input].read(run_id, revision, results, produced)
+        else:
+            values = {
+                field: None if text is None else workflow.refs[text].read(run_id, revision, results, produced)
+                for field, text in edge.input.items()
+            }
+        model = workflow.inputs[edge.to]
+        payload = values if isinstance(values, model) else model.model_validate(values)
         return Decision(edge.to, payload, loops=loops, revision=revision if loops is not None else None)
     return Decision(None, run_status="escalated", reason=f"workflow {workflow.name!r}: no edge from {sender!r} holds")
