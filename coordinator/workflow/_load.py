@@ -35,6 +35,8 @@ class Workflow:
     """Every path of the file, parsed."""
     inputs: Mapping[str, type[BaseModel]]
     """The input model of each step's specialist."""
+    outputs: Mapping[str, type[BaseModel]]
+    """The output model of each step's specialist."""
 
     @property
     def name(self) -> str:
@@ -60,7 +62,8 @@ def parse_workflow(data: Any, manifests: Mapping[str, Manifest], *, where: str) 
     refs = _check(file, manifests, where)
     canonical = json.dumps(file.model_dump(mode="json", by_alias=True), sort_keys=True)
     inputs = {name: manifests[step.specialist].input for name, step in file.steps.items()}
-    return Workflow(file, where, hashlib.sha256(canonical.encode()).hexdigest()[:16], refs, inputs)
+    outputs = {name: manifests[step.specialist].output for name, step in file.steps.items()}
+    return Workflow(file, where, hashlib.sha256(canonical.encode()).hexdigest()[:16], refs, inputs, outputs)
 
 
 def _fail(where: str, field: str, message: str) -> ConfigError:
@@ -126,9 +129,9 @@ def _check_edge(
             raise _fail(where, f"{at}.to", f"no step named {edge.to!r}")
         model = manifests[edge.to].input
         if isinstance(edge.input, str):
-            ref, kind = _typed(edge.input, f"{at}.input", outputs, where)
-            if not accepts(model, kind):
-                raise _fail(where, f"{at}.input", f"step {edge.to!r} takes a {model.__name__}, not {_show(kind)}")
+            ref, whole = _typed(edge.input, f"{at}.input", outputs, where)
+            if not accepts(model, whole):
+                raise _fail(where, f"{at}.input", f"step {edge.to!r} takes a {model.__name__}, not {_show(whole)}")
             refs[edge.input] = ref
             return {**refs, **_end_refs(edge, at, outputs, where)}
         for field, source in edge.input.items():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -31,7 +31,7 @@ FUNCTIONS: dict[str, Function] = {
     "actions_asked_for": Function(
         TriageResult,
         list[ProposedAction],
-        lambda triage: [a.model_dump(mode="json") for a in plan_actions(TriageResult.model_validate(triage))],
+        plan_actions,
         "the writes a triaged email asks for beyond the standard ones (a credit for a stated amount)",
     ),
 }
@@ -50,18 +50,34 @@ class Ref:
     function: str | None = None
     literal: str | None = None
 
-    def read(self, run_id: str, revision: int, results: dict[str, Any], produced: dict[str, Any]) -> Any:
-        """The value at this path: `produced` holds the step that just ran as its model (read as is)."""
+    def read(self, run_id: str, revision: int, results: dict[str, Any], models: Models) -> Any:
+        """The value at this path: a whole step's output as its model (validated once per hop, in `models`),
+        a field of it as JSON."""
         if self.literal is not None:
             return self.literal
         if self.head == "run":
             return run_id if self.fields[0][0] == "id" else revision
-        if not self.fields and self.function is None and self.head in produced:
-            return produced[self.head]
-        value = results.get(self.head)
-        if self.function is not None:
-            return None if value is None else FUNCTIONS[self.function].apply(value)
-        return _walk(value, self.fields)
+        if not self.fields:
+            model = models.get(self.head)
+            if self.function is not None:
+                return None if model is None else FUNCTIONS[self.function].apply(model)
+            return model
+        return _walk(results.get(self.head), self.fields)
+
+
+class Models:
+    """The steps' outputs as their models, each validated from the run's results at most once per hop (the step
+    that just ran is its model already)."""
+
+    def __init__(self, kinds: Mapping[str, type[BaseModel]], results: dict[str, Any], step: str, output: BaseModel):
+        self.kinds, self.results = kinds, results
+        self.made: dict[str, BaseModel | None] = {step: output}
+
+    def get(self, step: str) -> BaseModel | None:
+        if step not in self.made:
+            value = self.results.get(step)
+            self.made[step] = None if value is None else self.kinds[step].model_validate(value)
+        return self.made[step]
 
 
 def _walk(value: Any, fields: tuple[tuple[str, bool], ...]) -> Any:

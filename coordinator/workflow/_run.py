@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from coordinator._router import Decision
 from coordinator.workflow._format import Test
 from coordinator.workflow._load import Workflow
+from coordinator.workflow._paths import Models
 from schemas import ProposedAction
 
 
@@ -36,20 +37,23 @@ def route(workflow: Workflow, run_id: str, sender: str, output: BaseModel, resul
     if step is None:
         return Decision(None, run_status="escalated", reason=f"workflow {workflow.name!r} has no step {sender!r}")
     revision = int(results.get("revision", 0))
-    produced = {sender: output}
+    models = Models(workflow.outputs, results, sender, output)
     for edge in step.next:
         if not all(
-            _holds(workflow.refs[text].read(run_id, revision, results, {}), test) for text, test in edge.when.items()
+            _holds(workflow.refs[text].read(run_id, revision, results, models), test)
+            for text, test in edge.when.items()
         ):
             continue
         if edge.end is not None:
-            reason = workflow.refs[edge.reason].read(run_id, revision, results, {}) if edge.reason else ""
-            actions = workflow.refs[edge.approvals].read(run_id, revision, results, {}) if edge.approvals else []
+            reason = workflow.refs[edge.reason].read(run_id, revision, results, models) if edge.reason else ""
+            actions = workflow.refs[edge.approvals].read(run_id, revision, results, models) if edge.approvals else []
             return Decision(
                 None,
                 run_status=edge.end,
                 reason="; ".join(reason) if isinstance(reason, list) else str(reason or ""),
-                approvals=[ProposedAction.model_validate(a) for a in actions or []],
+                approvals=[
+                    a if isinstance(a, ProposedAction) else ProposedAction.model_validate(a) for a in actions or []
+                ],
             )
         assert edge.to is not None  # an edge has `to` or `end` (checked when the file loaded)
         loops: dict[str, int] | None = None
@@ -65,10 +69,10 @@ def route(workflow: Workflow, run_id: str, sender: str, output: BaseModel, resul
                 )
             loops, revision = taken, revision + 1
         if isinstance(edge.input, str):
-            values: Any = workflow.refs[edge.input].read(run_id, revision, results, produced)
+            values: Any = workflow.refs[edge.input].read(run_id, revision, results, models)
         else:
             values = {
-                field: None if text is None else workflow.refs[text].read(run_id, revision, results, produced)
+                field: None if text is None else workflow.refs[text].read(run_id, revision, results, models)
                 for field, text in edge.input.items()
             }
         model = workflow.inputs[edge.to]
