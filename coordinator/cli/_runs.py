@@ -118,11 +118,10 @@ def submit(
     name = loaded_workflow(home, tenant)
     if name not in workflows:
         raise NotFound(f"tenant {tenant!r} runs the workflow {name!r}, which is not in {home.workflows_dir}")
-    start = workflows[name].file.start
     store = Store(db or home.coordinator_db)
     try:
         limits = loaded_limits(home, tenant)
-        run_id, new = intake(store, tenant, email, RuntimeSettings(), limits=limits, start=start)
+        run_id, new = intake(store, tenant, email, RuntimeSettings(), limits=limits, workflow=workflows[name])
     finally:
         store.dispose()
     if options.json:

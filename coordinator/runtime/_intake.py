@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from coordinator.runtime._context import tenant_budget
 from coordinator.store import Store
+from coordinator.workflow import Workflow
 from schemas import BudgetExhausted, InboundEmail, TenantLimits, args_hash
 
 if TYPE_CHECKING:
@@ -26,16 +27,21 @@ def intake(
     *,
     limits: TenantLimits | None = None,
     source: str | None = None,
-    start: str = "triage",
+    workflow: Workflow | None = None,
 ) -> tuple[str, bool]:
     """Start a run for an email of a tenant known to the caller, in the store alone (no server is asked), within
     the tenant's `limits` when the caller has its file: `deskhand submit` uses it; returns (run id, whether new).
     (A run started without them still gets its tenant's per-run limits: the runtime applies them at each hop.)
-    `start` is the first step of the tenant's workflow."""
+    The run starts at the first step of the tenant's `workflow` and records its version, which it finishes on
+    (kept in the store); without one, at triage, on whatever workflow the tenant runs at each hop."""
     limits = limits or TenantLimits()
     in_flight = settings.tenant_max_running if limits.runs_in_flight is None else limits.runs_in_flight
     if store.running_runs(tenant) >= in_flight:
         raise BudgetExhausted(f"tenant {tenant!r} already has {in_flight} runs in flight")
     key = source or email.message_id or _content_key(email)
     budget = tenant_budget(settings.run_budget, limits.per_run)
-    return store.start_run(tenant, key, email.model_dump(mode="json"), start, budget)
+    if workflow is None:
+        return store.start_run(tenant, key, email.model_dump(mode="json"), "triage", budget)
+    store.save_workflow(workflow.version, workflow.name, workflow.definition)
+    pinned = {"workflow": {"name": workflow.name, "version": workflow.version}}
+    return store.start_run(tenant, key, email.model_dump(mode="json"), workflow.file.start, budget, pinned)

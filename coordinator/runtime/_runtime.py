@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from coordinator._registry import AnySpecialist
 from coordinator._resilience import CircuitBreaker, ServerUnavailable
+from coordinator._router import Decision
 from coordinator._sessions import Connect, SessionPool
 from coordinator.runtime._approvals import decide, expire_approvals, propose
 from coordinator.runtime._commit import Abandoned, HandoffChain
@@ -43,6 +44,7 @@ from coordinator.runtime._context import (
 )
 from coordinator.runtime._intake import intake
 from coordinator.runtime._recording import Recorder, RecordingModel, RecordingToolbox, audit_entry
+from coordinator.runtime._versions import WorkflowVersions
 from coordinator.store import ApprovalRow, Claim, Outcome, Store
 from coordinator.workflow import Workflow, builtin_workflows, route
 from schemas import (
@@ -121,13 +123,17 @@ class Runtime:
     stats: RuntimeStats = field(default_factory=RuntimeStats)
     workflows: Mapping[str, Workflow] = field(default_factory=dict)
     """The workflows tenants may name (`policy.workflow`); none given: the built-in ones."""
+    versions: WorkflowVersions = field(init=False)
+    """The workflow version each run started on (it finishes on it)."""
 
     def __post_init__(self) -> None:
         check_model_tiers(self.specialists, self.policies)
+        manifests = {n: s.manifest for n, s in self.specialists.items()}
         if self.specialists:  # a runtime that runs handoffs (one that only decides approvals needs no workflow)
             if not self.workflows:
-                self.workflows = builtin_workflows({n: s.manifest for n, s in self.specialists.items()})
+                self.workflows = builtin_workflows(manifests)
             check_workflows(self.policies, self.workflows)
+        self.versions = WorkflowVersions(self.workflows, manifests, self.store)
 
     # -- intake ---------------------------------------------------------------------------------
 
@@ -136,8 +142,8 @@ class Runtime:
         if tenant not in self.policies:
             raise NotFound(f"tenant {tenant!r} is not configured here; known: {sorted(self.policies)}")
         policy = self.policies[tenant]
-        start = self.workflows[policy.workflow].file.start
-        return intake(self.store, tenant, email, self.settings, limits=policy.limits, source=source, start=start)
+        workflow = self.workflows[policy.workflow]
+        return intake(self.store, tenant, email, self.settings, limits=policy.limits, source=source, workflow=workflow)
 
     # -- one handoff ----------------------------------------------------------------------------
 
@@ -275,8 +281,12 @@ class Runtime:
             return
         produced = output.model_dump(mode="json")
         results = {**claim.run_result, handoff.recipient: produced}
-        workflow = self.workflows[self.policies[handoff.tenant].workflow]
-        decision = route(workflow, handoff.run_id, handoff.recipient, output, results)
+        workflow = self.workflows.get(self.policies[handoff.tenant].workflow)
+        found = self.versions.of(results, workflow) if workflow is not None else "the tenant's workflow is not loaded"
+        if isinstance(found, str):
+            decision = Decision(None, run_status="escalated", reason=f"{handoff.recipient}: {found}")
+        else:
+            decision = route(found, handoff.run_id, handoff.recipient, output, results)
         result: dict[str, Any] = {handoff.recipient: produced}
         if decision.loops is not None:
             result.update(loops=decision.loops, revision=decision.revision)

@@ -20,6 +20,7 @@ from coordinator.store._tables import (
     RunRow,
     SchemaVersion,
     UsageRow,
+    WorkflowRow,
 )
 from mcp_servers.kit import table_of
 
@@ -64,6 +65,10 @@ def _v5(connection: Connection) -> None:
         connection.execute(text(f"ALTER TABLE coord_handoff ADD COLUMN {name} {kind}{default}"))
 
 
+def _v6(connection: Connection) -> None:
+    SQLModel.metadata.create_all(connection, tables=[table_of(WorkflowRow)])
+
+
 def _reindex(connection: Connection, replaced: tuple[str, ...], tables: tuple[type[SQLModel], ...]) -> None:
     """Drop the indexes `ix_coord_<replaced>` and create the indexes the models of `tables` name."""
     for old in replaced:
@@ -79,6 +84,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (3, "indexes that lead with the tenant (runs in flight, spend today, approvals) and the claim queue", _v3),
     (4, "a run's audit trail in the order it happened (by time, not by when a batch was written)", _v4),
     (5, "a handoff's takeovers and the start of the outage it waits out", _v5),
+    (6, "the workflow versions runs started on, so that each run finishes on its own", _v6),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from coordinator.store._queue import handoff_row
 from coordinator.store._sql import now, session
-from coordinator.store._tables import AuditEntry, HandoffRow, RunRow
+from coordinator.store._tables import AuditEntry, HandoffRow, RunRow, WorkflowRow
 from schemas import Handoff, NotFound, RunBudget, RunStatus
 
 
@@ -25,9 +25,16 @@ class Runs:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._saved_workflows: set[str] = set()
 
     def start_run(
-        self, tenant: str, source_key: str, event: dict[str, Any], first: str, budget: RunBudget
+        self,
+        tenant: str,
+        source_key: str,
+        event: dict[str, Any],
+        first: str,
+        budget: RunBudget,
+        result: dict[str, Any] | None = None,
     ) -> tuple[str, bool]:
         """The run for this event, and whether it is new. One run per (tenant, source): re-submitting
         the same email, or listing the same inbox twice, does not process it twice."""
@@ -45,6 +52,7 @@ class Runs:
                     source_key=source_key,
                     status="running",
                     event=event,
+                    result=result or {},
                     trace=trace,
                     created_at=at,
                     updated_at=at,
@@ -65,6 +73,26 @@ class Runs:
                 ).one()
                 return existing.id, False
         return run_id, True
+
+    def save_workflow(self, version: str, name: str, definition: dict[str, Any]) -> None:
+        """Keep a workflow version (once: a version is its content's hash)."""
+        if version in self._saved_workflows:
+            return
+        with session(self._engine) as opened:
+            if opened.get(WorkflowRow, version) is not None:
+                self._saved_workflows.add(version)
+                return
+            opened.add(WorkflowRow(version=version, name=name, definition=definition, created_at=now()))
+            try:
+                opened.commit()
+            except IntegrityError:  # saved by another process meanwhile: the same content
+                opened.rollback()
+        self._saved_workflows.add(version)
+
+    def workflow_definition(self, version: str) -> dict[str, Any] | None:
+        with session(self._engine) as opened:
+            row = opened.get(WorkflowRow, version)
+        return None if row is None else dict(row.definition)
 
     def run(self, run_id: str, *, tenant: str | None = None) -> RunRow:
         with session(self._engine) as opened:

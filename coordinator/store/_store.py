@@ -70,9 +70,23 @@ class Store:
     # -- runs -----------------------------------------------------------------------------------
 
     def start_run(
-        self, tenant: str, source_key: str, event: dict[str, Any], first: str, budget: RunBudget
+        self,
+        tenant: str,
+        source_key: str,
+        event: dict[str, Any],
+        first: str,
+        budget: RunBudget,
+        result: dict[str, Any] | None = None,
     ) -> tuple[str, bool]:
-        return self._runs.start_run(tenant, source_key, event, first, budget)
+        """The run for this event, and whether it is new; `result` is what the run's results start with."""
+        return self._runs.start_run(tenant, source_key, event, first, budget, result)
+
+    def save_workflow(self, version: str, name: str, definition: dict[str, Any]) -> None:
+        self._runs.save_workflow(version, name, definition)
+
+    def workflow_definition(self, version: str) -> dict[str, Any] | None:
+        """The stored definition of a workflow version some run started on (None: not stored)."""
+        return self._runs.workflow_definition(version)
 
     def run(self, run_id: str, *, tenant: str | None = None) -> RunRow:
         return self._runs.run(run_id, tenant=tenant)

@@ -175,6 +175,18 @@ class AuditRecord(TypedDict):
     outcome: str
 
 
+class WorkflowRow(SQLModel, table=True):
+    """A version of a workflow some run started on, as it was: the run finishes on it even after the file
+    changes or the process restarts."""
+
+    __tablename__ = "coord_workflow"
+
+    version: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=64)
+    definition: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _at()
+
+
 class SchemaVersion(SQLModel, table=True):
     __tablename__ = "coord_schema_version"
 

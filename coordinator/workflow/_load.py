@@ -42,6 +42,11 @@ class Workflow:
     def name(self) -> str:
         return self.file.workflow
 
+    @property
+    def definition(self) -> dict[str, Any]:
+        """The file's content as data (what a run's stored version is parsed from again)."""
+        return self.file.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+
 
 def load_workflow(path: Path, manifests: Mapping[str, Manifest]) -> Workflow:
     """The workflow in `path`, checked against the installed specialists' manifests."""
@@ -60,7 +65,7 @@ def parse_workflow(data: Any, manifests: Mapping[str, Manifest], *, where: str) 
         field = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"{where}: {field}: {first['msg']}", field=field) from exc
     refs = _check(file, manifests, where)
-    canonical = json.dumps(file.model_dump(mode="json", by_alias=True), sort_keys=True)
+    canonical = json.dumps(file.model_dump(mode="json", by_alias=True, exclude_defaults=True), sort_keys=True)
     inputs = {name: manifests[step.specialist].input for name, step in file.steps.items()}
     outputs = {name: manifests[step.specialist].output for name, step in file.steps.items()}
     return Workflow(file, where, hashlib.sha256(canonical.encode()).hexdigest()[:16], refs, inputs, outputs)

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import create_engine, text
 
 from coordinator._registry import load_specialists
 from coordinator._worker import work
-from coordinator.workflow import BUILT_IN, load_workflow, load_workflows, parse_workflow
+from coordinator.workflow import BUILT_IN, Workflow, load_workflow, load_workflows, parse_workflow
 from schemas import ConfigError, InboundEmail
 from specialists.kit import Manifest
 from tests.conftest import REPO
@@ -136,3 +137,64 @@ async def test_a_pip_installed_specialist_runs_in_one_tenants_workflow_only(
     assert mood_run.status == "escalated" and "upset customer on a high-value plan" in mood_run.reason
     assert "crm_writer" in mood_run.result and "drafting" not in mood_run.result  # the ticket is written, no draft
     assert "sentiment" not in built_in_run.result and "triage" in built_in_run.result
+
+
+def _escalate_at_triage(manifests: Mapping[str, Manifest]) -> Workflow:
+    """support-inbox, changed: every email goes from triage straight to the writer and escalates."""
+    data = built_in()
+    data["description"] = "changed: everything goes to a person"
+    data["steps"] = {
+        "triage": {
+            "specialist": "triage",
+            "next": [
+                {"to": "crm_writer", "input": {"run_id": "run.id", "triage": "triage", "draft": None, "verdict": None}}
+            ],
+        },
+        "crm_writer": {"specialist": "crm_writer", "next": [{"end": "escalated", "reason": "the changed workflow"}]},
+    }
+    return parse_workflow(data, manifests, where="changed.yaml")
+
+
+@pytest.mark.anyio
+async def test_a_run_finishes_on_the_workflow_version_it_started_on(
+    tmp_path: Path, world: World, manifests: Mapping[str, Manifest]
+) -> None:
+    email = InboundEmail(
+        sender=world.tenants["acme"].customers[0].email, subject="Invoice", body="Where is my invoice?"
+    )
+    store_url = f"sqlite:///{tmp_path / 'runs.db'}"
+    async with world.runtime(store_url) as runtime:
+        before, _ = runtime.submit("acme", email)  # on the built-in support-inbox
+        original = runtime.workflows["support-inbox"].version
+    changed = _escalate_at_triage(manifests)
+    assert changed.version != original
+    async with world.runtime(store_url) as runtime:  # a new process, with the file changed
+        runtime.workflows = {"support-inbox": changed}
+        after, _ = runtime.submit("acme", email.model_copy(update={"subject": "Invoice copy"}))
+        await work(runtime, until_idle=True, poll_seconds=0.01)
+        old_run, new_run = runtime.store.run(before), runtime.store.run(after)
+    assert old_run.result["workflow"] == {"name": "support-inbox", "version": original}
+    assert "drafting" in old_run.result and old_run.status != "escalated"  # the flow it started on
+    assert new_run.result["workflow"]["version"] == changed.version
+    assert new_run.status == "escalated" and new_run.reason == "the changed workflow"
+
+
+@pytest.mark.anyio
+async def test_a_run_whose_workflow_is_gone_escalates_saying_so(tmp_path: Path, world: World) -> None:
+    email = InboundEmail(
+        sender=world.tenants["acme"].customers[0].email, subject="Invoice", body="Where is my invoice?"
+    )
+    store_url = f"sqlite:///{tmp_path / 'runs.db'}"
+    async with world.runtime(store_url) as runtime:
+        run_id, _ = runtime.submit("acme", email)
+        version = runtime.workflows["support-inbox"].version
+    engine = create_engine(store_url)
+    with engine.begin() as connection:  # the stored version removed, and the process restarted with another
+        connection.execute(text("DELETE FROM coord_workflow WHERE version = :v"), {"v": version})
+    engine.dispose()
+    async with world.runtime(store_url) as runtime:
+        runtime.workflows = {"support-inbox": _escalate_at_triage(runtime.versions.manifests)}
+        runtime.versions.by_version.clear()
+        await work(runtime, until_idle=True, poll_seconds=0.01)
+        run = runtime.store.run(run_id)
+    assert run.status == "escalated" and f"version {version} this run started on is gone" in run.reason
