@@ -62,6 +62,10 @@ RUN_BY: dict[str, list[str]] = {
         "test_writing_a_specialist_guide_scaffolds_one_that_installs_and_passes_its_tests",
     ],
     "docs/tenant-files.md": ["test_tenant_files_guide_limits_block_is_a_policy_that_loads"],
+    "docs/workflows.md": [
+        "test_workflows_guide_example_is_the_example_file_and_loads",
+        "test_workflows_guide_graph_prints_the_built_in_workflow",
+    ],
 }
 """For each page, the test that runs each of its runnable blocks, in the page's order."""
 
@@ -177,6 +181,31 @@ def test_specialist_entry_point_block_is_the_example_packages() -> None:
     entry_points = tomllib.loads(block)["project"]["entry-points"]
     assert list(entry_points) == [ENTRY_POINT_GROUP]
     assert entry_points == {ENTRY_POINT_GROUP: package["project"]["entry-points"][ENTRY_POINT_GROUP]}
+
+
+def test_workflows_guide_example_is_the_example_file_and_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/workflows.md's example is examples/workflows/support-mood.yaml, and it loads with the example
+    sentiment package importable (tests/coordinator/test_workflows.py installs it and runs the workflow)."""
+    import yaml
+
+    from coordinator._registry import load_specialists
+    from coordinator.workflow import parse_workflow
+
+    [block] = blocks("docs/workflows.md", "yaml")
+    assert block == (REPO / "examples" / "workflows" / "support-mood.yaml").read_text(encoding="utf-8")
+    monkeypatch.syspath_prepend(str(REPO / "examples" / "specialist-package"))
+    sentiment = importlib.import_module("deskhand_sentiment").specialist
+    manifests = {name: s.manifest for name, s in load_specialists().items()} | {"sentiment": sentiment.manifest}
+    assert parse_workflow(yaml.safe_load(block), manifests, where="docs/workflows.md").name == "support-mood"
+
+
+def test_workflows_guide_graph_prints_the_built_in_workflow(tmp_path: Path) -> None:
+    [block] = blocks("docs/workflows.md", "sh")
+    printed = Reader(tmp_path).sh(block)
+    assert (
+        printed.startswith("flowchart TD")
+        and '-->|"compliance.verdict == revise (at most 2 times)"| drafting' in printed
+    )
 
 
 @pytest.mark.slow
