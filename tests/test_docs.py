@@ -423,9 +423,10 @@ def test_readme_set_up_runs_the_demo_in_a_fresh_checkout(tmp_path: Path) -> None
     package indexes pip is configured with) and the demo (about a minute)."""
     demo = blocks("README.md", "sh")[0]
     reader = Reader(tmp_path)
-    reader.sh(demo, timeout=1800)
+    printed = reader.sh(demo, timeout=1800)
     [workspace] = (tmp_path / "tmp").glob("deskhand-demo-*")
     assert (workspace / "data" / "coordinator.db").is_file()
+    assert "(workflow support-inbox)" in printed and "(workflow support-mood)" in printed  # one tenant each
     assert (reader.root / ".venv" / "bin" / "deskhand").is_file()
 
 

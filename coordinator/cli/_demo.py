@@ -146,12 +146,20 @@ def _report(console: Console, runs: list[RunRow], runtime: Runtime, home: Home) 
 
 
 def run_demo(
-    tenant_files: list[Path], inbox: Path | None, workspace: Path | None, concurrency: int, console: Console
+    tenant_files: list[Path],
+    inbox: Path | None,
+    workspace: Path | None,
+    concurrency: int,
+    console: Console,
+    workflows: dict[str, str] | None = None,
 ) -> int:
+    """`workflows`: the workflow a tenant runs instead of its file's (tenant → name), from the home's
+    `workflows/` (the example workflows whose specialists are installed are copied there) or built in."""
     from coordinator._service import open_runtime
     from coordinator.cli import _serve
 
     tenants = _with_inbox([load_tenant_file(p) for p in tenant_files], inbox)
+    tenants = [_running(t, (workflows or {}).get(t.tenant)) for t in tenants]
     if len(tenants) < 2:
         raise ConfigError("the demo needs at least two tenant files", field="tenants")
     path = workspace or Path(tempfile.mkdtemp(prefix="deskhand-demo-"))
@@ -162,10 +170,12 @@ def run_demo(
     home.save()
     DevKeys.create(home.keys_dir)
     console.print(f"[bold]deskhand demo[/]: workspace {home.path}", highlight=False)
+    _copy_example_workflows(home)
     _serve.prepare(home, tenants)
     console.print(
-        f"  loaded {', '.join(t.tenant for t in tenants)} "
-        f"({sum(len(t.inbox) for t in tenants)} emails waiting) into four server databases"
+        f"  loaded {', '.join(f'{t.tenant} (workflow {t.policy.workflow})' for t in tenants)} "
+        f"({sum(len(t.inbox) for t in tenants)} emails waiting) into four server databases",
+        soft_wrap=True,
     )
 
     async def main() -> int:
@@ -180,6 +190,37 @@ def run_demo(
         code = anyio.run(main)
     console.print(f"servers stopped; workspace kept at {home.path} (data/, logs/, keys/)", highlight=False)
     return code
+
+
+def _running(tenant: TenantFile, workflow: str | None) -> TenantFile:
+    if workflow is None:
+        return tenant
+    return tenant.model_copy(update={"policy": tenant.policy.model_copy(update={"workflow": workflow})})
+
+
+def _copy_example_workflows(home: Home) -> None:
+    """The example workflows whose specialists are installed, into the home's `workflows/`."""
+    from coordinator._registry import load_specialists
+    from coordinator.workflow import load_workflow
+
+    manifests = {name: s.manifest for name, s in load_specialists().items()}
+    for path in sorted((examples_dir() / "workflows").glob("*.yaml")):
+        try:
+            load_workflow(path, manifests)
+        except ConfigError:
+            continue  # a specialist it needs is not installed
+        home.workflows_dir.mkdir(parents=True, exist_ok=True)
+        (home.workflows_dir / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+
+
+def _default_workflows(tenants: list[Path]) -> dict[str, str]:
+    """With the example tenants and the example sentiment specialist installed, the last tenant runs the
+    example workflow that adds it after triage (the others the built-in one)."""
+    from coordinator._registry import load_specialists
+
+    if "sentiment" not in load_specialists() or not tenants:
+        return {}
+    return {load_tenant_file(tenants[-1]).tenant: "support-mood"}
 
 
 def examples_dir() -> Path:
@@ -210,9 +251,26 @@ def demo(
         typer.Option("--workspace", metavar="DIR", help="Folder for the run (default: a new temporary one)."),
     ] = None,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=32, help="Handoffs at once.")] = 4,
+    workflow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--workflow",
+            metavar="TENANT=NAME",
+            help="Run a tenant on another workflow (built in, or an example one whose specialists are installed).",
+        ),
+    ] = None,
 ) -> None:
-    """The main job on one box: four MCP servers as processes, both tenants' inboxes through the coordinator."""
+    """The main job on one box: four MCP servers as processes, both tenants' inboxes through the coordinator.
+    With the example sentiment specialist installed (`pip install -e examples/specialist-package`), the second
+    example tenant runs the example workflow that adds it after triage."""
     examples = examples_dir()
     chosen = tenants if tenants is not None else sorted((examples / "tenants").glob("*.yaml"))
-    code = run_demo(chosen, inbox if inbox is not None else examples / "inbox.jsonl", workspace, concurrency, out)
+    pairs = [w.partition("=") for w in workflow or []]
+    if any(not t or not n for t, _, n in pairs):
+        raise typer.BadParameter("expected TENANT=NAME", param_hint="--workflow")
+    chosen_workflows = (
+        {t: n for t, _, n in pairs} if workflow else (_default_workflows(chosen) if tenants is None else {})
+    )
+    inbox_file = inbox if inbox is not None else examples / "inbox.jsonl"
+    code = run_demo(chosen, inbox_file, workspace, concurrency, out, chosen_workflows)
     raise typer.Exit(code)

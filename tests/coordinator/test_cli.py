@@ -409,3 +409,8 @@ def test_demo_runs_both_inboxes_through_the_coordinator_to_a_summary(tmp_path: P
         assert any(r.status == "escalated" and "amount_cents" in r.reason for r in runs)
     finally:
         store.dispose()
+
+
+def test_demo_refuses_a_workflow_choice_it_cannot_read() -> None:
+    result = cli("demo", "--workflow", "northwind")
+    assert result.exit_code == 2 and "TENANT=NAME" in result.stderr
