@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
 
 from coordinator.runtime._context import tenant_budget
 from coordinator.store import Store
-from schemas import BudgetExhausted, InboundEmail, TenantLimits, args_hash
+from coordinator.workflow import EVENTS, Workflow
+from schemas import BudgetExhausted, InboundEmail, InvalidArgument, NotFound, Policy, TenantLimits, args_hash
 
 if TYPE_CHECKING:
     from coordinator.runtime._runtime import RuntimeSettings
+
+WORKFLOW_KEY = "workflow"
+"""The key of a run's results that names the workflow it goes through, when that is not its tenant's own."""
 
 
 def _content_key(email: InboundEmail) -> str:
@@ -18,24 +25,75 @@ def _content_key(email: InboundEmail) -> str:
     return f"email:{args_hash(email.model_dump(mode='json'), ascii_only=True)[:32]}"
 
 
+def _event_key(event: BaseModel, kind: str) -> str:
+    """The run key of an event given no source: the message id or content of an email, else `kind:` and the
+    event's digest (the same request made twice is one run; give a source to ask again)."""
+    if isinstance(event, InboundEmail):
+        return event.message_id or _content_key(event)
+    return f"{kind}:{args_hash(event.model_dump(mode='json'), ascii_only=True)[:32]}"
+
+
 def intake(
     store: Store,
     tenant: str,
-    email: InboundEmail,
+    event: BaseModel,
     settings: RuntimeSettings,
     *,
     limits: TenantLimits | None = None,
     source: str | None = None,
     start: str = "triage",
+    workflow: str | None = None,
+    kind: str = "email",
 ) -> tuple[str, bool]:
-    """Start a run for an email of a tenant known to the caller, in the store alone (no server is asked), within
-    the tenant's `limits` when the caller has its file: `deskhand submit` uses it; returns (run id, whether new).
-    (A run started without them still gets its tenant's per-run limits: the runtime applies them at each hop.)
-    `start` is the first step of the tenant's workflow."""
+    """Start a run for an event (an email, or another of `coordinator.workflow.EVENTS`, named by `kind`) of a
+    tenant known to the caller, in the store alone (no server is asked), within the tenant's `limits` when the
+    caller has its file: `deskhand submit` uses it; returns (run id, whether new). (A run started without them
+    still gets its tenant's per-run limits: the runtime applies them at each hop.) `start` is the first step of
+    the run's workflow; `workflow` names that workflow when it is not the tenant's own (it is stored with the run,
+    and the runtime routes the run by it)."""
     limits = limits or TenantLimits()
     in_flight = settings.tenant_max_running if limits.runs_in_flight is None else limits.runs_in_flight
     if store.running_runs(tenant) >= in_flight:
         raise BudgetExhausted(f"tenant {tenant!r} already has {in_flight} runs in flight")
-    key = source or email.message_id or _content_key(email)
+    key = source or _event_key(event, kind)
     budget = tenant_budget(settings.run_budget, limits.per_run)
-    return store.start_run(tenant, key, email.model_dump(mode="json"), start, budget)
+    first = {WORKFLOW_KEY: workflow} if workflow is not None else None
+    return store.start_run(tenant, key, event.model_dump(mode="json"), start, budget, first)
+
+
+# -- a run of a named workflow, for the event it starts from (`Runtime.submit_event`) -------------------------
+
+
+def intake_event(
+    store: Store,
+    policies: Mapping[str, Policy],
+    workflows: Mapping[str, Workflow],
+    settings: RuntimeSettings,
+    tenant: str,
+    workflow: str,
+    event: BaseModel,
+    source: str | None = None,
+) -> tuple[str, bool]:
+    """Start a run of `workflow` for `event`, which must be of the kind the workflow starts from."""
+    if tenant not in policies:
+        raise NotFound(f"tenant {tenant!r} is not configured here; known: {sorted(policies)}")
+    flow = workflows.get(workflow)
+    if flow is None:
+        raise NotFound(f"no workflow {workflow!r} is loaded (loaded: {', '.join(sorted(workflows))})", field="workflow")
+    kind = flow.file.event
+    if not isinstance(event, EVENTS[kind]):
+        raise InvalidArgument(
+            f"workflow {workflow!r} starts from an {kind} ({EVENTS[kind].__name__}), not {type(event).__name__}",
+            field="workflow",
+        )
+    return intake(
+        store,
+        tenant,
+        event,
+        settings,
+        limits=policies[tenant].limits,
+        source=source,
+        start=flow.file.start,
+        workflow=workflow,
+        kind=kind,
+    )

@@ -41,7 +41,7 @@ from coordinator.runtime._context import (
     tenant_budget,
     tenant_manifest,
 )
-from coordinator.runtime._intake import intake
+from coordinator.runtime._intake import WORKFLOW_KEY, intake, intake_event
 from coordinator.runtime._recording import Recorder, RecordingModel, RecordingToolbox, audit_entry
 from coordinator.store import ApprovalRow, Claim, Outcome, Store
 from coordinator.workflow import Workflow, builtin_workflows, route
@@ -139,6 +139,13 @@ class Runtime:
         start = self.workflows[policy.workflow].file.start
         return intake(self.store, tenant, email, self.settings, limits=policy.limits, source=source, start=start)
 
+    def submit_event(
+        self, tenant: str, workflow: str, event: BaseModel, *, source: str | None = None
+    ) -> tuple[str, bool]:
+        """Start a run of the named workflow for an event of the kind it starts from (an account review, say);
+        the run goes through that workflow whatever its tenant's own is. Returns (run id, whether new)."""
+        return intake_event(self.store, self.policies, self.workflows, self.settings, tenant, workflow, event, source)
+
     # -- one handoff ----------------------------------------------------------------------------
 
     async def process(self, chain: HandoffChain) -> None:
@@ -202,6 +209,11 @@ class Runtime:
                 "failed",
                 f"no specialist {handoff.recipient!r}" if specialist is None else "tenant not configured",
             )
+            return
+        named = str(claim.run_result.get(WORKFLOW_KEY) or policy.workflow)  # the run's own, else its tenant's
+        workflow = self.workflows.get(named)
+        if workflow is None:
+            await self._end(chain, recorder, "failed", "failed", f"workflow {named!r} is not loaded here")
             return
         try:
             task = specialist.manifest.input.model_validate(handoff.payload)
@@ -275,7 +287,6 @@ class Runtime:
             return
         produced = output.model_dump(mode="json")
         results = {**claim.run_result, handoff.recipient: produced}
-        workflow = self.workflows[self.policies[handoff.tenant].workflow]
         decision = route(workflow, handoff.run_id, handoff.recipient, output, results)
         result: dict[str, Any] = {handoff.recipient: produced}
         if decision.loops is not None:

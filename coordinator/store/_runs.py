@@ -27,10 +27,17 @@ class Runs:
         self._engine = engine
 
     def start_run(
-        self, tenant: str, source_key: str, event: dict[str, Any], first: str, budget: RunBudget
+        self,
+        tenant: str,
+        source_key: str,
+        event: dict[str, Any],
+        first: str,
+        budget: RunBudget,
+        result: dict[str, Any] | None = None,
     ) -> tuple[str, bool]:
         """The run for this event, and whether it is new. One run per (tenant, source): re-submitting
-        the same email, or listing the same inbox twice, does not process it twice."""
+        the same email, or listing the same inbox twice, does not process it twice. `result`: the run's results
+        to start with (the workflow a run of another event than an email goes through)."""
         at = now()
         run_id = f"R-{uuid.uuid4().hex[:16]}"
         trace = new_trace()
@@ -45,6 +52,7 @@ class Runs:
                     source_key=source_key,
                     status="running",
                     event=event,
+                    result=dict(result or {}),
                     trace=trace,
                     created_at=at,
                     updated_at=at,

@@ -70,9 +70,15 @@ class Store:
     # -- runs -----------------------------------------------------------------------------------
 
     def start_run(
-        self, tenant: str, source_key: str, event: dict[str, Any], first: str, budget: RunBudget
+        self,
+        tenant: str,
+        source_key: str,
+        event: dict[str, Any],
+        first: str,
+        budget: RunBudget,
+        result: dict[str, Any] | None = None,
     ) -> tuple[str, bool]:
-        return self._runs.start_run(tenant, source_key, event, first, budget)
+        return self._runs.start_run(tenant, source_key, event, first, budget, result)
 
     def run(self, run_id: str, *, tenant: str | None = None) -> RunRow:
         return self._runs.run(run_id, tenant=tenant)

@@ -1,7 +1,7 @@
 """The workflow file format (YAML): steps, the edges between them, and how a run ends.
 
     workflow: support-inbox
-    event: email                 # what a run starts from (see EVENTS)
+    event: email                 # what a run starts from: email or account_review (see EVENTS)
     start: triage
     steps:
       triage:
@@ -96,6 +96,6 @@ class WorkflowFile(BaseModel):
 
     workflow: WorkflowName
     description: str = ""
-    event: Literal["email"] = "email"
+    event: Literal["email", "account_review"] = "email"
     start: StepName
     steps: Annotated[dict[StepName, Step], Field(min_length=1)]
