@@ -144,6 +144,19 @@ def test_submit_to_an_unknown_workflow_names_the_loaded_ones(home: Home, tmp_pat
     assert result.exit_code == 1 and "not_found" in result.stderr and "account-review" in result.stderr
 
 
+def test_eval_promote_refuses_a_run_that_did_not_start_from_an_email(home: Home, tmp_path: Path) -> None:
+    review = write(tmp_path, {"account_id": "A-5", "reason": "promote me"})
+    args = ("--home", str(home.path), "-o", "json")
+    run_id = json.loads(cli(*args, "submit", str(review), "--tenant", "acme", "--event", "account_review").stdout)[
+        "run"
+    ]
+    (tmp_path / "suite").mkdir()
+    (tmp_path / "suite" / "scenarios.jsonl").write_text("", encoding="utf-8")
+    result = cli(*args, "eval", "promote", run_id, "--suite", str(tmp_path / "suite"))
+    assert result.exit_code == 1 and "invalid_argument" in result.stderr and "account-review" in result.stderr
+    assert (tmp_path / "suite" / "scenarios.jsonl").read_text(encoding="utf-8") == ""
+
+
 def test_work_with_a_server_down_names_the_server_and_the_url(home: Home) -> None:
     result = cli("--home", str(home.path), "work", "--until-idle")
     assert result.exit_code == 1 and "error (unavailable)" in result.stderr
