@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from coordinator._replay import replay
 from coordinator._worker import work
 from coordinator.models import OfflineModel
 from schemas import AccountReviewRequest, InvalidArgument
@@ -38,6 +39,8 @@ async def test_an_account_review_completes_and_writes_one_note_however_often_it_
         again, new_again = runtime.submit_event("acme", "account-review", QUILL, source="review-quill-1")
         await work(runtime, until_idle=True, poll_seconds=0.01)
         run = runtime.store.run(run_id)
+        replayed = await replay(runtime.store, dict(runtime.specialists), dict(runtime.policies), run_id)
+    assert replayed.identical and [s[1] for s in replayed.steps] == ["account_summary"]
     assert new and not new_again and again == run_id
     assert run.status == "completed", run.reason
     assert run.event == QUILL.model_dump(mode="json")
