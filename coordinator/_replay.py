@@ -20,7 +20,15 @@ from pydantic import BaseModel
 
 from coordinator._registry import AnySpecialist
 from coordinator.store import ExchangeRow, Store
-from schemas import DeskhandError, ErrorPayload, ModelOutputError, Policy, ToolSpec, error_from_payload
+from schemas import (
+    DeskhandError,
+    ErrorPayload,
+    InvalidArgument,
+    ModelOutputError,
+    Policy,
+    ToolSpec,
+    error_from_payload,
+)
 from schemas.tools import TOOLS_BY_NAME
 from specialists.kit import Budget, Generation, In, Judgment, Out, SpecialistContext, Tier, Usage
 
@@ -122,6 +130,12 @@ async def replay(
 def promote(store: Store, run_id: str, scenario_id: str | None = None) -> dict[str, Any]:
     """A scenario line (DESIGN §7) that expects what this run did: the email, its triage, its outcome, its tools."""
     run = store.run(run_id)
+    if "sender" not in run.event:  # an account review, say: a scenario is an email and what became of it
+        raise InvalidArgument(
+            f"run {run_id} started from no email (workflow {run.result.get('workflow')!r}): only a run started "
+            "from an email becomes a scenario",
+            field="run",
+        )
     triage = run.result.get("triage", {})
     called = sorted({e.name for e in store.exchanges(run_id) if e.kind == "tool" and not e.error})
     expect: dict[str, Any] = (

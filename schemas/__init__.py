@@ -6,6 +6,7 @@ stable codes, and the tenant file format. Nothing here imports another deskhand 
 Add a new shared contract as its own private module and re-export it below.
 """
 
+from schemas._account_review import AccountReviewRequest, AccountSummary
 from schemas._common import Email, LongText, ModelTier, Plan, Priority, RecordId, ShortText, Slug
 from schemas._errors import (
     BudgetExhausted,
@@ -92,6 +93,8 @@ from schemas._tools import (
 )
 
 __all__ = [
+    "AccountReviewRequest",
+    "AccountSummary",
     "HANDOFF_TRANSITIONS",
     "Handoff",
     "HandoffState",

@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from coordinator.cli._processes import READY_CEILING, ServerProcess, wait_ready
-from schemas import InboundEmail
+from schemas import AccountReviewRequest, InboundEmail
 from tests.conftest import REPO
 
 PAGES = [REPO / "README.md", REPO / "CHANGELOG.md", REPO / "bench" / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -48,7 +48,7 @@ RUN_BY: dict[str, list[str]] = {
         "test_readme_guarded_server_serves_its_tenant_only",
     ],
     "bench/README.md": ["test_bench_guide_commands_parse"],
-    "docs/running.md": ["test_running_guide_runs_as_written"] * 6,
+    "docs/running.md": ["test_running_guide_runs_as_written"] * 8,
     "docs/ide-clients.md": [
         RUNNING + "test_claude_desktop_config_runs_the_stdio_server",
         RUNNING + "test_vscode_config_reaches_the_http_server_with_the_bearer_token",
@@ -164,11 +164,13 @@ def test_no_two_guides_start_a_server_on_the_same_port() -> None:
     assert len(ports) >= 5 and len(ports) == len(set(ports)), ports
 
 
-def test_running_guide_sample_email_is_a_valid_email() -> None:
+def test_running_guide_sample_events_are_valid_events() -> None:
     page = (REPO / "docs" / "running.md").read_text(encoding="utf-8")
-    [path] = set(re.findall(r"deskhand submit (\S+)", page))
-    data = json.loads((REPO / path).read_text(encoding="utf-8"))
+    assert set(re.findall(r"deskhand submit (\S+\.json)", page)) == {"docs/email.json", "docs/account-review.json"}
+    data = json.loads((REPO / "docs" / "email.json").read_text(encoding="utf-8"))
     assert InboundEmail.model_validate({"sender": data.pop("from"), **data}).subject
+    review = json.loads((REPO / "docs" / "account-review.json").read_text(encoding="utf-8"))
+    assert AccountReviewRequest.model_validate(review).contacts
 
 
 def test_specialist_entry_point_block_is_the_example_packages() -> None:
@@ -363,8 +365,10 @@ def test_running_guide_runs_as_written(tmp_path: Path) -> None:
     from coordinator import Home
     from coordinator.store import Store
 
-    init, serve, mint, coordinate, decide = blocks("docs/running.md", "sh")
+    init, serve, mint, coordinate, decide, review = blocks("docs/running.md", "sh")
     [client] = blocks("docs/running.md", "python")
+    [shown] = blocks("docs/running.md", "json")
+    assert json.loads(shown) == json.loads((REPO / "docs" / "account-review.json").read_text(encoding="utf-8"))
     reader = Reader(tmp_path)
     reader.sh(init)
     reader.move_servers_to_free_ports()
@@ -375,10 +379,13 @@ def test_running_guide_runs_as_written(tmp_path: Path) -> None:
         printed = reader.sh(f"{mint}\npython {tmp_path / 'client.py'}")
         assert "get_account" in printed and "issue_credit" not in printed and "C-101" in printed
         reader.sh(f"{coordinate}\n{decide}")
+        assert "account_summary" in reader.sh(review)
     store = Store(f"sqlite:///{reader.home / 'data' / 'coordinator.db'}")
     try:
         [approval] = store.approvals(tenant="acme", status=None)
         assert approval.status == "executed"
+        [reviewed] = [run for run in store.runs(tenant="acme") if run.event.get("account_id") == "A-2"]
+        assert reviewed.status in ("completed", "escalated") and reviewed.result["account_summary"]["written"]
     finally:
         store.dispose()
 

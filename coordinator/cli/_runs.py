@@ -6,16 +6,21 @@ import faulthandler
 import json
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from coordinator.cli._context import DbOption, ModelOption, err, globals_of, out, print_json
 from coordinator.store import Store
+from coordinator.workflow import EventName
 from schemas import ConfigError, InboundEmail, NotFound
+
+if TYPE_CHECKING:
+    from coordinator.workflow import Workflow
 
 # The runtime is imported by the commands that run it, not here: every command (`deskhand server serve` too)
 # loads this module.
@@ -75,59 +80,112 @@ def work(
     anyio.run(main)
 
 
-def read_email(path: Path) -> InboundEmail:
-    """An email event file (`{"from": ..., "subject": ..., "body": ...}`), checked field by field."""
+def read_event(path: Path, model: type[BaseModel]) -> BaseModel:
+    """An event file checked field by field against `model`; an email's sender may be given as `from`
+    (`{"from": ..., "subject": ..., "body": ...}`)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: not a readable JSON file: {exc}") from exc
-    if isinstance(data, dict) and "from" in data and "sender" not in data:
+    email = model is InboundEmail
+    if email and isinstance(data, dict) and "from" in data and "sender" not in data:
         data["sender"] = data.pop("from")
     try:
-        return InboundEmail.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         field = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        field = "from" if field == "sender" else field
+        field = "from" if email and field == "sender" else field
         raise ConfigError(f"{path}: {field}: {first['msg']}", field=field) from exc
 
 
 def submit(
     ctx: typer.Context,
-    email_file: Annotated[
-        Path, typer.Argument(metavar="EMAIL.json", help='{"from": ..., "subject": ..., "body": ...}')
+    event_file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="EVENT.json",
+            help='An email: {"from": ..., "subject": ..., "body": ...}; an account review: {"account_id": ..., '
+            '"reason": ..., "requested_by": ..., "contacts": [...]}.',
+        ),
     ],
-    tenant: Annotated[str, typer.Option("--tenant", help="The tenant the email was sent to (one `init` loaded).")],
+    tenant: Annotated[str, typer.Option("--tenant", help="The tenant the event is for (one `init` loaded).")],
+    event: Annotated[EventName, typer.Option("--event", help="What the file holds.")] = "email",
+    workflow: Annotated[
+        str | None,
+        typer.Option(
+            "--workflow",
+            "-w",
+            help="The workflow the run goes through (default: the tenant's own, else the one that starts from "
+            "--event).",
+        ),
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source", help="What started the run: one run per source (default: the message id, else the content)."
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
-    """Submit one inbound email: its run is written to the store, and running workers pick it up.
+    """Submit one event (an inbound email, or an account review): its run is written to the store, and running
+    workers pick it up.
 
     No server is asked: the tenant is checked against the home (the tenants `deskhand init` loaded)."""
     from coordinator._registry import load_specialists
     from coordinator.cli._init import loaded_limits, loaded_workflow
     from coordinator.runtime import RuntimeSettings, intake
-    from coordinator.workflow import load_workflows
+    from coordinator.workflow import EVENTS, load_workflows
 
     options = globals_of(ctx)
-    email = read_email(email_file)
     home = options.home()
     if tenant not in home.tenants:
         raise NotFound(f"--tenant {tenant!r}: not loaded here; known: {list(home.tenants)}", field="tenant")
     manifests = {name: s.manifest for name, s in load_specialists().items()}
     workflows = load_workflows(home.workflows_dir, manifests)
-    name = loaded_workflow(home, tenant)
+    own = loaded_workflow(home, tenant)
+    name = workflow or _default_workflow(own, event, workflows)
     if name not in workflows:
-        raise NotFound(f"tenant {tenant!r} runs the workflow {name!r}, which is not in {home.workflows_dir}")
+        where = f"--workflow {name!r}" if workflow else f"tenant {tenant!r} runs the workflow {name!r}, which"
+        raise NotFound(f"{where} is not loaded (loaded: {', '.join(sorted(workflows))})", field="workflow")
+    starts_from = workflows[name].file.event
+    if starts_from != event:
+        raise typer.BadParameter(
+            f"workflow {name!r} starts from an {starts_from}, not an {event}: give --event {starts_from}, "
+            "or another --workflow",
+            param_hint="'--workflow'",
+        )
+    data = read_event(event_file, EVENTS[event])
     store = Store(db or home.coordinator_db)
     try:
-        limits = loaded_limits(home, tenant)
-        run_id, new = intake(store, tenant, email, RuntimeSettings(), limits=limits, workflow=workflows[name])
+        run_id, new = intake(
+            store,
+            tenant,
+            data,
+            RuntimeSettings(),
+            limits=loaded_limits(home, tenant),
+            source=source,
+            workflow=workflows[name],
+        )
     finally:
         store.dispose()
     if options.json:
         print_json({"run": run_id, "new": new})
     else:
         out.print(f"{'submitted' if new else 'already submitted'}: run {run_id}", highlight=False)
+
+
+def _default_workflow(own: str, event: str, workflows: Mapping[str, Workflow]) -> str:
+    """The tenant's own workflow for an email; for another event, the one workflow loaded that starts from it."""
+    if event == "email":
+        return own
+    starting = sorted(name for name, w in workflows.items() if w.file.event == event)
+    if len(starting) != 1:
+        raise typer.BadParameter(
+            f"{len(starting)} workflows start from an {event} ({', '.join(starting) or 'none'}): name one",
+            param_hint="'--workflow'",
+        )
+    return starting[0]
 
 
 def replay(

@@ -42,7 +42,7 @@ from coordinator.runtime._context import (
     tenant_budget,
     tenant_manifest,
 )
-from coordinator.runtime._intake import intake
+from coordinator.runtime._intake import intake, intake_event
 from coordinator.runtime._recording import Recorder, RecordingModel, RecordingToolbox, audit_entry
 from coordinator.runtime._versions import WorkflowVersions
 from coordinator.store import ApprovalRow, Claim, Outcome, Store
@@ -144,6 +144,13 @@ class Runtime:
         policy = self.policies[tenant]
         workflow = self.workflows[policy.workflow]
         return intake(self.store, tenant, email, self.settings, limits=policy.limits, source=source, workflow=workflow)
+
+    def submit_event(
+        self, tenant: str, workflow: str, event: BaseModel, *, source: str | None = None
+    ) -> tuple[str, bool]:
+        """Start a run of the named workflow for an event of the kind it starts from (an account review, say);
+        the run goes through that workflow whatever its tenant's own is. Returns (run id, whether new)."""
+        return intake_event(self.store, self.policies, self.workflows, self.settings, tenant, workflow, event, source)
 
     # -- one handoff ----------------------------------------------------------------------------
 

@@ -37,7 +37,8 @@ class Runs:
         result: dict[str, Any] | None = None,
     ) -> tuple[str, bool]:
         """The run for this event, and whether it is new. One run per (tenant, source): re-submitting
-        the same email, or listing the same inbox twice, does not process it twice."""
+        the same email, or listing the same inbox twice, does not process it twice. `result`: the run's results
+        to start with (the workflow a run of another event than an email goes through)."""
         at = now()
         run_id = f"R-{uuid.uuid4().hex[:16]}"
         trace = new_trace()

@@ -3,7 +3,7 @@ ends. A tenant names the workflow it runs (`policy.workflow`, default `support-i
 add its own in `workflows/*.yaml`. Each file is checked against the specialists' models when it loads.
 The format: `coordinator/workflow/_format.py` and docs/workflows.md."""
 
-from coordinator.workflow._format import WorkflowFile
+from coordinator.workflow._format import EventName, WorkflowFile
 from coordinator.workflow._load import (
     BUILT_IN,
     EVENTS,
@@ -20,6 +20,7 @@ from coordinator.workflow._show import workflow_mermaid, workflow_text
 __all__ = [
     "BUILT_IN",
     "EVENTS",
+    "EventName",
     "FUNCTIONS",
     "Workflow",
     "WorkflowFile",

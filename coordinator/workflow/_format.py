@@ -1,7 +1,7 @@
 """The workflow file format (YAML): steps, the edges between them, and how a run ends.
 
     workflow: support-inbox
-    event: email                 # what a run starts from (see EVENTS)
+    event: email                 # what a run starts from: email or account_review (see EVENTS)
     start: triage
     steps:
       triage:
@@ -30,6 +30,8 @@ StepName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 WorkflowName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
 Path = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 EndState = Literal["completed", "escalated", "awaiting_approval"]
+EventName = Literal["email", "account_review"]
+"""The events a run may start from (their models: `EVENTS`)."""
 
 _Strict = ConfigDict(extra="forbid", frozen=True)
 
@@ -96,6 +98,6 @@ class WorkflowFile(BaseModel):
 
     workflow: WorkflowName
     description: str = ""
-    event: Literal["email"] = "email"
+    event: EventName = "email"
     start: StepName
     steps: Annotated[dict[StepName, Step], Field(min_length=1)]

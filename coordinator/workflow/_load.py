@@ -13,12 +13,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from coordinator.workflow._format import Edge, Test, WorkflowFile
+from coordinator.workflow._format import Edge, EventName, Test, WorkflowFile
 from coordinator.workflow._paths import PathError, Ref, accepts, parse, type_of
-from schemas import ConfigError, InboundEmail
+from schemas import AccountReviewRequest, ConfigError, InboundEmail
 from specialists.kit import Manifest
 
-EVENTS: dict[str, type[BaseModel]] = {"email": InboundEmail}
+EVENTS: dict[EventName, type[BaseModel]] = {"email": InboundEmail, "account_review": AccountReviewRequest}
 """What a run may start from, by the name a workflow's `event` gives."""
 
 BUILT_IN = Path(__file__).resolve().parent / "builtin"
@@ -210,7 +210,7 @@ def _check_loops(file: WorkflowFile, where: str) -> None:
 
 
 def builtin_workflows(manifests: Mapping[str, Manifest]) -> dict[str, Workflow]:
-    """The workflows deskhand ships (`support-inbox`), by name."""
+    """The workflows deskhand ships (`support-inbox`, `account-review`), by name."""
     found = [load_workflow(p, manifests) for p in sorted(BUILT_IN.glob("*.yaml"))]
     return {w.name: w for w in found}
 

@@ -90,6 +90,73 @@ def test_submit_writes_the_run_to_the_store_with_no_server_running(home: Home, t
     assert json.loads(again.stdout) == {"run": submitted["run"], "new": False}
 
 
+def test_submit_an_account_review_starts_a_run_of_the_account_review_workflow(home: Home, tmp_path: Path) -> None:
+    review = write(tmp_path, {"account_id": "A-3", "reason": "renewal call", "requested_by": "ops@acme.test"})
+    args = ("--home", str(home.path), "-o", "json", "submit", str(review), "--tenant", "acme")
+    result = cli(*args, "--event", "account_review")
+    assert result.exit_code == 0, result.stderr
+    submitted = json.loads(result.stdout)
+    store = Store(home.coordinator_db)
+    try:
+        run, handoffs = store.run(submitted["run"]), store.handoffs(submitted["run"])
+    finally:
+        store.dispose()
+    assert run.event == {"account_id": "A-3", "reason": "renewal call", "requested_by": "ops@acme.test", "contacts": []}
+    assert run.result["workflow"]["name"] == "account-review" and [h.recipient for h in handoffs] == ["account_summary"]
+    again = cli(*args, "--event", "account_review", "--workflow", "account-review")
+    assert json.loads(again.stdout) == {"run": submitted["run"], "new": False}
+
+
+@pytest.mark.parametrize(
+    ("options", "data", "expected"),
+    [
+        (["--event", "parcel"], {"account_id": "A-3"}, "'parcel' is not one of"),
+        (["--event", "account_review", "--workflow", "support-inbox"], {"account_id": "A-3"}, "starts from an email"),
+        (["--workflow", "account-review"], {"from": "a@b.test", "subject": "x", "body": "y"}, "an account_review"),
+    ],
+)
+def test_submit_with_an_event_the_workflow_does_not_start_from_is_a_usage_error(
+    home: Home, tmp_path: Path, options: list[str], data: object, expected: str
+) -> None:
+    result = cli("--home", str(home.path), "submit", str(write(tmp_path, data)), "--tenant", "acme", *options)
+    assert result.exit_code == 2 and expected in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"reason": "renewal"}, "account_id"),
+        ({"account_id": "A 3"}, "account_id"),
+        ({"account_id": "A-3", "cc": 1}, "cc"),
+    ],
+)
+def test_submit_refuses_a_malformed_account_review_naming_the_field(
+    home: Home, tmp_path: Path, data: object, field: str
+) -> None:
+    review = write(tmp_path, data)
+    result = cli("--home", str(home.path), "submit", str(review), "--tenant", "acme", "--event", "account_review")
+    assert result.exit_code == 1 and "config_error" in result.stderr and f"{field}:" in result.stderr, result.stderr
+
+
+def test_submit_to_an_unknown_workflow_names_the_loaded_ones(home: Home, tmp_path: Path) -> None:
+    review = write(tmp_path, {"account_id": "A-3"})
+    result = cli("--home", str(home.path), "submit", str(review), "--tenant", "acme", "--workflow", "audit")
+    assert result.exit_code == 1 and "not_found" in result.stderr and "account-review" in result.stderr
+
+
+def test_eval_promote_refuses_a_run_that_did_not_start_from_an_email(home: Home, tmp_path: Path) -> None:
+    review = write(tmp_path, {"account_id": "A-5", "reason": "promote me"})
+    args = ("--home", str(home.path), "-o", "json")
+    run_id = json.loads(cli(*args, "submit", str(review), "--tenant", "acme", "--event", "account_review").stdout)[
+        "run"
+    ]
+    (tmp_path / "suite").mkdir()
+    (tmp_path / "suite" / "scenarios.jsonl").write_text("", encoding="utf-8")
+    result = cli(*args, "eval", "promote", run_id, "--suite", str(tmp_path / "suite"))
+    assert result.exit_code == 1 and "invalid_argument" in result.stderr and "account-review" in result.stderr
+    assert (tmp_path / "suite" / "scenarios.jsonl").read_text(encoding="utf-8") == ""
+
+
 def test_work_with_a_server_down_names_the_server_and_the_url(home: Home) -> None:
     result = cli("--home", str(home.path), "work", "--until-idle")
     assert result.exit_code == 1 and "error (unavailable)" in result.stderr

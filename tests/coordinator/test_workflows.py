@@ -91,6 +91,14 @@ def test_a_loop_without_a_limit_is_an_error(manifests: Mapping[str, Manifest]) -
     assert "compliance" in error.message and "drafting" in error.message
 
 
+def test_a_workflow_whose_first_step_does_not_take_its_event_is_an_error(manifests: Mapping[str, Manifest]) -> None:
+    error = refused({**built_in(), "event": "account_review"}, manifests)
+    assert error.field == "start"
+    assert "step 'triage' takes a InboundEmail, not the account_review event (AccountReviewRequest)" in error.message
+    review = load_workflow(BUILT_IN / "account-review.yaml", manifests)
+    assert review.file.event == "account_review" and review.file.start == "account_summary"
+
+
 def test_a_bad_file_is_an_error_naming_it(tmp_path: Path, manifests: Mapping[str, Manifest]) -> None:
     (tmp_path / "broken.yaml").write_text("workflow: [unclosed\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="broken.yaml: not a readable YAML file"):
