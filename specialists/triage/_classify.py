@@ -68,14 +68,24 @@ class _Profiles:
 _CACHE: dict[str, _Profiles] = {}
 
 
+_BY_OBJECT: dict[int, tuple[list[Category], _Profiles]] = {}
+
+
 def _profiles(categories: list[Category]) -> _Profiles:
-    """The profiles of a policy's categories, built once per distinct policy (bounded)."""
+    """The profiles of a policy's categories, built once per distinct policy (bounded); found by the list's
+    identity first (a runtime holds its policies), else by content."""
+    seen = _BY_OBJECT.get(id(categories))
+    if seen is not None and seen[0] is categories:
+        return seen[1]
     key = "\x1f".join(c.model_dump_json() for c in categories)
     profiles = _CACHE.get(key)
     if profiles is None:
         if len(_CACHE) >= 256:
             _CACHE.pop(next(iter(_CACHE)))
         profiles = _CACHE[key] = _Profiles(tuple(categories))
+    if len(_BY_OBJECT) >= 256:
+        _BY_OBJECT.pop(next(iter(_BY_OBJECT)))
+    _BY_OBJECT[id(categories)] = (categories, profiles)
     return profiles
 
 
@@ -86,7 +96,24 @@ def similarities(email: InboundEmail, policy: Policy) -> dict[str, float]:
     return dict(zip(profiles.names, _scores(profiles, email)[1], strict=True))
 
 
+_SCORED: dict[tuple[str, str, int], tuple[_Profiles, tuple[dict[str, float], list[float]]]] = {}
+
+
 def _scores(profiles: _Profiles, email: InboundEmail) -> tuple[dict[str, float], list[float]]:
+    """The email's weights and its similarity to each profile; the last few kept (the classifier and the
+    escalation guard read the same email against the same profiles)."""
+    key = (email.subject, email.body, id(profiles))
+    kept = _SCORED.get(key)
+    if kept is not None and kept[0] is profiles:
+        return kept[1]
+    scored = _score(profiles, email)
+    if len(_SCORED) >= 32:
+        _SCORED.pop(next(iter(_SCORED)))
+    _SCORED[key] = (profiles, scored)
+    return scored
+
+
+def _score(profiles: _Profiles, email: InboundEmail) -> tuple[dict[str, float], list[float]]:
     body = unsigned(email.body)  # a signature or a legal footer says who wrote, not what they need
     text = f"{email.subject}\n{email.subject}\n{body}"
     query = profiles._weights(Counter(tokens(text)))

@@ -144,9 +144,21 @@ def _describes(kind: RiskKind, category: Category) -> int:
     return sum(1 for w in set(words) if w in kind.described_by)
 
 
+_COVERING: dict[int, tuple[Policy, dict[str, Category | None]]] = {}
+
+
 def covering(kind: RiskKind, policy: Policy) -> Category | None:
     """The escalating category whose own words describe this kind best (first in the policy's list on a tie),
-    or None when none of them does."""
+    or None when none of them does. Worked out once per policy object (bounded)."""
+    cached = _COVERING.get(id(policy))
+    if cached is None or cached[0] is not policy:
+        if len(_COVERING) >= 256:
+            _COVERING.pop(next(iter(_COVERING)))
+        cached = _COVERING[id(policy)] = (policy, {k.name: _covering(k, policy) for k in KINDS})
+    return cached[1][kind.name]
+
+
+def _covering(kind: RiskKind, policy: Policy) -> Category | None:
     best: tuple[int, Category] | None = None
     for name in policy.escalate.categories:
         category = policy.category(name)
@@ -165,9 +177,25 @@ class RiskSignal:
     said: str
 
 
+_LAST: dict[tuple[str, str, int], tuple[Policy, list[RiskSignal]]] = {}
+
+
 def risk_signals(subject: str, body: str, policy: Policy) -> list[RiskSignal]:
     """What the email says of each risk kind an escalating category covers: its subject and its own lines, without
-    `>` quotes or the signature (a law firm's footer is not a legal threat)."""
+    `>` quotes or the signature (a law firm's footer is not a legal threat). Triage asks twice for each email (to
+    re-read its category, then for the reasons): the last few answers are kept."""
+    key = (subject, body, id(policy))
+    kept = _LAST.get(key)
+    if kept is not None and kept[0] is policy:
+        return list(kept[1])
+    found = _risk_signals(subject, body, policy)
+    if len(_LAST) >= 32:
+        _LAST.pop(next(iter(_LAST)))
+    _LAST[key] = (policy, found)
+    return list(found)
+
+
+def _risk_signals(subject: str, body: str, policy: Policy) -> list[RiskSignal]:
     own = f"{subject}\n{unsigned(own_lines(body))}"
     found = []
     for kind in KINDS:
