@@ -87,10 +87,8 @@ def _close_to_escalating(email: InboundEmail, chosen: Category, policy: Policy) 
     best = max(scores.get(chosen.name, 0.0), max(scores.values()))
     said = " " + " ".join(words(f"{email.subject}\n{email.body}")) + " "
     reasons = []
-    for name in policy.escalate.categories:
-        category = policy.category(name)
-        keywords = [k for k in (category.keywords if category else []) if words(k)]
-        hits = [k for k in keywords if f" {' '.join(words(k))} " in said]
+    for name, keywords in _escalating_keywords(policy):
+        hits = [keyword for keyword, written in keywords if written in said]
         if best > 0 and scores.get(name, 0.0) >= GUARD_SHARE * best:
             reasons.append(
                 f"it reads close to '{name}' too ({scores[name]:.2f} against {best:.2f}), which always goes to a person"
@@ -98,6 +96,24 @@ def _close_to_escalating(email: InboundEmail, chosen: Category, policy: Policy) 
         elif hits:
             reasons.append(f"it says {hits[0]!r}, a keyword of '{name}', which always goes to a person")
     return reasons
+
+
+_KEYWORDS: dict[int, tuple[Policy, list[tuple[str, list[tuple[str, str]]]]]] = {}
+
+
+def _escalating_keywords(policy: Policy) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Each escalating category's keywords, each with its words as matched (` refund `), once per policy object."""
+    kept = _KEYWORDS.get(id(policy))
+    if kept is None or kept[0] is not policy:
+        found = []
+        for name in policy.escalate.categories:
+            category = policy.category(name)
+            keywords = category.keywords if category else []
+            found.append((name, [(k, f" {' '.join(words(k))} ") for k in keywords if words(k)]))
+        if len(_KEYWORDS) >= 256:
+            _KEYWORDS.pop(next(iter(_KEYWORDS)))
+        kept = _KEYWORDS[id(policy)] = (policy, found)
+    return kept[1]
 
 
 _POINTS_BACK = re.compile(
