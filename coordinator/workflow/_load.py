@@ -22,6 +22,8 @@ EVENTS: dict[EventName, type[BaseModel]] = {"email": InboundEmail, "account_revi
 """What a run may start from, by the name a workflow's `event` gives."""
 
 BUILT_IN = Path(__file__).resolve().parent / "builtin"
+RESERVED = frozenset({"run", "workflow", "loops", "revision"})
+"""Keys of a run's results that are not steps (and `run`, the paths' own head)."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ def _fail(where: str, field: str, message: str) -> ConfigError:
 def _check(file: WorkflowFile, manifests: Mapping[str, Manifest], where: str) -> dict[str, Ref]:
     outputs: dict[str, type[BaseModel]] = {}
     for name, step in file.steps.items():
+        if name in RESERVED:
+            raise _fail(where, f"steps.{name}", f"{name!r} is a name the run's results keep for themselves")
         if step.specialist not in manifests:
             raise _fail(
                 where,

@@ -99,6 +99,12 @@ def test_a_workflow_whose_first_step_does_not_take_its_event_is_an_error(manifes
     assert review.file.event == "account_review" and review.file.start == "account_summary"
 
 
+def test_a_step_may_not_take_a_name_the_results_keep(manifests: Mapping[str, Manifest]) -> None:
+    data = built_in()
+    data["steps"]["revision"] = data["steps"].pop("drafting")
+    assert refused(data, manifests).field == "steps.revision"
+
+
 def test_a_bad_file_is_an_error_naming_it(tmp_path: Path, manifests: Mapping[str, Manifest]) -> None:
     (tmp_path / "broken.yaml").write_text("workflow: [unclosed\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="broken.yaml: not a readable YAML file"):
