@@ -3,7 +3,7 @@
     deskhand [--home DIR] [-o table|json] [--version]
       init | demo | work | submit | replay | graph
       server serve|list    db current|upgrade    token mint
-      approvals list|show|approve|reject          eval run|promote
+      runs list|show    approvals list|show|approve|reject          eval run|promote
       tenant check    new specialist
 
 Each command lives in the module of its noun (`_server`, `_db`, `_token`, `_approvals`, `_eval`, ...) as a
@@ -24,7 +24,20 @@ import typer
 from rich.markup import escape
 
 from coordinator._home import default_home
-from coordinator.cli import _approvals, _db, _demo, _eval, _init, _legacy, _new, _runs, _server, _tenant, _token
+from coordinator.cli import (
+    _approvals,
+    _db,
+    _demo,
+    _eval,
+    _init,
+    _legacy,
+    _new,
+    _runs,
+    _runs_view,
+    _server,
+    _tenant,
+    _token,
+)
 from coordinator.cli._context import Globals, Group, Output, err
 from coordinator.cli._errors import expected
 
@@ -103,6 +116,7 @@ app.command()(_runs.graph)
 app.add_typer(_server.app, name="server")
 app.add_typer(_db.app, name="db")
 app.add_typer(_token.app, name="token")
+app.add_typer(_runs_view.app, name="runs")
 app.add_typer(_approvals.app, name="approvals")
 app.add_typer(_eval.app, name="eval")
 app.add_typer(_tenant.app, name="tenant")

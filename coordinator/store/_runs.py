@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func
@@ -102,14 +103,25 @@ class Runs:
             raise NotFound(f"run {run_id!r} not found")
         return row
 
-    def runs(self, *, tenant: str | None = None, status: str | None = None, limit: int = 1000) -> list[RunRow]:
+    def runs(
+        self,
+        *,
+        tenant: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        newest_first: bool = False,
+        limit: int = 1000,
+    ) -> list[RunRow]:
         with session(self._engine) as opened:
             query = select(RunRow)
             if tenant:
                 query = query.where(RunRow.tenant == tenant)
             if status:
                 query = query.where(RunRow.status == status)
-            return list(opened.exec(query.order_by(col(RunRow.created_at)).limit(limit)).all())
+            if since is not None:
+                query = query.where(col(RunRow.created_at) >= since)
+            order = col(RunRow.created_at).desc() if newest_first else col(RunRow.created_at)
+            return list(opened.exec(query.order_by(order).limit(limit)).all())
 
     def running_runs(self, tenant: str) -> int:
         with session(self._engine) as opened:

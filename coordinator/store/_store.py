@@ -91,8 +91,17 @@ class Store:
     def run(self, run_id: str, *, tenant: str | None = None) -> RunRow:
         return self._runs.run(run_id, tenant=tenant)
 
-    def runs(self, *, tenant: str | None = None, status: str | None = None, limit: int = 1000) -> list[RunRow]:
-        return self._runs.runs(tenant=tenant, status=status, limit=limit)
+    def runs(
+        self,
+        *,
+        tenant: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        newest_first: bool = False,
+        limit: int = 1000,
+    ) -> list[RunRow]:
+        """Runs, oldest first (`newest_first`: the latest first), of a tenant, a status, created at or after `since`."""
+        return self._runs.runs(tenant=tenant, status=status, since=since, newest_first=newest_first, limit=limit)
 
     def running_runs(self, tenant: str) -> int:
         return self._runs.running_runs(tenant)
