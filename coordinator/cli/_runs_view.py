@@ -120,7 +120,7 @@ def list_(
         print_json(summaries)
         return
     table = id_table(
-        f"{len(rows)} runs",
+        f"{len(rows)} run{'' if len(rows) == 1 else 's'}",
         ("id",),
         ("status", "tenant", "created", "took", "tokens", "cost", "triage", "workflow", "reason"),
     )
