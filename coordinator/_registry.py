@@ -50,3 +50,8 @@ def load_specialists() -> Mapping[str, AnySpecialist]:
             raise ConfigError(f"specialist entry point {entry.name!r} ({entry.value}) failed to load: {exc}") from exc
         found[entry.name] = _check(entry, obj)
     return found
+
+
+def load_manifests() -> dict[str, Manifest]:
+    """Every installed specialist's manifest by name (what workflows are checked against)."""
+    return {name: specialist.manifest for name, specialist in load_specialists().items()}

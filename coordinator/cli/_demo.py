@@ -200,10 +200,10 @@ def _running(tenant: TenantFile, workflow: str | None) -> TenantFile:
 
 def _copy_example_workflows(home: Home) -> None:
     """The example workflows whose specialists are installed, into the home's `workflows/`."""
-    from coordinator._registry import load_specialists
+    from coordinator._registry import load_manifests
     from coordinator.workflow import load_workflow
 
-    manifests = {name: s.manifest for name, s in load_specialists().items()}
+    manifests = load_manifests()
     for path in sorted((examples_dir() / "workflows").glob("*.yaml")):
         try:
             load_workflow(path, manifests)
@@ -216,9 +216,9 @@ def _copy_example_workflows(home: Home) -> None:
 def _default_workflows(tenants: list[Path]) -> dict[str, str]:
     """With the example tenants and the example sentiment specialist installed, the last tenant runs the
     example workflow that adds it after triage (the others the built-in one)."""
-    from coordinator._registry import load_specialists
+    from coordinator._registry import load_manifests
 
-    if "sentiment" not in load_specialists() or not tenants:
+    if "sentiment" not in load_manifests() or not tenants:
         return {}
     return {load_tenant_file(tenants[-1]).tenant: "support-mood"}
 

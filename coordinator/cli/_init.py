@@ -43,10 +43,10 @@ def loaded_limits(home: Home, tenant: str) -> TenantLimits | None:
 def _check_workflows(home: Home, paths: list[Path], files: list[TenantFile]) -> None:
     """Each tenant names a workflow that loads (the built-in ones and the home's `workflows/`), checked against the
     installed specialists: a file naming another is refused before anything is written."""
-    from coordinator._registry import load_specialists
+    from coordinator._registry import load_manifests
     from coordinator.workflow import load_workflows
 
-    manifests = {name: s.manifest for name, s in load_specialists().items()}
+    manifests = load_manifests()
     workflows = load_workflows(home.workflows_dir, manifests)
     for path, file in zip(paths, files, strict=True):
         if file.policy.workflow not in workflows:

@@ -132,7 +132,7 @@ def submit(
     workers pick it up.
 
     No server is asked: the tenant is checked against the home (the tenants `deskhand init` loaded)."""
-    from coordinator._registry import load_specialists
+    from coordinator._registry import load_manifests
     from coordinator.cli._init import loaded_limits, loaded_workflow
     from coordinator.runtime import RuntimeSettings, intake
     from coordinator.workflow import EVENTS, load_workflows
@@ -141,7 +141,7 @@ def submit(
     home = options.home()
     if tenant not in home.tenants:
         raise NotFound(f"--tenant {tenant!r}: not loaded here; known: {list(home.tenants)}", field="tenant")
-    manifests = {name: s.manifest for name, s in load_specialists().items()}
+    manifests = load_manifests()
     workflows = load_workflows(home.workflows_dir, manifests)
     own = loaded_workflow(home, tenant)
     name = workflow or _default_workflow(own, event, workflows)
@@ -234,7 +234,7 @@ def graph(
 ) -> None:
     """Print a workflow (default: the built-in `support-inbox`): the steps, the conditions of each edge, the loop
     limits and the end states, from the same data the router runs. The home's `workflows/` are loaded too."""
-    from coordinator._registry import load_specialists
+    from coordinator._registry import load_manifests
     from coordinator.workflow import load_workflows, workflow_mermaid, workflow_text
 
     if workflow is not None and tenant is not None:
@@ -242,7 +242,7 @@ def graph(
     from coordinator.cli._init import loaded_workflow
 
     options = globals_of(ctx)
-    manifests = {name: s.manifest for name, s in load_specialists().items()}
+    manifests = load_manifests()
     workflows = load_workflows(options.home_path / "workflows", manifests)
     name = workflow or "support-inbox"
     if tenant is not None:

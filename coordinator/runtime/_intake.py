@@ -58,7 +58,7 @@ def intake(
     if workflow is None:
         return store.start_run(tenant, key, event.model_dump(mode="json"), "triage", budget)
     store.save_workflow(workflow.version, workflow.name, workflow.definition)
-    pinned = {"workflow": {"name": workflow.name, "version": workflow.version}}
+    pinned = {WORKFLOW_KEY: {"name": workflow.name, "version": workflow.version}}
     return store.start_run(tenant, key, event.model_dump(mode="json"), workflow.file.start, budget, pinned)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from coordinator.runtime._intake import WORKFLOW_KEY
 from coordinator.store import Store
 from coordinator.workflow import Workflow, parse_workflow
 from schemas import ConfigError
@@ -20,7 +21,7 @@ class WorkflowVersions:
     def of(self, results: dict[str, Any], fallback: Workflow) -> Workflow | str:
         """The workflow of a run (its `results` name the version it started on; a run from before versions were
         recorded goes through `fallback`, its tenant's current one), or why there is none."""
-        pinned = results.get("workflow")
+        pinned = results.get(WORKFLOW_KEY)
         if not isinstance(pinned, dict):
             return fallback
         version, name = str(pinned.get("version")), str(pinned.get("name"))

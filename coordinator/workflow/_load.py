@@ -39,15 +39,12 @@ class Workflow:
     """The input model of each step's specialist."""
     outputs: Mapping[str, type[BaseModel]]
     """The output model of each step's specialist."""
+    definition: dict[str, Any]
+    """The file's content as data: what the version hashes, and what a run's stored version is parsed from."""
 
     @property
     def name(self) -> str:
         return self.file.workflow
-
-    @property
-    def definition(self) -> dict[str, Any]:
-        """The file's content as data (what a run's stored version is parsed from again)."""
-        return self.file.model_dump(mode="json", by_alias=True, exclude_defaults=True)
 
 
 def load_workflow(path: Path, manifests: Mapping[str, Manifest]) -> Workflow:
@@ -67,10 +64,11 @@ def parse_workflow(data: Any, manifests: Mapping[str, Manifest], *, where: str) 
         field = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"{where}: {field}: {first['msg']}", field=field) from exc
     refs = _check(file, manifests, where)
-    canonical = json.dumps(file.model_dump(mode="json", by_alias=True, exclude_defaults=True), sort_keys=True)
+    definition = file.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    version = hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:16]
     inputs = {name: manifests[step.specialist].input for name, step in file.steps.items()}
     outputs = {name: manifests[step.specialist].output for name, step in file.steps.items()}
-    return Workflow(file, where, hashlib.sha256(canonical.encode()).hexdigest()[:16], refs, inputs, outputs)
+    return Workflow(file, where, version, refs, inputs, outputs, definition)
 
 
 def _fail(where: str, field: str, message: str) -> ConfigError:
