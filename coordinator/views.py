@@ -125,6 +125,23 @@ def _exchange(row: ExchangeRow) -> dict[str, Any]:
     }
 
 
+def approval_detail(row: ApprovalRow) -> dict[str, Any]:
+    """An approval whole: the exact arguments the call would be made with, their hash, and what came of it."""
+    return {
+        "id": row.id,
+        "status": row.status,
+        "run": row.run_id,
+        "tenant": row.tenant,
+        "tool": row.tool,
+        "arguments": row.arguments,
+        "args_hash": row.args_hash,
+        "arguments_changed": args_hash(row.arguments) != row.args_hash,
+        "why": row.reason,
+        "expires": _iso(row.expires_at),
+        "result": row.result,
+    }
+
+
 def _approval(row: ApprovalRow) -> dict[str, Any]:
     return {"id": row.id, "tool": row.tool, "status": row.status, "args_hash": row.args_hash, "why": row.reason}
 

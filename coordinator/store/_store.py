@@ -31,6 +31,7 @@ from coordinator.store._migrations import migrate
 from coordinator.store._outcome import Finished, Outcome, Outcomes
 from coordinator.store._queue import Claim, Queue
 from coordinator.store._records import Records
+from coordinator.store._reports import DayUsage, FailedCall, Reports
 from coordinator.store._runs import Runs
 from coordinator.store._spend import Spend
 from coordinator.store._tables import ApprovalRow, AuditEntry, AuditRecord, ExchangeRow, HandoffRow, RunRow
@@ -54,6 +55,7 @@ class Store:
         self._approvals = Approvals(self.engine)
         self._records = Records(self.engine)
         self._spend = Spend(self.engine)
+        self._reports = Reports(self.engine)
         self._outcomes = Outcomes(
             self.engine, self._queue, self._records.writer, self._spend, postgres=self.is_postgres
         )
@@ -174,3 +176,10 @@ class Store:
 
     def exchanges(self, run_id: str) -> list[ExchangeRow]:
         return self._records.exchanges(run_id)
+
+    # -- reports --------------------------------------------------------------------------------
+    def daily_usage(self, *, tenant: str | None = None, days: int = 14) -> list[DayUsage]:
+        return self._reports.daily(tenant=tenant, days=days)
+
+    def failed_calls(self, *, tenant: str | None = None, since: datetime, limit: int = 100) -> list[FailedCall]:
+        return self._reports.failed_calls(tenant=tenant, since=since, limit=limit)
