@@ -14,13 +14,20 @@ from schemas import args_hash
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+def parse_duration(value: str) -> timedelta:
+    """A duration: `90s`, `30m`, `2h`, `7d`, `1w`; `ValueError` for anything else."""
+    if match := re.fullmatch(r"(\d+)([smhdw])", value.strip()):
+        return timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+    raise ValueError(f"{value!r} is not a duration (90s, 30m, 2h, 7d, 1w)")
+
+
 def parse_since(value: str | None) -> datetime | None:
     """A `since` filter: a duration back from now (`90s`, `30m`, `2h`, `7d`, `1w`) or an ISO date or time
     (UTC if no zone); `ValueError` for anything else."""
     if value is None:
         return None
-    if match := re.fullmatch(r"(\d+)([smhdw])", value.strip()):
-        return datetime.now(UTC) - timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+    if re.fullmatch(r"(\d+)([smhdw])", value.strip()):
+        return datetime.now(UTC) - parse_duration(value)
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
