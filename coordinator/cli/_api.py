@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from coordinator.cli._context import DbOption, globals_of, noun, print_json
+from coordinator.cli._context import DbOption, err, globals_of, noun, print_json
 from schemas import ConfigError, NotFound
 
 app = noun("The HTTP API: runs, approvals and usage over the workers' store.")
@@ -50,9 +52,19 @@ def serve(
         verifier = JwtVerifier(keys, issuer=issuer or home.issuer, audience=home.api_audience)
     store = Store(db or home.coordinator_db)
     try:
-        app_ = create_app(home, store, verifier=verifier)
-        config = uvicorn.Config(app_, host=host, port=int(port_text), log_level="warning", lifespan="off")
-        anyio.run(uvicorn.Server(config).serve)
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(home, store, verifier=verifier), log_level="warning", lifespan="off")
+        )
+        with socket.socket() as sock:  # listening before it says so: a client may connect from that line on
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, int(port_text)))
+            except OSError as exc:
+                raise ConfigError(f"--http {http}: cannot listen there: {exc}", field="http") from exc
+            sock.listen(128)
+            err.print(f"deskhand api: serving http://{http} (OpenAPI at /v1/openapi.json)", highlight=False)
+            with contextlib.suppress(KeyboardInterrupt):  # uvicorn stops on Ctrl-C, then re-raises it: exit 0
+                anyio.run(lambda: server.serve(sockets=[sock]))
     finally:
         store.dispose()
 
