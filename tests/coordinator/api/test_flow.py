@@ -4,7 +4,10 @@ what happened."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import anyio
+import httpx2
 import pytest
 
 from coordinator import open_runtime
@@ -113,3 +116,29 @@ def test_health_and_readiness(deployment: Deployment) -> None:
         assert client.get("/healthz").json() == {"status": "ok"}
         ready = client.get("/readyz").json()
     assert ready["status"] == "ready" and ready["schema_version"] >= 6
+
+
+def test_readiness_fails_while_the_store_is_behind_or_gone(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from coordinator.api import create_app
+    from coordinator.store import LATEST, Store
+    from tests.coordinator.api.conftest import serving_app
+    from tests.coordinator.cli_helpers import ACME, init_on_free_ports
+
+    home = init_on_free_ports(tmp_path / "home", ACME)
+    store = Store(f"sqlite:///{tmp_path / 'coordinator.db'}")
+    try:
+        with serving_app(create_app(home, store)) as url, httpx2.Client(base_url=url) as client:
+            assert client.get("/readyz").status_code == 200
+            with store.engine.begin() as connection:  # as if another deskhand had not migrated it yet
+                connection.execute(text("DELETE FROM coord_schema_version WHERE version = :v"), {"v": LATEST})
+            behind = client.get("/readyz")
+            assert behind.status_code == 503 and behind.json()["code"] == "unavailable"
+            assert "deskhand db upgrade" in behind.json()["message"]
+            with store.engine.begin() as connection:
+                connection.execute(text("DROP TABLE coord_schema_version"))
+            assert client.get("/readyz").status_code == 503
+            assert client.get("/healthz").status_code == 200  # the process still answers
+    finally:
+        store.dispose()
