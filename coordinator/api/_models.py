@@ -133,6 +133,7 @@ class Exchange(_View):
     result: str
     """The result, cut short (the whole exchange is the store's, for replay)."""
     error: bool
+    duration_s: float | None = None
 
 
 class RunUsage(_View):

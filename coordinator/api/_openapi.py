@@ -3,6 +3,7 @@ queries, bodies and responses (JSON Schema 2020-12, which OpenAPI 3.1 takes as i
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -73,6 +74,7 @@ def _operation(e: Endpoint[Any, Any], ref_of: dict[type[BaseModel], str]) -> dic
     operation: dict[str, Any] = {
         "operationId": e.handler.__name__,
         "summary": e.summary,
+        **({"description": doc} if (doc := inspect.getdoc(e.handler)) else {}),
         "parameters": parameters,
         "responses": {str(e.status): {"description": "OK", "content": _json(ref_of[e.response])}},
     }
