@@ -50,7 +50,7 @@ class Api:
 
 @dataclass(frozen=True)
 class Call(Generic[Q, B]):
-    """One request as a handler sees it: validated, with its verified caller (None on a public endpoint)."""
+    """One request as a handler sees it: validated, with its verified caller (`PUBLIC` on a public endpoint)."""
 
     api: Api
     caller: Caller
