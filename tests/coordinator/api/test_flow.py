@@ -30,7 +30,6 @@ def submit(d: Deployment, tenant: str, event: dict[str, object]) -> str:
     return run_id
 
 
-@pytest.mark.slow
 def test_a_submitted_email_is_worked_and_its_approved_credit_completes_the_run(
     deployment: Deployment, tenants: list[TenantFile]
 ) -> None:
