@@ -44,6 +44,8 @@ async def list_runs(call: Call[RunsQuery, NoBody]) -> RunPage:
         since = views.parse_since(query.since)
     except ValueError as exc:
         raise InvalidArgument(f"since: {exc}", field="since") from None
+    except OverflowError:
+        raise InvalidArgument(f"since: {query.since!r} reaches back past the calendar", field="since") from None
     after = None if query.cursor is None else decode_cursor(query.cursor)
     rows = await anyio.to_thread.run_sync(
         lambda: call.api.store.runs_page(

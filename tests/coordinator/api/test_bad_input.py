@@ -96,6 +96,7 @@ def test_an_oversized_body_is_refused_whether_declared_or_streamed(operator: htt
         ({"limit": "lots"}, "limit"),
         ({"status": "bogus"}, "status"),
         ({"since": "yesterday"}, "since"),
+        ({"since": "99999999999999d"}, "since"),
         ({"cursor": "garbage!"}, "cursor"),
         ({"tenant": "Not A Tenant"}, "tenant"),
         ({"colour": "blue"}, "colour"),

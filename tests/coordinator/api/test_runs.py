@@ -32,7 +32,8 @@ def test_filters_narrow_the_list(deployment: Deployment) -> None:
         assert ids(status="awaiting_approval") == [deployment.waiting]
         assert ids(tenant="northwind", status="completed") == [deployment.northwind]
         assert ids(since="1h") == [deployment.northwind, deployment.waiting, deployment.completed]
-        assert ids(since="2999-01-01") == []
+        assert ids(since="2999-01-01") == [] == ids(since="9999-12-31T23:59:59-14:00")
+        assert len(ids(since="0001-01-01T00:00:00+14:00")) == 3
 
 
 def test_pages_follow_the_cursor_and_do_not_shift_when_runs_start_meanwhile(deployment: Deployment) -> None:
