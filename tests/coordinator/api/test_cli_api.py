@@ -95,3 +95,41 @@ def _serve_and_stop(process: subprocess.Popen[str], home: Home, port: int, run_i
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
+
+
+@pytest.mark.slow
+def test_api_serve_trusts_an_external_identity_providers_jwks_url_instead_of_the_home(
+    home: Home, tmp_path: Path
+) -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from coordinator._tokens import DevKeys, TokenIssuer
+    from tests.coordinator.api.conftest import serving_app
+
+    idp_keys = DevKeys.create(tmp_path / "idp")
+    idp = Starlette(routes=[Route("/jwks.json", lambda request: JSONResponse(idp_keys.jwks()))])
+    port = free_port()
+    with serving_app(idp) as idp_url:
+        args = ["--jwks", f"{idp_url}/jwks.json", "--issuer", "https://idp.example"]
+        with subprocess.Popen(
+            [DESKHAND, "--home", str(home.path), "api", "serve", "--http", f"127.0.0.1:{port}", *args],
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as process:
+            try:
+                assert process.stderr is not None
+                assert process.stderr.readline().startswith("deskhand api: serving")
+                theirs = TokenIssuer(idp_keys, issuer="https://idp.example").mint(
+                    tenant="acme", scopes=[], audience=home.api_audience, roles=["viewer"]
+                )
+                ours = mint(home, "--tenant", "acme", "--role", "viewer")
+                with httpx2.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+                    accepted = client.get("/v1/runs", headers={"authorization": f"Bearer {theirs}"})
+                    refused = client.get("/v1/runs", headers={"authorization": f"Bearer {ours}"})
+                assert accepted.status_code == 200, accepted.text
+                assert refused.status_code == 401 and refused.json()["code"] == "unauthenticated"
+            finally:
+                process.send_signal(signal.SIGINT)
+                assert process.wait(timeout=30) == 0
