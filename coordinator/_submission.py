@@ -41,14 +41,21 @@ def loaded_limits(home: Home, tenant: str) -> TenantLimits | None:
     return None if limits is None else TenantLimits.model_validate(limits)
 
 
-def workflow_for(home: Home, tenant: str, event: EventName, workflow: str | None) -> Workflow:
-    """The loaded workflow a submission of `event` for `tenant` goes through: `workflow` if named, else the
-    tenant's own for an email, else the one workflow that starts from `event`. `NotFound` for a workflow not
-    loaded; `InvalidArgument` (field `workflow`) for one that starts from another event, or no single default."""
+def home_workflows(home: Home) -> dict[str, Workflow]:
+    """The workflows a submission may name: the built-in ones and the home's, checked against the installed
+    specialists."""
     from coordinator._registry import load_manifests
     from coordinator.workflow import load_workflows
 
-    workflows = load_workflows(home.workflows_dir, load_manifests())
+    return load_workflows(home.workflows_dir, load_manifests())
+
+
+def workflow_for(
+    home: Home, workflows: Mapping[str, Workflow], tenant: str, event: EventName, workflow: str | None
+) -> Workflow:
+    """The workflow of `workflows` a submission of `event` for `tenant` goes through: `workflow` if named, else
+    the tenant's own for an email, else the one workflow that starts from `event`. `NotFound` for a workflow not
+    loaded; `InvalidArgument` (field `workflow`) for one that starts from another event, or no single default."""
     name = workflow or _default_workflow(loaded_workflow(home, tenant), event, workflows)
     if name not in workflows:
         where = f"workflow {name!r}" if workflow else f"tenant {tenant!r} runs the workflow {name!r}, which"

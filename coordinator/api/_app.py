@@ -104,10 +104,11 @@ def create_app(
     home's servers over HTTP, with tokens of the home's issuer)."""
     from coordinator._service import issuer_of
     from coordinator._sessions import http_connector
+    from coordinator._submission import home_workflows
 
     verifier = verifier or JwtVerifier(KeySet.from_file(home.jwks_path), issuer=home.issuer, audience=home.api_audience)
     connect = connect or http_connector({n: s.url for n, s in home.servers.items()}, issuer_of(home))
-    api = Api(home, store, Authenticator(verifier), connect, max_body_bytes)
+    api = Api(home, home_workflows(home), store, Authenticator(verifier), connect, max_body_bytes)
     document = openapi_document(ENDPOINTS, version=_version())
 
     async def openapi(request: Request) -> JSONResponse:

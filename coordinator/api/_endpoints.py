@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from coordinator._home import Home
     from coordinator._sessions import Connect
     from coordinator.store import Store
+    from coordinator.workflow import Workflow
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +39,11 @@ B = TypeVar("B", bound=BaseModel)
 
 @dataclass(frozen=True)
 class Api:
-    """What every handler may use: the home, the store, how callers are verified, how an approved call reaches
-    its server, and the largest body read."""
+    """What every handler may use: the home and its workflows (read at start-up), the store, how callers are
+    verified, how an approved call reaches its server, and the largest body read."""
 
     home: Home
+    workflows: Mapping[str, Workflow]
     store: Store
     authenticator: Authenticator
     connect: Connect

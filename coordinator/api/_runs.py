@@ -76,7 +76,7 @@ async def submit_event(call: Call[NoQuery, SubmitRequest]) -> Submitted:
     data = dict(request.event)
     if request.kind == "email" and "from" in data and "sender" not in data:
         data["sender"] = data.pop("from")
-    workflow = await anyio.to_thread.run_sync(lambda: workflow_for(home, tenant, request.kind, request.workflow))
+    workflow = workflow_for(home, call.api.workflows, tenant, request.kind, request.workflow)
     event = _event(request.kind, data)
     run_id, new = await anyio.to_thread.run_sync(
         lambda: start_run(home, call.api.store, tenant, event, workflow, source=request.source)

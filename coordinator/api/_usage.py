@@ -8,7 +8,7 @@ import anyio
 from coordinator._submission import loaded_limits
 from coordinator.api._endpoints import Call
 from coordinator.api._models import NoBody, NoQuery, Usage
-from schemas import NotFound
+from schemas import NotFound, TenantLimits
 
 
 async def usage(call: Call[NoQuery, NoBody]) -> Usage:
@@ -18,11 +18,10 @@ async def usage(call: Call[NoQuery, NoBody]) -> Usage:
     if not call.caller.sees(tenant) or tenant not in api.home.tenants:
         raise NotFound(f"tenant {tenant!r} not found", field="tenant")
 
-    def read() -> tuple[dict[str, int], tuple[int, float]]:
-        return api.store.run_status_counts(tenant), api.store.usage_today(tenant)
+    def read() -> tuple[dict[str, int], tuple[int, float], TenantLimits | None]:
+        return api.store.run_status_counts(tenant), api.store.usage_today(tenant), loaded_limits(api.home, tenant)
 
-    runs, (tokens, cost) = await anyio.to_thread.run_sync(read)
-    limits = loaded_limits(api.home, tenant)
+    runs, (tokens, cost), limits = await anyio.to_thread.run_sync(read)
     daily = limits.daily_spend_usd if limits is not None else None
     daily = RuntimeSettings().tenant_daily_spend_usd if daily is None else daily
     return Usage(

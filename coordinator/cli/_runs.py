@@ -128,8 +128,8 @@ def submit(
     workers pick it up.
 
     No server is asked: the tenant is checked against the home (the tenants `deskhand init` loaded)."""
+    from coordinator._submission import home_workflows, workflow_for
     from coordinator._submission import submit as start_run
-    from coordinator._submission import workflow_for
     from coordinator.workflow import EVENTS
 
     options = globals_of(ctx)
@@ -137,7 +137,7 @@ def submit(
     if tenant not in home.tenants:
         raise NotFound(f"--tenant {tenant!r}: not loaded here; known: {list(home.tenants)}", field="tenant")
     try:
-        chosen = workflow_for(home, tenant, event, workflow)
+        chosen = workflow_for(home, home_workflows(home), tenant, event, workflow)
     except InvalidArgument as exc:  # on the command line, a usage error
         raise typer.BadParameter(exc.message, param_hint="'--workflow'") from None
     data = read_event(event_file, EVENTS[event])
