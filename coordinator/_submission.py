@@ -86,8 +86,8 @@ def _default_workflow(own: str, event: str, workflows: Mapping[str, Workflow]) -
 def submit(
     home: Home, store: Store, tenant: str, event: BaseModel, workflow: Workflow, *, source: str | None = None
 ) -> tuple[str, bool]:
-    """Start the run of `event` (checked against `workflow`'s event) for a tenant of the home; returns
-    (run id, whether new). `NotFound` for a tenant `init` did not load."""
+    """Start the run of `event` (of the kind `workflow` starts from: `workflow_for` chose it) for a tenant of the
+    home, within its limits; returns (run id, whether new). `NotFound` for a tenant `init` did not load."""
     from coordinator.runtime import RuntimeSettings, intake
 
     if tenant not in home.tenants:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,14 @@ from coordinator.cli._context import DbOption, err, globals_of, noun, print_json
 from schemas import ConfigError, NotFound
 
 app = noun("The HTTP API: runs, approvals and usage over the workers' store.")
+
+
+class ApiRoleChoice(StrEnum):
+    """The roles `api token --role` offers (a test keeps them equal to `coordinator.api.API_ROLES`)."""
+
+    viewer = "viewer"
+    operator = "operator"
+    approver = "approver"
 
 
 @app.command("serve")
@@ -74,7 +83,7 @@ def serve(
 @app.command("token")
 def token(
     ctx: typer.Context,
-    role: Annotated[list[str], typer.Option("--role", metavar="viewer|operator|approver", help="Repeatable.")],
+    role: Annotated[list[ApiRoleChoice], typer.Option("--role", help="An API role; repeatable.")],
     tenant: Annotated[str | None, typer.Option("--tenant", help="The one tenant the token sees.")] = None,
     all_tenants: Annotated[
         bool, typer.Option("--all-tenants", help="A platform admin's token: every tenant (instead of --tenant).")
@@ -84,7 +93,6 @@ def token(
 ) -> None:
     """Print a token for the HTTP API, signed with the home's key: one tenant's (or every tenant's), with roles."""
     from coordinator._tokens import DevKeys, TokenIssuer, parse_ttl
-    from coordinator.api import API_ROLES
 
     options = globals_of(ctx)
     home = options.home()
@@ -92,18 +100,16 @@ def token(
         raise ConfigError("give --tenant T or --all-tenants (one of them)", field="tenant")
     if tenant is not None and tenant not in home.tenants:
         raise NotFound(f"--tenant {tenant!r}: not a tenant of {home.path}; known: {list(home.tenants)}", field="tenant")
-    unknown = [r for r in role if r not in API_ROLES]
-    if unknown:
-        raise ConfigError(f"--role {unknown[0]!r}: expected one of {', '.join(API_ROLES)}", field="role")
+    roles = sorted({r.value for r in role})
     minted = TokenIssuer(DevKeys.load(home.keys_dir), issuer=home.issuer).mint(
         tenant=tenant,
         scopes=[],
         audience=home.api_audience,
         ttl_seconds=parse_ttl(ttl),
-        subject=subject or f"api:{'+'.join(sorted(set(role)))}@{tenant or 'all'}",
-        roles=sorted(set(role)),
+        subject=subject or f"api:{'+'.join(roles)}@{tenant or 'all'}",
+        roles=roles,
     )
     if options.json:
-        print_json({"token": minted, "tenant": tenant, "roles": sorted(set(role)), "audience": home.api_audience})
+        print_json({"token": minted, "tenant": tenant, "roles": roles, "audience": home.api_audience})
     else:
         print(minted)

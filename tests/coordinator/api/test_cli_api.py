@@ -47,12 +47,20 @@ def test_api_token_mints_a_tenant_or_platform_token_for_the_api_audience(home: H
         (("--role", "viewer"), "config_error"),
         (("--tenant", "acme", "--all-tenants", "--role", "viewer"), "config_error"),
         (("--tenant", "globex", "--role", "viewer"), "not_found"),
-        (("--tenant", "acme", "--role", "admin"), "config_error"),
     ],
 )
 def test_api_token_refuses_what_it_cannot_mint(home: Home, args: tuple[str, ...], code: str) -> None:
     result = cli("--home", str(home.path), "api", "token", *args)
     assert result.exit_code == 1 and code in result.stderr
+
+
+def test_api_token_offers_the_api_roles_and_no_other() -> None:
+    from coordinator.api import API_ROLES
+    from coordinator.cli._api import ApiRoleChoice
+
+    assert tuple(ApiRoleChoice) == API_ROLES
+    result = cli("api", "token", "--tenant", "acme", "--role", "admin")
+    assert result.exit_code == 2 and "'admin' is not one of" in result.stderr
 
 
 def test_a_platform_token_is_refused_by_the_mcp_servers(home: Home) -> None:
