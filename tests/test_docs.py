@@ -54,6 +54,7 @@ RUN_BY: dict[str, list[str]] = {
         RUNNING + "test_vscode_config_reaches_the_http_server_with_the_bearer_token",
     ],
     "docs/evaluation.md": ["test_evaluation_guide_runs_as_written"],
+    "docs/api.md": ["test_api_guide_runs_as_written"] * 2,
     "docs/scaling.md": ["test_scaling_guide_runs_as_written"],
     "docs/writing-a-server.md": ["test_writing_a_server_guide_serves_its_tenant_only"]
     + ["test_writing_a_server_guide_serves_over_http_as_written"] * 4,
@@ -388,6 +389,30 @@ def test_running_guide_runs_as_written(tmp_path: Path) -> None:
         assert approval.status == "executed"
         [reviewed] = [run for run in store.runs(tenant="acme") if run.event.get("account_id") == "A-2"]
         assert reviewed.status in ("completed", "escalated") and reviewed.result["account_summary"]["written"]
+    finally:
+        store.dispose()
+
+
+@pytest.mark.slow
+def test_api_guide_runs_as_written(tmp_path: Path) -> None:
+    """docs/api.md's blocks in one reader's shell, the servers of docs/running.md up: the API served in the
+    background, an email submitted over it, worked, and its credit approved over it; the run completes."""
+    from coordinator import Home
+    from coordinator.cli._processes import free_port, running_servers
+    from coordinator.store import Store
+
+    serve, use = blocks("docs/api.md", "sh")
+    reader = Reader(tmp_path)
+    reader.sh(blocks("docs/running.md", "sh")[0])
+    reader.move_servers_to_free_ports()
+    reader.ports[8710] = free_port()
+    with running_servers(Home.load(reader.home)), reader.background(reader.on_free_ports(serve), tmp_path / "api.log"):
+        printed = reader.sh(reader.on_free_ports(use))
+    assert '"status":"ready"' in printed and '"status":"executed"' in printed, printed
+    store = Store(f"sqlite:///{reader.home / 'data' / 'coordinator.db'}")
+    try:
+        [run] = store.runs(tenant="acme")
+        assert run.status == "completed" and f'"id":"{run.id}"' in printed.splitlines()[-1]
     finally:
         store.dispose()
 
