@@ -61,6 +61,11 @@ class Home:
         return f"{self.issuer.rstrip('/')}/approvals"
 
     @property
+    def api_audience(self) -> str:
+        """The audience of HTTP API tokens (`deskhand api token`)."""
+        return f"{self.issuer.rstrip('/')}/api"
+
+    @property
     def workflows_dir(self) -> Path:
         """The home's own workflows (`*.yaml`), beside the built-in ones."""
         return self.path / "workflows"

@@ -115,7 +115,7 @@ class TokenIssuer:
     def mint(
         self,
         *,
-        tenant: str,
+        tenant: str | None,
         scopes: Iterable[str],
         audience: str | Sequence[str],
         ttl_seconds: int = 900,
@@ -125,7 +125,8 @@ class TokenIssuer:
         run: str | None = None,
         actor: str | None = None,
     ) -> str:
-        """A signed token; `run` and `actor` (a subject) name the run and the person a one-call token is for."""
+        """A signed token; `run` and `actor` (a subject) name the run and the person a one-call token is for.
+        `tenant=None` binds it to every tenant instead (`Claims.ALL_TENANTS`: HTTP API tokens of a platform admin)."""
         scope_list = sorted(set(scopes))
         unknown = [s for s in scope_list if s not in SCOPES]
         if unknown:
@@ -139,7 +140,7 @@ class TokenIssuer:
             "nbf": now,
             "exp": now + ttl_seconds,
             "jti": uuid.uuid4().hex,
-            Claims.TENANT: tenant,
+            **({Claims.ALL_TENANTS: True} if tenant is None else {Claims.TENANT: tenant}),
             Claims.SCOPE: " ".join(scope_list),
             Claims.ROLES: sorted(set(roles)),
             Claims.CLIENT_ID: client_id or subject,

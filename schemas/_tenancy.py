@@ -55,6 +55,9 @@ class Claims:
     """The run a token was minted for (tokens minted for one run only, e.g. an approved call's)."""
     ACTOR: Final = "act"
     """RFC 8693 actor claim, `{"sub": ...}`: the person on whose decision the call is made (an approver)."""
+    ALL_TENANTS: Final = "deskhand/all_tenants"
+    """`true` in an HTTP API token bound to every tenant (a platform admin's), which then has no `tenant` claim:
+    no MCP server accepts it, since a server's principal needs a tenant."""
 
 
 SPECIALIST_SUBJECT_PREFIX: Final = "specialist:"

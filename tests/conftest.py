@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -109,21 +109,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         raise pytest.UsageError("these tests need PostgreSQL but are not marked postgres: " + ", ".join(unmarked))
 
 
+@contextmanager
+def postgres_schema(base_url: str) -> Iterator[str]:
+    """The URL of a schema of its own in the PostgreSQL database at `base_url`, dropped afterwards."""
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in base_url else "?"
+    try:
+        yield f"{base_url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(base_url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
 @pytest.fixture
 def pg_store_url(request: pytest.FixtureRequest, postgres_available: str) -> Iterable[str]:
     """The URL of a real PostgreSQL database, in a schema of its own that is dropped afterwards."""
-    import psycopg
-
     if request.node.get_closest_marker("postgres") is None:  # reached through getfixturevalue
         pytest.fail(f"{request.node.nodeid} needs PostgreSQL but is not marked postgres")
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_available, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in postgres_available else "?"
-    yield f"{postgres_available}{separator}options=-csearch_path%3D{schema}"
-    with psycopg.connect(postgres_available, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with postgres_schema(postgres_available) as url:
+        yield url
 
 
 ON_POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)

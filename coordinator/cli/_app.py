@@ -3,7 +3,7 @@
     deskhand [--home DIR] [-o table|json] [--version]
       init | demo | work | submit | replay | graph
       server serve|list    db current|upgrade    token mint
-      runs list|show    approvals list|show|approve|reject          eval run|promote
+      runs list|show    approvals list|show|approve|reject    api serve|token    eval run|promote
       tenant check    new specialist
 
 Each command lives in the module of its noun (`_server`, `_db`, `_token`, `_approvals`, `_eval`, ...) as a
@@ -25,6 +25,7 @@ from rich.markup import escape
 
 from coordinator._home import default_home
 from coordinator.cli import (
+    _api,
     _approvals,
     _db,
     _demo,
@@ -118,6 +119,7 @@ app.add_typer(_db.app, name="db")
 app.add_typer(_token.app, name="token")
 app.add_typer(_runs_view.app, name="runs")
 app.add_typer(_approvals.app, name="approvals")
+app.add_typer(_api.app, name="api")
 app.add_typer(_eval.app, name="eval")
 app.add_typer(_tenant.app, name="tenant")
 app.add_typer(_new.app, name="new")

@@ -5,39 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from coordinator._home import Home
+from coordinator._submission import LOADED_FILE, loaded
 from coordinator._tokens import DevKeys
 from coordinator.cli._context import globals_of, out, print_json
-from schemas import ConfigError, TenantFile, TenantLimits, load_tenant_file
-
-LOADED_FILE = "tenants-loaded.json"
-"""In the home's data folder: each loaded tenant's digest (so that `init` can say what it changed) and limits
-(so that `submit`, which asks no server, starts runs within them)."""
+from schemas import ConfigError, TenantFile, load_tenant_file
 
 
 def _digest(tenant: TenantFile) -> str:
     return hashlib.sha256(tenant.model_dump_json().encode()).hexdigest()
-
-
-def _loaded(home: Home) -> dict[str, dict[str, Any]]:
-    record = home.path / "data" / LOADED_FILE
-    data: dict[str, Any] = json.loads(record.read_text(encoding="utf-8")) if record.exists() else {}
-    return {t: v if isinstance(v, dict) else {"digest": v} for t, v in data.items()}  # a digest alone: before limits
-
-
-def loaded_workflow(home: Home, tenant: str) -> str:
-    """The workflow the tenant file `init` loaded last for `tenant` names (the built-in one when not recorded)."""
-    return str(_loaded(home).get(tenant, {}).get("workflow", "support-inbox"))
-
-
-def loaded_limits(home: Home, tenant: str) -> TenantLimits | None:
-    """The limits of the tenant file `init` loaded last for `tenant` (None: not recorded)."""
-    limits = _loaded(home).get(tenant, {}).get("limits")
-    return None if limits is None else TenantLimits.model_validate(limits)
 
 
 def _check_workflows(home: Home, paths: list[Path], files: list[TenantFile]) -> None:
@@ -84,7 +64,7 @@ def init(
     home.save()
     DevKeys.create(home.keys_dir)
     _serve.prepare(home, files)
-    before = _loaded(home)
+    before = loaded(home)
     after = {
         **before,
         **{

@@ -6,9 +6,8 @@ import faulthandler
 import json
 import signal
 import sys
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import anyio
 import typer
@@ -17,10 +16,7 @@ from pydantic import BaseModel, ValidationError
 from coordinator.cli._context import DbOption, ModelOption, err, globals_of, out, print_json
 from coordinator.store import Store
 from coordinator.workflow import EventName
-from schemas import ConfigError, InboundEmail, NotFound
-
-if TYPE_CHECKING:
-    from coordinator.workflow import Workflow
+from schemas import ConfigError, InboundEmail, InvalidArgument, NotFound
 
 # The runtime is imported by the commands that run it, not here: every command (`deskhand server serve` too)
 # loads this module.
@@ -132,60 +128,28 @@ def submit(
     workers pick it up.
 
     No server is asked: the tenant is checked against the home (the tenants `deskhand init` loaded)."""
-    from coordinator._registry import load_manifests
-    from coordinator.cli._init import loaded_limits, loaded_workflow
-    from coordinator.runtime import RuntimeSettings, intake
-    from coordinator.workflow import EVENTS, load_workflows
+    from coordinator._submission import submit as start_run
+    from coordinator._submission import workflow_for
+    from coordinator.workflow import EVENTS
 
     options = globals_of(ctx)
     home = options.home()
     if tenant not in home.tenants:
         raise NotFound(f"--tenant {tenant!r}: not loaded here; known: {list(home.tenants)}", field="tenant")
-    manifests = load_manifests()
-    workflows = load_workflows(home.workflows_dir, manifests)
-    own = loaded_workflow(home, tenant)
-    name = workflow or _default_workflow(own, event, workflows)
-    if name not in workflows:
-        where = f"--workflow {name!r}" if workflow else f"tenant {tenant!r} runs the workflow {name!r}, which"
-        raise NotFound(f"{where} is not loaded (loaded: {', '.join(sorted(workflows))})", field="workflow")
-    starts_from = workflows[name].file.event
-    if starts_from != event:
-        raise typer.BadParameter(
-            f"workflow {name!r} starts from an {starts_from}, not an {event}: give --event {starts_from}, "
-            "or another --workflow",
-            param_hint="'--workflow'",
-        )
+    try:
+        chosen = workflow_for(home, tenant, event, workflow)
+    except InvalidArgument as exc:  # on the command line, a usage error
+        raise typer.BadParameter(exc.message, param_hint="'--workflow'") from None
     data = read_event(event_file, EVENTS[event])
     store = Store(db or home.coordinator_db)
     try:
-        run_id, new = intake(
-            store,
-            tenant,
-            data,
-            RuntimeSettings(),
-            limits=loaded_limits(home, tenant),
-            source=source,
-            workflow=workflows[name],
-        )
+        run_id, new = start_run(home, store, tenant, data, chosen, source=source)
     finally:
         store.dispose()
     if options.json:
         print_json({"run": run_id, "new": new})
     else:
         out.print(f"{'submitted' if new else 'already submitted'}: run {run_id}", highlight=False)
-
-
-def _default_workflow(own: str, event: str, workflows: Mapping[str, Workflow]) -> str:
-    """The tenant's own workflow for an email; for another event, the one workflow loaded that starts from it."""
-    if event == "email":
-        return own
-    starting = sorted(name for name, w in workflows.items() if w.file.event == event)
-    if len(starting) != 1:
-        raise typer.BadParameter(
-            f"{len(starting)} workflows start from an {event} ({', '.join(starting) or 'none'}): name one",
-            param_hint="'--workflow'",
-        )
-    return starting[0]
 
 
 def replay(
@@ -239,7 +203,7 @@ def graph(
 
     if workflow is not None and tenant is not None:
         raise typer.BadParameter("give --workflow or --tenant, not both")
-    from coordinator.cli._init import loaded_workflow
+    from coordinator._submission import loaded_workflow
 
     options = globals_of(ctx)
     manifests = load_manifests()

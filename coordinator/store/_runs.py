@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, and_, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -122,6 +122,41 @@ class Runs:
                 query = query.where(col(RunRow.created_at) >= since)
             order = col(RunRow.created_at).desc() if newest_first else col(RunRow.created_at)
             return list(opened.exec(query.order_by(order).limit(limit)).all())
+
+    def page(
+        self,
+        *,
+        tenant: str | None,
+        status: str | None,
+        since: datetime | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[RunRow]:
+        """Runs newest first by (created_at, id), those before `after` only: a page that runs started later
+        cannot shift (keyset pagination)."""
+        with session(self._engine) as opened:
+            query = select(RunRow)
+            if tenant:
+                query = query.where(RunRow.tenant == tenant)
+            if status:
+                query = query.where(RunRow.status == status)
+            if since is not None:
+                query = query.where(col(RunRow.created_at) >= since)
+            if after is not None:
+                at, run_id = after
+                query = query.where(
+                    or_(col(RunRow.created_at) < at, and_(col(RunRow.created_at) == at, col(RunRow.id) < run_id))
+                )
+            order = (col(RunRow.created_at).desc(), col(RunRow.id).desc())
+            return list(opened.exec(query.order_by(*order).limit(limit)).all())
+
+    def status_counts(self, tenant: str) -> dict[str, int]:
+        """How many runs of the tenant are in each status."""
+        with session(self._engine) as opened:
+            rows = opened.exec(
+                select(RunRow.status, func.count()).where(RunRow.tenant == tenant).group_by(col(RunRow.status))
+            ).all()
+        return {status: int(count) for status, count in rows}
 
     def running_runs(self, tenant: str) -> int:
         with session(self._engine) as opened:

@@ -50,6 +50,19 @@ class Spend:
             self._spend[tenant] = _Spend(today, total, time.monotonic())
         return total
 
+    def usage_today(self, tenant: str) -> tuple[int, float]:
+        """The tokens and USD the tenant's model calls used today (UTC), read now (for reports, not budgets)."""
+        today = now().date()
+        start = datetime(today.year, today.month, today.day, tzinfo=UTC)
+        tokens = USAGE.c.input_tokens + USAGE.c.output_tokens + USAGE.c.cache_tokens
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(func.coalesce(func.sum(tokens), 0), func.coalesce(func.sum(USAGE.c.cost_usd), 0.0)).where(
+                    USAGE.c.tenant == tenant, USAGE.c.at >= start
+                )
+            ).one()
+        return int(row[0]), float(row[1])
+
     def cached(self, tenant: str, fresh_within: float) -> float | None:
         """Today's spend of `tenant` if this process read it within `fresh_within` seconds, else None."""
         entry = self._spend.get(tenant)

@@ -105,6 +105,25 @@ class Store:
         """Runs, oldest first (`newest_first`: the latest first), of a tenant, a status, created at or after `since`."""
         return self._runs.runs(tenant=tenant, status=status, since=since, newest_first=newest_first, limit=limit)
 
+    def runs_page(
+        self,
+        *,
+        tenant: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        after: tuple[datetime, str] | None = None,
+        limit: int = 50,
+    ) -> list[RunRow]:
+        """Runs newest first by (created_at, id), from just before `after` (the last row of the previous page)."""
+        return self._runs.page(tenant=tenant, status=status, since=since, after=after, limit=limit)
+
+    def run_status_counts(self, tenant: str) -> dict[str, int]:
+        return self._runs.status_counts(tenant)
+
+    def usage_today(self, tenant: str) -> tuple[int, float]:
+        """The tokens and USD of the tenant's model calls today (UTC), read now."""
+        return self._spend.usage_today(tenant)
+
     def running_runs(self, tenant: str) -> int:
         return self._runs.running_runs(tenant)
 

@@ -272,6 +272,31 @@ class JwtVerifier:
                 self._cache.move_to_end(token)
                 return cached
             del self._cache[token]
+        claims = await self.verified_claims(token)
+        try:
+            principal = principal_from_claims(claims)
+        except Unauthenticated as exc:
+            raise TokenRefused("claims_malformed", exc.message) from exc
+        audience = claims["aud"]
+        resource = next(a for a in self.audiences if a == audience or (isinstance(audience, list) and a in audience))
+        access = VerifiedAccess(
+            principal=principal,
+            token=token,
+            client_id=principal.client_id,
+            subject=principal.subject,
+            scopes=sorted(principal.scopes),
+            expires_at=int(claims["exp"]),
+            resource=resource,
+            claims=claims,
+        )
+        self._cache[token] = (access, principal)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return access, principal
+
+    async def verified_claims(self, token: str) -> dict[str, Any]:
+        """The claims of `token` once its signature, algorithm, `iss`, `aud` and dates check out (uncached, and
+        with no principal built: for a face whose callers are not a server's, such as the HTTP API)."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -300,26 +325,7 @@ class JwtVerifier:
         except jwt.PyJWTError as exc:
             raise _refusal(exc) from exc
         _check_numeric_dates(claims)
-        try:
-            principal = principal_from_claims(claims)
-        except Unauthenticated as exc:
-            raise TokenRefused("claims_malformed", exc.message) from exc
-        audience = claims["aud"]
-        resource = next(a for a in self.audiences if a == audience or (isinstance(audience, list) and a in audience))
-        access = VerifiedAccess(
-            principal=principal,
-            token=token,
-            client_id=principal.client_id,
-            subject=principal.subject,
-            scopes=sorted(principal.scopes),
-            expires_at=int(claims["exp"]),
-            resource=resource,
-            claims=claims,
-        )
-        self._cache[token] = (access, principal)
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return access, principal
+        return claims
 
     async def _key(self, kid: str | None) -> jwt.PyJWK | None:
         if isinstance(self._keys, JwksUrl):
