@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import anyio
@@ -42,10 +42,7 @@ class Viewer(Protocol):
     def roles(self) -> frozenset[str]: ...
 
 
-Authenticate = Callable[[str], Awaitable[Viewer]]
-"""A token's viewer; raises `Unauthenticated` (or another `DeskhandError`) for a token it refuses."""
-Decide = Callable[[Viewer, str, str, bool], Awaitable[ApprovalRow]]
-"""Decide an approval as this viewer: (viewer, approval id, the hash shown, approve?) → the decided row."""
+V = TypeVar("V", bound=Viewer)
 
 
 def _templates() -> Jinja2Templates:
@@ -54,12 +51,14 @@ def _templates() -> Jinja2Templates:
 
 
 @dataclass
-class Console:
-    """The console's routes over one store; `mount()` gives them under `/console`."""
+class Console(Generic[V]):
+    """The console's routes over one store; `mount()` gives them under `/console`. `authenticate` gives a
+    token's viewer, or raises `Unauthenticated` (any `DeskhandError`) for a token it refuses; `decide` decides
+    an approval as that viewer: (viewer, approval id, the hash shown, approve?) → the decided row."""
 
     store: Store
-    authenticate: Authenticate
-    decide: Decide
+    authenticate: Callable[[str], Awaitable[V]]
+    decide: Callable[[V, str, str, bool], Awaitable[ApprovalRow]]
 
     def __post_init__(self) -> None:
         self._templates = _templates()
@@ -81,7 +80,7 @@ class Console:
         return Mount("/console", routes=routes)
 
     # -- signing in ---------------------------------------------------------------------------
-    async def _viewer(self, request: Request) -> Viewer | None:
+    async def _viewer(self, request: Request) -> V | None:
         token = request.cookies.get(COOKIE)
         if not token:
             return None
