@@ -11,6 +11,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from tests.coordinator.api.conftest import deployment  # noqa: F401  (the API's deployment, served with the console)
+
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
 
 

@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.coordinator.api.conftest import Deployment, deployment  # noqa: F401  (the module's deployment)
+from tests.coordinator.api.conftest import Deployment
 
 pytestmark = pytest.mark.slow
 # `deployment` comes first in each test's arguments: it runs its own event loop while it is set up, which it
