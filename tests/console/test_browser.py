@@ -67,9 +67,7 @@ def test_another_tenants_token_sees_none_of_it(deployment: Deployment, browser: 
     expect(page.locator("section.chart h2")).to_have_text(["northwind"])
 
 
-def test_the_runs_table_refreshes_itself_and_reads_without_javascript(
-    deployment: Deployment, browser: Browser
-) -> None:
+def test_the_runs_table_refreshes_itself_and_reads_without_javascript(deployment: Deployment, browser: Browser) -> None:
     page = signed_in(browser, deployment, deployment.token(None, "viewer"))
     rows = page.locator("#runs tbody tr")
     before = rows.count()
