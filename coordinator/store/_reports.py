@@ -30,7 +30,8 @@ class FailedCall:
 
     run_id: str
     tenant: str
-    run_created: datetime | None
+    at: datetime | None
+    """When the call was made (None in a store older than call times: the run's start then)."""
     specialist: str
     tool: str
     code: str
@@ -88,6 +89,7 @@ class Reports:
                 EXCHANGE.c.run_id,
                 RUN.c.tenant,
                 RUN.c.created_at,
+                EXCHANGE.c.at,
                 EXCHANGE.c.specialist,
                 EXCHANGE.c.name,
                 EXCHANGE.c.response,
@@ -105,7 +107,7 @@ class Reports:
             FailedCall(
                 run_id=row.run_id,
                 tenant=row.tenant,
-                run_created=aware(row.created_at),
+                at=aware(row.at or row.created_at),
                 specialist=row.specialist,
                 tool=row.name,
                 code=str((row.response or {}).get("code", "")),
