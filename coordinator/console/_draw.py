@@ -5,7 +5,7 @@ so a page reads the same without JavaScript and a test can check the numbers."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from coordinator.store import DayUsage
@@ -24,60 +24,31 @@ class Bar:
     depth: int
 
 
-def _moment(iso: str | None) -> datetime | None:
-    return None if iso is None else datetime.fromisoformat(iso)
-
-
-def _span(start: datetime, shown: dict[str, Any]) -> float:
-    """How long the picture is: until the run finished, else until the last thing that happened."""
-    ends = [_moment(shown["run"]["finished"])]
-    ends += [_moment(h["finished"]) for h in shown["handoffs"]]
-    ends += [_moment(h["started"]) for h in shown["handoffs"]]
-    seconds = [(end - start).total_seconds() for end in ends if end is not None]
-    return max([*seconds, 0.001])
+def _end(item: dict[str, Any]) -> float:
+    return (item["offset_s"] or 0.0) + (item["duration_s"] or 0.0)
 
 
 def timeline(shown: dict[str, Any]) -> list[Bar]:
-    """The bars of a run (as `coordinator.views.describe` gives it): each handoff, and under it the model
-    judgments and tool calls of its step where their times are known."""
-    start = _moment(shown["run"]["created"])
-    if start is None:
-        return []
-    span = _span(start, shown)
+    """The bars of a run (as `coordinator.views.describe` gives it): each step in the order it started, and under
+    it its model judgments and tool calls, placed by their offsets from the run's start; the picture spans the
+    run, or what has happened of it so far."""
+    steps = shown["timeline"]
+    ends = [_end(step) for step in steps] + [_end(call) for step in steps for call in step["calls"]]
+    span = max([shown["run"]["duration_s"] or 0.0, *ends, 0.001])
     bars: list[Bar] = []
-    for handoff in shown["handoffs"]:
-        began = _moment(handoff["started"])
-        offset = 0.0 if began is None else max((began - start).total_seconds(), 0.0)
-        took = handoff["duration_s"]
-        bars.append(
-            Bar(
-                label=f"{handoff['step']}. {handoff['specialist']}",
-                detail=f"attempt {handoff['attempt']}" + (f", {handoff['error']}" if handoff["error"] else ""),
-                state=handoff["state"],
-                left=round(100 * offset / span, 2),
-                width=round(max(100 * (took or 0.0) / span, 0.6), 2),
-                seconds=took,
-                depth=0,
-            )
-        )
-        for call in shown["exchanges"]:
-            if call["step"] != handoff["step"]:
-                continue
-            called = _moment(call.get("started"))
-            at = offset if called is None else max((called - start).total_seconds(), 0.0)
-            seconds = call.get("duration_s")
-            bars.append(
-                Bar(
-                    label=f"{call['kind']} {call['name']}",
-                    detail=call["result"],
-                    state="error" if call["error"] else "ok",
-                    left=round(100 * at / span, 2),
-                    width=round(max(100 * (seconds or 0.0) / span, 0.4), 2),
-                    seconds=seconds,
-                    depth=1,
-                )
-            )
+    for step in steps:
+        detail = f"attempt {step['attempt']}" + (f", {step['error']}" if step["error"] else "")
+        bars.append(_bar(step, f"{step['step']}. {step['specialist']}", detail, step["state"], span, 0))
+        for call in step["calls"]:
+            state = "error" if call["error"] else "ok"
+            bars.append(_bar(call, f"{call['kind']} {call['name']}", call["result"], state, span, 1))
     return bars
+
+
+def _bar(item: dict[str, Any], label: str, detail: str, state: str, span: float, depth: int) -> Bar:
+    left = min(100 * (item["offset_s"] or 0.0) / span, 99.6)
+    width = min(max(100 * (item["duration_s"] or 0.0) / span, 0.4), 100 - left)
+    return Bar(label, detail, state, round(left, 2), round(width, 2), item["duration_s"], depth)
 
 
 @dataclass(frozen=True)

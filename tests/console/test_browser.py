@@ -43,6 +43,14 @@ def test_an_approver_follows_a_run_and_approves_its_credit(deployment: Deploymen
     bar = steps.first.locator(".bar")
     assert re.search(r"width: [\d.]+%", bar.get_attribute("style") or "")
     expect(steps.first.locator(".took")).to_have_text(re.compile(r"^\d+\.\d{3} s$"))
+    calls = page.locator(".timeline li.depth-1")  # each model judgment and tool call, under its step, timed
+    expect(calls.filter(has_text="tool crm.find_customer")).to_have_count(1)
+    expect(calls.filter(has_text="model triage.classify").locator(".took")).to_have_text(re.compile(r"^\d+\.\d{3} s$"))
+    lefts = [
+        float(re.findall(r"left: ([\d.]+)%", calls.nth(i).locator(".bar").get_attribute("style") or "")[0])
+        for i in range(calls.count())
+    ]
+    assert max(lefts) > 0 and lefts != sorted(lefts, reverse=True)  # placed along the run, not stacked at its start
 
     approval = page.locator(f"article.approval#{deployment.approval}")
     expect(approval.locator(".arguments")).to_contain_text('"amount_cents": 12000')
