@@ -1,5 +1,5 @@
 """The console's pictures as plain geometry, computed on the server: a run's timeline as bars placed by
-their offset from the run's start, and a tenant's cost per day as an SVG bar chart. No script draws them,
+their offset from the run's start, and a tenant's cost and tokens per day as SVG bar charts. No script draws them,
 so a page reads the same without JavaScript and a test can check the numbers."""
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def timeline(shown: dict[str, Any]) -> list[Bar]:
     span = max([shown["run"]["duration_s"] or 0.0, *ends, 0.001])
     bars: list[Bar] = []
     for step in steps:
-        detail = f"attempt {step['attempt']}" + (f", {step['error']}" if step["error"] else "")
+        waited = f"waited {step['waited_s']:.3f} s in the queue, " if step.get("waited_s") else ""
+        detail = f"{waited}attempt {step['attempt']}" + (f", {step['error']}" if step["error"] else "")
         bars.append(_bar(step, f"{step['step']}. {step['specialist']}", detail, step["state"], span, 0))
         for call in step["calls"]:
             state = "error" if call["error"] else "ok"
@@ -56,24 +57,28 @@ class Column:
     day: date
     x: float
     height: float
-    cost_usd: float
+    value: float
     runs: int
 
 
 @dataclass(frozen=True)
 class Chart:
-    """A tenant's cost per day: one column a day (days without runs at zero), scaled to the largest."""
+    """One measure of a tenant per day (days without runs at zero), scaled to its largest day; `top` 0: nothing."""
 
     tenant: str
+    measure: str
     columns: list[Column]
-    top_usd: float
+    top: float
     width: int
     height: int
     column_width: float
 
 
-def cost_charts(usage: list[DayUsage], *, today: date, days: int, width: int = 560, height: int = 140) -> list[Chart]:
-    """One chart per tenant that had runs in the window, in tenant order."""
+MEASURES = {"cost": "cost per day (USD)", "tokens": "tokens per day"}
+
+
+def usage_charts(usage: list[DayUsage], *, today: date, days: int, width: int = 560, height: int = 120) -> list[Chart]:
+    """For each tenant that had runs in the window, in tenant order: its cost per day, then its tokens per day."""
     by_tenant: dict[str, dict[date, DayUsage]] = {}
     for row in usage:
         by_tenant.setdefault(row.tenant, {})[row.day] = row
@@ -82,20 +87,21 @@ def cost_charts(usage: list[DayUsage], *, today: date, days: int, width: int = 5
     charts = []
     for tenant in sorted(by_tenant):
         seen = by_tenant[tenant]
-        top = max((u.cost_usd for u in seen.values()), default=0.0) or 1.0
-        columns = []
-        for index in range(days):
-            day = first + timedelta(days=index)
-            found = seen.get(day)
-            cost = found.cost_usd if found else 0.0
-            columns.append(
-                Column(
-                    day=day,
-                    x=round(index * step + step * 0.15, 2),
-                    height=round((height - 20) * cost / top, 2),
-                    cost_usd=cost,
-                    runs=sum(found.runs.values()) if found else 0,
+        for measure in MEASURES:
+            values = {day: float(u.cost_usd if measure == "cost" else u.tokens) for day, u in seen.items()}
+            top = max(values.values(), default=0.0)
+            columns = []
+            for index in range(days):
+                day = first + timedelta(days=index)
+                value = values.get(day, 0.0)
+                columns.append(
+                    Column(
+                        day=day,
+                        x=round(index * step + step * 0.15, 2),
+                        height=round((height - 20) * value / top, 2) if top else 0.0,
+                        value=value,
+                        runs=sum(seen[day].runs.values()) if day in seen else 0,
+                    )
                 )
-            )
-        charts.append(Chart(tenant, columns, top, width, height, round(step * 0.7, 2)))
+            charts.append(Chart(tenant, MEASURES[measure], columns, top, width, height, round(step * 0.7, 2)))
     return charts

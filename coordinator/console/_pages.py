@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from coordinator.console._draw import cost_charts, timeline
+from coordinator.console._draw import timeline, usage_charts
 from coordinator.store import ApprovalRow, Store
 from coordinator.views import approval_detail, describe, parse_since, summary
 from schemas import DeskhandError, NotFound
@@ -47,6 +48,8 @@ V = TypeVar("V", bound=Viewer)
 
 def _templates() -> Jinja2Templates:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(), auto_reload=False)
+    # exact arguments as people read them (the page escapes them; `tojson` would write ' as \u0027)
+    env.filters["pretty"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
     return Jinja2Templates(env=env)
 
 
@@ -240,7 +243,7 @@ class Console(Generic[V]):
         since = datetime.now(UTC) - timedelta(days=days)
         usage = await anyio.to_thread.run_sync(lambda: self.store.daily_usage(tenant=viewer.tenant, days=days))
         failed = await anyio.to_thread.run_sync(lambda: self.store.failed_calls(tenant=viewer.tenant, since=since))
-        charts = cost_charts(usage, today=datetime.now(UTC).date(), days=days)
+        charts = usage_charts(usage, today=datetime.now(UTC).date(), days=days)
         return self._page(request, "usage.html", viewer, days=days, usage=usage, charts=charts, failed=failed)
 
 

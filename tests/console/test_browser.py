@@ -73,6 +73,7 @@ def test_another_tenants_token_sees_none_of_it(deployment: Deployment, browser: 
     expect(page.locator("article.approval")).to_have_count(0)
     page.goto("/console/usage")
     expect(page.locator("section.chart h2")).to_have_text(["northwind"])
+    expect(page.locator("section.chart svg")).to_have_count(2)  # its cost and its tokens per day
 
 
 def test_the_runs_table_refreshes_itself_and_reads_without_javascript(deployment: Deployment, browser: Browser) -> None:
