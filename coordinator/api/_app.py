@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any, Final
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, RedirectResponse
+from starlette.routing import BaseRoute, Route
 
 from coordinator.api import _approvals, _health, _runs, _usage
-from coordinator.api._auth import Authenticator
+from coordinator.api._auth import Authenticator, Caller
 from coordinator.api._endpoints import Api, Endpoint, unexpected
 from coordinator.api._errors import http_exception
 from coordinator.api._models import (
@@ -32,12 +32,13 @@ from coordinator.api._models import (
     Usage,
 )
 from coordinator.api._openapi import OPENAPI_PATH, openapi_document
+from coordinator.console import Console
 from mcp_servers.kit import JwtVerifier, KeySet
 
 if TYPE_CHECKING:
     from coordinator._home import Home
     from coordinator._sessions import Connect
-    from coordinator.store import Store
+    from coordinator.store import ApprovalRow, Store
 
 MAX_BODY_BYTES: Final = 256 * 1024
 """The largest request body read (an email's body may run to 50,000 characters)."""
@@ -114,7 +115,16 @@ def create_app(
     async def openapi(request: Request) -> JSONResponse:
         return JSONResponse(document)
 
-    routes = [e.route(api) for e in ENDPOINTS] + [Route(OPENAPI_PATH, openapi, methods=["GET"])]
+    async def decide(caller: Caller, approval_id: str, seen_hash: str, approve: bool) -> ApprovalRow:
+        return await _approvals.decide(api, caller, approval_id, seen_hash, approve=approve)
+
+    console = Console(store, api.authenticator.caller_of, decide)
+
+    async def home_page(request: Request) -> RedirectResponse:
+        return RedirectResponse(request.url_for("console-home"), status_code=303)
+
+    routes: list[BaseRoute] = [e.route(api) for e in ENDPOINTS]
+    routes += [Route(OPENAPI_PATH, openapi, methods=["GET"]), Route("/", home_page), console.mount()]
     return Starlette(routes=routes, exception_handlers={HTTPException: http_exception, Exception: unexpected})
 
 

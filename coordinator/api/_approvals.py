@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import anyio
 
+from coordinator.api._auth import Caller
 from coordinator.api._endpoints import Api, Call
 from coordinator.api._models import Approval, ApprovalList, ApprovalsQuery, Decision, NoBody, NoQuery
 from coordinator.store import ApprovalRow
@@ -68,20 +69,27 @@ async def reject(call: Call[NoQuery, Decision]) -> Approval:
 
 
 async def _decide(call: Call[NoQuery, Decision], *, approve: bool) -> Approval:
+    decided = await decide(call.api, call.caller, call.path["approval_id"], call.body.hash, approve=approve)
+    return approval_of(decided)
+
+
+async def decide(api: Api, caller: Caller, approval_id: str, seen_hash: str, *, approve: bool) -> ApprovalRow:
+    """An approver's decision on an approval they may see, naming the hash they were shown (the API's and the
+    console's): `InsufficientScope` without the approver role, `NotFound` for another tenant's."""
     from coordinator._sessions import SessionPool
     from coordinator.models import OfflineModel
     from coordinator.runtime import Runtime
 
-    row = await _visible(call.api, call.path["approval_id"], call.caller.tenant)
+    caller.require("approver")
+    row = await _visible(api, approval_id, caller.tenant)
     # deciding needs the store and, to make an approved call, that one tool's server: no specialist, no policy
-    async with SessionPool(call.api.connect) as pool:
-        runtime = Runtime(store=call.api.store, specialists={}, pool=pool, model=OfflineModel(), policies={})
-        decided = await runtime.decide(
+    async with SessionPool(api.connect) as pool:
+        runtime = Runtime(store=api.store, specialists={}, pool=pool, model=OfflineModel(), policies={})
+        return await runtime.decide(
             row.id,
             tenant=row.tenant,
-            actor=call.caller.subject,
+            actor=caller.subject,
             approve=approve,
-            seen_hash=call.body.hash,
-            connect_tool=call.api.connect,
+            seen_hash=seen_hash,
+            connect_tool=api.connect,
         )
-    return approval_of(decided)

@@ -3,7 +3,9 @@
 A fresh workspace, `init` with the example tenants and the sample inbox, the four MCP servers
 started as separate processes over HTTP on 127.0.0.1, every inbox message of both tenants run
 through the coordinator (triage → drafting → compliance → crm_writer) by concurrent workers with a
-progress bar, then a summary: one row per email, totals, and the approvals waiting for a person.
+progress bar, then a summary: one row per email, totals, the approvals waiting for a person, and the
+command that shows one run step by step. With `--console`, the servers stay up and the HTTP API and its
+console are served on 127.0.0.1 until Ctrl-C.
 
 The example tenants and inbox ship with the package (`examples/`, installed as `deskhand_examples`), so the
 demo runs from any directory.
@@ -12,6 +14,7 @@ demo runs from any directory.
 from __future__ import annotations
 
 import json
+import socket
 import statistics
 import tempfile
 from datetime import UTC
@@ -25,10 +28,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from coordinator._home import Home, ServerConfig
-from coordinator._tokens import DevKeys
+from coordinator._tokens import DevKeys, TokenIssuer
 from coordinator.cli._context import id_table, out
 from coordinator.cli._processes import free_port, running_servers
-from coordinator.store import RunRow
+from coordinator.store import RunRow, Store
 from schemas import ConfigError, MessageSeed, TenantFile, load_tenant_file
 
 if TYPE_CHECKING:  # the runtime is imported when the demo runs: every command loads this module
@@ -141,6 +144,41 @@ def _report(console: Console, runs: list[RunRow], runtime: Runtime, home: Home) 
             highlight=False,
             soft_wrap=True,
         )
+    if runs:  # one run's whole story: the one waiting for a person if any, else the first
+        shown = next((r for r in runs if r.status == "awaiting_approval"), runs[0])
+        console.print(
+            f"What became of an email, step by step:\n  deskhand --home {home.path} runs show {shown.id}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+async def _serve_console(home: Home, store: Store, console: Console) -> None:
+    """The HTTP API and its console over the demo's store, on 127.0.0.1, until Ctrl-C; a viewer token of every
+    tenant printed with the address (the socket listens before the address is printed)."""
+    import uvicorn
+
+    from coordinator.api import create_app
+
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen(128)
+    url = f"http://127.0.0.1:{listening.getsockname()[1]}"
+    viewer = TokenIssuer(DevKeys.load(home.keys_dir), issuer=home.issuer).mint(
+        tenant=None, scopes=[], audience=home.api_audience, roles=["viewer"], ttl_seconds=8 * 3600, subject="demo"
+    )
+    console.print(
+        f"[bold]console[/]: {url}/console/  (API: {url}/v1, OpenAPI: {url}/v1/openapi.json); Ctrl-C stops it all\n"
+        f"viewer token (every tenant, 8 hours), to sign in:\n{viewer}\n"
+        f"an approver's: deskhand --home {home.path} api token --all-tenants --role viewer --role approver",
+        highlight=False,
+        soft_wrap=True,
+    )
+    server = uvicorn.Server(uvicorn.Config(create_app(home, store), log_level="warning", lifespan="off"))
+    try:
+        await server.serve(sockets=[listening])
+    finally:
+        listening.close()
 
 
 def run_demo(
@@ -150,9 +188,12 @@ def run_demo(
     concurrency: int,
     console: Console,
     workflows: dict[str, str] | None = None,
+    *,
+    serve_console: bool = False,
 ) -> int:
     """`workflows`: the workflow a tenant runs instead of its file's (tenant → name), from the home's
-    `workflows/` (the example workflows whose specialists are installed are copied there) or built in."""
+    `workflows/` (the example workflows whose specialists are installed are copied there) or built in.
+    `serve_console`: then keep the servers up and serve the HTTP API and console until Ctrl-C."""
     from coordinator._service import open_runtime
     from coordinator.cli import _serve
 
@@ -180,12 +221,19 @@ def run_demo(
         async with open_runtime(home, [t.tenant for t in tenants]) as runtime:
             runs = await _process(runtime, tenants, console, concurrency)
             _report(console, runs, runtime, home)
+            if serve_console:
+                await _serve_console(home, runtime.store, console)
             return 0 if runs and all(r.status != "running" for r in runs) else 1
 
     with running_servers(home, progress=lambda line: console.print(f"  {line}", highlight=False)) as servers:
         for s in servers.values():
             console.print(f"  {s.name:<9} pid {s.process.pid:<7} {s.url}", highlight=False)
-        code = anyio.run(main)
+        try:
+            code = anyio.run(main)
+        except KeyboardInterrupt:  # the console's Ctrl-C (the server passes it on once it has stopped)
+            if not serve_console:
+                raise
+            code = 0
     console.print(f"servers stopped; workspace kept at {home.path} (data/, logs/, keys/)", highlight=False)
     return code
 
@@ -257,6 +305,13 @@ def demo(
             help="Run a tenant on another workflow (built in, or an example one whose specialists are installed).",
         ),
     ] = None,
+    console: Annotated[
+        bool,
+        typer.Option(
+            "--console",
+            help="Then keep the servers running and serve the HTTP API and console on 127.0.0.1 until Ctrl-C.",
+        ),
+    ] = False,
 ) -> None:
     """The main job on one box: four MCP servers as processes, both tenants' inboxes through the coordinator.
     With the example sentiment specialist installed (`pip install -e examples/specialist-package`), the second
@@ -270,5 +325,5 @@ def demo(
         {t: n for t, _, n in pairs} if workflow else (_default_workflows(chosen) if tenants is None else {})
     )
     inbox_file = inbox if inbox is not None else examples / "inbox.jsonl"
-    code = run_demo(chosen, inbox_file, workspace, concurrency, out, chosen_workflows)
+    code = run_demo(chosen, inbox_file, workspace, concurrency, out, chosen_workflows, serve_console=console)
     raise typer.Exit(code)

@@ -1,11 +1,11 @@
 """The console's pictures as plain geometry, computed on the server: a run's timeline as bars placed by
-their offset from the run's start, and a tenant's cost per day as an SVG bar chart. No script draws them,
+their offset from the run's start, and a tenant's cost and tokens per day as SVG bar charts. No script draws them,
 so a page reads the same without JavaScript and a test can check the numbers."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from coordinator.store import DayUsage
@@ -24,60 +24,32 @@ class Bar:
     depth: int
 
 
-def _moment(iso: str | None) -> datetime | None:
-    return None if iso is None else datetime.fromisoformat(iso)
-
-
-def _span(start: datetime, shown: dict[str, Any]) -> float:
-    """How long the picture is: until the run finished, else until the last thing that happened."""
-    ends = [_moment(shown["run"]["finished"])]
-    ends += [_moment(h["finished"]) for h in shown["handoffs"]]
-    ends += [_moment(h["started"]) for h in shown["handoffs"]]
-    seconds = [(end - start).total_seconds() for end in ends if end is not None]
-    return max([*seconds, 0.001])
+def _end(item: dict[str, Any]) -> float:
+    return (item["offset_s"] or 0.0) + (item["duration_s"] or 0.0)
 
 
 def timeline(shown: dict[str, Any]) -> list[Bar]:
-    """The bars of a run (as `coordinator.views.describe` gives it): each handoff, and under it the model
-    judgments and tool calls of its step where their times are known."""
-    start = _moment(shown["run"]["created"])
-    if start is None:
-        return []
-    span = _span(start, shown)
+    """The bars of a run (as `coordinator.views.describe` gives it): each step in the order it started, and under
+    it its model judgments and tool calls, placed by their offsets from the run's start; the picture spans the
+    run, or what has happened of it so far."""
+    steps = shown["timeline"]
+    ends = [_end(step) for step in steps] + [_end(call) for step in steps for call in step["calls"]]
+    span = max([shown["run"]["duration_s"] or 0.0, *ends, 0.001])
     bars: list[Bar] = []
-    for handoff in shown["handoffs"]:
-        began = _moment(handoff["started"])
-        offset = 0.0 if began is None else max((began - start).total_seconds(), 0.0)
-        took = handoff["duration_s"]
-        bars.append(
-            Bar(
-                label=f"{handoff['step']}. {handoff['specialist']}",
-                detail=f"attempt {handoff['attempt']}" + (f", {handoff['error']}" if handoff["error"] else ""),
-                state=handoff["state"],
-                left=round(100 * offset / span, 2),
-                width=round(max(100 * (took or 0.0) / span, 0.6), 2),
-                seconds=took,
-                depth=0,
-            )
-        )
-        for call in shown["exchanges"]:
-            if call["step"] != handoff["step"]:
-                continue
-            called = _moment(call.get("started"))
-            at = offset if called is None else max((called - start).total_seconds(), 0.0)
-            seconds = call.get("duration_s")
-            bars.append(
-                Bar(
-                    label=f"{call['kind']} {call['name']}",
-                    detail=call["result"],
-                    state="error" if call["error"] else "ok",
-                    left=round(100 * at / span, 2),
-                    width=round(max(100 * (seconds or 0.0) / span, 0.4), 2),
-                    seconds=seconds,
-                    depth=1,
-                )
-            )
+    for step in steps:
+        waited = f"waited {step['waited_s']:.3f} s in the queue, " if step.get("waited_s") else ""
+        detail = f"{waited}attempt {step['attempt']}" + (f", {step['error']}" if step["error"] else "")
+        bars.append(_bar(step, f"{step['step']}. {step['specialist']}", detail, step["state"], span, 0))
+        for call in step["calls"]:
+            state = "error" if call["error"] else "ok"
+            bars.append(_bar(call, f"{call['kind']} {call['name']}", call["result"], state, span, 1))
     return bars
+
+
+def _bar(item: dict[str, Any], label: str, detail: str, state: str, span: float, depth: int) -> Bar:
+    left = min(100 * (item["offset_s"] or 0.0) / span, 99.6)
+    width = min(max(100 * (item["duration_s"] or 0.0) / span, 0.4), 100 - left)
+    return Bar(label, detail, state, round(left, 2), round(width, 2), item["duration_s"], depth)
 
 
 @dataclass(frozen=True)
@@ -85,24 +57,28 @@ class Column:
     day: date
     x: float
     height: float
-    cost_usd: float
+    value: float
     runs: int
 
 
 @dataclass(frozen=True)
 class Chart:
-    """A tenant's cost per day: one column a day (days without runs at zero), scaled to the largest."""
+    """One measure of a tenant per day (days without runs at zero), scaled to its largest day; `top` 0: nothing."""
 
     tenant: str
+    measure: str
     columns: list[Column]
-    top_usd: float
+    top: float
     width: int
     height: int
     column_width: float
 
 
-def cost_charts(usage: list[DayUsage], *, today: date, days: int, width: int = 560, height: int = 140) -> list[Chart]:
-    """One chart per tenant that had runs in the window, in tenant order."""
+MEASURES = {"cost": "cost per day (USD)", "tokens": "tokens per day"}
+
+
+def usage_charts(usage: list[DayUsage], *, today: date, days: int, width: int = 560, height: int = 120) -> list[Chart]:
+    """For each tenant that had runs in the window, in tenant order: its cost per day, then its tokens per day."""
     by_tenant: dict[str, dict[date, DayUsage]] = {}
     for row in usage:
         by_tenant.setdefault(row.tenant, {})[row.day] = row
@@ -111,20 +87,21 @@ def cost_charts(usage: list[DayUsage], *, today: date, days: int, width: int = 5
     charts = []
     for tenant in sorted(by_tenant):
         seen = by_tenant[tenant]
-        top = max((u.cost_usd for u in seen.values()), default=0.0) or 1.0
-        columns = []
-        for index in range(days):
-            day = first + timedelta(days=index)
-            found = seen.get(day)
-            cost = found.cost_usd if found else 0.0
-            columns.append(
-                Column(
-                    day=day,
-                    x=round(index * step + step * 0.15, 2),
-                    height=round((height - 20) * cost / top, 2),
-                    cost_usd=cost,
-                    runs=sum(found.runs.values()) if found else 0,
+        for measure in MEASURES:
+            values = {day: float(u.cost_usd if measure == "cost" else u.tokens) for day, u in seen.items()}
+            top = max(values.values(), default=0.0)
+            columns = []
+            for index in range(days):
+                day = first + timedelta(days=index)
+                value = values.get(day, 0.0)
+                columns.append(
+                    Column(
+                        day=day,
+                        x=round(index * step + step * 0.15, 2),
+                        height=round((height - 20) * value / top, 2) if top else 0.0,
+                        value=value,
+                        runs=sum(seen[day].runs.values()) if day in seen else 0,
+                    )
                 )
-            )
-        charts.append(Chart(tenant, columns, top, width, height, round(step * 0.7, 2)))
+            charts.append(Chart(tenant, MEASURES[measure], columns, top, width, height, round(step * 0.7, 2)))
     return charts

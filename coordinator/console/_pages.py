@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import anyio
@@ -17,7 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from coordinator.console._draw import cost_charts, timeline
+from coordinator.console._draw import timeline, usage_charts
 from coordinator.store import ApprovalRow, Store
 from coordinator.views import approval_detail, describe, parse_since, summary
 from schemas import DeskhandError, NotFound
@@ -42,24 +43,25 @@ class Viewer(Protocol):
     def roles(self) -> frozenset[str]: ...
 
 
-Authenticate = Callable[[str], Awaitable[Viewer]]
-"""A token's viewer; raises `Unauthenticated` (or another `DeskhandError`) for a token it refuses."""
-Decide = Callable[[Viewer, str, str, bool], Awaitable[ApprovalRow]]
-"""Decide an approval as this viewer: (viewer, approval id, the hash shown, approve?) → the decided row."""
+V = TypeVar("V", bound=Viewer)
 
 
 def _templates() -> Jinja2Templates:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(), auto_reload=False)
+    # exact arguments as people read them (the page escapes them; `tojson` would write ' as \u0027)
+    env.filters["pretty"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
     return Jinja2Templates(env=env)
 
 
 @dataclass
-class Console:
-    """The console's routes over one store; `mount()` gives them under `/console`."""
+class Console(Generic[V]):
+    """The console's routes over one store; `mount()` gives them under `/console`. `authenticate` gives a
+    token's viewer, or raises `Unauthenticated` (any `DeskhandError`) for a token it refuses; `decide` decides
+    an approval as that viewer: (viewer, approval id, the hash shown, approve?) → the decided row."""
 
     store: Store
-    authenticate: Authenticate
-    decide: Decide
+    authenticate: Callable[[str], Awaitable[V]]
+    decide: Callable[[V, str, str, bool], Awaitable[ApprovalRow]]
 
     def __post_init__(self) -> None:
         self._templates = _templates()
@@ -81,7 +83,7 @@ class Console:
         return Mount("/console", routes=routes)
 
     # -- signing in ---------------------------------------------------------------------------
-    async def _viewer(self, request: Request) -> Viewer | None:
+    async def _viewer(self, request: Request) -> V | None:
         token = request.cookies.get(COOKIE)
         if not token:
             return None
@@ -241,7 +243,7 @@ class Console:
         since = datetime.now(UTC) - timedelta(days=days)
         usage = await anyio.to_thread.run_sync(lambda: self.store.daily_usage(tenant=viewer.tenant, days=days))
         failed = await anyio.to_thread.run_sync(lambda: self.store.failed_calls(tenant=viewer.tenant, since=since))
-        charts = cost_charts(usage, today=datetime.now(UTC).date(), days=days)
+        charts = usage_charts(usage, today=datetime.now(UTC).date(), days=days)
         return self._page(request, "usage.html", viewer, days=days, usage=usage, charts=charts, failed=failed)
 
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from tests.coordinator.api.conftest import deployment  # noqa: F401  (the API's deployment, served with the console)
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
 
@@ -33,13 +36,11 @@ def chromium() -> str:
 
 
 @pytest.fixture
-async def browser(chromium: str) -> AsyncIterator[object]:
-    """A headless Chromium (a `playwright.async_api.Browser`), closed after the test."""
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=chromium, headless=True)
+def browser(chromium: str) -> Iterator[Browser]:
+    """A headless Chromium for one test (Playwright keeps an event loop running in this thread meanwhile)."""
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, headless=True)
         try:
             yield launched
         finally:
-            await launched.close()
+            launched.close()

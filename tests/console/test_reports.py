@@ -11,7 +11,7 @@ from mcp import Client
 
 from coordinator._tokens import Attribution
 from coordinator._worker import work
-from coordinator.console._draw import cost_charts
+from coordinator.console._draw import usage_charts
 from coordinator.eval import Fault, FaultInjector, Probe
 from coordinator.store import Store
 from schemas import InboundEmail, ServerName
@@ -48,11 +48,15 @@ async def test_daily_usage_counts_each_tenants_runs_by_outcome_and_cost(world: W
         assert by_tenant[tenant].cost_usd == pytest.approx(sum(r.cost_usd for r in mine))
     assert [u.tenant for u in only] == ["northwind"]
 
-    charts = cost_charts(usage, today=today, days=7)
-    assert [c.tenant for c in charts] == ["acme", "northwind"]
-    acme_chart = charts[0]
-    assert [c.day for c in acme_chart.columns] == [today - timedelta(days=6 - i) for i in range(7)]
-    assert acme_chart.columns[-1].runs == 2 and all(c.runs == 0 and c.height == 0 for c in acme_chart.columns[:-1])
+    charts = usage_charts(usage, today=today, days=7)
+    assert [(c.tenant, c.measure) for c in charts] == [
+        (tenant, measure) for tenant in ("acme", "northwind") for measure in ("cost per day (USD)", "tokens per day")
+    ]
+    tokens = charts[1]
+    assert [c.day for c in tokens.columns] == [today - timedelta(days=6 - i) for i in range(7)]
+    assert tokens.columns[-1].runs == 2 and tokens.columns[-1].value == by_tenant["acme"].tokens > 0
+    assert tokens.top == by_tenant["acme"].tokens and tokens.columns[-1].height == tokens.height - 20
+    assert all(c.runs == 0 and c.height == 0 for c in tokens.columns[:-1])
 
 
 async def test_failed_calls_are_a_tenants_own(world: World, store_url: str) -> None:

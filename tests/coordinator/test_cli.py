@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -414,3 +415,44 @@ def test_demo_runs_both_inboxes_through_the_coordinator_to_a_summary(tmp_path: P
 def test_demo_refuses_a_workflow_choice_it_cannot_read() -> None:
     result = cli("demo", "--workflow", "northwind")
     assert result.exit_code == 2 and "TENANT=NAME" in result.stderr
+
+
+@pytest.mark.slow
+def test_demo_with_console_serves_the_api_and_console_until_ctrl_c(tmp_path: Path) -> None:
+    """`deskhand demo --console`: after the summary, the command that shows one run, then the console's address
+    and a viewer token; the API answers that token with the demo's runs; Ctrl-C stops it all cleanly."""
+    demo = subprocess.Popen(
+        [DESKHAND, "demo", "--console", "--workspace", str(tmp_path / "demo")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    try:
+        assert demo.stdout is not None
+        seen: list[str] = []
+        for line in demo.stdout:  # each line as the demo prints it, until the console's token
+            seen.append(line)
+            if seen[-2:-1] and seen[-2].startswith("viewer token"):
+                break
+        out = "".join(seen)
+        assert "runs show R-" in out, out[-3000:]
+        url = out.split("console: ", 1)[1].split("/console/", 1)[0]
+        assert url.startswith("http://127.0.0.1:")
+        token = seen[-1].strip()
+        with httpx2.Client(base_url=url, timeout=30) as client:
+            assert client.get("/console/login").status_code == 200
+            runs = client.get("/v1/runs", params={"limit": 100}, headers={"authorization": f"Bearer {token}"})
+            assert runs.status_code == 200, runs.text
+            shown = out.split("runs show ", 1)[1].split()[0]
+            assert shown in {r["id"] for r in runs.json()["runs"]}
+            refused = client.get("/v1/runs", headers={"authorization": "Bearer not-a-token"})
+            assert refused.status_code == 401
+        demo.send_signal(signal.SIGINT)
+        rest, errors = demo.communicate(timeout=60)
+        assert demo.returncode == 0, errors[-3000:]
+        assert "servers stopped" in rest
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
