@@ -57,7 +57,8 @@ class Home:
 
     @property
     def approvals_audience(self) -> str:
-        """The audience of approver tokens (`deskhand token mint --role approver --audience ...`)."""
+        """The audience of a remote approver's token (`deskhand token mint --role approver --audience ...`); the home's
+        local operator needs none."""
         return f"{self.issuer.rstrip('/')}/approvals"
 
     @property

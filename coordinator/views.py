@@ -14,13 +14,20 @@ from schemas import args_hash
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+def parse_duration(value: str) -> timedelta:
+    """A duration: `90s`, `30m`, `2h`, `7d`, `1w`; `ValueError` for anything else."""
+    if match := re.fullmatch(r"(\d+)([smhdw])", value.strip()):
+        return timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+    raise ValueError(f"{value!r} is not a duration (90s, 30m, 2h, 7d, 1w)")
+
+
 def parse_since(value: str | None) -> datetime | None:
     """A `since` filter: a duration back from now (`90s`, `30m`, `2h`, `7d`, `1w`) or an ISO date or time
     (UTC if no zone); `ValueError` for anything else."""
     if value is None:
         return None
-    if match := re.fullmatch(r"(\d+)([smhdw])", value.strip()):
-        return datetime.now(UTC) - timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+    if re.fullmatch(r"(\d+)([smhdw])", value.strip()):
+        return datetime.now(UTC) - parse_duration(value)
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -84,10 +91,11 @@ def summary(run: RunRow) -> dict[str, Any]:
     }
 
 
-def _handoff(row: HandoffRow, trail: list[AuditEntry]) -> dict[str, Any]:
-    """A handoff with when it finished: the coordinator's routing entry for its specialist after it started."""
+def _guessed_end(row: HandoffRow, trail: list[AuditEntry]) -> datetime | None:
+    """When a handoff recorded before its end was kept finished: the coordinator's routing entry for its
+    specialist after it started."""
     start = _aware(row.created_at)
-    finished = next(
+    return next(
         (
             e.at
             for e in trail
@@ -99,20 +107,29 @@ def _handoff(row: HandoffRow, trail: list[AuditEntry]) -> dict[str, Any]:
         ),
         None,
     )
+
+
+def _handoff(row: HandoffRow, trail: list[AuditEntry], run_start: datetime | None) -> dict[str, Any]:
+    """A handoff: when it was queued, when its latest attempt started and finished, and how long it took."""
+    started = row.started_at or row.created_at
+    finished = row.finished_at or (None if row.state in ("pending", "claimed") else _guessed_end(row, trail))
     return {
         "id": row.id,
         "step": row.step,
         "specialist": row.recipient,
         "state": row.state,
         "attempt": row.attempt,
-        "started": _iso(row.created_at),
+        "queued": _iso(row.created_at),
+        "started": _iso(started),
         "finished": _iso(finished),
-        "duration_s": _seconds(row.created_at, finished),
+        "offset_s": _seconds(run_start, started),
+        "waited_s": _seconds(row.created_at, started),
+        "duration_s": _seconds(started, finished),
         "error": row.error,
     }
 
 
-def _exchange(row: ExchangeRow) -> dict[str, Any]:
+def _exchange(row: ExchangeRow, run_start: datetime | None) -> dict[str, Any]:
     return {
         "step": row.step,
         "specialist": row.specialist,
@@ -121,8 +138,37 @@ def _exchange(row: ExchangeRow) -> dict[str, Any]:
         "args_hash": args_hash(row.request),
         "result": short(json.dumps(row.response, ensure_ascii=False, default=str), 80),
         "error": row.error,
-        "duration_s": None,  # the exchange log keeps no times
+        "at": _iso(row.at),
+        "offset_s": _seconds(run_start, row.at),
+        "duration_s": None if row.duration_ms is None else round(row.duration_ms / 1000, 4),
     }
+
+
+def approval_detail(row: ApprovalRow) -> dict[str, Any]:
+    """An approval whole: the exact arguments the call would be made with, their hash, and what came of it."""
+    return {
+        "id": row.id,
+        "status": row.status,
+        "run": row.run_id,
+        "tenant": row.tenant,
+        "tool": row.tool,
+        "arguments": row.arguments,
+        "args_hash": row.args_hash,
+        "arguments_changed": args_hash(row.arguments) != row.args_hash,
+        "why": row.reason,
+        "expires": _iso(row.expires_at),
+        "result": row.result,
+    }
+
+
+def timeline(handoffs: list[dict[str, Any]], exchanges: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The run's steps in the order they started, each with its model judgments and tool calls in the order
+    they were made (a store older than these times keeps the order it recorded them in)."""
+    calls: dict[int, list[dict[str, Any]]] = {}
+    for exchange in exchanges:
+        calls.setdefault(exchange["step"], []).append(exchange)
+    steps = sorted(handoffs, key=lambda h: (h["offset_s"] is None, h["offset_s"] or 0.0, h["step"]))
+    return [{**h, "calls": sorted(calls.get(h["step"], []), key=lambda e: e["offset_s"] or 0.0)} for h in steps]
 
 
 def _approval(row: ApprovalRow) -> dict[str, Any]:
@@ -156,6 +202,8 @@ def describe(store: Store, run_id: str, tenant: str | None) -> dict[str, Any]:
     run = store.run(run_id, tenant=tenant)
     trail = store.audit_trail(run.id)
     workflow = _workflow(run)
+    handoffs = [_handoff(h, trail, run.created_at) for h in store.handoffs(run.id)]
+    exchanges = [_exchange(e, run.created_at) for e in store.exchanges(run.id) if e.kind in ("model", "tool")]
     return {
         "run": {
             "id": run.id,
@@ -168,8 +216,8 @@ def describe(store: Store, run_id: str, tenant: str | None) -> dict[str, Any]:
             "finished": _iso(run.finished_at),
             "duration_s": _seconds(run.created_at, run.finished_at),
         },
-        "handoffs": [_handoff(h, trail) for h in store.handoffs(run.id)],
-        "exchanges": [_exchange(e) for e in store.exchanges(run.id) if e.kind in ("model", "tool")],
+        "handoffs": handoffs,
+        "exchanges": exchanges,
         "usage": {
             "tokens": run.tokens,
             "cost_usd": run.cost_usd,
@@ -181,4 +229,5 @@ def describe(store: Store, run_id: str, tenant: str | None) -> dict[str, Any]:
         "ticket": _ticket(run),
         "approvals": [_approval(a) for a in store.approvals(run_id=run.id, status=None)],
         "audit": [_audit(a) for a in trail],
+        "timeline": timeline(handoffs, exchanges),
     }

@@ -48,7 +48,7 @@ RUN_BY: dict[str, list[str]] = {
         "test_readme_guarded_server_serves_its_tenant_only",
     ],
     "bench/README.md": ["test_bench_guide_commands_parse"],
-    "docs/running.md": ["test_running_guide_runs_as_written"] * 8,
+    "docs/running.md": ["test_running_guide_runs_as_written"] * 9,
     "docs/ide-clients.md": [
         RUNNING + "test_claude_desktop_config_runs_the_stdio_server",
         RUNNING + "test_vscode_config_reaches_the_http_server_with_the_bearer_token",
@@ -362,11 +362,12 @@ def answering(process: subprocess.Popen[bytes], log: Path, urls: dict[str, str])
 @pytest.mark.slow
 def test_running_guide_runs_as_written(tmp_path: Path) -> None:
     """Every block of docs/running.md, in order, in one reader's shell: init, the servers (in the background),
-    a token and the MCP client, the coordinator, and the approval decided by the ids the commands print."""
+    a token and the MCP client, the coordinator, the approval decided by the ids the commands print (as the home's
+    local operator), and the list a remote approver's token sees."""
     from coordinator import Home
     from coordinator.store import Store
 
-    init, serve, mint, coordinate, decide, review = blocks("docs/running.md", "sh")
+    init, serve, mint, coordinate, decide, remote, review = blocks("docs/running.md", "sh")
     [client] = blocks("docs/running.md", "python")
     [shown] = blocks("docs/running.md", "json")
     assert json.loads(shown) == json.loads((REPO / "docs" / "account-review.json").read_text(encoding="utf-8"))
@@ -379,7 +380,8 @@ def test_running_guide_runs_as_written(tmp_path: Path) -> None:
         answering(servers, log, {name: server.url for name, server in Home.load(reader.home).servers.items()})
         printed = reader.sh(f"{mint}\npython {tmp_path / 'client.py'}")
         assert "get_account" in printed and "issue_credit" not in printed and "C-101" in printed
-        reader.sh(f"{coordinate}\n{decide}")
+        reader.sh(f"{coordinate}\n{decide}")  # as the home's local operator
+        assert "0 approvals waiting (acme)" in reader.sh(remote)  # a remote approver's token: acme's, none left
         assert "account_summary" in reader.sh(review)
     store = Store(f"sqlite:///{reader.home / 'data' / 'coordinator.db'}")
     try:

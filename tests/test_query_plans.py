@@ -225,7 +225,7 @@ def test_a_store_of_schema_2_moves_to_the_current_indexes(tmp_path: Path) -> Non
         connection.execute(text("CREATE INDEX ix_coord_audit_run_id ON coord_audit (run_id)"))
         connection.execute(text("DELETE FROM coord_schema_version WHERE version > 2"))
     assert current_version(engine) == 2
-    assert migrate(engine) == LATEST == 6 and current_version(engine) == 6
+    assert migrate(engine) == LATEST == 7 and current_version(engine) == 7
     indexes = {table: {i["name"] for i in inspect(engine).get_indexes(table)} for table in ("coord_run", "coord_usage")}
     audit = {index["name"] for index in inspect(engine).get_indexes("coord_audit")}
     assert "ix_coord_run_tenant_status" in indexes["coord_run"] and "ix_coord_run_tenant" not in indexes["coord_run"]

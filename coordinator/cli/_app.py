@@ -33,6 +33,7 @@ from coordinator.cli import (
     _init,
     _legacy,
     _new,
+    _prune,
     _runs,
     _runs_view,
     _server,
@@ -114,6 +115,7 @@ app.command()(_runs.work)
 app.command()(_runs.submit)
 app.command()(_runs.replay)
 app.command()(_runs.graph)
+app.command()(_prune.prune)
 app.add_typer(_server.app, name="server")
 app.add_typer(_db.app, name="db")
 app.add_typer(_token.app, name="token")

@@ -1,18 +1,22 @@
-"""`deskhand approvals list|show|approve|reject`: the calls waiting for a person, decided with an approver token."""
+"""`deskhand approvals list|show|approve|reject`: the calls waiting for a person. Whoever holds the home (can read
+its signing key) decides as its local operator, for any tenant; a remote approver gives a tenant's approver token."""
 
 from __future__ import annotations
 
+import getpass
 import json
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import anyio
 import typer
 
 from coordinator._home import Home
+from coordinator._tokens import DevKeys
 from coordinator.cli._context import DbOption, globals_of, id_table, noun, out, print_json
 from coordinator.store import ApprovalRow, Store
 from mcp_servers.kit import JwtVerifier, KeySet
-from schemas import Principal, Unauthenticated, args_hash
+from schemas import ConfigError, NotFound, Principal, Unauthenticated, args_hash
 
 app = noun("Calls that wait for a person's approval.")
 
@@ -23,8 +27,12 @@ TokenOption = Annotated[
         metavar="JWT",
         envvar="DESKHAND_APPROVER_TOKEN",
         show_default=False,
-        help="An approver token of the approval's tenant.",
+        help="A remote approver's token of the approval's tenant (without one: the home's local operator).",
     ),
+]
+TenantOption = Annotated[
+    str | None,
+    typer.Option("--tenant", metavar="T", show_default=False, help="Only this tenant's approvals (default: all)."),
 ]
 HashOption = Annotated[
     str,
@@ -53,29 +61,26 @@ def _row(row: ApprovalRow) -> dict[str, Any]:
 
 
 @app.command("list")
-def list_(ctx: typer.Context, token: TokenOption = "", db: DbOption = None) -> None:
-    """The approvals of the token's tenant waiting for a decision, with the hash a decision names."""
-    from coordinator.runtime import check_approver
-
+def list_(ctx: typer.Context, tenant: TenantOption = None, token: TokenOption = "", db: DbOption = None) -> None:
+    """The approvals waiting for a decision (the local operator: every tenant's, or --tenant's; a token: its
+    tenant's), with the hash a decision names."""
     options = globals_of(ctx)
     home = options.home()
-    principal = anyio.run(_approver, home, token)
-    check_approver(principal, principal.tenant)
+    approver = anyio.run(_approver, home, token)
+    tenant = approver.tenant_filter(home, tenant)
     store = Store(db or home.coordinator_db)
     try:
-        rows = store.approvals(tenant=principal.tenant)
+        rows = store.approvals(tenant=tenant)
     finally:
         store.dispose()
     if options.json:
         print_json([_row(r) for r in rows])
         return
-    table = id_table(
-        f"{len(rows)} approvals waiting ({principal.tenant})", ("id", "run"), ("tool", "arguments", "why", "expires")
-    )
+    columns = ("tool", "arguments", "why", "expires") if tenant else ("tenant", "tool", "arguments", "why", "expires")
+    table = id_table(f"{len(rows)} approvals waiting ({tenant or 'every tenant'})", ("id", "run"), columns)
     for row in rows:
-        table.add_row(
-            row.id, row.run_id, row.tool, json.dumps(row.arguments), row.reason, f"{row.expires_at:%Y-%m-%d %H:%M}"
-        )
+        cells = (row.tool, json.dumps(row.arguments), row.reason, f"{row.expires_at:%Y-%m-%d %H:%M}")
+        table.add_row(row.id, row.run_id, *(cells if tenant else (row.tenant, *cells)))
     out.print(table)
     if rows:  # a hash is too long for a column of a narrow terminal: each on a line of its own, whole
         out.print("the hash each decision names (--hash):", highlight=False)
@@ -87,17 +92,16 @@ def list_(ctx: typer.Context, token: TokenOption = "", db: DbOption = None) -> N
 def show(ctx: typer.Context, approval_id: ApprovalId, token: TokenOption = "", db: DbOption = None) -> None:
     """One approval: the exact arguments the call would be made with, and their hash."""
     from coordinator.cli._context import err
-    from coordinator.runtime import check_approver
 
     options = globals_of(ctx)
     home = options.home()
-    principal = anyio.run(_approver, home, token)
+    approver = anyio.run(_approver, home, token)
     store = Store(db or home.coordinator_db)
     try:
         row = store.approval(approval_id)
     finally:
         store.dispose()
-    check_approver(principal, row.tenant)
+    approver.check(row.tenant)
     changed = args_hash(row.arguments) != row.args_hash
     if options.json:
         print_json({**_row(row), "arguments_changed": changed})
@@ -141,16 +145,17 @@ def _decide(ctx: typer.Context, approval_id: str, db: str | None, token: str, se
     from coordinator._sessions import SessionPool, http_connector
     from coordinator.cli._context import err
     from coordinator.models import OfflineModel
-    from coordinator.runtime import Runtime, check_approver
+    from coordinator.runtime import Runtime
 
     options = globals_of(ctx)
     home = options.home()
 
     async def main() -> ApprovalRow:
-        principal = await _approver(home, token)
+        approver = await _approver(home, token)
         store = Store(db or home.coordinator_db)
         try:
-            check_approver(principal, store.approval(approval_id).tenant)
+            tenant = store.approval(approval_id).tenant
+            approver.check(tenant)
             # deciding needs the store and, to make an approved call, that one tool's server: not the
             # specialists' sessions nor the tenants' policies (which `open_runtime` fetches from every server)
             connect = http_connector({n: s.url for n, s in home.servers.items()}, issuer_of(home))
@@ -158,8 +163,8 @@ def _decide(ctx: typer.Context, approval_id: str, db: str | None, token: str, se
                 runtime = Runtime(store=store, specialists={}, pool=pool, model=OfflineModel(), policies={})
                 return await runtime.decide(
                     approval_id,
-                    tenant=principal.tenant,
-                    actor=principal.subject,
+                    tenant=tenant,
+                    actor=approver.actor,
                     approve=approve,
                     seen_hash=seen_hash,
                     connect_tool=connect,
@@ -178,12 +183,47 @@ def _decide(ctx: typer.Context, approval_id: str, db: str | None, token: str, se
         out.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
-async def _approver(home: Home, token: str) -> Principal:
-    """The principal of an approver token for this home's approvals audience (its role is checked per approval)."""
-    if not token:
+@dataclass(frozen=True)
+class _Approver:
+    """Who decides: a remote approver (the principal of a tenant's approver token), or the home's local
+    operator (`principal` None), who may see and decide every tenant's approvals."""
+
+    actor: str
+    """Recorded in the audit trail as who decided, and carried by the approved call's token."""
+    principal: Principal | None = None
+
+    def check(self, tenant: str) -> None:
+        """May decide an approval of `tenant` (another tenant's is `not_found` to a token)."""
+        from coordinator.runtime import check_approver
+
+        if self.principal is not None:
+            check_approver(self.principal, tenant)
+
+    def tenant_filter(self, home: Home, tenant: str | None) -> str | None:
+        """The tenant whose approvals are listed: a token's own; the local operator's --tenant, or all (None)."""
+        if self.principal is not None:
+            self.check(self.principal.tenant)
+            if tenant not in (None, self.principal.tenant):
+                raise NotFound(f"--tenant {tenant!r}: not found", field="tenant")
+            return self.principal.tenant
+        if tenant is not None and tenant not in home.tenants:
+            raise NotFound(f"--tenant {tenant!r}: not loaded here; known: {list(home.tenants)}", field="tenant")
+        return tenant
+
+
+async def _approver(home: Home, token: str) -> _Approver:
+    """With a token: its principal, verified for this home's approvals audience (its role and tenant are checked
+    per approval). Without: the local operator, if this user can read the home's signing key."""
+    if token:
+        verifier = JwtVerifier(KeySet.from_file(home.jwks_path), issuer=home.issuer, audience=home.approvals_audience)
+        principal = await verifier.verify_principal(token)
+        return _Approver(principal.subject, principal)
+    user = getpass.getuser()
+    try:
+        DevKeys.load(home.keys_dir)
+    except ConfigError as exc:
         raise Unauthenticated(
-            "give --token (or $DESKHAND_APPROVER_TOKEN): an approver token, e.g. "
-            f"`deskhand token mint --tenant T --role approver --audience {home.approvals_audience}`"
-        )
-    verifier = JwtVerifier(KeySet.from_file(home.jwks_path), issuer=home.issuer, audience=home.approvals_audience)
-    return await verifier.verify_principal(token)
+            f"{user} cannot act as this home's local operator ({exc.message}): run as the home's owner, or give "
+            f"--token (or $DESKHAND_APPROVER_TOKEN), a remote approver's token of the approval's tenant"
+        ) from exc
+    return _Approver(f"local:{user}")

@@ -137,9 +137,7 @@ def _report(console: Console, runs: list[RunRow], runtime: Runtime, home: Home) 
         console.print(
             f"To decide one, with the servers running (`deskhand --home {home.path} server serve NAME --http ...`), "
             "name the hash of the arguments you approve (`deskhand approvals show ID` prints both):\n"
-            f"  deskhand --home {home.path} approvals approve {first.id} --hash {first.args_hash} "
-            f'--token "$(deskhand --home {home.path} token mint --tenant {first.tenant} --role approver '
-            f'--audience {home.approvals_audience})"',
+            f"  deskhand --home {home.path} approvals approve {first.id} --hash {first.args_hash}",
             highlight=False,
             soft_wrap=True,
         )

@@ -90,6 +90,17 @@ def _clock(iso: str | None) -> str:
     return "-" if iso is None else iso[11:23]
 
 
+def _offset(seconds: float | None) -> str:
+    """When something started, from the run's start."""
+    return ("-" if seconds is None else f"+{seconds:.3f}s").rjust(9)
+
+
+def _took(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds * 1000:.1f}ms" if seconds < 1 else f"{seconds:.2f}s"
+
+
 def _text(shown: dict[str, Any]) -> str:
     run, usage = shown["run"], shown["usage"]
     workflow = run["workflow"] or {}
@@ -101,21 +112,21 @@ def _text(shown: dict[str, Any]) -> str:
     ]
     if run["reason"]:
         lines.append(f"reason: {run['reason']}")
-    lines.append("handoffs:")
-    for h in shown["handoffs"]:
-        took = "" if h["duration_s"] is None else f" {h['duration_s']:.3f}s"
+    lines.append("timeline (from the run's start):")
+    for h in shown["timeline"]:
         error = f" error: {h['error']}" if h["error"] else ""
+        waited = f", waited {_took(h['waited_s'])}" if h["waited_s"] else ""
         lines.append(
-            f"  {h['step']}. {h['specialist']} {h['state']} attempt {h['attempt']} "
-            f"{_clock(h['started'])} → {_clock(h['finished'])}{took}{error}"
+            f"  {_offset(h['offset_s'])}  {h['step']}. {h['specialist']} {h['state']}, attempt {h['attempt']}, "
+            f"took {_took(h['duration_s'])}{waited}{error}"
         )
-    lines.append("calls:")
-    for e in shown["exchanges"]:
-        flag = " (error)" if e["error"] else ""
-        # a call's hash is for matching by eye (JSON has it whole); an approval's is named in a decision: whole
-        lines.append(
-            f"  {e['step']} {e['specialist']} {e['kind']} {e['name']} {e['args_hash'][:12]}{flag} → {e['result']}"
-        )
+        for e in h["calls"]:
+            flag = " (error)" if e["error"] else ""
+            # a call's hash is for matching by eye (JSON has it whole); an approval's is named in a decision: whole
+            lines.append(
+                f"  {_offset(e['offset_s'])}      {e['kind']} {e['name']} {e['args_hash'][:12]} "
+                f"{_took(e['duration_s'])}{flag} → {e['result']}"
+            )
     lines.append(
         f"usage: {usage['tokens']} tokens, ${usage['cost_usd']:.4f}, "
         f"{usage['tool_calls']} tool calls, {usage['iterations']} iterations"

@@ -33,8 +33,19 @@ class Recorder:
     def handoff(self) -> Handoff:
         return self.claim.handoff
 
-    def add(self, kind: str, name: str, request: Any, response: Any, *, error: bool = False) -> int:
-        """Record an exchange (a tool call's response may be filled in later with `answer`); its index."""
+    def add(
+        self,
+        kind: str,
+        name: str,
+        request: Any,
+        response: Any,
+        *,
+        error: bool = False,
+        at: datetime | None = None,
+        duration_ms: float = 0.0,
+    ) -> int:
+        """Record an exchange made `at` (default: now) and taking `duration_ms` (a tool call's response and time
+        may be filled in later with `answer`); its index."""
         self.rows.append(
             {
                 "run_id": self.handoff.run_id,
@@ -45,18 +56,26 @@ class Recorder:
                 "request": request,
                 "response": response,
                 "error": error,
+                "at": at or datetime.now(UTC),
+                "duration_ms": duration_ms,
             }
         )
         return len(self.rows) - 1
 
-    def answer(self, index: int, response: Any, *, error: bool = False) -> None:
-        self.rows[index]["response"] = response
-        self.rows[index]["error"] = error
+    def answer(self, index: int, response: Any, *, started: float, error: bool = False) -> None:
+        """The answer to exchange `index`, which started at `started` (`time.perf_counter()`)."""
+        row = self.rows[index]
+        row["response"] = response
+        row["error"] = error
+        row["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
 
-    def tool_started(self) -> None:
+    def tool_started(self) -> float:
+        """A tool call starts now; returns now (`time.perf_counter()`), for its own duration."""
+        started = time.perf_counter()
         if self._in_flight == 0:
-            self._since = time.perf_counter()
+            self._since = started
         self._in_flight += 1
+        return started
 
     def tool_ended(self) -> None:
         self._in_flight -= 1
@@ -92,19 +111,19 @@ class RecordingToolbox(WrapperToolbox):
         index = self._recorder.add("tool", spec.qualified_name, args.model_dump(mode="json"), {})
         if spec.side_effect != "read":
             await self._recorder.chain.committed()
-        self._recorder.tool_started()
+        started = self._recorder.tool_started()
         try:
             result = await self.inner.call(spec, args, key=key)
         except DeskhandError as exc:
-            self._recorder.answer(index, exc.to_payload().model_dump(), error=True)
+            self._recorder.answer(index, exc.to_payload().model_dump(), started=started, error=True)
             raise
         except BaseException as exc:  # cancelled, or a bug: the record says so instead of showing no answer
             interrupted = Unavailable(f"the call was interrupted ({type(exc).__name__})")
-            self._recorder.answer(index, interrupted.to_payload().model_dump(), error=True)
+            self._recorder.answer(index, interrupted.to_payload().model_dump(), started=started, error=True)
             raise
         finally:
             self._recorder.tool_ended()
-        self._recorder.answer(index, result.model_dump(mode="json"))
+        self._recorder.answer(index, result.model_dump(mode="json"), started=started)
         return result
 
 
@@ -123,11 +142,17 @@ class RecordingModel:
     async def judge(
         self, judgment: Judgment[In, Out], value: In, *, policy: Policy, tier: Tier, time_left: float | None = None
     ) -> Generation[Out]:
-        started = time.perf_counter()
+        at, started = datetime.now(UTC), time.perf_counter()
         generation = await self._inner.judge(judgment, value, policy=policy, tier=tier, time_left=time_left)
-        self._recorder.model_seconds += time.perf_counter() - started
+        took = time.perf_counter() - started
+        self._recorder.model_seconds += took
         self.usage.append(generation.usage)
         self._recorder.add(
-            "model", judgment.name, value.model_dump(mode="json"), generation.output.model_dump(mode="json")
+            "model",
+            judgment.name,
+            value.model_dump(mode="json"),
+            generation.output.model_dump(mode="json"),
+            at=at,
+            duration_ms=round(took * 1000, 3),
         )
         return generation

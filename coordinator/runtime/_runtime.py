@@ -92,6 +92,15 @@ class RuntimeSettings:
     """A tenant's runs in flight, unless its file sets its own (`policy.limits.runs_in_flight`)."""
     approval_ttl: timedelta = timedelta(hours=72)
 
+    @property
+    def retry_window(self) -> timedelta:
+        """The longest a keyed write of a run may be sent again after its first try while the run is in flight:
+        the run's wall time, the outage window it may wait out, and each attempt's lease, tool timeout and
+        backoff (`deskhand prune` keeps every idempotency record younger than this)."""
+        backoff = sum(self.retry_backoff_seconds * 2**attempt for attempt in range(self.max_attempts))
+        attempts = self.max_attempts * (self.lease_seconds + self.tool_timeout_seconds)
+        return timedelta(seconds=self.run_budget.wall_seconds + self.outage_window_seconds + attempts + backoff)
+
 
 @dataclass
 class RuntimeStats:

@@ -69,6 +69,23 @@ def _v6(connection: Connection) -> None:
     SQLModel.metadata.create_all(connection, tables=[table_of(WorkflowRow)])
 
 
+def _v7(connection: Connection) -> None:
+    # When each handoff's attempt started and finished, and when each exchange was made and how long it took:
+    # a run's timeline with durations. (Values recorded on the rows the per-handoff path writes anyway.)
+    _add_columns(connection, HandoffRow, ("started_at", "finished_at"))
+    _add_columns(connection, ExchangeRow, ("at", "duration_ms"))
+
+
+def _add_columns(connection: Connection, model: type[SQLModel], names: tuple[str, ...]) -> None:
+    """Add the nullable columns `names` of `model` its table lacks (a store created at this version has them)."""
+    table = table_of(model)
+    present = {column["name"] for column in inspect(connection).get_columns(table.name)}
+    for name in names:
+        if name not in present:
+            kind = table.c[name].type.compile(dialect=connection.dialect)
+            connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}"))
+
+
 def _reindex(connection: Connection, replaced: tuple[str, ...], tables: tuple[type[SQLModel], ...]) -> None:
     """Drop the indexes `ix_coord_<replaced>` and create the indexes the models of `tables` name."""
     for old in replaced:
@@ -85,6 +102,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (4, "a run's audit trail in the order it happened (by time, not by when a batch was written)", _v4),
     (5, "a handoff's takeovers and the start of the outage it waits out", _v5),
     (6, "the workflow versions runs started on, so that each run finishes on its own", _v6),
+    (7, "when each handoff started and finished, when each exchange was made and how long it took", _v7),
 ]
 LATEST = MIGRATIONS[-1][0]
 

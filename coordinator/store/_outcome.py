@@ -76,7 +76,12 @@ class Outcomes:
                 HANDOFF.c.lease_owner == bindparam("worker"),
                 HANDOFF.c.state == "claimed",
             )
-            .values(state=bindparam("new_state"), lease_expires=None, error=bindparam("error"))
+            .values(
+                state=bindparam("new_state"),
+                lease_expires=None,
+                error=bindparam("error"),
+                finished_at=bindparam("finished_at"),
+            )
         )
         read = select(RUN.c.result).where(RUN.c.id == bindparam("run_id"))
         self._run_result = read.with_for_update() if postgres else read
@@ -105,7 +110,13 @@ class Outcomes:
         with self._engine.begin() as connection:
             moved = connection.execute(
                 self._finish_handoff,
-                {"handoff_id": handoff.id, "worker": worker, "new_state": outcome.state, "error": outcome.error[:2000]},
+                {
+                    "handoff_id": handoff.id,
+                    "worker": worker,
+                    "new_state": outcome.state,
+                    "error": outcome.error[:2000],
+                    "finished_at": at,
+                },
             ).rowcount
             if moved != 1:
                 return Finished(recorded=False)  # another worker holds it now; nothing was changed
@@ -115,7 +126,9 @@ class Outcomes:
             rows = [handoff_row(nxt) for nxt in outcome.next_handoffs]
             if sticky:
                 assert then_claim is not None
-                rows[0].update(state="claimed", lease_owner=worker, lease_expires=at + timedelta(seconds=then_claim))
+                rows[0].update(
+                    state="claimed", lease_owner=worker, lease_expires=at + timedelta(seconds=then_claim), started_at=at
+                )
             if rows:
                 connection.execute(INSERT[HANDOFF], rows)
             merged: dict[str, Any] | None = None

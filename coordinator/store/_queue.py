@@ -59,6 +59,8 @@ def handoff_row(handoff: Handoff) -> dict[str, Any]:
         "created_at": handoff.created_at,
         "takeovers": 0,
         "outage_since": None,
+        "started_at": None,
+        "finished_at": None,
     }
 
 
@@ -114,6 +116,7 @@ def _claim_statement(postgres: bool) -> ReturningUpdate[Any]:
             state="claimed",
             lease_owner=bindparam("worker"),
             lease_expires=bindparam("expires"),
+            started_at=now_,
             # a claimed handoff taken over after its lease expired is another attempt
             attempt=HANDOFF.c.attempt + case((HANDOFF.c.state == "claimed", 1), else_=0),
             takeovers=HANDOFF.c.takeovers + case((HANDOFF.c.state == "claimed", 1), else_=0),

@@ -6,7 +6,8 @@ processes). `Store` is the one object callers hold; each concern lives in its ow
 - `_queue`: claiming handoffs under leases, renewing and giving them back;
 - `_runs`: starting, reading and ending runs; `_spend`: each tenant's spend today;
 - `_outcome`: a handoff's outcome (its state, next handoffs, run, usage, approvals), one transaction;
-- `_approvals`: deciding parked calls exactly once; `_records`: the audit trail and exchange log,
+- `_approvals`: deciding parked calls exactly once; `_retention`: pruning records past a window;
+  `_records`: the audit trail and exchange log,
   written behind the per-handoff path (queued, and committed every 50 ms by a thread of the store's own;
   reading them, or disposing of the store, writes what is queued first; a hard crash loses at most the
   last 50 ms).
@@ -31,6 +32,8 @@ from coordinator.store._migrations import migrate
 from coordinator.store._outcome import Finished, Outcome, Outcomes
 from coordinator.store._queue import Claim, Queue
 from coordinator.store._records import Records
+from coordinator.store._reports import DayUsage, FailedCall, Reports
+from coordinator.store._retention import InFlight, Retention
 from coordinator.store._runs import Runs
 from coordinator.store._spend import Spend
 from coordinator.store._tables import ApprovalRow, AuditEntry, AuditRecord, ExchangeRow, HandoffRow, RunRow
@@ -54,6 +57,8 @@ class Store:
         self._approvals = Approvals(self.engine)
         self._records = Records(self.engine)
         self._spend = Spend(self.engine)
+        self._reports = Reports(self.engine)
+        self._retention = Retention(self.engine)
         self._outcomes = Outcomes(
             self.engine, self._queue, self._records.writer, self._spend, postgres=self.is_postgres
         )
@@ -193,3 +198,26 @@ class Store:
 
     def exchanges(self, run_id: str) -> list[ExchangeRow]:
         return self._records.exchanges(run_id)
+
+    # -- reports --------------------------------------------------------------------------------
+    def daily_usage(self, *, tenant: str | None = None, days: int = 14) -> list[DayUsage]:
+        return self._reports.daily(tenant=tenant, days=days)
+
+    def failed_calls(self, *, tenant: str | None = None, since: datetime, limit: int = 100) -> list[FailedCall]:
+        return self._reports.failed_calls(tenant=tenant, since=since, limit=limit)
+
+    # -- retention ------------------------------------------------------------------------------
+    def in_flight(self) -> InFlight:
+        """The runs still in flight (running or awaiting approval): how many, and when the oldest started."""
+        return self._retention.in_flight()
+
+    def in_flight_ids(self) -> list[str]:
+        return self._retention.in_flight_ids()
+
+    def prune(
+        self, before: datetime, *, actor: str, dry_run: bool = False, record: dict[str, Any] | None = None
+    ) -> dict[str, int]:
+        """Remove finished runs' exchanges and audit entries older than `before` (`dry_run`: count them), and
+        audit the prune with `record`; counts by table."""
+        self._records.writer.flush()
+        return self._retention.prune(before, actor=actor, dry_run=dry_run, record=record)

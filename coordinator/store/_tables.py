@@ -67,6 +67,10 @@ class HandoffRow(SQLModel, table=True):
     """Times another worker took the handoff over after its worker stopped renewing the lease."""
     outage_since: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
     """When the handoff first found a server down; it waits for the server until the outage window is spent."""
+    started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    """When its latest attempt was claimed (the time before it is the time it waited in the queue)."""
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    """When its outcome was recorded."""
 
 
 class ApprovalRow(SQLModel, table=True):
@@ -145,6 +149,10 @@ class ExchangeRow(SQLModel, table=True):
     request: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     response: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     error: bool = False
+    at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    """When the call was made (None in a store older than the column)."""
+    duration_ms: float | None = None
+    """How long it took to answer."""
 
 
 class ExchangeRecord(TypedDict):
@@ -159,6 +167,8 @@ class ExchangeRecord(TypedDict):
     request: dict[str, Any]
     response: dict[str, Any]
     error: bool
+    at: datetime
+    duration_ms: float
 
 
 class AuditRecord(TypedDict):

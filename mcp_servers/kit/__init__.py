@@ -7,7 +7,8 @@
   scopes, validation, rate and size limits, audit and idempotency, on stdio and HTTP alike.
 - `Database`, `TenantScoped`, `TenantSession`, `tenant_index`: tenant-bound SQLModel storage (`table_of`: a
   table model's Core table).
-- `AuditRecord`, `IdempotencyRecord`: the rows the kit writes; `AuditStats`: what the audit wrote and lost.
+- `AuditRecord`, `IdempotencyRecord`: the rows the kit writes; `AuditStats`: what the audit wrote and lost;
+  `prune_records`: those rows past a retention window, counted or deleted (and the prune itself audited).
 
 Imports only `schemas` and third-party libraries. See `mcp_servers/crm` for a complete server.
 """
@@ -27,6 +28,7 @@ from mcp_servers.kit._jwt import (
 )
 from mcp_servers.kit._ratelimit import RateLimiter
 from mcp_servers.kit._results import error_result
+from mcp_servers.kit._retention import PRUNE_TOOL, Pruned, prune_records
 from mcp_servers.kit._server import BoundarySettings, GuardedServer, IdempotencyRecord
 from mcp_servers.kit._sessions import SessionLimits
 from mcp_servers.kit._storage import (
@@ -52,6 +54,8 @@ __all__ = [
     "Guard",
     "GuardedServer",
     "IdempotencyRecord",
+    "PRUNE_TOOL",
+    "Pruned",
     "JwksUrl",
     "JwtVerifier",
     "KeySet",
@@ -66,6 +70,7 @@ __all__ = [
     "current_call",
     "error_result",
     "principal_from_claims",
+    "prune_records",
     "table_of",
     "tenant_index",
     "utc_field",

@@ -3,24 +3,33 @@
 Each category becomes a profile document: its name and keywords (counted twice), its description,
 its examples and its queue name. The email (subject counted twice, then the body without its signature)
 is compared with every profile by cosine similarity of TF-IDF vectors (sublinear term frequency, IDF over the
-profiles), plus a bonus for each multi-word keyword or example phrase found verbatim. The
-confidence is the softmax of the similarities at temperature `TEMPERATURE`, calibrated on the
+profiles), plus a bonus for each multi-word keyword or example phrase found verbatim. Both sides also hold
+the concepts of the support lexicon (`_concepts`) their words say, each weighted `CONCEPT_WEIGHT` of a word:
+"charged twice" and "Invoices and payments" share no word but both say money.
+
+The category is the one closest with the concepts; the confidence and the escalation guard read the exact
+words alone. The confidence is the softmax of those similarities at temperature `TEMPERATURE`, calibrated on the
 labeled set in tests/data (see the offline engine in docs/writing-a-specialist.md): it is the probability mass
-on the winner, so two close categories give a low confidence and the email is escalated.
+on the chosen category, so two close categories give a low confidence and the email is escalated, and so does
+a category that only the concepts made the closest (a coarser kind of evidence never makes a choice surer).
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import Category, Classification, InboundEmail, Plan, Policy
 from specialists.kit import Judgment, injection_signals, tokens, unsigned
+from specialists.triage._concepts import concept_tokens
 
 TEMPERATURE = 0.04
 PHRASE_BONUS = 0.08
+CONCEPT_WEIGHT = 0.8
+"""A concept's weight against a word's (on both sides): a shared concept counts, less than a shared word."""
 
 
 class ClassifyRequest(BaseModel):
@@ -49,18 +58,28 @@ class _Profiles:
         self.names = [c.name for c in categories]
         docs: list[Counter[str]] = []
         self.phrases: list[list[str]] = []
+        concepts: list[Counter[str]] = []
         for c in categories:
             words = tokens(c.name.replace("_", " ")) * 2 + tokens(" ".join(c.keywords)) * 2
             words += tokens(c.description) + tokens(" ".join(c.examples)) + tokens(c.queue.replace("_", " "))
             docs.append(Counter(words))
             self.phrases.append([p.casefold() for p in (*c.keywords, *c.examples) if " " in p.strip()])
+            named = [c.name.replace("_", " "), *c.keywords]
+            said = [concept for text in named for concept in concept_tokens(text)] * 2
+            said += [concept for text in (c.description, *c.examples) for concept in concept_tokens(text)]
+            concepts.append(Counter(said))
         n = len(docs)
-        df = Counter(term for doc in docs for term in doc)
+        df = Counter(term for doc in (*docs, *concepts) for term in doc)
         self.idf = {term: math.log((1 + n) / (1 + count)) + 1.0 for term, count in df.items()}
         self.vectors = [self._weights(doc) for doc in docs]
+        self.with_concepts = [self._weights(doc, said) for doc, said in zip(docs, concepts, strict=True)]
 
-    def _weights(self, counts: Counter[str]) -> dict[str, float]:
-        weights = {t: (1 + math.log(c)) * self.idf.get(t, 0.0) for t, c in counts.items() if t in self.idf}
+    def _weights(self, counts: Counter[str], concepts: Counter[str] | None = None) -> dict[str, float]:
+        """The unit TF-IDF vector of a text's words, and of its concepts at `CONCEPT_WEIGHT` when given."""
+        weights = {t: (1 + math.log(c)) * self.idf[t] for t, c in counts.items() if t in self.idf}
+        for t, c in (concepts or Counter()).items():
+            if t in self.idf:
+                weights[t] = (1 + math.log(c)) * self.idf[t] * CONCEPT_WEIGHT
         norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
         return {t: w / norm for t, w in weights.items()}
 
@@ -90,18 +109,28 @@ def _profiles(categories: list[Category]) -> _Profiles:
 
 
 def similarities(email: InboundEmail, policy: Policy) -> dict[str, float]:
-    """How close the email reads to each of the policy's categories (the offline engine's evidence),
+    """How close the email's words read to each of the policy's categories (the escalation guard's evidence),
     by category name, in the policy's order."""
     profiles = _profiles(policy.categories)
-    return dict(zip(profiles.names, _scores(profiles, email)[1], strict=True))
+    return dict(zip(profiles.names, _scores(profiles, email).by_words, strict=True))
 
 
-_SCORED: dict[tuple[str, str, int], tuple[_Profiles, tuple[dict[str, float], list[float]]]] = {}
+@dataclass(frozen=True)
+class _Scored:
+    query: dict[str, float]
+    """The email's word weights."""
+    by_words: list[float]
+    """Its similarity to each profile by words (and phrases) alone."""
+    with_concepts: list[float]
+    """The same with the concepts both sides say."""
 
 
-def _scores(profiles: _Profiles, email: InboundEmail) -> tuple[dict[str, float], list[float]]:
-    """The email's weights and its similarity to each profile; the last few kept (the classifier and the
-    escalation guard read the same email against the same profiles)."""
+_SCORED: dict[tuple[str, str, int], tuple[_Profiles, _Scored]] = {}
+
+
+def _scores(profiles: _Profiles, email: InboundEmail) -> _Scored:
+    """The email's similarities to each profile; the last few kept (the classifier and the escalation guard
+    read the same email against the same profiles)."""
     key = (email.subject, email.body, id(profiles))
     kept = _SCORED.get(key)
     if kept is not None and kept[0] is profiles:
@@ -113,29 +142,34 @@ def _scores(profiles: _Profiles, email: InboundEmail) -> tuple[dict[str, float],
     return scored
 
 
-def _score(profiles: _Profiles, email: InboundEmail) -> tuple[dict[str, float], list[float]]:
+def _score(profiles: _Profiles, email: InboundEmail) -> _Scored:
     body = unsigned(email.body)  # a signature or a legal footer says who wrote, not what they need
     text = f"{email.subject}\n{email.subject}\n{body}"
-    query = profiles._weights(Counter(tokens(text)))
+    counts = Counter(tokens(text))
+    query = profiles._weights(counts)
+    broad = profiles._weights(counts, Counter(concept_tokens(text)))
     lowered = text.casefold()
-    scores: list[float] = []
-    for vector, phrases in zip(profiles.vectors, profiles.phrases, strict=True):
-        similarity = sum(weight * vector.get(term, 0.0) for term, weight in query.items())
-        similarity += PHRASE_BONUS * sum(1 for phrase in phrases if phrase in lowered)
-        scores.append(similarity)
-    return query, scores
+    by_words: list[float] = []
+    with_concepts: list[float] = []
+    for vector, broader, phrases in zip(profiles.vectors, profiles.with_concepts, profiles.phrases, strict=True):
+        bonus = PHRASE_BONUS * sum(1 for phrase in phrases if phrase in lowered)
+        by_words.append(sum(weight * vector.get(term, 0.0) for term, weight in query.items()) + bonus)
+        with_concepts.append(sum(weight * broader.get(term, 0.0) for term, weight in broad.items()) + bonus)
+    return _Scored(query, by_words, with_concepts)
 
 
 def classify_offline(request: ClassifyRequest, policy: Policy) -> Classification:
     profiles = _profiles(policy.categories)
     email = request.email
     lowered = f"{email.subject}\n{email.subject}\n{email.body}".casefold()
-    query, scores = _scores(profiles, email)
+    scored = _scores(profiles, email)
+    scores = scored.with_concepts
     best = max(range(len(scores)), key=lambda i: (scores[i], -i))
-    top = max(scores)
-    exps = [math.exp((s - top) / TEMPERATURE) for s in scores]
+    top = max(scored.by_words)
+    exps = [math.exp((s - top) / TEMPERATURE) for s in scored.by_words]
     confidence = exps[best] / sum(exps) if top > 0 else 0.0
     winner = profiles.vectors[best]
+    query = scored.query
     shared = sorted((t for t in query if t in winner), key=lambda t: -query[t] * winner[t])[:6]
     phrases = [p for p in profiles.phrases[best] if p in lowered][:3]
     runner_up = sorted(range(len(scores)), key=lambda i: -scores[i])[1] if len(scores) > 1 else best

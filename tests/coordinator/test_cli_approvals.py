@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -46,13 +47,10 @@ def stored(home: Home, approval_id: str) -> tuple[str, str]:
         store.dispose()
 
 
-def test_listing_approvals_needs_an_approver_token_and_shows_only_its_tenants(
+def test_listing_approvals_with_a_token_needs_the_approver_role_and_shows_only_its_tenants(
     home: Home, parked: dict[str, ApprovalRow]
 ) -> None:
     path = str(home.path)
-    anonymous = cli("--home", path, "approvals", "list")
-    assert anonymous.exit_code == 1 and "unauthenticated" in anonymous.stderr and "give --token" in anonymous.stderr
-    assert parked["acme"].id not in anonymous.stdout
     agent = cli("--home", path, "approvals", "list", "--token", token(home, "acme", "agent"))
     assert agent.exit_code == 1 and "insufficient_scope" in agent.stderr
     listed = cli("--home", path, "approvals", "list", "--token", token(home, "acme"))
@@ -135,3 +133,62 @@ def test_listed_ids_and_hashes_are_whole_at_a_narrow_width_and_json_is_for_scrip
     assert rows[acme.id]["hash"] == acme.args_hash and rows[acme.id]["arguments"] == acme.arguments
     shown = cli("--home", path, "-o", "json", "approvals", "show", acme.id, "--token", token(home, "acme"))
     assert json.loads(shown.stdout)["id"] == acme.id and json.loads(shown.stdout)["arguments_changed"] is False
+
+
+def test_the_local_operator_lists_every_tenants_approvals_without_a_token(
+    home: Home, parked: dict[str, ApprovalRow]
+) -> None:
+    path = str(home.path)
+    listed = cli("--home", path, "approvals", "list")
+    assert listed.exit_code == 0, listed.stderr
+    assert "(every tenant)" in listed.stdout
+    assert parked["acme"].id in listed.stdout and parked["northwind"].id in listed.stdout
+    rows = json.loads(cli("--home", path, "-o", "json", "approvals", "list", "--tenant", "acme").stdout)
+    assert parked["acme"].id in {r["id"] for r in rows} and {r["tenant"] for r in rows} == {"acme"}
+    unknown = cli("--home", path, "approvals", "list", "--tenant", "globex")
+    assert unknown.exit_code == 1 and "not_found" in unknown.stderr
+    # a token still sees its own tenant's only, and names no other
+    other = cli("--home", path, "approvals", "list", "--tenant", "northwind", "--token", token(home, "acme"))
+    assert other.exit_code == 1 and "not_found" in other.stderr and parked["northwind"].id not in other.stdout
+    shown = cli("--home", path, "approvals", "show", parked["northwind"].id)
+    assert shown.exit_code == 0 and f"hash: {parked['northwind'].args_hash}" in shown.stdout
+
+
+def test_the_local_operator_rejects_without_a_token_and_the_audit_names_them(
+    home: Home, parked: dict[str, ApprovalRow]
+) -> None:
+    import getpass
+
+    acme = parked["acme"]
+    rejected = cli("--home", str(home.path), "approvals", "reject", acme.id, "--hash", acme.args_hash)
+    assert rejected.exit_code == 0 and f"{acme.id}: rejected" in rejected.stdout, rejected.stderr
+    assert stored(home, acme.id) == ("rejected", "escalated")
+    store = Store(home.coordinator_db)
+    try:
+        trail = store.audit_trail(acme.run_id)
+        decided_by = store.approval(acme.id).decided_by
+    finally:
+        store.dispose()
+    operator = f"local:{getpass.getuser()}"
+    assert decided_by == operator
+    assert [(e.actor, e.decision, e.outcome) for e in trail if e.actor == operator] == [
+        (operator, "approval rejected", acme.id)
+    ]
+
+
+def test_without_the_homes_signing_key_listing_and_deciding_need_a_token(
+    home: Home, parked: dict[str, ApprovalRow], tmp_path: Path
+) -> None:
+    import shutil
+
+    copy = tmp_path / "home"
+    shutil.copytree(home.path, copy)
+    (copy / "keys" / "signing-key.pem").unlink()  # this user holds the home's data, not its key
+    path, acme = str(copy), parked["acme"]
+    anonymous = cli("--home", path, "approvals", "list")
+    assert anonymous.exit_code == 1 and "unauthenticated" in anonymous.stderr and "give --token" in anonymous.stderr
+    refused = cli("--home", path, "approvals", "reject", acme.id, "--hash", acme.args_hash)
+    assert refused.exit_code == 1 and "unauthenticated" in refused.stderr
+    assert stored(home, acme.id) == ("pending", "awaiting_approval")
+    listed = cli("--home", path, "approvals", "list", "--token", token(home, "acme"))  # minted where the key is
+    assert listed.exit_code == 0 and acme.id in listed.stdout

@@ -172,7 +172,7 @@ def test_work_refuses_a_model_latency_with_a_hosted_model(home: Home) -> None:
 
 
 @pytest.mark.slow  # four servers started as processes
-def test_submit_work_and_decide_approvals_with_approver_tokens(served: Home, tmp_path: Path) -> None:
+def test_submit_work_and_decide_approvals_with_remote_approver_tokens(served: Home, tmp_path: Path) -> None:
     acme = {
         "from": "priya.raman@brightloop.example.com",
         "subject": "Charged twice, please refund",
@@ -219,8 +219,6 @@ def test_submit_work_and_decide_approvals_with_approver_tokens(served: Home, tmp
     assert stranger.exit_code == 1 and "not_found" in stranger.stderr
     agent = approve("--token", token("acme", "agent"))
     assert agent.exit_code == 1 and "insufficient_scope" in agent.stderr
-    missing = approve()
-    assert missing.exit_code == 1 and "give --token" in missing.stderr
 
     approved = approve("--token", token("acme", "approver"))
     assert (
@@ -340,3 +338,50 @@ def test_submit_keeps_the_tenants_own_runs_in_flight_limit(tmp_path: Path) -> No
     assert submit("first").exit_code == 0
     refused = submit("second")
     assert refused.exit_code == 1 and "error (budget_exhausted)" in refused.stderr, refused.stderr
+
+
+@pytest.mark.slow  # four servers started as processes
+def test_the_local_operator_approves_without_a_token_and_the_call_names_them(served: Home, tmp_path: Path) -> None:
+    import getpass
+
+    from sqlalchemy import text
+
+    from mcp_servers.kit import Database
+
+    email = {
+        "from": "priya.raman@brightloop.example.com",
+        "subject": "Refund the double charge",
+        "body": "We were charged twice in April. Please refund the duplicate $45.00 charge.",
+    }
+    home = str(served.path)
+    submitted = cli("--home", home, "-o", "json", "submit", str(write(tmp_path, email)), "--tenant", "acme")
+    run_id = json.loads(submitted.stdout)["run"]
+    assert cli("--home", home, "work", "--until-idle").exit_code == 0
+    rows = json.loads(cli("--home", home, "-o", "json", "approvals", "list").stdout)
+    [waiting] = [r for r in rows if r["run"] == run_id]
+    nw_token = cli(
+        "--home", home, "token", "mint", "--tenant", "northwind", "--role", "approver",
+        "--audience", served.approvals_audience,
+    ).stdout.strip()  # fmt: skip
+    args = ("--home", home, "approvals", "approve", waiting["id"], "--hash", waiting["hash"])
+    stranger = cli(*args, "--token", nw_token)
+    assert stranger.exit_code == 1 and "not_found" in stranger.stderr
+    approved = cli(*args)
+    assert approved.exit_code == 0 and f"{waiting['id']}: executed" in approved.stdout, approved.stderr
+    operator = f"local:{getpass.getuser()}"
+    store = Store(served.coordinator_db)
+    try:
+        assert store.run(run_id).status == "completed"
+        decisions = [(e.actor, e.decision) for e in store.audit_trail(run_id) if e.actor == operator]
+    finally:
+        store.dispose()
+    assert decisions == [(operator, "approval approved"), (operator, "approved call executed")]
+    crm = Database(served.servers["crm"].db)
+    try:
+        with crm.engine.begin() as connection:
+            actors = connection.execute(
+                text("SELECT actor FROM audit_log WHERE tool = 'issue_credit' AND run_id = :run"), {"run": run_id}
+            ).all()
+    finally:
+        crm.dispose()
+    assert [a for (a,) in actors] == [operator]  # the server's own audit names who approved the call

@@ -135,6 +135,7 @@ async def test_runs_show_tells_a_completed_run_in_the_order_things_happened(runs
         "ticket",
         "approvals",
         "audit",
+        "timeline",
     ]
     assert shown["run"]["tenant"] == "acme" and shown["run"]["status"] == "completed"
     assert shown["run"]["workflow"]["name"] == "support-inbox" and shown["run"]["trace"].startswith("00-")
@@ -157,8 +158,10 @@ async def test_runs_show_tells_a_completed_run_in_the_order_things_happened(runs
     order = [
         f"run {runs.completed} (completed) tenant acme",
         "workflow: support-inbox",
-        "handoffs:",
-        "calls:",
+        "timeline (from the run's start):",
+        "1. triage done, attempt 1, took ",
+        "tool crm.find_customer ",
+        "4. crm_writer done",
         "usage:",
         "triage: billing",
         "draft: Re: Invoice copy please",
@@ -203,3 +206,45 @@ def test_the_store_lists_runs_newest_first_since_a_moment(tmp_path: Path) -> Non
         assert len(store.runs(since=datetime.now(UTC) - timedelta(minutes=1))) == 2
     finally:
         store.dispose()
+
+
+@pytest.mark.anyio
+async def test_runs_show_times_each_step_and_each_call_from_the_runs_start_in_order(
+    world: World, store_url: str
+) -> None:
+    acme = world.tenants["acme"].customers[0].email
+    async with world.runtime(store_url) as runtime:
+        run_id, _ = runtime.submit(
+            "acme",
+            InboundEmail(sender=acme, subject="Invoice copy", body="Could you send me last month's invoice again?"),
+        )
+        await work(runtime, until_idle=True, poll_seconds=0.01)
+    result = cli("--home", "/nonexistent", "-o", "json", "runs", "show", run_id, "--db", store_url)
+    assert result.exit_code == 0, result.stderr
+    shown = json.loads(result.stdout)
+    steps = shown["timeline"]
+    assert [s["specialist"] for s in steps] == ["triage", "drafting", "compliance", "crm_writer"]
+    assert steps[0]["offset_s"] >= 0 and all(s["duration_s"] > 0 for s in steps)
+    # each figure is rounded to the millisecond on its own: a sum of two may pass a third by a few
+    slack = 0.005
+    for step, following in zip(steps, steps[1:], strict=False):  # one after the other, each timed
+        assert step["offset_s"] + step["duration_s"] <= following["offset_s"] + slack
+    assert steps[-1]["offset_s"] + steps[-1]["duration_s"] <= shown["run"]["duration_s"] + slack
+    kinds = set()
+    for step in steps:
+        offsets = [c["offset_s"] for c in step["calls"]]
+        assert offsets == sorted(offsets)
+        for call in step["calls"]:
+            kinds.add(call["kind"])
+            assert call["step"] == step["step"] and call["duration_s"] is not None and call["duration_s"] >= 0
+            assert step["offset_s"] <= call["offset_s"]
+            assert call["offset_s"] + call["duration_s"] <= step["offset_s"] + step["duration_s"] + slack
+    assert kinds == {"model", "tool"}
+    assert [c["name"] for c in steps[0]["calls"]][:1] == ["crm.find_customer"]
+    assert all(e["duration_s"] is not None for e in shown["exchanges"])
+
+    text = cli("--home", "/nonexistent", "runs", "show", run_id, "--db", store_url).stdout
+    first = steps[0]
+    assert f"{'+' + format(first['offset_s'], '.3f')}s  1. triage done, attempt 1, took " in text
+    call = first["calls"][0]
+    assert f"{'+' + format(call['offset_s'], '.3f')}s      tool crm.find_customer {call['args_hash'][:12]} " in text

@@ -134,3 +134,34 @@ def test_each_part_of_the_store_is_a_module_under_400_lines() -> None:
     sizes = {path.name: len(path.read_text().splitlines()) for path in package.glob("*.py")}
     assert {"_queue.py", "_runs.py", "_outcome.py", "_approvals.py", "_records.py"} <= sizes.keys()
     assert {name: lines for name, lines in sizes.items() if lines > 400} == {}
+
+
+def test_a_store_of_schema_6_gains_the_times_of_handoffs_and_exchanges(store_url: str) -> None:
+    from sqlalchemy import inspect, text
+
+    from coordinator.store import LATEST, current_version, migrate
+
+    store = Store(store_url)
+    run_id, _ = store.start_run("acme", "src-1", EVENT, "triage", RunBudget())
+    with store.engine.begin() as connection:  # back to what version 6 made
+        for table, column in (
+            ("coord_handoff", "started_at"),
+            ("coord_handoff", "finished_at"),
+            ("coord_exchange", "at"),
+            ("coord_exchange", "duration_ms"),
+        ):
+            connection.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+        connection.execute(text("DELETE FROM coord_schema_version WHERE version > 6"))
+    assert current_version(store.engine) == 6
+    assert migrate(store.engine) == LATEST == 7
+    columns = {c["name"] for c in inspect(store.engine).get_columns("coord_handoff")}
+    assert {"started_at", "finished_at"} <= columns
+    assert {"at", "duration_ms"} <= {c["name"] for c in inspect(store.engine).get_columns("coord_exchange")}
+    [handoff] = store.handoffs(run_id)  # the rows stay, with no times
+    assert handoff.started_at is None and handoff.finished_at is None
+    claim = store.claim("w1", 60)
+    assert claim is not None and store.finish(Outcome(claim.handoff, "w1", state="done")).recorded
+    [handoff] = store.handoffs(run_id)
+    assert handoff.started_at is not None and handoff.finished_at is not None
+    assert handoff.created_at <= handoff.started_at <= handoff.finished_at
+    store.dispose()

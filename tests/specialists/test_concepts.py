@@ -1,0 +1,78 @@
+"""The support-domain concept lexicon: a customer's everyday words reach the category a business named in its own,
+and a choice only the concepts made is never a sure one."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas import InboundEmail, Policy
+from specialists.triage import ClassifyRequest, classify_offline, escalation_reasons
+from specialists.triage._concepts import CONCEPTS, concept_tokens
+
+# Categories named as a business would, sharing no word with how the customers below write.
+POLICY = Policy.model_validate(
+    {
+        "categories": [
+            {"name": "other", "description": "Anything else", "queue": "front_desk"},  # wins a tie of no evidence
+            {"name": "shipping", "description": "Delivery problems", "queue": "logistics"},
+            {"name": "login", "description": "Account access", "queue": "it_desk"},
+            {"name": "billing", "description": "Invoices and payments", "queue": "finance"},
+        ],
+        "priorities": [{"priority": "P3"}],
+        "drafting": {"signature": "The Support Desk", "templates": {"default": "{answer}\n\n{signature}"}},
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("customer", "business", "concept"),
+    [
+        ("I was charged twice this month", "Invoices and payments", "§money"),
+        ("the parcel never came", "Delivery problems", "§delivery"),
+        ("I can't get in since Monday", "Account access", "§access"),
+        ("please give me back what I paid", "Refunds", "§refund"),
+    ],
+)
+def test_a_customers_words_and_a_business_name_for_the_need_share_a_concept(
+    customer: str, business: str, concept: str
+) -> None:
+    assert concept in concept_tokens(customer)
+    assert concept in concept_tokens(business)
+
+
+def test_a_concept_counts_once_for_each_word_where_one_of_its_entries_starts() -> None:
+    assert concept_tokens("charged twice") == ["§money"]  # the phrase and the word `charged` start at one word
+    assert concept_tokens("double charged") == ["§money", "§money"]  # `double charged`, then `charged`
+    assert concept_tokens("the weather was nice") == []
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "category"),
+    [
+        ("twice?", "Hello, I was charged twice this month.", "billing"),
+        ("where is it", "The parcel never came, the courier says it was left outside.", "shipping"),
+        ("locked out", "I can't get in since Monday, the password reset link does nothing.", "login"),
+    ],
+)
+def test_an_email_sharing_no_word_with_its_category_is_classified_by_concept(
+    subject: str, body: str, category: str
+) -> None:
+    email = InboundEmail(sender="someone@example.org", subject=subject, body=body)
+    assert classify_offline(ClassifyRequest(email=email), POLICY).category == category
+
+
+def test_a_category_only_the_concepts_chose_has_a_low_confidence_and_goes_to_a_person() -> None:
+    email = InboundEmail(sender="someone@example.org", subject="twice?", body="I was charged twice this month.")
+    result = classify_offline(ClassifyRequest(email=email), POLICY)
+    assert result.category == "billing"
+    assert result.confidence < POLICY.escalate.below_confidence
+    reasons = escalation_reasons(result, POLICY.category("billing"), POLICY, email)
+    assert any("confidence" in reason for reason in reasons)
+
+
+def test_every_entry_of_the_lexicon_is_written_once_in_lower_case() -> None:
+    for concept, listed in CONCEPTS.items():
+        entries = [entry.strip() for entry in listed.split(",")]
+        assert all(entries), concept
+        assert all(entry == entry.casefold() for entry in entries), concept
+        assert len(entries) == len(set(entries)), [e for e in entries if entries.count(e) > 1]
