@@ -118,8 +118,14 @@ class HandoffStep(_View):
     specialist: str
     state: str
     attempt: int
+    queued: str | None
     started: str | None
+    """When its latest attempt started."""
     finished: str | None
+    offset_s: float | None
+    """Seconds from the run's start to this step's."""
+    waited_s: float | None
+    """Seconds it waited in the queue."""
     duration_s: float | None
     error: str
 
@@ -133,7 +139,16 @@ class Exchange(_View):
     result: str
     """The result, cut short (the whole exchange is the store's, for replay)."""
     error: bool
-    duration_s: float | None = None
+    at: str | None
+    offset_s: float | None
+    """Seconds from the run's start to this call."""
+    duration_s: float | None
+
+
+class TimelineStep(HandoffStep):
+    """A step of the run's timeline, with its model judgments and tool calls in the order they were made."""
+
+    calls: list[Exchange]
 
 
 class RunUsage(_View):
@@ -178,6 +193,8 @@ class RunDetail(_View):
     ticket: str | None
     approvals: list[RunApproval]
     audit: list[AuditLine]
+    timeline: list[TimelineStep]
+    """The steps in the order they started, each with its calls: the handoffs and exchanges above, nested."""
 
 
 class Submitted(BaseModel):
