@@ -59,7 +59,8 @@ class SubmitRequest(_Request):
 
 
 class Decision(_Request):
-    """A decision names the arguments' hash the approver was shown: on any other hash, nothing happens."""
+    """A decision names the arguments' hash the approver was shown (the approval's `args_hash`): on any other
+    hash, nothing happens."""
 
     hash: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
@@ -215,12 +216,12 @@ class Approval(BaseModel):
     tenant: str
     tool: str
     arguments: dict[str, Any]
-    why: str
-    expires: str
-    hash: str
+    args_hash: str
     """The hash a decision names (SHA-256 of the canonical arguments, as the servers' audit records it)."""
     arguments_changed: bool
     """The stored arguments no longer have the proposed hash: approving will not make the call."""
+    why: str
+    expires: str | None
     result: dict[str, Any]
 
 
