@@ -6,27 +6,16 @@ from __future__ import annotations
 
 import anyio
 
+from coordinator import views
 from coordinator.api._auth import Caller
 from coordinator.api._endpoints import Api, Call
 from coordinator.api._models import Approval, ApprovalList, ApprovalsQuery, Decision, NoBody, NoQuery
 from coordinator.store import ApprovalRow
-from schemas import NotFound, args_hash
+from schemas import NotFound
 
 
 def approval_of(row: ApprovalRow) -> Approval:
-    return Approval(
-        id=row.id,
-        status=row.status,
-        run=row.run_id,
-        tenant=row.tenant,
-        tool=row.tool,
-        arguments=row.arguments,
-        why=row.reason,
-        expires=row.expires_at.isoformat(),
-        hash=row.args_hash,
-        arguments_changed=args_hash(row.arguments) != row.args_hash,
-        result=row.result,
-    )
+    return Approval.model_validate(views.approval_detail(row))
 
 
 async def list_approvals(call: Call[ApprovalsQuery, NoBody]) -> ApprovalList:

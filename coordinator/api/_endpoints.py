@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -88,7 +89,7 @@ class Endpoint(Generic[Q, B]):
         if self.role is not None:
             caller = await api.authenticator.caller(request)
             caller.require(self.role)
-        query = _validate(self.query, dict(request.query_params), "query")
+        query = _validate(self.query, _single_values(request), "query")
         body = (
             self.body()
             if self.body is NoBody
@@ -100,6 +101,15 @@ class Endpoint(Generic[Q, B]):
 
 PUBLIC = Caller(subject="", tenant="", roles=frozenset())
 """The caller of a public endpoint: it sees no tenant and holds no role."""
+
+
+def _single_values(request: Request) -> dict[str, str]:
+    """The query's parameters, each given once (a parameter given twice is refused, not read as either)."""
+    counts = Counter(name for name, _ in request.query_params.multi_items())
+    for name, count in counts.items():
+        if count > 1:
+            raise InvalidArgument(f"query: {name}: given {count} times; give it once", field=name)
+    return dict(request.query_params)
 
 
 async def _json_body(request: Request, limit: int) -> Any:

@@ -59,7 +59,8 @@ class SubmitRequest(_Request):
 
 
 class Decision(_Request):
-    """A decision names the arguments' hash the approver was shown: on any other hash, nothing happens."""
+    """A decision names the arguments' hash the approver was shown (the approval's `args_hash`): on any other
+    hash, nothing happens."""
 
     hash: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
@@ -118,8 +119,14 @@ class HandoffStep(_View):
     specialist: str
     state: str
     attempt: int
+    queued: str | None
     started: str | None
+    """When its latest attempt started."""
     finished: str | None
+    offset_s: float | None
+    """Seconds from the run's start to this step's."""
+    waited_s: float | None
+    """Seconds it waited in the queue."""
     duration_s: float | None
     error: str
 
@@ -133,7 +140,16 @@ class Exchange(_View):
     result: str
     """The result, cut short (the whole exchange is the store's, for replay)."""
     error: bool
-    duration_s: float | None = None
+    at: str | None
+    offset_s: float | None
+    """Seconds from the run's start to this call."""
+    duration_s: float | None
+
+
+class TimelineStep(HandoffStep):
+    """A step of the run's timeline, with its model judgments and tool calls in the order they were made."""
+
+    calls: list[Exchange]
 
 
 class RunUsage(_View):
@@ -178,6 +194,8 @@ class RunDetail(_View):
     ticket: str | None
     approvals: list[RunApproval]
     audit: list[AuditLine]
+    timeline: list[TimelineStep]
+    """The steps in the order they started, each with its calls: the handoffs and exchanges above, nested."""
 
 
 class Submitted(BaseModel):
@@ -198,12 +216,12 @@ class Approval(BaseModel):
     tenant: str
     tool: str
     arguments: dict[str, Any]
-    why: str
-    expires: str
-    hash: str
+    args_hash: str
     """The hash a decision names (SHA-256 of the canonical arguments, as the servers' audit records it)."""
     arguments_changed: bool
     """The stored arguments no longer have the proposed hash: approving will not make the call."""
+    why: str
+    expires: str | None
     result: dict[str, Any]
 
 

@@ -14,37 +14,42 @@ from tests.coordinator.api.conftest import Deployment
 ZERO_HASH = {"hash": "0" * 64}
 
 
-def endpoints(d: Deployment) -> list[tuple[str, str, dict[str, object] | None]]:
-    """Every endpoint that names an acme id, with a body it would take."""
-    email = {"kind": "email", "event": {"from": "a@b.test", "subject": "x", "body": "y"}}
-    return [
-        ("GET", f"/v1/runs/{d.completed}", None),
-        ("GET", f"/v1/approvals/{d.approval}", None),
-        ("POST", f"/v1/approvals/{d.approval}/approve", ZERO_HASH),
-        ("POST", f"/v1/approvals/{d.approval}/reject", ZERO_HASH),
-        ("GET", "/v1/tenants/acme/usage", None),
-        ("POST", "/v1/tenants/acme/events", email),
-    ]
+EMAIL = {"kind": "email", "event": {"from": "a@b.test", "subject": "x", "body": "y"}}
+MISSING = {"run": "R-0000000000000000", "approval": "AP-000000000000", "tenant": "nosuch"}
 
 
-@pytest.mark.parametrize("index", range(6), ids=["run", "approval", "approve", "reject", "usage", "submit"])
-def test_another_tenants_ids_answer_as_ids_that_never_were(deployment: Deployment, index: int) -> None:
-    method, path, body = endpoints(deployment)[index]
+def endpoints(run: str, approval: str, tenant: str) -> dict[str, tuple[str, str, dict[str, object] | None]]:
+    """Every endpoint that names a run, an approval or a tenant, with a body it would take."""
+    return {
+        "run": ("GET", f"/v1/runs/{run}", None),
+        "approval": ("GET", f"/v1/approvals/{approval}", None),
+        "approve": ("POST", f"/v1/approvals/{approval}/approve", ZERO_HASH),
+        "reject": ("POST", f"/v1/approvals/{approval}/reject", ZERO_HASH),
+        "usage": ("GET", f"/v1/tenants/{tenant}/usage", None),
+        "submit": ("POST", f"/v1/tenants/{tenant}/events", EMAIL),
+    }
+
+
+@pytest.mark.parametrize("name", list(endpoints("R", "AP", "t")))
+def test_another_tenants_ids_answer_as_ids_that_never_were(deployment: Deployment, name: str) -> None:
+    method, path, body = endpoints(deployment.completed, deployment.approval, "acme")[name]
+    _, unknown, _ = endpoints(**MISSING)[name]
     stranger = deployment.token("northwind", "viewer", "operator", "approver")
-    unknown = path.replace(deployment.completed, "R-0000000000000000").replace(deployment.approval, "AP-000000000000")
-    unknown = unknown.replace("/tenants/acme/", "/tenants/nosuch/")
+    with deployment.client(deployment.token(None, "viewer")) as admin:
+        runs_before = admin.get("/v1/runs", params={"tenant": "acme"}).json()
     with deployment.client(stranger) as client:
         theirs = client.request(method, path, json=body)
         nothing = client.request(method, unknown, json=body)
     assert theirs.status_code == nothing.status_code == 404, theirs.text
-    as_missing = nothing.json()
-    as_missing["message"] = as_missing["message"].replace("R-0000000000000000", deployment.completed)
-    as_missing["message"] = as_missing["message"].replace("AP-000000000000", deployment.approval)
-    as_missing["message"] = as_missing["message"].replace("nosuch", "acme")
-    assert theirs.json() == as_missing and theirs.json()["code"] == "not_found"
-    with deployment.client(deployment.token("acme", "viewer", "operator", "approver")) as client:
-        if method == "GET":  # the owner sees it
-            assert client.get(path).status_code == 200
+    said = nothing.json()["message"]
+    for real, missing in zip((deployment.completed, deployment.approval, "acme"), MISSING.values(), strict=True):
+        said = said.replace(missing, real)
+    assert theirs.json() == {**nothing.json(), "message": said} and theirs.json()["code"] == "not_found"
+    with deployment.client(deployment.token(None, "viewer")) as admin:  # nothing was done on acme's behalf
+        assert admin.get(f"/v1/approvals/{deployment.approval}").json()["status"] == "pending"
+        assert admin.get("/v1/runs", params={"tenant": "acme"}).json() == runs_before
+        if method == "GET":  # and what the stranger could not see is there
+            assert admin.get(path).status_code == 200
 
 
 def test_lists_leave_another_tenants_rows_out(deployment: Deployment) -> None:
@@ -62,7 +67,10 @@ def test_lists_leave_another_tenants_rows_out(deployment: Deployment) -> None:
 
 ROLE_NEEDED = {
     ("GET", "/v1/runs"): "viewer",
+    ("GET", "/v1/runs/{r}"): "viewer",
     ("GET", "/v1/approvals"): "viewer",
+    ("GET", "/v1/approvals/{a}"): "viewer",
+    ("GET", "/v1/tenants/acme/usage"): "viewer",
     ("POST", "/v1/approvals/{a}/approve"): "approver",
     ("POST", "/v1/approvals/{a}/reject"): "approver",
     ("POST", "/v1/tenants/acme/events"): "operator",
@@ -76,10 +84,15 @@ def test_each_role_does_what_it_grants_and_nothing_more(deployment: Deployment, 
     with deployment.client(token) as client:
         for (method, path), needed in ROLE_NEEDED.items():
             body = ZERO_HASH if "approv" in path and method == "POST" else bad_event if method == "POST" else None
-            response = client.request(method, path.replace("{a}", "AP-000000000000"), json=body)
+            path = path.replace("{a}", deployment.approval).replace("{r}", deployment.completed)
+            response = client.request(method, path, json=body)
             allowed = held != "none" and (needed == "viewer" or needed == held)
-            if allowed:
-                assert response.status_code != 403, (method, path, response.text)
+            if allowed:  # a read answers; a write goes on to its checks (the bad event, the wrong hash)
+                assert response.status_code == (200 if method == "GET" else 400 if "events" in path else 409), (
+                    method,
+                    path,
+                    response.text,
+                )
             else:
                 assert response.status_code == 403, (method, path, response.text)
                 assert response.json()["code"] == "insufficient_scope"

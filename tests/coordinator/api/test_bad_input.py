@@ -100,10 +100,11 @@ def test_an_oversized_body_is_refused_whether_declared_or_streamed(operator: htt
         ({"cursor": "garbage!"}, "cursor"),
         ({"tenant": "Not A Tenant"}, "tenant"),
         ({"colour": "blue"}, "colour"),
+        ([("tenant", "acme"), ("tenant", "northwind")], "tenant"),
     ],
 )
 def test_a_bad_query_is_refused_naming_the_parameter(
-    operator: httpx2.Client, params: dict[str, str], field: str
+    operator: httpx2.Client, params: dict[str, str] | list[tuple[str, str]], field: str
 ) -> None:
     response = operator.get("/v1/runs", params=params)
     assert response.status_code == 400, response.text

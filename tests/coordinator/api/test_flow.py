@@ -54,16 +54,16 @@ def test_a_submitted_email_is_worked_and_its_approved_credit_completes_the_run(
         (pending,) = [a for a in client.get("/v1/approvals").json()["approvals"] if a["run"] == run_id]
         assert pending["tool"] == "crm.issue_credit" and pending["arguments"]["amount_cents"] == 4500
         shown = client.get(f"/v1/approvals/{pending['id']}").json()
-        assert shown["hash"] == pending["hash"] and shown["arguments_changed"] is False
+        assert shown["args_hash"] == pending["args_hash"] and shown["arguments_changed"] is False
 
         wrong = client.post(f"/v1/approvals/{pending['id']}/approve", json={"hash": "0" * 64})
         assert wrong.status_code == 409 and wrong.json()["code"] == "conflict"
         assert client.get(f"/v1/approvals/{pending['id']}").json()["status"] == "pending"
 
-        approved = client.post(f"/v1/approvals/{pending['id']}/approve", json={"hash": pending["hash"]})
+        approved = client.post(f"/v1/approvals/{pending['id']}/approve", json={"hash": pending["args_hash"]})
         assert approved.status_code == 200, approved.text
         assert approved.json()["status"] == "executed" and approved.json()["result"]
-        again = client.post(f"/v1/approvals/{pending['id']}/approve", json={"hash": pending["hash"]})
+        again = client.post(f"/v1/approvals/{pending['id']}/approve", json={"hash": pending["args_hash"]})
         assert again.status_code == 409
 
         detail = client.get(f"/v1/runs/{run_id}").json()
@@ -75,7 +75,7 @@ def test_a_submitted_email_is_worked_and_its_approved_credit_completes_the_run(
 def test_a_rejection_escalates_the_run(deployment: Deployment) -> None:
     with deployment.client(deployment.token("acme", "approver")) as client:
         shown = client.get(f"/v1/approvals/{deployment.approval}").json()
-        rejected = client.post(f"/v1/approvals/{deployment.approval}/reject", json={"hash": shown["hash"]})
+        rejected = client.post(f"/v1/approvals/{deployment.approval}/reject", json={"hash": shown["args_hash"]})
         assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
         run = client.get(f"/v1/runs/{deployment.waiting}").json()["run"]
     assert run["status"] == "escalated" and "rejected" in run["reason"]

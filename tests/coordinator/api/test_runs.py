@@ -66,3 +66,5 @@ def test_a_run_shows_its_whole_story(deployment: Deployment) -> None:
     assert any(e["kind"] == "tool" for e in detail["exchanges"])
     assert detail["audit"][0]["decision"] == "run started"
     assert detail["draft"]["body"] and detail["usage"]["tokens"] > 0
+    first = detail["timeline"][0]
+    assert first["specialist"] == "triage" and first["calls"] and first["duration_s"] is not None
