@@ -6,7 +6,7 @@ from __future__ import annotations
 import getpass
 import json
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 import typer
@@ -15,6 +15,7 @@ from coordinator._home import Home
 from coordinator._tokens import DevKeys
 from coordinator.cli._context import DbOption, globals_of, id_table, noun, out, print_json
 from coordinator.store import ApprovalRow, Store
+from coordinator.views import approval_detail
 from mcp_servers.kit import JwtVerifier, KeySet
 from schemas import ConfigError, NotFound, Principal, Unauthenticated, args_hash
 
@@ -45,21 +46,6 @@ HashOption = Annotated[
 ApprovalId = Annotated[str, typer.Argument(metavar="APPROVAL_ID", help="The approval (AP-...).")]
 
 
-def _row(row: ApprovalRow) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "status": row.status,
-        "run": row.run_id,
-        "tenant": row.tenant,
-        "tool": row.tool,
-        "arguments": row.arguments,
-        "why": row.reason,
-        "expires": row.expires_at.isoformat(),
-        "hash": row.args_hash,
-        "result": row.result,
-    }
-
-
 @app.command("list")
 def list_(ctx: typer.Context, tenant: TenantOption = None, token: TokenOption = "", db: DbOption = None) -> None:
     """The approvals waiting for a decision (the local operator: every tenant's, or --tenant's; a token: its
@@ -74,7 +60,7 @@ def list_(ctx: typer.Context, tenant: TenantOption = None, token: TokenOption = 
     finally:
         store.dispose()
     if options.json:
-        print_json([_row(r) for r in rows])
+        print_json([approval_detail(r) for r in rows])
         return
     columns = ("tool", "arguments", "why", "expires") if tenant else ("tenant", "tool", "arguments", "why", "expires")
     table = id_table(f"{len(rows)} approvals waiting ({tenant or 'every tenant'})", ("id", "run"), columns)
@@ -104,7 +90,7 @@ def show(ctx: typer.Context, approval_id: ApprovalId, token: TokenOption = "", d
     approver.check(row.tenant)
     changed = args_hash(row.arguments) != row.args_hash
     if options.json:
-        print_json({**_row(row), "arguments_changed": changed})
+        print_json(approval_detail(row))
     else:
         out.print(
             f"{row.id} ({row.status}) run {row.run_id}, tenant {row.tenant}\n"
@@ -174,7 +160,7 @@ def _decide(ctx: typer.Context, approval_id: str, db: str | None, token: str, se
 
     row = anyio.run(main)
     if options.json:
-        print_json(_row(row))
+        print_json(approval_detail(row))
     text = f"{row.id}: {row.status}" + (f" → {json.dumps(row.result)}" if row.result else "")
     if row.status == "failed":  # decided, but the call was not made: say so, and exit non-zero
         err.print(f"{text}\nthe run is escalated", highlight=False, markup=False, soft_wrap=True)

@@ -130,7 +130,7 @@ def test_listed_ids_and_hashes_are_whole_at_a_narrow_width_and_json_is_for_scrip
     listed = cli("--home", path, "-o", "json", "approvals", "list", "--token", token(home, "acme"))
     assert listed.exit_code == 0, listed.stderr
     rows = {row["id"]: row for row in json.loads(listed.stdout)}
-    assert rows[acme.id]["hash"] == acme.args_hash and rows[acme.id]["arguments"] == acme.arguments
+    assert rows[acme.id]["args_hash"] == acme.args_hash and rows[acme.id]["arguments"] == acme.arguments
     shown = cli("--home", path, "-o", "json", "approvals", "show", acme.id, "--token", token(home, "acme"))
     assert json.loads(shown.stdout)["id"] == acme.id and json.loads(shown.stdout)["arguments_changed"] is False
 
