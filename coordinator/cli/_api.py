@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +10,7 @@ from typing import Annotated
 import typer
 
 from coordinator.cli._context import DbOption, err, globals_of, noun, print_json
+from coordinator.cli._processes import listening
 from schemas import ConfigError, NotFound
 
 app = noun("The HTTP API: runs, approvals and usage over the workers' store.")
@@ -64,15 +64,7 @@ def serve(
         server = uvicorn.Server(
             uvicorn.Config(create_app(home, store, verifier=verifier), log_level="warning", lifespan="off")
         )
-        with socket.socket() as sock:  # listening before it says so: a client may connect from that line on
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            # accepted connections inherit it: without, a reply's body waits ~40 ms for the ACK of its headers
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            try:
-                sock.bind((host, int(port_text)))
-            except OSError as exc:
-                raise ConfigError(f"--http {http}: cannot listen there: {exc}", field="http") from exc
-            sock.listen(128)
+        with listening(host, int(port_text)) as sock:  # listening before it says so: a client may connect then
             err.print(f"deskhand api: serving http://{http} (OpenAPI at /v1/openapi.json)", highlight=False)
             with contextlib.suppress(KeyboardInterrupt):  # uvicorn stops on Ctrl-C, then re-raises it: exit 0
                 anyio.run(lambda: server.serve(sockets=[sock]))

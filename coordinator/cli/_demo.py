@@ -14,7 +14,6 @@ demo runs from any directory.
 from __future__ import annotations
 
 import json
-import socket
 import statistics
 import tempfile
 from datetime import UTC
@@ -30,7 +29,7 @@ from rich.table import Table
 from coordinator._home import Home, ServerConfig
 from coordinator._tokens import DevKeys, TokenIssuer
 from coordinator.cli._context import id_table, out
-from coordinator.cli._processes import free_port, running_servers
+from coordinator.cli._processes import free_port, listening, running_servers
 from coordinator.store import RunRow, Store
 from schemas import ConfigError, MessageSeed, TenantFile, load_tenant_file
 
@@ -160,10 +159,8 @@ async def _serve_console(home: Home, store: Store, console: Console) -> None:
 
     from coordinator.api import create_app
 
-    listening = socket.socket()
-    listening.bind(("127.0.0.1", 0))
-    listening.listen(128)
-    url = f"http://127.0.0.1:{listening.getsockname()[1]}"
+    sock = listening("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     viewer = TokenIssuer(DevKeys.load(home.keys_dir), issuer=home.issuer).mint(
         tenant=None, scopes=[], audience=home.api_audience, roles=["viewer"], ttl_seconds=8 * 3600, subject="demo"
     )
@@ -176,9 +173,9 @@ async def _serve_console(home: Home, store: Store, console: Console) -> None:
     )
     server = uvicorn.Server(uvicorn.Config(create_app(home, store), log_level="warning", lifespan="off"))
     try:
-        await server.serve(sockets=[listening])
+        await server.serve(sockets=[sock])
     finally:
-        listening.close()
+        sock.close()
 
 
 def run_demo(
