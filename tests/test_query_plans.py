@@ -26,6 +26,7 @@ from coordinator.models import OfflineModel
 from coordinator.runtime import Runtime
 from coordinator.store import Store
 from coordinator.store._migrations import LATEST, current_version, migrate
+from coordinator.views import describe
 from mcp_servers.helpdesk import TicketRow
 from mcp_servers.kit import Database
 from schemas import InboundEmail, ServerName, server_of_scope
@@ -156,6 +157,11 @@ async def test_every_hot_statement_uses_an_index_and_a_server_one_that_leads_wit
         store.approvals(tenant="acme")
         for run in store.runs(tenant="acme", status="completed"):
             store.audit_trail(run.id)
+        # what the API and the console read per page: a tenant's runs a page at a time, and a run's whole story
+        # (the usage reports group a window of runs by day: a bounded scan of one tenant's, not a hot statement)
+        first = store.runs_page(tenant="acme", limit=5)
+        store.runs_page(tenant="acme", after=(first[-1].created_at, first[-1].id), limit=5)
+        describe(store, first[0].id, "acme")
     assert await every_tool(world, "acme") == set(TOOLS_BY_NAME)
 
     problems = [
@@ -215,6 +221,7 @@ def test_a_store_of_schema_2_moves_to_the_current_indexes(tmp_path: Path) -> Non
     with engine.begin() as connection:  # back to what version 2 made
         for index in (
             "ix_coord_run_tenant_status",
+            "ix_coord_run_tenant_created",
             "ix_coord_usage_tenant_at",
             "ix_coord_approval_tenant_status",
             "ix_coord_audit_run_at",
@@ -225,10 +232,11 @@ def test_a_store_of_schema_2_moves_to_the_current_indexes(tmp_path: Path) -> Non
         connection.execute(text("CREATE INDEX ix_coord_audit_run_id ON coord_audit (run_id)"))
         connection.execute(text("DELETE FROM coord_schema_version WHERE version > 2"))
     assert current_version(engine) == 2
-    assert migrate(engine) == LATEST == 7 and current_version(engine) == 7
+    assert migrate(engine) == LATEST == 8 and current_version(engine) == 8
     indexes = {table: {i["name"] for i in inspect(engine).get_indexes(table)} for table in ("coord_run", "coord_usage")}
     audit = {index["name"] for index in inspect(engine).get_indexes("coord_audit")}
     assert "ix_coord_run_tenant_status" in indexes["coord_run"] and "ix_coord_run_tenant" not in indexes["coord_run"]
+    assert "ix_coord_run_tenant_created" in indexes["coord_run"]
     assert (
         "ix_coord_usage_tenant_at" in indexes["coord_usage"] and "ix_coord_usage_tenant" not in indexes["coord_usage"]
     )

@@ -76,6 +76,12 @@ def _v7(connection: Connection) -> None:
     _add_columns(connection, ExchangeRow, ("at", "duration_ms"))
 
 
+def _v8(connection: Connection) -> None:
+    # A tenant's runs by creation, for the lists that page through them newest first (without it, SQLite sorted
+    # every one of the tenant's runs for each page), and a run's handoffs by step, for its timeline.
+    _reindex(connection, ("handoff_run_id",), (RunRow, HandoffRow))
+
+
 def _add_columns(connection: Connection, model: type[SQLModel], names: tuple[str, ...]) -> None:
     """Add the nullable columns `names` of `model` its table lacks (a store created at this version has them)."""
     table = table_of(model)
@@ -103,6 +109,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (5, "a handoff's takeovers and the start of the outage it waits out", _v5),
     (6, "the workflow versions runs started on, so that each run finishes on its own", _v6),
     (7, "when each handoff started and finished, when each exchange was made and how long it took", _v7),
+    (8, "a tenant's runs by creation time (lists paged newest first), a run's handoffs by step", _v8),
 ]
 LATEST = MIGRATIONS[-1][0]
 

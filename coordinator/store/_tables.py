@@ -20,6 +20,8 @@ class RunRow(SQLModel, table=True):
         UniqueConstraint("tenant", "source_key", name="uq_run_source"),
         # a tenant's runs in flight (counted at every intake) and its runs by status, oldest first
         Index("ix_coord_run_tenant_status", "tenant", "status", "created_at"),
+        # a tenant's runs newest first, a page at a time (the API's and the console's lists)
+        Index("ix_coord_run_tenant_created", "tenant", "created_at", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -46,10 +48,11 @@ class HandoffRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_handoff_claim", "state", "lease_expires"),  # claims whose lease expired, longest first
         Index("ix_handoff_queue", "state", "created_at"),  # pending ones, oldest first
+        Index("ix_coord_handoff_run_step", "run_id", "step"),  # a run's handoffs in order (its timeline)
     )
 
     id: str = Field(primary_key=True, max_length=40)
-    run_id: str = Field(index=True, max_length=40)
+    run_id: str = Field(max_length=40)
     tenant: str = Field(max_length=64)
     sender: str = Field(max_length=60)
     recipient: str = Field(max_length=60)

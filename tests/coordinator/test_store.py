@@ -153,7 +153,7 @@ def test_a_store_of_schema_6_gains_the_times_of_handoffs_and_exchanges(store_url
             connection.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
         connection.execute(text("DELETE FROM coord_schema_version WHERE version > 6"))
     assert current_version(store.engine) == 6
-    assert migrate(store.engine) == LATEST == 7
+    assert migrate(store.engine) == LATEST == 8
     columns = {c["name"] for c in inspect(store.engine).get_columns("coord_handoff")}
     assert {"started_at", "finished_at"} <= columns
     assert {"at", "duration_ms"} <= {c["name"] for c in inspect(store.engine).get_columns("coord_exchange")}
