@@ -302,3 +302,78 @@ def test_a_signature_and_a_forwarded_message_are_told_apart() -> None:
         "Can you look into this?\n\nFiona\n\n---------- Forwarded message ---------\nFrom: Sam\n\nThe wifi drops."
     )
     assert unsigned(forwarded).startswith("Can you look into this?") and "The wifi drops." in unsigned(forwarded)
+
+
+def _policy_with(*extra: dict[str, object]) -> Policy:
+    """The marketplace's policy with more escalating categories (member safety and legal ones)."""
+    categories = [*POLICY["policy"]["categories"], *extra]  # type: ignore[index]
+    escalating = ["account_security", *(str(c["name"]) for c in extra)]
+    return Policy.model_validate(
+        {
+            **POLICY["policy"],  # type: ignore[dict-item]
+            "categories": categories,
+            "escalate": {"categories": escalating, "below_confidence": 0.3},
+        }
+    )
+
+
+LEGAL = {"name": "legal", "description": "Legal threats, solicitors, court claims, regulators", "queue": "legal"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # a charge on a card from someone who never signed up, asking who used it
+        "There is a payment of £499.00 to your company on my credit card from 2 December. I have never used your "
+        "website and never signed up for anything. I want this money back and I want to know who used my card.",
+        "A listing fee of £30 was taken from my card. I've never heard of you.",
+    ],
+)
+def test_a_charge_the_customer_disowns_is_a_security_report(policy: Policy, body: str) -> None:
+    assert [s.category.name for s in risk_signals("What is this charge?", body, policy)] == ["account_security"]
+
+
+def test_an_injury_the_customer_rules_out_is_not_a_safety_report() -> None:
+    policy = _policy_with(SAFETY)
+    wall = (
+        "Part of our garden wall collapsed in the wind on Saturday night. Nobody was hurt and it's fallen into our "
+        "own garden, so it's just a pile of bricks on the lawn. What do you need from me to start a claim?"
+    )
+    assert risk_signals("Garden wall", wall, policy) == []
+    for body in ["My dad collapsed in the shower this morning.", "I was not hurt but my son was hurt by the glass."]:
+        assert [s.category.name for s in risk_signals("Help", body, policy)] == ["member_safety"], body
+
+
+def test_a_home_that_cannot_be_secured_tonight_is_a_safety_report() -> None:
+    body = (
+        "I need to change my bank account because my purse was taken this evening. Someone got in through the back "
+        "door while we were upstairs - the frame is split and it won't shut properly. The kids are asleep and I don't "
+        "really want to stay here tonight with the door like that."
+    )
+    signals = risk_signals("Change of bank details", body, _policy_with(SAFETY))
+    assert [s.category.name for s in signals] == ["member_safety"], signals
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # a law firm's letter: the firm's name is in the signature, the threat in the text
+        "Dear Sirs,\n\nWe act for Ms Barker in connection with her purchase in March. We invite you to explain your "
+        "position within 14 days, failing which our client reserves the right to issue proceedings without further "
+        "notice.\n\nYours faithfully,\n\nHartley & Kemp Solicitors\n14 Market Place",
+        "I sent a subject access request six weeks ago and had nothing. If I don't have it by Friday I'll be "
+        "reporting you to the ICO.",
+    ],
+)
+def test_proceedings_and_a_report_to_the_data_regulator_are_legal_reports(body: str) -> None:
+    assert [s.category.name for s in risk_signals("Our client", body, _policy_with(SAFETY, LEGAL))] == ["legal"]
+
+
+def test_someone_who_keeps_contacting_and_waits_for_a_member_is_harassment() -> None:
+    body = (
+        "A man who is always in the weights area gave my hoodie back, but since then he found me on Instagram and "
+        "sends me messages every day, and on Saturday he was standing next to my car in the car park when I came "
+        "out. What can you do?"
+    )
+    signals = risk_signals("Lost property", body, _policy_with(SAFETY))
+    assert [(s.category.name, s.kind.name) for s in signals] == [("member_safety", "threats or harassment")], signals
