@@ -23,7 +23,10 @@ from specialists.triage import (
 )
 from specialists.triage import specialist as triage
 from specialists.triage._risk import risk_signals
+from tests.conftest import Issuer
 from tests.specialists.harness import World
+
+REPO = Path(__file__).resolve().parents[2]
 
 # A business of a kind the example tenants are not: a marketplace paying out to its sellers.
 POLICY = {
@@ -377,3 +380,24 @@ def test_someone_who_keeps_contacting_and_waits_for_a_member_is_harassment() -> 
     )
     signals = risk_signals("Lost property", body, _policy_with(SAFETY))
     assert [(s.category.name, s.kind.name) for s in signals] == [("member_safety", "threats or harassment")], signals
+
+
+@pytest.mark.anyio
+async def test_a_follow_up_read_as_its_one_open_ticket_is_judged_as_that_ticket(tmp_path: Path, issuer: Issuer) -> None:
+    # an insurer's customer whose one open ticket is a claim: her two words of follow-up say nothing, so read
+    # alone they tie with every category, an escalating one too; read as the claim they follow up, they are clear
+    tenant = load_tenant_file(REPO / "evals" / "tuning-insurance" / "tenants" / "thatchwell.yaml")
+    [ticket] = [
+        t for t in tenant.tickets if t.customer == "siobhan.brennan@kilnmail.example.net" and t.status == "open"
+    ]
+    world = World.build(tmp_path, [tenant], issuer)
+    try:
+        email = InboundEmail(
+            sender=ticket.customer, subject="Re: your email", body="Hi, any update on this?\n\nThanks,\nSiobhan"
+        )
+        async with world.context(triage, tenant.tenant, OfflineModel()) as ctx:
+            result = await triage.run(email, ctx)
+    finally:
+        world.dispose()
+    assert result.classification.category == ticket.category == "claims"
+    assert not result.escalate, result.escalation_reasons
