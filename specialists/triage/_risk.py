@@ -3,8 +3,8 @@
 A security report can read like a refund question ("the refund went to a bank account I never added"),
 an injury like a repair question. Similarity to a category's words cannot be trusted with those, so the
 guard also looks for what such reports say in any business: activity the customer disowns, a leaked
-secret, a message pretending to come from the business; danger to a person's health or safety; legal
-action. Each kind belongs to the escalating category of the tenant's policy whose own words describe it
+secret, a message pretending to come from the business; danger to a person's health or safety; threats;
+someone else's dishonesty (cheating, a false claim); legal action. Each kind belongs to the escalating category of the tenant's policy whose own words describe it
 best (its name, description, keywords and examples); a kind that no escalating category describes is
 ignored, so a business that does not escalate, say, legal threats is not given a rule it never wrote.
 
@@ -143,6 +143,17 @@ KINDS: tuple[RiskKind, ...] = (
         r"turning\s+up)\s+(?:me|us|her|him)\b|\bsends?\s+me\s+(?:\w+\s+)?messages\s+(?:every|each|all)\b",
         r"\b(?:standing|waiting|hanging\s+around|lurking)\s+(?:next\s+to|by|outside|near|at)\s+(?:my|our)\s+(?:car|house|"
         r"home|door|flat|bike)\b|\bfound\s+me\s+on\s+(?:social\s+media|instagram|facebook|tiktok|linkedin)\b",
+    ),
+    _kind(
+        "someone's dishonesty: cheating, plagiarism or a false claim",
+        "dishonest dishonesty cheating cheat plagiarism plagiarised plagiarized plagiarise plagiarize collusion "
+        "misconduct integrity fraud fraudulent false fake tip-offs",
+        r"\b(?:plagiari[sz]\w*|collu(?:sion|ding|ded)|cheat(?:ing|ed)\s+(?:in|on|during|at)\s+(?:the|an|their|his|her)\s+"
+        r"(?:exams?|tests?|assessments?|quiz\w*)|copied\s+(?:each\s+other|from\s+(?:each\s+other|another|someone)))\b",
+        r"\b(?:handed|turned|sent|submitted)\s+in\s+(?:nearly|almost|exactly|practically)\s+the\s+same\b",
+        r"\b(?:false|fake|bogus|dishonest|made[-\s]up|fraudulent)\s+(?:insurance\s+)?(?:claims?|reviews?)\b",
+        r"\b(?:they|he|she)(?:'re|'s|\s+are|\s+is|\s+were|\s+was)\s+(?:going|planning)\s+to\s+(?:say|claim|pretend)\b",
+        r"\b(?:don't|do\s+not)\s+want\s+to\s+(?:give|leave|tell\s+you)\s+my\s+name\b",
     ),
     _kind(
         "legal action or a regulator",

@@ -401,3 +401,25 @@ async def test_a_follow_up_read_as_its_one_open_ticket_is_judged_as_that_ticket(
         world.dispose()
     assert result.classification.category == ticket.category == "claims"
     assert not result.escalate, result.escalation_reasons
+
+
+INTEGRITY = {
+    "name": "integrity",
+    "description": "Reports of dishonesty by others: cheating, plagiarism, fake reviews and false claims",
+    "queue": "trust",
+}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Our team lead noticed that two of our employees handed in nearly the same Module 1 project, same charts and "
+        "same text, only the names are different. How do you handle such a case?",
+        "I don't want to give my name. The couple at number 14 have been telling people they're going to say their "
+        "new TV was stolen in a burglary. They sold it online last week.",
+    ],
+)
+def test_someone_elses_dishonesty_goes_to_the_category_that_covers_it(policy: Policy, body: str) -> None:
+    assert risk_signals("Something you should know", body, policy) == []  # no escalating category covers it here
+    signals = risk_signals("Something you should know", body, _policy_with(INTEGRITY))
+    assert [s.category.name for s in signals] == ["integrity"], signals
