@@ -6,7 +6,8 @@ guard also looks for what such reports say in any business: activity the custome
 secret, a message pretending to come from the business; danger to a person's health or safety; threats;
 someone else's dishonesty (cheating, a false claim); legal action. Each kind belongs to the escalating
 category of the tenant's policy whose own words describe it best (its name, description, keywords and
-examples); a kind that no escalating category describes is ignored, so a business that does not escalate, say, legal threats is not given a rule it never wrote.
+examples); a kind that no escalating category describes is ignored, so a business that does not escalate,
+say, legal threats is not given a rule it never wrote.
 
 The phrases are general English, written for no tenant; they err toward a person looking.
 """
