@@ -76,3 +76,34 @@ def test_every_entry_of_the_lexicon_is_written_once_in_lower_case() -> None:
         assert all(entries), concept
         assert all(entry == entry.casefold() for entry in entries), concept
         assert len(entries) == len(set(entries)), [e for e in entries if entries.count(e) > 1]
+
+
+# A business whose security category's keywords say `didn't` and `don't`.
+TECH_AND_SECURITY = Policy.model_validate(
+    {
+        "categories": [
+            {
+                "name": "tech_support",
+                "description": "The website and the app, sign-in problems, company single sign-on, error messages",
+                "queue": "platform",
+                "keywords": ["app", "browser", "login", "error"],
+            },
+            {
+                "name": "account_security",
+                "description": "Hacked accounts, sign-ins the learner doesn't recognise, payments they didn't make",
+                "queue": "security",
+                "keywords": ["hacked", "didn't make this payment", "not me", "didn't authorise", "don't recognise"],
+            },
+        ],
+        "priorities": [{"priority": "P3"}],
+        "drafting": {"signature": "The Support Desk", "templates": {"default": "{answer}\n\n{signature}"}},
+    }
+)
+
+
+def test_what_is_left_of_a_contraction_is_no_evidence_of_a_topic() -> None:
+    # a security keyword "didn't make this payment" shared `didn` with any email saying "that didn't fix it"
+    # a reply to a single sign-on error: no word of security but its contractions
+    body = "That didn't help, it still doesn't work for the trainees and I don't know what they did wrong."
+    email = InboundEmail(sender="rachel@example.com", subject="Re: Sign in with your organisation", body=body)
+    assert classify_offline(ClassifyRequest(email=email), TECH_AND_SECURITY).category == "tech_support"
