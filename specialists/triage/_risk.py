@@ -157,7 +157,7 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:don't|do\s+not)\s+want\s+to\s+(?:give|leave|tell\s+you)\s+my\s+name\b",
     ),
     _kind(
-        "legal action or a regulator",
+        "legal action, a regulator or a payment disputed with the bank",
         "legal law lawyer solicitor attorney court claim claims litigation lawsuit complaint complaints formal "
         "ombudsman regulator negligence dispute disputes threat threats",
         r"\b(?:lawyers?|solicitors?|attorneys?|lawsuit|litigation|legal\s+(?:action|proceedings|claim|notice|"
@@ -167,6 +167,10 @@ KINDS: tuple[RiskKind, ...] = (
         r"\bcourt\s+(?:case|claim|order|proceedings|action|summons)\b",
         r"\b(?:issue|issuing|issued|commence|commencing|start|starting|begin|take|taking)\s+(?:court\s+|legal\s+)?"
         r"proceedings\b|\bletter\s+(?:of\s+claim|before\s+(?:action|claim))\b",
+        # a payment the customer disputes with their bank or card issuer (a chargeback)
+        r"\bcharge-?backs?\b|\b(?:asked|told|contacted|called|rang|phoned)\s+my\s+(?:bank|card\s+(?:issuer|company|"
+        r"provider))\s+to\s+(?:take|get|claw|reverse|dispute|return|stop|cancel|block)\b|\bdisput(?:e|ed|ing)\s+"
+        r"(?:the|this|these|a|my|your)\s+(?:payments?|charges?|transactions?|debits?)\s+with\s+my\s+(?:bank|card)\b",
         # the authorities a customer reports a business to, by their common names
         r"\b(?:information\s+commissioner|ico|data\s+protection\s+(?:authority|regulator|commissioner)|"
         r"supervisory\s+authority|watchdog|consumer\s+protection\s+(?:agency|authority|office))\b",

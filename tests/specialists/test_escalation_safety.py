@@ -423,3 +423,12 @@ def test_someone_elses_dishonesty_goes_to_the_category_that_covers_it(policy: Po
     assert risk_signals("Something you should know", body, policy) == []  # no escalating category covers it here
     signals = risk_signals("Something you should know", body, _policy_with(INTEGRITY))
     assert [s.category.name for s in signals] == ["integrity"], signals
+
+
+def test_a_payment_disputed_with_the_bank_is_a_legal_report() -> None:
+    body = (
+        "Hello,\n\nBecause nobody answer my emails about the 2 boxes with wrong food in October, I asked my bank to "
+        "take back the money for those 2 boxes. The bank said they will do it. What happens now with my account, it "
+        "is still active?\n\nTomasz"
+    )
+    assert [s.category.name for s in risk_signals("money for 2 boxes", body, _policy_with(SAFETY, LEGAL))] == ["legal"]
