@@ -17,6 +17,9 @@ STOP_WORDS = frozenset({
     "them", "then", "there", "these", "they", "this", "those", "to", "us", "was", "we", "were", "what",
     "when", "where", "which", "who", "why", "will", "with", "would", "you", "your", "yours", "regards",
     "best", "dear", "team",
+    # what is left of a contraction (`didn't` → `didn`, `t`): a negation or a tense, no topic
+    "don", "didn", "doesn", "isn", "wasn", "weren", "aren", "haven", "hasn", "hadn", "won", "wouldn", "couldn",
+    "shouldn", "ll", "ve", "re",
 })
 # fmt: on
 _TOKEN = re.compile(r"[^\W_]+")

@@ -3,10 +3,11 @@
 A security report can read like a refund question ("the refund went to a bank account I never added"),
 an injury like a repair question. Similarity to a category's words cannot be trusted with those, so the
 guard also looks for what such reports say in any business: activity the customer disowns, a leaked
-secret, a message pretending to come from the business; danger to a person's health or safety; legal
-action. Each kind belongs to the escalating category of the tenant's policy whose own words describe it
-best (its name, description, keywords and examples); a kind that no escalating category describes is
-ignored, so a business that does not escalate, say, legal threats is not given a rule it never wrote.
+secret, a message pretending to come from the business; danger to a person's health or safety; threats;
+someone else's dishonesty (cheating, a false claim); legal action. Each kind belongs to the escalating
+category of the tenant's policy whose own words describe it best (its name, description, keywords and
+examples); a kind that no escalating category describes is ignored, so a business that does not escalate,
+say, legal threats is not given a rule it never wrote.
 
 The phrases are general English, written for no tenant; they err toward a person looking.
 """
@@ -27,11 +28,14 @@ class RiskKind:
     described_by: frozenset[str]
     """Stemmed words a category that covers this kind uses to describe itself."""
     said: re.Pattern[str]
+    unsaid: re.Pattern[str] | None = None
+    """What says the risk did not happen ("nobody was hurt"): blanked before `said` reads the text."""
 
 
-def _kind(name: str, described_by: str, *patterns: str) -> RiskKind:
+def _kind(name: str, described_by: str, *patterns: str, unsaid: tuple[str, ...] = ()) -> RiskKind:
     # matched against lower-cased text: without IGNORECASE the patterns run three to four times faster
-    return RiskKind(name, frozenset(tokens(described_by)), re.compile("|".join(patterns), re.VERBOSE))
+    denied = re.compile("|".join(unsaid), re.VERBOSE) if unsaid else None
+    return RiskKind(name, frozenset(tokens(described_by)), re.compile("|".join(patterns), re.VERBOSE), denied)
 
 
 _ACTIONS = (
@@ -54,6 +58,11 @@ KINDS: tuple[RiskKind, ...] = (
         rf"\b(?:nobody|no\s+one|none\s+of\s+(?:us|our\s+\w+))\s+(?:here\s+|at\s+\w+\s+)?(?:{_ACTIONS})\b",
         r"\b(?:(?:it|that|this)\s+(?:was\s*n[o']?t|was\s+not)\s+(?:me|us)|not\s+me)\b",
         r"\bi\s+did\s+(?:neither|none)\b",
+        rf"\b(?:and|or|nor)\s+(?:have\s+|had\s+)?never\s+(?:even\s+)?(?:{_ACTIONS})\b",
+        r"\b(?:i|we)(?:'ve|\s+have|\s+had)?\s+never\s+(?:even\s+)?heard\s+of\s+(?:you|your\s+company|this\s+company|"
+        r"them|the\s+company)\b",
+        r"\bwho\s+(?:has\s+|had\s+|is\s+)?(?:used|using|accessed|taken|charged)\s+(?:my|our)\s+(?:card|account|"
+        r"bank\s+details|details|identity|name|e-?mail|login)\b",
         r"\b(?:i|we)(?:'ve|\s+have)?\s+never\s+(?:even\s+)?been\s+(?:to|in|at)\b",
         r"\b(?:nobody|no\s+one|none\s+of\s+us)\s+(?:here\s+)?did\s+(?:it|this|that)\b",
         r"\b(?:i|we)\s+(?:didn't|did\s+not|never)\s+do\s+(?:it|this|that)\b",
@@ -92,7 +101,7 @@ KINDS: tuple[RiskKind, ...] = (
         r"(?:on|caught|catch|catching)\s+fire|fire\s+(?:broke|started)|flames|explo(?:ded|sion)|"
         r"electric(?:al)?\s+shock|electrocut\w*)\b",
         r"\b(?:injur(?:ed|y|ies)|hurt\s+(?:my|his|her|their|him|her|them)\w*|(?:was|got|were)\s+hurt|bleeding|"
-        r"unconscious|collapsed|fainted|seizure|overdose|allergic\s+reaction|anaphyla\w*|ambulance|"
+        r"unconscious|(?:i|he|she|they|someone|somebody|(?:my|our|a|the)\s+\w+)\s+(?:just\s+)?collapsed|fainted|seizure|overdose|allergic\s+reaction|anaphyla\w*|ambulance|"
         r"emergency\s+room|a\s*&\s*e|hospitali[sz]ed|poison(?:ed|ing)?)\b",
         r"\b(?:chest\s+pains?|(?:can't|cannot|could\s+not|couldn't|struggling\s+to)\s+breathe|short(?:ness)?\s+of\s+"
         r"breath|dizz(?:y|iness)|swollen|swelling|vomit\w*|side[-\s]effects?|suicid\w*|self[-\s]harm)\b",
@@ -108,6 +117,19 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:is|are|was|were|came|has\s+come|feels?)\s+(?:\w+\s+)?(?:loose|unstable|collapsing|rotten|giving\s+way)\b",
         r"\b(?:loose|unstable|collaps\w*|cracked|rotten)\s+(?:\w+\s+){0,3}?(?:railings?|balcony|stairs?|steps?|"
         r"handrails?|banisters?|ceiling|floor|glass|panel|balustrade|decking)\b",
+        # a home that cannot be made secure tonight: a door or window that no longer shuts or locks
+        r"\b(?:front|back|side|patio|main|outside|entrance|door|window)s?\b[^.\n]{0,50}\b(?:won't|will\s+not|wont|"
+        r"doesn't|does\s+not|can't|cannot|can\s+not|no\s+longer)\s+(?:shut|close|lock|be\s+locked|be\s+secured)\b",
+        r"\b(?:can't|cannot|can\s+not|unable\s+to)\s+(?:lock|secure|shut)\s+(?:the|my|our)\s+(?:front\s+|back\s+|"
+        r"side\s+|patio\s+)?(?:door|window|house|home|flat|property)s?\b",
+        r"\b(?:(?:don't|do\s+not|can't|cannot)\s+(?:really\s+)?(?:want\s+to\s+|feel\s+safe\s+)?(?:stay|sleep)(?:ing)?|"
+        r"(?:not|isn't|is\s+not)\s+safe\s+to\s+(?:stay|sleep))\s+(?:here|there|in\s+(?:the|our|my)\s+\w+)\s+tonight\b",
+        unsaid=(
+            r"\b(?:nobody|no\s*-?\s*one|none\s+of\s+us|no\s+people|no\s+person|everyone|everybody)\s+(?:was|were|got|"
+            r"has\s+been|have\s+been|is|are)\s+(?:\w+\s+)?(?:hurt|injured|harmed|ok|okay|fine|safe)\b",
+            r"\b(?:no|without|without\s+any)\s+(?:one\s+)?(?:injur(?:y|ies)|hurt|harm)\b",
+            r"\b(?:wasn't|was\s+not|weren't|were\s+not|not|un)\s*(?:hurt|injured|harmed)\b",
+        ),
     ),
     _kind(
         "threats or harassment",
@@ -117,9 +139,25 @@ KINDS: tuple[RiskKind, ...] = (
         r"blackmail\w*|extort\w*|stalk(?:ed|ing|er)?|dox(?:x)?(?:ed|ing)?|abusive\s+(?:calls?|messages?|texts?|"
         r"language|behaviou?r)|(?:i|we)\s+(?:am|are|feel|felt|was|were)\s+(?:really\s+|very\s+|so\s+)?(?:scared|frightened|"
         r"afraid|unsafe|intimidated))\b",
+        # unwanted contact that does not stop, and someone waiting where the customer is
+        r"\b(?:keeps?|kept)\s+(?:on\s+)?(?:messaging|texting|calling|ringing|following|contacting|touching|"
+        r"turning\s+up)\s+(?:me|us|her|him)\b|\bsends?\s+me\s+(?:\w+\s+)?messages\s+(?:every|each|all)\b",
+        r"\b(?:standing|waiting|hanging\s+around|lurking)\s+(?:next\s+to|by|outside|near|at)\s+(?:my|our)\s+(?:car|house|"
+        r"home|door|flat|bike)\b|\bfound\s+me\s+on\s+(?:social\s+media|instagram|facebook|tiktok|linkedin)\b",
     ),
     _kind(
-        "legal action or a regulator",
+        "someone's dishonesty: cheating, plagiarism or a false claim",
+        "dishonest dishonesty cheating cheat plagiarism plagiarised plagiarized plagiarise plagiarize collusion "
+        "misconduct integrity fraud fraudulent false fake tip-offs",
+        r"\b(?:plagiari[sz]\w*|collu(?:sion|ding|ded)|cheat(?:ing|ed)\s+(?:in|on|during|at)\s+(?:the|an|their|his|her)\s+"
+        r"(?:exams?|tests?|assessments?|quiz\w*)|copied\s+(?:each\s+other|from\s+(?:each\s+other|another|someone)))\b",
+        r"\b(?:handed|turned|sent|submitted)\s+in\s+(?:nearly|almost|exactly|practically)\s+the\s+same\b",
+        r"\b(?:false|fake|bogus|dishonest|made[-\s]up|fraudulent)\s+(?:insurance\s+)?(?:claims?|reviews?)\b",
+        r"\b(?:they|he|she)(?:'re|'s|\s+are|\s+is|\s+were|\s+was)\s+(?:going|planning)\s+to\s+(?:say|claim|pretend)\b",
+        r"\b(?:don't|do\s+not)\s+want\s+to\s+(?:give|leave|tell\s+you)\s+my\s+name\b",
+    ),
+    _kind(
+        "legal action, a regulator or a payment disputed with the bank",
         "legal law lawyer solicitor attorney court claim claims litigation lawsuit complaint complaints formal "
         "ombudsman regulator negligence dispute disputes threat threats",
         r"\b(?:lawyers?|solicitors?|attorneys?|lawsuit|litigation|legal\s+(?:action|proceedings|claim|notice|"
@@ -127,6 +165,15 @@ KINDS: tuple[RiskKind, ...] = (
         r"class\s+action|negligen(?:ce|t)|trading\s+standards)\b",
         r"\b(?:take|taking|bring|bringing)\s+(?:you|this|it|the\s+matter|them)\s+to\s+court\b",
         r"\bcourt\s+(?:case|claim|order|proceedings|action|summons)\b",
+        r"\b(?:issue|issuing|issued|commence|commencing|start|starting|begin|take|taking)\s+(?:court\s+|legal\s+)?"
+        r"proceedings\b|\bletter\s+(?:of\s+claim|before\s+(?:action|claim))\b",
+        # a payment the customer disputes with their bank or card issuer (a chargeback)
+        r"\bcharge-?backs?\b|\b(?:asked|told|contacted|called|rang|phoned)\s+my\s+(?:bank|card\s+(?:issuer|company|"
+        r"provider))\s+to\s+(?:take|get|claw|reverse|dispute|return|stop|cancel|block)\b|\bdisput(?:e|ed|ing)\s+"
+        r"(?:the|this|these|a|my|your)\s+(?:payments?|charges?|transactions?|debits?)\s+with\s+my\s+(?:bank|card)\b",
+        # the authorities a customer reports a business to, by their common names
+        r"\b(?:information\s+commissioner|ico|data\s+protection\s+(?:authority|regulator|commissioner)|"
+        r"supervisory\s+authority|watchdog|consumer\s+protection\s+(?:agency|authority|office))\b",
     ),
 )
 
@@ -200,7 +247,7 @@ def _risk_signals(subject: str, body: str, policy: Policy) -> list[RiskSignal]:
     own = f"{subject}\n{unsigned(own_lines(body))}".lower()
     found = []
     for kind in KINDS:
-        match = kind.said.search(own)
+        match = kind.said.search(kind.unsaid.sub(" ", own) if kind.unsaid else own)
         if match is None:
             continue
         category = covering(kind, policy)

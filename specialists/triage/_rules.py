@@ -164,7 +164,8 @@ def vague_follow_up(email: InboundEmail, policy: Policy, open_tickets: list[str]
 
 def followed_up(email: InboundEmail, policy: Policy, open_tickets: list[str]) -> str | None:
     """What a follow-up that says too little is about when the customer has exactly one open ticket: that
-    ticket's subject (`T-1 [open] Subject`), so the email is classified as the ticket it follows up."""
+    ticket's subject (`T-1 [open] Subject`), so the email is classified, and read by the escalation guard, as
+    the ticket it follows up."""
     if len(open_tickets) != 1 or _says_too_little(email, policy) is None:
         return None
     return open_tickets[0].split("] ", 1)[-1]

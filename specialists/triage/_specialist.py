@@ -46,7 +46,8 @@ class TriageSpecialist:
         classification = reread_for_risk(classification, task, ctx.policy)
         category = ctx.policy.category(classification.category)
         priority, rule = priority_for(task, customer.plan if customer else None, category, ctx.policy)
-        reasons = escalation_reasons(classification, category, ctx.policy, task)
+        # a follow-up read as the ticket it follows up is judged as read: its own few words say nothing
+        reasons = escalation_reasons(classification, category, ctx.policy, read)
         if customer is not None:
             reasons += vague_follow_up(task, ctx.policy, customer.open_tickets, customer.recent_interactions)
         else:

@@ -3,9 +3,11 @@ and a choice only the concepts made is never a sure one."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from schemas import InboundEmail, Policy
+from schemas import InboundEmail, Policy, load_tenant_file
 from specialists.triage import ClassifyRequest, classify_offline, escalation_reasons
 from specialists.triage._concepts import CONCEPTS, concept_tokens
 
@@ -76,3 +78,50 @@ def test_every_entry_of_the_lexicon_is_written_once_in_lower_case() -> None:
         assert all(entries), concept
         assert all(entry == entry.casefold() for entry in entries), concept
         assert len(entries) == len(set(entries)), [e for e in entries if entries.count(e) > 1]
+
+
+# A business whose security category's keywords say `didn't` and `don't`.
+TECH_AND_SECURITY = Policy.model_validate(
+    {
+        "categories": [
+            {
+                "name": "tech_support",
+                "description": "The website and the app, sign-in problems, company single sign-on, error messages",
+                "queue": "platform",
+                "keywords": ["app", "browser", "login", "error"],
+            },
+            {
+                "name": "account_security",
+                "description": "Hacked accounts, sign-ins the learner doesn't recognise, payments they didn't make",
+                "queue": "security",
+                "keywords": ["hacked", "didn't make this payment", "not me", "didn't authorise", "don't recognise"],
+            },
+        ],
+        "priorities": [{"priority": "P3"}],
+        "drafting": {"signature": "The Support Desk", "templates": {"default": "{answer}\n\n{signature}"}},
+    }
+)
+
+
+def test_what_is_left_of_a_contraction_is_no_evidence_of_a_topic() -> None:
+    # a security keyword "didn't make this payment" shared `didn` with any email saying "that didn't fix it"
+    # a reply to a single sign-on error: no word of security but its contractions
+    body = "That didn't help, it still doesn't work for the trainees and I don't know what they did wrong."
+    email = InboundEmail(sender="rachel@example.com", subject="Re: Sign in with your organisation", body=body)
+    assert classify_offline(ClassifyRequest(email=email), TECH_AND_SECURITY).category == "tech_support"
+
+
+def test_a_choice_the_words_and_the_concepts_agree_on_is_surer() -> None:
+    # an insurer's customer in her second language: "give back" and "take the premium" say money taken and a
+    # refund; her words alone chose the payments category too, by a margin the concepts widen
+    tenant = load_tenant_file(Path(__file__).resolve().parents[2] / "evals/tuning-insurance/tenants/thatchwell.yaml")
+    body = (
+        "Dear Thatchwell,\n\nI sold my flat in 12 Bellevue Terrace in end of February and I informed you in the same "
+        "week (your colleague Jordan on telephone). But you still take the premium for this flat in March and April, "
+        "£30.60 each month. I don't have this flat no more, so please give back the £61.20 to my account.\n\n"
+        "The other two flats stay the same.\n\nObrigada,\nLúcia Ferreira"
+    )
+    email = InboundEmail(sender="lucia.ferreira@correiomail.example.com", subject="money for flat I sold", body=body)
+    result = classify_offline(ClassifyRequest(email=email), tenant.policy)
+    assert result.category == "premiums_payments"
+    assert result.confidence >= tenant.policy.escalate.below_confidence

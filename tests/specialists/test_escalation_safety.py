@@ -23,7 +23,10 @@ from specialists.triage import (
 )
 from specialists.triage import specialist as triage
 from specialists.triage._risk import risk_signals
+from tests.conftest import Issuer
 from tests.specialists.harness import World
+
+REPO = Path(__file__).resolve().parents[2]
 
 # A business of a kind the example tenants are not: a marketplace paying out to its sellers.
 POLICY = {
@@ -302,3 +305,130 @@ def test_a_signature_and_a_forwarded_message_are_told_apart() -> None:
         "Can you look into this?\n\nFiona\n\n---------- Forwarded message ---------\nFrom: Sam\n\nThe wifi drops."
     )
     assert unsigned(forwarded).startswith("Can you look into this?") and "The wifi drops." in unsigned(forwarded)
+
+
+def _policy_with(*extra: dict[str, object]) -> Policy:
+    """The marketplace's policy with more escalating categories (member safety and legal ones)."""
+    categories = [*POLICY["policy"]["categories"], *extra]  # type: ignore[index]
+    escalating = ["account_security", *(str(c["name"]) for c in extra)]
+    return Policy.model_validate(
+        {
+            **POLICY["policy"],  # type: ignore[dict-item]
+            "categories": categories,
+            "escalate": {"categories": escalating, "below_confidence": 0.3},
+        }
+    )
+
+
+LEGAL = {"name": "legal", "description": "Legal threats, solicitors, court claims, regulators", "queue": "legal"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # a charge on a card from someone who never signed up, asking who used it
+        "There is a payment of £499.00 to your company on my credit card from 2 December. I have never used your "
+        "website and never signed up for anything. I want this money back and I want to know who used my card.",
+        "A listing fee of £30 was taken from my card. I've never heard of you.",
+    ],
+)
+def test_a_charge_the_customer_disowns_is_a_security_report(policy: Policy, body: str) -> None:
+    assert [s.category.name for s in risk_signals("What is this charge?", body, policy)] == ["account_security"]
+
+
+def test_an_injury_the_customer_rules_out_is_not_a_safety_report() -> None:
+    policy = _policy_with(SAFETY)
+    wall = (
+        "Part of our garden wall collapsed in the wind on Saturday night. Nobody was hurt and it's fallen into our "
+        "own garden, so it's just a pile of bricks on the lawn. What do you need from me to start a claim?"
+    )
+    assert risk_signals("Garden wall", wall, policy) == []
+    for body in ["My dad collapsed in the shower this morning.", "I was not hurt but my son was hurt by the glass."]:
+        assert [s.category.name for s in risk_signals("Help", body, policy)] == ["member_safety"], body
+
+
+def test_a_home_that_cannot_be_secured_tonight_is_a_safety_report() -> None:
+    body = (
+        "I need to change my bank account because my purse was taken this evening. Someone got in through the back "
+        "door while we were upstairs - the frame is split and it won't shut properly. The kids are asleep and I don't "
+        "really want to stay here tonight with the door like that."
+    )
+    signals = risk_signals("Change of bank details", body, _policy_with(SAFETY))
+    assert [s.category.name for s in signals] == ["member_safety"], signals
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # a law firm's letter: the firm's name is in the signature, the threat in the text
+        "Dear Sirs,\n\nWe act for Ms Barker in connection with her purchase in March. We invite you to explain your "
+        "position within 14 days, failing which our client reserves the right to issue proceedings without further "
+        "notice.\n\nYours faithfully,\n\nHartley & Kemp Solicitors\n14 Market Place",
+        "I sent a subject access request six weeks ago and had nothing. If I don't have it by Friday I'll be "
+        "reporting you to the ICO.",
+    ],
+)
+def test_proceedings_and_a_report_to_the_data_regulator_are_legal_reports(body: str) -> None:
+    assert [s.category.name for s in risk_signals("Our client", body, _policy_with(SAFETY, LEGAL))] == ["legal"]
+
+
+def test_someone_who_keeps_contacting_and_waits_for_a_member_is_harassment() -> None:
+    body = (
+        "A man who is always in the weights area gave my hoodie back, but since then he found me on Instagram and "
+        "sends me messages every day, and on Saturday he was standing next to my car in the car park when I came "
+        "out. What can you do?"
+    )
+    signals = risk_signals("Lost property", body, _policy_with(SAFETY))
+    assert [(s.category.name, s.kind.name) for s in signals] == [("member_safety", "threats or harassment")], signals
+
+
+@pytest.mark.anyio
+async def test_a_follow_up_read_as_its_one_open_ticket_is_judged_as_that_ticket(tmp_path: Path, issuer: Issuer) -> None:
+    # an insurer's customer whose one open ticket is a claim: her two words of follow-up say nothing, so read
+    # alone they tie with every category, an escalating one too; read as the claim they follow up, they are clear
+    tenant = load_tenant_file(REPO / "evals" / "tuning-insurance" / "tenants" / "thatchwell.yaml")
+    [ticket] = [
+        t for t in tenant.tickets if t.customer == "siobhan.brennan@kilnmail.example.net" and t.status == "open"
+    ]
+    world = World.build(tmp_path, [tenant], issuer)
+    try:
+        email = InboundEmail(
+            sender=ticket.customer, subject="Re: your email", body="Hi, any update on this?\n\nThanks,\nSiobhan"
+        )
+        async with world.context(triage, tenant.tenant, OfflineModel()) as ctx:
+            result = await triage.run(email, ctx)
+    finally:
+        world.dispose()
+    assert result.classification.category == ticket.category == "claims"
+    assert not result.escalate, result.escalation_reasons
+
+
+INTEGRITY = {
+    "name": "integrity",
+    "description": "Reports of dishonesty by others: cheating, plagiarism, fake reviews and false claims",
+    "queue": "trust",
+}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Our team lead noticed that two of our employees handed in nearly the same Module 1 project, same charts and "
+        "same text, only the names are different. How do you handle such a case?",
+        "I don't want to give my name. The couple at number 14 have been telling people they're going to say their "
+        "new TV was stolen in a burglary. They sold it online last week.",
+    ],
+)
+def test_someone_elses_dishonesty_goes_to_the_category_that_covers_it(policy: Policy, body: str) -> None:
+    assert risk_signals("Something you should know", body, policy) == []  # no escalating category covers it here
+    signals = risk_signals("Something you should know", body, _policy_with(INTEGRITY))
+    assert [s.category.name for s in signals] == ["integrity"], signals
+
+
+def test_a_payment_disputed_with_the_bank_is_a_legal_report() -> None:
+    body = (
+        "Hello,\n\nBecause nobody answer my emails about the 2 boxes with wrong food in October, I asked my bank to "
+        "take back the money for those 2 boxes. The bank said they will do it. What happens now with my account, it "
+        "is still active?\n\nTomasz"
+    )
+    assert [s.category.name for s in risk_signals("money for 2 boxes", body, _policy_with(SAFETY, LEGAL))] == ["legal"]
