@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from coordinator.store._queue import handoff_row
 from coordinator.store._sql import now, session
@@ -113,15 +114,9 @@ class Runs:
         limit: int = 1000,
     ) -> list[RunRow]:
         with session(self._engine) as opened:
-            query = select(RunRow)
-            if tenant:
-                query = query.where(RunRow.tenant == tenant)
-            if status:
-                query = query.where(RunRow.status == status)
-            if since is not None:
-                query = query.where(col(RunRow.created_at) >= since)
             order = col(RunRow.created_at).desc() if newest_first else col(RunRow.created_at)
-            return list(opened.exec(query.order_by(order).limit(limit)).all())
+            query = _filtered(tenant, status, since).order_by(order).limit(limit)
+            return list(opened.exec(query).all())
 
     def page(
         self,
@@ -135,13 +130,7 @@ class Runs:
         """Runs newest first by (created_at, id), those before `after` only: a page that runs started later
         cannot shift (keyset pagination)."""
         with session(self._engine) as opened:
-            query = select(RunRow)
-            if tenant:
-                query = query.where(RunRow.tenant == tenant)
-            if status:
-                query = query.where(RunRow.status == status)
-            if since is not None:
-                query = query.where(col(RunRow.created_at) >= since)
+            query = _filtered(tenant, status, since)
             if after is not None:
                 at, run_id = after
                 query = query.where(
@@ -182,3 +171,15 @@ class Runs:
                 run.result = {**run.result, **result}
             opened.add(run)
             opened.commit()
+
+
+def _filtered(tenant: str | None, status: str | None, since: datetime | None) -> SelectOfScalar[RunRow]:
+    """Runs of a tenant, in a status, created at or after `since` (each filter only when given)."""
+    query = select(RunRow)
+    if tenant:
+        query = query.where(RunRow.tenant == tenant)
+    if status:
+        query = query.where(RunRow.status == status)
+    if since is not None:
+        query = query.where(col(RunRow.created_at) >= since)
+    return query
