@@ -6,7 +6,8 @@ claim, and committed behind the run's next handoff)."""
 from coordinator.runtime._approvals import APPROVED_CALL_TTL_SECONDS, check_approver
 from coordinator.runtime._commit import Abandoned, HandoffChain
 from coordinator.runtime._intake import intake
-from coordinator.runtime._runtime import Runtime, RuntimeSettings, RuntimeStats
+from coordinator.runtime._recording import RuntimeStats
+from coordinator.runtime._runtime import Runtime, RuntimeSettings
 
 __all__ = [
     "APPROVED_CALL_TTL_SECONDS",

@@ -32,6 +32,7 @@ from pydantic import ValidationError
 
 from mcp_servers.kit._audit import AuditLog, Outcome, PendingRow, hash_and_size
 from mcp_servers.kit._jwt import JwtVerifier, principal_of
+from mcp_servers.kit._metrics import ServerMetrics
 from mcp_servers.kit._ratelimit import RateLimiter
 from mcp_servers.kit._results import error_result, internal_error
 from schemas import (
@@ -102,8 +103,10 @@ class Guard:
         limiter: RateLimiter,
         max_request_bytes: int,
         credential: StaticCredential | None = None,
+        metrics: ServerMetrics | None = None,
     ) -> None:
         self.specs = specs
+        self.metrics = metrics
         self.audit = audit
         self.limiter = limiter
         self.max_request_bytes = max_request_bytes
@@ -206,6 +209,8 @@ class Guard:
         finally:
             _current_call.reset(token)
         if pending is not None and pending.written:
+            if self.metrics is not None:
+                self.metrics.call(name, "allowed", time.perf_counter() - started)
             return result  # its row was committed with the write
         outcome: Outcome = "allowed"
         code: str | None = None
@@ -243,12 +248,14 @@ class Guard:
         key: Any,
         meta: Mapping[str, Any],
     ) -> None:
+        seconds = time.perf_counter() - started
         self.audit.queue(
-            self._row(principal, tool, digest, key, meta),
-            outcome=outcome,
-            code=code,
-            latency_ms=(time.perf_counter() - started) * 1000,
+            self._row(principal, tool, digest, key, meta), outcome=outcome, code=code, latency_ms=seconds * 1000
         )
+        if self.metrics is not None:
+            self.metrics.call(tool, outcome, seconds)
+            if outcome == "denied":
+                self.metrics.denied(principal.tenant if principal else None, tool, code or "")
 
 
 def trace_id(traceparent: Any) -> str | None:
