@@ -30,8 +30,7 @@ def metrics_route(
 ) -> Route:
     """`GET /metrics` for a token `verifier` accepts, bound to every tenant, with one of `roles` or `metrics`."""
     exposition = Exposition(metrics.registry, [StoreGauges(store, daily_limits)])
-    endpoint = MetricsEndpoint(exposition, all_tenants_token(verifier, [*roles, METRICS_ROLE]))
-    return Route("/metrics", endpoint, methods=["GET"], name="metrics")
+    return MetricsEndpoint(exposition, all_tenants_token(verifier, [*roles, METRICS_ROLE])).route()
 
 
 @contextmanager

@@ -23,6 +23,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from mcp_servers.kit._jwt import JwtVerifier
 from schemas import Claims, DeskhandError, InsufficientScope, Unauthenticated
@@ -75,7 +76,10 @@ class MetricsEndpoint:
         self.exposition = exposition
         self.authorize = authorize
 
-    async def __call__(self, request: Request) -> Response:
+    def route(self, path: str = "/metrics") -> Route:
+        return Route(path, self.respond, methods=["GET"], name="metrics")
+
+    async def respond(self, request: Request) -> Response:
         import anyio
 
         header = request.headers.get("authorization", "")

@@ -271,7 +271,7 @@ class GuardedServer:
         else:  # pragma: no cover - the SDK always mounts the endpoint behind its auth
             raise RuntimeError(f"the SDK app has no authenticated route {path}")
         scrape = MetricsEndpoint(Exposition(self.metrics.registry), all_tenants_token(verifier, [METRICS_ROLE]))
-        app.router.routes.append(Route("/metrics", scrape, methods=["GET"]))
+        app.router.routes.append(scrape.route())
         return app
 
     @asynccontextmanager
