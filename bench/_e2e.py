@@ -46,8 +46,8 @@ from mcp.client.streamable_http import streamable_http_client
 from bench._boundary import _process, _setup
 from bench._progress import Step, quiet
 from coordinator import DevKeys, Home, Runtime, RuntimeStats, open_runtime, work
-from coordinator.telemetry import CoordinatorMetrics
 from coordinator.cli import ServerProcess, free_port, prepare, running_servers
+from coordinator.telemetry import CoordinatorMetrics
 from schemas import DeskhandError, InboundEmail, ServerName, TenantFile, load_tenant_file
 from schemas.tools import TOOLS_BY_NAME
 

@@ -20,7 +20,7 @@ from mcp_servers.kit import LATENCY_BUCKETS
 from schemas import BudgetExhausted
 
 if TYPE_CHECKING:
-    from coordinator.runtime._recording import Recorder
+    from coordinator.runtime import Recorder
 
 logger = logging.getLogger("deskhand.metrics")
 

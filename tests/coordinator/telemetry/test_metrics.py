@@ -133,7 +133,9 @@ def test_each_scrape_after_a_small_run_matches_the_store(home: Home, tmp_path: P
 
     crm = home.servers["crm"].url
     scrape_crm = crm.removesuffix("/mcp") + "/metrics"
-    servers_token = mint(home, [s.url for s in home.servers.values()], roles=("metrics",))
+    minted = cli("--home", str(home.path), "token", "metrics")  # what an operator gives Prometheus
+    assert minted.exit_code == 0, minted.stderr
+    servers_token = minted.stdout.strip()
     assert scrape(scrape_crm, None).status_code == 401
     assert scrape(scrape_crm, mint(home, crm, tenant="acme", roles=("metrics",))).status_code == 403
     before = total(parsed(scrape(scrape_crm, servers_token).text), "deskhand_denied_calls_total", tenant="acme")
@@ -155,8 +157,15 @@ def test_each_scrape_after_a_small_run_matches_the_store(home: Home, tmp_path: P
     assert total(after, "deskhand_denied_calls_total", tenant="acme") == before + 1
     assert total(after, "deskhand_denied_calls_total", tool="issue_credit", code="insufficient_scope") == 1
     assert total(after, "deskhand_server_tool_seconds_count", outcome="allowed") > 0  # the run's calls, counted
-    for server in home.servers.values():  # one token for every server's /metrics
+    for server in home.servers.values():  # one token for every server's /metrics, and the coordinator's
         assert scrape(server.url.removesuffix("/mcp") + "/metrics", servers_token).status_code == 200
+    store = Store(db)
+    try:
+        again = metrics_route(metrics, store, lambda: daily_limits(home), api_verifier, API_ROLES)
+        with serving_metrics(again, "127.0.0.1:0") as worker_url:
+            assert scrape(worker_url, servers_token).status_code == 200
+    finally:
+        store.dispose()
 
 
 @pytest.mark.slow
