@@ -60,8 +60,8 @@ class SpendAlerts:
 
 
 class BreakerWatch:
-    """Counts and logs each opening of a circuit breaker, read from the breakers' own statistics after each
-    handoff (a breaker counts its openings; nothing is added to its path)."""
+    """Counts and logs each opening of a circuit breaker, read from the breakers' own count after each handoff
+    (nothing is added to a breaker's path)."""
 
     def __init__(self, counter: Counter) -> None:
         self._counter = counter
@@ -70,7 +70,7 @@ class BreakerWatch:
 
     def check(self, breakers: Mapping[str, CircuitBreaker]) -> None:
         for server, breaker in breakers.items():
-            opened = breaker.statistics().opened
+            opened = breaker.opened
             seen = self._seen.get(id(breaker), 0)
             if opened <= seen:
                 continue

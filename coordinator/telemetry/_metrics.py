@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -29,81 +29,118 @@ COST_BUCKETS: Final = (0.0, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 """USD a run costs: nothing offline, cents to a dollar on a hosted model."""
 
 
+class _Children:
+    """A labelled metric's children, kept by their label values: `labels()` validates and locks on every call, a
+    dict lookup does not (the per-handoff path asks for the same few children again and again)."""
+
+    def __init__(self, metric: Counter | Histogram) -> None:
+        self.metric = metric
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self.metric.labels(*values)
+        return child
+
+
 class CoordinatorMetrics:
     """The metrics of one coordinator process (one per process: in multiprocess mode two would share files)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
-        self.runs = Counter(
-            "deskhand_runs",
-            "Runs that reached an outcome (a run parked for approval counts again when it ends).",
-            ["tenant", "outcome"],
-            registry=r,
+        self.runs = _Children(
+            Counter(
+                "deskhand_runs",
+                "Runs that reached an outcome (a run parked for approval counts again when it ends).",
+                ["tenant", "outcome"],
+                registry=r,
+            )
         )
-        self.run_cost = Histogram(
-            "deskhand_run_cost_usd",
-            "What each run's model calls cost in all, observed when the run reaches an outcome.",
-            ["tenant", "outcome"],
-            buckets=COST_BUCKETS,
-            registry=r,
+        self.run_cost = _Children(
+            Histogram(
+                "deskhand_run_cost_usd",
+                "What each run's model calls cost in all, observed when the run reaches an outcome.",
+                ["tenant", "outcome"],
+                buckets=COST_BUCKETS,
+                registry=r,
+            )
         )
-        self.handoff_seconds = Histogram(
-            "deskhand_handoff_seconds",
-            "Handoffs run, by specialist and outcome (done, escalated, failed, retried, dropped), and their time.",
-            ["specialist", "outcome"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+        self.handoff_seconds = _Children(
+            Histogram(
+                "deskhand_handoff_seconds",
+                "Handoffs run, by specialist and outcome (done, escalated, failed, retried, dropped), and their time.",
+                ["specialist", "outcome"],
+                buckets=LATENCY_BUCKETS,
+                registry=r,
+            )
         )
-        self.model_seconds = Histogram(
-            "deskhand_model_seconds",
-            "Model judgments, by specialist and tier, and how long each took.",
-            ["specialist", "tier"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+        self.model_seconds = _Children(
+            Histogram(
+                "deskhand_model_seconds",
+                "Model judgments, by specialist and tier, and how long each took.",
+                ["specialist", "tier"],
+                buckets=LATENCY_BUCKETS,
+                registry=r,
+            )
         )
-        self.tool_seconds = Histogram(
-            "deskhand_tool_seconds",
-            "Tool calls as the specialist saw them (retries inside), by tool and outcome (ok, or the error code).",
-            ["specialist", "tool", "outcome"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+        self.tool_seconds = _Children(
+            Histogram(
+                "deskhand_tool_seconds",
+                "Tool calls as the specialist saw them (retries inside), by tool and outcome (ok, or the error code).",
+                ["specialist", "tool", "outcome"],
+                buckets=LATENCY_BUCKETS,
+                registry=r,
+            )
         )
-        self.escalations = Counter(
-            "deskhand_escalations",
-            "Runs sent to a person, by the specialist and the kind of reason.",
-            ["tenant", "specialist", "reason"],
-            registry=r,
+        self.escalations = _Children(
+            Counter(
+                "deskhand_escalations",
+                "Runs sent to a person, by the specialist and the kind of reason.",
+                ["tenant", "specialist", "reason"],
+                registry=r,
+            )
         )
-        self.revisions = Counter(
-            "deskhand_revisions",
-            "Hops that took a limited edge back (compliance sending a draft back, say).",
-            ["tenant", "specialist"],
-            registry=r,
+        self.revisions = _Children(
+            Counter(
+                "deskhand_revisions",
+                "Hops that took a limited edge back (compliance sending a draft back, say).",
+                ["tenant", "specialist"],
+                registry=r,
+            )
         )
-        self.retries = Counter(
-            "deskhand_handoff_retries",
-            "Handoffs given back to the queue to try again (server_down: waiting out an outage, not an attempt).",
-            ["specialist", "reason"],
-            registry=r,
+        self.retries = _Children(
+            Counter(
+                "deskhand_handoff_retries",
+                "Handoffs given back to the queue to try again (server_down: waiting out an outage, not an attempt).",
+                ["specialist", "reason"],
+                registry=r,
+            )
         )
-        self.tokens = Counter(
-            "deskhand_tokens",
-            "Model tokens recorded, by tenant, tier and model.",
-            ["tenant", "tier", "model"],
-            registry=r,
+        self.tokens = _Children(
+            Counter(
+                "deskhand_tokens",
+                "Model tokens recorded, by tenant, tier and model.",
+                ["tenant", "tier", "model"],
+                registry=r,
+            )
         )
-        self.cost = Counter(
-            "deskhand_cost_usd",
-            "What recorded model calls cost, by tenant, tier and model.",
-            ["tenant", "tier", "model"],
-            registry=r,
+        self.cost = _Children(
+            Counter(
+                "deskhand_cost_usd",
+                "What recorded model calls cost, by tenant, tier and model.",
+                ["tenant", "tier", "model"],
+                registry=r,
+            )
         )
-        self.budget_exhausted = Counter(
-            "deskhand_budget_exhausted",
-            "Handoffs stopped by a spent budget, by the limit that was reached.",
-            ["tenant", "limit"],
-            registry=r,
+        self.budget_exhausted = _Children(
+            Counter(
+                "deskhand_budget_exhausted",
+                "Handoffs stopped by a spent budget, by the limit that was reached.",
+                ["tenant", "limit"],
+                registry=r,
+            )
         )
         self.breaker_opens = Counter(
             "deskhand_breaker_opens", "Times a server's circuit breaker opened.", ["server"], registry=r
@@ -122,42 +159,36 @@ class CoordinatorMetrics:
         for row in recorder.rows:
             if row["kind"] == "tool":
                 result = row["response"].get("code", "error") if row["error"] else "ok"
-                self.tool_seconds.labels(specialist, row["name"], result).observe(row["duration_ms"] / 1000)
+                self.tool_seconds(specialist, row["name"], result).observe(row["duration_ms"] / 1000)
             elif row["kind"] == "model":
-                self.model_seconds.labels(specialist, recorder.tier).observe(row["duration_ms"] / 1000)
+                self.model_seconds(specialist, recorder.tier).observe(row["duration_ms"] / 1000)
         if isinstance(error, BudgetExhausted):
-            self.budget_exhausted.labels(tenant, error.field or "unknown").inc()
+            self.budget_exhausted(tenant, error.field or "unknown").inc()
         if outcome is None:
             state = "dropped" if error is None else "retried"
             if error is not None:
-                self.retries.labels(
-                    specialist, "server_down" if isinstance(error, ServerUnavailable) else error.code
-                ).inc()
+                self.retries(specialist, "server_down" if isinstance(error, ServerUnavailable) else error.code).inc()
         else:
             state = outcome.state
             for _, usage in outcome.usage:
-                self.tokens.labels(tenant, recorder.tier, usage.model).inc(usage.total_tokens)
-                self.cost.labels(tenant, recorder.tier, usage.model).inc(usage.cost_usd)
+                self.tokens(tenant, recorder.tier, usage.model).inc(usage.total_tokens)
+                self.cost(tenant, recorder.tier, usage.model).inc(usage.cost_usd)
             if outcome.result and "revision" in outcome.result:
-                self.revisions.labels(tenant, specialist).inc()
+                self.revisions(tenant, specialist).inc()
             status = outcome.run_status
             if status in RUN_OUTCOMES and (recorder.finished is None or recorder.finished.recorded):
-                self.runs.labels(tenant, status).inc()
+                self.runs(tenant, status).inc()
                 if recorder.finished is not None and recorder.finished.run_cost_usd is not None:
-                    self.run_cost.labels(tenant, status).observe(recorder.finished.run_cost_usd)
+                    self.run_cost(tenant, status).observe(recorder.finished.run_cost_usd)
                 if status == "escalated":
-                    self.escalations.labels(tenant, specialist, _reason_kind(recorder)).inc()
-        self.handoff_seconds.labels(specialist, state).observe(seconds)
+                    self.escalations(tenant, specialist, _reason_kind(recorder)).inc()
+        self.handoff_seconds(specialist, state).observe(seconds)
         self._breakers.check(breakers)
 
     def spend(self, tenant: str, spent: float, daily: float) -> None:
         """The tenant's spend today as a handoff of it starts: alert once per threshold crossed (per day)."""
         self._spend.check(tenant, spent, daily)
 
-    def run_ended(self, tenant: str, outcome: str) -> None:
-        """A run reached an outcome outside the handoff path (an approval decided or expired)."""
-        if outcome in RUN_OUTCOMES:
-            self.runs.labels(tenant, outcome).inc()
 
 
 def _reason_kind(recorder: Recorder) -> str:
