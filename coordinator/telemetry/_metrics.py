@@ -190,7 +190,6 @@ class CoordinatorMetrics:
         self._spend.check(tenant, spent, daily)
 
 
-
 def _reason_kind(recorder: Recorder) -> str:
     """Why a run escalated, as one of a fixed set: the error code that stopped its specialist (`server_down` for an
     outage longer than the window), `taken_over` after its workers died too often, or `workflow` when the
