@@ -53,7 +53,7 @@ class CoordinatorMetrics:
         self.runs = _Children(
             Counter(
                 "deskhand_runs",
-                "Runs that reached an outcome (a run parked for approval counts again when it ends).",
+                "Runs a worker brought to an outcome: completed, escalated, failed, or parked for approval.",
                 ["tenant", "outcome"],
                 registry=r,
             )
@@ -164,9 +164,10 @@ class CoordinatorMetrics:
                 self.model_seconds(specialist, recorder.tier).observe(row["duration_ms"] / 1000)
         if isinstance(error, BudgetExhausted):
             self.budget_exhausted(tenant, error.field or "unknown").inc()
-        if outcome is None:
-            state = "dropped" if error is None else "retried"
-            if error is not None:
+        finished = recorder.finished
+        if outcome is None or (finished is not None and not finished.recorded):  # not recorded: counted as dropped
+            state = "dropped" if error is None or outcome is not None else "retried"
+            if state == "retried" and error is not None:
                 self.retries(specialist, "server_down" if isinstance(error, ServerUnavailable) else error.code).inc()
         else:
             state = outcome.state
@@ -176,10 +177,10 @@ class CoordinatorMetrics:
             if outcome.result and "revision" in outcome.result:
                 self.revisions(tenant, specialist).inc()
             status = outcome.run_status
-            if status in RUN_OUTCOMES and (recorder.finished is None or recorder.finished.recorded):
+            if status in RUN_OUTCOMES:
                 self.runs(tenant, status).inc()
-                if recorder.finished is not None and recorder.finished.run_cost_usd is not None:
-                    self.run_cost(tenant, status).observe(recorder.finished.run_cost_usd)
+                if finished is not None and finished.run_cost_usd is not None:
+                    self.run_cost(tenant, status).observe(finished.run_cost_usd)
                 if status == "escalated":
                     self.escalations(tenant, specialist, _reason_kind(recorder)).inc()
         self.handoff_seconds(specialist, state).observe(seconds)

@@ -17,6 +17,7 @@ import os
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any, Final
 
+import anyio
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -80,8 +81,6 @@ class MetricsEndpoint:
         return Route(path, self.respond, methods=["GET"], name="metrics")
 
     async def respond(self, request: Request) -> Response:
-        import anyio
-
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         try:
