@@ -9,7 +9,8 @@ answers every refusal with "Authentication required". Here:
   `401 WWW-Authenticate: Bearer error="invalid_token", error_description="<reason>", resource_metadata=...`
   (no `error` when no token was sent, RFC 6750 §3.1) and a JSON-RPC error body whose `data` is the
   `ErrorPayload` (`unauthenticated`). The description is fixed text per reason: nothing from the token
-  is echoed. Keys that cannot be fetched are 503 with `Retry-After`, not a refusal.
+  is echoed, and the refusal is counted by reason (`ServerMetrics`). Keys that cannot be fetched are 503 with
+  `Retry-After`, not a refusal.
 """
 
 from __future__ import annotations

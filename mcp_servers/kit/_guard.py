@@ -1,4 +1,4 @@
-"""The guard: MCP middleware that authenticates, authorizes, rate-limits and audits every call.
+"""The guard: MCP middleware that authenticates, authorizes, rate-limits, audits and counts every call.
 
 It runs on every transport (streamable HTTP, stdio, in memory), so the checks hold wherever
 a request comes from. On HTTP the `ScopeGate` in front of it answers the same denials with the
@@ -11,6 +11,7 @@ proper status codes; the guard stays the authority.
   through `current_call()` (a contextvar, set and reset here only).
 - Text no backend can store (NUL, lone surrogates) is refused in arguments as `invalid_argument`
   naming the field, so every backend answers alike.
+- Each call's outcome and time, and each denial by tenant, tool and code, are counted (`ServerMetrics`).
 - Any unexpected exception becomes a JSON-RPC internal error naming a correlation id (the
   traceback is logged once under it), never a reply with details.
 """

@@ -4,7 +4,7 @@
 - a body over the limit → 413, nothing read past the limit;
 - a `tools/call` for a tool whose scope the token lacks → 403 with
   `WWW-Authenticate: Bearer error="insufficient_scope", scope="<needed>", resource_metadata=...`
-  (the SDK alone would answer a 200 with an error inside), audited as a denial.
+  (the SDK alone would answer a 200 with an error inside), audited and counted as a denial.
 Both bodies are JSON-RPC errors whose `data` is the `ErrorPayload`, so an MCP client (the SDK's
 included) surfaces the code and message instead of a bare status;
 - a body too deeply nested to parse → 400 with a JSON-RPC parse error;

@@ -11,7 +11,8 @@ Around each handler the kit adds, without the handler knowing: the principal (fr
 only), the scope check, argument validation into the spec's input model, the per-tenant rate
 limit, the request size limit, the audit row, and for writes the idempotency key in `_meta`:
 the same key with the same arguments returns the recorded result and writes once; the same key
-with other arguments is `idempotency_conflict`.
+with other arguments is `idempotency_conflict`. Each server counts what it does (`server.metrics`) and
+serves it at `/metrics` over HTTP.
 """
 
 from __future__ import annotations
