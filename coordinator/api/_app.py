@@ -112,7 +112,8 @@ def create_app(
 
     verifier = verifier or JwtVerifier(KeySet.from_file(home.jwks_path), issuer=home.issuer, audience=home.api_audience)
     connect = connect or http_connector({n: s.url for n, s in home.servers.items()}, issuer_of(home))
-    api = Api(home, home_workflows(home), store, Authenticator(verifier), connect, max_body_bytes)
+    metrics = metrics or CoordinatorMetrics()
+    api = Api(home, home_workflows(home), store, Authenticator(verifier), connect, max_body_bytes, metrics)
     document = openapi_document(ENDPOINTS, version=_version())
 
     async def openapi(request: Request) -> JSONResponse:
@@ -128,9 +129,7 @@ def create_app(
 
     routes: list[BaseRoute] = [e.route(api) for e in ENDPOINTS]
     routes += [Route(OPENAPI_PATH, openapi, methods=["GET"]), Route("/", home_page), console.mount()]
-    routes.append(
-        metrics_route(metrics or CoordinatorMetrics(), store, lambda: daily_limits(home), verifier, API_ROLES)
-    )
+    routes.append(metrics_route(metrics, store, lambda: daily_limits(home), verifier, API_ROLES))
     return Starlette(routes=routes, exception_handlers={HTTPException: http_exception, Exception: unexpected})
 
 

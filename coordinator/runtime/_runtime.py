@@ -382,8 +382,9 @@ class Runtime:
             approve=approve,
             seen_hash=seen_hash,
             connect_tool=connect_tool,
+            settled=self.metrics.run_settled if self.metrics is not None else None,
         )
 
     def expire_approvals(self) -> int:
         """Escalate runs whose approvals timed out; returns how many approvals expired."""
-        return expire_approvals(self.store)
+        return expire_approvals(self.store, self.metrics.run_settled if self.metrics is not None else None)

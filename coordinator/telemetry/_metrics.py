@@ -53,7 +53,7 @@ class CoordinatorMetrics:
         self.runs = _Children(
             Counter(
                 "deskhand_runs",
-                "Runs a worker brought to an outcome: completed, escalated, failed, or parked for approval.",
+                "Runs that reached an outcome (a run parked for approval counts again when a decision ends it).",
                 ["tenant", "outcome"],
                 registry=r,
             )
@@ -185,6 +185,10 @@ class CoordinatorMetrics:
                     self.escalations(tenant, specialist, _reason_kind(recorder)).inc()
         self.handoff_seconds(specialist, state).observe(seconds)
         self._breakers.check(breakers)
+
+    def run_settled(self, tenant: str, status: str) -> None:
+        """A run parked for approval ended by a person's decision or a timeout."""
+        self.runs(tenant, status).inc()
 
     def spend(self, tenant: str, spent: float, daily: float) -> None:
         """The tenant's spend today as a handoff of it starts: alert once per threshold crossed (per day)."""

@@ -137,6 +137,18 @@ def test_each_scrape_after_a_small_run_matches_the_store(home: Home, db: str, te
         assert total(worker, "deskhand_tool_seconds_count") == sum(r.tool_calls for r in runs)
         assert total(worker, "deskhand_queue_depth") == 0 and total(worker, "deskhand_leases") == 0
         assert total(from_api, "deskhand_runs_total") == 0  # the API ran no handoff: its counters are its own
+
+        (parked,) = store.approvals(tenant="acme")  # a person approves the credit: the API settles its run
+        approver = {"authorization": f"Bearer {mint(home, home.api_audience, tenant='acme', roles=('approver',))}"}
+        with serving_app(create_app(home, store)) as api:
+            url = f"{api}/v1/approvals/{parked.id}/approve"
+            decided = httpx2.post(url, json={"hash": parked.args_hash}, headers=approver, timeout=60)
+            assert decided.status_code == 200, decided.text
+            settled = parsed(scrape(f"{api}/metrics", token).text)
+        assert total(settled, "deskhand_runs_total", tenant="acme", outcome="completed") == 1
+        completed = total(worker, "deskhand_runs_total", tenant="acme", outcome="completed")
+        assert completed + 1 == store.run_status_counts("acme")["completed"]
+        assert total(settled, "deskhand_pending_approvals", tenant="acme") == 0
     finally:
         store.dispose()
 
