@@ -50,7 +50,7 @@ def work(
             "--metrics",
             metavar="HOST:PORT",
             help="Serve Prometheus metrics at http://HOST:PORT/metrics, for a token of the API's audience bound to "
-            "every tenant (`deskhand api token --all-tenants`).",
+            "every tenant (`deskhand token metrics`).",
         ),
     ] = None,
 ) -> None:
@@ -66,10 +66,12 @@ def work(
     from coordinator._worker import work as run_workers
     from coordinator.models import OfflineModel
     from coordinator.runtime import RuntimeSettings
-    from coordinator.telemetry import CoordinatorMetrics, serving_metrics
+    from coordinator.telemetry import CoordinatorMetrics, metrics_address, serving_metrics
     from mcp_servers.kit import multiprocess
 
     home = globals_of(ctx).home()
+    if metrics is not None:
+        metrics_address(metrics)  # a mistake in it is told before anything starts
     if model_latency and model != "offline":
         raise ConfigError("--model-latency simulates a hosted model's wait: it needs --model offline", field="model")
     if hasattr(signal, "SIGUSR1") and sys.__stderr__ is not None:  # not on Windows

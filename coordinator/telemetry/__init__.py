@@ -7,7 +7,7 @@ whose `Exposition` and `MetricsEndpoint` every deskhand process's `/metrics` sha
 """
 
 from coordinator.telemetry._alerts import SPEND_THRESHOLDS, BreakerWatch, SpendAlerts
-from coordinator.telemetry._endpoint import metrics_route, serving_metrics
+from coordinator.telemetry._endpoint import metrics_address, metrics_route, serving_metrics
 from coordinator.telemetry._gauges import StoreGauges
 from coordinator.telemetry._metrics import CoordinatorMetrics
 
@@ -17,6 +17,7 @@ __all__ = [
     "CoordinatorMetrics",
     "SpendAlerts",
     "StoreGauges",
+    "metrics_address",
     "metrics_route",
     "serving_metrics",
 ]

@@ -33,17 +33,23 @@ def metrics_route(
     return MetricsEndpoint(exposition, all_tenants_token(verifier, [*roles, METRICS_ROLE])).route()
 
 
+def metrics_address(address: str) -> tuple[str, int]:
+    """`--metrics HOST:PORT` as (host, port), or a `ConfigError` naming the option."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"--metrics {address!r}: expected HOST:PORT such as 127.0.0.1:9464", field="metrics")
+    return host, int(port)
+
+
 @contextmanager
 def serving_metrics(route: Route, address: str) -> Iterator[str]:
     """Serve `route` alone at `address` (HOST:PORT) from a thread of its own until the block ends (a thread: the
     worker's event loop and signal handling stay its own); yields the URL of `/metrics`."""
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise ConfigError(f"--metrics {address!r}: expected HOST:PORT such as 127.0.0.1:9464", field="metrics")
+    host, port = metrics_address(address)
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, int(port)))
+        sock.bind((host, port))
     except OSError as exc:
         sock.close()
         raise ConfigError(f"--metrics {address}: cannot listen there: {exc}", field="metrics") from exc
