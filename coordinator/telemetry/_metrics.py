@@ -187,8 +187,11 @@ class CoordinatorMetrics:
         self._breakers.check(breakers)
 
     def run_settled(self, tenant: str, status: str) -> None:
-        """A run parked for approval ended by a person's decision or a timeout."""
+        """A run parked for approval ended by a person's decision or a timeout (escalated: the approval was
+        rejected, timed out, or its call failed)."""
         self.runs(tenant, status).inc()
+        if status == "escalated":
+            self.escalations(tenant, "", "approval").inc()
 
     def spend(self, tenant: str, spent: float, daily: float) -> None:
         """The tenant's spend today as a handoff of it starts: alert once per threshold crossed (per day)."""
