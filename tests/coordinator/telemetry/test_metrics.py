@@ -149,48 +149,43 @@ def test_each_scrape_after_a_small_run_matches_the_store(home: Home, db: str, te
         completed = total(worker, "deskhand_runs_total", tenant="acme", outcome="completed")
         assert completed + 1 == store.run_status_counts("acme")["completed"]
         assert total(settled, "deskhand_pending_approvals", tenant="acme") == 0
-    finally:
-        store.dispose()
 
-    crm = home.servers["crm"].url
-    scrape_crm = crm.removesuffix("/mcp") + "/metrics"
-    minted = cli("--home", str(home.path), "token", "metrics")  # what an operator gives Prometheus
-    assert minted.exit_code == 0, minted.stderr
-    servers_token = minted.stdout.strip()
-    assert scrape(scrape_crm, None).status_code == 401
-    assert scrape(scrape_crm, mint(home, crm, tenant="acme", roles=("metrics",))).status_code == 403
-    before = parsed(scrape(scrape_crm, servers_token).text)
-    denied = {"tenant": "acme", "tool": "issue_credit", "code": "insufficient_scope"}
-    reader = TokenIssuer(DevKeys.load(home.keys_dir), issuer=home.issuer).mint(
-        tenant="acme", scopes=["crm:read"], audience=crm
-    )
-    credit = {"name": "issue_credit", "arguments": {"account_id": "A-1", "amount_cents": 100, "reason": "x"}}
-    refused = httpx2.post(
-        crm,
-        json={"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": credit},
-        headers={
-            "authorization": f"Bearer {reader}",
-            "accept": "application/json, text/event-stream",
-            "mcp-protocol-version": "2025-11-25",
-        },
-    )
-    assert refused.status_code == 403
-    after = parsed(scrape(scrape_crm, servers_token).text)
-    assert (
-        total(after, "deskhand_denied_calls_total", tenant="acme")
-        == total(before, "deskhand_denied_calls_total", tenant="acme") + 1
-    )
-    assert (
-        total(after, "deskhand_denied_calls_total", **denied)
-        == total(before, "deskhand_denied_calls_total", **denied) + 1
-    )
-    assert total(after, "deskhand_server_tool_seconds_count", outcome="allowed") > 0  # the run's calls, counted
-    for server in home.servers.values():  # one token for every server's /metrics, and the coordinator's
-        assert scrape(server.url.removesuffix("/mcp") + "/metrics", servers_token).status_code == 200
-    store = Store(db)
-    try:
-        again = metrics_route(metrics, store, lambda: daily_limits(home), api_verifier, API_ROLES)
-        with serving_metrics(again, "127.0.0.1:0") as worker_url:
+        crm = home.servers["crm"].url
+        scrape_crm = crm.removesuffix("/mcp") + "/metrics"
+        minted = cli("--home", str(home.path), "token", "metrics")  # what an operator gives Prometheus
+        assert minted.exit_code == 0, minted.stderr
+        servers_token = minted.stdout.strip()
+        assert scrape(scrape_crm, None).status_code == 401
+        assert scrape(scrape_crm, mint(home, crm, tenant="acme", roles=("metrics",))).status_code == 403
+        before = parsed(scrape(scrape_crm, servers_token).text)
+        denied = {"tenant": "acme", "tool": "issue_credit", "code": "insufficient_scope"}
+        reader = TokenIssuer(DevKeys.load(home.keys_dir), issuer=home.issuer).mint(
+            tenant="acme", scopes=["crm:read"], audience=crm
+        )
+        credit = {"name": "issue_credit", "arguments": {"account_id": "A-1", "amount_cents": 100, "reason": "x"}}
+        refused = httpx2.post(
+            crm,
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": credit},
+            headers={
+                "authorization": f"Bearer {reader}",
+                "accept": "application/json, text/event-stream",
+                "mcp-protocol-version": "2025-11-25",
+            },
+        )
+        assert refused.status_code == 403
+        after = parsed(scrape(scrape_crm, servers_token).text)
+        assert (
+            total(after, "deskhand_denied_calls_total", tenant="acme")
+            == total(before, "deskhand_denied_calls_total", tenant="acme") + 1
+        )
+        assert (
+            total(after, "deskhand_denied_calls_total", **denied)
+            == total(before, "deskhand_denied_calls_total", **denied) + 1
+        )
+        assert total(after, "deskhand_server_tool_seconds_count", outcome="allowed") > 0  # the run's calls, counted
+        for server in home.servers.values():  # one token for every server's /metrics, and the coordinator's
+            assert scrape(server.url.removesuffix("/mcp") + "/metrics", servers_token).status_code == 200
+        with serving_metrics(route, "127.0.0.1:0") as worker_url:
             assert scrape(worker_url, servers_token).status_code == 200
     finally:
         store.dispose()
