@@ -47,6 +47,7 @@ from bench._boundary import _process, _setup
 from bench._progress import Step, quiet
 from coordinator import DevKeys, Home, Runtime, RuntimeStats, open_runtime, work
 from coordinator.cli import ServerProcess, free_port, prepare, running_servers
+from coordinator.telemetry import CoordinatorMetrics
 from schemas import DeskhandError, InboundEmail, ServerName, TenantFile, load_tenant_file
 from schemas.tools import TOOLS_BY_NAME
 
@@ -90,7 +91,8 @@ def sample_emails(tenant_of: dict[str, str] | None = None) -> dict[str, list[Inb
 async def coordinator_world(
     directory: Path, tenants: Sequence[TenantFile]
 ) -> AsyncIterator[tuple[Runtime, dict[ServerName, ServerProcess]]]:
-    """The four servers as processes over HTTP on SQLite, with `tenants` loaded, and a runtime for them."""
+    """The four servers as processes over HTTP on SQLite, with `tenants` loaded, and a runtime for them that counts
+    its metrics, as a worker serving `/metrics` does."""
     home = Home.defaults(directory)
     home = home.with_servers(
         {n: type(s)(n, f"http://127.0.0.1:{free_port()}/mcp", s.db) for n, s in home.servers.items()}
@@ -100,6 +102,7 @@ async def coordinator_world(
     prepare(home, list(tenants))
     with running_servers(home) as servers:
         async with open_runtime(home, [t.tenant for t in tenants]) as runtime:
+            runtime.metrics = CoordinatorMetrics()
             yield runtime, servers
 
 

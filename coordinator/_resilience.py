@@ -162,6 +162,11 @@ class CircuitBreaker:
             return "half_open"
         return self._state
 
+    @property
+    def opened(self) -> int:
+        """Times the circuit opened (as in `statistics()`, without building them)."""
+        return self._opened
+
     def statistics(self) -> BreakerStatistics:
         return BreakerStatistics(
             self.state, self._consecutive, self._calls, self._failures, self._rejected, self._opened

@@ -41,6 +41,17 @@ def loaded_limits(home: Home, tenant: str) -> TenantLimits | None:
     return None if limits is None else TenantLimits.model_validate(limits)
 
 
+def daily_limits(home: Home) -> dict[str, float]:
+    """Each tenant's daily spend limit in USD, as `init` loaded its file (the runtime's default where it sets none)."""
+    from coordinator.runtime import RuntimeSettings
+
+    default = RuntimeSettings().tenant_daily_spend_usd
+    limits = {tenant: loaded_limits(home, tenant) for tenant in home.tenants}
+    return {
+        t: default if lim is None or lim.daily_spend_usd is None else lim.daily_spend_usd for t, lim in limits.items()
+    }
+
+
 def home_workflows(home: Home) -> dict[str, Workflow]:
     """The workflows a submission may name: the built-in ones and the home's, checked against the installed
     specialists."""

@@ -63,6 +63,7 @@ RUN_BY: dict[str, list[str]] = {
         "test_writing_a_specialist_guide_scaffolds_one_that_installs_and_passes_its_tests",
     ],
     "docs/tenant-files.md": ["test_tenant_files_guide_limits_block_is_a_policy_that_loads"],
+    "docs/observability.md": ["test_observability_guide_scrapes_the_default_ports_with_a_token"],
     "docs/workflows.md": [
         "test_workflows_guide_example_is_the_example_file_and_loads",
         "test_workflows_guide_graph_prints_the_built_in_workflow",
@@ -244,6 +245,19 @@ def test_tenant_files_guide_error_samples_are_what_a_missing_queue_and_an_undecl
             load_tenant_file(tmp_path / name)
         said.append(f"error ({caught.value.code}): {str(caught.value).replace(str(tmp_path) + '/', '')}")
     assert said == [sample.strip() for sample in samples]
+
+
+def test_observability_guide_scrapes_the_default_ports_with_a_token(tmp_path: Path) -> None:
+    import yaml
+
+    from coordinator import Home
+
+    (config,) = blocks("docs/observability.md", "yaml")
+    jobs = {job["job_name"]: job for job in yaml.safe_load(config)["scrape_configs"]}
+    assert all(j["metrics_path"] == "/metrics" and j["authorization"]["credentials_file"] for j in jobs.values())
+    servers = [s.url.split("://")[1].removesuffix("/mcp") for s in Home.defaults(tmp_path).servers.values()]
+    assert jobs["deskhand-servers"]["static_configs"][0]["targets"] == servers
+    assert "127.0.0.1:9464" in jobs["deskhand-coordinator"]["static_configs"][0]["targets"]
 
 
 def test_tenant_files_guide_limits_block_is_a_policy_that_loads(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import BaseRoute, Route
 
 from coordinator.api import _approvals, _health, _runs, _usage
-from coordinator.api._auth import Authenticator, Caller
+from coordinator.api._auth import API_ROLES, Authenticator, Caller
 from coordinator.api._endpoints import Api, Endpoint, unexpected
 from coordinator.api._errors import http_exception
 from coordinator.api._models import (
@@ -33,6 +33,7 @@ from coordinator.api._models import (
 )
 from coordinator.api._openapi import OPENAPI_PATH, openapi_document
 from coordinator.console import Console
+from coordinator.telemetry import CoordinatorMetrics, metrics_route
 from mcp_servers.kit import JwtVerifier, KeySet
 
 if TYPE_CHECKING:
@@ -99,17 +100,20 @@ def create_app(
     verifier: JwtVerifier | None = None,
     connect: Connect | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    metrics: CoordinatorMetrics | None = None,
 ) -> Starlette:
     """The API over `store` for the tenants of `home`. `verifier`: whose tokens it trusts (default: the home's
     keys and issuer, for `home.api_audience`); `connect`: how an approved call reaches its server (default: the
-    home's servers over HTTP, with tokens of the home's issuer)."""
+    home's servers over HTTP, with tokens of the home's issuer); `metrics`: what its `/metrics` serves beside the
+    store's gauges (default: this process's own)."""
     from coordinator._service import issuer_of
     from coordinator._sessions import http_connector
-    from coordinator._submission import home_workflows
+    from coordinator._submission import daily_limits, home_workflows
 
     verifier = verifier or JwtVerifier(KeySet.from_file(home.jwks_path), issuer=home.issuer, audience=home.api_audience)
     connect = connect or http_connector({n: s.url for n, s in home.servers.items()}, issuer_of(home))
-    api = Api(home, home_workflows(home), store, Authenticator(verifier), connect, max_body_bytes)
+    metrics = metrics or CoordinatorMetrics()
+    api = Api(home, home_workflows(home), store, Authenticator(verifier), connect, max_body_bytes, metrics)
     document = openapi_document(ENDPOINTS, version=_version())
 
     async def openapi(request: Request) -> JSONResponse:
@@ -125,6 +129,7 @@ def create_app(
 
     routes: list[BaseRoute] = [e.route(api) for e in ENDPOINTS]
     routes += [Route(OPENAPI_PATH, openapi, methods=["GET"]), Route("/", home_page), console.mount()]
+    routes.append(metrics_route(metrics, store, lambda: daily_limits(home), verifier, API_ROLES))
     return Starlette(routes=routes, exception_handlers={HTTPException: http_exception, Exception: unexpected})
 
 

@@ -73,7 +73,9 @@ async def decide(api: Api, caller: Caller, approval_id: str, seen_hash: str, *, 
     row = await _visible(api, approval_id, caller.tenant)
     # deciding needs the store and, to make an approved call, that one tool's server: no specialist, no policy
     async with SessionPool(api.connect) as pool:
-        runtime = Runtime(store=api.store, specialists={}, pool=pool, model=OfflineModel(), policies={})
+        runtime = Runtime(
+            store=api.store, specialists={}, pool=pool, model=OfflineModel(), policies={}, metrics=api.metrics
+        )
         return await runtime.decide(
             row.id,
             tenant=row.tenant,

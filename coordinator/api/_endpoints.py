@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from coordinator._home import Home
     from coordinator._sessions import Connect
     from coordinator.store import Store
+    from coordinator.telemetry import CoordinatorMetrics
     from coordinator.workflow import Workflow
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ class Api:
     authenticator: Authenticator
     connect: Connect
     max_body_bytes: int
+    metrics: CoordinatorMetrics
+    """This process's metrics (a decision that ends a run counts it)."""
 
 
 @dataclass(frozen=True)

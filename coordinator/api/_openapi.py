@@ -17,6 +17,7 @@ from coordinator.api._models import NoBody
 from schemas import ErrorPayload
 
 OPENAPI_PATH = "/v1/openapi.json"
+METRICS_PATH = "/metrics"
 _REF = "#/components/schemas/{model}"
 
 
@@ -38,6 +39,19 @@ def openapi_document(endpoints: Sequence[Endpoint[Any, Any]], *, version: str) -
             "summary": "This document.",
             "responses": {
                 "200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+            },
+        }
+    }
+    error = {"description": "An error: its code and message", "content": _json(ref_of[ErrorPayload])}
+    paths[METRICS_PATH] = {
+        "get": {
+            "operationId": "metrics",
+            "summary": "Prometheus metrics, for a token bound to every tenant with an API role or `metrics`.",
+            "security": [{"bearer": []}],
+            "responses": {
+                "200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                "401": error,
+                "403": error,
             },
         }
     }

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import json
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 import typer
@@ -20,6 +21,11 @@ from schemas import ConfigError, InboundEmail, InvalidArgument, NotFound
 
 # The runtime is imported by the commands that run it, not here: every command (`deskhand server serve` too)
 # loads this module.
+if TYPE_CHECKING:
+    from starlette.routing import Route
+
+    from coordinator import Home
+    from coordinator.runtime import Runtime
 
 
 def work(
@@ -38,18 +44,34 @@ def work(
             help="Offline model only: seconds each judgment takes, as a hosted model's would (load tests).",
         ),
     ] = 0.0,
+    metrics: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics",
+            metavar="HOST:PORT",
+            help="Serve Prometheus metrics at http://HOST:PORT/metrics, for a token of the API's audience bound to "
+            "every tenant (`deskhand token metrics`).",
+        ),
+    ] = None,
 ) -> None:
     """Run coordinator workers: claim handoffs and run them through the specialists.
 
     Ctrl-C or SIGTERM: claim nothing more, finish the handoffs in hand, give back the next ones
     held, and exit 0; a second signal stops at once (the leases then expire, and another worker
-    takes those handoffs over). `kill -USR1 <pid>` prints every thread's stack to stderr."""
+    takes those handoffs over). `kill -USR1 <pid>` prints every thread's stack to stderr.
+
+    With PROMETHEUS_MULTIPROC_DIR set, the worker counts its metrics there even without --metrics: any
+    process of that directory that serves /metrics (the API, another worker) reports them."""
     from coordinator._service import open_runtime
     from coordinator._worker import work as run_workers
     from coordinator.models import OfflineModel
     from coordinator.runtime import RuntimeSettings
+    from coordinator.telemetry import CoordinatorMetrics, metrics_address, serving_metrics
+    from mcp_servers.kit import multiprocess
 
     home = globals_of(ctx).home()
+    if metrics is not None:
+        metrics_address(metrics)  # a mistake in it is told before anything starts
     if model_latency and model != "offline":
         raise ConfigError("--model-latency simulates a hosted model's wait: it needs --model offline", field="model")
     if hasattr(signal, "SIGUSR1") and sys.__stderr__ is not None:  # not on Windows
@@ -57,13 +79,21 @@ def work(
 
     async def main() -> None:
         settings = RuntimeSettings(lease_seconds=lease)
-        async with open_runtime(
-            home,
-            list(home.tenants),
-            db=db,
-            model=OfflineModel(latency=model_latency) if model_latency else model,
-            settings=settings,
-        ) as rt:
+        async with (
+            open_runtime(
+                home,
+                list(home.tenants),
+                db=db,
+                model=OfflineModel(latency=model_latency) if model_latency else model,
+                settings=settings,
+            ) as rt,
+            contextlib.AsyncExitStack() as stack,
+        ):
+            if metrics is not None or multiprocess():
+                rt.metrics = CoordinatorMetrics()
+            if metrics is not None:
+                url = stack.enter_context(serving_metrics(_metrics_route(home, rt), metrics))
+                err.print(f"deskhand work: metrics at {url}", highlight=False)
             stopping = _Stopping()
             async with anyio.create_task_group() as tg:
                 await tg.start(stopping.on_signals, tg.cancel_scope)
@@ -74,6 +104,22 @@ def work(
                 raise typer.Exit(130)
 
     anyio.run(main)
+
+
+def _metrics_route(home: Home, runtime: Runtime) -> Route:
+    """A worker's `/metrics`: its runtime's metrics and the store's gauges, for the API's tokens."""
+    from coordinator.api import API_ROLES
+    from coordinator.telemetry import metrics_route
+    from mcp_servers.kit import JwtVerifier, KeySet
+
+    assert runtime.metrics is not None
+    verifier = JwtVerifier(KeySet.from_file(home.jwks_path), issuer=home.issuer, audience=home.api_audience)
+    default = runtime.settings.tenant_daily_spend_usd
+    limits = {
+        tenant: default if policy.limits.daily_spend_usd is None else policy.limits.daily_spend_usd
+        for tenant, policy in runtime.policies.items()
+    }
+    return metrics_route(runtime.metrics, runtime.store, lambda: limits, verifier, API_ROLES)
 
 
 def read_event(path: Path, model: type[BaseModel]) -> BaseModel:

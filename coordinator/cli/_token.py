@@ -73,3 +73,32 @@ def _tenant_id(text: str) -> str:
         raise ConfigError(
             f"--tenant {text!r}: expected lower-case letters, digits and dashes (e.g. acme)", field="tenant"
         ) from None
+
+
+@app.command("metrics")
+def metrics(
+    ctx: typer.Context,
+    ttl: Annotated[str, typer.Option("--ttl", metavar="TIME", help="Lifetime: 90s, 15m, 2h, 1d.")] = "30d",
+    subject: Annotated[str, typer.Option("--subject", help="Who scrapes with it.")] = "prometheus",
+) -> None:
+    """Print a scrape token for Prometheus: every server's /metrics and the coordinator's (workers', API's).
+
+    Bound to every tenant (the figures span tenants) with the role `metrics`; its audiences are the home's four
+    servers and its HTTP API, and it carries no scope: no server lets it call a tool."""
+    from mcp_servers.kit import METRICS_ROLE
+
+    options = globals_of(ctx)
+    home = options.home()
+    audiences = [server.url for server in home.servers.values()] + [home.api_audience]
+    token = TokenIssuer(DevKeys.load(home.keys_dir), issuer=home.issuer).mint(
+        tenant=None,
+        scopes=[],
+        audience=audiences,
+        ttl_seconds=parse_ttl(ttl),
+        subject=subject,
+        roles=[METRICS_ROLE],
+    )
+    if options.json:
+        print_json({"token": token, "roles": [METRICS_ROLE], "audience": audiences})
+    else:
+        print(token)

@@ -4,6 +4,7 @@ exactly once with a token minted for it, the run settled after, and approvals th
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -26,6 +27,7 @@ from schemas import (
     InsufficientScope,
     InvalidArgument,
     NotFound,
+    RunStatus,
     ServerName,
     args_hash,
     server_of_scope,
@@ -73,6 +75,7 @@ async def decide(
     approve: bool,
     seen_hash: str,
     connect_tool: Connect,
+    settled: Settled | None = None,
 ) -> ApprovalRow:
     """Approve or reject a parked call, naming the arguments' hash the approver was shown (a decision on
     another hash, or on an approval already decided, is a `Conflict` and changes nothing). Approving runs
@@ -84,7 +87,9 @@ async def decide(
         lambda: store.decide(approval_id, tenant, approve=approve, actor=actor, seen_hash=seen_hash)
     )
     if row.status != "approved":
-        await anyio.to_thread.run_sync(lambda: settle_run(store, row.run_id, f"approval {row.status} by {actor}"))
+        await anyio.to_thread.run_sync(
+            lambda: settle_run(store, row.run_id, f"approval {row.status} by {actor}", settled)
+        )
         return row
     try:
         result = await _execute(store, row, actor, connect_tool)
@@ -97,12 +102,12 @@ async def decide(
             lambda: store.record_approval_result(row.id, outcome, "failed", [entry])
         )
         await anyio.to_thread.run_sync(
-            lambda: settle_run(store, row.run_id, f"the approved {row.tool} failed: {problem}")
+            lambda: settle_run(store, row.run_id, f"the approved {row.tool} failed: {problem}", settled)
         )
         return failed
     entry = _approval_audit(row, actor, "approved call executed", row.id)
     executed = await anyio.to_thread.run_sync(lambda: store.record_approval_result(row.id, result, "executed", [entry]))
-    await anyio.to_thread.run_sync(lambda: settle_run(store, row.run_id, ""))
+    await anyio.to_thread.run_sync(lambda: settle_run(store, row.run_id, "", settled))
     return executed
 
 
@@ -139,18 +144,24 @@ async def _execute(store: Store, row: ApprovalRow, actor: str, connect_tool: Con
     return result.model_dump(mode="json")
 
 
-def settle_run(store: Store, run_id: str, reason: str) -> None:
+Settled = Callable[[str, RunStatus], None]
+"""Told (tenant, status) when a decision or a timeout ends a run (the metrics count it)."""
+
+
+def settle_run(store: Store, run_id: str, reason: str, settled: Settled | None = None) -> None:
     """After a decision: the run completes when every approval was executed, escalates otherwise."""
     mine = store.approvals(run_id=run_id, status=None)
     if any(a.status in ("pending", "approved") for a in mine):
         return
-    if all(a.status == "executed" for a in mine):
-        store.set_run(run_id, status="completed")
-    else:
-        store.set_run(run_id, status="escalated", reason=reason or "an approval was not granted")
+    status: RunStatus = "completed" if all(a.status == "executed" for a in mine) else "escalated"
+    store.set_run(
+        run_id, status=status, reason="" if status == "completed" else reason or "an approval was not granted"
+    )
+    if settled is not None and mine:
+        settled(mine[0].tenant, status)
 
 
-def expire_approvals(store: Store) -> int:
+def expire_approvals(store: Store, settled: Settled | None = None) -> int:
     """Escalate runs whose approvals timed out; returns how many approvals expired."""
     now = datetime.now(UTC)
     expired = 0
@@ -161,7 +172,7 @@ def expire_approvals(store: Store) -> int:
                 store.decide(row.id, row.tenant, approve=False, actor="timeout", seen_hash=None)
             except Conflict:  # a person decided it meanwhile
                 continue
-            settle_run(store, row.run_id, "approval timed out")
+            settle_run(store, row.run_id, "approval timed out", settled)
             expired += 1
     return expired
 

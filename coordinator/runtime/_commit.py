@@ -63,9 +63,10 @@ class HandoffChain:
             await self._behind.committed()
             self._behind = None
 
-    async def record(self, outcome: Outcome) -> None:
+    async def record(self, outcome: Outcome) -> Finished | None:
         """Record the outcome of the running handoff, claiming the worker's next handoff in the same transaction
-        (then in hand); committed behind that next handoff when it is the run's own (see the class docstring)."""
+        (then in hand); committed behind that next handoff when it is the run's own (see the class docstring), and
+        then None is returned, else what the store did."""
         running = self._running
         assert running is not None and outcome.handoff.id == running.handoff.id, "not the running handoff"
         await self.committed()
@@ -75,8 +76,10 @@ class HandoffChain:
             self._behind = _Committing()
             self._commits.start_soon(self._behind.run, lambda: self._stored(lambda: self.store.finish(outcome)))
             self.claim = running.following(outcome.next_handoffs[0], outcome.result)
-            return
-        self.claim = (await self._stored(lambda: self.store.finish(outcome))).next
+            return None
+        finished = await self._stored(lambda: self.store.finish(outcome))
+        self.claim = finished.next
+        return finished
 
     async def release(
         self, error: str, delay_seconds: float, *, attempt: bool = True, outage_since: datetime | None = None

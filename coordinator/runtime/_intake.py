@@ -52,7 +52,7 @@ def intake(
     limits = limits or TenantLimits()
     in_flight = settings.tenant_max_running if limits.runs_in_flight is None else limits.runs_in_flight
     if store.running_runs(tenant) >= in_flight:
-        raise BudgetExhausted(f"tenant {tenant!r} already has {in_flight} runs in flight")
+        raise BudgetExhausted(f"tenant {tenant!r} already has {in_flight} runs in flight", field="runs_in_flight")
     key = source or _event_key(event, workflow.file.event if workflow is not None else "email")
     budget = tenant_budget(settings.run_budget, limits.per_run)
     if workflow is None:

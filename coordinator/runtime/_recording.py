@@ -1,18 +1,38 @@
-"""The record of one handoff: its exchanges in order (for replay and promote), its time in tools and the model,
-and the audit entries the coordinator writes about it."""
+"""The record of one handoff: its exchanges in order (for replay and promote), its time in tools and the model
+(added up over handoffs in `RuntimeStats`), what became of it (for the metrics), and the audit entries the
+coordinator writes about it."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
 
 from coordinator.runtime._commit import HandoffChain
-from coordinator.store import AuditRecord, Claim, ExchangeRecord
+from coordinator.store import AuditRecord, Claim, ExchangeRecord, Finished, Outcome
 from schemas import DeskhandError, Handoff, Policy, ToolSpec, Unavailable
 from specialists.kit import Generation, In, Judgment, Model, Out, Tier, Toolbox, Usage, WrapperToolbox
+
+
+@dataclass
+class RuntimeStats:
+    """Where the time of handled handoffs went: in tools, in the model, or in the coordinator itself."""
+
+    handoffs: int = 0
+    seconds: float = 0.0
+    """From claiming each handoff to recording its outcome."""
+    tool_seconds: float = 0.0
+    model_seconds: float = 0.0
+
+    @property
+    def overhead_ms_per_handoff(self) -> float:
+        """The coordinator's own time per handoff: claim, routing, budgets, recording — not tools or the model."""
+        if not self.handoffs:
+            return 0.0
+        return (self.seconds - self.tool_seconds - self.model_seconds) / self.handoffs * 1000
 
 
 class Recorder:
@@ -28,6 +48,14 @@ class Recorder:
         self.model_seconds = 0.0
         self._in_flight = 0
         self._since = 0.0
+        self.tier = "none"
+        """The model tier the specialist runs on for this handoff's tenant."""
+        self.error: DeskhandError | None = None
+        """What stopped the specialist, if anything did."""
+        self.outcome: Outcome | None = None
+        """The outcome recorded (None: the handoff went back to the queue, or was dropped)."""
+        self.finished: Finished | None = None
+        """What the store did with the outcome (None when its commit went on behind the run's next handoff)."""
 
     @property
     def handoff(self) -> Handoff:
@@ -68,6 +96,11 @@ class Recorder:
         row["response"] = response
         row["error"] = error
         row["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+
+    async def record(self, outcome: Outcome) -> None:
+        """Record the handoff's outcome through the chain, and keep it (for the metrics)."""
+        self.outcome = outcome
+        self.finished = await self.chain.record(outcome)
 
     def tool_started(self) -> float:
         """A tool call starts now; returns now (`time.perf_counter()`), for its own duration."""

@@ -43,9 +43,10 @@ from coordinator.runtime._context import (
     tenant_manifest,
 )
 from coordinator.runtime._intake import intake, intake_event
-from coordinator.runtime._recording import Recorder, RecordingModel, RecordingToolbox, audit_entry
+from coordinator.runtime._recording import Recorder, RecordingModel, RecordingToolbox, RuntimeStats, audit_entry
 from coordinator.runtime._versions import WorkflowVersions
 from coordinator.store import ApprovalRow, Claim, Outcome, Store
+from coordinator.telemetry import CoordinatorMetrics
 from coordinator.workflow import Workflow, builtin_workflows, route
 from schemas import (
     BudgetExhausted,
@@ -103,24 +104,6 @@ class RuntimeSettings:
 
 
 @dataclass
-class RuntimeStats:
-    """Where the time of handled handoffs went: in tools, in the model, or in the coordinator itself."""
-
-    handoffs: int = 0
-    seconds: float = 0.0
-    """From claiming each handoff to recording its outcome."""
-    tool_seconds: float = 0.0
-    model_seconds: float = 0.0
-
-    @property
-    def overhead_ms_per_handoff(self) -> float:
-        """The coordinator's own time per handoff: claim, routing, budgets, recording — not tools or the model."""
-        if not self.handoffs:
-            return 0.0
-        return (self.seconds - self.tool_seconds - self.model_seconds) / self.handoffs * 1000
-
-
-@dataclass
 class Runtime:
     store: Store
     specialists: Mapping[str, AnySpecialist]
@@ -132,6 +115,8 @@ class Runtime:
     stats: RuntimeStats = field(default_factory=RuntimeStats)
     workflows: Mapping[str, Workflow] = field(default_factory=dict)
     """The workflows tenants may name (`policy.workflow`); none given: the built-in ones."""
+    metrics: CoordinatorMetrics | None = None
+    """Where its handoffs, runs, spend and breakers are counted (`deskhand work --metrics`, the API's /metrics)."""
     versions: WorkflowVersions = field(init=False)
     """The workflow version each run started on (it finishes on it)."""
 
@@ -184,6 +169,8 @@ class Runtime:
             self.stats.seconds += time.perf_counter() - started + claimed_in
             self.stats.tool_seconds += recorder.tool_seconds
             self.stats.model_seconds += recorder.model_seconds
+            if self.metrics is not None:
+                self.metrics.handoff(recorder, time.perf_counter() - started, self.breakers)
 
     async def stored(self, call: Callable[[], T]) -> T:
         """A store call of the per-handoff path, where the store's database runs blocking work
@@ -206,7 +193,6 @@ class Runtime:
         handoff = claim.handoff
         if handoff.attempt > self.settings.max_attempts:  # only a takeover gets here: a retry stops at the limit
             await self._end(
-                chain,
                 recorder,
                 "escalated",
                 "escalated",
@@ -218,7 +204,6 @@ class Runtime:
         policy = self.policies.get(handoff.tenant)
         if specialist is None or policy is None:
             await self._end(
-                chain,
                 recorder,
                 "failed",
                 "failed",
@@ -228,7 +213,7 @@ class Runtime:
         try:
             task = specialist.manifest.input.model_validate(handoff.payload)
         except ValidationError as exc:
-            await self._end(chain, recorder, "failed", "failed", f"malformed handoff payload: {exc}")
+            await self._end(recorder, "failed", "failed", f"malformed handoff payload: {exc}")
             return
         run_budget = tenant_budget(handoff.budget, policy.limits.per_run)
         budget = budget_for(run_budget, claim.run_created_at)
@@ -236,11 +221,15 @@ class Runtime:
         manifest = tenant_manifest(specialist.manifest, policy)
         daily = policy.limits.daily_spend_usd
         daily = self.settings.tenant_daily_spend_usd if daily is None else daily
+        recorder.tier = manifest.model_tier
         try:
             spent = await self._tenant_spend(handoff.tenant)
+            if self.metrics is not None:
+                self.metrics.spend(handoff.tenant, spent, daily)
             if spent >= daily:
                 raise BudgetExhausted(
-                    f"tenant {handoff.tenant!r} spent ${spent:.2f} today, its daily limit is ${daily:.2f}"
+                    f"tenant {handoff.tenant!r} spent ${spent:.2f} today, its daily limit is ${daily:.2f}",
+                    field="daily_spend_usd",
                 )
             async with open_toolbox(
                 self.pool, self.breakers, handoff, manifest, self.settings.tool_timeout_seconds
@@ -257,6 +246,7 @@ class Runtime:
                 )
                 output: BaseModel = await specialist.run(task, ctx)
         except TRANSIENT as exc:
+            recorder.error = exc
             await self.pool.drop(handoff.tenant, handoff.recipient)
             problem = f"{exc.code}: {exc.message}"
             if isinstance(exc, ServerUnavailable):
@@ -282,11 +272,11 @@ class Runtime:
                 return
             else:
                 reason = f"{handoff.recipient}: {exc.code} after {handoff.attempt} attempts: {exc.message}"
-            await self._end(chain, recorder, "escalated", "escalated", reason, model.usage, budget.used_tool_calls)
+            await self._end(recorder, "escalated", "escalated", reason, model.usage, budget.used_tool_calls)
             return
         except DeskhandError as exc:
+            recorder.error = exc
             await self._end(
-                chain,
                 recorder,
                 "escalated",
                 "escalated",
@@ -319,6 +309,7 @@ class Runtime:
                     propose(handoff, proposed.tool, proposed.arguments, proposed.reason, self.settings.approval_ttl)
                 )
         except InvalidArgument as exc:  # a call no person should be asked to approve: escalate now, with why
+            recorder.error = exc
             approvals, nxt, run_status = [], [], "escalated"
             reason = f"{handoff.recipient}: {exc.message}"
             audit = [audit_entry(handoff, "proposal refused", reason, tool=proposed.tool)]
@@ -328,7 +319,7 @@ class Runtime:
                 audit_entry(handoff, "parked for approval", a.id, tool=a.tool, hashed=a.args_hash) for a in approvals
             ]
         recorder.add("output", type(output).__name__, {}, produced)
-        await chain.record(
+        await recorder.record(
             Outcome(
                 handoff,
                 chain.worker,
@@ -347,7 +338,6 @@ class Runtime:
 
     async def _end(
         self,
-        chain: HandoffChain,
         recorder: Recorder,
         state: HandoffState,
         status: RunStatus,
@@ -356,10 +346,10 @@ class Runtime:
         tool_calls: int = 0,
     ) -> None:
         handoff = recorder.handoff
-        await chain.record(
+        await recorder.record(
             Outcome(
                 handoff,
-                chain.worker,
+                recorder.chain.worker,
                 state=state,
                 run_status=status,
                 reason=reason,
@@ -392,8 +382,9 @@ class Runtime:
             approve=approve,
             seen_hash=seen_hash,
             connect_tool=connect_tool,
+            settled=self.metrics.run_settled if self.metrics is not None else None,
         )
 
     def expire_approvals(self) -> int:
         """Escalate runs whose approvals timed out; returns how many approvals expired."""
-        return expire_approvals(self.store)
+        return expire_approvals(self.store, self.metrics.run_settled if self.metrics is not None else None)

@@ -6,6 +6,7 @@ concern gets its own module and a part in `Store`; a new column or table goes to
 `_migrations`.
 """
 
+from coordinator.store._gauges import Snapshot
 from coordinator.store._migrations import LATEST, MIGRATIONS, current_version, migrate
 from coordinator.store._outcome import Finished, Outcome
 from coordinator.store._queue import Claim
@@ -42,6 +43,7 @@ __all__ = [
     "InFlight",
     "Outcome",
     "RunRow",
+    "Snapshot",
     "Store",
     "UsageRow",
     "current_version",

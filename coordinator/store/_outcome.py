@@ -58,6 +58,8 @@ class Finished:
     """False if the worker had lost the handoff's lease: nothing was changed."""
     next: Claim | None = None
     """The worker's next handoff, claimed in the same transaction (with `then_claim`)."""
+    run_cost_usd: float | None = None
+    """What the run's model calls cost in all, when this outcome ended the run (for its metrics)."""
 
 
 class Outcomes:
@@ -99,6 +101,9 @@ class Outcomes:
         run = update(RUN).where(RUN.c.id == bindparam("run_id"))
         self._update_run = run.values(**run_values)
         self._update_run_result = run.values(**run_values, result=bindparam("result", type_=RUN.c.result.type))
+        # a run's last outcome reads its total cost back in the same statement
+        self._end_run = self._update_run.returning(RUN.c.cost_usd)
+        self._end_run_result = self._update_run_result.returning(RUN.c.cost_usd)
 
     def finish(self, outcome: Outcome) -> Finished:
         """Record `outcome` in one transaction (not if its worker lost the lease). With `then_claim`, claim
@@ -152,12 +157,23 @@ class Outcomes:
                 "add_cost": sum(u.cost_usd for _, u in outcome.usage),
                 "add_iterations": len(outcome.usage),
             }
-            if merged is not None:
-                updated = connection.execute(self._update_run_result, {**run_values, "result": merged})
+            run_cost: float | None = None
+            if ended:
+                if merged is not None:
+                    ending = connection.execute(self._end_run_result, {**run_values, "result": merged})
+                else:
+                    ending = connection.execute(self._end_run, run_values)
+                cost = ending.scalar_one_or_none()
+                if cost is None:
+                    raise NotFound(f"run {handoff.run_id!r} not found")
+                run_cost = float(cost)
             else:
-                updated = connection.execute(self._update_run, run_values)
-            if updated.rowcount != 1:
-                raise NotFound(f"run {handoff.run_id!r} not found")
+                if merged is not None:
+                    updated = connection.execute(self._update_run_result, {**run_values, "result": merged})
+                else:
+                    updated = connection.execute(self._update_run, run_values)
+                if updated.rowcount != 1:
+                    raise NotFound(f"run {handoff.run_id!r} not found")
             if outcome.usage:
                 connection.execute(
                     INSERT[USAGE],
@@ -186,4 +202,4 @@ class Outcomes:
                 claimed = self._queue.claim_in(connection, worker, then_claim)
         self._records.add(outcome.audit, outcome.exchanges)
         self._spend.spent(handoff.tenant, sum(u.cost_usd for _, u in outcome.usage))
-        return Finished(recorded=True, next=claimed)
+        return Finished(recorded=True, next=claimed, run_cost_usd=run_cost)

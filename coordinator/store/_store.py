@@ -7,6 +7,7 @@ processes). `Store` is the one object callers hold; each concern lives in its ow
 - `_runs`: starting, reading and ending runs; `_spend`: each tenant's spend today;
 - `_outcome`: a handoff's outcome (its state, next handoffs, run, usage, approvals), one transaction;
 - `_approvals`: deciding parked calls exactly once; `_retention`: pruning records past a window;
+  `_gauges`: what the store holds right now (queue, leases, approvals, spend), for scrapes;
   `_records`: the audit trail and exchange log,
   written behind the per-handoff path (queued, and committed every 50 ms by a thread of the store's own;
   reading them, or disposing of the store, writes what is queued first; a hard crash loses at most the
@@ -28,6 +29,7 @@ from sqlmodel import Session
 
 from coordinator.store import _sql
 from coordinator.store._approvals import Approvals
+from coordinator.store._gauges import Snapshot, snapshot
 from coordinator.store._migrations import migrate
 from coordinator.store._outcome import Finished, Outcome, Outcomes
 from coordinator.store._queue import Claim, Queue
@@ -205,6 +207,10 @@ class Store:
 
     def failed_calls(self, *, tenant: str | None = None, since: datetime, limit: int = 100) -> list[FailedCall]:
         return self._reports.failed_calls(tenant=tenant, since=since, limit=limit)
+
+    def snapshot(self) -> Snapshot:
+        """The queue's depth, the leases held, the approvals waiting and each tenant's spend today, read now."""
+        return snapshot(self.engine)
 
     # -- retention ------------------------------------------------------------------------------
     def in_flight(self) -> InFlight:

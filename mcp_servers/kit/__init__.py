@@ -7,6 +7,8 @@
   scopes, validation, rate and size limits, audit and idempotency, on stdio and HTTP alike.
 - `Database`, `TenantScoped`, `TenantSession`, `tenant_index`: tenant-bound SQLModel storage (`table_of`: a
   table model's Core table).
+- `ServerMetrics`: a server's Prometheus metrics; `Exposition`, `MetricsEndpoint`: the `/metrics` every deskhand
+  process serves, behind a bearer token (`all_tenants_token`).
 - `AuditRecord`, `IdempotencyRecord`: the rows the kit writes; `AuditStats`: what the audit wrote and lost;
   `prune_records`: those rows past a retention window, counted or deleted (and the prune itself audited).
 
@@ -25,6 +27,16 @@ from mcp_servers.kit._jwt import (
     RefusalReason,
     TokenRefused,
     principal_from_claims,
+)
+from mcp_servers.kit._metrics import (
+    LATENCY_BUCKETS,
+    METRICS_ROLE,
+    MULTIPROCESS_ENV,
+    Exposition,
+    MetricsEndpoint,
+    ServerMetrics,
+    all_tenants_token,
+    multiprocess,
 )
 from mcp_servers.kit._ratelimit import RateLimiter
 from mcp_servers.kit._results import error_result
@@ -45,6 +57,14 @@ from schemas import args_hash  # the kit has always offered it
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
+    "LATENCY_BUCKETS",
+    "METRICS_ROLE",
+    "MULTIPROCESS_ENV",
+    "Exposition",
+    "MetricsEndpoint",
+    "ServerMetrics",
+    "all_tenants_token",
+    "multiprocess",
     "AuditLog",
     "AuditRecord",
     "AuditStats",

@@ -9,7 +9,8 @@ answers every refusal with "Authentication required". Here:
   `401 WWW-Authenticate: Bearer error="invalid_token", error_description="<reason>", resource_metadata=...`
   (no `error` when no token was sent, RFC 6750 §3.1) and a JSON-RPC error body whose `data` is the
   `ErrorPayload` (`unauthenticated`). The description is fixed text per reason: nothing from the token
-  is echoed. Keys that cannot be fetched are 503 with `Retry-After`, not a refusal.
+  is echoed, and the refusal is counted by reason (`ServerMetrics`). Keys that cannot be fetched are 503 with
+  `Retry-After`, not a refusal.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_servers.kit._http import _json_response, _jsonrpc_error
 from mcp_servers.kit._jwt import JwtVerifier, TokenRefused
+from mcp_servers.kit._metrics import ServerMetrics
 from schemas import Unavailable
 
 REFUSAL_SCOPE_KEY: Final = "deskhand.token_refusal"
@@ -70,9 +72,10 @@ class BearerBackend(AuthenticationBackend):
 class RequireBearer:
     """Lets authenticated requests through to `app`; answers the rest with why (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, *, resource_metadata_url: str) -> None:
+    def __init__(self, app: ASGIApp, *, resource_metadata_url: str, metrics: ServerMetrics | None = None) -> None:
         self.app = app
         self.resource_metadata_url = resource_metadata_url
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if isinstance(scope.get("user"), AuthenticatedUser):
@@ -91,6 +94,8 @@ class RequireBearer:
             return
         if not isinstance(refusal, TokenRefused):  # no backend ran: treat as no credentials
             refusal = TokenRefused("missing", "no bearer token")
+        if self.metrics is not None:
+            self.metrics.token_refused(refusal.reason)
         if refusal.reason == "missing":
             challenge = f'Bearer resource_metadata="{self.resource_metadata_url}"'
         else:

@@ -1,4 +1,4 @@
-"""The guard: MCP middleware that authenticates, authorizes, rate-limits and audits every call.
+"""The guard: MCP middleware that authenticates, authorizes, rate-limits, audits and counts every call.
 
 It runs on every transport (streamable HTTP, stdio, in memory), so the checks hold wherever
 a request comes from. On HTTP the `ScopeGate` in front of it answers the same denials with the
@@ -11,6 +11,7 @@ proper status codes; the guard stays the authority.
   through `current_call()` (a contextvar, set and reset here only).
 - Text no backend can store (NUL, lone surrogates) is refused in arguments as `invalid_argument`
   naming the field, so every backend answers alike.
+- Each call's outcome and time, and each denial by tenant, tool and code, are counted (`ServerMetrics`).
 - Any unexpected exception becomes a JSON-RPC internal error naming a correlation id (the
   traceback is logged once under it), never a reply with details.
 """
@@ -32,6 +33,7 @@ from pydantic import ValidationError
 
 from mcp_servers.kit._audit import AuditLog, Outcome, PendingRow, hash_and_size
 from mcp_servers.kit._jwt import JwtVerifier, principal_of
+from mcp_servers.kit._metrics import ServerMetrics
 from mcp_servers.kit._ratelimit import RateLimiter
 from mcp_servers.kit._results import error_result, internal_error
 from schemas import (
@@ -102,8 +104,10 @@ class Guard:
         limiter: RateLimiter,
         max_request_bytes: int,
         credential: StaticCredential | None = None,
+        metrics: ServerMetrics | None = None,
     ) -> None:
         self.specs = specs
+        self.metrics = metrics
         self.audit = audit
         self.limiter = limiter
         self.max_request_bytes = max_request_bytes
@@ -206,6 +210,8 @@ class Guard:
         finally:
             _current_call.reset(token)
         if pending is not None and pending.written:
+            if self.metrics is not None:
+                self.metrics.call(name, "allowed", time.perf_counter() - started)
             return result  # its row was committed with the write
         outcome: Outcome = "allowed"
         code: str | None = None
@@ -243,12 +249,14 @@ class Guard:
         key: Any,
         meta: Mapping[str, Any],
     ) -> None:
+        seconds = time.perf_counter() - started
         self.audit.queue(
-            self._row(principal, tool, digest, key, meta),
-            outcome=outcome,
-            code=code,
-            latency_ms=(time.perf_counter() - started) * 1000,
+            self._row(principal, tool, digest, key, meta), outcome=outcome, code=code, latency_ms=seconds * 1000
         )
+        if self.metrics is not None:
+            self.metrics.call(tool, outcome, seconds)
+            if outcome == "denied":
+                self.metrics.denied(principal.tenant if principal else None, tool, code or "")
 
 
 def trace_id(traceparent: Any) -> str | None:

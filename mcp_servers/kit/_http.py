@@ -4,7 +4,7 @@
 - a body over the limit → 413, nothing read past the limit;
 - a `tools/call` for a tool whose scope the token lacks → 403 with
   `WWW-Authenticate: Bearer error="insufficient_scope", scope="<needed>", resource_metadata=...`
-  (the SDK alone would answer a 200 with an error inside), audited as a denial.
+  (the SDK alone would answer a 200 with an error inside), audited and counted as a denial.
 Both bodies are JSON-RPC errors whose `data` is the `ErrorPayload`, so an MCP client (the SDK's
 included) surfaces the code and message instead of a bare status;
 - a body too deeply nested to parse → 400 with a JSON-RPC parse error;
@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_servers.kit._audit import AuditLog, hash_and_size
 from mcp_servers.kit._jwt import principal_of
+from mcp_servers.kit._metrics import ServerMetrics
 from mcp_servers.kit._results import new_correlation_id
 from schemas import DeskhandError, InsufficientScope, RequestTooLarge, ToolSpec, Unauthenticated
 
@@ -49,9 +50,11 @@ class ScopeGate:
         audit: AuditLog,
         max_request_bytes: int,
         resource_metadata_url: str,
+        metrics: ServerMetrics | None = None,
     ) -> None:
         self.app = app
         self.specs = specs
+        self.metrics = metrics
         self.audit = audit
         self.max_request_bytes = max_request_bytes
         self.resource_metadata_url = resource_metadata_url
@@ -119,6 +122,8 @@ class ScopeGate:
                     code="unauthenticated",
                     latency_ms=(time.perf_counter() - started) * 1000,
                 )
+                if self.metrics is not None:
+                    self.metrics.denied(None, name, "unauthenticated")
             else:
                 spec = self.specs.get(name)
                 try:
@@ -136,6 +141,8 @@ class ScopeGate:
                         code="insufficient_scope",
                         latency_ms=(time.perf_counter() - started) * 1000,
                     )
+                    if self.metrics is not None:
+                        self.metrics.denied(principal.tenant, name, "insufficient_scope")
                     await self._insufficient_scope(send, request_id, name, spec.scope)
                     return
 

@@ -11,7 +11,8 @@ Around each handler the kit adds, without the handler knowing: the principal (fr
 only), the scope check, argument validation into the spec's input model, the per-tenant rate
 limit, the request size limit, the audit row, and for writes the idempotency key in `_meta`:
 the same key with the same arguments returns the recorded result and writes once; the same key
-with other arguments is `idempotency_conflict`.
+with other arguments is `idempotency_conflict`. Each server counts what it does (`server.metrics`) and
+serves it at `/metrics` over HTTP.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from mcp_servers.kit._auth import BearerBackend, RequireBearer
 from mcp_servers.kit._guard import CallContext, Guard, StaticCredential, current_call
 from mcp_servers.kit._http import ScopeGate
 from mcp_servers.kit._jwt import JwtVerifier
+from mcp_servers.kit._metrics import METRICS_ROLE, Exposition, MetricsEndpoint, ServerMetrics, all_tenants_token
 from mcp_servers.kit._ratelimit import RateLimiter
 from mcp_servers.kit._results import error_result, internal_error, invalid_argument
 from mcp_servers.kit._sessions import SessionLimits
@@ -134,6 +136,7 @@ class GuardedServer:
         self.audit = AuditLog(db, max_queue=self.settings.audit_queue)
         self.specs: dict[str, ToolSpec] = {}
         self._tools: list[Tool] = []
+        self.metrics = ServerMetrics(name, self.specs)
 
     def create_tables(self) -> None:
         """Create this server's tables and the kit's (audit, idempotency) if they do not exist."""
@@ -180,6 +183,7 @@ class GuardedServer:
             limiter=RateLimiter(self.settings.rate_per_second, self.settings.burst),
             max_request_bytes=self.settings.max_request_bytes,
             credential=credential,
+            metrics=self.metrics,
         )
         auth = None
         if verifier is not None:
@@ -222,7 +226,8 @@ class GuardedServer:
         self, verifier: JwtVerifier, *, resource_url: str, allowed_hosts: list[str] | None = None
     ) -> Starlette:
         """A Starlette app serving MCP at `resource_url`'s path (both protocol eras), with PRM and 401/403;
-        a 401 says why, and legacy sessions are limited per principal and tenant (see `BoundarySettings`)."""
+        a 401 says why, and legacy sessions are limited per principal and tenant (see `BoundarySettings`). Its
+        `/metrics` answers a token for `resource_url` bound to every tenant with the role `metrics`."""
         server = self.mcp_server(verifier=verifier, resource_url=resource_url)
         path = "/" + resource_url.split("://", 1)[1].split("/", 1)[1] if resource_url.count("/") > 2 else "/mcp"
         hosts = allowed_hosts or ["127.0.0.1:*", "localhost:*", "[::1]:*"]
@@ -256,15 +261,18 @@ class GuardedServer:
                     idle_seconds=settings.session_idle_seconds,
                 )
                 route.app = ScopeGate(
-                    RequireBearer(sessions, resource_metadata_url=metadata_url),
+                    RequireBearer(sessions, resource_metadata_url=metadata_url, metrics=self.metrics),
                     specs=self.specs,
                     audit=self.audit,
                     max_request_bytes=settings.max_request_bytes,
                     resource_metadata_url=metadata_url,
+                    metrics=self.metrics,
                 )
                 break
         else:  # pragma: no cover - the SDK always mounts the endpoint behind its auth
             raise RuntimeError(f"the SDK app has no authenticated route {path}")
+        scrape = MetricsEndpoint(Exposition(self.metrics.registry), all_tenants_token(verifier, [METRICS_ROLE]))
+        app.router.routes.append(scrape.route())
         return app
 
     @asynccontextmanager
@@ -275,7 +283,7 @@ class GuardedServer:
     # -- one tool -----------------------------------------------------------------------------
 
     def _sdk_tool(self, spec: ToolSpec, handler: Callable[[Any, TenantSession], BaseModel], *, blocking: bool) -> Tool:
-        db = self.db
+        db, metrics = self.db, self.metrics
 
         async def call(arguments: dict[str, Any], ctx: Context) -> BaseModel | CallToolResult:
             del ctx
@@ -286,8 +294,8 @@ class GuardedServer:
                 return error_result(invalid_argument(exc))
             try:
                 if blocking:
-                    return await anyio.to_thread.run_sync(_run, db, spec, handler, args, call)
-                return await db.run(_run, db, spec, handler, args, call)
+                    return await anyio.to_thread.run_sync(_run, db, spec, handler, args, call, metrics)
+                return await db.run(_run, db, spec, handler, args, call, metrics)
             except DeskhandError as exc:
                 return error_result(exc)
             except DBAPIError as exc:
@@ -324,7 +332,12 @@ class GuardedServer:
 
 
 def _run(
-    db: Database, spec: ToolSpec, handler: Callable[[Any, TenantSession], BaseModel], args: BaseModel, call: CallContext
+    db: Database,
+    spec: ToolSpec,
+    handler: Callable[[Any, TenantSession], BaseModel],
+    args: BaseModel,
+    call: CallContext,
+    metrics: ServerMetrics,
 ) -> BaseModel:
     """Run one handler in a transaction of the caller's tenant; for a keyed write, exactly once. A write's audit row
     (`call.audit`) is inserted in the same transaction, so a committed write always has its row."""
@@ -334,6 +347,7 @@ def _run(
         if key:
             recorded = _recorded(session, spec, key, digest)
             if recorded is not None:
+                metrics.replayed(spec.name)
                 return recorded
         result = handler(args, session)
         if spec.side_effect == "read":
@@ -366,6 +380,7 @@ def _run(
             recorded = _recorded(session, spec, key, digest) if key else None
             if recorded is None:
                 raise Conflict(f"{spec.name} conflicts with data stored meanwhile; read it again and retry") from exc
+            metrics.replayed(spec.name)
             return recorded
         return result
 

@@ -59,7 +59,10 @@ class SpecialistContext:
         if self.iterations >= self.manifest.max_iterations:
             from schemas import BudgetExhausted
 
-            raise BudgetExhausted(f"{self.manifest.name} reached its iteration limit of {self.manifest.max_iterations}")
+            raise BudgetExhausted(
+                f"{self.manifest.name} reached its iteration limit of {self.manifest.max_iterations}",
+                field="max_iterations",
+            )
         self.budget.reserve_model_call(estimate_tokens(value))
         self.iterations += 1
         generation = await self.model.judge(
