@@ -1,0 +1,25 @@
+"""Telemetry of the coordinator: its OpenTelemetry spans (`run_span`, `handoff_span`, `judgment_span`,
+`approved_call_span`, `tenant_span`). The set-up
+of a process's exporter, shared with the servers, is `mcp_servers.kit.setup_tracing`."""
+
+from coordinator.telemetry._traces import (
+    approved_call_span,
+    current_traceparent,
+    handoff_span,
+    judgment_span,
+    mark_run,
+    record_usage,
+    run_span,
+    tenant_span,
+)
+
+__all__ = [
+    "approved_call_span",
+    "current_traceparent",
+    "handoff_span",
+    "judgment_span",
+    "mark_run",
+    "record_usage",
+    "run_span",
+    "tenant_span",
+]

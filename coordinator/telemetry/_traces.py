@@ -1,0 +1,112 @@
+"""The coordinator's spans: a run (opened where it is submitted), each handoff (continued from the run's stored
+`traceparent`, in whichever worker claims it) and each judgment of the model. The MCP SDK adds a client span for
+each tool call under them, and the Anthropic SDK one for each API call; `mcp_servers.kit.setup_tracing` sets up
+where they go. With traces off they are the OpenTelemetry API's no-op spans."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from opentelemetry import trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from mcp_servers.kit import RUN_ID, SPECIALIST, TENANT
+from schemas import Handoff
+from specialists.kit import Usage
+
+_tracer = trace.get_tracer("deskhand.coordinator")
+_w3c = TraceContextTextMapPropagator()
+"""The run's `traceparent` is kept in W3C form whatever `OTEL_PROPAGATORS` says: the servers' audit reads it."""
+
+
+@contextmanager
+def run_span(tenant: str, workflow: str) -> Iterator[trace.Span]:
+    """The root span of a run, around its intake: the run's stored `traceparent` (`current_traceparent`, read
+    inside it) names it, so every handoff of the run, in any worker and however much later, is its child."""
+    name = f"run {workflow}" if workflow else "run"
+    with _tracer.start_as_current_span(name, attributes={TENANT: tenant, "deskhand.workflow": workflow}) as span:
+        yield span
+
+
+def mark_run(span: trace.Span, run_id: str, new: bool) -> None:
+    """The run a run span started (or found already started: the same event submitted again)."""
+    if span.is_recording():
+        span.set_attributes({RUN_ID: run_id, "deskhand.run.new": new})
+
+
+def current_traceparent() -> str | None:
+    """The W3C `traceparent` of the current span, or None when there is none (traces off)."""
+    carrier: dict[str, str] = {}
+    _w3c.inject(carrier)
+    return carrier.get("traceparent")
+
+
+@contextmanager
+def handoff_span(handoff: Handoff) -> Iterator[trace.Span]:
+    """A handoff's span, `invoke_agent {specialist}` (GenAI semantic conventions), a child of its run's span."""
+    parent = _w3c.extract({"traceparent": handoff.trace}) if handoff.trace else None
+    with _tracer.start_as_current_span(
+        f"invoke_agent {handoff.recipient}",
+        context=parent,
+        attributes={
+            TENANT: handoff.tenant,
+            RUN_ID: handoff.run_id,
+            SPECIALIST: handoff.recipient,
+            "gen_ai.operation.name": "invoke_agent",
+            "gen_ai.agent.name": handoff.recipient,
+            "deskhand.handoff.attempt": handoff.attempt,
+        },
+    ) as span:
+        yield span
+
+
+@contextmanager
+def approved_call_span(tenant: str, run_id: str, tool: str, traceparent: str) -> Iterator[trace.Span]:
+    """An approved call, made when a person approves it (by the API or the CLI): a child of its run's span, so
+    the call's server span and its audit row keep the run's trace id."""
+    parent = _w3c.extract({"traceparent": traceparent}) if traceparent else None
+    with _tracer.start_as_current_span(
+        f"approved_call {tool}",
+        context=parent,
+        attributes={TENANT: tenant, RUN_ID: run_id, "gen_ai.tool.name": tool},
+    ) as span:
+        yield span
+
+
+@contextmanager
+def tenant_span(tenant: str, name: str) -> Iterator[trace.Span]:
+    """A span for work of one tenant outside any run (a worker reading its policy or inbox at start)."""
+    with _tracer.start_as_current_span(name, attributes={TENANT: tenant}) as span:
+        yield span
+
+
+@contextmanager
+def judgment_span(judgment: str, model: str, tier: str) -> Iterator[trace.Span]:
+    """One judgment asked of the model (`chat {model}`), with its tier; `record_usage` adds its tokens."""
+    with _tracer.start_as_current_span(
+        f"chat {model}",
+        kind=trace.SpanKind.CLIENT,
+        attributes={
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": model,
+            "deskhand.judgment": judgment,
+            "deskhand.model.tier": tier,
+        },
+    ) as span:
+        yield span
+
+
+def record_usage(span: trace.Span, usage: Usage) -> None:
+    """A generation's model, tokens and cost on its judgment's span."""
+    if span.is_recording():
+        span.set_attributes(
+            {
+                "gen_ai.response.model": usage.model,
+                "gen_ai.usage.input_tokens": usage.input_tokens,
+                "gen_ai.usage.output_tokens": usage.output_tokens,
+                "gen_ai.usage.cache_creation.input_tokens": usage.cache_creation_tokens,
+                "gen_ai.usage.cache_read.input_tokens": usage.cache_read_tokens,
+                "deskhand.cost_usd": usage.cost_usd,
+            }
+        )
