@@ -11,6 +11,7 @@ from coordinator.telemetry._traces import (
     record_usage,
     run_span,
     tenant_span,
+    trace_id_of,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "record_usage",
     "run_span",
     "tenant_span",
+    "trace_id_of",
 ]

@@ -42,6 +42,12 @@ def current_traceparent() -> str | None:
     return carrier.get("traceparent")
 
 
+def trace_id_of(traceparent: str) -> str:
+    """The 32-hex trace id of a W3C `traceparent`, what a tracing backend finds the trace by ("" if not one)."""
+    context = trace.get_current_span(_w3c.extract({"traceparent": traceparent})).get_span_context()
+    return trace.format_trace_id(context.trace_id) if context.is_valid else ""
+
+
 @contextmanager
 def handoff_span(handoff: Handoff) -> Iterator[trace.Span]:
     """A handoff's span, `invoke_agent {specialist}` (GenAI semantic conventions), a child of its run's span."""
