@@ -47,6 +47,7 @@ from bench._boundary import _process, _setup
 from bench._progress import Step, quiet
 from coordinator import DevKeys, Home, Runtime, RuntimeStats, open_runtime, work
 from coordinator.cli import ServerProcess, free_port, prepare, running_servers
+from mcp_servers.kit import setup_tracing
 from schemas import DeskhandError, InboundEmail, ServerName, TenantFile, load_tenant_file
 from schemas.tools import TOOLS_BY_NAME
 
@@ -206,6 +207,7 @@ def blocks(size: str) -> int:
 
 async def run(size: str, step: Step = quiet) -> dict[str, Any]:
     count, repeats, bare_calls = SIZES[size]
+    setup_tracing("deskhand-coordinator")  # the price of traces, measured with OTEL_* set (off otherwise)
     samples: dict[str, list[float]] = {}
 
     def keep(name: str, value: float) -> None:
