@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from coordinator.runtime._commit import HandoffChain
 from coordinator.store import AuditRecord, Claim, ExchangeRecord
-from coordinator.telemetry import judgment_span, record_usage
+from coordinator.telemetry import judgment_span, record_usage, tool_span
 from schemas import DeskhandError, Handoff, Policy, ToolSpec, Unavailable
 from specialists.kit import Generation, In, Judgment, Model, Out, Tier, Toolbox, Usage, WrapperToolbox
 
@@ -114,7 +114,8 @@ class RecordingToolbox(WrapperToolbox):
             await self._recorder.chain.committed()
         started = self._recorder.tool_started()
         try:
-            result = await self.inner.call(spec, args, key=key)
+            with tool_span(spec.qualified_name):
+                result = await self.inner.call(spec, args, key=key)
         except DeskhandError as exc:
             self._recorder.answer(index, exc.to_payload().model_dump(), started=started, error=True)
             raise

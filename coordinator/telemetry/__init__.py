@@ -1,6 +1,6 @@
-"""Telemetry of the coordinator: its OpenTelemetry spans (`run_span`, `handoff_span`, `judgment_span`,
-`approved_call_span`, `tenant_span`). The set-up
-of a process's exporter, shared with the servers, is `mcp_servers.kit.setup_tracing`."""
+"""Telemetry of the coordinator: its OpenTelemetry spans (`run_span`, `handoff_span`, `judgment_span`, `tool_span`,
+`approved_call_span`, `tenant_span`) and the run's trace id (`trace_id_of`). Setting up a process's exporter,
+shared with the servers, is `mcp_servers.kit.setup_tracing`."""
 
 from coordinator.telemetry._traces import (
     approved_call_span,
@@ -11,6 +11,7 @@ from coordinator.telemetry._traces import (
     record_usage,
     run_span,
     tenant_span,
+    tool_span,
     trace_id_of,
 )
 
@@ -23,5 +24,6 @@ __all__ = [
     "record_usage",
     "run_span",
     "tenant_span",
+    "tool_span",
     "trace_id_of",
 ]

@@ -1,18 +1,23 @@
 """The coordinator's spans: a run (opened where it is submitted), each handoff (continued from the run's stored
-`traceparent`, in whichever worker claims it) and each judgment of the model. The MCP SDK adds a client span for
-each tool call under them, and the Anthropic SDK one for each API call; `mcp_servers.kit.setup_tracing` sets up
-where they go. With traces off they are the OpenTelemetry API's no-op spans."""
+`traceparent`, in whichever worker claims it), each judgment of the model and each tool call. The MCP SDK adds a
+client span for each try of a call under them, and the Anthropic SDK one for each API call;
+`mcp_servers.kit.setup_tracing` sets up where they go. With traces off they are the OpenTelemetry API's no-ops.
+
+A failure sets `error.type` (a `DeskhandError`'s code, else the exception's class) and the error status, but no
+message: messages may quote what a customer wrote or a tool was given, which spans do not carry."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import AttributeValue
 
 from mcp_servers.kit import RUN_ID, SPECIALIST, TENANT
-from schemas import Handoff
+from schemas import DeskhandError, Handoff
 from specialists.kit import Usage
 
 _tracer = trace.get_tracer("deskhand.coordinator")
@@ -21,11 +26,33 @@ _w3c = TraceContextTextMapPropagator()
 
 
 @contextmanager
+def _span(
+    name: str,
+    attributes: Mapping[str, AttributeValue],
+    *,
+    parent: Context | None = None,
+    kind: trace.SpanKind = trace.SpanKind.INTERNAL,
+) -> Iterator[trace.Span]:
+    with _tracer.start_as_current_span(
+        name, context=parent, kind=kind, attributes=attributes, record_exception=False, set_status_on_exception=False
+    ) as span:
+        try:
+            yield span
+        except Exception as exc:
+            span.set_attribute("error.type", exc.code if isinstance(exc, DeskhandError) else type(exc).__qualname__)
+            span.set_status(trace.StatusCode.ERROR)
+            raise
+
+
+def _run_context(traceparent: str) -> Context | None:
+    return _w3c.extract({"traceparent": traceparent}) if traceparent else None
+
+
+@contextmanager
 def run_span(tenant: str, workflow: str) -> Iterator[trace.Span]:
     """The root span of a run, around its intake: the run's stored `traceparent` (`current_traceparent`, read
     inside it) names it, so every handoff of the run, in any worker and however much later, is its child."""
-    name = f"run {workflow}" if workflow else "run"
-    with _tracer.start_as_current_span(name, attributes={TENANT: tenant, "deskhand.workflow": workflow}) as span:
+    with _span(f"run {workflow}" if workflow else "run", {TENANT: tenant, "deskhand.workflow": workflow}) as span:
         yield span
 
 
@@ -51,19 +78,15 @@ def trace_id_of(traceparent: str) -> str:
 @contextmanager
 def handoff_span(handoff: Handoff) -> Iterator[trace.Span]:
     """A handoff's span, `invoke_agent {specialist}` (GenAI semantic conventions), a child of its run's span."""
-    parent = _w3c.extract({"traceparent": handoff.trace}) if handoff.trace else None
-    with _tracer.start_as_current_span(
-        f"invoke_agent {handoff.recipient}",
-        context=parent,
-        attributes={
-            TENANT: handoff.tenant,
-            RUN_ID: handoff.run_id,
-            SPECIALIST: handoff.recipient,
-            "gen_ai.operation.name": "invoke_agent",
-            "gen_ai.agent.name": handoff.recipient,
-            "deskhand.handoff.attempt": handoff.attempt,
-        },
-    ) as span:
+    attributes: dict[str, AttributeValue] = {
+        TENANT: handoff.tenant,
+        RUN_ID: handoff.run_id,
+        SPECIALIST: handoff.recipient,
+        "gen_ai.operation.name": "invoke_agent",
+        "gen_ai.agent.name": handoff.recipient,
+        "deskhand.handoff.attempt": handoff.attempt,
+    }
+    with _span(f"invoke_agent {handoff.recipient}", attributes, parent=_run_context(handoff.trace)) as span:
         yield span
 
 
@@ -71,35 +94,37 @@ def handoff_span(handoff: Handoff) -> Iterator[trace.Span]:
 def approved_call_span(tenant: str, run_id: str, tool: str, traceparent: str) -> Iterator[trace.Span]:
     """An approved call, made when a person approves it (by the API or the CLI): a child of its run's span, so
     the call's server span and its audit row keep the run's trace id."""
-    parent = _w3c.extract({"traceparent": traceparent}) if traceparent else None
-    with _tracer.start_as_current_span(
-        f"approved_call {tool}",
-        context=parent,
-        attributes={TENANT: tenant, RUN_ID: run_id, "gen_ai.tool.name": tool},
-    ) as span:
+    attributes = {TENANT: tenant, RUN_ID: run_id, "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": tool}
+    with _span(f"approved_call {tool}", attributes, parent=_run_context(traceparent)) as span:
         yield span
 
 
 @contextmanager
 def tenant_span(tenant: str, name: str) -> Iterator[trace.Span]:
     """A span for work of one tenant outside any run (a worker reading its policy or inbox at start)."""
-    with _tracer.start_as_current_span(name, attributes={TENANT: tenant}) as span:
+    with _span(name, {TENANT: tenant}) as span:
+        yield span
+
+
+@contextmanager
+def tool_span(tool: str) -> Iterator[trace.Span]:
+    """A specialist's tool call (`execute_tool {server.tool}`), around its retries: the MCP SDK's client span of
+    each try is its child."""
+    attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": tool}
+    with _span(f"execute_tool {tool}", attributes) as span:
         yield span
 
 
 @contextmanager
 def judgment_span(judgment: str, model: str, tier: str) -> Iterator[trace.Span]:
     """One judgment asked of the model (`chat {model}`), with its tier; `record_usage` adds its tokens."""
-    with _tracer.start_as_current_span(
-        f"chat {model}",
-        kind=trace.SpanKind.CLIENT,
-        attributes={
-            "gen_ai.operation.name": "chat",
-            "gen_ai.request.model": model,
-            "deskhand.judgment": judgment,
-            "deskhand.model.tier": tier,
-        },
-    ) as span:
+    attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": model,
+        "deskhand.judgment": judgment,
+        "deskhand.model.tier": tier,
+    }
+    with _span(f"chat {model}", attributes, kind=trace.SpanKind.CLIENT) as span:
         yield span
 
 

@@ -20,6 +20,8 @@ from typing import Any
 
 from opentelemetry import trace
 
+from schemas import DeskhandError
+
 TENANT = "deskhand.tenant"
 RUN_ID = "deskhand.run_id"
 SPECIALIST = "deskhand.specialist"
@@ -70,10 +72,18 @@ def mark_call(tenant: str, run_id: Any) -> None:
 
 @contextmanager
 def transaction_span(tool: str, tenant: str, database: str) -> Iterator[None]:
-    """A span for the database transaction of one tool call (`database`: the dialect, e.g. sqlite)."""
+    """A span for the database transaction of one tool call (`database`: the dialect, e.g. sqlite). A failure sets
+    `error.type` to the exception's class, not its message (the database's quotes the statement's values)."""
     with _tracer.start_as_current_span(
         f"transaction {tool}",
         kind=trace.SpanKind.CLIENT,
         attributes={"db.system.name": database, "db.operation.name": "transaction", TENANT: tenant},
-    ):
-        yield
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        try:
+            yield
+        except Exception as exc:
+            span.set_attribute("error.type", exc.code if isinstance(exc, DeskhandError) else type(exc).__qualname__)
+            span.set_status(trace.StatusCode.ERROR)
+            raise

@@ -161,6 +161,10 @@ def test_one_trace_spans_the_coordinator_and_the_four_servers(tmp_path: Path, mo
         parent = by_id[span["parent_id"]]
         assert parent["service"] == "deskhand-coordinator" and parent["name"].startswith("MCP send ")
         assert parent["attributes"]["mcp.method.name"] == span["attributes"]["mcp.method.name"]
+    for send in (s for s in in_trace if s["name"].startswith("MCP send tools/call ")):  # each try of a tool call
+        tool = by_id[send["parent_id"]]
+        assert tool["name"] == f"execute_tool {tool['attributes']['gen_ai.tool.name']}"
+        assert tool["name"].endswith(send["name"].rsplit(" ", 1)[1]) and by_id[tool["parent_id"]] in handoffs
     calls = [s for s in served if s["attributes"]["mcp.method.name"] == "tools/call"]
     assert all(c["attributes"]["deskhand.run_id"] == run_id and "gen_ai.tool.name" in c["attributes"] for c in calls)
     transactions = [s for s in in_trace if s["name"].startswith("transaction ")]
