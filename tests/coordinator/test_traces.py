@@ -17,7 +17,6 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from coordinator.cli._processes import running_servers
 from coordinator.store import Store
-from mcp_servers.kit import tracing_configured
 from tests.coordinator.cli_helpers import ACME, deskhand, init_on_free_ports
 
 MARK = "Quokka-7f3e"
@@ -174,14 +173,3 @@ def test_one_trace_spans_the_coordinator_and_the_four_servers(tmp_path: Path, mo
         (s["service"], s["name"]) for s in spans if s["attributes"].get("deskhand.tenant") != "acme"
     ]
     assert MARK.encode() not in raw
-
-
-def test_traces_are_off_unless_an_otlp_endpoint_is_configured() -> None:
-    assert not tracing_configured({})
-    assert not tracing_configured({"OTEL_SERVICE_NAME": "x", "OTEL_TRACES_SAMPLER": "always_on"})
-    assert tracing_configured({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"})
-    assert tracing_configured({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/v1/traces"})
-    assert not tracing_configured({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_SDK_DISABLED": "true"})
-    assert not tracing_configured(
-        {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_TRACES_EXPORTER": "none"}
-    )
