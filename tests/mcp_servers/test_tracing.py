@@ -33,7 +33,8 @@ def test_without_the_sdk_setup_says_so_and_sets_nothing_up(
 ) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
     monkeypatch.delitem(sys.modules, "mcp_servers.kit._tracing_sdk", raising=False)
-    monkeypatch.setitem(sys.modules, "opentelemetry.sdk", None)  # as if `deskhand[otel]` were not installed
+    for module in ("opentelemetry.sdk", "opentelemetry.sdk.trace", "opentelemetry.exporter.otlp.proto.http"):
+        monkeypatch.setitem(sys.modules, module, None)  # as if `deskhand[otel]` were not installed
     with caplog.at_level(logging.WARNING, logger="mcp_servers.kit._tracing"):
         assert setup_tracing("deskhand-crm") is False
     assert "pip install deskhand[otel]" in caplog.text
