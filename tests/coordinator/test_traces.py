@@ -146,7 +146,7 @@ def test_one_trace_spans_the_coordinator_and_the_four_servers(tmp_path: Path, mo
     root = by_id[run.trace.split("-")[2]]
     assert root["name"] == "run support-inbox" and root["parent_id"] == ""
     assert root["service"] == "deskhand-coordinator" and root["attributes"]["deskhand.run_id"] == run_id
-    # each handoff is its child, and a judgment and the MCP client spans are the handoff's
+    # each handoff is its child; its judgments and tool calls (execute_tool, around the MCP client spans) are its own
     handoffs = [s for s in in_trace if s["name"].startswith("invoke_agent ")]
     assert {h["attributes"]["deskhand.specialist"] for h in handoffs} >= {"triage", "drafting", "compliance"}
     assert all(h["parent_id"] == root["span_id"] for h in handoffs)
