@@ -32,7 +32,14 @@ def _span(
     *,
     parent: Context | None = None,
     kind: trace.SpanKind = trace.SpanKind.INTERNAL,
+    root: bool = False,
 ) -> Iterator[trace.Span]:
+    """A span of the coordinator. Skipped (yielding the invalid span) when it would record nothing: a `root` span
+    (of a run, a handoff: a new trace, or one continued from the store) when no tracer provider is set up, any
+    other when its parent records nothing: the API's no-op span costs far more than this check."""
+    if not (_set_up() if root else trace.get_current_span().is_recording()):
+        yield trace.INVALID_SPAN
+        return
     with _tracer.start_as_current_span(
         name, context=parent, kind=kind, attributes=attributes, record_exception=False, set_status_on_exception=False
     ) as span:
@@ -44,6 +51,10 @@ def _span(
             raise
 
 
+def _set_up() -> bool:
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
 def _run_context(traceparent: str) -> Context | None:
     return _w3c.extract({"traceparent": traceparent}) if traceparent else None
 
@@ -52,7 +63,8 @@ def _run_context(traceparent: str) -> Context | None:
 def run_span(tenant: str, workflow: str) -> Iterator[trace.Span]:
     """The root span of a run, around its intake: the run's stored `traceparent` (`current_traceparent`, read
     inside it) names it, so every handoff of the run, in any worker and however much later, is its child."""
-    with _span(f"run {workflow}" if workflow else "run", {TENANT: tenant, "deskhand.workflow": workflow}) as span:
+    attributes = {TENANT: tenant, "deskhand.workflow": workflow}
+    with _span(f"run {workflow}" if workflow else "run", attributes, root=True) as span:
         yield span
 
 
@@ -78,6 +90,9 @@ def trace_id_of(traceparent: str) -> str:
 @contextmanager
 def handoff_span(handoff: Handoff) -> Iterator[trace.Span]:
     """A handoff's span, `invoke_agent {specialist}` (GenAI semantic conventions), a child of its run's span."""
+    if not _set_up():  # before reading the run's traceparent
+        yield trace.INVALID_SPAN
+        return
     attributes: dict[str, AttributeValue] = {
         TENANT: handoff.tenant,
         RUN_ID: handoff.run_id,
@@ -86,7 +101,7 @@ def handoff_span(handoff: Handoff) -> Iterator[trace.Span]:
         "gen_ai.agent.name": handoff.recipient,
         "deskhand.handoff.attempt": handoff.attempt,
     }
-    with _span(f"invoke_agent {handoff.recipient}", attributes, parent=_run_context(handoff.trace)) as span:
+    with _span(f"invoke_agent {handoff.recipient}", attributes, parent=_run_context(handoff.trace), root=True) as span:
         yield span
 
 
@@ -95,14 +110,14 @@ def approved_call_span(tenant: str, run_id: str, tool: str, traceparent: str) ->
     """An approved call, made when a person approves it (by the API or the CLI): a child of its run's span, so
     the call's server span and its audit row keep the run's trace id."""
     attributes = {TENANT: tenant, RUN_ID: run_id, "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": tool}
-    with _span(f"approved_call {tool}", attributes, parent=_run_context(traceparent)) as span:
+    with _span(f"approved_call {tool}", attributes, parent=_run_context(traceparent), root=True) as span:
         yield span
 
 
 @contextmanager
 def tenant_span(tenant: str, name: str) -> Iterator[trace.Span]:
     """A span for work of one tenant outside any run (a worker reading its policy or inbox at start)."""
-    with _span(name, {TENANT: tenant}) as span:
+    with _span(name, {TENANT: tenant}, root=True) as span:
         yield span
 
 

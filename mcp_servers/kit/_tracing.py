@@ -73,7 +73,11 @@ def mark_call(tenant: str, run_id: Any) -> None:
 @contextmanager
 def transaction_span(tool: str, tenant: str, database: str) -> Iterator[None]:
     """A span for the database transaction of one tool call (`database`: the dialect, e.g. sqlite). A failure sets
-    `error.type` to the exception's class, not its message (the database's quotes the statement's values)."""
+    `error.type` to the exception's class, not its message (the database's quotes the statement's values).
+    Skipped when the request's span records nothing (traces off, or not sampled): a no-op span is not free."""
+    if not trace.get_current_span().is_recording():
+        yield
+        return
     with _tracer.start_as_current_span(
         f"transaction {tool}",
         kind=trace.SpanKind.CLIENT,
