@@ -124,18 +124,23 @@ def test_one_trace_spans_the_coordinator_and_the_four_servers(tmp_path: Path, mo
             run_id = json.loads(submitted.stdout)["run"]
             worked = deskhand("--home", str(home.path), "work", "--until-idle")
             assert worked.returncode == 0, worked.stderr[-2000:]
+            store = Store(home.coordinator_db)
+            try:
+                (approval,) = store.approvals(run_id=run_id)  # the refund's credit waits for a person
+                approve = ("approvals", "approve", approval.id, "--hash", approval.args_hash)
+                approved = deskhand("--home", str(home.path), *approve)
+                assert approved.returncode == 0, approved.stderr[-2000:]
+                run = store.run(run_id)
+            finally:
+                store.dispose()
         # the servers flush their spans as they exit; the coordinator's commands have exited already
-        store = Store(home.coordinator_db)
-        try:
-            run = store.run(run_id)
-        finally:
-            store.dispose()
-        assert run.status != "running"
+        assert run.status == "completed"
         trace_id = run.trace.split("-")[1]
 
         def arrived(spans: list[dict[str, Any]]) -> bool:
             ours = [s for s in spans if s["trace_id"] == trace_id]
-            return {s["service"] for s in ours} >= SERVICES and any(s["name"].startswith("transaction ") for s in ours)
+            approved_call = any(s["name"].startswith("approved_call ") for s in ours)
+            return {s["service"] for s in ours} >= SERVICES and approved_call
 
         spans = receiver.wait_for(arrived, timeout=60)
         raw = b"".join(receiver.raw)
@@ -161,13 +166,21 @@ def test_one_trace_spans_the_coordinator_and_the_four_servers(tmp_path: Path, mo
         assert parent["service"] == "deskhand-coordinator" and parent["name"].startswith("MCP send ")
         assert parent["attributes"]["mcp.method.name"] == span["attributes"]["mcp.method.name"]
     for send in (s for s in in_trace if s["name"].startswith("MCP send tools/call ")):  # each try of a tool call
-        tool = by_id[send["parent_id"]]
-        assert tool["name"] == f"execute_tool {tool['attributes']['gen_ai.tool.name']}"
-        assert tool["name"].endswith(send["name"].rsplit(" ", 1)[1]) and by_id[tool["parent_id"]] in handoffs
+        tool = by_id[send["parent_id"]]  # a specialist's tool call, or the approved one (below)
+        kind, name = tool["name"].split(" ", 1)
+        assert name == tool["attributes"]["gen_ai.tool.name"] and name.endswith("." + send["name"].rsplit(" ", 1)[1])
+        assert (kind == "execute_tool" and by_id[tool["parent_id"]] in handoffs) or kind == "approved_call"
     calls = [s for s in served if s["attributes"]["mcp.method.name"] == "tools/call"]
     assert all(c["attributes"]["deskhand.run_id"] == run_id and "gen_ai.tool.name" in c["attributes"] for c in calls)
     transactions = [s for s in in_trace if s["name"].startswith("transaction ")]
     assert transactions and all(by_id[t["parent_id"]] in calls for t in transactions)
+    # the call a person approved later, from another process, is in the run's trace too, down to its transaction
+    (approved_call,) = [s for s in in_trace if s["name"].startswith("approved_call ")]
+    assert approved_call["parent_id"] == root["span_id"]
+    assert approved_call["attributes"]["gen_ai.tool.name"] == "crm.issue_credit"
+    (credit,) = [s for s in calls if s["attributes"]["gen_ai.tool.name"] == "issue_credit"]
+    assert by_id[by_id[credit["parent_id"]]["parent_id"]] == approved_call
+    assert any(t["parent_id"] == credit["span_id"] for t in transactions)
     # the tenant on every span (the run's, and the worker's reading of the policies at start); the email's text on none
     assert all(s["attributes"].get("deskhand.tenant") == "acme" for s in spans), [
         (s["service"], s["name"]) for s in spans if s["attributes"].get("deskhand.tenant") != "acme"
