@@ -3,8 +3,9 @@
 The MCP SDK already opens a span for each request a server handles (continued from the `traceparent` in the
 request's `_meta`) and for each request a client sends (injecting its context there), and the Anthropic SDK one
 for each API call; deskhand adds its own (a run, a handoff, a judgment, a tool call, a tool's transaction) and
-configures the provider they all report to. Every span carries the tenant (`deskhand.tenant`), and the run and the specialist
-where known: copied from its parent in the same process, or, in a server, taken from the caller's token.
+configures the provider they all report to. Every span carries the tenant (`deskhand.tenant`), and the run and
+the specialist where known: copied from its parent in the same process, or, in a server, taken from the caller's
+token.
 
 Without the `deskhand[otel]` extra (the SDK and the OTLP exporter), or with no OTLP endpoint configured, nothing
 is set up: the SDKs' spans are the OpenTelemetry API's no-op ones, and deskhand opens none.
