@@ -48,6 +48,7 @@ from bench._progress import Step, quiet
 from coordinator import DevKeys, Home, Runtime, RuntimeStats, open_runtime, work
 from coordinator.cli import ServerProcess, free_port, prepare, running_servers
 from coordinator.telemetry import CoordinatorMetrics
+from mcp_servers.kit import setup_tracing
 from schemas import DeskhandError, InboundEmail, ServerName, TenantFile, load_tenant_file
 from schemas.tools import TOOLS_BY_NAME
 
@@ -209,6 +210,7 @@ def blocks(size: str) -> int:
 
 async def run(size: str, step: Step = quiet) -> dict[str, Any]:
     count, repeats, bare_calls = SIZES[size]
+    setup_tracing("deskhand-coordinator")  # the price of traces, measured with OTEL_* set (off otherwise)
     samples: dict[str, list[float]] = {}
 
     def keep(name: str, value: float) -> None:

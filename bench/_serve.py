@@ -37,7 +37,7 @@ from starlette.types import ASGIApp
 
 from mcp_servers import crm
 from mcp_servers.crm import CustomerRow
-from mcp_servers.kit import BoundarySettings, Database, JwtVerifier, KeySet
+from mcp_servers.kit import BoundarySettings, Database, JwtVerifier, KeySet, setup_tracing
 from schemas.tools.crm import Customer, FindCustomerOut
 
 ISSUER = "http://127.0.0.1:8700"
@@ -114,6 +114,7 @@ def main() -> None:
     db = Database(db_url)
     url = f"http://127.0.0.1:{port}/mcp"
     if kind == "guarded":
+        setup_tracing("deskhand-crm")  # the price of traces, measured with OTEL_* set (off otherwise)
         app = guarded_app(db, jwks, url, audit_interval)
     elif kind == "fastmcp":
         app = fastmcp_app(db)

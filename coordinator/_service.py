@@ -14,6 +14,7 @@ from coordinator._tokens import DevKeys, TokenIssuer
 from coordinator.models import DEFAULT_MODEL, build_model
 from coordinator.runtime import Runtime, RuntimeSettings
 from coordinator.store import Store
+from coordinator.telemetry import tenant_span
 from coordinator.workflow import load_workflows
 from schemas import InboundEmail, NotFound, Policy
 from schemas.tools import knowledge, mailbox
@@ -44,8 +45,9 @@ async def fetch_policies(pool: SessionPool, tenants: list[str]) -> dict[str, Pol
     """Each tenant's policy from the knowledge server (over MCP, like everything else)."""
     policies: dict[str, Policy] = {}
     for tenant in tenants:
-        async with pool.session(tenant, INTAKE) as toolbox:
-            result = await toolbox.call(knowledge.GET_POLICY, knowledge.GetPolicyIn())
+        with tenant_span(tenant, "read policy"):
+            async with pool.session(tenant, INTAKE) as toolbox:
+                result = await toolbox.call(knowledge.GET_POLICY, knowledge.GetPolicyIn())
         assert isinstance(result, knowledge.TenantPolicy)
         policies[tenant] = result.policy
     return policies
@@ -53,16 +55,19 @@ async def fetch_policies(pool: SessionPool, tenants: list[str]) -> dict[str, Pol
 
 async def inbox_emails(pool: SessionPool, tenant: str) -> list[InboundEmail]:
     """The tenant's unprocessed mailbox messages, oldest first."""
-    async with pool.session(tenant, INTAKE) as toolbox:
-        listed = await toolbox.call(mailbox.LIST_INBOX, mailbox.ListInboxIn(status="unprocessed", limit=200))
-        assert isinstance(listed, mailbox.MessageList)
-        emails = []
-        for item in listed.items:
-            message = await toolbox.call(mailbox.GET_MESSAGE, mailbox.GetMessageIn(message_id=item.id))
-            assert isinstance(message, mailbox.Message)
-            emails.append(
-                InboundEmail(message_id=message.id, sender=message.sender, subject=message.subject, body=message.body)
-            )
+    with tenant_span(tenant, "read inbox"):
+        async with pool.session(tenant, INTAKE) as toolbox:
+            listed = await toolbox.call(mailbox.LIST_INBOX, mailbox.ListInboxIn(status="unprocessed", limit=200))
+            assert isinstance(listed, mailbox.MessageList)
+            emails = []
+            for item in listed.items:
+                message = await toolbox.call(mailbox.GET_MESSAGE, mailbox.GetMessageIn(message_id=item.id))
+                assert isinstance(message, mailbox.Message)
+                emails.append(
+                    InboundEmail(
+                        message_id=message.id, sender=message.sender, subject=message.subject, body=message.body
+                    )
+                )
     return emails
 
 

@@ -23,6 +23,7 @@ import anyio
 
 from coordinator.runtime import HandoffChain, Runtime
 from coordinator.store import Store
+from coordinator.telemetry import handoff_span
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,8 @@ async def work(
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(_renew, store, claim.handoff.id, chain.worker, lease)
                     try:
-                        await runtime.process(chain)
+                        with handoff_span(claim.handoff):  # a child of its run's span, in whichever worker
+                            await runtime.process(chain)
                     finally:
                         tg.cancel_scope.cancel()
                 if on_done is not None:

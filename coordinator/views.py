@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from coordinator.store import ApprovalRow, AuditEntry, ExchangeRow, HandoffRow, RunRow, Store
+from coordinator.telemetry import trace_id_of
 from schemas import args_hash
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -212,6 +213,7 @@ def describe(store: Store, run_id: str, tenant: str | None) -> dict[str, Any]:
             "reason": run.reason,
             "workflow": workflow,
             "trace": run.trace,
+            "trace_id": trace_id_of(run.trace),
             "created": _iso(run.created_at),
             "finished": _iso(run.finished_at),
             "duration_s": _seconds(run.created_at, run.finished_at),

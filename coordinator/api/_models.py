@@ -108,6 +108,9 @@ class RunInfo(_View):
     reason: str
     workflow: dict[str, Any] | None
     trace: str
+    """The run's W3C `traceparent`: its root span, which every span of the run descends from."""
+    trace_id: str
+    """The run's 32-hex trace id, what a tracing backend finds its trace by (empty for a run stored without one)."""
     created: str | None
     finished: str | None
     duration_s: float | None

@@ -45,9 +45,10 @@ def serve(
 
     from coordinator.api import create_app
     from coordinator.store import Store
-    from mcp_servers.kit import JwksUrl, JwtVerifier, KeySet
+    from mcp_servers.kit import JwksUrl, JwtVerifier, KeySet, setup_tracing
 
     home = globals_of(ctx).home()
+    setup_tracing("deskhand-api")
     host, _, port_text = http.rpartition(":")
     if not host or not port_text.isdigit():
         raise ConfigError(f"--http {http!r}: expected HOST:PORT such as 127.0.0.1:8710", field="http")

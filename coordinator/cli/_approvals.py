@@ -132,9 +132,11 @@ def _decide(ctx: typer.Context, approval_id: str, db: str | None, token: str, se
     from coordinator.cli._context import err
     from coordinator.models import OfflineModel
     from coordinator.runtime import Runtime
+    from mcp_servers.kit import setup_tracing
 
     options = globals_of(ctx)
     home = options.home()
+    setup_tracing("deskhand-coordinator")  # an approved call continues its run's trace
 
     async def main() -> ApprovalRow:
         approver = await _approver(home, token)

@@ -193,6 +193,9 @@ def run_demo(
     `serve_console`: then keep the servers up and serve the HTTP API and console until Ctrl-C."""
     from coordinator._service import open_runtime
     from coordinator.cli import _serve
+    from mcp_servers.kit import setup_tracing
+
+    setup_tracing("deskhand-coordinator")  # the servers, started below, set up their own
 
     tenants = _with_inbox([load_tenant_file(p) for p in tenant_files], inbox)
     tenants = [_running(t, (workflows or {}).get(t.tenant)) for t in tenants]

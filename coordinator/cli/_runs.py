@@ -67,11 +67,12 @@ def work(
     from coordinator.models import OfflineModel
     from coordinator.runtime import RuntimeSettings
     from coordinator.telemetry import CoordinatorMetrics, metrics_address, serving_metrics
-    from mcp_servers.kit import multiprocess
+    from mcp_servers.kit import multiprocess, setup_tracing
 
     home = globals_of(ctx).home()
     if metrics is not None:
         metrics_address(metrics)  # a mistake in it is told before anything starts
+    setup_tracing("deskhand-coordinator")
     if model_latency and model != "offline":
         raise ConfigError("--model-latency simulates a hosted model's wait: it needs --model offline", field="model")
     if hasattr(signal, "SIGUSR1") and sys.__stderr__ is not None:  # not on Windows
@@ -177,6 +178,7 @@ def submit(
     from coordinator._submission import home_workflows, workflow_for
     from coordinator._submission import submit as start_run
     from coordinator.workflow import EVENTS
+    from mcp_servers.kit import setup_tracing
 
     options = globals_of(ctx)
     home = options.home()
@@ -187,6 +189,7 @@ def submit(
     except InvalidArgument as exc:  # on the command line, a usage error
         raise typer.BadParameter(exc.message, param_hint="'--workflow'") from None
     data = read_event(event_file, EVENTS[event])
+    setup_tracing("deskhand-coordinator")  # the run's root span is opened here
     store = Store(db or home.coordinator_db)
     try:
         run_id, new = start_run(home, store, tenant, data, chosen, source=source)

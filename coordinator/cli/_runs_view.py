@@ -107,7 +107,7 @@ def _text(shown: dict[str, Any]) -> str:
     lines = [
         f"run {run['id']} ({run['status']}) tenant {run['tenant']}",
         f"workflow: {workflow.get('name', '-')} {workflow.get('version', '')}".rstrip(),
-        f"trace: {run['trace']}",
+        f"trace: {run['trace_id'] or '-'}",
         f"created: {run['created']}  finished: {run['finished'] or '-'}",
     ]
     if run["reason"]:

@@ -49,6 +49,7 @@ def serve(
     """Run one MCP server (crm, helpdesk, knowledge, mailbox) over stdio or HTTP."""
     from coordinator.cli import _serve
     from coordinator.cli._context import err
+    from mcp_servers.kit import setup_tracing
 
     if stdio == (http is not None):
         raise ConfigError("choose exactly one of --stdio or --http HOST:PORT", field="transport")
@@ -66,6 +67,7 @@ def serve(
         config = type(config)(config.name, url, config.db)
     if db:
         config = type(config)(config.name, config.url, db)
+    setup_tracing(f"deskhand-{config.name}")
     server = _serve.build(config.name, config.db, _serve.boundary_settings(rate, burst))
     server.create_tables()
     verifier = _serve.verifier_for(home, config, jwks, issuer)

@@ -17,6 +17,7 @@ from coordinator._sessions import Connect, exception_leaves, unreachable
 from coordinator._tokens import APPROVALS_SUBJECT, Attribution
 from coordinator._toolbox import call_tool
 from coordinator.store import ApprovalRow, AuditRecord, Store
+from coordinator.telemetry import approved_call_span
 from schemas import (
     META_IDEMPOTENCY_KEY,
     META_RUN,
@@ -133,8 +134,9 @@ async def _execute(store: Store, row: ApprovalRow, actor: str, connect_tool: Con
     caller = Attribution(APPROVALS_SUBJECT, run=row.run_id, actor=actor, ttl_seconds=APPROVED_CALL_TTL_SECONDS)
     server: ServerName = server_of_scope(spec.scope)
     try:
-        async with connect_tool(row.tenant, server, [spec.scope], caller) as client:
-            result = await call_tool(client, spec, args, cast(RequestParamsMeta, meta))
+        with approved_call_span(row.tenant, row.run_id, row.tool, trace):
+            async with connect_tool(row.tenant, server, [spec.scope], caller) as client:
+                result = await call_tool(client, spec, args, cast(RequestParamsMeta, meta))
     except (OSError, httpx2.TransportError, ExceptionGroup) as exc:
         found = exception_leaves(exc)
         error = next((e for e in found if isinstance(e, DeskhandError)), None)

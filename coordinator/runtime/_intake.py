@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from coordinator.runtime._context import tenant_budget
 from coordinator.store import Store
+from coordinator.telemetry import current_traceparent, mark_run, run_span
 from coordinator.workflow import EVENTS, Workflow
 from schemas import BudgetExhausted, InboundEmail, InvalidArgument, NotFound, Policy, TenantLimits, args_hash
 
@@ -55,11 +56,17 @@ def intake(
         raise BudgetExhausted(f"tenant {tenant!r} already has {in_flight} runs in flight", field="runs_in_flight")
     key = source or _event_key(event, workflow.file.event if workflow is not None else "email")
     budget = tenant_budget(settings.run_budget, limits.per_run)
-    if workflow is None:
-        return store.start_run(tenant, key, event.model_dump(mode="json"), "triage", budget)
-    store.save_workflow(workflow.version, workflow.name, workflow.definition)
-    pinned = {WORKFLOW_KEY: {"name": workflow.name, "version": workflow.version}}
-    return store.start_run(tenant, key, event.model_dump(mode="json"), workflow.file.start, budget, pinned)
+    with run_span(tenant, workflow.name if workflow is not None else "") as span:
+        trace = current_traceparent()  # the run's root span: its handoffs, in any worker, are its children
+        data = event.model_dump(mode="json")
+        if workflow is None:
+            started = store.start_run(tenant, key, data, "triage", budget, trace=trace)
+        else:
+            store.save_workflow(workflow.version, workflow.name, workflow.definition)
+            pinned = {WORKFLOW_KEY: {"name": workflow.name, "version": workflow.version}}
+            started = store.start_run(tenant, key, data, workflow.file.start, budget, pinned, trace=trace)
+        mark_run(span, *started)
+    return started
 
 
 # -- a run of a named workflow, for the event it starts from (`Runtime.submit_event`) -------------------------

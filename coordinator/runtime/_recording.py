@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from coordinator.runtime._commit import HandoffChain
 from coordinator.store import AuditRecord, Claim, ExchangeRecord, Finished, Outcome
+from coordinator.telemetry import judgment_span, record_usage, tool_span
 from schemas import DeskhandError, Handoff, Policy, ToolSpec, Unavailable
 from specialists.kit import Generation, In, Judgment, Model, Out, Tier, Toolbox, Usage, WrapperToolbox
 
@@ -146,7 +147,8 @@ class RecordingToolbox(WrapperToolbox):
             await self._recorder.chain.committed()
         started = self._recorder.tool_started()
         try:
-            result = await self.inner.call(spec, args, key=key)
+            with tool_span(spec.qualified_name):
+                result = await self.inner.call(spec, args, key=key)
         except DeskhandError as exc:
             self._recorder.answer(index, exc.to_payload().model_dump(), started=started, error=True)
             raise
@@ -176,7 +178,9 @@ class RecordingModel:
         self, judgment: Judgment[In, Out], value: In, *, policy: Policy, tier: Tier, time_left: float | None = None
     ) -> Generation[Out]:
         at, started = datetime.now(UTC), time.perf_counter()
-        generation = await self._inner.judge(judgment, value, policy=policy, tier=tier, time_left=time_left)
+        with judgment_span(judgment.name, self.name, tier) as span:
+            generation = await self._inner.judge(judgment, value, policy=policy, tier=tier, time_left=time_left)
+            record_usage(span, generation.usage)
         took = time.perf_counter() - started
         self._recorder.model_seconds += took
         self.usage.append(generation.usage)

@@ -37,13 +37,16 @@ class Runs:
         first: str,
         budget: RunBudget,
         result: dict[str, Any] | None = None,
+        *,
+        trace: str | None = None,
     ) -> tuple[str, bool]:
         """The run for this event, and whether it is new. One run per (tenant, source): re-submitting
         the same email, or listing the same inbox twice, does not process it twice. `result`: the run's results
-        to start with (the workflow a run of another event than an email goes through)."""
+        to start with (the workflow a run of another event than an email goes through); `trace`: the W3C traceparent
+        of the span the run starts in (its root span, when traces are on), else `new_trace()`."""
         at = now()
         run_id = f"R-{uuid.uuid4().hex[:16]}"
-        trace = new_trace()
+        trace = trace or new_trace()
         handoff = Handoff(
             run_id=run_id, tenant=tenant, sender="intake", recipient=first, payload=event, budget=budget, trace=trace
         )

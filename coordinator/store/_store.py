@@ -84,9 +84,12 @@ class Store:
         first: str,
         budget: RunBudget,
         result: dict[str, Any] | None = None,
+        *,
+        trace: str | None = None,
     ) -> tuple[str, bool]:
-        """The run for this event, and whether it is new; `result` is what the run's results start with."""
-        return self._runs.start_run(tenant, source_key, event, first, budget, result)
+        """The run for this event, and whether it is new; `result` is what the run's results start with, `trace`
+        the W3C `traceparent` of the span it starts in (default: new random ids)."""
+        return self._runs.start_run(tenant, source_key, event, first, budget, result, trace=trace)
 
     def save_workflow(self, version: str, name: str, definition: dict[str, Any]) -> None:
         self._runs.save_workflow(version, name, definition)

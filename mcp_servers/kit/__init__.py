@@ -11,6 +11,8 @@
   process serves, behind a bearer token (`all_tenants_token`).
 - `AuditRecord`, `IdempotencyRecord`: the rows the kit writes; `AuditStats`: what the audit wrote and lost;
   `prune_records`: those rows past a retention window, counted or deleted (and the prune itself audited).
+- `setup_tracing`: OpenTelemetry traces from the `OTEL_*` variables (off unless configured); each tool call's
+  transaction is a span under the one the MCP SDK opens for the request.
 
 Imports only `schemas` and third-party libraries. See `mcp_servers/crm` for a complete server.
 """
@@ -53,6 +55,7 @@ from mcp_servers.kit._storage import (
     tenant_index,
     utc_field,
 )
+from mcp_servers.kit._tracing import RUN_ID, SPECIALIST, TENANT, setup_tracing, tracing_configured
 from schemas import args_hash  # the kit has always offered it
 
 __all__ = [
@@ -99,4 +102,9 @@ __all__ = [
     "BearerBackend",
     "RequireBearer",
     "SessionLimits",
+    "setup_tracing",
+    "RUN_ID",
+    "SPECIALIST",
+    "TENANT",
+    "tracing_configured",
 ]

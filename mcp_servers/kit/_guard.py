@@ -36,6 +36,7 @@ from mcp_servers.kit._jwt import JwtVerifier, principal_of
 from mcp_servers.kit._metrics import ServerMetrics
 from mcp_servers.kit._ratelimit import RateLimiter
 from mcp_servers.kit._results import error_result, internal_error
+from mcp_servers.kit._tracing import mark_call
 from schemas import (
     META_IDEMPOTENCY_KEY,
     META_RUN,
@@ -201,6 +202,7 @@ class Guard:
             self._audit(principal, name, digest, "denied", exc.code, started, key, meta)
             return error_result(exc)
 
+        mark_call(principal.tenant, principal.run or meta.get(META_RUN))
         pending = None
         if spec.side_effect == "write":
             pending = PendingRow(self._row(principal, name, digest, key, meta), started)

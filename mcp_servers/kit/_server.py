@@ -57,6 +57,7 @@ from mcp_servers.kit._ratelimit import RateLimiter
 from mcp_servers.kit._results import error_result, internal_error, invalid_argument
 from mcp_servers.kit._sessions import SessionLimits
 from mcp_servers.kit._storage import Database, TenantScoped, TenantSession, utc_field
+from mcp_servers.kit._tracing import transaction_span
 from schemas import Conflict, DeskhandError, IdempotencyConflict, ToolSpec, Unavailable, args_hash
 
 logger = logging.getLogger(__name__)
@@ -343,7 +344,10 @@ def _run(
     (`call.audit`) is inserted in the same transaction, so a committed write always has its row."""
     key = call.idempotency_key
     digest = args_hash(args.model_dump(mode="json")) if key else ""
-    with db.tenant_session(call.principal.tenant) as session:
+    with (
+        transaction_span(spec.name, call.principal.tenant, db.engine.dialect.name),
+        db.tenant_session(call.principal.tenant) as session,
+    ):
         if key:
             recorded = _recorded(session, spec, key, digest)
             if recorded is not None:

@@ -37,6 +37,7 @@ def test_an_approver_follows_a_run_and_approves_its_credit(deployment: Deploymen
 
     page.get_by_role("link", name=deployment.waiting).click()
     expect(page.locator("h1")).to_contain_text("awaiting_approval")
+    expect(page.locator("dl.facts code")).to_have_text(re.compile(r"^[0-9a-f]{32}$"))  # the trace id a backend finds
     steps = page.locator(".timeline li.depth-0")
     expect(steps.first).to_contain_text("triage")
     assert steps.count() >= 3  # triage, drafting, compliance, ...: each a bar with its duration

@@ -139,6 +139,8 @@ async def test_runs_show_tells_a_completed_run_in_the_order_things_happened(runs
     ]
     assert shown["run"]["tenant"] == "acme" and shown["run"]["status"] == "completed"
     assert shown["run"]["workflow"]["name"] == "support-inbox" and shown["run"]["trace"].startswith("00-")
+    trace_id = shown["run"]["trace_id"]  # what a tracing backend searches by: the traceparent's trace id
+    assert len(trace_id) == 32 and shown["run"]["trace"].split("-")[1] == trace_id
     assert [h["specialist"] for h in shown["handoffs"]] == ["triage", "drafting", "compliance", "crm_writer"]
     assert all(h["state"] == "done" and h["duration_s"] is not None for h in shown["handoffs"])
     calls = [(e["kind"], e["name"]) for e in shown["exchanges"]]
@@ -158,6 +160,7 @@ async def test_runs_show_tells_a_completed_run_in_the_order_things_happened(runs
     order = [
         f"run {runs.completed} (completed) tenant acme",
         "workflow: support-inbox",
+        f"trace: {trace_id}\n",
         "timeline (from the run's start):",
         "1. triage done, attempt 1, took ",
         "tool crm.find_customer ",

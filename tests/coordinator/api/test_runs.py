@@ -61,6 +61,7 @@ def test_a_run_shows_its_whole_story(deployment: Deployment) -> None:
     assert response.status_code == 200, response.text
     detail = response.json()
     assert detail["run"]["id"] == deployment.waiting and detail["run"]["status"] == "awaiting_approval"
+    assert detail["run"]["trace_id"] == detail["run"]["trace"].split("-")[1] and len(detail["run"]["trace_id"]) == 32
     assert [h["specialist"] for h in detail["handoffs"]][:2] == ["triage", "drafting"]
     assert detail["approvals"][0]["id"] == deployment.approval and detail["approvals"][0]["status"] == "pending"
     assert any(e["kind"] == "tool" for e in detail["exchanges"])
