@@ -363,7 +363,7 @@ def test_the_local_operator_approves_without_a_token_and_the_call_names_them(ser
         "--home", home, "token", "mint", "--tenant", "northwind", "--role", "approver",
         "--audience", served.approvals_audience,
     ).stdout.strip()  # fmt: skip
-    args = ("--home", home, "approvals", "approve", waiting["id"], "--hash", waiting["hash"])
+    args = ("--home", home, "approvals", "approve", waiting["id"], "--hash", waiting["args_hash"])
     stranger = cli(*args, "--token", nw_token)
     assert stranger.exit_code == 1 and "not_found" in stranger.stderr
     approved = cli(*args)
