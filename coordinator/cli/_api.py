@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 
 from coordinator.cli._context import DbOption, err, globals_of, noun, print_json
-from coordinator.cli._processes import listening
 from schemas import ConfigError, NotFound
 
 app = noun("The HTTP API: runs, approvals and usage over the workers' store.")
@@ -45,7 +44,7 @@ def serve(
 
     from coordinator.api import create_app
     from coordinator.store import Store
-    from mcp_servers.kit import JwksUrl, JwtVerifier, KeySet, setup_tracing
+    from mcp_servers.kit import JwksUrl, JwtVerifier, KeySet, listening, setup_tracing
 
     home = globals_of(ctx).home()
     setup_tracing("deskhand-api")

@@ -29,7 +29,7 @@ from rich.table import Table
 from coordinator._home import Home, ServerConfig
 from coordinator._tokens import DevKeys, TokenIssuer
 from coordinator.cli._context import id_table, out
-from coordinator.cli._processes import free_port, listening, running_servers
+from coordinator.cli._processes import free_port, running_servers
 from coordinator.store import RunRow, Store
 from schemas import ConfigError, MessageSeed, TenantFile, load_tenant_file
 
@@ -158,6 +158,7 @@ async def _serve_console(home: Home, store: Store, console: Console) -> None:
     import uvicorn
 
     from coordinator.api import create_app
+    from mcp_servers.kit import listening
 
     sock = listening("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"

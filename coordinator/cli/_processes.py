@@ -25,22 +25,6 @@ def free_port() -> int:
         return port
 
 
-def listening(host: str, port: int) -> socket.socket:
-    """A socket listening on host:port (0: a free one) for uvicorn to serve on, listening before anyone is told
-    the address. `ConfigError` when it cannot listen there."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # accepted connections inherit it: without, a reply's body waits ~40 ms for the ACK of its headers
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc}", field="http") from exc
-    sock.listen(128)
-    return sock
-
-
 @dataclass
 class ServerProcess:
     name: ServerName

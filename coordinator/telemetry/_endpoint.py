@@ -4,7 +4,6 @@ API serves it beside its endpoints; `deskhand work --metrics HOST:PORT` serves i
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ from starlette.routing import Route
 from coordinator.store import Store
 from coordinator.telemetry._gauges import StoreGauges
 from coordinator.telemetry._metrics import CoordinatorMetrics
-from mcp_servers.kit import METRICS_ROLE, Exposition, JwtVerifier, MetricsEndpoint, all_tenants_token
+from mcp_servers.kit import METRICS_ROLE, Exposition, JwtVerifier, MetricsEndpoint, all_tenants_token, listening
 from schemas import ConfigError
 
 
@@ -46,14 +45,7 @@ def serving_metrics(route: Route, address: str) -> Iterator[str]:
     """Serve `route` alone at `address` (HOST:PORT) from a thread of its own until the block ends (a thread: the
     worker's event loop and signal handling stay its own); yields the URL of `/metrics`."""
     host, port = metrics_address(address)
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(f"--metrics {address}: cannot listen there: {exc}", field="metrics") from exc
-    sock.listen(64)
+    sock = listening(host, port, field="metrics")
     server = uvicorn.Server(uvicorn.Config(Starlette(routes=[route]), log_level="warning", lifespan="off"))
     thread = threading.Thread(target=anyio.run, args=(lambda: server.serve(sockets=[sock]),), name="metrics")
     thread.start()

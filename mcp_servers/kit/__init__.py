@@ -30,6 +30,7 @@ from mcp_servers.kit._jwt import (
     TokenRefused,
     principal_from_claims,
 )
+from mcp_servers.kit._listen import listening
 from mcp_servers.kit._metrics import (
     LATENCY_BUCKETS,
     METRICS_ROLE,
@@ -59,6 +60,7 @@ from mcp_servers.kit._tracing import RUN_ID, SPECIALIST, TENANT, setup_tracing, 
 from schemas import args_hash  # the kit has always offered it
 
 __all__ = [
+    "listening",
     "ASYMMETRIC_ALGORITHMS",
     "LATENCY_BUCKETS",
     "METRICS_ROLE",
