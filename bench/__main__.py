@@ -15,9 +15,11 @@ from rich.table import Table
 
 from bench import _boundary, _chaos, _e2e, _memory, _scale
 from bench._progress import progress_bar
+from bench._telemetry import MODES, telemetry
 
 
 def _print(console: Console, report: dict[str, Any]) -> None:
+    console.print(f"telemetry: {report.get('telemetry', 'off')}", highlight=False)
     _print_boundary(console, report.get("boundary"))
     _print_e2e(console, report.get("e2e"))
     _print_memory(console, report.get("memory"))
@@ -280,18 +282,24 @@ def main() -> None:
     parser.add_argument("--size", choices=["tiny", "small", "full"], default="small")
     parser.add_argument("--json", type=Path, default=Path("bench-report.json"))
     parser.add_argument("--kills", type=int, default=None, help="chaos: workers SIGKILLed (default: by --size)")
+    parser.add_argument(
+        "--telemetry",
+        choices=MODES,
+        default="off",
+        help="boundary and e2e: off, the coordinator's metrics, or metrics and traces at 100%% (bench/_telemetry.py)",
+    )
     args = parser.parse_args()
     if args.which == "chaos":  # a campaign, not a measurement: not part of `all`
         _main_chaos(args.size, args.kills, args.json)
         return
-    report: dict[str, Any] = {"size": args.size}
+    report: dict[str, Any] = {"size": args.size, "telemetry": args.telemetry}
     benchmarks = {"boundary": _boundary, "e2e": _e2e, "memory": _memory, "scale": _scale}
     names = list(benchmarks) if args.which == "all" else [args.which]
     if args.which == "all" and (unreachable := _scale.unreachable()) is not None:
         names.remove("scale")
         print(f"scale skipped: it needs PostgreSQL, and here {unreachable}")
         report["scale_skipped"] = unreachable
-    with progress_bar(sum(benchmarks[name].blocks(args.size) for name in names)) as step:
+    with telemetry(args.telemetry), progress_bar(sum(benchmarks[name].blocks(args.size) for name in names)) as step:
         for name in names:
             report[name] = anyio.run(benchmarks[name].run, args.size, step)
     _print(Console(), report)

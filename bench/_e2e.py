@@ -43,6 +43,7 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from bench import _telemetry
 from bench._boundary import _process, _setup
 from bench._progress import Step, quiet
 from coordinator import DevKeys, Home, Runtime, RuntimeStats, open_runtime, work
@@ -92,8 +93,8 @@ def sample_emails(tenant_of: dict[str, str] | None = None) -> dict[str, list[Inb
 async def coordinator_world(
     directory: Path, tenants: Sequence[TenantFile]
 ) -> AsyncIterator[tuple[Runtime, dict[ServerName, ServerProcess]]]:
-    """The four servers as processes over HTTP on SQLite, with `tenants` loaded, and a runtime for them that counts
-    its metrics, as a worker serving `/metrics` does."""
+    """The four servers as processes over HTTP on SQLite, with `tenants` loaded, and a runtime for them (counting
+    its metrics when the benchmark's telemetry says so)."""
     home = Home.defaults(directory)
     home = home.with_servers(
         {n: type(s)(n, f"http://127.0.0.1:{free_port()}/mcp", s.db) for n, s in home.servers.items()}
@@ -103,7 +104,8 @@ async def coordinator_world(
     prepare(home, list(tenants))
     with running_servers(home) as servers:
         async with open_runtime(home, [t.tenant for t in tenants]) as runtime:
-            runtime.metrics = CoordinatorMetrics()
+            if _telemetry.active != "off":  # as `deskhand work --metrics` counts
+                runtime.metrics = CoordinatorMetrics()
             yield runtime, servers
 
 
