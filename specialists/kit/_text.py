@@ -26,8 +26,10 @@ _TOKEN = re.compile(r"[^\W_]+")
 _SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "ied", "ers", "er", "ed", "es", "ly", "s")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
-    """A light suffix stripper: `charged`, `charges`, `charging` → `charg`. Good enough for matching."""
+    """A light suffix stripper: `charged`, `charges`, `charging` → `charg`. Good enough for matching. Kept per
+    word (mail repeats its words: the classifier, the rules and the risk signals each stem the same email)."""
     for suffix in _SUFFIXES:
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
             return word[: -len(suffix)]
