@@ -9,6 +9,7 @@ Add a new shared contract as its own private module and re-export it below.
 from schemas._account_review import AccountReviewRequest, AccountSummary
 from schemas._common import Email, LongText, ModelTier, Plan, Priority, RecordId, ShortText, Slug
 from schemas._errors import (
+    HTTP_STATUS,
     BudgetExhausted,
     ConfigError,
     Conflict,
@@ -144,6 +145,7 @@ __all__ = [
     "DeskhandError",
     "DraftingPolicy",
     "Email",
+    "HTTP_STATUS",
     "ErrorCode",
     "ErrorPayload",
     "FieldLimit",

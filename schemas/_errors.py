@@ -23,7 +23,7 @@ into the matching exception on the client side.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import ClassVar, Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -43,6 +43,24 @@ ErrorCode = Literal[
     "model_output_invalid",
     "tool_output_invalid",
 ]
+
+HTTP_STATUS: Final[dict[ErrorCode, int]] = {
+    "invalid_argument": 400,
+    "config_error": 400,
+    "not_found": 404,
+    "unauthenticated": 401,
+    "insufficient_scope": 403,
+    "conflict": 409,
+    "idempotency_conflict": 409,
+    "request_too_large": 413,
+    "rate_limited": 429,
+    "budget_exhausted": 429,
+    "unavailable": 503,
+    "tool_not_available": 403,
+    "model_output_invalid": 502,
+    "tool_output_invalid": 502,
+}
+"""The HTTP status of each error code, for the faces that answer over HTTP (the API, the console)."""
 
 
 class ErrorPayload(BaseModel):

@@ -12,8 +12,8 @@ from starlette.responses import JSONResponse, Response
 
 from mcp_servers.kit import TokenRefused
 from schemas import (
+    HTTP_STATUS,
     DeskhandError,
-    ErrorCode,
     InsufficientScope,
     InvalidArgument,
     NotFound,
@@ -21,23 +21,8 @@ from schemas import (
 
 logger = logging.getLogger(__name__)
 
-STATUS: Final[dict[ErrorCode, int]] = {
-    "invalid_argument": 400,
-    "config_error": 400,
-    "not_found": 404,
-    "unauthenticated": 401,
-    "insufficient_scope": 403,
-    "conflict": 409,
-    "idempotency_conflict": 409,
-    "request_too_large": 413,
-    "rate_limited": 429,
-    "budget_exhausted": 429,
-    "unavailable": 503,
-    "tool_not_available": 403,
-    "model_output_invalid": 502,
-    "tool_output_invalid": 502,
-}
-"""The HTTP status of each error code (a test keeps every code here)."""
+STATUS: Final = HTTP_STATUS
+"""The HTTP status of each error code (a test keeps every code here); the console answers with the same."""
 
 
 def error_response(error: DeskhandError) -> JSONResponse:

@@ -21,7 +21,7 @@ from starlette.templating import Jinja2Templates
 from coordinator.console._draw import timeline, usage_charts
 from coordinator.store import ApprovalRow, Store
 from coordinator.views import approval_detail, describe, parse_since, summary
-from schemas import DeskhandError, NotFound
+from schemas import HTTP_STATUS, DeskhandError, NotFound
 
 HERE = Path(__file__).parent
 COOKIE = "deskhand_console"
@@ -226,8 +226,8 @@ class Console(Generic[V]):
         try:
             row = await self.decide(viewer, approval_id, seen_hash, decision == "approve")
         except DeskhandError as exc:
-            status = 404 if isinstance(exc, NotFound) else 403 if exc.code == "insufficient_scope" else 409
-            return self._page(request, "missing.html", viewer, status, problem=f"{exc.code}: {exc.message}")
+            problem = f"{exc.code}: {exc.message}"
+            return self._page(request, "missing.html", viewer, HTTP_STATUS[exc.code], problem=problem)
         target = request.url_for("console-run", run_id=row.run_id)
         return RedirectResponse(f"{target}?{urlencode({'notice': f'{row.id}: {row.status}'})}", status_code=303)
 
