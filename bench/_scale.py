@@ -67,7 +67,7 @@ from mcp_servers.helpdesk import DraftRow as TicketDraftRow
 from mcp_servers.helpdesk import NoteRow, TicketRow
 from mcp_servers.mailbox import DraftRow as MailDraftRow
 from mcp_servers.mailbox import SentReplyRow
-from schemas import SERVER_NAMES, InboundEmail, MessageSeed, ServerName, TenantFile, load_tenant_file
+from schemas import BUILTIN_SERVERS, InboundEmail, MessageSeed, ServerName, TenantFile, load_tenant_file
 from schemas.tools import ALL_TOOLS, crm, helpdesk, mailbox
 
 if TYPE_CHECKING:
@@ -212,7 +212,7 @@ def _schemas(base: str) -> Iterator[dict[str, str]]:
     import psycopg
 
     prefix = f"dh_scale_{uuid.uuid4().hex[:10]}"
-    schemas = {part: f"{prefix}_{part}" for part in ("coordinator", *SERVER_NAMES)}
+    schemas = {part: f"{prefix}_{part}" for part in ("coordinator", *BUILTIN_SERVERS)}
     try:
         with psycopg.connect(base, autocommit=True) as conn:
             for schema in schemas.values():
@@ -233,7 +233,7 @@ def _home(path: Path, base: str, schemas: dict[str, str], tenants: list[TenantFi
     home = Home.defaults(path).with_servers(
         {
             name: ServerConfig(name, f"http://127.0.0.1:{free_port()}/mcp", _in_schema(base, schemas[name]))
-            for name in SERVER_NAMES
+            for name in BUILTIN_SERVERS
         }
     )
     home = home.with_tenants([t.tenant for t in tenants])

@@ -10,14 +10,27 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TypeGuard
 
-from schemas import SERVER_NAMES, ConfigError, ServerName
+from schemas import BUILTIN_SERVERS, SERVER_NAME_PATTERN, ConfigError, ServerName
 
 DEFAULT_PORTS: dict[ServerName, int] = {"crm": 8701, "helpdesk": 8702, "knowledge": 8703, "mailbox": 8704}
+"""The built-in servers' ports; another installed server takes the next free port from 8705, in name order."""
+SERVERS_GROUP = "deskhand.servers"
+_SERVER_NAME = re.compile(SERVER_NAME_PATTERN)
+
+
+def installed_servers() -> list[ServerName]:
+    """The names of the installed server packages (the entry-point group `deskhand.servers`), read without importing
+    them: the coordinator reaches servers over MCP, and only `deskhand server serve` and `init` load their code."""
+    names = {entry.name for entry in entry_points(group=SERVERS_GROUP)}
+    return [*(n for n in BUILTIN_SERVERS if n in names), *sorted(names - set(BUILTIN_SERVERS))]
+
+
 DEFAULT_ISSUER = "http://127.0.0.1:8700"
 CONFIG_FILE = "deskhand.toml"
 
@@ -77,12 +90,9 @@ class Home:
 
     @classmethod
     def defaults(cls, path: Path) -> Home:
+        """A home at `path` with every installed server on 127.0.0.1 (the built-in four on 8701-8704)."""
         path = path.expanduser().resolve()
-        servers = {
-            name: ServerConfig(name, f"http://127.0.0.1:{port}/mcp", f"sqlite:///{path / 'data' / name}.db")
-            for name, port in DEFAULT_PORTS.items()
-        }
-        return cls(path, DEFAULT_ISSUER, servers)
+        return cls(path, DEFAULT_ISSUER, _with_defaults(path, {}))
 
     @classmethod
     def load(cls, path: Path) -> Home:
@@ -95,21 +105,26 @@ class Home:
             data = tomllib.loads(config.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config}: not valid TOML: {exc}") from exc
-        home = cls.defaults(path)
-        servers = dict(home.servers)
+        servers: dict[ServerName, ServerConfig] = {}
         for name, entry in (data.get("servers") or {}).items():
-            if name not in SERVER_NAMES:
+            if not _SERVER_NAME.match(name):
                 raise ConfigError(
-                    f"{config}: servers.{name}: unknown server; expected one of {list(SERVER_NAMES)}",
+                    f"{config}: servers.{name}: a server's name is lower-case letters, digits and underscores",
                     field=f"servers.{name}",
                 )
-            if not isinstance(entry, dict):
+            if not isinstance(entry, dict) or not isinstance(entry.get("url", ""), str):
                 raise ConfigError(
                     f"{config}: servers.{name}: expected a table with url and db", field=f"servers.{name}"
                 )
-            servers[name] = ServerConfig(
-                name, str(entry.get("url", servers[name].url)), str(entry.get("db", servers[name].db))
-            )
+            default = _default_config(path, name, DEFAULT_PORTS.get(name, 0))
+            url = str(entry.get("url") or default.url)
+            if not url.startswith(("http://", "https://")) or url.endswith(":0/mcp"):
+                raise ConfigError(
+                    f"{config}: servers.{name}.url: expected the server's MCP endpoint, http(s)://HOST:PORT/mcp",
+                    field=f"servers.{name}.url",
+                )
+            servers[name] = ServerConfig(name, url, str(entry.get("db", default.db)))
+        servers = _with_defaults(path, servers)
         tenants = data.get("tenants") or []
         if not isinstance(tenants, list) or not all(isinstance(t, str) for t in tenants):
             raise ConfigError(f"{config}: tenants: expected a list of tenant ids", field="tenants")
@@ -134,10 +149,36 @@ class Home:
         return replace(self, servers=servers)
 
     def server(self, name: str) -> ServerConfig:
-        if _is_server_name(name) and name in self.servers:
+        if name in self.servers:
             return self.servers[name]
-        raise ConfigError(f"unknown server {name!r}; expected one of {list(SERVER_NAMES)}", field="name")
+        raise ConfigError(
+            f"unknown server {name!r}: no package installed serves it (entry points {SERVERS_GROUP!r}) and "
+            f"{self.config_path} gives it no URL; expected one of {list(self.servers)}",
+            field="name",
+        )
 
 
-def _is_server_name(name: str) -> TypeGuard[ServerName]:
-    return name in SERVER_NAMES
+def _default_config(path: Path, name: ServerName, port: int) -> ServerConfig:
+    return ServerConfig(name, f"http://127.0.0.1:{port}/mcp", f"sqlite:///{path / 'data' / name}.db")
+
+
+def _with_defaults(path: Path, configured: dict[ServerName, ServerConfig]) -> dict[ServerName, ServerConfig]:
+    """`configured` and every installed server it leaves out: the built-in four on their ports, the others on the
+    next ports from 8705 that no server uses (`deskhand init` writes them down, so they stay)."""
+    servers = dict(configured)
+    taken = {_port_of(config.url) for config in servers.values()}
+    for name in installed_servers():
+        if name in servers:
+            continue
+        port = DEFAULT_PORTS.get(name)
+        if port is None:
+            port = max(8704, *taken) + 1 if taken else 8705
+        taken.add(port)
+        servers[name] = _default_config(path, name, port)
+    return servers
+
+
+def _port_of(url: str) -> int:
+    hostport = url.split("://", 1)[-1].split("/", 1)[0]
+    port = hostport.rpartition(":")[2]
+    return int(port) if port.isdigit() else 0

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
-from schemas import SCOPES, SPECIALIST_SUBJECT_PREFIX, Claims, ConfigError
+from schemas import BUILTIN_SCOPES, SPECIALIST_SUBJECT_PREFIX, Claims, ConfigError, unknown_scopes
 
 SIGNING_KEY_FILE = "signing-key.pem"
 JWKS_FILE = "jwks.json"
@@ -128,9 +128,12 @@ class TokenIssuer:
         """A signed token; `run` and `actor` (a subject) name the run and the person a one-call token is for.
         `tenant=None` binds it to every tenant instead (`Claims.ALL_TENANTS`: HTTP API tokens of a platform admin)."""
         scope_list = sorted(set(scopes))
-        unknown = [s for s in scope_list if s not in SCOPES]
+        unknown = unknown_scopes(scope_list)
         if unknown:
-            raise ConfigError(f"unknown scopes {unknown}; expected some of {list(SCOPES)}", field="scopes")
+            raise ConfigError(
+                f"unknown scopes {unknown}; expected server:action, a built-in server's of {list(BUILTIN_SCOPES)}",
+                field="scopes",
+            )
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer,

@@ -51,9 +51,11 @@ from schemas._pipeline import (
     WriterInput,
 )
 from schemas._tenancy import (
+    BUILTIN_SCOPES,
+    BUILTIN_SERVERS,
+    SCOPE_PATTERN,
     SCOPE_PREFIX_SERVER,
-    SCOPES,
-    SERVER_NAMES,
+    SERVER_NAME_PATTERN,
     SPECIALIST_SUBJECT_PREFIX,
     Claims,
     Principal,
@@ -61,6 +63,7 @@ from schemas._tenancy import (
     ServerName,
     TenantId,
     server_of_scope,
+    unknown_scopes,
 )
 from schemas._tenant_file import (
     BUILTIN_ROLES,
@@ -130,9 +133,11 @@ __all__ = [
     "META_SCOPE",
     "META_SIDE_EFFECT",
     "META_TRACEPARENT",
-    "SCOPES",
+    "BUILTIN_SCOPES",
+    "BUILTIN_SERVERS",
+    "SCOPE_PATTERN",
     "SCOPE_PREFIX_SERVER",
-    "SERVER_NAMES",
+    "SERVER_NAME_PATTERN",
     "SPECIALIST_SUBJECT_PREFIX",
     "AccountSeed",
     "ArticleSeed",
@@ -184,4 +189,5 @@ __all__ = [
     "field_limits",
     "load_tenant_file",
     "server_of_scope",
+    "unknown_scopes",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import Annotated, Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
@@ -10,7 +12,7 @@ TENANT_ID_PATTERN = r"^[a-z][a-z0-9-]{1,62}$"
 TenantId = Annotated[str, StringConstraints(min_length=2, max_length=63, pattern=TENANT_ID_PATTERN)]
 """A tenant's id: lower-case letters, digits and dashes, starting with a letter (`acme`, `north-wind`)."""
 
-Scope = Literal[
+BuiltinScope = Literal[
     "crm:read",
     "crm:write",
     "crm:credit",
@@ -21,27 +23,49 @@ Scope = Literal[
     "mail:draft",
     "mail:send",
 ]
-SCOPES: Final[tuple[Scope, ...]] = get_args(Scope)
+BUILTIN_SCOPES: Final[tuple[BuiltinScope, ...]] = get_args(BuiltinScope)
+"""The scopes of the four built-in servers."""
 
-ServerName = Literal["crm", "helpdesk", "knowledge", "mailbox"]
-SERVER_NAMES: Final[tuple[ServerName, ...]] = get_args(ServerName)
+SCOPE_PATTERN = r"^[a-z][a-z0-9_]{0,31}:[a-z][a-z0-9_-]{0,31}$"
+Scope = Annotated[str, StringConstraints(pattern=SCOPE_PATTERN)]
+"""`server:action`: the prefix names the server the scope belongs to (`orders:read` is the orders server's), but
+for the built-in prefixes `kb` (knowledge) and `mail` (mailbox)."""
 
-SCOPE_PREFIX_SERVER: Final[dict[str, ServerName]] = {
-    "crm": "crm",
-    "helpdesk": "helpdesk",
-    "kb": "knowledge",
-    "mail": "mailbox",
-}
-"""The server each scope prefix belongs to: `kb:read` is the knowledge server's."""
+SERVER_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+ServerName = Annotated[str, StringConstraints(pattern=SERVER_NAME_PATTERN)]
+"""A server's name: lower-case letters, digits and underscores (`crm`, `orders`). Any installed server package
+(the entry-point group `deskhand.servers`) or any server `deskhand.toml` gives a URL for."""
+
+BuiltinServer = Literal["crm", "helpdesk", "knowledge", "mailbox"]
+BUILTIN_SERVERS: Final[tuple[BuiltinServer, ...]] = get_args(BuiltinServer)
+
+SCOPE_PREFIX_SERVER: Final[dict[str, str]] = {"kb": "knowledge", "mail": "mailbox"}
+"""The built-in scope prefixes that are not their server's name: `kb:read` is the knowledge server's."""
+
+_SCOPE = re.compile(SCOPE_PATTERN)
 
 
-def server_of_scope(scope: str) -> ServerName:
-    """The server a scope belongs to; `ValueError` for a scope of no known server."""
+def server_of_scope(scope: str) -> str:
+    """The server a scope belongs to (its prefix, or the built-in alias); `ValueError` for a malformed scope."""
+    if not _SCOPE.match(scope):
+        raise ValueError(f"scope {scope!r} is not of the form server:action (e.g. orders:read)")
     prefix = scope.partition(":")[0]
-    try:
-        return SCOPE_PREFIX_SERVER[prefix]
-    except KeyError:
-        raise ValueError(f"scope {scope!r} belongs to no deskhand server") from None
+    return SCOPE_PREFIX_SERVER.get(prefix, prefix)
+
+
+def unknown_scopes(scopes: Iterable[str]) -> list[str]:
+    """The scopes no server could own: malformed ones, and those a built-in server does not define (`crm:raed`).
+    A well-formed scope of another server is its server's to define: the server refuses what it does not grant."""
+    unknown = []
+    for scope in scopes:
+        try:
+            server = server_of_scope(scope)
+        except ValueError:
+            unknown.append(scope)
+            continue
+        if server in BUILTIN_SERVERS and scope not in BUILTIN_SCOPES:
+            unknown.append(scope)
+    return sorted(set(unknown))
 
 
 class Claims:

@@ -17,7 +17,7 @@ from pydantic_core import ErrorDetails
 from schemas._common import Email, ModelTier, Plan, Priority, RecordId, ShortText, Slug, text_of
 from schemas._errors import ConfigError
 from schemas._field_limits import form_of
-from schemas._tenancy import SCOPES, TenantId
+from schemas._tenancy import BUILTIN_SCOPES, TenantId, unknown_scopes
 
 _Strict = ConfigDict(extra="forbid", frozen=True)
 
@@ -287,9 +287,12 @@ class TenantFile(BaseModel):
     @classmethod
     def _known_scopes(cls, roles: dict[str, list[str]]) -> dict[str, list[str]]:
         for role, scopes in roles.items():
-            unknown = sorted(set(scopes) - set(SCOPES))
+            unknown = unknown_scopes(scopes)
             if unknown:
-                raise ValueError(f"role {role!r}: unknown scopes {unknown}; expected some of {list(SCOPES)}")
+                raise ValueError(
+                    f"role {role!r}: unknown scopes {unknown}; expected server:action, a built-in server's of "
+                    f"{list(BUILTIN_SCOPES)}"
+                )
         return roles
 
     @model_validator(mode="before")
@@ -353,7 +356,7 @@ class TenantFile(BaseModel):
 BUILTIN_ROLES: dict[str, list[str]] = {
     "reader": ["crm:read", "helpdesk:read", "kb:read", "mail:read"],
     "agent": ["crm:read", "crm:write", "helpdesk:read", "helpdesk:write", "kb:read", "mail:read", "mail:draft"],
-    "approver": list(SCOPES),
+    "approver": list(BUILTIN_SCOPES),
 }
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from schemas._tenancy import Scope, ServerName
+from schemas._tenancy import Scope, ServerName, server_of_scope
 
 SideEffect = Literal["read", "write"]
 
@@ -44,6 +44,15 @@ class ToolSpec(BaseModel):
     destructive: bool = False
     idempotent: bool = False
     """True when repeating the call with the same arguments changes nothing more (with or without a key)."""
+
+    @model_validator(mode="after")
+    def _scope_of_its_server(self) -> ToolSpec:
+        if server_of_scope(self.scope) != self.server:
+            raise ValueError(
+                f"tool {self.name!r}: scope {self.scope!r} belongs to the server "
+                f"{server_of_scope(self.scope)!r}, not to {self.server!r} (a scope's prefix names its server)"
+            )
+        return self
 
     @property
     def qualified_name(self) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx2
 
-from coordinator._home import Home
+from coordinator._home import Home, installed_servers
 from schemas import ConfigError, ServerName
 
 
@@ -45,16 +45,17 @@ def running_servers(
     ready_timeout: float = READY_CEILING,
     progress: Callable[[str], None] | None = None,
 ) -> Iterator[dict[ServerName, ServerProcess]]:
-    """Start the servers of `home` (all, or `only` these) on their URLs' ports, wait until each
+    """Start the servers of `home` installed here (all, or `only` these) on their URLs' ports, wait until each
     answers, and stop them all (SIGINT: they flush their audit) on the way out.
 
     A server is waited for as long as its process is alive and starting, up to `ready_timeout`;
     `progress` hears which servers are still starting, every few seconds. A server that exits, or
     does not answer in time, is a `ConfigError` whose `field` names it, with its log's last lines."""
     started: dict[ServerName, ServerProcess] = {}
+    installed = installed_servers()
     try:
         for name, config in home.servers.items():
-            if only is not None and name not in only:
+            if (only is not None and name not in only) or name not in installed:
                 continue
             hostport = config.url.split("://", 1)[1].split("/", 1)[0]
             log = home.path / "logs" / f"{name}.log"

@@ -10,7 +10,6 @@ import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -18,8 +17,16 @@ import uvicorn
 
 from coordinator._home import DEFAULT_ISSUER, Home, ServerConfig
 from coordinator._tokens import Attribution, DevKeys, TokenIssuer
-from mcp_servers import crm, helpdesk, knowledge, mailbox
-from mcp_servers.kit import BoundarySettings, Database, GuardedServer, JwksUrl, JwtVerifier, KeySet
+from mcp_servers.kit import (
+    BoundarySettings,
+    Database,
+    GuardedServer,
+    JwksUrl,
+    JwtVerifier,
+    KeySet,
+    ServerPackage,
+    load_servers,
+)
 from schemas import ConfigError, ServerName, TenantFile
 
 if TYPE_CHECKING:  # `deskhand server serve` imports this module: it needs no MCP client and no coordinator runtime
@@ -27,13 +34,22 @@ if TYPE_CHECKING:  # `deskhand server serve` imports this module: it needs no MC
 
     from coordinator._sessions import Connect
 
-SERVERS: dict[ServerName, ModuleType] = {"crm": crm, "helpdesk": helpdesk, "knowledge": knowledge, "mailbox": mailbox}
 TOKEN_ENV = "DESKHAND_TOKEN"
 
 
+def package_of(name: ServerName) -> ServerPackage:
+    """The installed package that serves `name`; a `ConfigError` naming the installed ones otherwise."""
+    packages = load_servers()
+    if name not in packages:
+        raise ConfigError(
+            f"no installed package serves {name!r} (entry-point group 'deskhand.servers'); installed: {list(packages)}",
+            field="name",
+        )
+    return packages[name]
+
+
 def build(name: ServerName, db_url: str, settings: BoundarySettings | None = None) -> GuardedServer:
-    build_server: Callable[[Database, BoundarySettings | None], GuardedServer] = SERVERS[name].build_server
-    return build_server(Database(db_url), settings)
+    return package_of(name).build(Database(db_url), settings)
 
 
 def boundary_settings(rate: float | None, burst: int | None) -> BoundarySettings:
@@ -52,14 +68,21 @@ def boundary_settings(rate: float | None, burst: int | None) -> BoundarySettings
 
 
 def prepare(home: Home, tenants: list[TenantFile], progress: Callable[[str], None] = lambda _: None) -> None:
-    """Create every server's tables and load the tenants' data into each (idempotent)."""
+    """Create the tables of every server of the home installed here and load the tenants' data into each
+    (idempotent); a server the home only reaches (another host's) is left to its own host."""
+    packages = load_servers()
     for name, config in home.servers.items():
+        package = packages.get(name)
+        if package is None:
+            progress(f"{name}: not installed here, skipped")
+            continue
         if config.db.startswith("sqlite:///"):
             Path(config.db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        server = build(name, config.db)
+        server = package.build(Database(config.db), None)
         server.create_tables()
         for tenant in tenants:
-            SERVERS[name].seed(server.db, tenant)
+            if package.seed is not None:
+                package.seed(server.db, tenant)
             progress(f"{name}: loaded {tenant.tenant}")
         server.db.dispose()
 
@@ -97,7 +120,7 @@ def serve_http(server: GuardedServer, verifier: JwtVerifier, host: str, port: in
 async def in_memory_world(
     directory: Path, tenants: list[TenantFile], middleware: Callable[[ServerName], list[Any]]
 ) -> AsyncIterator[Connect]:
-    """The four servers in this process (own SQLite files in `directory`, tenants loaded), and a
+    """The installed servers in this process (own SQLite files in `directory`, tenants loaded), and a
     `Connect` that opens in-memory MCP clients to them with tokens from a throwaway key; each
     server gets `middleware(name)` inside its guard (evaluation: fault injection)."""
     from mcp import Client
@@ -106,11 +129,12 @@ async def in_memory_world(
     issuer = TokenIssuer(keys, issuer=DEFAULT_ISSUER)
     verifier = JwtVerifier(KeySet(keys.jwks(), source="eval"), issuer=DEFAULT_ISSUER, audience="urn:deskhand:eval")
     servers = {}
-    for name in SERVERS:
-        server = build(name, f"sqlite:///{directory / name}.db")
+    for name, package in load_servers().items():
+        server = package.build(Database(f"sqlite:///{directory / name}.db"), None)
         server.create_tables()
         for tenant in tenants:
-            SERVERS[name].seed(server.db, tenant)
+            if package.seed is not None:
+                package.seed(server.db, tenant)
         servers[name] = server
 
     @asynccontextmanager

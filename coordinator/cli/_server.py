@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from coordinator.cli._context import globals_of, id_table, noun, out, print_json
-from schemas import ConfigError, ServerName
+from schemas import ConfigError
 
 app = noun("The MCP servers: run one, or list the home's.")
 
@@ -15,7 +15,9 @@ app = noun("The MCP servers: run one, or list the home's.")
 @app.command("serve")
 def serve(
     ctx: typer.Context,
-    name: Annotated[ServerName, typer.Argument(metavar="NAME", help="The server to run.", show_default=False)],
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="The server to run: any installed one.", show_default=False)
+    ],
     stdio: Annotated[
         bool, typer.Option("--stdio", help="Serve on stdin/stdout; the token comes from $DESKHAND_TOKEN.")
     ] = False,
@@ -46,15 +48,17 @@ def serve(
         int | None, typer.Option("--burst", help="Calls a tenant may make at once before --rate applies (default 200).")
     ] = None,
 ) -> None:
-    """Run one MCP server (crm, helpdesk, knowledge, mailbox) over stdio or HTTP."""
+    """Run one MCP server over stdio or HTTP: crm, helpdesk, knowledge, mailbox, or any installed package's
+    (the entry-point group deskhand.servers)."""
     from coordinator.cli import _serve
     from coordinator.cli._context import err
-    from mcp_servers.kit import setup_tracing
+    from mcp_servers.kit import Database, setup_tracing
 
     if stdio == (http is not None):
         raise ConfigError("choose exactly one of --stdio or --http HOST:PORT", field="transport")
     home = globals_of(ctx).home()
     config = home.server(name)
+    package = _serve.package_of(config.name)
     host, port = "", 0
     if http is not None:
         host, _, port_text = http.rpartition(":")
@@ -68,7 +72,7 @@ def serve(
     if db:
         config = type(config)(config.name, config.url, db)
     setup_tracing(f"deskhand-{config.name}")
-    server = _serve.build(config.name, config.db, _serve.boundary_settings(rate, burst))
+    server = package.build(Database(config.db), _serve.boundary_settings(rate, burst))
     server.create_tables()
     verifier = _serve.verifier_for(home, config, jwks, issuer)
     if stdio:
@@ -80,12 +84,29 @@ def serve(
 
 @app.command("list")
 def list_(ctx: typer.Context) -> None:
-    """The home's servers: the URL each is served at (the tokens' audience) and its database."""
+    """The home's servers: the URL each is served at (the tokens' audience), its database, and the scopes its tools
+    need when its package is installed here (a server only reached here, on another host, shows none)."""
+    from mcp_servers.kit import load_servers
+
     home = globals_of(ctx).home()
+    packages = load_servers()
+    servers = list(home.servers.values())
     if globals_of(ctx).json:
-        print_json([{"name": s.name, "url": s.url, "db": s.db} for s in home.servers.values()])
+        print_json(
+            [
+                {
+                    "name": s.name,
+                    "url": s.url,
+                    "db": s.db,
+                    "installed": s.name in packages,
+                    "scopes": list(packages[s.name].scopes) if s.name in packages else [],
+                }
+                for s in servers
+            ]
+        )
         return
-    table = id_table(f"servers of {home.path}", ("name", "url"), ("db",))
-    for server in home.servers.values():
-        table.add_row(server.name, server.url, server.db)
+    table = id_table(f"servers of {home.path}", ("name", "url"), ("scopes", "db"))
+    for s in servers:
+        scopes = " ".join(packages[s.name].scopes) if s.name in packages else "(not installed here)"
+        table.add_row(s.name, s.url, scopes, s.db)
     out.print(table)

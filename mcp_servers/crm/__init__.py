@@ -7,7 +7,8 @@
 from mcp_servers.crm._models import AccountRow, CreditRow, CustomerRow, InteractionRow
 from mcp_servers.crm._seed import seed
 from mcp_servers.crm._tools import register
-from mcp_servers.kit import BoundarySettings, Database, GuardedServer
+from mcp_servers.kit import BoundarySettings, Database, GuardedServer, ServerPackage
+from schemas.tools import crm as tools
 
 INSTRUCTIONS = "Customers, accounts and their history for the caller's tenant. Credits need approval."
 
@@ -24,4 +25,7 @@ def build_server(db: Database, settings: BoundarySettings | None = None) -> Guar
     return server
 
 
-__all__ = ["AccountRow", "CreditRow", "CustomerRow", "InteractionRow", "build_server", "seed"]
+package = ServerPackage("crm", build_server, tools.TOOLS, seed, INSTRUCTIONS)
+"""What the entry point `deskhand.servers` names."""
+
+__all__ = ["AccountRow", "CreditRow", "CustomerRow", "InteractionRow", "build_server", "package", "seed"]

@@ -7,7 +7,8 @@
 from mcp_servers.helpdesk._models import DraftRow, NoteRow, TicketRow
 from mcp_servers.helpdesk._seed import seed
 from mcp_servers.helpdesk._tools import register
-from mcp_servers.kit import BoundarySettings, Database, GuardedServer
+from mcp_servers.kit import BoundarySettings, Database, GuardedServer, ServerPackage
+from schemas.tools import helpdesk as tools
 
 INSTRUCTIONS = "The caller's tenant's support tickets: find, open, classify and route them; notes and drafts."
 
@@ -24,4 +25,7 @@ def build_server(db: Database, settings: BoundarySettings | None = None) -> Guar
     return server
 
 
-__all__ = ["DraftRow", "NoteRow", "TicketRow", "build_server", "seed"]
+package = ServerPackage("helpdesk", build_server, tools.TOOLS, seed, INSTRUCTIONS)
+"""What the entry point `deskhand.servers` names."""
+
+__all__ = ["DraftRow", "NoteRow", "TicketRow", "build_server", "package", "seed"]

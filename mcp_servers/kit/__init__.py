@@ -11,6 +11,8 @@
   process serves, behind a bearer token (`all_tenants_token`).
 - `AuditRecord`, `IdempotencyRecord`: the rows the kit writes; `AuditStats`: what the audit wrote and lost;
   `prune_records`: those rows past a retention window, counted or deleted (and the prune itself audited).
+- `ServerPackage`, `load_servers`: a server as a package declares it (the entry-point group `deskhand.servers`),
+  and every installed one, the built-in four included.
 - `setup_tracing`: OpenTelemetry traces from the `OTEL_*` variables (off unless configured); each tool call's
   transaction is a span under the one the MCP SDK opens for the request.
 
@@ -41,6 +43,7 @@ from mcp_servers.kit._metrics import (
     all_tenants_token,
     multiprocess,
 )
+from mcp_servers.kit._package import SERVERS_ENTRY_POINT_GROUP, ServerPackage, load_servers
 from mcp_servers.kit._ratelimit import RateLimiter
 from mcp_servers.kit._results import error_result
 from mcp_servers.kit._retention import PRUNE_TOOL, Pruned, prune_records
@@ -61,6 +64,9 @@ from schemas import args_hash  # the kit has always offered it
 
 __all__ = [
     "listening",
+    "load_servers",
+    "SERVERS_ENTRY_POINT_GROUP",
+    "ServerPackage",
     "ASYMMETRIC_ALGORITHMS",
     "LATENCY_BUCKETS",
     "METRICS_ROLE",

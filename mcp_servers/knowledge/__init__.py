@@ -4,10 +4,11 @@
 `seed(db, tenant_file)` loads a tenant's articles, name and policy (idempotent).
 """
 
-from mcp_servers.kit import BoundarySettings, Database, GuardedServer
+from mcp_servers.kit import BoundarySettings, Database, GuardedServer, ServerPackage
 from mcp_servers.knowledge._models import ArticleRow, TenantPolicyRow
 from mcp_servers.knowledge._seed import seed
 from mcp_servers.knowledge._tools import register
+from schemas.tools import knowledge as tools
 
 INSTRUCTIONS = "Help articles, the support policy and reply templates of the caller's tenant. Read-only."
 
@@ -24,4 +25,7 @@ def build_server(db: Database, settings: BoundarySettings | None = None) -> Guar
     return server
 
 
-__all__ = ["ArticleRow", "TenantPolicyRow", "build_server", "seed"]
+package = ServerPackage("knowledge", build_server, tools.TOOLS, seed, INSTRUCTIONS)
+"""What the entry point `deskhand.servers` names."""
+
+__all__ = ["ArticleRow", "TenantPolicyRow", "build_server", "package", "seed"]

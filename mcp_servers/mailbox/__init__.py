@@ -5,10 +5,11 @@
 a reply is recorded in the outbox table, `SentReplyRow`.
 """
 
-from mcp_servers.kit import BoundarySettings, Database, GuardedServer
+from mcp_servers.kit import BoundarySettings, Database, GuardedServer, ServerPackage
 from mcp_servers.mailbox._models import DraftRow, MessageRow, SentReplyRow
 from mcp_servers.mailbox._seed import seed
 from mcp_servers.mailbox._tools import register
+from schemas.tools import mailbox as tools
 
 INSTRUCTIONS = "The support inbox of the caller's tenant: read, save drafts, reply. Sending needs approval."
 
@@ -25,4 +26,7 @@ def build_server(db: Database, settings: BoundarySettings | None = None) -> Guar
     return server
 
 
-__all__ = ["DraftRow", "MessageRow", "SentReplyRow", "build_server", "seed"]
+package = ServerPackage("mailbox", build_server, tools.TOOLS, seed, INSTRUCTIONS)
+"""What the entry point `deskhand.servers` names."""
+
+__all__ = ["DraftRow", "MessageRow", "SentReplyRow", "build_server", "package", "seed"]

@@ -326,7 +326,8 @@ def test_serve_needs_exactly_one_transport_and_a_known_server(home: Path) -> Non
     result = cli("--home", str(home), "server", "serve", "crm")
     assert result.exit_code == 1 and "config_error" in result.stderr and "--stdio or --http" in result.stderr
     result = cli("--home", str(home), "server", "serve", "nope", "--stdio")
-    assert result.exit_code == 2 and "'nope' is not one of" in result.stderr  # a usage error
+    assert result.exit_code == 1 and "config_error" in result.stderr and "unknown server 'nope'" in result.stderr
+    assert "'crm', 'helpdesk', 'knowledge', 'mailbox'" in result.stderr  # what it could have been
 
 
 DEPRECATED = "deprecated:"

@@ -34,7 +34,15 @@ from mcp.types import INTERNAL_ERROR
 from coordinator._tokens import DevKeys
 from mcp_servers import crm, helpdesk, knowledge, mailbox
 from mcp_servers.kit import AuditLog, BoundarySettings, Database, GuardedServer
-from schemas import META_IDEMPOTENCY_KEY, META_RUN, META_TRACEPARENT, SCOPES, TenantFile, ToolSpec, load_tenant_file
+from schemas import (
+    BUILTIN_SCOPES,
+    META_IDEMPOTENCY_KEY,
+    META_RUN,
+    META_TRACEPARENT,
+    TenantFile,
+    ToolSpec,
+    load_tenant_file,
+)
 from schemas.tools import ALL_TOOLS
 from tests.conftest import EXAMPLE_TENANTS, Issuer
 from tests.mcp_servers.fuzzing import (
@@ -59,7 +67,7 @@ KNOWN_GOOD: dict[str, tuple[str, dict[str, Any]]] = {
     "mailbox": ("list_inbox", {"status": "all"}),
 }
 """A read per server that must succeed for the caller's tenant, whatever was sent before it."""
-READ_SCOPES = tuple(s for s in SCOPES if s.endswith(":read"))
+READ_SCOPES = tuple(s for s in BUILTIN_SCOPES if s.endswith(":read"))
 UNLIMITED = BoundarySettings(rate_per_second=1e9, burst=10**9)
 
 
@@ -106,7 +114,7 @@ class Targets:
         stack = AsyncExitStack()
         clients = {}
         tenant = self.tenants[0].tenant
-        for label, scopes in (("full", SCOPES), ("read", READ_SCOPES)):
+        for label, scopes in (("full", BUILTIN_SCOPES), ("read", READ_SCOPES)):
             mcp = await server.in_memory(self.issuer.verifier(), self.issuer.token(tenant, scopes))
             clients[label] = await stack.enter_async_context(Client(mcp))
         listed = {tool.name: tool.input_schema for tool in (await clients["full"].list_tools()).tools}

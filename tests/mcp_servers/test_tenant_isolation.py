@@ -10,7 +10,7 @@ import pytest
 
 from mcp_servers import crm, helpdesk, knowledge, mailbox
 from mcp_servers.kit import Database
-from schemas import META_IDEMPOTENCY_KEY, SCOPES, TenantFile
+from schemas import BUILTIN_SCOPES, META_IDEMPOTENCY_KEY, TenantFile
 from schemas.tools import ALL_TOOLS
 from tests.conftest import Issuer, connect
 from tests.mcp_servers.helpers import ok, seeded
@@ -71,7 +71,7 @@ async def test_every_tool_with_every_other_tenant_id_reveals_nothing(
     secrets = secrets_of(victim)
     assert not [s for s in secrets if s in json.dumps(acme.model_dump(mode="json"))], "fixtures must not overlap"
     calls = 0
-    async with connect(server, issuer, "acme", SCOPES) as client:
+    async with connect(server, issuer, "acme", BUILTIN_SCOPES) as client:
         for spec in (s for s in ALL_TOOLS if s.server == server_name):
             fields = spec.input.model_fields
             targets = [name for name in fields if name in values]
@@ -99,7 +99,7 @@ async def test_one_idempotency_key_in_two_tenants_is_two_writes(
     written = {}
     for tenant in (acme, victim):
         args = {"account_id": tenant.all_accounts()[0].id, "channel": "email", "summary": f"for {tenant.tenant}"}
-        async with connect(server, issuer, tenant.tenant, SCOPES) as client:
+        async with connect(server, issuer, tenant.tenant, BUILTIN_SCOPES) as client:
             written[tenant.tenant] = ok(await client.call_tool("log_interaction", args, meta=meta))
             assert ok(await client.call_tool("log_interaction", args, meta=meta)) == written[tenant.tenant]
             listed = ok(await client.call_tool("list_interactions", {"account_id": args["account_id"]}))
