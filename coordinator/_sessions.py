@@ -29,7 +29,7 @@ from mcp.shared.exceptions import MCPError as McpError
 
 from coordinator._tokens import Attribution, TokenIssuer
 from coordinator._toolbox import McpToolbox
-from schemas import ServerName, Unavailable, server_of_scope
+from schemas import ConfigError, ServerName, Unavailable, server_of_scope
 from specialists.kit import Manifest
 
 Connect = Callable[[str, ServerName, list[str], Attribution], AbstractAsyncContextManager[Client]]
@@ -43,6 +43,12 @@ def http_connector(urls: dict[ServerName, str], issuer: TokenIssuer, *, ttl_seco
 
     @asynccontextmanager
     async def connect(tenant: str, server: ServerName, scopes: list[str], caller: Attribution) -> AsyncIterator[Client]:
+        if server not in urls:
+            raise ConfigError(
+                f"no URL for the server {server!r} (scopes {scopes}): install its package or give it one in "
+                f"deskhand.toml ([servers.{server}] url = ...); known: {list(urls)}",
+                field=f"servers.{server}",
+            )
         token = issuer.mint(
             tenant=tenant,
             scopes=scopes,

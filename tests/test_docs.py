@@ -57,7 +57,8 @@ RUN_BY: dict[str, list[str]] = {
     "docs/api.md": ["test_api_guide_runs_as_written"] * 2,
     "docs/scaling.md": ["test_scaling_guide_runs_as_written"],
     "docs/writing-a-server.md": ["test_writing_a_server_guide_serves_its_tenant_only"]
-    + ["test_writing_a_server_guide_serves_over_http_as_written"] * 4,
+    + ["test_writing_a_server_guide_serves_over_http_as_written"] * 4
+    + ["test_server_entry_point_block_names_the_servers_group"],
     "docs/writing-a-specialist.md": [
         "test_specialist_entry_point_block_is_the_example_packages",
         "test_writing_a_specialist_guide_scaffolds_one_that_installs_and_passes_its_tests",
@@ -185,6 +186,16 @@ def test_specialist_entry_point_block_is_the_example_packages() -> None:
     entry_points = tomllib.loads(block)["project"]["entry-points"]
     assert list(entry_points) == [ENTRY_POINT_GROUP]
     assert entry_points == {ENTRY_POINT_GROUP: package["project"]["entry-points"][ENTRY_POINT_GROUP]}
+
+
+def test_server_entry_point_block_names_the_servers_group() -> None:
+    """The block in docs/writing-a-server.md declares a server in the group deskhand loads servers from
+    (tests/coordinator/test_server_packages.py installs such a package, serves it and calls it)."""
+    from mcp_servers.kit import SERVERS_ENTRY_POINT_GROUP
+
+    [block] = blocks("docs/writing-a-server.md", "toml")
+    entry_points = tomllib.loads(block)["project"]["entry-points"]
+    assert entry_points == {SERVERS_ENTRY_POINT_GROUP: {"orders": "acme_orders:package"}}
 
 
 def test_workflows_guide_example_is_the_example_file_and_loads(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -497,7 +508,7 @@ with guide.server.db.admin_session() as session:
 
 
 async def main() -> None:
-    async with connect(guide.server, Issuer(DevKeys.create(Path("keys"))), "acme", ["crm:read"]) as client:
+    async with connect(guide.server, Issuer(DevKeys.create(Path("keys"))), "acme", ["orders:read"]) as client:
         mine = await client.call_tool("get_order", {"order_id": "O-1"})
         theirs = await client.call_tool("get_order", {"order_id": "O-2"})
     print(json.dumps([mine.structured_content, theirs.is_error, theirs.structured_content]))
@@ -535,7 +546,7 @@ def test_readme_guarded_server_serves_its_tenant_only(tmp_path: Path) -> None:
 
 
 def test_writing_a_server_guide_serves_its_tenant_only(tmp_path: Path) -> None:
-    block, _serve, _client = blocks("docs/writing-a-server.md", "python")  # the last two: over HTTP, below
+    block, _serve, _client = blocks("docs/writing-a-server.md", "python")[:3]  # the next two: over HTTP, below
     fields = {"status": "shipped", "customer": "C-1", "placed_at": "2026-01-02"}
     mine, refused, theirs = exercise_guarded_server(block, tmp_path, fields)
     assert mine == {"id": "O-1", "status": "shipped"}
@@ -548,8 +559,8 @@ def test_writing_a_server_guide_serves_over_http_as_written(tmp_path: Path) -> N
     a home made as docs/running.md makes it, a token minted, and the client reads acme's order."""
     from coordinator.cli._processes import free_port
 
-    orders, serve, client = blocks("docs/writing-a-server.md", "python")
-    start, mint = blocks("docs/writing-a-server.md", "sh")
+    orders, serve, client = blocks("docs/writing-a-server.md", "python")[:3]
+    start, mint = blocks("docs/writing-a-server.md", "sh")[:2]
     reader = Reader(tmp_path)
     reader.sh(blocks("docs/running.md", "sh")[0])
     reader.ports[8801] = free_port()

@@ -18,10 +18,7 @@ import anyio
 import uvicorn
 
 from coordinator import Home
-from mcp_servers import crm, helpdesk, knowledge, mailbox
-from mcp_servers.kit import Database, JwtVerifier, KeySet
-
-MODULES = {"crm": crm, "helpdesk": helpdesk, "knowledge": knowledge, "mailbox": mailbox}
+from mcp_servers.kit import Database, JwtVerifier, KeySet, load_servers
 
 
 @contextmanager
@@ -31,13 +28,14 @@ def serving(home: Home, *, only: Collection[str] | None = None) -> Iterator[None
     keys = KeySet.from_file(home.jwks_path)
     servers: list[tuple[uvicorn.Server, socket.socket]] = []
     databases: list[Database] = []
+    packages = load_servers()
     try:
         for name, config in home.servers.items():
             if only is not None and name not in only:
                 continue
             database = Database(config.db)
             databases.append(database)
-            server = MODULES[name].build_server(database)
+            server = packages[name].build(database, None)
             app = server.http_app(JwtVerifier(keys, issuer=home.issuer, audience=config.url), resource_url=config.url)
             sock = socket.socket()
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
