@@ -39,17 +39,35 @@ def scraped_names(text: str) -> set[str]:
     }
 
 
-def test_every_metric_the_dashboard_queries_exists_in_a_real_scrape(tmp_path: Path) -> None:
+def scrapes(tmp_path: Path) -> str:
+    """What a coordinator's and a server's `/metrics` render, one after the other."""
     store = Store(f"sqlite:///{tmp_path / 'coordinator.db'}")
     server = crm.build_server(Database(f"sqlite:///{tmp_path / 'crm.db'}"))
     try:
         coordinator = Exposition(CoordinatorMetrics().registry, [StoreGauges(store, lambda: {"acme": 50.0})]).render()
-        names = scraped_names(coordinator.decode()) | scraped_names(
-            Exposition(server.metrics.registry).render().decode()
-        )
+        return coordinator.decode() + Exposition(server.metrics.registry).render().decode()
     finally:
         store.dispose()
         server.db.dispose()
+
+
+def test_the_readmes_metric_list_names_every_family_a_scrape_has(tmp_path: Path) -> None:
+    """README's "Watch it run" table and docs/observability.md's tables each name every metric family there is, and
+    none that is not."""
+    families = {
+        family.name + ("_total" if family.type == "counter" else "")
+        for family in text_string_to_metric_families(scrapes(tmp_path))
+        if family.name.startswith("deskhand_")
+    }
+    readme = (REPO / "README.md").read_text(encoding="utf-8").split("## Watch it run", 1)[1].split("\n## ", 1)[0]
+    guide = (REPO / "docs" / "observability.md").read_text(encoding="utf-8")
+    for text in (readme, guide):
+        named = set(re.findall(r"`(deskhand_[a-z_]+)`", text))
+        assert sorted(families - named) == [] and sorted(named - families) == []
+
+
+def test_every_metric_the_dashboard_queries_exists_in_a_real_scrape(tmp_path: Path) -> None:
+    names = scraped_names(scrapes(tmp_path))
     dashboard = json.loads(DASHBOARD.read_text())
     queried = {name for expr in exprs(dashboard) for name in re.findall(r"\bdeskhand_[a-z_]+", expr)}
     assert len(queried) >= 15
