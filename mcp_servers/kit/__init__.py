@@ -13,6 +13,8 @@
   `prune_records`: those rows past a retention window, counted or deleted (and the prune itself audited).
 - `ServerPackage`, `load_servers`: a server as a package declares it (the entry-point group `deskhand.servers`),
   and every installed one, the built-in four included.
+- `Upstream`, `TenantUpstream`, `tenant_upstreams`: an upstream HTTP API called from guarded tools, the caller's
+  tenant carried as configured, its statuses mapped to deskhand's error codes, retries only where safe.
 - `setup_tracing`: OpenTelemetry traces from the `OTEL_*` variables (off unless configured); each tool call's
   transaction is a span under the one the MCP SDK opens for the request.
 
@@ -60,10 +62,14 @@ from mcp_servers.kit._storage import (
     utc_field,
 )
 from mcp_servers.kit._tracing import RUN_ID, SPECIALIST, TENANT, setup_tracing, tracing_configured
+from mcp_servers.kit._upstream import TenantUpstream, Upstream, tenant_upstreams
 from schemas import args_hash  # the kit has always offered it
 
 __all__ = [
     "listening",
+    "tenant_upstreams",
+    "TenantUpstream",
+    "Upstream",
     "load_servers",
     "SERVERS_ENTRY_POINT_GROUP",
     "ServerPackage",
