@@ -1,6 +1,7 @@
-"""`deskhand new specialist NAME`: a third-party specialist package to start from.
+"""`deskhand new specialist NAME` and `deskhand new server NAME`: a third-party package to start from.
 
-The package is written from the template files in `templates/specialist/` (package data), each rendered with
+The package is written from the template files in `templates/specialist/` or `templates/server/` (package data),
+each rendered with
 `string.Template`, its path too (`${package}/__init__.py.tmpl` becomes `deskhand_NAME/__init__.py`). Every file
 is rendered before the first is written, so a failure leaves nothing half-written.
 """
@@ -20,7 +21,7 @@ import typer
 from rich.markup import escape
 
 from coordinator.cli._context import globals_of, noun, out, print_json
-from schemas import Conflict
+from schemas import BUILTIN_SERVERS, SCOPE_PREFIX_SERVER, Conflict
 from specialists.kit import ENTRY_POINT_GROUP
 
 app = noun("Start a package of your own from a template.")
@@ -93,10 +94,7 @@ def specialist(
     The specialist asks for one read-only scope and judges offline by a plain rule; its tests run it against the
     reference MCP servers. NAME is its name in the manifest and entry point; its package is deskhand_NAME."""
     target = directory if directory is not None else Path(f"deskhand-{name}")
-    if target.exists() and not target.is_dir():
-        raise Conflict(f"{target} is a file, not a folder", field="--dir")
-    if target.is_dir() and any(target.iterdir()) and not force:
-        raise Conflict(f"{target} is not empty; pass --force to write the package into it", field="--dir")
+    _check_target(target, force)
     files = render(
         "specialist",
         {
@@ -109,6 +107,17 @@ def specialist(
             "deskhand_version": _deskhand_version(),
         },
     )
+    _write(ctx, target, files)
+
+
+def _check_target(target: Path, force: bool) -> None:
+    if target.exists() and not target.is_dir():
+        raise Conflict(f"{target} is a file, not a folder", field="--dir")
+    if target.is_dir() and any(target.iterdir()) and not force:
+        raise Conflict(f"{target} is not empty; pass --force to write the package into it", field="--dir")
+
+
+def _write(ctx: typer.Context, target: Path, files: dict[str, str]) -> None:
     for relative, text in files.items():
         path = target / relative
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,3 +133,51 @@ def specialist(
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _checked_server_name(value: str) -> str:
+    if not NAME.fullmatch(value) or len(value) > 32:
+        raise typer.BadParameter(
+            f"{value!r} is not a lower-case Python identifier of 2 to 32 characters starting with a letter "
+            "(a server's name, the prefix of its scopes: e.g. orders, for orders:read)"
+        )
+    if value in BUILTIN_SERVERS or value in SCOPE_PREFIX_SERVER:
+        raise typer.BadParameter(f"{value!r} is a built-in server's name or scope prefix; choose another")
+    return value
+
+
+@app.command("server")
+def server(
+    ctx: typer.Context,
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME",
+            callback=_checked_server_name,
+            help="The server's name: a lower-case Python identifier, the prefix of its scopes.",
+        ),
+    ],
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", metavar="DIR", help="Where to write the package. Default: ./deskhand-NAME-server."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Write into DIR even if it is not empty.")] = False,
+) -> None:
+    """An MCP server package to start from: its entry point, two tools over a tenant-scoped table, a README and tests.
+
+    NAME is the server's name (`deskhand server serve NAME`) and the prefix of its scopes (NAME:read, NAME:write);
+    its package is deskhand_NAME_server. The tests call it through a real MCP client with signed tokens."""
+    target = directory if directory is not None else Path(f"deskhand-{name.replace('_', '-')}-server")
+    _check_target(target, force)
+    files = render(
+        "server",
+        {
+            "name": name,
+            "package": f"deskhand_{name}_server",
+            "dist": f"deskhand-{name.replace('_', '-')}-server",
+            "dir": shlex.quote(str(target)),
+            "dir_test": shlex.quote(f"{target}[test]"),
+            "deskhand_version": _deskhand_version(),
+        },
+    )
+    _write(ctx, target, files)

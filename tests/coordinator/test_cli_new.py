@@ -1,4 +1,4 @@
-"""`deskhand new specialist NAME`: a package that installs with pip and passes its own tests against the reference
+"""`deskhand new specialist|server NAME`: a package that installs with pip and passes its own tests against the reference
 servers; names and target folders checked in process."""
 
 from __future__ import annotations
@@ -127,3 +127,53 @@ def test_every_template_is_package_data_in_pyproject() -> None:
     shipped = {path for pattern in setuptools["package-data"]["coordinator.cli"] for path in cli_dir.glob(pattern)}
     templates = {path for path in (cli_dir / "templates").rglob("*") if path.is_file()}
     assert templates and templates == shipped
+
+
+def test_new_server_writes_a_package_whose_entry_point_names_its_server(tmp_path: Path) -> None:
+    from mcp_servers.kit import SERVERS_ENTRY_POINT_GROUP
+
+    target = tmp_path / "orders"
+    result = cli("new", "server", "orders", "--dir", str(target))
+    assert result.exit_code == 0, result.stderr
+    project = tomllib.loads((target / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["name"] == "deskhand-orders-server"
+    assert project["entry-points"] == {SERVERS_ENTRY_POINT_GROUP: {"orders": "deskhand_orders_server:package"}}
+    written = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
+    assert written == {
+        "pyproject.toml",
+        "README.md",
+        "deskhand_orders_server/__init__.py",
+        "deskhand_orders_server/py.typed",
+        "tests/test_orders.py",
+    }
+    readme = (target / "README.md").read_text(encoding="utf-8")
+    assert "deskhand server serve orders" in readme and "orders:read" in readme
+
+
+@pytest.mark.parametrize("name", ["crm", "knowledge", "kb", "mail", "Orders", "o", "x" * 33])
+def test_new_server_refuses_a_built_in_name_or_one_that_is_no_server_name(tmp_path: Path, name: str) -> None:
+    result = cli("new", "server", name, "--dir", str(tmp_path / "out"))
+    assert result.exit_code == 2 and "NAME" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_a_new_server_installs_with_pip_and_passes_its_own_tests(tmp_path: Path) -> None:
+    """As a user takes it: `pip install -e` into this venv (uninstalled after); its own tests pass, and deskhand finds
+    it beside the four."""
+    target = tmp_path / "tmp"
+    result = cli("new", "server", "ledger", "--dir", str(target))
+    assert result.exit_code == 0, result.stderr
+    pip = [sys.executable, "-m", "pip"]
+    installed = _run(*pip, "install", "--quiet", "--no-deps", "--no-build-isolation", "-e", str(target))
+    try:
+        assert installed.returncode == 0, installed.stderr
+        tested = _run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=target)
+        assert tested.returncode == 0, tested.stdout[-3000:] + tested.stderr[-3000:]
+        assert re.search(r"^3 passed", tested.stdout, flags=re.M), tested.stdout[-3000:]
+        listed = _run(sys.executable, "-m", "coordinator.cli", "--home", str(tmp_path / "home"), "init")
+        assert listed.returncode == 0, listed.stderr
+        assert "ledger" in (tmp_path / "home" / "deskhand.toml").read_text(encoding="utf-8")
+    finally:
+        removed = _run(*pip, "uninstall", "--yes", "deskhand-ledger-server")
+        assert removed.returncode == 0, removed.stderr
