@@ -1,5 +1,5 @@
-"""`deskhand new specialist|server NAME`: a package that installs with pip and passes its own tests against the reference
-servers; names and target folders checked in process."""
+"""`deskhand new specialist|server NAME`: a package that installs with pip and passes its own tests; names and
+target folders checked in process."""
 
 from __future__ import annotations
 
