@@ -236,11 +236,18 @@ SAFETY = {
 }
 
 
-def test_threats_go_to_the_category_that_covers_them_and_only_where_one_does(policy: Policy) -> None:
+@pytest.mark.parametrize("embeddings", ["on", "off"])  # the lexical engine's choice is re-read; the extra's is not
+def test_threats_go_to_the_category_that_covers_them_and_only_where_one_does(
+    policy: Policy, monkeypatch: pytest.MonkeyPatch, embeddings: str
+) -> None:
+    monkeypatch.setenv("DESKHAND_EMBEDDINGS", embeddings)
     body = "A buyer threatened to post my home address online unless I refund him. I'm scared, what can you do?"
+    email = InboundEmail(sender="seller@example.org", subject="Buyer messages", body=body)
+    chosen = classify_offline(ClassifyRequest(email=email), policy)
     category, reasons = reasons_for(policy, "Buyer messages", body)
-    # no escalating category here covers threats (it may still escalate for low confidence)
-    assert category != "account_security" and not any("threats" in r for r in reasons), reasons
+    # no escalating category here covers threats: the classifier's choice stands (the embeddings extra reads
+    # it as account_security, the words alone as payouts; either way it may escalate for low confidence)
+    assert category == chosen.category and not any("threats" in r for r in reasons), reasons
     wider = Policy.model_validate(
         {
             **POLICY["policy"],  # type: ignore[dict-item]

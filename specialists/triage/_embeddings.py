@@ -1,0 +1,84 @@
+"""What an email means, read by a small static embedding model, when the `embeddings` extra is installed.
+
+The model is WordLlama's `l2_supercat` at 256 dimensions: a table of token vectors, averaged over a text, that the
+`wordllama` wheel ships with its tokenizer. Only those bundled files are read (`disable_download`, with the
+package's own folder as its cache): nothing is fetched at run time. Each category is the unit mean (centroid) of
+its texts' unit vectors: its name with its keywords, its description, and each example; the email is its subject
+and its body without the signature, as the words read it. Their cosine is the evidence `_classify` blends in.
+
+`DESKHAND_EMBEDDINGS=off` (or `0`, `false`, `no`) keeps the pure lexical engine with the extra installed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from schemas import Category, InboundEmail
+from specialists.kit import unsigned
+
+if TYPE_CHECKING:  # numpy comes with the extra: imported where the model is used
+    import numpy as np
+
+SWITCH = "DESKHAND_EMBEDDINGS"
+_OFF = frozenset({"off", "0", "false", "no"})
+
+
+def enabled() -> bool:
+    """Whether the embeddings are read: the extra installed and not switched off."""
+    return os.environ.get(SWITCH, "").strip().casefold() not in _OFF and _model() is not None
+
+
+@cache
+def _model() -> Any | None:
+    """The bundled model, loaded once per process; None without the extra."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        import wordllama
+    except ImportError:
+        return None
+    finally:  # importing wordllama calls logging.basicConfig(INFO): the application's logging is its own
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    bundled = Path(wordllama.__file__).parent  # weights/ and tokenizers/ as the wheel lays them out
+    return wordllama.WordLlama.load(config="l2_supercat", dim=256, cache_dir=bundled, disable_download=True)
+
+
+def centroids(categories: tuple[Category, ...]) -> np.ndarray:
+    """One unit vector per category (rows in the policy's order)."""
+    import numpy as np
+
+    rows = []
+    for c in categories:
+        named = f"{c.name.replace('_', ' ').replace('-', ' ')}: {', '.join(c.keywords)}"
+        rows.append(_unit(_unit(_embed([named, c.description, *c.examples])).mean(axis=0)))
+    return np.stack(rows)
+
+
+def closeness(email: InboundEmail, centroids: np.ndarray) -> list[float]:
+    """The cosine of the email's meaning with each category's."""
+    vector = _unit(_embed([f"{email.subject}\n{unsigned(email.body)}"])[0])
+    return [float(x) for x in centroids @ vector]
+
+
+def _embed(texts: list[str]) -> np.ndarray:
+    """The mean of each text's token vectors (a row per text)."""
+    import numpy as np
+
+    model = _model()
+    if model is None:
+        raise RuntimeError("the embeddings are read only with the `embeddings` extra installed (see enabled())")
+    return np.asarray(model.embed(texts), dtype=np.float32)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    """Each vector (the last axis) at length 1; a text with no token stays zero."""
+    import numpy as np
+
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    unit: np.ndarray = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+    return unit
