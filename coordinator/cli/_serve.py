@@ -31,7 +31,12 @@ SERVERS: dict[ServerName, ModuleType] = {"crm": crm, "helpdesk": helpdesk, "know
 TOKEN_ENV = "DESKHAND_TOKEN"
 
 
-def build(name: ServerName, db_url: str, settings: BoundarySettings | None = None) -> GuardedServer:
+def build(
+    name: ServerName, db_url: str, settings: BoundarySettings | None = None, home: Home | None = None
+) -> GuardedServer:
+    """The server `name` on `db_url`; the mailbox with the tenants' mailboxes `home` configures (read, checked)."""
+    if name == "mailbox" and home is not None and home.mailboxes:
+        return mailbox.build_server(Database(db_url), settings, mailbox.open_backends(home.mailboxes))
     build_server: Callable[[Database, BoundarySettings | None], GuardedServer] = SERVERS[name].build_server
     return build_server(Database(db_url), settings)
 

@@ -68,7 +68,7 @@ def serve(
     if db:
         config = type(config)(config.name, config.url, db)
     setup_tracing(f"deskhand-{config.name}")
-    server = _serve.build(config.name, config.db, _serve.boundary_settings(rate, burst))
+    server = _serve.build(config.name, config.db, _serve.boundary_settings(rate, burst), home)
     server.create_tables()
     verifier = _serve.verifier_for(home, config, jwks, issuer)
     if stdio:

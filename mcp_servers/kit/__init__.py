@@ -11,6 +11,7 @@
   process serves, behind a bearer token (`all_tenants_token`).
 - `AuditRecord`, `IdempotencyRecord`: the rows the kit writes; `AuditStats`: what the audit wrote and lost;
   `prune_records`: those rows past a retention window, counted or deleted (and the prune itself audited).
+- `read_secret`: a secret from an environment variable or a 0600 file, never from a configuration file.
 - `setup_tracing`: OpenTelemetry traces from the `OTEL_*` variables (off unless configured); each tool call's
   transaction is a span under the one the MCP SDK opens for the request.
 
@@ -44,6 +45,7 @@ from mcp_servers.kit._metrics import (
 from mcp_servers.kit._ratelimit import RateLimiter
 from mcp_servers.kit._results import error_result
 from mcp_servers.kit._retention import PRUNE_TOOL, Pruned, prune_records
+from mcp_servers.kit._secrets import read_secret
 from mcp_servers.kit._server import BoundarySettings, GuardedServer, IdempotencyRecord
 from mcp_servers.kit._sessions import SessionLimits
 from mcp_servers.kit._storage import (
@@ -61,6 +63,7 @@ from schemas import args_hash  # the kit has always offered it
 
 __all__ = [
     "listening",
+    "read_secret",
     "ASYMMETRIC_ALGORITHMS",
     "LATENCY_BUCKETS",
     "METRICS_ROLE",
