@@ -63,7 +63,7 @@ def watch(
         urls = {name: server.url for name, server in home.servers.items()}
         try:
             async with SessionPool(http_connector(urls, issuer_of(home))) as pool, anyio.create_task_group() as tg:
-                tg.start_soon(_stop_on_signals, tg.cancel_scope)
+                await tg.start(_stop_on_signals, tg.cancel_scope)
                 if not once:
                     err.print(f"deskhand watch: watching {', '.join(tenants)} every {interval:g}s", highlight=False)
                 while True:
@@ -87,13 +87,16 @@ def watch(
     anyio.run(main)
 
 
-async def _stop_on_signals(scope: anyio.CancelScope) -> None:
+async def _stop_on_signals(
+    scope: anyio.CancelScope, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+) -> None:
     """Ctrl-C or SIGTERM: stop looking (a run being submitted is in the store or not, never half)."""
     try:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            task_status.started()
             async for _ in signals:
                 err.print("deskhand watch: stopped", highlight=False)
                 scope.cancel()
                 return
     except NotImplementedError:  # no signals in this event loop (Windows): Ctrl-C stops at once
-        return
+        task_status.started()

@@ -129,12 +129,12 @@ class ImapBackend:
     def get_message(self, args: GetMessageIn, db: TenantSession) -> Message:
         del db
         with self._imap() as box:
-            folder, message = self._find(box, args.message_id)
+            folder, message, _ = self._find(box, args.message_id)
             return self._message(args.message_id, message, self._processed(folder, message))
 
     def save_draft(self, args: SaveDraftIn, db: TenantSession) -> MailDraft:
         with self._imap() as box:
-            _, message = self._find(box, args.message_id)
+            _, message, _ = self._find(box, args.message_id)
             draft = self._reply(message, args.subject, args.body)
             box.append(draft.as_bytes(), self.account.drafts_folder, flag_set=[r"\Draft"])
         row = DraftRow(
@@ -152,18 +152,18 @@ class ImapBackend:
         del db
         account = self.account
         with self._imap() as box:
-            folder, message = self._find(box, args.message_id)
+            folder, message, uids = self._find(box, args.message_id)
             if not self._processed(folder, message):
                 box.folder.set(folder)
                 if account.processed_in is not None:
-                    box.move([message.uid or ""], account.processed_in)
+                    box.move(uids, account.processed_in)
                 else:
-                    box.flag([message.uid or ""], [account.processed_flag or ""], True)
+                    box.flag(uids, [account.processed_flag or ""], True)
         return self._message(args.message_id, message, True)
 
     def send_reply(self, args: SendReplyIn, db: TenantSession) -> SentReply:
         with self._imap() as box:
-            _, message = self._find(box, args.message_id)
+            _, message, _ = self._find(box, args.message_id)
         reply = self._reply(message, args.subject, args.body)
         with self._smtp() as smtp:
             try:
@@ -197,20 +197,23 @@ class ImapBackend:
             return folder == self.account.processed_in
         return self.account.processed_flag in message.flags
 
-    def _find(self, box: BaseMailBox, record: str) -> tuple[str, MailMessage]:
-        """The message with this id, in full, and its folder: by its Message-ID header when this process has listed
-        it, else by reading the folders' headers."""
+    def _find(self, box: BaseMailBox, record: str) -> tuple[str, MailMessage, list[str]]:
+        """The message with this id, in full, its folder, and the UIDs of its copies there (a message delivered
+        twice is one message): by its Message-ID header when this process has listed it, else by reading the
+        folders' headers."""
         with self._lock:
             header = self._headers.get(record)
         searches: list[str] = [str(AND(header=H("Message-ID", header))), "ALL"] if header else ["ALL"]
         for criteria in searches:
             for folder in self._folders():
                 box.folder.set(folder)
-                for message in box.fetch(criteria, mark_seen=False, headers_only=True, bulk=True):
-                    if _id(message) == record:
-                        full = next(iter(box.fetch(AND(uid=message.uid or ""), mark_seen=False)), None)
-                        if full is not None:
-                            return folder, full
+                found = [
+                    m for m in box.fetch(criteria, mark_seen=False, headers_only=True, bulk=True) if _id(m) == record
+                ]
+                uids = [m.uid for m in found if m.uid]
+                full = next(iter(box.fetch(AND(uid=uids[0]), mark_seen=False)), None) if uids else None
+                if full is not None:
+                    return folder, full, uids
         raise NotFound(f"message {record!r} not found", field="message_id")
 
     def _summary(self, record: str, message: MailMessage, processed: bool) -> MessageSummary:

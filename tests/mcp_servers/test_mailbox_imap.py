@@ -118,9 +118,10 @@ async def test_a_draft_is_appended_to_the_drafts_folder_threaded_under_the_messa
         assert [d.id for d in session.exec(select(DraftRow)).all()] == [draft["id"]]
 
 
-async def test_mark_processed_moves_the_message_to_the_processed_folder(
+async def test_mark_processed_moves_the_message_and_its_copies_to_the_processed_folder(
     imap: ImapServer, sink: SmtpSink, sqlite_db: Database, tenants: list[TenantFile], issuer: Issuer
 ) -> None:
+    imap.deliver(email("<three@brightloop.example.com>", "Thanks"))
     imap.deliver(email("<three@brightloop.example.com>", "Thanks"))
     server = build(sqlite_db, tenants, account(imap, sink))
     one = message_id_of("<three@brightloop.example.com>", "", "", "")
@@ -130,9 +131,8 @@ async def test_mark_processed_moves_the_message_to_the_processed_folder(
         assert ok(await client.call_tool("list_inbox", {}))["items"] == []
         processed = ok(await client.call_tool("list_inbox", {"status": "processed"}))["items"]
     assert done["status"] == "processed" and [m["id"] for m in processed] == [one]
-    assert imap.messages("INBOX") == [] and [m["Message-ID"] for m in imap.messages("Processed")] == [
-        "<three@brightloop.example.com>"
-    ]
+    assert imap.messages("INBOX") == []
+    assert [m["Message-ID"] for m in imap.messages("Processed")] == ["<three@brightloop.example.com>"] * 2
 
 
 async def test_mark_processed_flags_the_message_in_place_when_configured_so(
