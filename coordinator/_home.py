@@ -174,6 +174,8 @@ def _mailboxes(config: Path, tables: Any) -> dict[str, MailboxConfig]:
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
             loc = [str(p) for p in first["loc"] if str(p) not in ("table", "imap")]  # the union's branch
+            if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+                loc = ["backend"]
             name = ".".join([where, *loc])
             raise ConfigError(f"{config}: {name}: {first['msg']}", field=name) from exc
     return mailboxes
