@@ -11,6 +11,7 @@ from coordinator import Home
 from coordinator.cli import free_port
 from schemas import ConfigError, ImapMailbox
 from tests.coordinator.cli_helpers import ACME, cli, init_on_free_ports
+from tests.test_docs import blocks
 
 PASSWORD_ENV = "DESKHAND_TEST_MAIL_PASSWORD"
 
@@ -52,6 +53,19 @@ def test_the_home_reads_a_tenants_mailbox_and_init_keeps_it(home: Home) -> None:
     assert (loaded.imap_port, loaded.processed_in, loaded.sender) == (1993, None, "support@acme.example.com")
     assert cli("--home", str(home.path), "init", "--tenants", ACME).exit_code == 0  # rewrites deskhand.toml
     assert Home.load(home.path).mailboxes == {"acme": loaded}
+
+
+def test_mail_guide_configuration_loads_as_written(home: Home) -> None:
+    [config] = blocks("docs/mail.md", "toml")
+    with home.config_path.open("a", encoding="utf-8") as file:
+        file.write("\n" + config)
+    loaded = Home.load(home.path).mailboxes["acme"]
+    assert isinstance(loaded, ImapMailbox)
+    assert (loaded.password_file, loaded.processed_in, loaded.imap_tls) == (
+        Path("/etc/deskhand/acme-mail"),
+        "Processed",
+        "tls",
+    )
 
 
 @pytest.mark.parametrize(
