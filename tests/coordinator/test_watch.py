@@ -3,6 +3,7 @@ aiosmtpd (SMTP in and out), the four MCP servers, `deskhand watch`, `work` and `
 
 from __future__ import annotations
 
+import os
 import signal
 import smtplib
 import subprocess
@@ -78,8 +79,23 @@ def park_reply(store: Store, message_id: str, body: str) -> ApprovalRow:
     return row
 
 
+def two_at_once(*args: str) -> list[subprocess.CompletedProcess[str]]:
+    """`deskhand ARGS` twice, as two processes started together."""
+    env = {**os.environ, "COLUMNS": "200"}
+    env.pop("DESKHAND_HOME", None)
+    started = [
+        subprocess.Popen([DESKHAND, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for _ in range(2)
+    ]
+    done = []
+    for process in started:
+        stdout, stderr = process.communicate(timeout=120)
+        done.append(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
+    return done
+
+
 @pytest.mark.slow
-def test_mail_delivered_over_smtp_becomes_one_run_a_draft_in_drafts_and_no_reply_until_approved(
+def test_mail_over_smtp_is_one_run_for_two_watchers_and_a_restart_a_draft_in_drafts_no_reply_until_approved(
     tmp_path: Path,
 ) -> None:
     with imap_server() as imap, smtp_sink() as inbound, smtp_sink() as outbound:
@@ -93,13 +109,15 @@ def test_mail_delivered_over_smtp_becomes_one_run_a_draft_in_drafts_and_no_reply
         imap.deliver(delivered.as_bytes())  # and once more: delivered twice, still one message
         watch = ("--home", str(home.path), "watch", "--once")
         with running_servers(home):
-            first, second = deskhand(*watch), deskhand(*watch)
+            together = two_at_once(*watch)  # two watchers on the same mailbox at the same time
+            again = deskhand(*watch)
         with running_servers(home):  # every server restarted: the mailbox's memory of what it listed is gone
-            third = deskhand(*watch)
-            assert [p.returncode for p in (first, second, third)] == [0, 0, 0], first.stderr + third.stderr
+            restarted = deskhand(*watch)
+            assert [p.returncode for p in (*together, again, restarted)] == [0] * 4, restarted.stderr
             message_id = message_id_of(HEADER, "", "", "")
-            assert first.stdout.count("submitted: run ") == 1 and f"message {message_id}" in first.stdout
-            assert second.stdout == third.stdout == ""
+            printed = "".join(p.stdout for p in together)
+            assert printed.count("submitted: run ") == 1 and f"message {message_id}" in printed
+            assert again.stdout == restarted.stdout == ""
             store = Store(home.coordinator_db)
             try:
                 [run] = store.runs(tenant="acme")
