@@ -98,13 +98,13 @@ class ImapBackend:
                     if folder is not None and not box.folder.exists(folder):
                         box.folder.create(folder)
         except Unavailable as exc:
-            field = f"{self.field}.user" if "login" in exc.message else f"{self.field}.imap_host"
+            field = f"{self.field}.{exc.field or 'imap_host'}"
             raise ConfigError(f"{field}: {exc.message}", field=field) from exc
         try:
             with self._smtp():
                 pass
         except Unavailable as exc:
-            field = f"{self.field}.user" if "login" in exc.message else f"{self.field}.smtp_host"
+            field = f"{self.field}.{exc.field or 'smtp_host'}"
             raise ConfigError(f"{field}: {exc.message}", field=field) from exc
 
     # -- the tools --------------------------------------------------------------------------------
@@ -266,7 +266,9 @@ class ImapBackend:
             try:
                 box.login(account.user, self._password, initial_folder=None)
             except MailboxLoginError as exc:
-                raise Unavailable(f"{where} refused the login of {account.user!r}", retry_after=_RETRY_AFTER) from exc
+                raise Unavailable(
+                    f"{where} refused the login of {account.user!r}", field="user", retry_after=_RETRY_AFTER
+                ) from exc
             yield box
         except _IMAP_ERRORS as exc:
             raise Unavailable(f"{where} failed: {exc}", retry_after=_RETRY_AFTER) from exc
@@ -297,7 +299,9 @@ class ImapBackend:
                 if smtp.has_extn("auth"):
                     smtp.login(account.user, self._password)
             except smtplib.SMTPAuthenticationError as exc:
-                raise Unavailable(f"{where} refused the login of {account.user!r}", retry_after=_RETRY_AFTER) from exc
+                raise Unavailable(
+                    f"{where} refused the login of {account.user!r}", field="user", retry_after=_RETRY_AFTER
+                ) from exc
             except OSError as exc:  # smtplib's errors are OSErrors
                 raise Unavailable(f"{where} failed: {exc}", retry_after=_RETRY_AFTER) from exc
             yield smtp
