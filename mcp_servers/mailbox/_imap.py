@@ -114,6 +114,9 @@ class ImapBackend:
         found: dict[str, tuple[MailMessage, bool]] = {}
         with self._imap() as box:
             for folder in self._folders():
+                moved = self.account.processed_in is not None and args.status != "all"
+                if moved and (folder == self.account.processed_in) != (args.status == "processed"):
+                    continue  # a folder that holds none of what is asked for
                 box.folder.set(folder)
                 for message in box.fetch("ALL", mark_seen=False, headers_only=True, bulk=True):
                     record = _id(message)
