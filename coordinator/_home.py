@@ -9,14 +9,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
-from schemas import BUILTIN_SERVERS, SERVER_NAME_PATTERN, ConfigError, ServerName
+from pydantic import TypeAdapter, ValidationError
+
+from schemas import BUILTIN_SERVERS, SERVER_NAME_PATTERN, ConfigError, MailboxConfig, ServerName
 
 DEFAULT_PORTS: dict[ServerName, int] = {"crm": 8701, "helpdesk": 8702, "knowledge": 8703, "mailbox": 8704}
 """The built-in servers' ports; another installed server takes the next free port from 8705, in name order."""
@@ -54,6 +58,8 @@ class Home:
     servers: dict[ServerName, ServerConfig] = field(default_factory=dict)
     tenants: tuple[str, ...] = ()
     """The tenants `deskhand init` loaded into the servers."""
+    mailboxes: dict[str, MailboxConfig] = field(default_factory=dict)
+    """Each tenant's mailbox that is not the mailbox server's table (`[mailbox.TENANT]`)."""
 
     @property
     def keys_dir(self) -> Path:
@@ -128,7 +134,8 @@ class Home:
         tenants = data.get("tenants") or []
         if not isinstance(tenants, list) or not all(isinstance(t, str) for t in tenants):
             raise ConfigError(f"{config}: tenants: expected a list of tenant ids", field="tenants")
-        return cls(path, str(data.get("issuer", DEFAULT_ISSUER)), servers, tuple(tenants))
+        mailboxes = _mailboxes(config, data.get("mailbox") or {})
+        return cls(path, str(data.get("issuer", DEFAULT_ISSUER)), servers, tuple(tenants), mailboxes)
 
     def save(self) -> None:
         lines = [
@@ -139,6 +146,11 @@ class Home:
         ]
         for server in self.servers.values():
             lines += [f"[servers.{server.name}]", f'url = "{server.url}"', f'db = "{server.db}"', ""]
+        for tenant, mailbox in self.mailboxes.items():
+            lines.append(f"[mailbox.{json.dumps(tenant)}]")
+            for key, value in mailbox.model_dump(mode="json", exclude_unset=True).items():
+                lines.append(f"{key} = {json.dumps(value)}")  # a JSON string or number is a TOML one
+            lines.append("")
         self.path.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text("\n".join(lines), encoding="utf-8")
 
@@ -182,3 +194,34 @@ def _port_of(url: str) -> int:
     hostport = url.split("://", 1)[-1].split("/", 1)[0]
     port = hostport.rpartition(":")[2]
     return int(port) if port.isdigit() else 0
+
+
+_MAILBOX = TypeAdapter[MailboxConfig](MailboxConfig)
+
+
+def _mailboxes(config: Path, tables: Any) -> dict[str, MailboxConfig]:
+    """`[mailbox.TENANT]` tables, each checked; an error names the field (`mailbox.acme.imap_port`). A password
+    written there is refused: it is read from the environment or a 0600 file (`password_env`, `password_file`)."""
+    if not isinstance(tables, dict):
+        raise ConfigError(f"{config}: mailbox: expected a table per tenant ([mailbox.TENANT])", field="mailbox")
+    mailboxes: dict[str, MailboxConfig] = {}
+    for tenant, entry in tables.items():
+        where = f"mailbox.{tenant}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{config}: {where}: expected a table with backend = ...", field=where)
+        if "password" in entry:
+            raise ConfigError(
+                f"{config}: {where}.password: no password is written in {CONFIG_FILE}; name an environment variable "
+                "(password_env) or a file of mode 0600 (password_file)",
+                field=f"{where}.password",
+            )
+        try:
+            mailboxes[tenant] = _MAILBOX.validate_python(entry)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            loc = [str(p) for p in first["loc"] if str(p) not in ("table", "imap")]  # the union's branch
+            if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+                loc = ["backend"]
+            name = ".".join([where, *loc])
+            raise ConfigError(f"{config}: {name}: {first['msg']}", field=name) from exc
+    return mailboxes

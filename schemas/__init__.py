@@ -32,6 +32,7 @@ from schemas._errors import (
 from schemas._field_limits import FieldLimit, field_limits
 from schemas._handoff import HANDOFF_TRANSITIONS, Handoff, HandoffState, RunBudget, RunStatus
 from schemas._hashing import args_hash, canonical_json
+from schemas._mail import ImapMailbox, MailboxConfig, MailTls, TableMailbox
 from schemas._pipeline import (
     AppliedWrite,
     ArticleRef,
@@ -121,6 +122,10 @@ __all__ = [
     "Finding",
     "FindingRule",
     "InboundEmail",
+    "ImapMailbox",
+    "MailboxConfig",
+    "MailTls",
+    "TableMailbox",
     "ProposedAction",
     "TriageResult",
     "Verdict",

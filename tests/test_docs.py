@@ -65,6 +65,7 @@ RUN_BY: dict[str, list[str]] = {
     ],
     "docs/tenant-files.md": ["test_tenant_files_guide_limits_block_is_a_policy_that_loads"],
     "docs/observability.md": ["test_observability_guide_scrapes_the_default_ports_with_a_token"],
+    "docs/mail.md": ["tests.coordinator.test_mailbox_config::test_mail_guide_configuration_loads_as_written"],
     "docs/workflows.md": [
         "test_workflows_guide_example_is_the_example_file_and_loads",
         "test_workflows_guide_graph_prints_the_built_in_workflow",

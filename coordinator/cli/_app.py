@@ -1,7 +1,7 @@
 """The `deskhand` command line (DESIGN §8): noun groups as `gh` and `temporal` have them.
 
     deskhand [--home DIR] [-o table|json] [--version]
-      init | demo | work | submit | replay | graph
+      init | demo | work | submit | watch | replay | graph
       server serve|list    db current|upgrade    token mint
       runs list|show    approvals list|show|approve|reject    api serve|token    eval run|promote
       tenant check    new specialist
@@ -39,6 +39,7 @@ from coordinator.cli import (
     _server,
     _tenant,
     _token,
+    _watch,
 )
 from coordinator.cli._context import Globals, Group, Output, err
 from coordinator.cli._errors import expected
@@ -116,6 +117,7 @@ app.command()(_runs.submit)
 app.command()(_runs.replay)
 app.command()(_runs.graph)
 app.command()(_prune.prune)
+app.command()(_watch.watch)
 app.add_typer(_server.app, name="server")
 app.add_typer(_db.app, name="db")
 app.add_typer(_token.app, name="token")

@@ -17,6 +17,7 @@ import uvicorn
 
 from coordinator._home import DEFAULT_ISSUER, Home, ServerConfig
 from coordinator._tokens import Attribution, DevKeys, TokenIssuer
+from mcp_servers import mailbox
 from mcp_servers.kit import (
     BoundarySettings,
     Database,
@@ -48,7 +49,12 @@ def package_of(name: ServerName) -> ServerPackage:
     return packages[name]
 
 
-def build(name: ServerName, db_url: str, settings: BoundarySettings | None = None) -> GuardedServer:
+def build(
+    name: ServerName, db_url: str, settings: BoundarySettings | None = None, home: Home | None = None
+) -> GuardedServer:
+    """The server `name` on `db_url`; the mailbox with the tenants' mailboxes `home` configures (read, checked)."""
+    if name == "mailbox" and home is not None and home.mailboxes:
+        return mailbox.build_server(Database(db_url), settings, mailbox.open_backends(home.mailboxes))
     return package_of(name).build(Database(db_url), settings)
 
 

@@ -52,13 +52,13 @@ def serve(
     (the entry-point group deskhand.servers)."""
     from coordinator.cli import _serve
     from coordinator.cli._context import err
-    from mcp_servers.kit import Database, setup_tracing
+    from mcp_servers.kit import setup_tracing
 
     if stdio == (http is not None):
         raise ConfigError("choose exactly one of --stdio or --http HOST:PORT", field="transport")
     home = globals_of(ctx).home()
     config = home.server(name)
-    package = _serve.package_of(config.name)
+    _serve.package_of(config.name)  # installed here, or a clear error before anything starts
     host, port = "", 0
     if http is not None:
         host, _, port_text = http.rpartition(":")
@@ -72,7 +72,7 @@ def serve(
     if db:
         config = type(config)(config.name, config.url, db)
     setup_tracing(f"deskhand-{config.name}")
-    server = package.build(Database(config.db), _serve.boundary_settings(rate, burst))
+    server = _serve.build(config.name, config.db, _serve.boundary_settings(rate, burst), home)
     server.create_tables()
     verifier = _serve.verifier_for(home, config, jwks, issuer)
     if stdio:

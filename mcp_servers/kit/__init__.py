@@ -15,6 +15,7 @@
   and every installed one, the built-in four included.
 - `Upstream`, `TenantUpstream`, `tenant_upstreams`: an upstream HTTP API called from guarded tools, the caller's
   tenant carried as configured, its statuses mapped to deskhand's error codes, retries only where safe.
+- `read_secret`: a secret from an environment variable or a 0600 file, never from a configuration file.
 - `setup_tracing`: OpenTelemetry traces from the `OTEL_*` variables (off unless configured); each tool call's
   transaction is a span under the one the MCP SDK opens for the request.
 
@@ -49,6 +50,7 @@ from mcp_servers.kit._package import SERVERS_ENTRY_POINT_GROUP, ServerPackage, l
 from mcp_servers.kit._ratelimit import RateLimiter
 from mcp_servers.kit._results import error_result
 from mcp_servers.kit._retention import PRUNE_TOOL, Pruned, prune_records
+from mcp_servers.kit._secrets import read_secret
 from mcp_servers.kit._server import BoundarySettings, GuardedServer, IdempotencyRecord
 from mcp_servers.kit._sessions import SessionLimits
 from mcp_servers.kit._storage import (
@@ -73,6 +75,7 @@ __all__ = [
     "load_servers",
     "SERVERS_ENTRY_POINT_GROUP",
     "ServerPackage",
+    "read_secret",
     "ASYMMETRIC_ALGORITHMS",
     "LATENCY_BUCKETS",
     "METRICS_ROLE",

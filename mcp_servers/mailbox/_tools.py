@@ -1,17 +1,12 @@
-"""The mailbox server's tool handlers: plain functions in a tenant-bound session.
-
-Nothing leaves the process: `send_reply` records the reply in the outbox table, addressed to the
-sender of the message it answers (the contract has no recipient argument, so it cannot be another).
-"""
+"""The mailbox server's tools: each call goes to its tenant's backend (the table one unless configured)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from sqlmodel import col
+from collections.abc import Mapping
 
 from mcp_servers.kit import GuardedServer, TenantSession
-from mcp_servers.mailbox._models import DraftRow, MessageRow, SentReplyRow
+from mcp_servers.mailbox._backend import MailboxBackend
+from mcp_servers.mailbox._table import TableBackend
 from schemas.tools import mailbox
 from schemas.tools.mailbox import (
     GetMessageIn,
@@ -20,72 +15,38 @@ from schemas.tools.mailbox import (
     MarkProcessedIn,
     Message,
     MessageList,
-    MessageSummary,
     SaveDraftIn,
     SendReplyIn,
     SentReply,
 )
 
 
-def _message(row: MessageRow) -> Message:
-    return Message.model_validate(row, from_attributes=True)
+def register(server: GuardedServer, backends: Mapping[str, MailboxBackend]) -> None:
+    """Serve the five tools; a tenant of `backends` is served by its own, any other by the table. When any backend
+    leaves the process (IMAP, SMTP), every call runs in a worker thread (`blocking`)."""
+    table = TableBackend()
+    blocking = any(not isinstance(b, TableBackend) for b in backends.values())
 
+    def of(db: TenantSession) -> MailboxBackend:
+        return backends.get(db.tenant, table)
 
-def _reply_subject(subject: str) -> str:
-    return subject if subject.lower().startswith("re:") else f"Re: {subject}"
+    def list_inbox(args: ListInboxIn, db: TenantSession) -> MessageList:
+        return of(db).list_inbox(args, db)
 
+    def get_message(args: GetMessageIn, db: TenantSession) -> Message:
+        return of(db).get_message(args, db)
 
-def list_inbox(args: ListInboxIn, db: TenantSession) -> MessageList:
-    query = db.select(MessageRow)
-    if args.status != "all":
-        query = query.where(MessageRow.status == args.status)
-    rows = db.exec(query.order_by(col(MessageRow.received_at).asc(), col(MessageRow.id).asc()).limit(args.limit)).all()
-    return MessageList(items=[MessageSummary.model_validate(r, from_attributes=True) for r in rows])
+    def save_draft(args: SaveDraftIn, db: TenantSession) -> MailDraft:
+        return of(db).save_draft(args, db)
 
+    def mark_processed(args: MarkProcessedIn, db: TenantSession) -> Message:
+        return of(db).mark_processed(args, db)
 
-def get_message(args: GetMessageIn, db: TenantSession) -> Message:
-    return _message(db.one(MessageRow, args.message_id, what="message"))
+    def send_reply(args: SendReplyIn, db: TenantSession) -> SentReply:
+        return of(db).send_reply(args, db)
 
-
-def save_draft(args: SaveDraftIn, db: TenantSession) -> MailDraft:
-    message = db.one(MessageRow, args.message_id, what="message")
-    row = DraftRow(
-        tenant_id=db.tenant,
-        id=DraftRow.new_id(),
-        message_id=message.id,
-        subject=args.subject or _reply_subject(message.subject),
-        body=args.body,
-        created_at=datetime.now(UTC),
-    )
-    db.add(row)
-    return MailDraft.model_validate(row, from_attributes=True)
-
-
-def mark_processed(args: MarkProcessedIn, db: TenantSession) -> Message:
-    row = db.one(MessageRow, args.message_id, what="message")
-    row.status = "processed"
-    db.add(row)
-    return _message(row)
-
-
-def send_reply(args: SendReplyIn, db: TenantSession) -> SentReply:
-    message = db.one(MessageRow, args.message_id, what="message")
-    row = SentReplyRow(
-        tenant_id=db.tenant,
-        id=SentReplyRow.new_id(),
-        message_id=message.id,
-        to=message.sender,
-        subject=args.subject or _reply_subject(message.subject),
-        body=args.body,
-        sent_at=datetime.now(UTC),
-    )
-    db.add(row)
-    return SentReply.model_validate(row, from_attributes=True)
-
-
-def register(server: GuardedServer) -> None:
-    server.add_tool(mailbox.LIST_INBOX, list_inbox)
-    server.add_tool(mailbox.GET_MESSAGE, get_message)
-    server.add_tool(mailbox.SAVE_DRAFT, save_draft)
-    server.add_tool(mailbox.MARK_PROCESSED, mark_processed)
-    server.add_tool(mailbox.SEND_REPLY, send_reply)
+    server.add_tool(mailbox.LIST_INBOX, list_inbox, blocking=blocking)
+    server.add_tool(mailbox.GET_MESSAGE, get_message, blocking=blocking)
+    server.add_tool(mailbox.SAVE_DRAFT, save_draft, blocking=blocking)
+    server.add_tool(mailbox.MARK_PROCESSED, mark_processed, blocking=blocking)
+    server.add_tool(mailbox.SEND_REPLY, send_reply, blocking=blocking)
