@@ -1,9 +1,10 @@
 """The coordinator's token issuer: development keys and short-lived, least-privilege JWTs.
 
-`DevKeys.create(dir)` writes an Ed25519 signing key and the matching public JWKS (what servers
-trust). `TokenIssuer.mint(...)` signs a token for one tenant, one audience set and only the
-scopes asked for; the claim names come from `schemas.Claims`. `Attribution` is who a token says is
-calling: a specialist (`specialist:<name>`), or for an approved call, the run and the approver.
+`DevKeys.create(dir)` writes an Ed25519 signing key (mode 0600) and the matching public JWKS (what servers
+trust); `DevKeys.load` refuses a key file that others than its owner may read. `TokenIssuer.mint(...)` signs a
+token for one tenant, one audience set and only the scopes asked for; the claim names come from `schemas.Claims`.
+`Attribution` is who a token says is calling: a specialist (`specialist:<name>`), or for an approved call, the run
+and the approver.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class DevKeys:
         key_path = directory / SIGNING_KEY_FILE
         if key_path.exists():
             return cls.load(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -74,7 +75,10 @@ class DevKeys:
 
     @classmethod
     def load(cls, directory: Path) -> DevKeys:
+        """The keys in `directory`; a `ConfigError` if the key file is missing, not an Ed25519 key, or readable by
+        anyone but its owner (mode & 0o077: a signing key others may read is a key others may sign with)."""
         key_path = directory / SIGNING_KEY_FILE
+        check_private(key_path)
         try:
             key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
         except (OSError, ValueError) as exc:
@@ -87,6 +91,20 @@ class DevKeys:
         jwk = json.loads(OKPAlgorithm.to_jwk(self.private_key.public_key()))
         jwk.update(kid=self.kid, alg=ALGORITHM, use="sig")
         return {"keys": [jwk]}
+
+
+def check_private(path: Path) -> None:
+    """Refuse a secret file that its group or others may read or write: `chmod 600 FILE` fixes it."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the signing key ({exc}); run `deskhand init`") from exc
+    if mode & 0o077:
+        raise ConfigError(
+            f"{path}: a secret others may read (mode {mode & 0o777:o}); run `chmod 600 {path}` (only its owner may "
+            "read it), and replace the key if anyone else could have read it",
+            field="keys",
+        )
 
 
 def _kid(key: Ed25519PrivateKey) -> str:

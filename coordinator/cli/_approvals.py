@@ -127,7 +127,7 @@ def reject(
 
 
 def _decide(ctx: typer.Context, approval_id: str, db: str | None, token: str, seen_hash: str, *, approve: bool) -> None:
-    from coordinator._service import issuer_of
+    from coordinator._service import routes_of
     from coordinator._sessions import SessionPool, http_connector
     from coordinator.cli._context import err
     from coordinator.models import OfflineModel
@@ -146,7 +146,7 @@ def _decide(ctx: typer.Context, approval_id: str, db: str | None, token: str, se
             approver.check(tenant)
             # deciding needs the store and, to make an approved call, that one tool's server: not the
             # specialists' sessions nor the tenants' policies (which `open_runtime` fetches from every server)
-            connect = http_connector({n: s.url for n, s in home.servers.items()}, issuer_of(home))
+            connect = http_connector(routes_of(home))
             async with SessionPool(connect) as pool:
                 runtime = Runtime(store=store, specialists={}, pool=pool, model=OfflineModel(), policies={})
                 return await runtime.decide(

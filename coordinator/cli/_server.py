@@ -47,9 +47,18 @@ def serve(
     burst: Annotated[
         int | None, typer.Option("--burst", help="Calls a tenant may make at once before --rate applies (default 200).")
     ] = None,
+    tenant: Annotated[
+        str | None,
+        typer.Option(
+            "--tenant",
+            metavar="TENANT",
+            help="Serve this pinned tenant only: its URL and database from [pinned.TENANT.NAME] in deskhand.toml, "
+            "its own keys; any other tenant's token is refused with 401.",
+        ),
+    ] = None,
 ) -> None:
     """Run one MCP server over stdio or HTTP: crm, helpdesk, knowledge, mailbox, or any installed package's
-    (the entry-point group deskhand.servers)."""
+    (the entry-point group deskhand.servers); with --tenant, the server pinned to one tenant."""
     from coordinator.cli import _serve
     from coordinator.cli._context import err
     from mcp_servers.kit import Database, setup_tracing
@@ -57,7 +66,7 @@ def serve(
     if stdio == (http is not None):
         raise ConfigError("choose exactly one of --stdio or --http HOST:PORT", field="transport")
     home = globals_of(ctx).home()
-    config = home.server(name)
+    config = home.server(name) if tenant is None else home.pinned_server(tenant, name)
     package = _serve.package_of(config.name)
     host, port = "", 0
     if http is not None:
@@ -74,11 +83,12 @@ def serve(
     setup_tracing(f"deskhand-{config.name}")
     server = package.build(Database(config.db), _serve.boundary_settings(rate, burst))
     server.create_tables()
-    verifier = _serve.verifier_for(home, config, jwks, issuer)
+    verifier = _serve.verifier_for(home, config, jwks, issuer, tenant=tenant)
     if stdio:
         _serve.serve_stdio(server, verifier)
     else:
-        err.print(f"deskhand: {config.name} serving MCP at {config.url}", highlight=False)
+        pinned = f" for tenant {tenant} only" if tenant is not None else ""
+        err.print(f"deskhand: {config.name} serving MCP at {config.url}{pinned}", highlight=False)
         _serve.serve_http(server, verifier, host, port, config.url)
 
 

@@ -28,7 +28,8 @@ def mint(
     ttl: Annotated[str, typer.Option("--ttl", metavar="TIME", help="Lifetime: 90s, 15m, 2h, 1d.")] = "15m",
     subject: Annotated[str, typer.Option("--subject", help="Who the token is for.")] = "deskhand-cli",
 ) -> None:
-    """Print a signed development token for one tenant, with only the scopes asked for."""
+    """Print a signed development token for one tenant, with only the scopes asked for; for a pinned tenant's
+    servers, signed with its own key and for their URLs."""
     options = globals_of(ctx)
     home = options.home()
     tenant_id = _tenant_id(tenant)
@@ -47,8 +48,18 @@ def mint(
         servers = sorted({server_of_scope(s) for s in scope_set})
     except ValueError as exc:
         raise ConfigError(str(exc), field="scopes") from exc
-    audiences = audience or [home.server(s).url for s in servers]
-    token = TokenIssuer(DevKeys.load(home.keys_dir), issuer=home.issuer).mint(
+    pins = home.pinned.get(tenant_id, {})
+    pinned = {s in pins for s in servers}
+    if len(pinned) > 1:
+        raise ConfigError(
+            f"--tenant {tenant_id}: {sorted(s for s in servers if s in pins)} are pinned to it and "
+            f"{sorted(s for s in servers if s not in pins)} are shared, and each tier has its own key: mint one "
+            "token per tier",
+            field="scopes",
+        )
+    keys_dir = home.tenant_keys_dir(tenant_id) if True in pinned else home.keys_dir
+    audiences = audience or [home.route(tenant_id, s).url for s in servers]
+    token = TokenIssuer(DevKeys.load(keys_dir), issuer=home.issuer).mint(
         tenant=tenant_id,
         scopes=scope_set,
         audience=audiences[0] if len(audiences) == 1 else audiences,
