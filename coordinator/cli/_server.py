@@ -94,29 +94,32 @@ def serve(
 
 @app.command("list")
 def list_(ctx: typer.Context) -> None:
-    """The home's servers: the URL each is served at (the tokens' audience), its database, and the scopes its tools
-    need when its package is installed here (a server only reached here, on another host, shows none)."""
+    """The home's servers, shared and pinned to a tenant: the URL each is served at (the tokens' audience), its
+    database, and the scopes its tools need when its package is installed here (a server only reached here, on
+    another host, shows none)."""
     from mcp_servers.kit import load_servers
 
     home = globals_of(ctx).home()
     packages = load_servers()
-    servers = list(home.servers.values())
+    servers = [(None, s) for s in home.servers.values()]
+    servers += [(tenant, s) for tenant, tier in home.pinned.items() for s in tier.values()]
     if globals_of(ctx).json:
         print_json(
             [
                 {
                     "name": s.name,
+                    "tenant": tenant,
                     "url": s.url,
                     "db": s.db,
                     "installed": s.name in packages,
                     "scopes": list(packages[s.name].scopes) if s.name in packages else [],
                 }
-                for s in servers
+                for tenant, s in servers
             ]
         )
         return
     table = id_table(f"servers of {home.path}", ("name", "url"), ("scopes", "db"))
-    for s in servers:
+    for tenant, s in servers:
         scopes = " ".join(packages[s.name].scopes) if s.name in packages else "(not installed here)"
-        table.add_row(s.name, s.url, scopes, s.db)
+        table.add_row(s.name if tenant is None else f"{tenant}/{s.name}", s.url, scopes, s.db)
     out.print(table)

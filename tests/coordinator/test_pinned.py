@@ -77,6 +77,8 @@ def test_init_pin_gives_the_tenant_its_own_key_servers_and_databases_and_loads_i
     assert again.exit_code == 0, again.stderr  # idempotent
     assert Home.load(home.path).pinned == home.pinned
 
+    listed = json.loads(cli("--home", str(home.path), "-o", "json", "server", "list").stdout)
+    assert {(s["tenant"], s["name"]): s["url"] for s in listed}[("acme", "crm")] == home.pinned["acme"]["crm"].url
     minted = cli("--home", str(home.path), "-o", "json", "token", "mint", "--tenant", "acme", "--scopes", "crm:read")
     assert minted.exit_code == 0, minted.stderr
     token = json.loads(minted.stdout)
