@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from coordinator._home import ServerConfig
 from coordinator.cli._context import globals_of, id_table, noun, out, print_json
 from schemas import ConfigError
 
@@ -101,7 +102,7 @@ def list_(ctx: typer.Context) -> None:
 
     home = globals_of(ctx).home()
     packages = load_servers()
-    servers = [(None, s) for s in home.servers.values()]
+    servers: list[tuple[str | None, ServerConfig]] = [(None, s) for s in home.servers.values()]
     servers += [(tenant, s) for tenant, tier in home.pinned.items() for s in tier.values()]
     if globals_of(ctx).json:
         print_json(
