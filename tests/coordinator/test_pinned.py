@@ -229,3 +229,15 @@ def test_demo_with_a_pinned_tenant_completes_both_inboxes_and_keeps_its_rows_in_
         assert tenants_in(home.servers[name].db) == {"northwind"}, name
     logs = "".join(p.read_text(errors="replace") for p in (workspace / "logs").glob("*.log"))
     assert "eyJ" not in logs  # no JWT (base64url JSON header) in any server's log
+
+
+def test_a_refused_approver_token_is_not_echoed_by_the_command_line(tmp_path: Path) -> None:
+    home = pinned_home(tmp_path / "home")
+    token = TokenIssuer(DevKeys.load(home.tenant_keys_dir("acme")), issuer=home.issuer).mint(
+        tenant="acme", scopes=[], audience=home.approvals_audience, roles=["approver"]
+    )  # signed by acme's key, which the approvals audience does not trust
+    result = cli(
+        "--home", str(home.path), "approvals", "approve", "AP-000000000000", "--hash", "0" * 64, "--token", token
+    )
+    assert result.exit_code != 0 and "unknown" in result.stderr
+    assert token not in result.stdout + result.stderr and token.split(".")[2] not in result.stdout + result.stderr
