@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from coordinator._home import Home, ServerConfig
 from coordinator._tokens import DevKeys, TokenIssuer, parse_ttl
 from coordinator.cli._context import Role, globals_of, noun, print_json
 from schemas import BUILTIN_ROLES, ConfigError, NotFound, server_of_scope
@@ -91,17 +92,27 @@ def metrics(
     ctx: typer.Context,
     ttl: Annotated[str, typer.Option("--ttl", metavar="TIME", help="Lifetime: 90s, 15m, 2h, 1d.")] = "30d",
     subject: Annotated[str, typer.Option("--subject", help="Who scrapes with it.")] = "prometheus",
+    tenant: Annotated[
+        str | None,
+        typer.Option(
+            "--tenant", metavar="TENANT", help="For the servers pinned to this tenant instead, signed with its key."
+        ),
+    ] = None,
 ) -> None:
     """Print a scrape token for Prometheus: every server's /metrics and the coordinator's (workers', API's).
 
-    Bound to every tenant (the figures span tenants) with the role `metrics`; its audiences are the home's four
-    servers and its HTTP API, and it carries no scope: no server lets it call a tool."""
+    Bound to every tenant (the figures span tenants) with the role `metrics`; its audiences are the home's shared
+    servers and its HTTP API, and it carries no scope: no server lets it call a tool. With --tenant, the servers
+    pinned to that tenant instead, signed with its key (they trust no other)."""
     from mcp_servers.kit import METRICS_ROLE
 
     options = globals_of(ctx)
     home = options.home()
-    audiences = [server.url for server in home.servers.values()] + [home.api_audience]
-    token = TokenIssuer(DevKeys.load(home.keys_dir), issuer=home.issuer).mint(
+    if tenant is None:
+        keys_dir, audiences = home.keys_dir, [server.url for server in home.servers.values()] + [home.api_audience]
+    else:
+        keys_dir, audiences = home.tenant_keys_dir(tenant), [s.url for s in _pinned(home, tenant).values()]
+    token = TokenIssuer(DevKeys.load(keys_dir), issuer=home.issuer).mint(
         tenant=None,
         scopes=[],
         audience=audiences,
@@ -113,3 +124,11 @@ def metrics(
         print_json({"token": token, "roles": [METRICS_ROLE], "audience": audiences})
     else:
         print(token)
+
+
+def _pinned(home: Home, tenant: str) -> dict[str, ServerConfig]:
+    if tenant not in home.pinned:
+        raise ConfigError(
+            f"--tenant {tenant!r}: no server is pinned to it (pinned tenants: {list(home.pinned)})", field="tenant"
+        )
+    return home.pinned[tenant]

@@ -182,6 +182,23 @@ async def test_pinned_and_shared_servers_side_by_side_refuse_each_others_tokens_
                 said = answer.text + json.dumps(dict(answer.headers))
                 assert token not in said and token.split(".")[2] not in said, what
             wrong_tenant = refused["acme's key, northwind"][1]
+            scrape = {}
+            for which, args in {"shared": (), "acme": ("--tenant", "acme")}.items():
+                minted = cli("--home", str(home.path), "token", "metrics", *args)
+                assert minted.exit_code == 0, minted.stderr
+                scrape[which] = minted.stdout.strip()
+            metrics_url = pinned_url.removesuffix("/mcp") + "/metrics"
+            scraped = await http.get(metrics_url, headers={"Authorization": f"Bearer {scrape['acme']}"})
+            assert scraped.status_code == 200 and "deskhand_token_refusals_total" in scraped.text
+            assert 'reason="wrong_tenant"' in scraped.text and 'reason="unknown_key"' in scraped.text
+            shared_scrape = await http.get(metrics_url, headers={"Authorization": f"Bearer {scrape['shared']}"})
+            assert shared_scrape.status_code == 401
+            mcp = await http.post(
+                pinned_url,
+                json=CALL,
+                headers={"Authorization": f"Bearer {scrape['acme']}", "Accept": "application/json, text/event-stream"},
+            )
+            assert mcp.status_code == 401  # bound to every tenant, it is no tenant's: no tool for it
         connect = http_connector(routes_of(home))
         caller = Attribution.specialist("pinned-test")
         async with connect("acme", "crm", ["crm:read"], caller) as client:
