@@ -159,7 +159,6 @@ class Home:
             data = tomllib.loads(config.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config}: not valid TOML: {exc}") from exc
-        servers = _with_defaults(path, _servers(config, "servers", data.get("servers"), path))
         tenants = data.get("tenants") or []
         if not isinstance(tenants, list) or not all(isinstance(t, str) for t in tenants):
             raise ConfigError(f"{config}: tenants: expected a list of tenant ids", field="tenants")
@@ -174,6 +173,8 @@ class Home:
                     field=f"pinned.{tenant}",
                 )
             pinned[tenant] = _servers(config, f"pinned.{tenant}", tier, path / "tenants" / tenant)
+        elsewhere = {_port_of(c.url) for tier in pinned.values() for c in tier.values()}
+        servers = _with_defaults(path, _servers(config, "servers", data.get("servers"), path), elsewhere)
         return cls(path, str(data.get("issuer", DEFAULT_ISSUER)), servers, tuple(tenants), pinned)
 
     def save(self) -> None:
@@ -250,11 +251,14 @@ def _default_config(path: Path, name: ServerName, port: int) -> ServerConfig:
     return ServerConfig(name, f"http://127.0.0.1:{port}/mcp", f"sqlite:///{path / 'data' / name}.db")
 
 
-def _with_defaults(path: Path, configured: dict[ServerName, ServerConfig]) -> dict[ServerName, ServerConfig]:
+def _with_defaults(
+    path: Path, configured: dict[ServerName, ServerConfig], taken_elsewhere: set[int] | None = None
+) -> dict[ServerName, ServerConfig]:
     """`configured` and every installed server it leaves out: the built-in four on their ports, the others on the
-    next ports from 8705 that no server uses (`deskhand init` writes them down, so they stay)."""
+    next ports from 8705 that no server uses, shared or pinned (`taken_elsewhere`; `deskhand init` writes them down,
+    so they stay)."""
     servers = dict(configured)
-    taken = {_port_of(config.url) for config in servers.values()}
+    taken = {_port_of(config.url) for config in servers.values()} | (taken_elsewhere or set())
     for name in installed_servers():
         if name in servers:
             continue
