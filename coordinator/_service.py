@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from coordinator._home import Home
 from coordinator._registry import load_specialists
 from coordinator._sessions import Routes, SessionPool, Tier, http_connector
-from coordinator._tokens import DevKeys, TokenIssuer
+from coordinator._tokens import DevKeys, TokenIssuer, signing_key_variable
 from coordinator.models import DEFAULT_MODEL, build_model
 from coordinator.runtime import Runtime, RuntimeSettings
 from coordinator.store import Store
@@ -38,7 +38,7 @@ INTAKE = Manifest(
 
 
 def issuer_of(home: Home) -> TokenIssuer:
-    return TokenIssuer(DevKeys.load(home.keys_dir), issuer=home.issuer)
+    return TokenIssuer(DevKeys.load(home.keys_dir, variable=signing_key_variable()), issuer=home.issuer)
 
 
 def routes_of(home: Home) -> Routes:
@@ -46,7 +46,9 @@ def routes_of(home: Home) -> Routes:
     pinned = {
         tenant: Tier(
             {name: s.url for name, s in tier.items()},
-            TokenIssuer(DevKeys.load(home.tenant_keys_dir(tenant)), issuer=home.issuer),
+            TokenIssuer(
+                DevKeys.load(home.tenant_keys_dir(tenant), variable=signing_key_variable(tenant)), issuer=home.issuer
+            ),
         )
         for tenant, tier in home.pinned.items()
     }

@@ -12,7 +12,7 @@ import anyio
 import typer
 
 from coordinator._home import Home
-from coordinator._tokens import DevKeys
+from coordinator._tokens import DevKeys, signing_key_variable
 from coordinator.cli._context import DbOption, globals_of, id_table, noun, out, print_json
 from coordinator.store import ApprovalRow, Store
 from coordinator.views import approval_detail
@@ -208,7 +208,7 @@ async def _approver(home: Home, token: str) -> _Approver:
         return _Approver(principal.subject, principal)
     user = getpass.getuser()
     try:
-        DevKeys.load(home.keys_dir)
+        DevKeys.load(home.keys_dir, variable=signing_key_variable())
     except ConfigError as exc:
         raise Unauthenticated(
             f"{user} cannot act as this home's local operator ({exc.message}): run as the home's owner, or give "

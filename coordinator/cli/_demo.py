@@ -28,7 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from coordinator._home import Home, ServerConfig
-from coordinator._tokens import DevKeys, TokenIssuer
+from coordinator._tokens import DevKeys, TokenIssuer, signing_key_variable
 from coordinator.cli._context import id_table, out
 from coordinator.cli._processes import free_port, running_servers
 from coordinator.store import RunRow, Store
@@ -163,7 +163,7 @@ async def _serve_console(home: Home, store: Store, console: Console) -> None:
 
     sock = listening("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    viewer = TokenIssuer(DevKeys.load(home.keys_dir), issuer=home.issuer).mint(
+    viewer = TokenIssuer(DevKeys.load(home.keys_dir, variable=signing_key_variable()), issuer=home.issuer).mint(
         tenant=None, scopes=[], audience=home.api_audience, roles=["viewer"], ttl_seconds=8 * 3600, subject="demo"
     )
     console.print(
@@ -217,9 +217,9 @@ def run_demo(
         tier = home.with_pin(pin).pinned[pin]
         pinned = {name: replace(c, url=f"http://127.0.0.1:{free_port()}/mcp") for name, c in tier.items()}
         home = replace(home, pinned={pin: pinned})
-        DevKeys.create(home.tenant_keys_dir(pin))
+        DevKeys.create(home.tenant_keys_dir(pin), variable=signing_key_variable(pin))
     home.save()
-    DevKeys.create(home.keys_dir)
+    DevKeys.create(home.keys_dir, variable=signing_key_variable())
     console.print(f"[bold]deskhand demo[/]: workspace {home.path}", highlight=False)
     _copy_example_workflows(home)
     _serve.prepare(home, tenants)

@@ -11,7 +11,7 @@ import typer
 
 from coordinator._home import Home
 from coordinator._submission import LOADED_FILE, loaded
-from coordinator._tokens import DevKeys
+from coordinator._tokens import DevKeys, signing_key_variable
 from coordinator.cli._context import globals_of, out, print_json
 from schemas import ConfigError, TenantFile, load_tenant_file
 
@@ -91,9 +91,11 @@ def init(
         _check_pin(home, tenant, files)
         home = home.with_pin(tenant)
     home = home.with_tenants([f.tenant for f in files])
-    DevKeys.create(home.keys_dir)  # refuses an existing key file others may read, before anything is written
+    DevKeys.create(
+        home.keys_dir, variable=signing_key_variable()
+    )  # refuses an existing key file others may read, before anything is written
     for tenant in home.pinned:
-        DevKeys.create(home.tenant_keys_dir(tenant))
+        DevKeys.create(home.tenant_keys_dir(tenant), variable=signing_key_variable(tenant))
     home.save()
     _serve.prepare(home, files)
     before = loaded(home)

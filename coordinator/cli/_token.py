@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from coordinator._home import Home, ServerConfig
-from coordinator._tokens import DevKeys, TokenIssuer, parse_ttl
+from coordinator._tokens import DevKeys, TokenIssuer, parse_ttl, signing_key_variable
 from coordinator.cli._context import Role, globals_of, noun, print_json
 from schemas import BUILTIN_ROLES, ConfigError, NotFound, server_of_scope
 
@@ -58,9 +58,13 @@ def mint(
             "token per tier",
             field="scopes",
         )
-    keys_dir = home.tenant_keys_dir(tenant_id) if True in pinned else home.keys_dir
+    keys_dir, variable = (
+        (home.tenant_keys_dir(tenant_id), signing_key_variable(tenant_id))
+        if True in pinned
+        else (home.keys_dir, signing_key_variable())
+    )
     audiences = audience or [home.route(tenant_id, s).url for s in servers]
-    token = TokenIssuer(DevKeys.load(keys_dir), issuer=home.issuer).mint(
+    token = TokenIssuer(DevKeys.load(keys_dir, variable=variable), issuer=home.issuer).mint(
         tenant=tenant_id,
         scopes=scope_set,
         audience=audiences[0] if len(audiences) == 1 else audiences,
@@ -112,7 +116,8 @@ def metrics(
         keys_dir, audiences = home.keys_dir, [server.url for server in home.servers.values()] + [home.api_audience]
     else:
         keys_dir, audiences = home.tenant_keys_dir(tenant), [s.url for s in _pinned(home, tenant).values()]
-    token = TokenIssuer(DevKeys.load(keys_dir), issuer=home.issuer).mint(
+    keys = DevKeys.load(keys_dir, variable=signing_key_variable(tenant))
+    token = TokenIssuer(keys, issuer=home.issuer).mint(
         tenant=None,
         scopes=[],
         audience=audiences,

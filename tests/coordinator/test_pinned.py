@@ -258,3 +258,35 @@ def test_a_refused_approver_token_is_not_echoed_by_the_command_line(tmp_path: Pa
     )
     assert result.exit_code != 0 and "unknown" in result.stderr
     assert token not in result.stdout + result.stderr and token.split(".")[2] not in result.stdout + result.stderr
+
+
+def pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    raw = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return raw.decode()
+
+
+def test_signing_keys_from_the_environment_are_used_and_never_written_to_a_file(tmp_path: Path) -> None:
+    env = {"DESKHAND_SIGNING_KEY": pem(), "DESKHAND_SIGNING_KEY_ACME": pem()}
+    home_dir = tmp_path / "home"
+    result = cli("--home", str(home_dir), "init", "--pin", "acme", "--tenants", ACME, "--tenants", NORTHWIND, env=env)
+    assert result.exit_code == 0, result.stderr
+    home = Home.load(home_dir)
+    assert not (home.keys_dir / "signing-key.pem").exists()
+    assert not (home.tenant_keys_dir("acme") / "signing-key.pem").exists()
+    published = {
+        json.loads((d / "jwks.json").read_text())["keys"][0]["kid"]
+        for d in (home.keys_dir, home.tenant_keys_dir("acme"))
+    }
+    for tenant in ("northwind", "acme"):
+        minted = cli(
+            "--home", str(home_dir), "-o", "json", "token", "mint", "--tenant", tenant, "--scopes", "crm:read", env=env
+        )
+        assert minted.exit_code == 0, minted.stderr
+        assert jwt.get_unverified_header(json.loads(minted.stdout)["token"])["kid"] in published
+    without = cli("--home", str(home_dir), "token", "mint", "--tenant", "acme", "--scopes", "crm:read")
+    assert without.exit_code != 0 and "signing-key.pem" in without.stderr  # no file to fall back on
+    assert env["DESKHAND_SIGNING_KEY"] not in result.stdout + result.stderr
