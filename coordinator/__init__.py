@@ -27,7 +27,7 @@ if TYPE_CHECKING:
         UnreachableAs503,
     )
     from coordinator._service import open_runtime
-    from coordinator._sessions import Connect, SessionPool, http_connector
+    from coordinator._sessions import Connect, Route, Routes, SessionPool, Tier, http_connector
     from coordinator._tokens import APPROVALS_SUBJECT, Attribution, DevKeys, TokenIssuer, parse_ttl
     from coordinator._toolbox import McpToolbox
     from coordinator._worker import work
@@ -48,7 +48,7 @@ _LAZY = {
     "coordinator.workflow": ("Workflow", "load_workflows", "route", "workflow_mermaid", "workflow_text"),
     "coordinator._service": ("open_runtime",),
     "coordinator.runtime": ("Runtime", "RuntimeSettings", "RuntimeStats", "check_approver"),
-    "coordinator._sessions": ("Connect", "SessionPool", "http_connector"),
+    "coordinator._sessions": ("Connect", "Route", "Routes", "SessionPool", "Tier", "http_connector"),
     "coordinator._tokens": ("APPROVALS_SUBJECT", "Attribution", "DevKeys", "TokenIssuer", "parse_ttl"),
     "coordinator._toolbox": ("McpToolbox",),
     "coordinator._worker": ("work",),
@@ -76,11 +76,14 @@ __all__ = [
     "Home",
     "McpToolbox",
     "RetryingToolbox",
+    "Route",
+    "Routes",
     "Runtime",
     "RuntimeSettings",
     "RuntimeStats",
     "ServerConfig",
     "SessionPool",
+    "Tier",
     "TimeoutToolbox",
     "TokenIssuer",
     "UnreachableAs503",

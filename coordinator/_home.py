@@ -5,6 +5,12 @@
   keys/signing-key.pem       the development issuer's private key (0600)
   keys/jwks.json             its public keys: what the servers trust
   data/<server>.db           each server's SQLite database
+  tenants/<tenant>/keys/     a pinned tenant's own signing key and JWKS (`deskhand init --pin TENANT`)
+  tenants/<tenant>/data/     its pinned servers' databases
+
+A pinned tenant (the isolation tier) has servers of its own, `[pinned.<tenant>.<server>]` in `deskhand.toml`:
+the coordinator sends that tenant's calls to them with tokens signed by the tenant's key, and they trust that key
+only; every other tenant, and the pinned tenant's calls to a server it does not pin, use the shared servers.
 """
 
 from __future__ import annotations
@@ -20,12 +26,13 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from schemas import BUILTIN_SERVERS, SERVER_NAME_PATTERN, ConfigError, MailboxConfig, ServerName
+from schemas import BUILTIN_SERVERS, SERVER_NAME_PATTERN, TENANT_ID_PATTERN, ConfigError, MailboxConfig, ServerName
 
 DEFAULT_PORTS: dict[ServerName, int] = {"crm": 8701, "helpdesk": 8702, "knowledge": 8703, "mailbox": 8704}
 """The built-in servers' ports; another installed server takes the next free port from 8705, in name order."""
 SERVERS_GROUP = "deskhand.servers"
 _SERVER_NAME = re.compile(SERVER_NAME_PATTERN)
+_TENANT_ID = re.compile(TENANT_ID_PATTERN)
 
 
 def installed_servers() -> list[ServerName]:
@@ -58,6 +65,8 @@ class Home:
     servers: dict[ServerName, ServerConfig] = field(default_factory=dict)
     tenants: tuple[str, ...] = ()
     """The tenants `deskhand init` loaded into the servers."""
+    pinned: dict[str, dict[ServerName, ServerConfig]] = field(default_factory=dict)
+    """Each pinned tenant's own servers (tenant → server name → its URL and database)."""
     mailboxes: dict[str, MailboxConfig] = field(default_factory=dict)
     """Each tenant's mailbox that is not the mailbox server's table (`[mailbox.TENANT]`)."""
 
@@ -68,6 +77,51 @@ class Home:
     @property
     def jwks_path(self) -> Path:
         return self.keys_dir / "jwks.json"
+
+    def tenant_dir(self, tenant: str) -> Path:
+        """A pinned tenant's own keys (`keys/`) and databases (`data/`)."""
+        return self.path / "tenants" / tenant
+
+    def tenant_keys_dir(self, tenant: str) -> Path:
+        return self.tenant_dir(tenant) / "keys"
+
+    def route(self, tenant: str, name: ServerName) -> ServerConfig:
+        """The server that serves `tenant`'s calls to `name`: its pinned one if it has one, else the shared one."""
+        return self.pinned.get(tenant, {}).get(name) or self.server(name)
+
+    def pinned_server(self, tenant: str, name: str) -> ServerConfig:
+        pins = self.pinned.get(tenant)
+        if pins is None:
+            raise ConfigError(
+                f"--tenant {tenant!r}: no server is pinned to it in {self.config_path} (pinned tenants: "
+                f"{list(self.pinned)}); pin it with `deskhand init --pin {tenant}`",
+                field="tenant",
+            )
+        if name not in pins:
+            raise ConfigError(
+                f"{name!r} is not pinned to {tenant!r} in {self.config_path}; its pinned servers: {list(pins)}",
+                field="name",
+            )
+        return pins[name]
+
+    def with_pin(self, tenant: str) -> Home:
+        """This home with every installed server the tenant has not pinned yet pinned to it: the next free ports,
+        and databases of its own under `tenants/<tenant>/data/`."""
+        if not _TENANT_ID.match(tenant):
+            raise ConfigError(
+                f"--pin {tenant!r}: expected a tenant id (lower-case letters, digits, dashes)", field="pin"
+            )
+        pins = dict(self.pinned.get(tenant, {}))
+        taken = {_port_of(c.url) for c in self.servers.values()} | {
+            _port_of(c.url) for tier in self.pinned.values() for c in tier.values()
+        }
+        for name in installed_servers():
+            if name not in pins:
+                port = max(8704, *taken) + 1
+                taken.add(port)
+                db = f"sqlite:///{self.tenant_dir(tenant) / 'data' / name}.db"
+                pins[name] = ServerConfig(name, f"http://127.0.0.1:{port}/mcp", db)
+        return replace(self, pinned={**self.pinned, tenant: pins})
 
     @property
     def coordinator_db(self) -> str:
@@ -111,31 +165,24 @@ class Home:
             data = tomllib.loads(config.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config}: not valid TOML: {exc}") from exc
-        servers: dict[ServerName, ServerConfig] = {}
-        for name, entry in (data.get("servers") or {}).items():
-            if not _SERVER_NAME.match(name):
-                raise ConfigError(
-                    f"{config}: servers.{name}: a server's name is lower-case letters, digits and underscores",
-                    field=f"servers.{name}",
-                )
-            if not isinstance(entry, dict) or not isinstance(entry.get("url", ""), str):
-                raise ConfigError(
-                    f"{config}: servers.{name}: expected a table with url and db", field=f"servers.{name}"
-                )
-            default = _default_config(path, name, DEFAULT_PORTS.get(name, 0))
-            url = str(entry.get("url") or default.url)
-            if not url.startswith(("http://", "https://")) or url.endswith(":0/mcp"):
-                raise ConfigError(
-                    f"{config}: servers.{name}.url: expected the server's MCP endpoint, http(s)://HOST:PORT/mcp",
-                    field=f"servers.{name}.url",
-                )
-            servers[name] = ServerConfig(name, url, str(entry.get("db", default.db)))
-        servers = _with_defaults(path, servers)
         tenants = data.get("tenants") or []
         if not isinstance(tenants, list) or not all(isinstance(t, str) for t in tenants):
             raise ConfigError(f"{config}: tenants: expected a list of tenant ids", field="tenants")
+        pinned_data = data.get("pinned") or {}
+        if not isinstance(pinned_data, dict):
+            raise ConfigError(f"{config}: pinned: expected [pinned.TENANT.SERVER] tables", field="pinned")
+        pinned: dict[str, dict[ServerName, ServerConfig]] = {}
+        for tenant, tier in pinned_data.items():
+            if not _TENANT_ID.match(tenant):
+                raise ConfigError(
+                    f"{config}: pinned.{tenant}: expected a tenant id (lower-case letters, digits, dashes)",
+                    field=f"pinned.{tenant}",
+                )
+            pinned[tenant] = _servers(config, f"pinned.{tenant}", tier, path / "tenants" / tenant)
+        elsewhere = {_port_of(c.url) for tier in pinned.values() for c in tier.values()}
+        servers = _with_defaults(path, _servers(config, "servers", data.get("servers"), path), elsewhere)
         mailboxes = _mailboxes(config, data.get("mailbox") or {})
-        return cls(path, str(data.get("issuer", DEFAULT_ISSUER)), servers, tuple(tenants), mailboxes)
+        return cls(path, str(data.get("issuer", DEFAULT_ISSUER)), servers, tuple(tenants), pinned, mailboxes)
 
     def save(self) -> None:
         lines = [
@@ -146,6 +193,9 @@ class Home:
         ]
         for server in self.servers.values():
             lines += [f"[servers.{server.name}]", f'url = "{server.url}"', f'db = "{server.db}"', ""]
+        for tenant, tier in self.pinned.items():
+            for server in tier.values():
+                lines += [f"[pinned.{tenant}.{server.name}]", f'url = "{server.url}"', f'db = "{server.db}"', ""]
         for tenant, mailbox in self.mailboxes.items():
             lines.append(f"[mailbox.{json.dumps(tenant)}]")
             for key, value in mailbox.model_dump(mode="json", exclude_unset=True).items():
@@ -170,15 +220,57 @@ class Home:
         )
 
 
+def _servers(config: Path, where: str, tables: object, path: Path) -> dict[ServerName, ServerConfig]:
+    """The server tables under `where` (`servers`, or a pinned tenant's), each checked; a database URL that carries
+    a password is refused: a secret belongs in the environment (`PGPASSWORD`) or `~/.pgpass`, not in this file."""
+    if not isinstance(tables, dict):
+        raise ConfigError(f"{config}: {where}: expected [{where}.NAME] tables with url and db", field=where)
+    servers: dict[ServerName, ServerConfig] = {}
+    for name, entry in tables.items():
+        if not _SERVER_NAME.match(name):
+            raise ConfigError(
+                f"{config}: {where}.{name}: a server's name is lower-case letters, digits and underscores",
+                field=f"{where}.{name}",
+            )
+        if not isinstance(entry, dict) or not isinstance(entry.get("url", ""), str):
+            raise ConfigError(f"{config}: {where}.{name}: expected a table with url and db", field=f"{where}.{name}")
+        default = _default_config(path, name, 0 if where != "servers" else DEFAULT_PORTS.get(name, 0))
+        url = str(entry.get("url") or default.url)
+        if not url.startswith(("http://", "https://")) or url.endswith(":0/mcp"):
+            raise ConfigError(
+                f"{config}: {where}.{name}.url: expected the server's MCP endpoint, http(s)://HOST:PORT/mcp",
+                field=f"{where}.{name}.url",
+            )
+        db = str(entry.get("db", default.db))
+        if _has_password(db):
+            raise ConfigError(
+                f"{config}: {where}.{name}.db: the database URL carries a password; keep secrets out of "
+                "deskhand.toml (set PGPASSWORD in the server's environment, or use ~/.pgpass with mode 0600)",
+                field=f"{where}.{name}.db",
+            )
+        servers[name] = ServerConfig(name, url, db)
+    return servers
+
+
+def _has_password(db_url: str) -> bool:
+    """Whether a database URL spells a password (`scheme://user:password@host/...`)."""
+    rest = db_url.split("://", 1)[-1]
+    userinfo, at, _ = rest.partition("@")
+    return bool(at) and ":" in userinfo and "/" not in userinfo
+
+
 def _default_config(path: Path, name: ServerName, port: int) -> ServerConfig:
     return ServerConfig(name, f"http://127.0.0.1:{port}/mcp", f"sqlite:///{path / 'data' / name}.db")
 
 
-def _with_defaults(path: Path, configured: dict[ServerName, ServerConfig]) -> dict[ServerName, ServerConfig]:
+def _with_defaults(
+    path: Path, configured: dict[ServerName, ServerConfig], taken_elsewhere: set[int] | None = None
+) -> dict[ServerName, ServerConfig]:
     """`configured` and every installed server it leaves out: the built-in four on their ports, the others on the
-    next ports from 8705 that no server uses (`deskhand init` writes them down, so they stay)."""
+    next ports from 8705 that no server uses, shared or pinned (`taken_elsewhere`; `deskhand init` writes them down,
+    so they stay)."""
     servers = dict(configured)
-    taken = {_port_of(config.url) for config in servers.values()}
+    taken = {_port_of(config.url) for config in servers.values()} | (taken_elsewhere or set())
     for name in installed_servers():
         if name in servers:
             continue

@@ -9,8 +9,8 @@ from pydantic import BaseModel
 
 from coordinator._home import Home
 from coordinator._registry import load_specialists
-from coordinator._sessions import SessionPool, http_connector
-from coordinator._tokens import DevKeys, TokenIssuer
+from coordinator._sessions import Routes, SessionPool, Tier, http_connector
+from coordinator._tokens import DevKeys, TokenIssuer, signing_key_variable
 from coordinator.models import DEFAULT_MODEL, build_model
 from coordinator.runtime import Runtime, RuntimeSettings
 from coordinator.store import Store
@@ -38,7 +38,21 @@ INTAKE = Manifest(
 
 
 def issuer_of(home: Home) -> TokenIssuer:
-    return TokenIssuer(DevKeys.load(home.keys_dir), issuer=home.issuer)
+    return TokenIssuer(DevKeys.load(home.keys_dir, variable=signing_key_variable()), issuer=home.issuer)
+
+
+def routes_of(home: Home) -> Routes:
+    """The home's shared servers with its key, and each pinned tenant's servers with that tenant's own key."""
+    pinned = {
+        tenant: Tier(
+            {name: s.url for name, s in tier.items()},
+            TokenIssuer(
+                DevKeys.load(home.tenant_keys_dir(tenant), variable=signing_key_variable(tenant)), issuer=home.issuer
+            ),
+        )
+        for tenant, tier in home.pinned.items()
+    }
+    return Routes(Tier({name: s.url for name, s in home.servers.items()}, issuer_of(home)), pinned)
 
 
 async def fetch_policies(pool: SessionPool, tenants: list[str]) -> dict[str, Policy]:
@@ -83,9 +97,8 @@ async def open_runtime(
     """A runtime over the home's servers (HTTP) and store, for `tenants` (their policies fetched over MCP);
     `model`: a backend, or the name it is registered under (`coordinator.models.backend_names()`)."""
     store = Store(db or home.coordinator_db)
-    urls = {name: server.url for name, server in home.servers.items()}
     try:
-        async with SessionPool(http_connector(urls, issuer_of(home))) as pool:
+        async with SessionPool(http_connector(routes_of(home))) as pool:
             try:
                 policies = await fetch_policies(pool, tenants)
             except NotFound as exc:

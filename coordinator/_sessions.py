@@ -9,6 +9,9 @@ session per call would cost more than the call itself.
 The pool is bounded: past `max_sets` session sets (one per tenant and specialist), the least recently
 used idle one is closed, so a coordinator serving thousands of tenants keeps only its busy ones open.
 A set is closed only when no handoff is using it (replaced and dropped sets close when released).
+
+Where a tenant's calls to a server go is a `Routes` lookup by (tenant, server): the shared servers with the
+shared signing key, or, for a pinned tenant, its own servers with its own key.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from __future__ import annotations
 import ssl
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio
 import httpx2
@@ -36,23 +39,56 @@ Connect = Callable[[str, ServerName, list[str], Attribution], AbstractAsyncConte
 """Opens a client for (tenant, server, scopes), with a token attributed to the given caller."""
 
 
-def http_connector(urls: dict[ServerName, str], issuer: TokenIssuer, *, ttl_seconds: int = 900) -> Connect:
-    """Clients over streamable HTTP with tokens minted per (tenant, server, scopes). One TLS context
-    serves them all: building one per client costs ~6 ms (more than opening the session itself)."""
+@dataclass(frozen=True)
+class Route:
+    """Where one tenant's calls to one server go, and the issuer that signs their tokens."""
+
+    url: str
+    issuer: TokenIssuer
+
+
+@dataclass(frozen=True)
+class Tier:
+    """Servers that share one signing key: the shared tier, or one pinned tenant's servers."""
+
+    urls: Mapping[ServerName, str]
+    issuer: TokenIssuer
+
+
+@dataclass(frozen=True)
+class Routes:
+    """The shared tier, and the tier pinned to each isolated tenant: a tenant's calls to a server it pins go to its
+    pinned server with its own key, every other call to the shared server with the shared key."""
+
+    shared: Tier
+    pinned: Mapping[str, Tier] = field(default_factory=dict)
+
+    def route(self, tenant: str, server: ServerName) -> Route | None:
+        tier = self.pinned.get(tenant)
+        if tier is None or server not in tier.urls:
+            tier = self.shared
+        return Route(tier.urls[server], tier.issuer) if server in tier.urls else None
+
+
+def http_connector(routes: Routes, *, ttl_seconds: int = 900) -> Connect:
+    """Clients over streamable HTTP with tokens minted per (tenant, server, scopes), each by the issuer of the
+    tenant's route to the server. One TLS context serves them all: building one per client costs ~6 ms (more than
+    opening the session itself)."""
     tls = ssl.create_default_context()
 
     @asynccontextmanager
     async def connect(tenant: str, server: ServerName, scopes: list[str], caller: Attribution) -> AsyncIterator[Client]:
-        if server not in urls:
+        route = routes.route(tenant, server)
+        if route is None:
             raise ConfigError(
                 f"no URL for the server {server!r} (scopes {scopes}): install its package or give it one in "
-                f"deskhand.toml ([servers.{server}] url = ...); known: {list(urls)}",
+                f"deskhand.toml ([servers.{server}] url = ...); known: {list(routes.shared.urls)}",
                 field=f"servers.{server}",
             )
-        token = issuer.mint(
+        token = route.issuer.mint(
             tenant=tenant,
             scopes=scopes,
-            audience=urls[server],
+            audience=route.url,
             ttl_seconds=caller.ttl_seconds or ttl_seconds,
             subject=caller.subject,
             run=caller.run,
@@ -61,7 +97,7 @@ def http_connector(urls: dict[ServerName, str], issuer: TokenIssuer, *, ttl_seco
         headers = {"Authorization": f"Bearer {token}"}
         async with (
             httpx2.AsyncClient(headers=headers, timeout=30, verify=tls) as http,
-            Client(streamable_http_client(urls[server], http_client=http)) as client,
+            Client(streamable_http_client(route.url, http_client=http)) as client,
         ):
             yield client
 

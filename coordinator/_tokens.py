@@ -1,9 +1,11 @@
 """The coordinator's token issuer: development keys and short-lived, least-privilege JWTs.
 
-`DevKeys.create(dir)` writes an Ed25519 signing key and the matching public JWKS (what servers
-trust). `TokenIssuer.mint(...)` signs a token for one tenant, one audience set and only the
-scopes asked for; the claim names come from `schemas.Claims`. `Attribution` is who a token says is
-calling: a specialist (`specialist:<name>`), or for an approved call, the run and the approver.
+`DevKeys.create(dir)` writes an Ed25519 signing key (mode 0600) and the matching public JWKS (what servers
+trust); `DevKeys.load` refuses a key file that others than its owner may read. A key may come from the environment
+instead (`signing_key_variable`: `DESKHAND_SIGNING_KEY`, a pinned tenant's `DESKHAND_SIGNING_KEY_<TENANT>`).
+`TokenIssuer.mint(...)` signs a token for one tenant, one audience set and only the scopes asked for; the claim
+names come from `schemas.Claims`. `Attribution` is who a token says is calling: a specialist
+(`specialist:<name>`), or for an approved call, the run and the approver.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from jwt.algorithms import OKPAlgorithm
 from schemas import BUILTIN_SCOPES, SPECIALIST_SUBJECT_PREFIX, Claims, ConfigError, unknown_scopes
 
 SIGNING_KEY_FILE = "signing-key.pem"
+SIGNING_KEY_ENV = "DESKHAND_SIGNING_KEY"
 JWKS_FILE = "jwks.json"
 ALGORITHM = "EdDSA"
 APPROVALS_SUBJECT: Final = "coordinator:approvals"
@@ -55,12 +58,18 @@ class DevKeys:
     kid: str
 
     @classmethod
-    def create(cls, directory: Path) -> DevKeys:
-        """Load the keys in `directory`, or make them there if there are none (idempotent)."""
+    def create(cls, directory: Path, *, variable: str | None = None) -> DevKeys:
+        """Load the keys in `directory` (or the environment's `variable`), or make them there if there are none
+        (idempotent). A key from the environment is never written to a file: only its public JWKS is."""
         key_path = directory / SIGNING_KEY_FILE
+        if _from_environment(variable) is not None:
+            keys = cls.load(directory, variable=variable)
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            (directory / JWKS_FILE).write_text(json.dumps(keys.jwks(), indent=2) + "\n", encoding="utf-8")
+            return keys
         if key_path.exists():
             return cls.load(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -73,20 +82,55 @@ class DevKeys:
         return keys
 
     @classmethod
-    def load(cls, directory: Path) -> DevKeys:
-        key_path = directory / SIGNING_KEY_FILE
+    def load(cls, directory: Path, *, variable: str | None = None) -> DevKeys:
+        """The key in the environment's `variable` when it is set, else the one in `directory`; a `ConfigError` if
+        the key file is missing, not an Ed25519 key, or readable by anyone but its owner (mode & 0o077: a signing key
+        others may read is a key others may sign with)."""
+        pem = _from_environment(variable)
+        where = f"${variable}" if pem is not None else str(directory / SIGNING_KEY_FILE)
+        if pem is None:
+            check_private(directory / SIGNING_KEY_FILE)
+            try:
+                pem = (directory / SIGNING_KEY_FILE).read_bytes()
+            except OSError as exc:
+                raise ConfigError(f"{where}: cannot read the signing key ({exc}); run `deskhand init`") from exc
         try:
-            key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"{key_path}: cannot read the signing key ({exc}); run `deskhand init`") from exc
+            key = serialization.load_pem_private_key(pem, password=None)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: not a PEM private key ({exc})", field="keys") from exc
         if not isinstance(key, Ed25519PrivateKey):
-            raise ConfigError(f"{key_path}: expected an Ed25519 private key")
+            raise ConfigError(f"{where}: expected an Ed25519 private key", field="keys")
         return cls(key, _kid(key))
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         jwk = json.loads(OKPAlgorithm.to_jwk(self.private_key.public_key()))
         jwk.update(kid=self.kid, alg=ALGORITHM, use="sig")
         return {"keys": [jwk]}
+
+
+def signing_key_variable(tenant: str | None = None) -> str:
+    """The environment variable that may hold a signing key (PEM) instead of its file: `DESKHAND_SIGNING_KEY` for
+    the home's, `DESKHAND_SIGNING_KEY_NORTH_WIND` for a pinned tenant `north-wind`."""
+    return SIGNING_KEY_ENV if tenant is None else f"{SIGNING_KEY_ENV}_{tenant.upper().replace('-', '_')}"
+
+
+def _from_environment(variable: str | None) -> bytes | None:
+    value = os.environ.get(variable, "").strip() if variable else ""
+    return value.encode() + b"\n" if value else None
+
+
+def check_private(path: Path) -> None:
+    """Refuse a secret file that its group or others may read or write: `chmod 600 FILE` fixes it."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the signing key ({exc}); run `deskhand init`") from exc
+    if mode & 0o077:
+        raise ConfigError(
+            f"{path}: a secret others may read (mode {mode & 0o777:o}); run `chmod 600 {path}` (only its owner may "
+            "read it), and replace the key if anyone else could have read it",
+            field="keys",
+        )
 
 
 def _kid(key: Ed25519PrivateKey) -> str:

@@ -16,7 +16,7 @@ import httpx2
 import pytest
 
 from coordinator import Home
-from coordinator._sessions import http_connector
+from coordinator._sessions import Routes, Tier, http_connector
 from coordinator._tokens import Attribution, DevKeys, TokenIssuer
 from coordinator.cli import ServerProcess, free_port
 from coordinator.cli._processes import READY_CEILING, wait_ready
@@ -72,7 +72,7 @@ async def test_the_guarded_server_carries_each_tenant_to_the_api(tmp_path: Path)
     mcp_env = {"DESKHAND_HOME": str(home_path), "ORDERS_API_URL": api_url, "ORDERS_API_SECRETS": str(secrets)}
     api_log, mcp_log = tmp_path / "api.log", tmp_path / "mcp.log"
     issuer = TokenIssuer(DevKeys.load(home.keys_dir), issuer=home.issuer)
-    connect = http_connector({"orders": mcp_url}, issuer)
+    connect = http_connector(Routes(Tier({"orders": mcp_url}, issuer)))
     caller = Attribution(subject="specialist:orders-test")
     with (
         process([str(EXAMPLE / "api.py"), "127.0.0.1", str(api_port)], api_env, tmp_path, api_log) as api,

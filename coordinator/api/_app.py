@@ -106,12 +106,12 @@ def create_app(
     keys and issuer, for `home.api_audience`); `connect`: how an approved call reaches its server (default: the
     home's servers over HTTP, with tokens of the home's issuer); `metrics`: what its `/metrics` serves beside the
     store's gauges (default: this process's own)."""
-    from coordinator._service import issuer_of
+    from coordinator._service import routes_of
     from coordinator._sessions import http_connector
     from coordinator._submission import daily_limits, home_workflows
 
     verifier = verifier or JwtVerifier(KeySet.from_file(home.jwks_path), issuer=home.issuer, audience=home.api_audience)
-    connect = connect or http_connector({n: s.url for n, s in home.servers.items()}, issuer_of(home))
+    connect = connect or http_connector(routes_of(home))
     metrics = metrics or CoordinatorMetrics()
     api = Api(home, home_workflows(home), store, Authenticator(verifier), connect, max_body_bytes, metrics)
     document = openapi_document(ENDPOINTS, version=_version())

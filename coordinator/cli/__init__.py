@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from coordinator.cli._app import app, main
-from coordinator.cli._processes import ServerProcess, free_port, running_servers
+from coordinator.cli._processes import ServerProcess, free_port, pinned_key, running_servers
 
 if TYPE_CHECKING:
     from coordinator.cli._serve import prepare
@@ -22,4 +22,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["ServerProcess", "app", "free_port", "main", "prepare", "running_servers"]
+__all__ = ["ServerProcess", "app", "free_port", "main", "pinned_key", "prepare", "running_servers"]

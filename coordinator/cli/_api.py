@@ -84,7 +84,7 @@ def token(
     subject: Annotated[str, typer.Option("--subject", help="Who the token is for (an approval names them).")] = "",
 ) -> None:
     """Print a token for the HTTP API, signed with the home's key: one tenant's (or every tenant's), with roles."""
-    from coordinator._tokens import DevKeys, TokenIssuer, parse_ttl
+    from coordinator._tokens import DevKeys, TokenIssuer, parse_ttl, signing_key_variable
 
     options = globals_of(ctx)
     home = options.home()
@@ -93,7 +93,7 @@ def token(
     if tenant is not None and tenant not in home.tenants:
         raise NotFound(f"--tenant {tenant!r}: not a tenant of {home.path}; known: {list(home.tenants)}", field="tenant")
     roles = sorted({r.value for r in role})
-    minted = TokenIssuer(DevKeys.load(home.keys_dir), issuer=home.issuer).mint(
+    minted = TokenIssuer(DevKeys.load(home.keys_dir, variable=signing_key_variable()), issuer=home.issuer).mint(
         tenant=tenant,
         scopes=[],
         audience=home.api_audience,

@@ -12,7 +12,7 @@ import anyio
 import typer
 
 from coordinator._home import Home
-from coordinator._tokens import DevKeys
+from coordinator._tokens import DevKeys, signing_key_variable
 from coordinator.cli._context import DbOption, globals_of, id_table, noun, out, print_json
 from coordinator.store import ApprovalRow, Store
 from coordinator.views import approval_detail
@@ -127,7 +127,7 @@ def reject(
 
 
 def _decide(ctx: typer.Context, approval_id: str, db: str | None, token: str, seen_hash: str, *, approve: bool) -> None:
-    from coordinator._service import issuer_of
+    from coordinator._service import routes_of
     from coordinator._sessions import SessionPool, http_connector
     from coordinator.cli._context import err
     from coordinator.models import OfflineModel
@@ -146,7 +146,7 @@ def _decide(ctx: typer.Context, approval_id: str, db: str | None, token: str, se
             approver.check(tenant)
             # deciding needs the store and, to make an approved call, that one tool's server: not the
             # specialists' sessions nor the tenants' policies (which `open_runtime` fetches from every server)
-            connect = http_connector({n: s.url for n, s in home.servers.items()}, issuer_of(home))
+            connect = http_connector(routes_of(home))
             async with SessionPool(connect) as pool:
                 runtime = Runtime(store=store, specialists={}, pool=pool, model=OfflineModel(), policies={})
                 return await runtime.decide(
@@ -208,7 +208,7 @@ async def _approver(home: Home, token: str) -> _Approver:
         return _Approver(principal.subject, principal)
     user = getpass.getuser()
     try:
-        DevKeys.load(home.keys_dir)
+        DevKeys.load(home.keys_dir, variable=signing_key_variable())
     except ConfigError as exc:
         raise Unauthenticated(
             f"{user} cannot act as this home's local operator ({exc.message}): run as the home's owner, or give "

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import statistics
 import tempfile
+from dataclasses import replace
 from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -27,7 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from coordinator._home import Home, ServerConfig
-from coordinator._tokens import DevKeys, TokenIssuer
+from coordinator._tokens import DevKeys, TokenIssuer, signing_key_variable
 from coordinator.cli._context import id_table, out
 from coordinator.cli._processes import free_port, running_servers
 from coordinator.store import RunRow, Store
@@ -162,7 +163,7 @@ async def _serve_console(home: Home, store: Store, console: Console) -> None:
 
     sock = listening("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    viewer = TokenIssuer(DevKeys.load(home.keys_dir), issuer=home.issuer).mint(
+    viewer = TokenIssuer(DevKeys.load(home.keys_dir, variable=signing_key_variable()), issuer=home.issuer).mint(
         tenant=None, scopes=[], audience=home.api_audience, roles=["viewer"], ttl_seconds=8 * 3600, subject="demo"
     )
     console.print(
@@ -188,10 +189,12 @@ def run_demo(
     workflows: dict[str, str] | None = None,
     *,
     serve_console: bool = False,
+    pin: str | None = None,
 ) -> int:
     """`workflows`: the workflow a tenant runs instead of its file's (tenant → name), from the home's
     `workflows/` (the example workflows whose specialists are installed are copied there) or built in.
-    `serve_console`: then keep the servers up and serve the HTTP API and console until Ctrl-C."""
+    `serve_console`: then keep the servers up and serve the HTTP API and console until Ctrl-C.
+    `pin`: a tenant given servers of its own (own databases, own signing key) beside the shared ones."""
     from coordinator._service import open_runtime
     from coordinator.cli import _serve
     from mcp_servers.kit import setup_tracing
@@ -207,16 +210,31 @@ def run_demo(
     home = home.with_servers(
         {name: ServerConfig(name, f"http://127.0.0.1:{free_port()}/mcp", cfg.db) for name, cfg in home.servers.items()}
     ).with_tenants([t.tenant for t in tenants])
+    if pin is not None:
+        if pin not in {t.tenant for t in tenants}:
+            known = [t.tenant for t in tenants]
+            raise ConfigError(f"--pin {pin!r}: not one of the demo's tenants {known}", field="pin")
+        tier = home.with_pin(pin).pinned[pin]
+        pinned = {name: replace(c, url=f"http://127.0.0.1:{free_port()}/mcp") for name, c in tier.items()}
+        home = replace(home, pinned={pin: pinned})
+        DevKeys.create(home.tenant_keys_dir(pin), variable=signing_key_variable(pin))
     home.save()
-    DevKeys.create(home.keys_dir)
+    DevKeys.create(home.keys_dir, variable=signing_key_variable())
     console.print(f"[bold]deskhand demo[/]: workspace {home.path}", highlight=False)
     _copy_example_workflows(home)
     _serve.prepare(home, tenants)
     console.print(
         f"  loaded {', '.join(f'{t.tenant} (workflow {t.policy.workflow})' for t in tenants)} "
-        f"({sum(len(t.inbox) for t in tenants)} emails waiting) into four server databases",
+        f"({sum(len(t.inbox) for t in tenants)} emails waiting) into the server databases",
         soft_wrap=True,
     )
+    if pin is not None:
+        console.print(
+            f"  {pin} is pinned: servers of its own with their own databases ({home.tenant_dir(pin) / 'data'}) "
+            f"and signing key ({home.tenant_keys_dir(pin)}); the other tenants use the shared servers",
+            highlight=False,
+            soft_wrap=True,
+        )
 
     async def main() -> int:
         async with open_runtime(home, [t.tenant for t in tenants]) as runtime:
@@ -228,7 +246,7 @@ def run_demo(
 
     with running_servers(home, progress=lambda line: console.print(f"  {line}", highlight=False)) as servers:
         for s in servers.values():
-            console.print(f"  {s.name:<9} pid {s.process.pid:<7} {s.url}", highlight=False)
+            console.print(f"  {s.name:<16} pid {s.process.pid:<7} {s.url}", highlight=False)
         try:
             code = anyio.run(main)
         except KeyboardInterrupt:  # the console's Ctrl-C (the server passes it on once it has stopped)
@@ -313,6 +331,14 @@ def demo(
             help="Then keep the servers running and serve the HTTP API and console on 127.0.0.1 until Ctrl-C.",
         ),
     ] = False,
+    pin: Annotated[
+        str | None,
+        typer.Option(
+            "--pin",
+            metavar="TENANT",
+            help="Run this tenant on servers of its own (own databases and signing key) beside the shared ones.",
+        ),
+    ] = None,
 ) -> None:
     """The main job on one box: four MCP servers as processes, both tenants' inboxes through the coordinator.
     With the example sentiment specialist installed (`pip install -e examples/specialist-package`), the second
@@ -326,5 +352,5 @@ def demo(
         {t: n for t, _, n in pairs} if workflow else (_default_workflows(chosen) if tenants is None else {})
     )
     inbox_file = inbox if inbox is not None else examples / "inbox.jsonl"
-    code = run_demo(chosen, inbox_file, workspace, concurrency, out, chosen_workflows, serve_console=console)
+    code = run_demo(chosen, inbox_file, workspace, concurrency, out, chosen_workflows, serve_console=console, pin=pin)
     raise typer.Exit(code)

@@ -11,7 +11,7 @@ import typer
 
 from coordinator._home import Home
 from coordinator._submission import LOADED_FILE, loaded
-from coordinator._tokens import DevKeys
+from coordinator._tokens import DevKeys, signing_key_variable
 from coordinator.cli._context import globals_of, out, print_json
 from schemas import ConfigError, TenantFile, load_tenant_file
 
@@ -37,6 +37,23 @@ def _check_workflows(home: Home, paths: list[Path], files: list[TenantFile]) -> 
             )
 
 
+def _check_pin(home: Home, tenant: str, files: list[TenantFile]) -> None:
+    """A tenant is pinned when its data is first loaded: pinned later, its rows would stay in the shared servers."""
+    if tenant in home.pinned:
+        return
+    if tenant in home.tenants:
+        raise ConfigError(
+            f"--pin {tenant}: the tenant is already loaded into the shared servers of {home.path}; pinning it now "
+            "would leave its rows there. Pin a tenant when it is first loaded (in a new home, or before its data is)",
+            field="pin",
+        )
+    if tenant not in {f.tenant for f in files}:
+        raise ConfigError(
+            f"--pin {tenant}: give its tenant file in the same run (deskhand init --pin {tenant} --tenants FILE)",
+            field="pin",
+        )
+
+
 def init(
     ctx: typer.Context,
     tenants: Annotated[
@@ -50,8 +67,18 @@ def init(
     more: Annotated[
         list[Path] | None, typer.Argument(metavar="FILE", help="More tenant files, as after --tenants.")
     ] = None,
+    pin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--pin",
+            metavar="TENANT",
+            help="Give this tenant servers of its own (the isolation tier): its own databases and signing key, "
+            "[pinned.TENANT.NAME] in deskhand.toml; its tenant file must be loaded in the same run. Repeatable.",
+        ),
+    ] = None,
 ) -> None:
-    """Create the keys, databases and config, and load tenant files (safe to run again)."""
+    """Create the keys, databases and config, and load tenant files (safe to run again); --pin gives a tenant
+    servers of its own."""
     from coordinator.cli import _serve
 
     options = globals_of(ctx)
@@ -60,9 +87,16 @@ def init(
     path = options.home_path
     home = Home.load(path) if (path / "deskhand.toml").exists() else Home.defaults(path)
     _check_workflows(home, paths, files)
+    for tenant in pin or []:
+        _check_pin(home, tenant, files)
+        home = home.with_pin(tenant)
     home = home.with_tenants([f.tenant for f in files])
+    DevKeys.create(
+        home.keys_dir, variable=signing_key_variable()
+    )  # refuses an existing key file others may read, before anything is written
+    for tenant in home.pinned:
+        DevKeys.create(home.tenant_keys_dir(tenant), variable=signing_key_variable(tenant))
     home.save()
-    DevKeys.create(home.keys_dir)
     _serve.prepare(home, files)
     before = loaded(home)
     after = {
@@ -88,6 +122,10 @@ def init(
                 "config": str(home.config_path),
                 "jwks": str(home.jwks_path),
                 "servers": {name: {"url": s.url, "db": s.db} for name, s in home.servers.items()},
+                "pinned": {
+                    tenant: {name: {"url": s.url, "db": s.db} for name, s in tier.items()}
+                    for tenant, tier in home.pinned.items()
+                },
                 "tenants": tenants_said,
             }
         )
@@ -97,6 +135,10 @@ def init(
     out.print(f"  jwks    {home.jwks_path}")
     for name, server in home.servers.items():
         out.print(f"  {name:<9} {server.url}  ({server.db})", highlight=False, soft_wrap=True)
+    for tenant, tier in home.pinned.items():
+        out.print(f"  pinned to {tenant} (keys {home.tenant_keys_dir(tenant)}):", highlight=False, soft_wrap=True)
+        for name, server in tier.items():
+            out.print(f"    {name:<9} {server.url}  ({server.db})", highlight=False, soft_wrap=True)
     for tenant, said in tenants_said.items():
         where = "into every server's database" if said == "loaded" else "(the same file as before)"
         out.print(f"  {tenant}: {said} {where}", highlight=False, soft_wrap=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx2
 
-from coordinator._home import Home, installed_servers
+from coordinator._home import Home, ServerConfig, installed_servers
 from schemas import ConfigError, ServerName
 
 
@@ -25,9 +25,15 @@ def free_port() -> int:
         return port
 
 
+def pinned_key(tenant: str, name: ServerName) -> str:
+    """How `running_servers` names a server pinned to a tenant: `acme/crm`."""
+    return f"{tenant}/{name}"
+
+
 @dataclass
 class ServerProcess:
-    name: ServerName
+    name: str
+    """The server's name, or `TENANT/NAME` for one pinned to a tenant."""
     url: str
     process: subprocess.Popen[bytes]
     log: Path
@@ -41,25 +47,30 @@ READY_CEILING = 120.0
 def running_servers(
     home: Home,
     *,
-    only: Collection[ServerName] | None = None,
+    only: Collection[str] | None = None,
     ready_timeout: float = READY_CEILING,
     progress: Callable[[str], None] | None = None,
-) -> Iterator[dict[ServerName, ServerProcess]]:
-    """Start the servers of `home` installed here (all, or `only` these) on their URLs' ports, wait until each
-    answers, and stop them all (SIGINT: they flush their audit) on the way out.
+) -> Iterator[dict[str, ServerProcess]]:
+    """Start the servers of `home` installed here (all, or `only` these: a shared server by its name, one pinned to
+    a tenant as `TENANT/NAME`) on their URLs' ports, wait until each answers, and stop them all (SIGINT: they
+    flush their audit) on the way out.
 
     A server is waited for as long as its process is alive and starting, up to `ready_timeout`;
     `progress` hears which servers are still starting, every few seconds. A server that exits, or
     does not answer in time, is a `ConfigError` whose `field` names it, with its log's last lines."""
-    started: dict[ServerName, ServerProcess] = {}
+    started: dict[str, ServerProcess] = {}
     installed = installed_servers()
+    every: list[tuple[ServerName, str | None, ServerConfig]] = [(n, None, c) for n, c in home.servers.items()]
+    every += [(name, tenant, config) for tenant, tier in home.pinned.items() for name, config in tier.items()]
     try:
-        for name, config in home.servers.items():
-            if (only is not None and name not in only) or name not in installed:
+        for name, tenant, config in every:
+            key = name if tenant is None else pinned_key(tenant, name)
+            if (only is not None and key not in only) or name not in installed:
                 continue
             hostport = config.url.split("://", 1)[1].split("/", 1)[0]
-            log = home.path / "logs" / f"{name}.log"
+            log = home.path / "logs" / f"{key.replace('/', '-')}.log"
             log.parent.mkdir(parents=True, exist_ok=True)
+            pin: list[str] = [] if tenant is None else ["--tenant", tenant]
             with log.open("wb") as handle:
                 process = subprocess.Popen(
                     [
@@ -73,11 +84,12 @@ def running_servers(
                         name,
                         "--http",
                         hostport,
+                        *pin,
                     ],
                     stdout=handle,
                     stderr=subprocess.STDOUT,
                 )
-            started[name] = ServerProcess(name, config.url, process, log)
+            started[key] = ServerProcess(key, config.url, process, log)
         wait_ready(list(started.values()), ready_timeout, progress or (lambda _: None))
         yield started
     finally:

@@ -42,7 +42,10 @@ def prune(
     try:
         report = prune_home(
             store,
-            {name: server.db for name, server in home.servers.items()},
+            {
+                **{name: server.db for name, server in home.servers.items()},
+                **{f"{t}/{name}": s.db for t, tier in home.pinned.items() for name, s in tier.items()},
+            },
             window,
             actor=f"local:{getpass.getuser()}",
             dry_run=dry_run,

@@ -25,6 +25,7 @@ from mcp_servers.kit import (
     JwksUrl,
     JwtVerifier,
     KeySet,
+    PinnedVerifier,
     ServerPackage,
     load_servers,
 )
@@ -75,26 +76,41 @@ def boundary_settings(rate: float | None, burst: int | None) -> BoundarySettings
 
 def prepare(home: Home, tenants: list[TenantFile], progress: Callable[[str], None] = lambda _: None) -> None:
     """Create the tables of every server of the home installed here and load the tenants' data into each
-    (idempotent); a server the home only reaches (another host's) is left to its own host."""
+    (idempotent); a server the home only reaches (another host's) is left to its own host. A pinned tenant's data
+    goes into its pinned servers only, never into the shared server of the same name."""
     packages = load_servers()
-    for name, config in home.servers.items():
-        package = packages.get(name)
+    tiers: list[tuple[str, ServerConfig, list[TenantFile]]] = [
+        (name, config, [t for t in tenants if name not in home.pinned.get(t.tenant, {})])
+        for name, config in home.servers.items()
+    ]
+    tiers += [
+        (f"{name} (pinned to {pinned})", config, [t for t in tenants if t.tenant == pinned])
+        for pinned, tier in home.pinned.items()
+        for name, config in tier.items()
+    ]
+    for label, config, loading in tiers:
+        package = packages.get(config.name)
         if package is None:
-            progress(f"{name}: not installed here, skipped")
+            progress(f"{label}: not installed here, skipped")
             continue
         if config.db.startswith("sqlite:///"):
             Path(config.db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         server = package.build(Database(config.db), None)
         server.create_tables()
-        for tenant in tenants:
+        for tenant in loading:
             if package.seed is not None:
                 package.seed(server.db, tenant)
-            progress(f"{name}: loaded {tenant.tenant}")
+            progress(f"{label}: loaded {tenant.tenant}")
         server.db.dispose()
 
 
-def verifier_for(home: Home, config: ServerConfig, jwks: str | None, issuer: str | None) -> JwtVerifier:
-    source = jwks or str(home.jwks_path)
+def verifier_for(
+    home: Home, config: ServerConfig, jwks: str | None, issuer: str | None, *, tenant: str | None = None
+) -> JwtVerifier:
+    """What the server trusts: the home's JWKS (or `jwks`); for a server pinned to `tenant`, that tenant's JWKS
+    and its tokens only."""
+    keys_dir = home.keys_dir if tenant is None else home.tenant_keys_dir(tenant)
+    source = jwks or str(keys_dir / "jwks.json")
     keys: KeySet | JwksUrl
     if source.startswith(("http://", "https://")):
         keys = JwksUrl(source)
@@ -103,6 +119,8 @@ def verifier_for(home: Home, config: ServerConfig, jwks: str | None, issuer: str
             keys = KeySet.from_file(Path(source))
         except ValueError as exc:
             raise ConfigError(f"{exc}; run `deskhand init` or pass --jwks") from exc
+    if tenant is not None:
+        return PinnedVerifier(keys, tenant=tenant, issuer=issuer or home.issuer, audience=config.url)
     return JwtVerifier(keys, issuer=issuer or home.issuer, audience=config.url)
 
 

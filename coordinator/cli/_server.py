@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from coordinator._home import ServerConfig
 from coordinator.cli._context import globals_of, id_table, noun, out, print_json
 from schemas import ConfigError
 
@@ -47,9 +48,18 @@ def serve(
     burst: Annotated[
         int | None, typer.Option("--burst", help="Calls a tenant may make at once before --rate applies (default 200).")
     ] = None,
+    tenant: Annotated[
+        str | None,
+        typer.Option(
+            "--tenant",
+            metavar="TENANT",
+            help="Serve this pinned tenant only: its URL and database from [pinned.TENANT.NAME] in deskhand.toml, "
+            "its own keys; any other tenant's token is refused with 401.",
+        ),
+    ] = None,
 ) -> None:
     """Run one MCP server over stdio or HTTP: crm, helpdesk, knowledge, mailbox, or any installed package's
-    (the entry-point group deskhand.servers)."""
+    (the entry-point group deskhand.servers); with --tenant, the server pinned to one tenant."""
     from coordinator.cli import _serve
     from coordinator.cli._context import err
     from mcp_servers.kit import setup_tracing
@@ -57,7 +67,7 @@ def serve(
     if stdio == (http is not None):
         raise ConfigError("choose exactly one of --stdio or --http HOST:PORT", field="transport")
     home = globals_of(ctx).home()
-    config = home.server(name)
+    config = home.server(name) if tenant is None else home.pinned_server(tenant, name)
     _serve.package_of(config.name)  # installed here, or a clear error before anything starts
     host, port = "", 0
     if http is not None:
@@ -74,39 +84,43 @@ def serve(
     setup_tracing(f"deskhand-{config.name}")
     server = _serve.build(config.name, config.db, _serve.boundary_settings(rate, burst), home)
     server.create_tables()
-    verifier = _serve.verifier_for(home, config, jwks, issuer)
+    verifier = _serve.verifier_for(home, config, jwks, issuer, tenant=tenant)
     if stdio:
         _serve.serve_stdio(server, verifier)
     else:
-        err.print(f"deskhand: {config.name} serving MCP at {config.url}", highlight=False)
+        pinned = f" for tenant {tenant} only" if tenant is not None else ""
+        err.print(f"deskhand: {config.name} serving MCP at {config.url}{pinned}", highlight=False)
         _serve.serve_http(server, verifier, host, port, config.url)
 
 
 @app.command("list")
 def list_(ctx: typer.Context) -> None:
-    """The home's servers: the URL each is served at (the tokens' audience), its database, and the scopes its tools
-    need when its package is installed here (a server only reached here, on another host, shows none)."""
+    """The home's servers, shared and pinned to a tenant: the URL each is served at (the tokens' audience), its
+    database, and the scopes its tools need when its package is installed here (a server only reached here, on
+    another host, shows none)."""
     from mcp_servers.kit import load_servers
 
     home = globals_of(ctx).home()
     packages = load_servers()
-    servers = list(home.servers.values())
+    servers: list[tuple[str | None, ServerConfig]] = [(None, s) for s in home.servers.values()]
+    servers += [(tenant, s) for tenant, tier in home.pinned.items() for s in tier.values()]
     if globals_of(ctx).json:
         print_json(
             [
                 {
                     "name": s.name,
+                    "tenant": tenant,
                     "url": s.url,
                     "db": s.db,
                     "installed": s.name in packages,
                     "scopes": list(packages[s.name].scopes) if s.name in packages else [],
                 }
-                for s in servers
+                for tenant, s in servers
             ]
         )
         return
     table = id_table(f"servers of {home.path}", ("name", "url"), ("scopes", "db"))
-    for s in servers:
+    for tenant, s in servers:
         scopes = " ".join(packages[s.name].scopes) if s.name in packages else "(not installed here)"
-        table.add_row(s.name, s.url, scopes, s.db)
+        table.add_row(s.name if tenant is None else f"{tenant}/{s.name}", s.url, scopes, s.db)
     out.print(table)

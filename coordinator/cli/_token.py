@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from coordinator._tokens import DevKeys, TokenIssuer, parse_ttl
+from coordinator._home import Home, ServerConfig
+from coordinator._tokens import DevKeys, TokenIssuer, parse_ttl, signing_key_variable
 from coordinator.cli._context import Role, globals_of, noun, print_json
 from schemas import BUILTIN_ROLES, ConfigError, NotFound, server_of_scope
 
@@ -28,7 +29,8 @@ def mint(
     ttl: Annotated[str, typer.Option("--ttl", metavar="TIME", help="Lifetime: 90s, 15m, 2h, 1d.")] = "15m",
     subject: Annotated[str, typer.Option("--subject", help="Who the token is for.")] = "deskhand-cli",
 ) -> None:
-    """Print a signed development token for one tenant, with only the scopes asked for."""
+    """Print a signed development token for one tenant, with only the scopes asked for; for a pinned tenant's
+    servers, signed with its own key and for their URLs."""
     options = globals_of(ctx)
     home = options.home()
     tenant_id = _tenant_id(tenant)
@@ -47,8 +49,22 @@ def mint(
         servers = sorted({server_of_scope(s) for s in scope_set})
     except ValueError as exc:
         raise ConfigError(str(exc), field="scopes") from exc
-    audiences = audience or [home.server(s).url for s in servers]
-    token = TokenIssuer(DevKeys.load(home.keys_dir), issuer=home.issuer).mint(
+    pins = home.pinned.get(tenant_id, {})
+    pinned = {s in pins for s in servers}
+    if len(pinned) > 1:
+        raise ConfigError(
+            f"--tenant {tenant_id}: {sorted(s for s in servers if s in pins)} are pinned to it and "
+            f"{sorted(s for s in servers if s not in pins)} are shared, and each tier has its own key: mint one "
+            "token per tier",
+            field="scopes",
+        )
+    keys_dir, variable = (
+        (home.tenant_keys_dir(tenant_id), signing_key_variable(tenant_id))
+        if True in pinned
+        else (home.keys_dir, signing_key_variable())
+    )
+    audiences = audience or [home.route(tenant_id, s).url for s in servers]
+    token = TokenIssuer(DevKeys.load(keys_dir, variable=variable), issuer=home.issuer).mint(
         tenant=tenant_id,
         scopes=scope_set,
         audience=audiences[0] if len(audiences) == 1 else audiences,
@@ -80,17 +96,28 @@ def metrics(
     ctx: typer.Context,
     ttl: Annotated[str, typer.Option("--ttl", metavar="TIME", help="Lifetime: 90s, 15m, 2h, 1d.")] = "30d",
     subject: Annotated[str, typer.Option("--subject", help="Who scrapes with it.")] = "prometheus",
+    tenant: Annotated[
+        str | None,
+        typer.Option(
+            "--tenant", metavar="TENANT", help="For the servers pinned to this tenant instead, signed with its key."
+        ),
+    ] = None,
 ) -> None:
     """Print a scrape token for Prometheus: every server's /metrics and the coordinator's (workers', API's).
 
-    Bound to every tenant (the figures span tenants) with the role `metrics`; its audiences are the home's four
-    servers and its HTTP API, and it carries no scope: no server lets it call a tool."""
+    Bound to every tenant (the figures span tenants) with the role `metrics`; its audiences are the home's shared
+    servers and its HTTP API, and it carries no scope: no server lets it call a tool. With --tenant, the servers
+    pinned to that tenant instead, signed with its key (they trust no other)."""
     from mcp_servers.kit import METRICS_ROLE
 
     options = globals_of(ctx)
     home = options.home()
-    audiences = [server.url for server in home.servers.values()] + [home.api_audience]
-    token = TokenIssuer(DevKeys.load(home.keys_dir), issuer=home.issuer).mint(
+    if tenant is None:
+        keys_dir, audiences = home.keys_dir, [server.url for server in home.servers.values()] + [home.api_audience]
+    else:
+        keys_dir, audiences = home.tenant_keys_dir(tenant), [s.url for s in _pinned(home, tenant).values()]
+    keys = DevKeys.load(keys_dir, variable=signing_key_variable(tenant))
+    token = TokenIssuer(keys, issuer=home.issuer).mint(
         tenant=None,
         scopes=[],
         audience=audiences,
@@ -102,3 +129,11 @@ def metrics(
         print_json({"token": token, "roles": [METRICS_ROLE], "audience": audiences})
     else:
         print(token)
+
+
+def _pinned(home: Home, tenant: str) -> dict[str, ServerConfig]:
+    if tenant not in home.pinned:
+        raise ConfigError(
+            f"--tenant {tenant!r}: no server is pinned to it (pinned tenants: {list(home.pinned)})", field="tenant"
+        )
+    return home.pinned[tenant]

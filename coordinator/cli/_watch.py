@@ -31,7 +31,7 @@ def watch(
 
     Running workers (`deskhand work`) process the runs. Ctrl-C or SIGTERM stops it (exit 0). With --once, a
     mailbox server that cannot be reached is an error (exit 1); otherwise it is reported and asked again."""
-    from coordinator._service import issuer_of
+    from coordinator._service import routes_of
     from coordinator._sessions import SessionPool, http_connector
     from coordinator._watch import submit_new_mail
     from coordinator.store import Store
@@ -60,9 +60,8 @@ def watch(
 
     async def main() -> None:
         store = Store(db or home.coordinator_db)
-        urls = {name: server.url for name, server in home.servers.items()}
         try:
-            async with SessionPool(http_connector(urls, issuer_of(home))) as pool, anyio.create_task_group() as tg:
+            async with SessionPool(http_connector(routes_of(home))) as pool, anyio.create_task_group() as tg:
                 await tg.start(_stop_on_signals, tg.cancel_scope)
                 if not once:
                     err.print(f"deskhand watch: watching {', '.join(tenants)} every {interval:g}s", highlight=False)

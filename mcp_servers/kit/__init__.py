@@ -1,7 +1,8 @@
 """The boundary kit: everything a tenant-scoped MCP server needs, reusable for your own servers.
 
 - `JwtVerifier`, `KeySet`, `JwksUrl`: bearer JWTs (asymmetric, pinned algorithms, iss/aud/exp);
-  `TokenRefused` says why. `BearerBackend`, `RequireBearer`: HTTP 401s that say why.
+  `TokenRefused` says why; `PinnedVerifier`: one that accepts one tenant's tokens only (a pinned server).
+  `BearerBackend`, `RequireBearer`: HTTP 401s that say why.
 - `SessionLimits`: legacy HTTP sessions limited per principal and tenant.
 - `GuardedServer`, `BoundarySettings`: register `ToolSpec`s with plain handlers; the kit adds
   scopes, validation, rate and size limits, audit and idempotency, on stdio and HTTP alike.
@@ -31,6 +32,7 @@ from mcp_servers.kit._jwt import (
     JwksUrl,
     JwtVerifier,
     KeySet,
+    PinnedVerifier,
     RefusalReason,
     TokenRefused,
     principal_from_claims,
@@ -99,6 +101,7 @@ __all__ = [
     "JwksUrl",
     "JwtVerifier",
     "KeySet",
+    "PinnedVerifier",
     "RateLimiter",
     "ScopeGate",
     "StaticCredential",

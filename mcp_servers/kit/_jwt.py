@@ -48,6 +48,7 @@ RefusalReason = Literal[
     "unknown_key",
     "algorithm_refused",
     "claims_malformed",
+    "wrong_tenant",
 ]
 
 REFUSAL_DESCRIPTIONS: Final[dict[RefusalReason, str]] = {
@@ -61,6 +62,7 @@ REFUSAL_DESCRIPTIONS: Final[dict[RefusalReason, str]] = {
     "unknown_key": "the token was signed with an unknown key",
     "algorithm_refused": "the token signing algorithm is not accepted",
     "claims_malformed": "the token claims are missing or malformed",
+    "wrong_tenant": "this server serves another tenant",
 }
 """What a caller is told for each reason: fixed text, never a value taken from the token."""
 
@@ -331,3 +333,28 @@ class JwtVerifier:
         if isinstance(self._keys, JwksUrl):
             return await self._keys.get(kid)
         return self._keys.get(kid)
+
+
+class PinnedVerifier(JwtVerifier):
+    """A `JwtVerifier` for a server pinned to one tenant (the isolation tier): a token that verifies but acts for
+    another tenant is refused (`wrong_tenant`, a 401), whichever key signed it. Its keys are the tenant's own."""
+
+    def __init__(
+        self,
+        keys: KeySet | JwksUrl,
+        *,
+        tenant: str,
+        issuer: str,
+        audience: str | Iterable[str],
+        cache_size: int = 4096,
+    ) -> None:
+        super().__init__(keys, issuer=issuer, audience=audience, cache_size=cache_size)
+        self.tenant = tenant
+
+    async def verify(self, token: str) -> tuple[AccessToken, Principal]:
+        access, principal = await super().verify(token)
+        if principal.tenant != self.tenant:
+            raise TokenRefused(
+                "wrong_tenant", f"token for tenant {principal.tenant!r} at a server pinned to {self.tenant!r}"
+            )
+        return access, principal

@@ -17,7 +17,7 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from sqlalchemy import update
 from sqlmodel import select
 
-from coordinator._sessions import http_connector
+from coordinator._sessions import Routes, Tier, http_connector
 from coordinator._tokens import APPROVALS_SUBJECT, Attribution, TokenIssuer
 from coordinator._worker import work
 from coordinator.cli._processes import free_port
@@ -218,7 +218,7 @@ async def test_an_approved_call_whose_server_is_unreachable_fails_is_audited_and
         actor="boss@acme",
         approve=True,
         seen_hash=approval.args_hash,
-        connect_tool=http_connector(nowhere, TokenIssuer(dev_keys, issuer=ISSUER)),
+        connect_tool=http_connector(Routes(Tier(nowhere, TokenIssuer(dev_keys, issuer=ISSUER)))),
     )
     assert decided.status == "failed" and decided.result["code"] == "unavailable"
     run = runtime.store.run(run_id)

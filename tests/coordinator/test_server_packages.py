@@ -14,7 +14,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
 from coordinator import Home
-from coordinator._sessions import http_connector
+from coordinator._sessions import Routes, Tier, http_connector
 from coordinator._tokens import Attribution, DevKeys, TokenIssuer
 from coordinator.cli import running_servers
 from mcp_servers.kit import load_servers
@@ -196,7 +196,7 @@ async def test_the_coordinator_reaches_an_installed_server_run_by_deskhand_serve
     assert json.loads(minted.stdout)["audience"] == [home.servers["orders"].url]
 
     issuer = TokenIssuer(DevKeys.load(home.keys_dir), issuer=home.issuer)
-    connect = http_connector({n: s.url for n, s in home.servers.items()}, issuer)
+    connect = http_connector(Routes(Tier({n: s.url for n, s in home.servers.items()}, issuer)))
     caller = Attribution(subject="specialist:orders-test")
     with running_servers(home, only=["orders"]):
         async with connect("acme", "orders", ["orders:read", "orders:write"], caller) as client:

@@ -10,7 +10,7 @@ import pytest
 from mcp import Client
 
 from coordinator._registry import load_specialists
-from coordinator._sessions import SessionPool, http_connector
+from coordinator._sessions import Routes, SessionPool, Tier, http_connector
 from coordinator._tokens import Attribution, DevKeys, TokenIssuer
 from coordinator.cli import free_port
 from schemas import ServerName, Unavailable, server_of_scope
@@ -110,7 +110,7 @@ async def test_a_set_in_use_is_not_closed_by_eviction_or_drop(world: World) -> N
 
 async def test_a_server_nobody_listens_on_is_unavailable_naming_the_server_and_its_url(dev_keys: DevKeys) -> None:
     urls: dict[ServerName, str] = {s: f"http://127.0.0.1:{free_port()}/mcp" for s in servers_of(TRIAGE)}
-    async with SessionPool(http_connector(urls, TokenIssuer(dev_keys, issuer=ISSUER))) as pool:
+    async with SessionPool(http_connector(Routes(Tier(urls, TokenIssuer(dev_keys, issuer=ISSUER))))) as pool:
         with pytest.raises(Unavailable) as caught:
             async with pool.session("acme", TRIAGE):
                 pass
