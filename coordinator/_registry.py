@@ -12,12 +12,12 @@ naming it, never a silently missing specialist.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from typing import Any
 
 from pydantic import BaseModel
 
-from schemas import ConfigError
+from schemas import ConfigError, load_entry_points
 from specialists.kit import ENTRY_POINT_GROUP, Manifest, Specialist
 
 AnySpecialist = Specialist[Any, BaseModel]
@@ -40,16 +40,7 @@ def _check(entry: EntryPoint, obj: object) -> AnySpecialist:
 
 def load_specialists() -> Mapping[str, AnySpecialist]:
     """Every installed specialist by name."""
-    found: dict[str, AnySpecialist] = {}
-    for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        if entry.name in found:
-            raise ConfigError(f"two packages register the specialist {entry.name!r} in {ENTRY_POINT_GROUP!r}")
-        try:
-            obj = entry.load()
-        except (ImportError, AttributeError) as exc:
-            raise ConfigError(f"specialist entry point {entry.name!r} ({entry.value}) failed to load: {exc}") from exc
-        found[entry.name] = _check(entry, obj)
-    return found
+    return load_entry_points(ENTRY_POINT_GROUP, "specialist", _check)
 
 
 def load_manifests() -> dict[str, Manifest]:

@@ -8,6 +8,7 @@ Add a new shared contract as its own private module and re-export it below.
 
 from schemas._account_review import AccountReviewRequest, AccountSummary
 from schemas._common import Email, LongText, ModelTier, Plan, Priority, RecordId, ShortText, Slug
+from schemas._entry_points import load_entry_points
 from schemas._errors import (
     HTTP_STATUS,
     BudgetExhausted,
@@ -194,6 +195,7 @@ __all__ = [
     "Unavailable",
     "error_from_payload",
     "field_limits",
+    "load_entry_points",
     "load_tenant_file",
     "server_of_scope",
     "unknown_scopes",

@@ -16,11 +16,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 
 from mcp_servers.kit._server import BoundarySettings, GuardedServer
 from mcp_servers.kit._storage import Database
-from schemas import SERVER_NAME_PATTERN, ConfigError, TenantFile, ToolSpec
+from schemas import SERVER_NAME_PATTERN, ConfigError, TenantFile, ToolSpec, load_entry_points
 
 SERVERS_ENTRY_POINT_GROUP = "deskhand.servers"
 _NAME = re.compile(SERVER_NAME_PATTERN)
@@ -60,13 +60,4 @@ def _check(entry: EntryPoint, obj: object) -> ServerPackage:
 
 def load_servers() -> Mapping[str, ServerPackage]:
     """Every installed server package by name, the built-in four included."""
-    found: dict[str, ServerPackage] = {}
-    for entry in sorted(entry_points(group=SERVERS_ENTRY_POINT_GROUP), key=lambda e: e.name):
-        if entry.name in found:
-            raise ConfigError(f"two packages register the server {entry.name!r} in {SERVERS_ENTRY_POINT_GROUP!r}")
-        try:
-            obj = entry.load()
-        except (ImportError, AttributeError) as exc:
-            raise ConfigError(f"server entry point {entry.name!r} ({entry.value}) failed to load: {exc}") from exc
-        found[entry.name] = _check(entry, obj)
-    return found
+    return load_entry_points(SERVERS_ENTRY_POINT_GROUP, "server", _check)
