@@ -8,6 +8,8 @@ import re
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 
@@ -101,12 +103,11 @@ def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
     return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, check=False, timeout=600)
 
 
-@pytest.mark.slow
-def test_a_new_specialist_installs_with_pip_and_passes_its_own_tests(tmp_path: Path) -> None:
-    """The scaffold as a user takes it: `pip install -e` into this venv (uninstalled after) and its own tests, run
-    with pytest in the package's folder, pass against the reference MCP servers."""
-    target = tmp_path / "tmp"
-    result = cli("new", "specialist", "tone_check", "--dir", str(target))
+@contextmanager
+def installed_and_tested(kind: str, name: str, target: Path, *, dist: str, passed: int) -> Iterator[None]:
+    """`deskhand new KIND NAME` as a user takes it: `pip install -e` into this venv, its own tests run with pytest in
+    its folder and passing; the block runs with it installed, and it is uninstalled after."""
+    result = cli("new", kind, name, "--dir", str(target))
     assert result.exit_code == 0, result.stderr
     pip = [sys.executable, "-m", "pip"]
     installed = _run(*pip, "install", "--quiet", "--no-deps", "--no-build-isolation", "-e", str(target))
@@ -114,10 +115,19 @@ def test_a_new_specialist_installs_with_pip_and_passes_its_own_tests(tmp_path: P
         assert installed.returncode == 0, installed.stderr
         tested = _run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=target)
         assert tested.returncode == 0, tested.stdout[-3000:] + tested.stderr[-3000:]
-        assert re.search(r"^4 passed", tested.stdout, flags=re.M), tested.stdout[-3000:]
+        assert re.search(rf"^{passed} passed", tested.stdout, flags=re.M), tested.stdout[-3000:]
+        yield
     finally:
-        removed = _run(*pip, "uninstall", "--yes", "deskhand-tone-check")
+        removed = _run(*pip, "uninstall", "--yes", dist)
         assert removed.returncode == 0, removed.stderr
+
+
+@pytest.mark.slow
+def test_a_new_specialist_installs_with_pip_and_passes_its_own_tests(tmp_path: Path) -> None:
+    """The scaffold as a user takes it: `pip install -e` into this venv (uninstalled after) and its own tests, run
+    with pytest in the package's folder, pass against the reference MCP servers."""
+    with installed_and_tested("specialist", "tone_check", tmp_path / "tmp", dist="deskhand-tone-check", passed=4):
+        pass
 
 
 def test_every_template_is_package_data_in_pyproject() -> None:
@@ -161,19 +171,7 @@ def test_new_server_refuses_a_built_in_name_or_one_that_is_no_server_name(tmp_pa
 def test_a_new_server_installs_with_pip_and_passes_its_own_tests(tmp_path: Path) -> None:
     """As a user takes it: `pip install -e` into this venv (uninstalled after); its own tests pass, and deskhand finds
     it beside the four."""
-    target = tmp_path / "tmp"
-    result = cli("new", "server", "ledger", "--dir", str(target))
-    assert result.exit_code == 0, result.stderr
-    pip = [sys.executable, "-m", "pip"]
-    installed = _run(*pip, "install", "--quiet", "--no-deps", "--no-build-isolation", "-e", str(target))
-    try:
-        assert installed.returncode == 0, installed.stderr
-        tested = _run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=target)
-        assert tested.returncode == 0, tested.stdout[-3000:] + tested.stderr[-3000:]
-        assert re.search(r"^3 passed", tested.stdout, flags=re.M), tested.stdout[-3000:]
+    with installed_and_tested("server", "ledger", tmp_path / "tmp", dist="deskhand-ledger-server", passed=3):
         listed = _run(sys.executable, "-m", "coordinator.cli", "--home", str(tmp_path / "home"), "init")
         assert listed.returncode == 0, listed.stderr
         assert "ledger" in (tmp_path / "home" / "deskhand.toml").read_text(encoding="utf-8")
-    finally:
-        removed = _run(*pip, "uninstall", "--yes", "deskhand-ledger-server")
-        assert removed.returncode == 0, removed.stderr
