@@ -124,15 +124,20 @@ def valid_claims() -> dict[str, object]:
     }
 
 
+LATER = 30 * 24 * 3600
+"""A month: parameters are made when the tests are collected, and the suite may run for many minutes before one of
+them does (a token 10 minutes ahead was expired by then in a 22-minute run)."""
+
+
 @pytest.mark.parametrize(
     "change",
     [
-        pytest.param({"exp": str(int(time.time()) + 600)}, id="exp as a numeric string"),
+        pytest.param({"exp": str(int(time.time()) + LATER)}, id="exp as a numeric string"),
         pytest.param({"nbf": str(int(time.time()) - 10)}, id="nbf as a numeric string"),
         pytest.param({"iat": str(int(time.time()))}, id="iat as a numeric string"),
         pytest.param({"iat": True}, id="iat as a boolean"),
         pytest.param({"nbf": False}, id="nbf as a boolean"),
-        pytest.param({"exp": [int(time.time()) + 600]}, id="exp as a list"),
+        pytest.param({"exp": [int(time.time()) + LATER]}, id="exp as a list"),
         pytest.param({"exp": float("inf")}, id="exp infinite"),
     ],
 )
@@ -158,8 +163,8 @@ async def test_numeric_dates_may_be_fractional(dev_keys: DevKeys) -> None:
     ("change", "headers", "reason"),
     [
         pytest.param({"exp": int(time.time()) - 3600}, None, "expired", id="expired"),
-        pytest.param({"nbf": int(time.time()) + 3600}, None, "not_yet_valid", id="nbf ahead"),
-        pytest.param({"iat": int(time.time()) + 3600}, None, "not_yet_valid", id="iat ahead"),
+        pytest.param({"nbf": int(time.time()) + LATER}, None, "not_yet_valid", id="nbf ahead"),
+        pytest.param({"iat": int(time.time()) + LATER}, None, "not_yet_valid", id="iat ahead"),
         pytest.param({"aud": "http://127.0.0.1:9/mcp"}, None, "wrong_audience", id="wrong audience"),
         pytest.param({"iss": "http://127.0.0.1:9/evil"}, None, "wrong_issuer", id="wrong issuer"),
         pytest.param({"tenant": None}, None, "claims_malformed", id="no tenant"),
