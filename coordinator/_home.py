@@ -292,7 +292,7 @@ _MAILBOX = TypeAdapter[MailboxConfig](MailboxConfig)
 
 
 def _mailboxes(config: Path, tables: Any) -> dict[str, MailboxConfig]:
-    """`[mailbox.TENANT]` tables, each checked; an error names the field (`mailbox.acme.imap_port`). A password
+    """`[mailbox.TENANT]` tables, each checked; an error names the field (`mailbox.TENANT.imap_port`). A password
     written there is refused: it is read from the environment or a 0600 file (`password_env`, `password_file`)."""
     if not isinstance(tables, dict):
         raise ConfigError(f"{config}: mailbox: expected a table per tenant ([mailbox.TENANT])", field="mailbox")

@@ -3,7 +3,7 @@
 Built-in and third-party specialists are loaded the same way: `pip install` a package that declares
 
     [project.entry-points."deskhand.specialists"]
-    refunds = "acme_refunds:specialist"
+    refunds = "my_refunds:specialist"
 
 and `load_specialists()` returns it next to the built-ins. A broken entry point is a clear error
 naming it, never a silently missing specialist.

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
-from schemas import BUILTIN_SCOPES, SPECIALIST_SUBJECT_PREFIX, Claims, ConfigError, unknown_scopes
+from schemas import BUILTIN_SCOPES, SPECIALIST_SUBJECT_PREFIX, Claims, ConfigError, check_private, unknown_scopes
 
 SIGNING_KEY_FILE = "signing-key.pem"
 SIGNING_KEY_ENV = "DESKHAND_SIGNING_KEY"
@@ -89,7 +89,11 @@ class DevKeys:
         pem = _from_environment(variable)
         where = f"${variable}" if pem is not None else str(directory / SIGNING_KEY_FILE)
         if pem is None:
-            check_private(directory / SIGNING_KEY_FILE)
+            if not (directory / SIGNING_KEY_FILE).exists():
+                raise ConfigError(f"{where}: no signing key; run `deskhand init`", field="keys")
+            check_private(
+                directory / SIGNING_KEY_FILE, "keys", hint=", and replace the key if anyone else could read it"
+            )
             try:
                 pem = (directory / SIGNING_KEY_FILE).read_bytes()
             except OSError as exc:
@@ -117,20 +121,6 @@ def signing_key_variable(tenant: str | None = None) -> str:
 def _from_environment(variable: str | None) -> bytes | None:
     value = os.environ.get(variable, "").strip() if variable else ""
     return value.encode() + b"\n" if value else None
-
-
-def check_private(path: Path) -> None:
-    """Refuse a secret file that its group or others may read or write: `chmod 600 FILE` fixes it."""
-    try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the signing key ({exc}); run `deskhand init`") from exc
-    if mode & 0o077:
-        raise ConfigError(
-            f"{path}: a secret others may read (mode {mode & 0o777:o}); run `chmod 600 {path}` (only its owner may "
-            "read it), and replace the key if anyone else could have read it",
-            field="keys",
-        )
 
 
 def _kid(key: Ed25519PrivateKey) -> str:

@@ -52,6 +52,7 @@ from schemas._pipeline import (
     WriteReport,
     WriterInput,
 )
+from schemas._secret_files import check_private
 from schemas._tenancy import (
     BUILTIN_SCOPES,
     BUILTIN_SERVERS,
@@ -194,6 +195,7 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "error_from_payload",
+    "check_private",
     "field_limits",
     "load_entry_points",
     "load_tenant_file",

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 TENANT_ID_PATTERN = r"^[a-z][a-z0-9-]{1,62}$"
 TenantId = Annotated[str, StringConstraints(min_length=2, max_length=63, pattern=TENANT_ID_PATTERN)]
-"""A tenant's id: lower-case letters, digits and dashes, starting with a letter (`acme`, `north-wind`)."""
+"""A tenant's id: lower-case letters, digits and dashes, starting with a letter (`my-shop`, `clinic-2`)."""
 
 BuiltinScope = Literal[
     "crm:read",

@@ -26,7 +26,7 @@ def free_port() -> int:
 
 
 def pinned_key(tenant: str, name: ServerName) -> str:
-    """How `running_servers` names a server pinned to a tenant: `acme/crm`."""
+    """How `running_servers` names a server pinned to a tenant: `TENANT/crm`."""
     return f"{tenant}/{name}"
 
 

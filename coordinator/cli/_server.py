@@ -68,7 +68,6 @@ def serve(
         raise ConfigError("choose exactly one of --stdio or --http HOST:PORT", field="transport")
     home = globals_of(ctx).home()
     config = home.server(name) if tenant is None else home.pinned_server(tenant, name)
-    _serve.package_of(config.name)  # installed here, or a clear error before anything starts
     host, port = "", 0
     if http is not None:
         host, _, port_text = http.rpartition(":")

@@ -87,7 +87,7 @@ def _tenant_id(text: str) -> str:
         return TypeAdapter(TenantId).validate_python(text)
     except ValidationError:
         raise ConfigError(
-            f"--tenant {text!r}: expected lower-case letters, digits and dashes (e.g. acme)", field="tenant"
+            f"--tenant {text!r}: expected lower-case letters, digits and dashes (e.g. my-shop)", field="tenant"
         ) from None
 
 

@@ -16,7 +16,8 @@
   and every installed one, the built-in four included.
 - `Upstream`, `TenantUpstream`, `tenant_upstreams`: an upstream HTTP API called from guarded tools, the caller's
   tenant carried as configured, its statuses mapped to deskhand's error codes, retries only where safe.
-- `read_secret`: a secret from an environment variable or a 0600 file, never from a configuration file.
+- `read_secret`: a secret from an environment variable or a 0600 file (`schemas.check_private`), never from a
+  configuration file.
 - `setup_tracing`: OpenTelemetry traces from the `OTEL_*` variables (off unless configured); each tool call's
   transaction is a span under the one the MCP SDK opens for the request.
 

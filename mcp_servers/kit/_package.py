@@ -3,7 +3,7 @@
 A package declares its server in the entry-point group `deskhand.servers`:
 
     [project.entry-points."deskhand.servers"]
-    orders = "acme_orders:package"
+    orders = "my_orders:package"
 
 where `package` is a `ServerPackage`: the server's name (the entry point's), its tools (their `ToolSpec`s, whose
 scopes start with that name: `orders:read`), how to build it over a database, and, optionally, how to load a tenant

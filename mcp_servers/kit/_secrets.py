@@ -5,15 +5,14 @@ part of a message."""
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
-from schemas import ConfigError
+from schemas import ConfigError, check_private
 
 
 def read_secret(*, env: str | None, file: Path | None, field: str) -> str:
     """The secret named by `env` (a variable's name) or `file` (a path); `field` names the setting that holds them
-    (`mailbox.acme`: the error names `mailbox.acme.password_env` or `mailbox.acme.password_file`)."""
+    (`mailbox.TENANT`: the error names `mailbox.TENANT.password_env` or `mailbox.TENANT.password_file`)."""
     if env is not None:
         value = os.environ.get(env, "").strip()
         if not value:
@@ -28,17 +27,7 @@ def read_secret(*, env: str | None, file: Path | None, field: str) -> str:
 
 
 def _read_file(path: Path, field: str) -> str:
-    try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        raise ConfigError(f"{field}: {path} cannot be read: {exc.strerror}", field=field) from exc
-    if not stat.S_ISREG(mode):
-        raise ConfigError(f"{field}: {path} is not a file", field=field)
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(
-            f"{field}: {path} may be read by others (mode {stat.S_IMODE(mode):04o}): `chmod 600 {path}`",
-            field=field,
-        )
+    check_private(path, field)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:

@@ -21,7 +21,6 @@ connections), made on first use in the server's event loop. A tool registered wi
 from __future__ import annotations
 
 import random
-import stat
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,7 +33,16 @@ import anyio.from_thread
 import httpx2
 
 from mcp_servers.kit._guard import current_call
-from schemas import ConfigError, Conflict, DeskhandError, InvalidArgument, NotFound, RateLimited, Unavailable
+from schemas import (
+    ConfigError,
+    Conflict,
+    DeskhandError,
+    InvalidArgument,
+    NotFound,
+    RateLimited,
+    Unavailable,
+    check_private,
+)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -55,18 +63,13 @@ def tenant_upstreams(
 ) -> dict[str, TenantUpstream]:
     """Each tenant's upstream from a secrets file only its owner may read (mode 0600), TOML:
 
-        [tenants.acme]
+        [tenants.TENANT]
         token = "..."                                  # the tenant's credential at the upstream
-        base_url = "https://acme.orders.example/api"   # optional: this tenant's own base URL
+        base_url = "https://orders.example/TENANT/api"  # optional: this tenant's own base URL
 
     `tenant_header` (say `X-Tenant`) also names the tenant in a header of every request."""
+    check_private(secrets_file, "secrets_file")
     try:
-        mode = secrets_file.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigError(
-                f"{secrets_file} may be read by others (mode {stat.S_IMODE(mode):04o}): `chmod 600 {secrets_file}`",
-                field="secrets_file",
-            )
         data = tomllib.loads(secrets_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{secrets_file} cannot be read as TOML: {exc}", field="secrets_file") from None

@@ -40,7 +40,7 @@ def build_server(
 def open_backends(config: Mapping[str, MailboxConfig], *, check: bool = True) -> dict[str, MailboxBackend]:
     """The backend of each tenant `config` names (`deskhand.toml`'s `[mailbox.TENANT]`): its password read from
     the environment or its 0600 file, and (`check`) its IMAP and SMTP servers reached and logged in to. A
-    `ConfigError` names the field to fix (`mailbox.acme.password_file`, `mailbox.acme.imap_host`)."""
+    `ConfigError` names the field to fix (`mailbox.TENANT.password_file`, `mailbox.TENANT.imap_host`)."""
     backends: dict[str, MailboxBackend] = {}
     for tenant, entry in config.items():
         if isinstance(entry, ImapMailbox):

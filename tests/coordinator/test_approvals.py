@@ -259,21 +259,30 @@ async def test_an_approved_call_answered_with_a_malformed_result_fails_cleanly_a
 # -- deciding once, under concurrency, on SQLite and PostgreSQL ----------------------------------------------
 
 
-def park(store: Store, tenant: str, amount_cents: int = 500) -> ApprovalRow:
-    """A run of `tenant` waiting for one approval of a credit (made as a worker records it)."""
+def park(
+    store: Store,
+    tenant: str,
+    amount_cents: int = 500,
+    *,
+    tool: str = "crm.issue_credit",
+    arguments: dict[str, object] | None = None,
+) -> ApprovalRow:
+    """A run of `tenant` waiting for one approval (made as a worker records it): of a credit of `amount_cents`, or
+    of `tool` with `arguments`."""
     run_id, _ = store.start_run(tenant, f"src-{uuid.uuid4().hex}", {}, "crm_writer", RunBudget())
     claim = store.claim("worker", 60)
     assert claim is not None and claim.handoff.run_id == run_id
-    arguments = {"account_id": "A-1", "amount_cents": amount_cents, "reason": "duplicate charge"}
+    if arguments is None:
+        arguments = {"account_id": "A-1", "amount_cents": amount_cents, "reason": "duplicate charge"}
     now = datetime.now(UTC)
     row = ApprovalRow(
         id=f"AP-{uuid.uuid4().hex[:12]}",
         run_id=run_id,
         tenant=tenant,
-        tool="crm.issue_credit",
+        tool=tool,
         arguments=arguments,
         args_hash=args_hash(arguments),
-        reason="credits need a person",
+        reason=f"{tool} needs a person's approval",
         status="pending",
         result={},
         created_at=now,

@@ -7,8 +7,6 @@ import os
 import signal
 import smtplib
 import subprocess
-import uuid
-from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -16,10 +14,10 @@ import pytest
 
 from coordinator import Home
 from coordinator.cli import running_servers
-from coordinator.store import ApprovalRow, Outcome, Store
+from coordinator.store import Store
 from mcp_servers.mailbox import message_id_of
-from schemas import RunBudget, args_hash
 from tests.coordinator.cli_helpers import ACME, DESKHAND, cli, deskhand, init_on_free_ports
+from tests.coordinator.test_approvals import park
 from tests.mail_servers import ImapServer, SmtpSink, imap_server, smtp_sink
 
 CUSTOMER = "priya.raman@brightloop.example.com"
@@ -53,30 +51,6 @@ def customer_email() -> EmailMessage:
     message["Message-ID"] = HEADER
     message.set_content("Hi,\n\nWhere in the app can I download our invoice for November as a PDF?\n\nThanks,\nPriya\n")
     return message
-
-
-def park_reply(store: Store, message_id: str, body: str) -> ApprovalRow:
-    """A reply waiting for a person's approval, parked as a workflow's approval edge parks one."""
-    run_id, _ = store.start_run("acme", f"reply-{uuid.uuid4().hex}", {}, "crm_writer", RunBudget())
-    claim = store.claim("test", 60)
-    assert claim is not None and claim.handoff.run_id == run_id
-    arguments = {"message_id": message_id, "body": body, "subject": None}
-    now = datetime.now(UTC)
-    row = ApprovalRow(
-        id=f"AP-{uuid.uuid4().hex[:12]}",
-        run_id=run_id,
-        tenant="acme",
-        tool="mailbox.send_reply",
-        arguments=arguments,
-        args_hash=args_hash(arguments),
-        reason="mailbox.send_reply needs a person's approval",
-        status="pending",
-        result={},
-        created_at=now,
-        expires_at=now + timedelta(hours=1),
-    )
-    assert store.finish(Outcome(claim.handoff, "test", state="done", run_status="awaiting_approval", approvals=[row]))
-    return row
 
 
 def two_at_once(*args: str) -> list[subprocess.CompletedProcess[str]]:
@@ -131,7 +105,8 @@ def test_mail_over_smtp_is_one_run_for_two_watchers_and_a_restart_a_draft_in_dra
                 assert imap.messages("INBOX") == [] and len(imap.messages("Processed")) == 2  # both copies
                 assert deskhand(*watch).stdout == ""  # processed: nothing new
                 assert outbound.received == []  # a draft is never sent
-                approval = park_reply(store, message_id, draft.get_payload())
+                arguments = {"message_id": message_id, "body": draft.get_payload(), "subject": None}
+                approval = park(store, "acme", tool="mailbox.send_reply", arguments=arguments)
                 assert outbound.received == []
                 approved = deskhand(
                     "--home", str(home.path), "approvals", "approve", approval.id, "--hash", approval.args_hash
