@@ -88,8 +88,9 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         (
             "other customers' data",
-            r"\b(send|give|tell|share|forward|e-?mail)\s+(me|us)\s+(his|her|their)\s+(phone|mobile|number|e-?mail|"
-            r"(home\s+)?address|contact\s+details|details|account)",
+            r"\b(send|give|tell|share|forward|e-?mail|show)\s+(me|us)\s+(his|her|their)\s+(phone|mobile|number|e-?mail|"
+            r"(home\s+)?address|contact\s+details|details|account|payslips?|pay\s?slips?|salary|wages?|records?|"
+            r"documents?|statements?|invoices?|bills?|files?|history|data|information|info)",
         ),
         ("approval bypass", r"\b(skip|skipping|bypass|bypassing)\s+(the\s+|any\s+)?(approvals?|reviews?|checks?)\b"),
         (

@@ -88,7 +88,9 @@ KINDS: tuple[RiskKind, ...] = (
         r"(?:from|in|on|at)\b",
         r"\b(?:is|was|are|were)\s+(?:this|that|it|these|those)\s+(?:[\w-]+\s+){0,2}?(?:really\s+|actually\s+)?"
         r"(?:from|sent\s+by)\s+(?:you|your)\b",
-        r"\bfake\s+(?:e-?mails?|texts?|sms|site|website|invoices?|pages?|calls?|messages?|letters?)\b",
+        r"\bfake\s+(?:e-?mails?|texts?|sms|site|website|invoices?|pages?|calls?|messages?|letters?|listings?|adverts?|"
+        r"ads?|advertisements?|profiles?|accounts?|sellers?|landlords?|agents?|offers?)\b",
+        r"\b(?:dodgy|shady|sketchy|fishy)\b|\btoo\s+good\s+to\s+be\s+true\b",
         r"\b(?:pretend(?:s|ed|ing)?|claim(?:s|ed|ing)?)\s+to\s+be\s+(?:from\s+)?(?:you|your)\b",
     ),
     _kind(
@@ -100,6 +102,11 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:smoke(?!\s+(?:alarms?|detectors?))|smoking\s+(?:from|out)|fumes|sparks?|sparking|burning\s+smell|smell\s+of\s+burning|"
         r"(?:on|caught|catch|catching)\s+fire|fire\s+(?:broke|started)|flames|explo(?:ded|sion)|"
         r"electric(?:al)?\s+shock|electrocut\w*)\b",
+        r"\b(?:sockets?|plugs?|switch(?:es)?|outlets?|wires?|wiring|cables?|fuse\s?box(?:es)?|heaters?|chargers?)\b"
+        r"[^.\n]{0,60}\b(?:crackl\w*|(?:blue|bright|small|big)\s+flash\w*|scorch\w*|melt(?:ed|ing)|burnt|"
+        r"blackened|went\s+black|was\s+black)\b",
+        r"\b(?:open|raw|infected|weeping|deep|nasty)\s+wounds?\b|\bwounds?\s+(?:has\s+|had\s+|is\s+)?"
+        r"(?:opened|open|infected|bleeding|weeping)\b",
         r"\b(?:injur(?:ed|y|ies)|hurt\s+(?:my|his|her|their|him|her|them)\w*|(?:was|got|were)\s+hurt|bleeding|"
         r"unconscious|(?:i|he|she|they|someone|somebody|(?:my|our|a|the)\s+\w+)\s+(?:just\s+)?collapsed|fainted|seizure|overdose|allergic\s+reaction|anaphyla\w*|ambulance|"
         r"emergency\s+room|a\s*&\s*e|hospitali[sz]ed|poison(?:ed|ing)?)\b",
@@ -157,11 +164,38 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:don't|do\s+not)\s+want\s+to\s+(?:give|leave|tell\s+you)\s+my\s+name\b",
     ),
     _kind(
+        "a collision or a road accident",
+        "accident accidents collision collisions crash crashes crashed breakdown breakdowns roadside incident "
+        "incidents vehicle vehicles driving",
+        r"\b(?:crash(?:ed|es)?\s+(?:into|in\s+to)|collided|collisions?|rear[-\s]ended|write[-\s]off|written\s+off|"
+        r"(?:was|were|been|had)\s+(?:in\s+)?an?\s+(?:\w+\s+)?(?:accident|crash|bump|prang)|"
+        r"(?:hit|clipped|bumped|scraped|reversed\s+into|drove\s+into|ran\s+into)\s+(?:into\s+)?(?:a|an|the|another|some|"
+        r"someone's|my)\s+(?:\w+\s+){0,2}?(?:car|cars|post|wall|bollard|pillar|vehicle|van|lorry|truck|bus|cyclist|bike|"
+        r"pedestrian|gate|barrier|kerb|curb|lamp\s*post|tree|fence|column|sign))\b",
+    ),
+    _kind(
+        "neglect or cruelty",
+        "welfare neglect neglected cruelty cruel abuse abused mistreatment mistreated safeguarding vulnerable harm "
+        "animal animals",
+        r"\b(?:neglect(?:ed|ing|ful)?|cruel(?:ty)?|mistreat\w*|ill[-\s]treat\w*|malnourished|emaciated|starv(?:ed|ing)|"
+        r"(?:left|locked|kept)\s+(?:\w+\s+){0,2}?(?:alone|outside|in\s+(?:a|the)\s+(?:car|cage|crate|shed))\s+"
+        r"(?:all|for\s+(?:days|hours|weeks))|grown\s+into\s+(?:his|her|its|their)\s+\w+)\b",
+    ),
+    _kind(
+        "a complaint that asks for someone senior",
+        "complaint complaints complain complaining dissatisfied unhappy escalation escalate formal grievance "
+        "manager senior poor",
+        r"\b(?:someone|somebody)\s+senior\b|\b(?:speak|talk)\s+to\s+(?:a|the|your)\s+(?:manager|supervisor|director)\b",
+        r"\bformal(?:ly)?\s+complain\w*|\b(?:make|making|raise|raising|lodge|lodging|file|filing|submit|submitting)\s+"
+        r"an?\s+(?:formal\s+|official\s+)?complaint\b|\b(?:i|we)\s+(?:want|wish|would\s+like|'d\s+like)\s+to\s+"
+        r"complain\b|\bwhat\s+went\s+wrong\b",
+    ),
+    _kind(
         "legal action, a regulator or a payment disputed with the bank",
         "legal law lawyer solicitor attorney court claim claims litigation lawsuit complaint complaints formal "
         "ombudsman regulator negligence dispute disputes threat threats",
         r"\b(?:lawyers?|solicitors?|attorneys?|lawsuit|litigation|legal\s+(?:action|proceedings|claim|notice|"
-        r"advice|steps)|sue\s+(?:you|them|your|the\s+company)|suing|small\s+claims|ombudsman|(?:the|a|to)\s+regulator|tribunal|cease\s+and\s+desist|"
+        r"advice|steps)|sue\s+(?:you|them|your|the\s+company)|suing|small\s+claims|ombudsman|regulators?|tribunal|cease\s+and\s+desist|"
         r"class\s+action|negligen(?:ce|t)|trading\s+standards)\b",
         r"\b(?:take|taking|bring|bringing)\s+(?:you|this|it|the\s+matter|them)\s+to\s+court\b",
         r"\bcourt\s+(?:case|claim|order|proceedings|action|summons)\b",

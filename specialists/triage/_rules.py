@@ -38,13 +38,16 @@ def priority_for(
 
 def reread_for_risk(classification: Classification, email: InboundEmail, policy: Policy) -> Classification:
     """The classification, moved to the escalating category that covers a risk the email reports (an account
-    takeover written as a refund question is a security report) unless it already is an escalating one."""
+    takeover written as a refund question is a security report) unless it already is an escalating one. When it
+    reports risks that different categories cover, the one its words read closest to (the first on a tie)."""
     if classification.category in policy.escalate.categories:
         return classification
     signals = risk_signals(email.subject, email.body, policy)
     if not signals:
         return classification
-    signal = signals[0]
+    # two kinds said (a complaint about a wound that opened): the category the email's words read closest to
+    scores = similarities(email, policy) if len({s.category.name for s in signals}) > 1 else {}
+    signal = max(signals, key=lambda s: scores.get(s.category.name, 0.0))
     rationale = f"re-read as '{signal.category.name}': it reports {signal.kind.name} ({signal.said!r})"
     rationale = f"{rationale}; {classification.rationale}"
     return classification.model_copy(update={"category": signal.category.name, "rationale": rationale})
