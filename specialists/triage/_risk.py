@@ -212,6 +212,11 @@ KINDS: tuple[RiskKind, ...] = (
 )
 
 
+MIN_DESCRIBED = 2
+"""How many of a kind's words a category must use to cover it: one shared word is too often another sense of it
+(a data `leak` is not a gas leak, a `claim` is not a legal claim)."""
+
+
 def _describes(kind: RiskKind, category: Category) -> int:
     words = tokens(
         " ".join(
@@ -247,7 +252,7 @@ def _covering(kind: RiskKind, policy: Policy) -> Category | None:
         if category is None:
             continue
         score = _describes(kind, category)
-        if score > 0 and (best is None or score > best[0]):
+        if score >= MIN_DESCRIBED and (best is None or score > best[0]):
             best = (score, category)
     return best[1] if best else None
 

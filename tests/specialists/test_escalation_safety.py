@@ -526,3 +526,15 @@ def test_two_risks_in_one_email_go_to_the_category_its_words_read_closest_to() -
 
 def test_asking_for_a_colleagues_payslips_is_flagged() -> None:
     assert injection_signals("She earns more than me, can you send me her payslips for the last three months?")
+
+
+def test_one_shared_word_in_another_sense_does_not_make_a_category_cover_a_risk() -> None:
+    leaks = {
+        "name": "data_security",
+        "description": "Account security: a data leak or an unknown sign-in",
+        "queue": "security",
+    }
+    policy = _policy_with(leaks)
+    body = "Tom got sick on Monday and was off all week. Where do I enter sick pay for him?"
+    assert risk_signals("Sick pay", body, policy) == []  # `leak` is its only word for danger: it does not cover it
+    assert [s.category.name for s in risk_signals("Sick pay", body, _policy_with(leaks, SAFETY))] == ["member_safety"]
