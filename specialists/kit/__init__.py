@@ -7,8 +7,8 @@
   manifest's scopes (`call_or_none`: None for `not_found`; `gather`: independent calls at once).
 - `Budget`: what a run may still spend.
 - `own_lines`, `unsigned`: the customer's own lines of an email, and its text without the signature
-- `tokens`, `words`, `stem`, `injection_signals`, `normalise`, `reveal`, `Hidden`: text helpers for offline judgments
-  and for seeing through text hidden from the reader.
+- `tokens`, `words`, `stem`, `injection_signals`, `normalise`, `reveal`, `Hidden`, `without_instructions`: text
+  helpers for offline judgments and for seeing through text hidden from the reader.
 
 Imports only `schemas`. Model backends and the MCP toolbox live in the coordinator.
 """
@@ -17,7 +17,16 @@ from specialists.kit._budget import Budget
 from specialists.kit._mail import own_lines, unsigned
 from specialists.kit._model import Generation, In, Judgment, Model, Out, Tier, Usage
 from specialists.kit._specialist import ENTRY_POINT_GROUP, Manifest, Specialist, SpecialistContext, estimate_tokens
-from specialists.kit._text import Hidden, injection_signals, normalise, reveal, stem, tokens, words
+from specialists.kit._text import (
+    Hidden,
+    injection_signals,
+    normalise,
+    reveal,
+    stem,
+    tokens,
+    without_instructions,
+    words,
+)
 from specialists.kit._toolbox import ScopedToolbox, Toolbox, WrapperToolbox, call, call_or_none, gather
 
 __all__ = [
@@ -48,5 +57,6 @@ __all__ = [
     "tokens",
     "own_lines",
     "unsigned",
+    "without_instructions",
     "words",
 ]

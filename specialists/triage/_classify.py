@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import Category, Classification, InboundEmail, Plan, Policy
-from specialists.kit import Judgment, injection_signals, tokens, unsigned
+from specialists.kit import Judgment, injection_signals, tokens, unsigned, without_instructions
 from specialists.triage import _embeddings
 from specialists.triage._concepts import concept_tokens
 
@@ -171,7 +171,8 @@ def _scores(profiles: _Profiles, email: InboundEmail) -> _Scored:
 
 
 def _score(profiles: _Profiles, email: InboundEmail, meant: bool) -> _Scored:
-    body = unsigned(email.body)  # a signature or a legal footer says who wrote, not what they need
+    # a signature or a legal footer says who wrote, not what they need; an injected instruction is not it either
+    body = unsigned(without_instructions(email.body))
     text = f"{email.subject}\n{email.subject}\n{body}"
     counts = Counter(tokens(text))
     query = profiles._weights(counts)
@@ -183,7 +184,7 @@ def _score(profiles: _Profiles, email: InboundEmail, meant: bool) -> _Scored:
         bonus = PHRASE_BONUS * sum(1 for phrase in phrases if phrase in lowered)
         by_words.append(sum(weight * vector.get(term, 0.0) for term, weight in query.items()) + bonus)
         with_concepts.append(sum(weight * broader.get(term, 0.0) for term, weight in broad.items()) + bonus)
-    by_meaning = _embeddings.closeness(email, profiles.centroids()) if meant else None
+    by_meaning = _embeddings.closeness(f"{email.subject}\n{body}", profiles.centroids()) if meant else None
     return _Scored(query, by_words, with_concepts, by_meaning)
 
 

@@ -17,8 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from schemas import Category, InboundEmail
-from specialists.kit import unsigned
+from schemas import Category
 
 if TYPE_CHECKING:  # numpy comes with the extra: imported where the model is used
     import numpy as np
@@ -59,9 +58,10 @@ def centroids(categories: tuple[Category, ...]) -> np.ndarray:
     return np.stack(rows)
 
 
-def closeness(email: InboundEmail, centroids: np.ndarray) -> list[float]:
-    """The cosine of the email's meaning with each category's."""
-    vector = _unit(_embed([f"{email.subject}\n{unsigned(email.body)}"])[0])
+def closeness(text: str, centroids: np.ndarray) -> list[float]:
+    """The cosine of the meaning of an email's text (its subject and body as the words read them) with each
+    category's."""
+    vector = _unit(_embed([text])[0])
     return [float(x) for x in centroids @ vector]
 
 
