@@ -53,9 +53,10 @@ def reread_for_risk(classification: Classification, email: InboundEmail, policy:
     return classification.model_copy(update={"category": signal.category.name, "rationale": rationale})
 
 
-GUARD_SHARE = 0.85
+GUARD_SHARE = 0.80
 """An escalating category whose evidence reaches this share of the chosen category's goes to a person too:
-confusing two ordinary categories is a quality problem, a security report that completes is an incident."""
+confusing two ordinary categories is a quality problem, a security report that completes is an incident. Lowered
+from 0.85 by its cost on the tuning suites alone (outcome −0.003 on their mean; 0.75 cost −0.007, 0.70 −0.018)."""
 
 
 def escalation_reasons(
