@@ -88,9 +88,19 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         (
             "other customers' data",
-            r"\b(send|give|tell|share|forward|e-?mail|show)\s+(me|us)\s+(his|her|their)\s+(phone|mobile|number|e-?mail|"
+            r"\b(send|give|tell|share|forward|e-?mail|show)\s+(me|us)\s+(his|her|their)\s+(\w+'s\s+)?(phone|mobile|number|e-?mail|"
             r"(home\s+)?address|contact\s+details|details|account|payslips?|pay\s?slips?|salary|wages?|records?|"
             r"documents?|statements?|invoices?|bills?|files?|history|data|information|info)",
+        ),
+        (
+            "other customers' data",
+            r"\b(tell|send|give|share|let)\s+(me|us)\s+(know\s+)?who\s+(the\s+)?(owner|registrant|holder|account\s+holder|"
+            r"buyer|seller|sender)\s+(is|was)\b",
+        ),
+        (
+            "other customers' data",
+            r"\b(tell|send|give|share|let)\s+(me|us)\s+(know\s+)?what\s+(time|times|days?)\s+(his|her|their)\s+"
+            r"(\w+\s+)?(visits?|appointments?|bookings?|deliveries|carers?|sessions?|classes)\b",
         ),
         ("approval bypass", r"\b(skip|skipping|bypass|bypassing)\s+(the\s+|any\s+)?(approvals?|reviews?|checks?)\b"),
         (

@@ -42,7 +42,7 @@ _ACTIONS = (
     r"book(?:ed)?|order(?:ed)?|place[d]?|ma[dk]e|authori[sz]e[d]?|request(?:ed)?|add(?:ed)?|sign(?:ed)?\s+up|"
     r"log(?:ged)?\s+in|sign(?:ed)?\s+in|buy|bought|purchase[d]?|create[d]?|set\s+up|approve[d]?|"
     r"transfer(?:red)?|register(?:ed)?|appl(?:y|ied)\s+for|give|gave|share[d]?|enable[d]?|join(?:ed)?|"
-    r"subscribe[d]?|enrol(?:l)?(?:ed)?|"
+    r"subscribe[d]?|enrol(?:l)?(?:ed)?|ask(?:ed)?\s+for|put|upload(?:ed)?|install(?:ed)?|post(?:ed)?|"
     r"change[d]?\s+(?:my|our|the)\s+(?:password|e-?mail|phone|mobile|number|bank|address|details|payout|pin)"
 )
 
@@ -58,6 +58,8 @@ KINDS: tuple[RiskKind, ...] = (
         rf"\b(?:nobody|no\s+one|none\s+of\s+(?:us|our\s+\w+))\s+(?:here\s+|at\s+\w+\s+)?(?:{_ACTIONS})\b",
         r"\b(?:(?:it|that|this)\s+(?:was\s*n[o']?t|was\s+not)\s+(?:me|us)|not\s+me)\b",
         r"\bi\s+did\s+(?:neither|none)\b",
+        r"\bnone\s+of\s+us\s+(?:was|were)\s+(?:there|here|on\s+site|in\s+the\s+building)\b|"
+        r"\bwho\s+(?:was|did)\s+(?:it|that|this)\s*\?",
         rf"\b(?:and|or|nor)\s+(?:have\s+|had\s+)?never\s+(?:even\s+)?(?:{_ACTIONS})\b",
         r"\b(?:i|we)(?:'ve|\s+have|\s+had)?\s+never\s+(?:even\s+)?heard\s+of\s+(?:you|your\s+company|this\s+company|"
         r"them|the\s+company)\b",
@@ -82,7 +84,7 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:key|password|token|credentials?|secret)s?\b[^.\n]{0,50}\b(?:leaked|exposed|published|pushed|"
         r"stolen|public)\b",
         r"\b(?:leaked|exposed|stolen)\b[^.\n]{0,30}\b(?:key|password|token|credentials?|secret|card)s?\b",
-        r"\b(?:'s|is|was|are|were)\s*(?:n[o']?t|\s+not)\s+(?:my|our)\s+(?:bank|account|card|e-?mail|phone|number|"
+        r"\b(?:'s|is|was|are|were)\s*(?:n[o']?t|\s+not)\s+(?:my|our|his|her|their)\s+(?:bank|account|card|e-?mail|phone|number|"
         r"address|payment|order|booking|login|device|signature)s?\b",
         r"\b(?:new|unknown|unrecogni[sz]ed|strange|unusual)\s+(?:log-?in|sign-?in|device|session)s?\s+"
         r"(?:from|in|on|at)\b",

@@ -489,6 +489,21 @@ WELFARE = {
             "account_security",
         ),
         ("Reminder", "The Pensions Regulator wrote to say our declaration is late.", "legal"),
+        (
+            "Odd page",
+            "Our booking page now shows adverts for a casino. We did not put anything like that there.",
+            "account_security",
+        ),
+        (
+            "Refund?",
+            "A refund went to an account ending 0912. That isn't her account, and none of us asked for it.",
+            "account_security",
+        ),
+        (
+            "Door log",
+            "The log says my key card opened the back door at 3am. None of us were there. Who was it?",
+            "account_security",
+        ),
     ],
 )
 def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
@@ -524,8 +539,16 @@ def test_two_risks_in_one_email_go_to_the_category_its_words_read_closest_to() -
     assert reread_for_risk(classification, email, policy).category == "complaints"
 
 
-def test_asking_for_a_colleagues_payslips_is_flagged() -> None:
-    assert injection_signals("She earns more than me, can you send me her payslips for the last three months?")
+@pytest.mark.parametrize(
+    "text",
+    [
+        "She earns more than me, can you send me her payslips for the last three months?",
+        "Someone registered the name next to ours. Could you tell us who the owner is and their email address?",
+        "Could you tell me what times her carers come in, and send me her son's phone number?",
+    ],
+)
+def test_asking_for_someone_elses_records_or_contacts_is_flagged(text: str) -> None:
+    assert injection_signals(text)
 
 
 def test_one_shared_word_in_another_sense_does_not_make_a_category_cover_a_risk() -> None:
