@@ -116,10 +116,14 @@ LATEST = MIGRATIONS[-1][0]
 
 def migrate(engine: Engine) -> int:
     """Bring the store to the latest schema; returns the version it is at. Safe to run from many
-    processes at once: on PostgreSQL an advisory lock makes them take turns."""
+    processes at once: they take turns, on PostgreSQL by an advisory lock, on SQLite by taking the database's
+    write lock before reading the applied versions (`BEGIN IMMEDIATE`; the others wait on the busy timeout)."""
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(7311)"))
+        elif connection.dialect.name == "sqlite":
+            # the driver opens its transaction only before a write, and DDL reads first: open it now, as a writer
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
         SQLModel.metadata.create_all(connection, tables=[table_of(SchemaVersion)])
         applied = {row[0] for row in connection.execute(table_of(SchemaVersion).select())}
         for version, _, step in MIGRATIONS:
