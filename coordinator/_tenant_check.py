@@ -4,6 +4,8 @@ Errors are what `deskhand init` would refuse (each with its field). Warnings are
 categories the offline engine confuses on the file's own examples (leave-one-out: each example classified
 by the policy without it), escalating categories without examples, templates without a greeting or the
 signature (deskhand adds them, but the business may want its own words), priority rules that can never match.
+It also shows where each kind of risk report goes (fraud, danger, legal action, ...): the escalating category
+that covers it, or none.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, Literal
 
 from schemas import ConfigError, InboundEmail, Policy, PriorityRule, TenantFile, load_tenant_file
 from specialists.drafting import starts_with_greeting
-from specialists.triage import ClassifyRequest, classify_offline
+from specialists.triage import ClassifyRequest, classify_offline, coverage
 
 CONFUSED_BELOW = 0.8
 """A category whose own examples are classified right less often than this (leave-one-out) is a warning."""
@@ -37,6 +39,8 @@ class TenantCheck:
     """Leave-one-out accuracy of the offline engine on each category's own examples (None: fewer than two)."""
     confused: list[tuple[str, str, int]] = field(default_factory=list)
     """(category, read as, how many of its examples)."""
+    risks: dict[str, str | None] = field(default_factory=dict)
+    """Each kind of risk report and the escalating category it goes to (None: none covers it)."""
 
     @property
     def ok(self) -> bool:
@@ -50,6 +54,7 @@ class TenantCheck:
             "findings": [f.__dict__ for f in self.findings],
             "accuracy": self.accuracy,
             "confused": [{"category": a, "read_as": b, "examples": n} for a, b, n in self.confused],
+            "risks": self.risks,
         }
 
 
@@ -61,6 +66,7 @@ def check_tenant_file(path: Path) -> TenantCheck:
         result.findings.append(Finding("error", exc.field or "", exc.message))
         return result
     result.tenant = tenant.tenant
+    result.risks = coverage(tenant.policy)
     _leave_one_out(tenant.policy, result)
     _escalating_without_examples(tenant.policy, result)
     _templates(tenant.policy, result)

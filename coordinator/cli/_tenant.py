@@ -19,7 +19,8 @@ def check(
     files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Tenant files (YAML).")],
 ) -> None:
     """Errors (what `init` refuses) and warnings: categories confused on their own examples, escalating
-    categories without examples, templates without a greeting or signature, priority rules that never match."""
+    categories without examples, templates without a greeting or signature, priority rules that never match;
+    and where each kind of risk report goes."""
     from coordinator._tenant_check import check_tenant_file
 
     checks = [check_tenant_file(path) for path in files]
@@ -37,5 +38,10 @@ def check(
             if c.accuracy:
                 shown = ", ".join(f"{n} {'-' if a is None else f'{a:.2f}'}" for n, a in c.accuracy.items())
                 out.print(f"  own examples read right (leave one out): {escape(shown)}", highlight=False)
+            if c.risks:
+                out.print("  risk reports go to (whatever words they are written in):", highlight=False)
+                for kind, category in c.risks.items():
+                    where = category or "no escalating category: left to the classifier"
+                    out.print(f"    {escape(kind)} → {escape(where)}", highlight=False)
     if not all(c.ok for c in checks):
         raise typer.Exit(1)

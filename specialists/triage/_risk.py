@@ -259,6 +259,12 @@ def _covering(kind: RiskKind, policy: Policy) -> Category | None:
     return best[1] if best else None
 
 
+def coverage(policy: Policy) -> dict[str, str | None]:
+    """Each risk kind, by name, with the escalating category its reports go to (None: no escalating category
+    covers it, and such reports are left to the classifier): what `deskhand tenant check` shows a business."""
+    return {kind.name: (c.name if (c := covering(kind, policy)) else None) for kind in KINDS}
+
+
 @dataclass(frozen=True)
 class RiskSignal:
     kind: RiskKind

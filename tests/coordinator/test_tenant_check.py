@@ -115,3 +115,12 @@ def test_a_planted_error_names_its_field_and_exits_1(tmp_path: Path) -> None:
     assert "errors" in result.stdout and "policy.categories" in result.stdout and "queue" in result.stdout
     as_json = json.loads(cli("-o", "json", "tenant", "check", str(bad)).stdout)
     assert as_json[0]["ok"] is False and as_json[0]["findings"][0]["level"] == "error"
+
+
+def test_it_shows_which_escalating_category_each_kind_of_risk_report_goes_to(tmp_path: Path) -> None:
+    [report] = json.loads(cli("-o", "json", "tenant", "check", str(write(tmp_path, TENANT))).stdout)
+    risks = report["risks"]
+    assert risks["danger to someone's health or safety"] == "safety"  # "hurt", "injured": its own words
+    assert risks["legal action, a regulator or a payment disputed with the bank"] is None  # nothing covers it
+    shown = cli("tenant", "check", str(write(tmp_path, TENANT))).stdout
+    assert "danger to someone's health or safety → safety" in shown
