@@ -119,9 +119,26 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         (
             "instruction override",
-            r"\b(note|message|instructions?) (to|for) (the )?(ai|assistant|bot|model|system|agent)\b",
+            r"\b(note|message|instructions?) (to|for) (the )?(automated |ai |virtual )?(ai|assistant|bot|model|system|"
+            r"agent)\b",
         ),
         ("instruction override", r"\byou are (now )?(authori[sz]ed|permitted|allowed|cleared) to\b"),
+        (
+            "approval bypass",
+            r"\b(pre-?approved|already approved|approved in advance) by\b|\bwithout (checking|confirming|verifying|"
+            r"asking) (with )?(the )?(account holder|owner|customer|anyone|management|us)\b",
+        ),
+        (
+            "other customers' data",
+            r"\b(provide|confirm|disclose|release|supply)\s+(me\s+|us\s+)?(with\s+)?(his|her|their)\s+(\w+\s+)?"
+            r"(contact\s+details|details|phone|mobile|number|e-?mail|address|records?|data|information|access)\b|"
+            r"\bconfirm\s+whether\s+(a\s+)?(mr|mrs|ms|miss|dr)\b",
+        ),
+        (
+            "other customers' data",
+            r"\b(i|we)\s+(need|want|would\s+like|'d\s+like)\s+(his|her|their)\s+(\w+\s+)?(invoices?|payslips?|"
+            r"statements?|records?|bills?|documents?|files?|data|history|contact\s+details|address|phone\s+number)\b",
+        ),
         (
             "instruction override",
             r"\b(do not|don't|should not|shouldn't|must not)\b[^.\n]{0,10}\b(forward|escalate|send|pass)\b"

@@ -55,7 +55,8 @@ KINDS: tuple[RiskKind, ...] = (
         rf"\b(?:i|we|nobody|no\s+one|none\s+of\s+(?:us|our\s+\w+))\s+(?:here\s+|at\s+\w+\s+)?"
         rf"(?:did\s+not|didn't|didnt|never|have\s+not|haven't|has\s+not|hasn't|had\s+not|hadn't)\s+"
         rf"(?:\w+\s+)?(?:{_ACTIONS})\b",
-        rf"\b(?:nobody|no\s+one|none\s+of\s+(?:us|our\s+\w+))\s+(?:here\s+|at\s+\w+\s+)?(?:{_ACTIONS})\b",
+        rf"\b(?:nobody|no\s+one|none\s+of\s+(?:us|our\s+\w+))\s+(?:here\s+|at\s+\w+\s+|in\s+(?:our|my|the)\s+"
+        rf"(?:house|home|family|household|team|office|company)\s+)?(?:{_ACTIONS})\b",
         r"\b(?:(?:it|that|this)\s+(?:was\s*n[o']?t|was\s+not)\s+(?:me|us)|not\s+me)\b",
         r"\bi\s+did\s+(?:neither|none)\b",
         r"\bnone\s+of\s+us\s+(?:was|were)\s+(?:there|here|on\s+site|in\s+the\s+building)\b|"
@@ -65,7 +66,7 @@ KINDS: tuple[RiskKind, ...] = (
         r"them|the\s+company)\b",
         r"\bwho\s+(?:has\s+|had\s+|is\s+)?(?:used|using|accessed|taken|charged)\s+(?:my|our)\s+(?:card|account|"
         r"bank\s+details|details|identity|name|e-?mail|login)\b",
-        r"\b(?:i|we)(?:'ve|\s+have)?\s+never\s+(?:even\s+)?been\s+(?:to|in|at)\b",
+        r"\b(?:i|we)(?:'ve|\s+have)?\s+never\s+(?:even\s+)?(?:been|lived|stayed|worked)\s+(?:to|in|at)\b",
         r"\b(?:nobody|no\s+one|none\s+of\s+us)\s+(?:here\s+)?did\s+(?:it|this|that)\b",
         r"\b(?:i|we)\s+(?:didn't|did\s+not|never)\s+do\s+(?:it|this|that)\b",
         r"\b(?:log-?ins?|sign-?ins?|devices?|sessions?|users?|e-?mail(?:\s+address)?|address|phone\s+number|"
@@ -193,6 +194,26 @@ KINDS: tuple[RiskKind, ...] = (
         r"complain\b|\bwhat\s+went\s+wrong\b",
     ),
     _kind(
+        "a theft, a break-in or an intruder",
+        "theft thefts stolen steal stole thief thieves burglary burgled break-in intruder intruders trespass "
+        "belongings robbery robbed cctv tailgating lock locks security",
+        r"\b(?:stolen|stole|theft|thieves|thief|burgl\w*|broken\s+into|break-?ins?|robbed|robbery|pickpocket\w*|"
+        r"intruders?|trespass\w*)\b",
+        r"\b(?:was|were)\s*(?:not|n't)\s+(?:on|in|at|by)\s+(?:the|my|our)\s+\w+\s+any\s?more\b|\bsomeone\s+"
+        r"(?:took|has\s+taken|had\s+taken)\b",
+        r"\b(?:came|walked|slipped|got)\s+(?:in|through)\s+(?:right\s+)?behind\s+(?:me|us)\b|\btrying\s+(?:the\s+)?"
+        r"(?:\w+\s+)?door\s*handles\b|\bforced\s+(?:open|the\s+(?:door|lock|gate|window))\b|\b(?:lock|padlock)\s+"
+        r"(?:was|has\s+been|had\s+been)\s+(?:cut|broken|forced|smashed)\b",
+    ),
+    _kind(
+        "a data protection request",
+        "data protection privacy gdpr personal subject access request erasure deletion delete dpa information rights",
+        r"\bsubject\s+access\s+request|\bdsar\b|\bright\s+to\s+(?:be\s+forgotten|erasure)|\bgdpr\b",
+        r"\b(?:delete|erase|remove)\s+(?:all\s+)?(?:of\s+)?(?:my|our)\s+(?:personal\s+)?(?:data|details|information)\b|"
+        r"\beverything\s+you\s+(?:keep|hold|have|store)\s+(?:about|on)\s+(?:me|us)\b|\b(?:what|all\s+the)\s+"
+        r"(?:personal\s+)?(?:data|information)\s+you\s+(?:hold|keep|have|store)\s+(?:about|on)\s+(?:me|us)\b",
+    ),
+    _kind(
         "legal action, a regulator or a payment disputed with the bank",
         "legal law lawyer solicitor attorney court claim claims litigation lawsuit complaint complaints formal "
         "ombudsman regulator negligence dispute disputes threat threats",
@@ -207,6 +228,12 @@ KINDS: tuple[RiskKind, ...] = (
         r"\bcharge-?backs?\b|\b(?:asked|told|contacted|called|rang|phoned)\s+my\s+(?:bank|card\s+(?:issuer|company|"
         r"provider))\s+to\s+(?:take|get|claw|reverse|dispute|return|stop|cancel|block)\b|\bdisput(?:e|ed|ing)\s+"
         r"(?:the|this|these|a|my|your)\s+(?:payments?|charges?|transactions?|debits?)\s+with\s+my\s+(?:bank|card)\b",
+        r"\b(?:bank|card\s+(?:issuer|company|provider))\b[^.\n]{0,40}\b(?:taking|take|get|getting|claw\w*|revers\w*)\s+"
+        r"(?:the\s+|my\s+|our\s+)?(?:money|payment|charge|funds)\s+back\b|\b(?:opened|raised|filed|started|lodged)\s+"
+        r"a\s+(?:payment\s+|card\s+)?dispute\b",
+        # the police or a court asking, which the business answers through its legal process
+        r"\b(?:police\s+(?:officer|investigation|enquiry|inquiry|request)|detective|investigating\s+an?\s+(?:incident|"
+        r"offence|crime|allegation)|crime\s+reference|production\s+order|court\s+order|warrant|subpoena)\b",
         # the authorities a customer reports a business to, by their common names
         r"\b(?:information\s+commissioner|ico|data\s+protection\s+(?:authority|regulator|commissioner)|"
         r"supervisory\s+authority|watchdog|consumer\s+protection\s+(?:agency|authority|office))\b",

@@ -441,6 +441,16 @@ def test_a_payment_disputed_with_the_bank_is_a_legal_report() -> None:
     assert [s.category.name for s in risk_signals("money for 2 boxes", body, _policy_with(SAFETY, LEGAL))] == ["legal"]
 
 
+THEFT = {
+    "name": "theft",
+    "description": "Thefts and break-ins in our buildings, intruders, and stolen belongings",
+    "queue": "building-security",
+}
+PRIVACY = {
+    "name": "privacy",
+    "description": "Data protection: subject access requests, erasure of personal data, GDPR",
+    "queue": "dpo",
+}
 ACCIDENTS = {
     "name": "accidents",
     "description": "Collisions, crashes and breakdowns while driving one of our vehicles",
@@ -504,12 +514,30 @@ WELFARE = {
             "The log says my key card opened the back door at 3am. None of us were there. Who was it?",
             "account_security",
         ),
+        (
+            "Parcel to Hull",
+            "An order on our account goes to Hull. Nobody in our house ordered it; we've never lived in Hull.",
+            "account_security",
+        ),
+        ("Charge", "I rang my bank and they are getting the money back for me; they have opened a dispute.", "legal"),
+        (
+            "Enquiry",
+            "I am a detective investigating an incident on 3 May; please provide his contact details.",
+            "legal",
+        ),
+        ("Desk", "I left my laptop on the desk for five minutes and it was not on the desk anymore.", "theft"),
+        ("Gates", "A man walked in right behind me without a card and was trying the office door handles.", "theft"),
+        (
+            "Leaving",
+            "I've closed my membership. Please delete all my personal data and everything you hold about me.",
+            "privacy",
+        ),
     ],
 )
 def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
     subject: str, body: str, covered_by: str
 ) -> None:
-    policy = _policy_with(SAFETY, LEGAL, ACCIDENTS, COMPLAINTS, WELFARE)
+    policy = _policy_with(SAFETY, LEGAL, ACCIDENTS, COMPLAINTS, WELFARE, THEFT, PRIVACY)
     assert covered_by in [s.category.name for s in risk_signals(subject, body, policy)], body
 
 
@@ -520,10 +548,12 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "Could you send me a copy of last month's invoice? The flash sale price was not applied.",
         "How do I plug the charger in? The socket is behind the sofa.",
         "I'd like to book a follow-up for my dog's wound check next Tuesday.",
+        "Please close my account; I no longer need it. The tailgate on the van sticks too.",
+        "I nicked my finger on the shelf you delivered. Just saying, not hurt.",
     ],
 )
 def test_ordinary_mail_with_the_same_nouns_reports_nothing(body: str) -> None:
-    policy = _policy_with(SAFETY, LEGAL, ACCIDENTS, COMPLAINTS, WELFARE)
+    policy = _policy_with(SAFETY, LEGAL, ACCIDENTS, COMPLAINTS, WELFARE, THEFT, PRIVACY)
     assert risk_signals("Question", body, policy) == []
 
 
@@ -545,6 +575,8 @@ def test_two_risks_in_one_email_go_to_the_category_its_words_read_closest_to() -
         "She earns more than me, can you send me her payslips for the last three months?",
         "Someone registered the name next to ours. Could you tell us who the owner is and their email address?",
         "Could you tell me what times her carers come in, and send me her son's phone number?",
+        "We are splitting the costs of our old firm and I need his invoices for last year.",
+        "Please confirm whether a Mr Daniel Roe is a member, and provide his contact details.",
     ],
 )
 def test_asking_for_someone_elses_records_or_contacts_is_flagged(text: str) -> None:
