@@ -76,7 +76,9 @@ CONCEPTS: dict[str, str] = {
         "unauthorized, not me, wasn't me, was not me, didn't make, did not make, stolen, compromised, breach, "
         "identity theft, impersonating, impersonation, unrecognised, unrecognized, "
         "don't recognise, do not recognise, don't recognize, never heard of, strange login, new device, "
-        "without my permission, without permission, is this you, is it real, is this real, genuine"
+        "without my permission, without permission, is this you, is it real, is this real, genuine, never changed, "
+        "didn't change, did not change, didn't add, did not add, never added, none of us, neither of us, wasn't us, "
+        "was not us, not my account, isn't my account, don't have an account"
     ),
     "identity": (
         "verify, verified, verification, identity, proof of identity, passport, driving licence, "
@@ -86,7 +88,7 @@ CONCEPTS: dict[str, str] = {
         "cancel, cancels, cancelled, canceled, cancelling, canceling, cancellation, cancellations, terminate, "
         "termination, end my contract, close my account, close account, quit, "
         "unsubscribe, notice period, opt out, no longer want, no longer need, get out of, leaving you, "
-        "stop my membership, stop my subscription"
+        "stop my membership, stop my subscription, won't need, will not need, won't be needing, stop all"
     ),
     "pause": (
         "pause, paused, pausing, freeze, frozen, on hold, suspend, suspended, skip, skipped, skipping, "
