@@ -88,7 +88,7 @@ CONCEPTS: dict[str, str] = {
         "cancel, cancels, cancelled, canceled, cancelling, canceling, cancellation, cancellations, terminate, "
         "termination, end my contract, close my account, close account, quit, "
         "unsubscribe, notice period, opt out, no longer want, no longer need, get out of, leaving you, "
-        "stop my membership, stop my subscription, won't need, will not need, won't be needing, stop all"
+        "stop my membership, stop my subscription, won't need, will not need, won't be needing"
     ),
     "pause": (
         "pause, paused, pausing, freeze, frozen, on hold, suspend, suspended, skip, skipped, skipping, "
