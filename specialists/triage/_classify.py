@@ -172,7 +172,9 @@ def _scores(profiles: _Profiles, email: InboundEmail) -> _Scored:
 
 def _score(profiles: _Profiles, email: InboundEmail, meant: bool) -> _Scored:
     # a signature or a legal footer says who wrote, not what they need; an injected instruction is not it either
-    body = unsigned(without_instructions(email.body))
+    # (the whole email is scanned once, as triage scans it: the body again only when something was found)
+    said = email.body if not injection_signals(f"{email.subject}\n{email.body}") else without_instructions(email.body)
+    body = unsigned(said)
     text = f"{email.subject}\n{email.subject}\n{body}"
     counts = Counter(tokens(text))
     query = profiles._weights(counts)
