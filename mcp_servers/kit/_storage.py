@@ -16,6 +16,8 @@ with the session's tenant bound in: see `_run` in _server.py.)
 
 from __future__ import annotations
 
+import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -245,11 +247,25 @@ def _json_dumps(value: Any) -> str:
     return to_json(value).decode()
 
 
+WAL_SWITCH_WAIT = 5.0
+"""How long a connection retries switching a new database file to WAL while another process holds its lock."""
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
+    # WAL is kept in the file, so only a new database needs the switch. The switch takes an exclusive lock that
+    # the busy handler does not wait for: a process opening the same new file while another migrates it retries.
+    deadline = time.monotonic() + WAL_SWITCH_WAIT
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")  # in memory, or for a temporary file, it stays as it is
+            break
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
