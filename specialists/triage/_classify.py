@@ -140,6 +140,14 @@ def similarities(email: InboundEmail, policy: Policy) -> dict[str, float]:
     return dict(zip(profiles.names, _scores(profiles, email).by_words, strict=True))
 
 
+def meanings(email: InboundEmail, policy: Policy) -> dict[str, float] | None:
+    """How close the email's meaning reads to each category (the embeddings extra's cosine), by name; None
+    without the extra or with it switched off."""
+    profiles = _profiles(policy.categories)
+    by_meaning = _scores(profiles, email).by_meaning
+    return None if by_meaning is None else dict(zip(profiles.names, by_meaning, strict=True))
+
+
 @dataclass(frozen=True)
 class _Scored:
     query: dict[str, float]

@@ -593,3 +593,16 @@ def test_one_shared_word_in_another_sense_does_not_make_a_category_cover_a_risk(
     body = "Tom got sick on Monday and was off all week. Where do I enter sick pay for him?"
     assert risk_signals("Sick pay", body, policy) == []  # `leak` is its only word for danger: it does not cover it
     assert [s.category.name for s in risk_signals("Sick pay", body, _policy_with(leaks, SAFETY))] == ["member_safety"]
+
+
+@pytest.mark.parametrize("embeddings", ["on", "off"])
+def test_an_escalating_category_its_meaning_reads_closest_to_escalates_when_its_words_are_not_far_behind(
+    policy: Policy, monkeypatch: pytest.MonkeyPatch, embeddings: str
+) -> None:
+    monkeypatch.setenv("DESKHAND_EMBEDDINGS", embeddings)
+    body = "Strange messages went out from my shop to buyers asking them to pay outside the site."
+    category, reasons = reasons_for(policy, "Help", body)
+    by_meaning = [r for r in reasons if r.startswith("its meaning reads closest to 'account_security'")]
+    # the words choose payouts, with security at about half their score: the meaning alone tips it, and only
+    # where the embeddings extra reads it
+    assert category == "payouts" and bool(by_meaning) is (embeddings == "on"), reasons
