@@ -3,7 +3,8 @@
 Finds the customer and their history over MCP, asks the model to classify (`triage.classify`;
 offline: TF-IDF similarity to the policy's categories), adds the injection signals found in code
 (hidden and disguised text included) to the model's, then applies the policy's priority and
-escalation rules in code: an escalating category that reads nearly as close as the chosen one escalates too,
+escalation rules in code: an escalating category that reads nearly as close as the chosen one escalates too (or,
+with the embeddings extra, one the email's meaning reads closest to whose words are not far behind),
 and so does a follow-up that points to earlier mail without saying what is wrong. Scopes: crm:read, helpdesk:read.
 """
 

@@ -1,9 +1,10 @@
 """The `triage.classify` judgment, and its offline form: TF-IDF similarity to the policy's categories.
 
 Each category becomes a profile document: its name and keywords (counted twice), its description,
-its examples and its queue name. The email (subject counted twice, then the body without its signature)
-is compared with every profile by cosine similarity of TF-IDF vectors (sublinear term frequency, IDF over the
-profiles), plus a bonus for each multi-word keyword or example phrase found verbatim. Both sides also hold
+its examples and its queue name. The email (subject counted twice, then the body without its signature, and
+without hidden parts and injected instructions when it has any: `kit.without_instructions`) is compared
+with every profile by cosine similarity of TF-IDF vectors (sublinear term frequency, IDF over the profiles),
+plus a bonus for each multi-word keyword or example phrase found verbatim. Both sides also hold
 the concepts of the support lexicon (`_concepts`) their words say, each weighted `CONCEPT_WEIGHT` of a word:
 "charged twice" and "Invoices and payments" share no word but both say money.
 
