@@ -137,6 +137,11 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         (
             "other customers' data",
+            r"\b(tell|send|give|let|provide|share\s+with)\s+(me|us)\b[^.?!\n]{0,160}\b(his|her|their)\s+(contact|phone|"
+            r"mobile|telephone)\s+(number|details)\b",
+        ),
+        (
+            "other customers' data",
             r"\b(i|we)\s+(need|want|would\s+like|'d\s+like)\s+(his|her|their)\s+(\w+\s+)?(invoices?|payslips?|"
             r"statements?|records?|bills?|documents?|files?|data|history|contact\s+details|address|phone\s+number)\b",
         ),

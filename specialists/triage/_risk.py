@@ -95,6 +95,11 @@ KINDS: tuple[RiskKind, ...] = (
         r"ads?|advertisements?|profiles?|accounts?|sellers?|landlords?|agents?|offers?)\b",
         r"\b(?:dodgy|shady|sketchy|fishy)\b|\btoo\s+good\s+to\s+be\s+true\b",
         r"\b(?:pretend(?:s|ed|ing)?|claim(?:s|ed|ing)?)\s+to\s+be\s+(?:from\s+)?(?:you|your)\b",
+        # money that went to an account the customer does not own
+        r"\b(?:paid|sent|went|transferred)\s+(?:in)?to\s+(?:an?|some|another|the\s+wrong|someone\s+else's)\s+"
+        r"(?:\w+\s+){0,2}?account\s+(?:ending|number|i\s+(?:don't|do\s+not)|that\s+(?:isn't|is\s+not))\b",
+        r"\baccount\s+ending\s+(?:in\s+)?\d+\b[^.\n]{0,80}\b(?:(?:i|we)\s+(?:don't|do\s+not|never)\s+(?:have|had|own)|"
+        r"(?:isn't|is\s+not|not)\s+(?:mine|ours))\b",
     ),
     _kind(
         "danger to someone's health or safety",
@@ -105,14 +110,23 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:smoke(?!\s+(?:alarms?|detectors?))|smoking\s+(?:from|out)|fumes|sparks?|sparking|burning\s+smell|smell\s+of\s+burning|"
         r"(?:on|caught|catch|catching)\s+fire|fire\s+(?:broke|started)|flames|explo(?:ded|sion)|"
         r"electric(?:al)?\s+shock|electrocut\w*)\b",
-        r"\b(?:sockets?|plugs?|switch(?:es)?|outlets?|wires?|wiring|cables?|fuse\s?box(?:es)?|heaters?|chargers?)\b"
+        r"\b(?:sockets?|plugs?|switch(?:es)?|outlets?|wires?|wiring|cables?|fuse\s?box(?:es)?|heaters?|chargers?|"
+        r"inverters?|isolators?|batter(?:y|ies)|meters?|consumer\s+units?|boilers?|appliances?)\b"
         r"[^.\n]{0,60}\b(?:crackl\w*|(?:blue|bright|small|big)\s+flash\w*|scorch\w*|melt(?:ed|ing)|burnt|"
-        r"blackened|went\s+black|was\s+black)\b",
+        r"blackened|went\s+black|was\s+black|(?:gone|turned|going)\s+(?:brown|black)|(?:very|really|extremely|too)\s+"
+        r"hot(?:\s+to\s+(?:the\s+)?touch)?)\b",
+        # the electrics cutting out again and again
+        r"\b(?:trip\s+switch|(?:circuit\s+)?breakers?|fuses?|rcds?|main\s+switch|consumer\s+unit|fuse\s?box|electrics)\b"
+        r"[^.\n]{0,40}\b(?:clicks?\s+off|clicked\s+off|keeps?\s+(?:tripping|going\s+off|switching\s+off|cutting\s+out|"
+        r"blowing)|tripp(?:ed|ing)\s+(?:again|every|each|several|\w+\s+times))",
         r"\b(?:open|raw|infected|weeping|deep|nasty)\s+wounds?\b|\bwounds?\s+(?:has\s+|had\s+|is\s+)?"
         r"(?:opened|open|infected|bleeding|weeping)\b",
         r"\b(?:injur(?:ed|y|ies)|hurt\s+(?:my|his|her|their|him|her|them)\w*|(?:was|got|were)\s+hurt|bleeding|"
         r"unconscious|(?:i|he|she|they|someone|somebody|(?:my|our|a|the)\s+\w+)\s+(?:just\s+)?collapsed|fainted|seizure|overdose|allergic\s+reaction|anaphyla\w*|ambulance|"
         r"emergency\s+room|a\s*&\s*e|hospitali[sz]ed|poison(?:ed|ing)?)\b",
+        r"\b(?:needed|need|had|got|have|having)\s+(?:\w+\s+)?stitches\b|\b(?:walk-?in|urgent\s+care|minor\s+injur\w*)\s+"
+        r"(?:centre|center|clinic|unit)s?\b|\b(?:cut|burnt|burned|broke|fractured|sprained)\s+(?:my|his|her|their)\s+"
+        r"(?:hand|finger|thumb|arm|wrist|leg|ankle|foot|knee|head|back|face)\b",
         r"\b(?:chest\s+pains?|(?:can't|cannot|could\s+not|couldn't|struggling\s+to)\s+breathe|short(?:ness)?\s+of\s+"
         r"breath|dizz(?:y|iness)|swollen|swelling|vomit\w*|side[-\s]effects?|suicid\w*|self[-\s]harm)\b",
         r"\b(?:food\s+poisoning|(?:was|were|got|been|became|fell|felt)\s+(?:really\s+|very\s+|so\s+)?(?:ill|sick|unwell)|"
@@ -165,6 +179,8 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:false|fake|bogus|dishonest|made[-\s]up|fraudulent)\s+(?:insurance\s+)?(?:claims?|reviews?)\b",
         r"\b(?:they|he|she)(?:'re|'s|\s+are|\s+is|\s+were|\s+was)\s+(?:going|planning)\s+to\s+(?:say|claim|pretend)\b",
         r"\b(?:don't|do\s+not)\s+want\s+to\s+(?:give|leave|tell\s+you)\s+my\s+name\b",
+        r"\bclock(?:s|ed|ing)?\s+(?:in|on|out)\s+(?:\w+\s+){0,4}?for\s+(?:his|her|their|someone|somebody|another|"
+        r"other\s+people|a\s+(?:friend|mate|colleague|relative|cousin))\b|\bbuddy\s+punch\w*",
     ),
     _kind(
         "a collision or a road accident",
@@ -192,6 +208,11 @@ KINDS: tuple[RiskKind, ...] = (
         r"\bformal(?:ly)?\s+complain\w*|\b(?:make|making|raise|raising|lodge|lodging|file|filing|submit|submitting)\s+"
         r"an?\s+(?:formal\s+|official\s+)?complaint\b|\b(?:i|we)\s+(?:want|wish|would\s+like|'d\s+like)\s+to\s+"
         r"complain\b|\bwhat\s+went\s+wrong\b",
+        unsaid=(
+            r"\b(?:don't|do\s+not|not)\s+(?:want|wish|trying|looking|meaning)\s+to\s+(?:make|raise|lodge|file|submit|be\s+"
+            r"making)\s+an?\s+(?:formal\s+|official\s+)?complaint\b|\b(?:this|it)\s+(?:is\s+not|isn't|is\s+n't)\s+an?\s+"
+            r"(?:formal\s+)?complaint\b|\bnot\s+(?:a\s+)?complain(?:t|ing)\b",
+        ),
     ),
     _kind(
         "a theft, a break-in or an intruder",

@@ -424,6 +424,7 @@ INTEGRITY = {
         "same text, only the names are different. How do you handle such a case?",
         "I don't want to give my name. The couple at number 14 have been telling people they're going to say their "
         "new TV was stolen in a burglary. They sold it online last week.",
+        "One of the drivers clocks in on the app for a friend, who then turns up an hour later.",
     ],
 )
 def test_someone_elses_dishonesty_goes_to_the_category_that_covers_it(policy: Policy, body: str) -> None:
@@ -532,6 +533,14 @@ WELFARE = {
             "I've closed my membership. Please delete all my personal data and everything you hold about me.",
             "privacy",
         ),
+        (
+            "Wages",
+            "This month's salary was paid to an account ending 5520. We do not have any account with that bank.",
+            "account_security",
+        ),
+        ("Meter cupboard", "The isolator by the meter has turned brown and is very hot to the touch.", "member_safety"),
+        ("Power", "The breaker in the hallway keeps tripping whenever the heat pump starts up.", "member_safety"),
+        ("Rota", "I left early: I burned my hand on the fryer and went to the walk-in centre.", "member_safety"),
     ],
 )
 def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
@@ -550,6 +559,8 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "I'd like to book a follow-up for my dog's wound check next Tuesday.",
         "Please close my account; I no longer need it. The tailgate on the van sticks too.",
         "I nicked my finger on the shelf you delivered. Just saying, not hurt.",
+        "I don't want to make a complaint, the crew were lovely, but when will the certificate come?",
+        "My wife twisted my arm into the family box, so please switch us from the couples plan.",
     ],
 )
 def test_ordinary_mail_with_the_same_nouns_reports_nothing(body: str) -> None:
@@ -577,6 +588,7 @@ def test_two_risks_in_one_email_go_to_the_category_its_words_read_closest_to() -
         "Could you tell me what times her carers come in, and send me her son's phone number?",
         "We are splitting the costs of our old firm and I need his invoices for last year.",
         "Please confirm whether a Mr Daniel Roe is a member, and provide his contact details.",
+        "We bought the house from Mr Lee. Could you tell us which supplier he used, and his phone number?",
     ],
 )
 def test_asking_for_someone_elses_records_or_contacts_is_flagged(text: str) -> None:
