@@ -67,6 +67,8 @@ KINDS: tuple[RiskKind, ...] = (
         r"\bwho\s+(?:has\s+|had\s+|is\s+)?(?:used|using|accessed|taken|charged)\s+(?:my|our)\s+(?:card|account|"
         r"bank\s+details|details|identity|name|e-?mail|login)\b",
         r"\b(?:i|we)(?:'ve|\s+have)?\s+never\s+(?:even\s+)?(?:been|lived|stayed|worked)\s+(?:to|in|at)\b",
+        r"\b(?:nobody|no\s+one|none\s+of\s+us)\s+(?:here\s+|at\s+\w+\s+|from\s+\w+\s+)?(?:has|have|had|was|were)\s+(?:ever\s+|even\s+)?"
+        r"(?:been|driven|travelled|traveled|gone|stayed)\s+(?:to|in|near|at)\b",
         r"\b(?:nobody|no\s+one|none\s+of\s+us)\s+(?:here\s+)?did\s+(?:it|this|that)\b",
         r"\b(?:i|we)\s+(?:didn't|did\s+not|never)\s+do\s+(?:it|this|that)\b",
         r"\b(?:log-?ins?|sign-?ins?|devices?|sessions?|users?|e-?mail(?:\s+address)?|address|phone\s+number|"
@@ -110,6 +112,10 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:smoke(?!\s+(?:alarms?|detectors?))|smoking\s+(?:from|out)|fumes|sparks?|sparking|burning\s+smell|smell\s+of\s+burning|"
         r"(?:on|caught|catch|catching)\s+fire|fire\s+(?:broke|started)|flames|explo(?:ded|sion)|"
         r"electric(?:al)?\s+shock|electrocut\w*)\b",
+        # a shock in everyday words: a jolt or a zap from something the customer touched
+        r"\b(?:jolt|zap|shock|tingl\w*)\s+(?:up|through|in|into)\s+(?:my|his|her|their)\s+(?:arm|hand|body|fingers?|wrist)\b|"
+        r"\b(?:jolt|zap(?:ped)?|shock|tingl\w*)\b[^.\n]{0,30}\b(?:from|off|touching)\s+(?:the|a|my|our|its|one\s+of\s+the)\s+"
+        r"(?:\w+\s+){0,2}?(?:handle|charger|socket|plug|cable|lead|switch|tap|appliance|connector|casing|metal|railing)s?\b",
         r"\b(?:sockets?|plugs?|switch(?:es)?|outlets?|wires?|wiring|cables?|fuse\s?box(?:es)?|heaters?|chargers?|"
         r"inverters?|isolators?|batter(?:y|ies)|meters?|consumer\s+units?|boilers?|appliances?)\b"
         r"[^.\n]{0,60}\b(?:crackl\w*|(?:blue|bright|small|big)\s+flash\w*|scorch\w*|melt(?:ed|ing)|burnt|"
@@ -189,8 +195,9 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:crash(?:ed|es)?\s+(?:into|in\s+to)|collided|collisions?|rear[-\s]ended|write[-\s]off|written\s+off|"
         r"(?:was|were|been|had)\s+(?:in\s+)?an?\s+(?:\w+\s+)?(?:accident|crash|bump|prang)|"
         r"(?:hit|clipped|bumped|scraped|reversed\s+into|drove\s+into|ran\s+into)\s+(?:into\s+)?(?:a|an|the|another|some|"
-        r"someone's|my)\s+(?:\w+\s+){0,2}?(?:car|cars|post|wall|bollard|pillar|vehicle|van|lorry|truck|bus|cyclist|bike|"
-        r"pedestrian|gate|barrier|kerb|curb|lamp\s*post|tree|fence|column|sign))\b",
+        r"someone's|my|our|his|her|their)\s+(?:\w+\s+){0,2}?(?:car|cars|post|gate-?posts?|wall|bollard|pillar|vehicle|van|"
+        r"lorry|truck|bus|cyclist|bike|pedestrian|gate|barrier|kerb|curb|lamp\s*post|tree|fence|column|sign|wing\s+mirror|"
+        r"garage|porch|bridge))\b",
     ),
     _kind(
         "neglect or cruelty",

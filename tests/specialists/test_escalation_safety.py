@@ -541,6 +541,9 @@ WELFARE = {
         ("Meter cupboard", "The isolator by the meter has turned brown and is very hot to the touch.", "member_safety"),
         ("Power", "The breaker in the hallway keeps tripping whenever the heat pump starts up.", "member_safety"),
         ("Rota", "I left early: I burned my hand on the fryer and went to the walk-in centre.", "member_safety"),
+        ("Charger 3", "My son felt a zap from the metal handle of charger 3 when he plugged in.", "member_safety"),
+        ("Card 7", "Card 7 shows fuel bought in Leeds. Nobody at our depot has been to Leeds this year.", "account_security"),
+        ("Parking", "Last time your van clipped our gatepost while reversing out of the drive.", "accidents"),
     ],
 )
 def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
