@@ -67,7 +67,7 @@ KINDS: tuple[RiskKind, ...] = (
         r"\bwho\s+(?:has\s+|had\s+|is\s+)?(?:used|using|accessed|taken|charged)\s+(?:my|our)\s+(?:card|account|"
         r"bank\s+details|details|identity|name|e-?mail|login)\b",
         r"\b(?:i|we)(?:'ve|\s+have)?\s+never\s+(?:even\s+)?(?:been|lived|stayed|worked)\s+(?:to|in|at)\b",
-        r"\b(?:nobody|no\s+one|none\s+of\s+us)\s+(?:here\s+|at\s+\w+\s+|from\s+\w+\s+)?(?:has|have|had|was|were)\s+(?:ever\s+|even\s+)?"
+        r"\b(?:nobody|no\s+one|none\s+of\s+us)\s+(?:here\s+|(?:at|from|in)\s+(?:our\s+|the\s+)?\w+\s+)?(?:has|have|had|was|were)\s+(?:ever\s+|even\s+)?"
         r"(?:been|driven|travelled|traveled|gone|stayed)\s+(?:to|in|near|at)\b",
         r"\b(?:nobody|no\s+one|none\s+of\s+us)\s+(?:here\s+)?did\s+(?:it|this|that)\b",
         r"\b(?:i|we)\s+(?:didn't|did\s+not|never)\s+do\s+(?:it|this|that)\b",

@@ -542,7 +542,7 @@ WELFARE = {
         ("Power", "The breaker in the hallway keeps tripping whenever the heat pump starts up.", "member_safety"),
         ("Rota", "I left early: I burned my hand on the fryer and went to the walk-in centre.", "member_safety"),
         ("Charger 3", "My son felt a zap from the metal handle of charger 3 when he plugged in.", "member_safety"),
-        ("Card 7", "Card 7 shows fuel bought in Leeds. Nobody at our depot has been to Leeds this year.", "account_security"),
+        ("Card 7", "Card 7 bought fuel in Leeds. Nobody at our depot has been to Leeds.", "account_security"),
         ("Parking", "Last time your van clipped our gatepost while reversing out of the drive.", "accidents"),
     ],
 )
