@@ -231,6 +231,7 @@ class CustomerSeed(BaseModel):
     email: Email
     name: Name
     account: RecordId
+    """Omitted in the file: an account of the customer's own, with the customer's id (`TenantFile.all_accounts`)."""
     plan: Plan = DEFAULT_PLAN
     """Omitted in the file: the policy's default plan (`Policy.default_plan`)."""
     phone: ShortText | None = None
@@ -297,10 +298,20 @@ class TenantFile(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _default_plans(cls, data: Any) -> Any:
-        """A customer or account without a plan gets the file's default plan: the first it declares."""
+    def _defaults(cls, data: Any) -> Any:
+        """A customer without an account has one of their own (their id); a customer or account without a plan
+        gets the file's default plan: the first it declares."""
         if not isinstance(data, dict):
             return data
+        customers = data.get("customers")
+        if isinstance(customers, list):
+            data = dict(data)
+            data["customers"] = [
+                {**item, "account": item["id"]}
+                if isinstance(item, dict) and "account" not in item and isinstance(item.get("id"), str)
+                else item
+                for item in customers
+            ]
         policy = data.get("policy")
         plans = policy.get("plans") if isinstance(policy, dict) else None
         if not (isinstance(plans, list) and plans and isinstance(plans[0], str)):

@@ -205,6 +205,17 @@ def test_an_undeclared_plan_in_a_file_without_plans_names_the_default_plans(tmp_
     assert "the default plans" in info.value.message and "'enterprise'" in info.value.message
 
 
+def test_a_customer_without_an_account_has_one_of_their_own(tmp_path: Path) -> None:
+    data = minimal()
+    data["customers"] = [
+        {"id": "C-1", "email": "ann@example.org", "name": "Ann"},
+        {"id": "C-2", "email": "bo@example.org", "name": "Bo", "account": "A-9"},
+    ]
+    tenant = load_tenant_file(write(tmp_path, data))
+    assert [c.account for c in tenant.customers] == ["C-1", "A-9"]
+    assert {a.id: a.name for a in tenant.all_accounts()} == {"C-1": "Ann's account", "A-9": "Bo's account"}
+
+
 def test_long_descriptions_examples_and_articles_load(tmp_path: Path) -> None:
     data = minimal()
     category = data["policy"]["categories"][0]  # type: ignore[index]
