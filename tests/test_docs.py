@@ -259,6 +259,15 @@ def test_tenant_files_guide_error_samples_are_what_a_missing_queue_and_an_undecl
     assert said == [sample.strip() for sample in samples]
 
 
+def test_tenant_files_guide_lists_each_risk_kinds_words_as_the_code_has_them() -> None:
+    from specialists.triage._risk import KINDS
+
+    page = (REPO / "docs" / "tenant-files.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\s*\| ([^|]+?) \| ([^|]+?) \|$", page, re.MULTILINE)
+    listed = {kind: tuple(words.split(", ")) for kind, words in rows}
+    assert {k.name: listed.get(k.name) for k in KINDS} == {k.name: k.words for k in KINDS}
+
+
 def test_observability_guide_scrapes_the_default_ports_with_a_token(tmp_path: Path) -> None:
     import yaml
 

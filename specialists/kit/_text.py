@@ -137,6 +137,14 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         (
             "other customers' data",
+            r"\b(list|names|details|room\s+numbers)\s+of\s+(everyone|everybody|all\s+(the\s+)?(other\s+)?(guests|people|"
+            r"customers|members|tenants|residents|attendees|passengers|patients|parents|staff))\b|\bwhich\s+(room|flat|unit|"
+            r"seat|table|address)\s+(she|he|they)('s|'re|\s+is|\s+are|\s+was|\s+were|\s+will\s+be)\s+(in|staying|at|booked)\b|"
+            r"\b(address|phone\s+number|mobile\s+number|e-?mail(\s+address)?|number|details)\s+(you('ve|\s+have)?\s+got|you\s+"
+            r"(have|hold|keep))\s+(on\s+file\s+)?for\s+(him|her|them)\b",
+        ),
+        (
+            "other customers' data",
             r"\b(tell|send|give|let|provide|share\s+with)\s+(me|us)\b[^.?!\n]{0,160}\b(his|her|their)\s+(contact|phone|"
             r"mobile|telephone)\s+(number|details)\b",
         ),

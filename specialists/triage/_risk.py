@@ -25,6 +25,9 @@ from specialists.kit import own_lines, tokens, unsigned
 class RiskKind:
     name: str
     """What the email reports, as the escalation reason says it."""
+    words: tuple[str, ...]
+    """The words a category that covers this kind uses to describe itself, as written (docs/tenant-files.md lists
+    them)."""
     described_by: frozenset[str]
     """Stemmed words a category that covers this kind uses to describe itself."""
     said: re.Pattern[str]
@@ -35,7 +38,8 @@ class RiskKind:
 def _kind(name: str, described_by: str, *patterns: str, unsaid: tuple[str, ...] = ()) -> RiskKind:
     # matched against lower-cased text: without IGNORECASE the patterns run three to four times faster
     denied = re.compile("|".join(unsaid), re.VERBOSE) if unsaid else None
-    return RiskKind(name, frozenset(tokens(described_by)), re.compile("|".join(patterns), re.VERBOSE), denied)
+    said = re.compile("|".join(patterns), re.VERBOSE)
+    return RiskKind(name, tuple(described_by.split()), frozenset(tokens(described_by)), said, denied)
 
 
 _ACTIONS = (
@@ -121,6 +125,12 @@ KINDS: tuple[RiskKind, ...] = (
         r"[^.\n]{0,60}\b(?:crackl\w*|(?:blue|bright|small|big)\s+flash\w*|scorch\w*|melt(?:ed|ing)|burnt|"
         r"blackened|went\s+black|was\s+black|(?:gone|turned|going)\s+(?:brown|black)|(?:very|really|extremely|too)\s+"
         r"hot(?:\s+to\s+(?:the\s+)?touch)?)\b",
+        # a battery swelling; brakes that do not stop the vehicle
+        r"\b(?:batter(?:y|ies)|cells?|power\s+banks?)\b[^.\n]{0,80}\b(?:puffed\s+up|puffing\s+up|swollen|swelling|bulg(?:ing|ed|es)|"
+        r"ballooned)\b|\b(?:puffed|puffing)\s+up\b|\bbulg(?:ing|ed|es)\b",
+        r"\bbrakes?(?!\s+(?:lights?|pads?|fluid))\b[^.\n]{0,60}\b(?:failed|gave\s+(?:out|way)|did\s+(?:almost\s+|virtually\s+)?nothing|"
+        r"(?:don't|doesn't|didn't|won't|wouldn't|do\s+not|does\s+not|did\s+not)\s+(?:work|stop|bite)|stopped\s+working|"
+        r"went\s+(?:to\s+the\s+bar|all\s+the\s+way))|\b(?:couldn't|could\s+not|can't|cannot|unable\s+to)\s+stop\s+(?:it|the\s+\w+)\b",
         # the electrics cutting out again and again
         r"\b(?:trip\s+switch|(?:circuit\s+)?breakers?|fuses?|rcds?|main\s+switch|consumer\s+unit|fuse\s?box|electrics)\b"
         r"[^.\n]{0,40}\b(?:clicks?\s+off|clicked\s+off|keeps?\s+(?:tripping|going\s+off|switching\s+off|cutting\s+out|"
@@ -148,7 +158,7 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:loose|unstable|collaps\w*|cracked|rotten)\s+(?:\w+\s+){0,3}?(?:railings?|balcony|stairs?|steps?|"
         r"handrails?|banisters?|ceiling|floor|glass|panel|balustrade|decking)\b",
         # a home that cannot be made secure tonight: a door or window that no longer shuts or locks
-        r"\b(?:front|back|side|patio|main|outside|entrance|door|window)s?\b[^.\n]{0,50}\b(?:won't|will\s+not|wont|"
+        r"\b(?:front|back|side|patio|main|outside|entrance|door|window)s?\b[^.\n]{0,50}\b(?:won't|will\s+not|wont|wouldn't|would\s+not|"
         r"doesn't|does\s+not|can't|cannot|can\s+not|no\s+longer)\s+(?:shut|close|lock|be\s+locked|be\s+secured)\b",
         r"\b(?:can't|cannot|can\s+not|unable\s+to)\s+(?:lock|secure|shut)\s+(?:the|my|our)\s+(?:front\s+|back\s+|"
         r"side\s+|patio\s+)?(?:door|window|house|home|flat|property)s?\b",
@@ -208,13 +218,16 @@ KINDS: tuple[RiskKind, ...] = (
         r"(?:all|for\s+(?:days|hours|weeks))|grown\s+into\s+(?:his|her|its|their)\s+\w+)\b",
     ),
     _kind(
-        "a complaint that asks for someone senior",
+        "a complaint: dissatisfaction with the service, or someone senior asked for",
         "complaint complaints complain complaining dissatisfied unhappy escalation escalate formal grievance "
         "manager senior poor",
         r"\b(?:someone|somebody)\s+senior\b|\b(?:speak|talk)\s+to\s+(?:a|the|your)\s+(?:manager|supervisor|director)\b",
         r"\bformal(?:ly)?\s+complain\w*|\b(?:make|making|raise|raising|lodge|lodging|file|filing|submit|submitting)\s+"
         r"an?\s+(?:formal\s+|official\s+)?complaint\b|\b(?:i|we)\s+(?:want|wish|would\s+like|'d\s+like)\s+to\s+"
         r"complain\b|\bwhat\s+went\s+wrong\b",
+        r"\b(?:(?:is|was|were|are)(?:\s+not|n't)|not)\s+(?:nearly\s+|remotely\s+)?good\s+enough\b|\bnot\s+what\s+(?:we|i)\s+paid\s+for\b|"
+        r"\b(?:so|very|really|extremely|deeply|bitterly|hugely|incredibly)\s+disappointed\b|\b(?:unacceptable|appalling|"
+        r"disgraceful|disgusted|shocking\s+(?:service|treatment|experience))\b",
         unsaid=(
             r"\b(?:don't|do\s+not|not)\s+(?:want|wish|trying|looking|meaning)\s+to\s+(?:make|raise|lodge|file|submit|be\s+"
             r"making)\s+an?\s+(?:formal\s+|official\s+)?complaint\b|\b(?:this|it)\s+(?:is\s+not|isn't|is\s+n't)\s+an?\s+"
@@ -227,6 +240,11 @@ KINDS: tuple[RiskKind, ...] = (
         "belongings robbery robbed cctv tailgating lock locks security",
         r"\b(?:stolen|stole|theft|thieves|thief|burgl\w*|broken\s+into|break-?ins?|robbed|robbery|pickpocket\w*|"
         r"intruders?|trespass\w*)\b",
+        r"\b(?:someone|somebody)\b[^.\n]{0,80}\b(?:took|taken|stole|nicked|pinched)\s+(?:my|our|his|her|their|the|"
+        r"two|three|four|both|all)\s+(?:\w+\s+){0,2}?(?:bikes?|bicycles?|cars?|vans?|phones?|wallets?|purses?|bags?|laptops?|"
+        r"keys|tools|belongings|things|stuff|jewel\w*|parcels?|scooters?)\b",
+        r"\b(?:break|broke|broken|smashed|forced|kicked\s+in)\s+(?:open\s+)?(?:the|my|our)\s+(?:door|lock|window|padlock|gate)s?\s+"
+        r"(?:of|to|on|in)\s+(?:my|our|the)\s+(?:shed|garage|house|flat|car|van|office|unit|store|room|locker)\b",
         r"\b(?:was|were)\s*(?:not|n't)\s+(?:on|in|at|by)\s+(?:the|my|our)\s+\w+\s+any\s?more\b|\bsomeone\s+"
         r"(?:took|has\s+taken|had\s+taken)\b",
         r"\b(?:came|walked|slipped|got)\s+(?:in|through)\s+(?:right\s+)?behind\s+(?:me|us)\b|\btrying\s+(?:the\s+)?"

@@ -544,6 +544,12 @@ WELFARE = {
         ("Charger 3", "My son felt a zap from the metal handle of charger 3 when he plugged in.", "member_safety"),
         ("Card 7", "Card 7 bought fuel in Leeds. Nobody at our depot has been to Leeds.", "account_security"),
         ("Parking", "Last time your van clipped our gatepost while reversing out of the drive.", "accidents"),
+        ("Check", "The battery was on charge overnight and now it has puffed up on one side.", "member_safety"),
+        ("After the service", "Going downhill I squeezed the front brake and it did almost nothing.", "member_safety"),
+        ("Room 4", "The door wouldn't lock however we turned the key.", "member_safety"),
+        ("Receipt", "In the night somebody broke the door of our garage and took both scooters.", "theft"),
+        ("Sunday lunch", "Cold food and a forty-minute wait for the bill. Not good enough.", "complaints"),
+        ("Our day", "The room was not set up and the guests waited in the rain. So disappointed.", "complaints"),
     ],
 )
 def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
@@ -564,6 +570,8 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "I nicked my finger on the shelf you delivered. Just saying, not hurt.",
         "I don't want to make a complaint, the crew were lovely, but when will the certificate come?",
         "My wife twisted my arm into the family box, so please switch us from the couples plan.",
+        "The brake light on the van you lent us isn't working, can we swap it?",
+        "Can someone take my bike in for a service on Monday?",
     ],
 )
 def test_ordinary_mail_with_the_same_nouns_reports_nothing(body: str) -> None:
@@ -592,6 +600,8 @@ def test_two_risks_in_one_email_go_to_the_category_its_words_read_closest_to() -
         "We are splitting the costs of our old firm and I need his invoices for last year.",
         "Please confirm whether a Mr Daniel Roe is a member, and provide his contact details.",
         "We bought the house from Mr Lee. Could you tell us which supplier he used, and his phone number?",
+        "It's a surprise: which room is she in on Saturday, and the list of everyone booked that weekend?",
+        "He's away, so could you tell me which address and phone number you've got for him?",
     ],
 )
 def test_asking_for_someone_elses_records_or_contacts_is_flagged(text: str) -> None:
