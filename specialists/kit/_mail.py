@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from specialists.kit._text import stem
+
 _SIGN_OFF = re.compile(
     r"^\s*(--\s*$|(kind\s+|best\s+|warm\s+|warmest\s+|many\s+)?regards|thanks|thank\s+you|many\s+thanks|"
     r"with\s+thanks|cheers|best(\s+wishes)?|sincerely|yours\s+(sincerely|faithfully|truly))\b",
@@ -33,3 +35,48 @@ def unsigned(text: str) -> str:
     if len(paragraphs) > 1 and len(last) <= 3 and all(len(line.split()) <= 5 and "?" not in line for line in last):
         paragraphs = paragraphs[:-1]
     return "\n\n".join(paragraphs) + ("\n\n" + "\n".join(tail) if tail else "")
+
+
+_SENTENCE = re.compile(r"(?:[^.!?\n\u2013\u2014-]|(?<=\S)-(?=\S))+[.!?]*")  # a sentence, or a clause a spaced dash ends
+# "sorry for the subject", "ignore the subject line", "the subject is wrong", "the form made me pick a subject"
+# (not a forwarded message's own `Subject:` header)
+_SUBJECT_DISOWNED = re.compile(
+    r"\bsubject\b(?!\s*:)(?=.*\b(?:wrong|confus\w*|mislead\w*|ignore|sorry|old|pick|chose|choose|made\s+me)\b)|"
+    r"\b(?:wrong|confus\w*|mislead\w*|ignore|sorry\s+(?:for|about))\s+(?:the\s+|my\s+|that\s+)?(?:\w+\s+)?subject\b(?!\s*:)",
+    re.IGNORECASE,
+)
+# "not actually about an invoice", "nothing to do with the invoice", "no damage actually", "not really a complaint"
+_A = r"(?:the\s+|an?\s+|my\s+|our\s+|your\s+|any\s+)?"
+_TOPIC_DISOWNED = re.compile(
+    rf"\b(?:not|isn't|is\s+not|wasn't|was\s+not)\s+(?:actually\s+|really\s+)?about\s+{_A}([^\W\d_]+)|"
+    rf"\bnothing\s+to\s+do\s+with\s+{_A}([^\W\d_]+)|"
+    rf"\b(?:no|not)\s+{_A}([^\W\d_]+)\s+actually\b|\bnot\s+(?:really|actually)\s+{_A}([^\W\d_]+)",
+    re.IGNORECASE,
+)
+
+
+def disowned_subject(subject: str, body: str) -> str | None:
+    """The body without the sentences that say its subject is not what it is about ("sorry, wrong subject line,
+    it's not about the invoice at all"), when it has any; None when the body leaves the subject standing. People
+    reply to an old email or pick the first subject a form offers: the subject then misleads, and the sentence
+    that says so names the very topic it is not about."""
+    subject_stems = {stem(w) for w in re.findall(r"[^\W\d_]+", subject.casefold())}
+    disowning = []
+    for match in _SENTENCE.finditer(body):
+        sentence = match.group(0)
+        if _SUBJECT_DISOWNED.search(sentence):
+            disowning.append(match.span())
+            continue
+        for topic in _TOPIC_DISOWNED.finditer(sentence):
+            word = next(group for group in topic.groups() if group)
+            if stem(word.casefold()) in subject_stems:
+                disowning.append(match.span())
+                break
+    if not disowning:
+        return None
+    kept, start = [], 0
+    for begin, end in disowning:
+        kept.append(body[start:begin])
+        start = end
+    kept.append(body[start:])
+    return "".join(kept)

@@ -2,7 +2,8 @@
 
 Each category becomes a profile document: its name and keywords (counted twice), its description,
 its examples and its queue name. The email (subject counted twice, then the body without its signature, and
-without hidden parts and injected instructions when it has any: `kit.without_instructions`) is compared
+without hidden parts and injected instructions when it has any: `kit.without_instructions`; without the subject,
+and the sentence that says so, when the body disowns it: `kit.disowned_subject`) is compared
 with every profile by cosine similarity of TF-IDF vectors (sublinear term frequency, IDF over the profiles),
 plus a bonus for each multi-word keyword or example phrase found verbatim. Both sides also hold
 the concepts of the support lexicon (`_concepts`) their words say, each weighted `CONCEPT_WEIGHT` of a word:
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import Category, Classification, InboundEmail, Plan, Policy
-from specialists.kit import Judgment, injection_signals, tokens, unsigned, without_instructions
+from specialists.kit import Judgment, disowned_subject, injection_signals, tokens, unsigned, without_instructions
 from specialists.triage import _embeddings
 from specialists.triage._concepts import concept_tokens
 
@@ -184,7 +185,9 @@ def _score(profiles: _Profiles, email: InboundEmail, meant: bool) -> _Scored:
     # (the whole email is scanned once, as triage scans it: the body again only when something was found)
     said = email.body if not injection_signals(f"{email.subject}\n{email.body}") else without_instructions(email.body)
     body = unsigned(said)
-    text = f"{email.subject}\n{email.subject}\n{body}"
+    # a subject the body says is not what it is about ("sorry, wrong subject") is left out, with the sentence
+    kept = disowned_subject(email.subject, body)
+    text = f"{email.subject}\n{email.subject}\n{body}" if kept is None else kept
     counts = Counter(tokens(text))
     query = profiles._weights(counts)
     broad = profiles._weights(counts, Counter(concept_tokens(text)))
@@ -195,7 +198,8 @@ def _score(profiles: _Profiles, email: InboundEmail, meant: bool) -> _Scored:
         bonus = PHRASE_BONUS * sum(1 for phrase in phrases if phrase in lowered)
         by_words.append(sum(weight * vector.get(term, 0.0) for term, weight in query.items()) + bonus)
         with_concepts.append(sum(weight * broader.get(term, 0.0) for term, weight in broad.items()) + bonus)
-    by_meaning = _embeddings.closeness(f"{email.subject}\n{body}", profiles.centroids()) if meant else None
+    meaning = f"{email.subject}\n{body}" if kept is None else kept
+    by_meaning = _embeddings.closeness(meaning, profiles.centroids()) if meant else None
     return _Scored(query, by_words, with_concepts, by_meaning)
 
 

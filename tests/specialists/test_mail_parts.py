@@ -1,0 +1,71 @@
+"""The parts of an email the offline engine tells apart: a subject the body disowns is not what the email is about."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas import InboundEmail, load_tenant_file
+from specialists.kit import disowned_subject
+from specialists.triage import ClassifyRequest, classify_offline
+from tests.conftest import EXAMPLE_TENANTS
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "left"),
+    [
+        (
+            "Invoice query",
+            "Sorry, wrong subject line, it's not about the invoice at all. Can the crew start at 7?",
+            "crew",
+        ),
+        ("Damage report", "No damage actually, sorry for the subject! I left my keys in the car.", "keys"),
+        (
+            "Re: Your renewal",
+            "Not about the renewal actually - my son starts university. Is his laptop covered?",
+            "laptop",
+        ),
+        ("Re: invoice 2231", "Nothing to do with the invoice, that's paid. How do I add a user?", "user"),
+        ("Complaint", "Not really a complaint, the form made me pick a subject! Where do I collect the keys?", "keys"),
+        ("Refund", "Hi - sorry, ignore the subject, I replied to an old email. My card was declined.", "card"),
+    ],
+)
+def test_a_subject_the_body_disowns_is_left_out_with_the_sentence_that_disowns_it(
+    subject: str, body: str, left: str
+) -> None:
+    kept = disowned_subject(subject, body)
+    assert kept is not None and left in kept
+    assert subject.split()[-1].casefold() not in kept.casefold()  # the topic it is not about is gone too
+
+
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        ("discount code", "The receipt shows the code but no discount at all. Can you apply it?"),
+        ("No signal", "My mobile has had no signal since 2pm, it only says SOS."),
+        ("Invoice", "Subject: wrong amount\nThe invoice is for 12 seats, we have 10."),  # a forwarded header line
+        ("Refund", "It's not about the money, it's the principle: I was charged twice for one refund."),
+    ],
+)
+def test_a_subject_the_body_keeps_stands(subject: str, body: str) -> None:
+    assert disowned_subject(subject, body) is None
+
+
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        (
+            "Invoice and refund",
+            "Sorry, ignore the subject, I replied to an old email. I can't log in since this morning.",
+        ),
+        (
+            "Refund on my invoice",
+            "Nothing to do with the invoice, that's paid. The password reset email never arrives.",
+        ),
+    ],
+)
+def test_an_email_under_a_disowned_subject_is_classified_by_what_it_asks(subject: str, body: str) -> None:
+    policy = load_tenant_file(EXAMPLE_TENANTS / "acme.yaml").policy
+    email = InboundEmail(sender="ops@example.org", subject=subject, body=body)
+    assert (
+        classify_offline(ClassifyRequest(email=email), policy).category == "account_access"
+    )  # billing, by the subject
