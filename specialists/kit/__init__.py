@@ -14,7 +14,7 @@ Imports only `schemas`. Model backends and the MCP toolbox live in the coordinat
 """
 
 from specialists.kit._budget import Budget
-from specialists.kit._mail import disowned_subject, own_lines, unsigned
+from specialists.kit._mail import before_sign_off, disowned_subject, own_lines, unsigned
 from specialists.kit._model import Generation, In, Judgment, Model, Out, Tier, Usage
 from specialists.kit._specialist import ENTRY_POINT_GROUP, Manifest, Specialist, SpecialistContext, estimate_tokens
 from specialists.kit._text import (
@@ -55,6 +55,7 @@ __all__ = [
     "reveal",
     "stem",
     "tokens",
+    "before_sign_off",
     "disowned_subject",
     "own_lines",
     "unsigned",

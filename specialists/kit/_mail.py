@@ -19,17 +19,31 @@ def own_lines(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(">"))
 
 
-def unsigned(text: str) -> str:
-    """The text without its signature: from the last short sign-off line (`Kind regards,`, `--`) on, or a last
-    paragraph of at most three short lines with no question in it (a name, a role, a company). A forwarded
-    message keeps its own text: only what comes before the first one is cut."""
+def _signed_off(text: str) -> tuple[list[str], list[str]]:
+    """The lines before the last short sign-off line (`Kind regards,`, `--`), and a forwarded message's lines
+    (only what comes before the first one is cut)."""
     forwarded = next((i for i, line in enumerate(text.splitlines()) if _FORWARDED.match(line)), None)
     lines = text.rstrip().splitlines()
     head, tail = (lines, []) if forwarded is None else (lines[:forwarded], lines[forwarded:])
     for index in range(len(head) - 1, 0, -1):
         if _SIGN_OFF.match(head[index]) and len(head[index].split()) <= 4:
-            head = head[:index]
-            break
+            return head[:index], tail
+    return head, tail
+
+
+def before_sign_off(text: str) -> str:
+    """The text without its sign-off line and what follows it (a name, a role, a footer or a disclaimer); a
+    forwarded message keeps its own text. Unlike `unsigned`, a text with no sign-off is kept whole: its short
+    last paragraph may be the very report ("Someone hacked my account.")."""
+    head, tail = _signed_off(text)
+    return "\n".join([*head, *tail])
+
+
+def unsigned(text: str) -> str:
+    """The text without its signature: from the last short sign-off line (`Kind regards,`, `--`) on, or a last
+    paragraph of at most three short lines with no question in it (a name, a role, a company). A forwarded
+    message keeps its own text: only what comes before the first one is cut."""
+    head, tail = _signed_off(text)
     paragraphs = "\n".join(head).rstrip().split("\n\n")
     last = paragraphs[-1].strip().splitlines()
     if len(paragraphs) > 1 and len(last) <= 3 and all(len(line.split()) <= 5 and "?" not in line for line in last):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from schemas import Category, Classification, InboundEmail, Plan, Policy, Priority
-from specialists.kit import own_lines, tokens, unsigned, words
+from specialists.kit import before_sign_off, own_lines, tokens, unsigned, words
 from specialists.triage._classify import meanings, similarities
 from specialists.triage._risk import risk_signals
 
@@ -100,7 +100,8 @@ def _close_to_escalating(email: InboundEmail, chosen: Category, policy: Policy) 
     best = max(scores.get(chosen.name, 0.0), max(scores.values()))
     meant = meanings(email, policy)
     nearest = max(meant, key=lambda n: meant[n]) if meant else None
-    said = " " + " ".join(words(f"{email.subject}\n{email.body}")) + " "
+    # a keyword in the footer is the sender's disclaimer ("may contain personal data"), not what they report
+    said = " " + " ".join(words(f"{email.subject}\n{before_sign_off(email.body)}")) + " "
     reasons = []
     for name, keywords in _escalating_keywords(policy):
         hits = [keyword for keyword, written in keywords if written in said]

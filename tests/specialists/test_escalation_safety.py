@@ -139,6 +139,20 @@ def test_a_keyword_escalates_as_whole_words_not_as_scattered_ones(policy: Policy
     assert short == []
 
 
+def test_a_keyword_in_the_footer_after_the_sign_off_does_not_escalate(policy: Policy) -> None:
+    footer = (
+        "Kind regards,\nDana Cole\nFinance, Lakeside Crafts\nBeware of phishing: we never change bank details by email."
+    )
+    body = "How do I add more photos to a listing? The upload button is grey."
+    _, after = reasons_for(policy, "Listing photos", f"{body}\n\n{footer}")
+    assert not any("keyword" in r for r in after), after
+    # the same keyword before the sign-off is the sender's own words; with no sign-off the email is read whole
+    _, before = reasons_for(policy, "Listing photos", f"{body} I also got a phishing email about it.\n\n{footer}")
+    assert any("'phishing'" in r for r in before), before
+    _, unsigned_ = reasons_for(policy, "Listing photos", f"{body}\n\nI think I was hacked.")
+    assert any("'hacked'" in r for r in unsigned_), unsigned_
+
+
 def test_an_ordinary_payout_question_does_not_escalate(policy: Policy) -> None:
     category, reasons = reasons_for(
         policy, "Payout date", "When will the payout for last week's sales be transferred to my bank account?"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from schemas import InboundEmail, load_tenant_file
-from specialists.kit import disowned_subject
+from specialists.kit import before_sign_off, disowned_subject
 from specialists.triage import ClassifyRequest, classify_offline
 from tests.conftest import EXAMPLE_TENANTS
 
@@ -69,3 +69,11 @@ def test_an_email_under_a_disowned_subject_is_classified_by_what_it_asks(subject
     assert (
         classify_offline(ClassifyRequest(email=email), policy).category == "account_access"
     )  # billing, by the subject
+
+
+def test_before_the_sign_off_keeps_the_senders_words_and_drops_their_footer() -> None:
+    body = "My card was stolen.\n\nKind regards,\nAnn Lee\nThis email may contain personal data."
+    assert before_sign_off(body).strip() == "My card was stolen."
+    assert before_sign_off("Hi,\nSomeone hacked my account.") == "Hi,\nSomeone hacked my account."  # no sign-off
+    forwarded = "See below.\nThanks\nAnn\n---------- Forwarded message ---------\nFrom: Bank\nYour card is blocked."
+    assert "Your card is blocked." in before_sign_off(forwarded)
