@@ -85,7 +85,8 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             "other customers' data",
             r"\b(my|our) (ex-?\s?)?(wife|husband|partner|spouse|mother|mum|mom|father|dad|son|daughter|brother|sister|"
             r"friend|neighbou?r|colleague|tenant|landlord|patient|client)\b[^?]{0,200}"
-            r"\b((can|could|would) you (please )?|please )(tell|send|give|e-?mail|confirm|let) me\b",
+            r"\b((can|could|would) you (please )?|please )((tell|send|give|e-?mail|confirm|let) me|"
+            r"(send|give|e-?mail|forward) (them|it|these|those) to me)\b",
         ),
         (
             "other customers' data",
@@ -145,12 +146,13 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         (
             "other customers' data",
-            r"\b(tell|send|give|let|provide|share\s+with)\s+(me|us)\b[^.?!\n]{0,160}\b(his|her|their)\s+(contact|phone|"
-            r"mobile|telephone)\s+(number|details)\b",
+            r"\b(tell|send|give|let|provide|share\s+with|e-?mail)\s+(me|us)\b[^.?!\n]{0,160}\b(his|her|their)\s+((contact|phone|"
+            r"mobile|telephone)\s+(number|details)|date\s+of\s+birth|home\s+address|passport|proof\s+of\s+address)\b|"
+            r"\b(passport|proof\s+of\s+address|id|documents?)\s+(he|she|they)\s+(uploaded|sent|gave|provided)\b",
         ),
         (
             "other customers' data",
-            r"\b(i|we)\s+(need|want|would\s+like|'d\s+like)\s+(his|her|their)\s+(\w+\s+)?(invoices?|payslips?|"
+            r"\b(i|we)\s+(need|want|would\s+like|'d\s+like)\s+(a\s+copy\s+of\s+|copies\s+of\s+)?(his|her|their)\s+(\w+\s+)?(invoices?|payslips?|"
             r"statements?|records?|bills?|documents?|files?|data|history|contact\s+details|address|phone\s+number)\b",
         ),
         (

@@ -58,7 +58,7 @@ KINDS: tuple[RiskKind, ...] = (
         "someone else credentials sign-in recognise recognize",
         rf"\b(?:i|we|nobody|no\s+one|none\s+of\s+(?:us|our\s+\w+))\s+(?:here\s+|at\s+\w+\s+)?"
         rf"(?:did\s+not|didn't|didnt|never|have\s+not|haven't|has\s+not|hasn't|had\s+not|hadn't)\s+"
-        rf"(?:\w+\s+)?(?:{_ACTIONS})\b",
+        rf"(?:\w+\s+)?(?:{_ACTIONS})\b(?![^.?!\n]{{0,40}}\byet\b)",
         rf"\b(?:nobody|no\s+one|none\s+of\s+(?:us|our\s+\w+))\s+(?:here\s+|at\s+\w+\s+|in\s+(?:our|my|the)\s+"
         rf"(?:house|home|family|household|team|office|company)\s+)?(?:{_ACTIONS})\b",
         r"\b(?:(?:it|that|this)\s+(?:was\s*n[o']?t|was\s+not)\s+(?:me|us)|not\s+me)\b",
@@ -72,7 +72,7 @@ KINDS: tuple[RiskKind, ...] = (
         r"bank\s+details|details|identity|name|e-?mail|login)\b",
         r"\b(?:i|we)(?:'ve|\s+have)?\s+never\s+(?:even\s+)?(?:been|lived|stayed|worked)\s+(?:to|in|at)\b",
         r"\b(?:nobody|no\s+one|none\s+of\s+us)\s+(?:here\s+|(?:at|from|in)\s+(?:our\s+|the\s+)?\w+\s+)?(?:has|have|had|was|were)\s+(?:ever\s+|even\s+)?"
-        r"(?:been|driven|travelled|traveled|gone|stayed)\s+(?:to|in|near|at)\b",
+        r"(?:been|driven|travelled|traveled|gone|stayed)\s+(?:to|in|near|at)\b(?!\s+(?:touch|contact))",
         r"\b(?:nobody|no\s+one|none\s+of\s+us)\s+(?:here\s+)?did\s+(?:it|this|that)\b",
         r"\b(?:i|we)\s+(?:didn't|did\s+not|never)\s+do\s+(?:it|this|that)\b",
         r"\b(?:log-?ins?|sign-?ins?|devices?|sessions?|users?|e-?mail(?:\s+address)?|address|phone\s+number|"
@@ -113,7 +113,8 @@ KINDS: tuple[RiskKind, ...] = (
         "health medical clinical symptom symptoms harm hurt risk accident unsafe crash hospital doctor nurse "
         "medicine reaction",
         r"\b(?:smell(?:s|ing|ed)?\s+(?:of\s+)?gas|gas\s+(?:leak|smell)|carbon\s+monoxide|co\s+(?:alarm|detector))\b",
-        r"\b(?:smoke(?!\s+(?:alarms?|detectors?))|smoking\s+(?:from|out)|fumes|sparks?|sparking|burning\s+smell|smell\s+of\s+burning|"
+        r"\b(?:smoke(?!\s+(?:alarms?|detectors?))|smoking\s+(?:from|out)|fumes|sparks?|sparking|burning\s+smell|"
+        r"smell(?:s|ed)?\s+(?:of|like)\s+(?:burning|burnt|something\s+burning)|"
         r"(?:on|caught|catch|catching)\s+fire|fire\s+(?:broke|started)|flames|explo(?:ded|sion)|"
         r"electric(?:al)?\s+shock|electrocut\w*)\b",
         # a shock in everyday words: a jolt or a zap from something the customer touched
@@ -121,7 +122,7 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:jolt|zap(?:ped)?|shock|tingl\w*)\b[^.\n]{0,30}\b(?:from|off|touching)\s+(?:the|a|my|our|its|one\s+of\s+the)\s+"
         r"(?:\w+\s+){0,2}?(?:handle|charger|socket|plug|cable|lead|switch|tap|appliance|connector|casing|metal|railing)s?\b",
         r"\b(?:sockets?|plugs?|switch(?:es)?|outlets?|wires?|wiring|cables?|fuse\s?box(?:es)?|heaters?|chargers?|"
-        r"inverters?|isolators?|batter(?:y|ies)|meters?|consumer\s+units?|boilers?|appliances?)\b"
+        r"inverters?|isolators?|batter(?:y|ies)|meters?|consumer\s+units?|boilers?|appliances?|lamps?|lights?|bulbs?)\b"
         r"[^.\n]{0,60}\b(?:crackl\w*|(?:blue|bright|small|big)\s+flash\w*|scorch\w*|melt(?:ed|ing)|burnt|"
         r"blackened|went\s+black|was\s+black|(?:gone|turned|going)\s+(?:brown|black)|(?:very|really|extremely|too)\s+"
         r"hot(?:\s+to\s+(?:the\s+)?touch)?)\b",
@@ -214,7 +215,9 @@ KINDS: tuple[RiskKind, ...] = (
         "welfare neglect neglected cruelty cruel abuse abused mistreatment mistreated safeguarding vulnerable harm "
         "animal animals",
         r"\b(?:neglect(?:ed|ing|ful)?|cruel(?:ty)?|mistreat\w*|ill[-\s]treat\w*|malnourished|emaciated|starv(?:ed|ing)|"
-        r"(?:left|locked|kept)\s+(?:\w+\s+){0,2}?(?:alone|outside|in\s+(?:a|the)\s+(?:car|cage|crate|shed))\s+"
+        r"(?:smack(?:s|ed|ing)?|slap(?:s|ped|ping)?|pinch(?:es|ed)?|shov(?:es|ed))\s+(?:her|him|them|my\s+(?:son|daughter|child|"
+        r"kid|baby|boy|girl|mum|mother|dad|father))\b|put(?:s|ting)?\s+(?:her|him|them)\s+in\s+(?:a|the)\s+(?:dark|locked)\s+"
+        r"room|(?:left|locked|kept)\s+(?:\w+\s+){0,2}?(?:alone|outside|in\s+(?:a|the)\s+(?:car|cage|crate|shed))\s+"
         r"(?:all|for\s+(?:days|hours|weeks))|grown\s+into\s+(?:his|her|its|their)\s+\w+)\b",
     ),
     _kind(

@@ -562,6 +562,8 @@ WELFARE = {
         ("After the service", "Going downhill I squeezed the front brake and it did almost nothing.", "member_safety"),
         ("Room 4", "The door wouldn't lock however we turned the key.", "member_safety"),
         ("Receipt", "In the night somebody broke the door of our garage and took both scooters.", "theft"),
+        ("Lamp", "The floor lamp crackles when it is switched on and smells like burning plastic.", "member_safety"),
+        ("Pick-up", "She told me the lady smacks her hand and puts her in the dark room on her own.", "welfare"),
         ("Sunday lunch", "Cold food and a forty-minute wait for the bill. Not good enough.", "complaints"),
         ("Our day", "The room was not set up and the guests waited in the rain. So disappointed.", "complaints"),
     ],
@@ -586,6 +588,8 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "My wife twisted my arm into the family box, so please switch us from the couples plan.",
         "The brake light on the van you lent us isn't working, can we swap it?",
         "Can someone take my bike in for a service on Monday?",
+        "The fitter built half of it and nobody has been in touch since. When will he come back?",
+        "Is there a fee to join the waiting list? We haven't booked a visit yet.",
     ],
 )
 def test_ordinary_mail_with_the_same_nouns_reports_nothing(body: str) -> None:
@@ -616,6 +620,8 @@ def test_two_risks_in_one_email_go_to_the_category_its_words_read_closest_to() -
         "We bought the house from Mr Lee. Could you tell us which supplier he used, and his phone number?",
         "It's a surprise: which room is she in on Saturday, and the list of everyone booked that weekend?",
         "He's away, so could you tell me which address and phone number you've got for him?",
+        "He left as a director. Could you email me a copy of the passport he uploaded, and his date of birth?",
+        "My ex-wife pays the fees from her account. I need copies of her invoices. Can you send them to me?",
     ],
 )
 def test_asking_for_someone_elses_records_or_contacts_is_flagged(text: str) -> None:
