@@ -53,9 +53,10 @@ def unsigned(text: str) -> str:
 
 _SENTENCE = re.compile(r"(?:[^.!?\n\u2013\u2014-]|(?<=\S)-(?=\S))+[.!?]*")  # a sentence, or a clause a spaced dash ends
 # "sorry for the subject", "ignore the subject line", "the subject is wrong", "the form made me pick a subject"
-# (not a forwarded message's own `Subject:` header)
+# (not a forwarded message's own `Subject:` header, nor "subject to", a subject access request or a data subject)
 _SUBJECT_DISOWNED = re.compile(
-    r"\bsubject\b(?!\s*:)(?=.*\b(?:wrong|confus\w*|mislead\w*|ignore|sorry|old|pick|chose|choose|made\s+me)\b)|"
+    r"(?<!data\s)\bsubject\b(?!\s*(?::|to\b|access))(?=.*\b(?:wrong|confus\w*|mislead\w*|ignore|sorry|old|pick|chose|"
+    r"choose|made\s+me)\b)|"
     r"\b(?:wrong|confus\w*|mislead\w*|ignore|sorry\s+(?:for|about))\s+(?:the\s+|my\s+|that\s+)?(?:\w+\s+)?subject\b(?!\s*:)",
     re.IGNORECASE,
 )

@@ -44,6 +44,7 @@ def test_a_subject_the_body_disowns_is_left_out_with_the_sentence_that_disowns_i
         ("No signal", "My mobile has had no signal since 2pm, it only says SOS."),
         ("Invoice", "Subject: wrong amount\nThe invoice is for 12 seats, we have 10."),  # a forwarded header line
         ("Refund", "It's not about the money, it's the principle: I was charged twice for one refund."),
+        ("Data request", "This is a subject access request for everything you hold on my old account."),
     ],
 )
 def test_a_subject_the_body_keeps_stands(subject: str, body: str) -> None:
