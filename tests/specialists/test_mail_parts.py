@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from schemas import InboundEmail, load_tenant_file
 from specialists.kit import before_sign_off, disowned_subject
@@ -78,3 +80,10 @@ def test_before_the_sign_off_keeps_the_senders_words_and_drops_their_footer() ->
     assert before_sign_off("Hi,\nSomeone hacked my account.") == "Hi,\nSomeone hacked my account."  # no sign-off
     forwarded = "See below.\nThanks\nAnn\n---------- Forwarded message ---------\nFrom: Bank\nYour card is blocked."
     assert "Your card is blocked." in before_sign_off(forwarded)
+
+
+@given(st.text(max_size=2000), st.text(max_size=300))
+def test_any_text_is_read_without_error(body: str, subject: str) -> None:
+    kept = disowned_subject(subject, body)
+    assert kept is None or len(kept) < len(body)  # only whole sentences that disown the subject are taken out
+    assert len(before_sign_off(body)) <= len(body)
