@@ -6,7 +6,9 @@
 - `Toolbox`, `WrapperToolbox`, `ScopedToolbox`, `call`, `call_or_none`, `gather`: reach MCP tools, typed, within the
   manifest's scopes (`call_or_none`: None for `not_found`; `gather`: independent calls at once).
 - `Budget`: what a run may still spend.
-- `own_lines`, `unsigned`: the customer's own lines of an email, and its text without the signature
+- `own_lines`, `unsigned`, `before_sign_off`, `disowned_subject`: the customer's own lines of an email, its text
+  without the signature (or only without the sign-off and what follows it), and its body without the sentences
+  that disown its subject
 - `tokens`, `words`, `stem`, `injection_signals`, `normalise`, `reveal`, `Hidden`, `without_instructions`: text
   helpers for offline judgments and for seeing through text hidden from the reader.
 

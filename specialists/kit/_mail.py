@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from specialists.kit._text import stem
+from specialists.kit._text import stem, words
 
 _SIGN_OFF = re.compile(
     r"^\s*(--\s*$|(kind\s+|best\s+|warm\s+|warmest\s+|many\s+)?regards|thanks|thank\s+you|many\s+thanks|"
@@ -73,7 +73,7 @@ def disowned_subject(subject: str, body: str) -> str | None:
     it's not about the invoice at all"), when it has any; None when the body leaves the subject standing. People
     reply to an old email or pick the first subject a form offers: the subject then misleads, and the sentence
     that says so names the very topic it is not about."""
-    subject_stems = {stem(w) for w in re.findall(r"[^\W\d_]+", subject.casefold())}
+    subject_stems = set(words(subject))
     disowning = []
     for match in _SENTENCE.finditer(body):
         sentence = match.group(0)
