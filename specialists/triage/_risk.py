@@ -156,6 +156,16 @@ KINDS: tuple[RiskKind, ...] = (
         r"\bshould\s+(?:i|we|she|he)\s+(?:still\s+)?(?:take|stop|keep\s+taking|double|skip|be\s+worried)\b",
         r"\b(?:unsafe|hazardous|leaking\s+(?:chemical|acid|liquid|fluid|batter\w+)|spill(?:ed|age)?)\b",
         r"\b(?:violent|violence|assault(?:ed)?|attacked)\b",
+        r"\b(?:needles|syringes?|hypodermic|used\s+sharps)\b",
+        # someone who may be ill or hurt and cannot be reached: not seen for days, not answering, a fall feared
+        r"\b(?:has|have|had)\s*(?:n't|\s+not)\s+been\s+seen\s+(?:for|since|in)\b|\bnobody\s+has\s+seen\s+(?:him|her)\b",
+        r"\b(?:he|she)(?:'s|\s+is|\s+was|\s+has\s+been)\s*(?:n't|\s+not)\s+answering\s+the\s+door\b|\b(?:he|she)(?:'s|\s+is|\s+was|"
+        r"\s+has\s+been|\s+has|\s+had)\s*(?:n't|\s+not)\s+(?:answering|answered|replied\s+to)\b[^.,;\n]{0,40}\b(?:since|for\s+(?:\w+\s+)?(?:days|"
+        r"weeks)|in\s+(?:\w+\s+)?days)\b|\bcheck\s+(?:on\s+(?:him|her)\b|(?:that\s+)?(?:he|she)(?:'s|\s+is)\s+(?:alright|all\s+right|ok|okay|"
+        r"safe)\b)",
+        r"\bworried\s+(?:that\s+)?(?:he|she|they)(?:'s|'ve|\s+has|\s+have|\s+may\s+have|\s+might\s+have)\s+(?:had\s+a\s+fall|"
+        r"fallen|been\s+taken\s+ill)\b|\bcurtains\s+(?:have\s+been\s+|are\s+|were\s+|stay\s+|stayed\s+)(?:\w+\s+)?(?:shut|closed|"
+        r"drawn)\b|\bcalling\s+(?:out\s+)?for\s+help\b",
         r"\b(?:(?:fell|fallen|tripped|slipped)\s+(?:down|over|off|on|from|through)|(?:exposed|bare|live)\s+wires?|"
         r"broken\s+glass|could\s+(?:fall|be\s+hurt|get\s+hurt|hurt\s+someone|injure))\b",
         r"\b(?:railings?|balcony|stairs?|steps?|handrails?|banisters?|ceiling|floor|balustrade|decking)\b[^.\n]{0,40}"
@@ -259,9 +269,10 @@ KINDS: tuple[RiskKind, ...] = (
         r"(?:was|has\s+been|had\s+been)\s+(?:cut|broken|forced|smashed)\b",
     ),
     _kind(
-        "a data protection request",
+        "a data protection or freedom of information request",
         "data protection privacy gdpr personal subject access request erasure deletion delete dpa information rights",
-        r"\bsubject\s+access\s+request|\bdsar\b|\bright\s+to\s+(?:be\s+forgotten|erasure)|\bgdpr\b",
+        r"\bsubject\s+access\s+request|\bdsar\b|\bright\s+to\s+(?:be\s+forgotten|erasure)|\bgdpr\b|"
+        r"\bfreedom\s+of\s+information\b|\bfoi\b",
         r"\b(?:delete|erase|remove)\s+(?:all\s+)?(?:of\s+)?(?:my|our)\s+(?:personal\s+)?(?:data|details|information)\b|"
         r"\beverything\s+you\s+(?:keep|hold|have|store)\s+(?:about|on)\s+(?:me|us)\b|\b(?:what|all\s+the)\s+"
         r"(?:personal\s+)?(?:data|information)\s+you\s+(?:hold|keep|have|store)\s+(?:about|on)\s+(?:me|us)\b",

@@ -566,6 +566,14 @@ WELFARE = {
         ("Pick-up", "She told me the lady smacks her hand and puts her in the dark room on her own.", "welfare"),
         ("Sunday lunch", "Cold food and a forty-minute wait for the bill. Not good enough.", "complaints"),
         ("Our day", "The room was not set up and the guests waited in the rain. So disappointed.", "complaints"),
+        (
+            "Ethan",
+            "My son hasn't answered his phone since Sunday and his door stays shut. Could someone check on him?",
+            "member_safety",
+        ),
+        ("No 9", "Her curtains have been shut since last week and I'm worried she's had a fall.", "member_safety"),
+        ("Verge", "Someone dumped bags by the school gate and there are needles in one of them.", "member_safety"),
+        ("Request", "Under the Freedom of Information Act, how many reports did you receive in 2025?", "privacy"),
     ],
 )
 def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
@@ -590,6 +598,8 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "Can someone take my bike in for a service on Monday?",
         "The fitter built half of it and nobody has been in touch since. When will he come back?",
         "Is there a fee to join the waiting list? We haven't booked a visit yet.",
+        "My son rents flat 3 from you. He isn't answering his phone; could you check on the rent he owes?",
+        "Could you check on the order for him? He is not answering me, and the repair hasn't been seen to since May.",
     ],
 )
 def test_ordinary_mail_with_the_same_nouns_reports_nothing(body: str) -> None:
