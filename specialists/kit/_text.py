@@ -102,7 +102,16 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "other customers' data",
             r"\b(tell|send|give|share|let)\s+(me|us)\s+(know\s+)?what\s+(time|times|days?)\s+(his|her|their)\s+"
-            r"(\w+\s+)?(visits?|appointments?|bookings?|deliveries|carers?|sessions?|classes)\b",
+            r"(\w+\s+)?(visits?|appointments?|bookings?|deliveries|carers?|sessions?|classes|lessons?|shifts?)\b|"
+            r"\b(tell|send|give|share|let|confirm)\s+(me|us)\s+(know\s+)?who\s+(his|her|their)\s+(\w+\s+)?(instructor|teacher|tutor|"
+            r"carer|driver|trainer|coach|doctor|dentist|vet|nurse|worker)\s+is\b",
+        ),
+        (
+            "other customers' data",
+            r"\b(tell|send|give|share|let|confirm)\s+(me\s+|us\s+)?(know\s+)?(what|how\s+much)\s+(his|her|their)\s+(\w+\s+)?"
+            r"(balance|savings|loan|debt|arrears|salary|wages?|earnings|pension)\s+(is|are)\b|\bhow\s+much\s+(he|she|they)\s+"
+            r"(has|have|had|owes?|saved|earns?)\s+(in|on|with|to)\b|\b(i|we)\s+(need|want|would\s+like|'d\s+like)\s+(the\s+)?"
+            r"(balances?|statements?|details|records?|copies|figures)\s+of\s+(his|her|their)\b",
         ),
         ("approval bypass", r"\b(skip|skipping|bypass|bypassing)\s+(the\s+|any\s+)?(approvals?|reviews?|checks?)\b"),
         (

@@ -192,8 +192,11 @@ KINDS: tuple[RiskKind, ...] = (
         "stalking doxxing nuisance malicious offensive safety",
         r"\b(?:threaten(?:s|ed|ing)?\s+(?:me|us|to|my|our)|threats?\s+(?:to|against|from)|harass(?:ed|ing|ment)?|"
         r"blackmail\w*|extort\w*|stalk(?:ed|ing|er)?|dox(?:x)?(?:ed|ing)?|abusive\s+(?:calls?|messages?|texts?|"
-        r"language|behaviou?r)|(?:i|we)\s+(?:am|are|feel|felt|was|were)\s+(?:really\s+|very\s+|so\s+)?(?:scared|frightened|"
+        r"language|behaviou?r)|(?:i|we)\s*(?:am|are|feel|felt|was|were|'m|m|'re)\s+(?:really\s+|very\s+|so\s+)?(?:scared|frightened|"
         r"afraid|unsafe|intimidated))\b",
+        # shouting or swearing at someone
+        r"\b(?:shout(?:s|ed|ing)?|swear(?:s|ing)?|swore|scream(?:s|ed|ing)?|yell(?:s|ed|ing)?)\s+(?:and\s+\w+\s+)?at\s+(?:me|us|him|her|them|"
+        r"my\s+\w+)\b",
         # unwanted contact that does not stop, and someone waiting where the customer is
         r"\b(?:keeps?|kept)\s+(?:on\s+)?(?:messaging|texting|calling|ringing|following|contacting|touching|"
         r"turning\s+up)\s+(?:me|us|her|him)\b|\bsends?\s+me\s+(?:\w+\s+)?messages\s+(?:every|each|all)\b",
@@ -252,6 +255,17 @@ KINDS: tuple[RiskKind, ...] = (
         ),
     ),
     _kind(
+        "financial hardship, or a customer who may be vulnerable",
+        "hardship hardships afford affordable vulnerable vulnerability debt debts",
+        r"\b(?:can't|cannot|can\s+not|couldn't|could\s+not)\s+afford\b|\bdon't\s+know\s+how\s+(?:i|we)(?:'ll|\s+will|\s+can|\s+am\s+going\s+to|"
+        r"\s+are\s+going\s+to)\s+(?:pay|afford|manage|cope)\b|\bstruggling\s+(?:to\s+(?:pay|afford|make\s+ends\s+meet|keep\s+up)|"
+        r"financially|with\s+(?:money|the\s+bills|bills|debts?))\b|\b(?:financial|money)\s+(?:hardship|difficult(?:y|ies)|worries|"
+        r"problems)\b|\bnothing\s+left\s+(?:after|for|at\s+the\s+end)\b",
+        r"\b(?:cut|reduced|halved)\s+(?:my|our|his|her)\s+hours\b|\b(?:my|our)\s+hours\s+(?:were|have\s+been|got|had\s+been)\s+"
+        r"(?:cut|reduced|halved)\b|\b(?:lost|losing)\s+(?:my|his|her|our)\s+job\b|\b(?:made|been\s+made)\s+redundant\b|"
+        r"\bdementia\b|\balzheimer\w*|\b(?:can't|cannot|doesn't|does\s+not)\s+remember\s+doing\b",
+    ),
+    _kind(
         "a theft, a break-in or an intruder",
         "theft thefts stolen steal stole thief thieves burglary burgled break-in intruder intruders trespass "
         "belongings robbery robbed cctv tailgating lock locks security",
@@ -281,7 +295,7 @@ KINDS: tuple[RiskKind, ...] = (
         "legal action, a regulator or a payment disputed with the bank",
         "legal law lawyer solicitor attorney court claim claims litigation lawsuit complaint complaints formal "
         "ombudsman regulator negligence dispute disputes threat threats",
-        r"\b(?:lawyers?|solicitors?|attorneys?|lawsuit|litigation|legal\s+(?:action|proceedings|claim|notice|"
+        r"\b(?:lawyers?|solicitors?|(?<!power\sof\s)attorneys?|lawsuit|litigation|legal\s+(?:action|proceedings|claim|notice|"
         r"advice|steps)|sue\s+(?:you|them|your|the\s+company)|suing|small\s+claims|ombudsman|regulators?|tribunal|cease\s+and\s+desist|"
         r"class\s+action|negligen(?:ce|t)|trading\s+standards)\b",
         r"\b(?:take|taking|bring|bringing)\s+(?:you|this|it|the\s+matter|them)\s+to\s+court\b",

@@ -226,6 +226,11 @@ async def test_a_vague_follow_up_to_the_one_open_ticket_is_read_as_that_ticket(w
         ("Writing from my own address: please email me the full record and results for our patient J. Doe.", True),
         ("Can you tell me when my next appointment is? My wife says it was moved.", False),
         ("My colleague placed the order last week; it arrived damaged. How do I return it?", False),
+        ("My girlfriend learns with you. Can you tell me what times her lessons are and who her instructor is?", True),
+        ("Before we adjust her pay, can you confirm what her loan balance is and how much she has in savings?", True),
+        ("I am his executor and I need the balances of his savings as at the date of death.", True),
+        ("How much does she have to pay for the course? I am paying for my daughter's place.", False),
+        ("Can you tell me what my balance is and who my instructor will be?", False),
     ],
 )
 def test_asking_for_another_persons_details_is_flagged(text: str, flagged: bool) -> None:
@@ -476,6 +481,11 @@ COMPLAINTS = {
     "description": "Formal complaints about our service or staff, for a manager to review",
     "queue": "complaints",
 }
+HARDSHIP = {
+    "name": "hardship",
+    "description": "Members in financial hardship or who may be vulnerable: payment breaks, debt advice",
+    "queue": "member-care",
+}
 WELFARE = {
     "name": "welfare",
     "description": "Concerns about neglect, cruelty or the welfare of a vulnerable person or animal",
@@ -574,12 +584,15 @@ WELFARE = {
         ("No 9", "Her curtains have been shut since last week and I'm worried she's had a fall.", "member_safety"),
         ("Verge", "Someone dumped bags by the school gate and there are needles in one of them.", "member_safety"),
         ("Request", "Under the Freedom of Information Act, how many reports did you receive in 2025?", "privacy"),
+        ("Lesson today", "He was shouting and swearing at me the whole time. im scared to go back.", "member_safety"),
+        ("Loan", "They cut my hours and I don't know how I will pay the loan next month.", "hardship"),
+        ("Her account", "My wife has dementia and takes cash out most days; she can't remember doing it.", "hardship"),
     ],
 )
 def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
     subject: str, body: str, covered_by: str
 ) -> None:
-    policy = _policy_with(SAFETY, LEGAL, ACCIDENTS, COMPLAINTS, WELFARE, THEFT, PRIVACY)
+    policy = _policy_with(SAFETY, LEGAL, ACCIDENTS, COMPLAINTS, WELFARE, THEFT, PRIVACY, HARDSHIP)
     assert covered_by in [s.category.name for s in risk_signals(subject, body, policy)], body
 
 
@@ -600,10 +613,12 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "Is there a fee to join the waiting list? We haven't booked a visit yet.",
         "My son rents flat 3 from you. He isn't answering his phone; could you check on the rent he owes?",
         "Could you check on the order for him? He is not answering me, and the repair hasn't been seen to since May.",
+        "I have lasting power of attorney for my mum. How do I register it with you?",
+        "I can't pay by card on your website, is there another way? My debit card keeps failing.",
     ],
 )
 def test_ordinary_mail_with_the_same_nouns_reports_nothing(body: str) -> None:
-    policy = _policy_with(SAFETY, LEGAL, ACCIDENTS, COMPLAINTS, WELFARE, THEFT, PRIVACY)
+    policy = _policy_with(SAFETY, LEGAL, ACCIDENTS, COMPLAINTS, WELFARE, THEFT, PRIVACY, HARDSHIP)
     assert risk_signals("Question", body, policy) == []
 
 
