@@ -8,7 +8,11 @@ from specialists.kit._text import stem, words
 
 _SIGN_OFF = re.compile(
     r"^\s*(--\s*$|(kind\s+|best\s+|warm\s+|warmest\s+|many\s+)?regards|thanks|thank\s+you|many\s+thanks|"
-    r"with\s+thanks|cheers|best(\s+wishes)?|sincerely|yours\s+(sincerely|faithfully|truly))\b",
+    r"with\s+thanks|cheers|best(\s+wishes)?|sincerely|yours\s+(sincerely|faithfully|truly)|"
+    # the same in a few other languages customers write in
+    r"(mit\s+)?(freundlichen|besten|vielen|viele|liebe|herzliche)\s+gr(ü|ue)(ß|ss)(e|en)|cordialement|bien\s+(à|a)\s+vous|"
+    r"(un\s+)?saludos?(\s+cordiales)?|atentamente|cordiali\s+saluti|distinti\s+saluti|obrigad[oa]|atenciosamente|"
+    r"(met\s+)?(vriendelijke\s+)?groet(en)?|pozdrawiam|z\s+powa(ż|z)aniem|(med\s+)?v(ä|a)nliga?\s+h(ä|a)lsningar?|mvh)\b",
     re.IGNORECASE,
 )
 _FORWARDED = re.compile(r"^\s*-{2,}\s*(forwarded|original)\s+message\s*-{2,}\s*$", re.IGNORECASE)

@@ -82,6 +82,14 @@ def test_before_the_sign_off_keeps_the_senders_words_and_drops_their_footer() ->
     assert "Your card is blocked." in before_sign_off(forwarded)
 
 
+@pytest.mark.parametrize(
+    "sign_off", ["Mit freundlichen Grüßen", "Viele Grüße,", "Cordialement,", "Saludos cordiales", "Obrigada!", "Pozdrawiam"]
+)
+def test_a_sign_off_in_another_language_starts_the_footer(sign_off: str) -> None:
+    body = f"Where is my order?\n{sign_off}\nJonas\nThis email may contain personal data; beware of fraud."
+    assert before_sign_off(body).strip() == "Where is my order?"
+
+
 @given(st.text(max_size=2000), st.text(max_size=300))
 def test_any_text_is_read_without_error(body: str, subject: str) -> None:
     kept = disowned_subject(subject, body)
