@@ -102,7 +102,11 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:is|was|are|were)\s+(?:this|that|it|these|those)\s+(?:[\w-]+\s+){0,2}?(?:really\s+|actually\s+)?"
         r"(?:from|sent\s+by)\s+(?:you|your)\b",
         r"\bfake\s+(?:e-?mails?|texts?|sms|site|website|invoices?|pages?|calls?|messages?|letters?|listings?|adverts?|"
-        r"ads?|advertisements?|profiles?|accounts?|sellers?|landlords?|agents?|offers?)\b",
+        r"ads?|advertisements?|profiles?|accounts?|sellers?|landlords?|agents?|offers?|certificates?|documents?|stickers?)\b|"
+        r"\b(?:may|might|could)\s+be\s+(?:a\s+)?(?:fake|forged|forgery|counterfeit)\b|\bforged\b|\bforgery\b",
+        # "a company that I've never heard of"; "was that sticker yours?"
+        r"\bthat\s+(?:i|we)(?:'ve|\s+have|\s+had)?\s+never\s+(?:even\s+)?heard\s+of\b|\b(?:is|was|are|were)\s+(?:that|this|these|"
+        r"those|it)\s+(?:[\w-]+\s+){0,2}?(?:really\s+|actually\s+)?yours\s*\?",
         r"\b(?:dodgy|shady|sketchy|fishy)\b|\btoo\s+good\s+to\s+be\s+true\b",
         r"\b(?:pretend(?:s|ed|ing)?|claim(?:s|ed|ing)?)\s+to\s+be\s+(?:from\s+)?(?:you|your)\b",
         # money that went to an account the customer does not own
@@ -157,6 +161,10 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:unsafe|hazardous|leaking\s+(?:chemical|acid|liquid|fluid|batter\w+)|spill(?:ed|age)?)\b",
         r"\b(?:violent|violence|assault(?:ed)?|attacked)\b",
         r"\b(?:needles|syringes?|hypodermic|used\s+sharps)\b",
+        # an animal or a child shut in a car in the heat
+        r"\b(?:dogs?|pupp(?:y|ies)|cats?|child(?:ren)?|baby|toddler|kids?)\s+(?:left\s+|locked\s+|shut\s+)?(?:inside|in\s+(?:a|the|"
+        r"his|her|their|that|this)\s+(?:\w+\s+)?car)\b(?=[^\n]{0,200}\b(?:hot|heat|degrees|sun|panting|windows?\s+(?:are\s+|were\s+)?"
+        r"(?:all\s+)?(?:up|shut|closed))\b)",
         # someone who may be ill or hurt and cannot be reached: not seen for days, not answering, a fall feared
         r"\b(?:has|have|had)\s*(?:n't|\s+not)\s+been\s+seen\s+(?:for|since|in)\b|\bnobody\s+has\s+seen\s+(?:him|her)\b",
         r"\b(?:he|she)(?:'s|\s+is|\s+was|\s+has\s+been)\s*(?:n't|\s+not)\s+answering\s+the\s+door\b|\b(?:he|she)(?:'s|\s+is|\s+was|"
@@ -210,7 +218,8 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:plagiari[sz]\w*|collu(?:sion|ding|ded)|cheat(?:ing|ed)\s+(?:in|on|during|at)\s+(?:the|an|their|his|her)\s+"
         r"(?:exams?|tests?|assessments?|quiz\w*)|copied\s+(?:each\s+other|from\s+(?:each\s+other|another|someone)))\b",
         r"\b(?:handed|turned|sent|submitted)\s+in\s+(?:nearly|almost|exactly|practically)\s+the\s+same\b",
-        r"\b(?:false|fake|bogus|dishonest|made[-\s]up|fraudulent)\s+(?:insurance\s+)?(?:claims?|reviews?)\b",
+        r"\b(?:false|fake|bogus|dishonest|made[-\s]up|fraudulent)\s+(?:insurance\s+)?(?:claims?|reviews?)\b|"
+        r"\b(?:review|claim)s?\s+(?:is|was|are|were)\s+(?:\w+\s+)?(?:false|fake|made[-\s]up|untrue|lies)\b",
         r"\b(?:they|he|she)(?:'re|'s|\s+are|\s+is|\s+were|\s+was)\s+(?:going|planning)\s+to\s+(?:say|claim|pretend)\b",
         r"\b(?:don't|do\s+not)\s+want\s+to\s+(?:give|leave|tell\s+you)\s+my\s+name\b",
         r"\bclock(?:s|ed|ing)?\s+(?:in|on|out)\s+(?:\w+\s+){0,4}?for\s+(?:his|her|their|someone|somebody|another|"
@@ -235,7 +244,7 @@ KINDS: tuple[RiskKind, ...] = (
         r"(?:smack(?:s|ed|ing)?|slap(?:s|ped|ping)?|pinch(?:es|ed)?|shov(?:es|ed))\s+(?:her|him|them|my\s+(?:son|daughter|child|"
         r"kid|baby|boy|girl|mum|mother|dad|father))\b|put(?:s|ting)?\s+(?:her|him|them)\s+in\s+(?:a|the)\s+(?:dark|locked)\s+"
         r"room|(?:left|locked|kept)\s+(?:\w+\s+){0,2}?(?:alone|outside|in\s+(?:a|the)\s+(?:car|cage|crate|shed))\s+"
-        r"(?:all|for\s+(?:days|hours|weeks))|grown\s+into\s+(?:his|her|its|their)\s+\w+)\b",
+        r"(?:all|for\s+(?:\w+\s+)?(?:days|hours|weeks))|grown\s+into\s+(?:his|her|its|their)\s+\w+)\b",
     ),
     _kind(
         "a complaint: dissatisfaction with the service, or someone senior asked for",
@@ -247,7 +256,8 @@ KINDS: tuple[RiskKind, ...] = (
         r"complain\b|\bwhat\s+went\s+wrong\b",
         r"\b(?:(?:is|was|were|are)(?:\s+not|n't)|not)\s+(?:nearly\s+|remotely\s+)?good\s+enough\b|\bnot\s+what\s+(?:we|i)\s+paid\s+for\b|"
         r"\b(?:so|very|really|extremely|deeply|bitterly|hugely|incredibly)\s+disappointed\b|\b(?:unacceptable|appalling|"
-        r"disgraceful|disgusted|shocking\s+(?:service|treatment|experience))\b",
+        r"disgraceful|disgusted|shocking\s+(?:service|treatment|experience))\b|\b(?:i'm|im|i\s+am|we're|we\s+are)\s+(?:so\s+|really\s+|"
+        r"totally\s+|completely\s+|getting\s+)?(?:fed\s+up|sick\s+and\s+tired)\b",
         unsaid=(
             r"\b(?:don't|do\s+not|not)\s+(?:want|wish|trying|looking|meaning)\s+to\s+(?:make|raise|lodge|file|submit|be\s+"
             r"making)\s+an?\s+(?:formal\s+|official\s+)?complaint\b|\b(?:this|it)\s+(?:is\s+not|isn't|is\s+n't)\s+an?\s+"
@@ -278,6 +288,8 @@ KINDS: tuple[RiskKind, ...] = (
         r"(?:of|to|on|in)\s+(?:my|our|the)\s+(?:shed|garage|house|flat|car|van|office|unit|store|room|locker)\b",
         r"\b(?:was|were)\s*(?:not|n't)\s+(?:on|in|at|by)\s+(?:the|my|our)\s+\w+\s+any\s?more\b|\bsomeone\s+"
         r"(?:took|has\s+taken|had\s+taken)\b",
+        r"\b(?:ring|rings|jewel\w*|necklace|bracelet|watch|cash|wallet|purse|earrings)\b[^.\n]{0,60}\b(?:went\s+missing|gone\s+"
+        r"missing|(?:is|was|were|are)\s+missing|disappeared|(?:was|were)\s*(?:not|n't)\s+there\s+any\s?more)\b",
         r"\b(?:came|walked|slipped|got)\s+(?:in|through)\s+(?:right\s+)?behind\s+(?:me|us)\b|\btrying\s+(?:the\s+)?"
         r"(?:\w+\s+)?door\s*handles\b|\bforced\s+(?:open|the\s+(?:door|lock|gate|window))\b|\b(?:lock|padlock)\s+"
         r"(?:was|has\s+been|had\s+been)\s+(?:cut|broken|forced|smashed)\b",
@@ -298,7 +310,7 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:lawyers?|solicitors?|(?<!power\sof\s)attorneys?|lawsuit|litigation|legal\s+(?:action|proceedings|claim|notice|"
         r"advice|steps)|sue\s+(?:you|them|your|the\s+company)|suing|small\s+claims|ombudsman|regulators?|tribunal|cease\s+and\s+desist|"
         r"class\s+action|negligen(?:ce|t)|trading\s+standards)\b",
-        r"\b(?:take|taking|bring|bringing)\s+(?:you|this|it|the\s+matter|them)\s+to\s+court\b",
+        r"\b(?:take|taking|bring|bringing)\s+(?:you|this|it|the\s+matter|them|me|us)\s+to\s+court\b",
         r"\bcourt\s+(?:case|claim|order|proceedings|action|summons)\b",
         r"\b(?:issue|issuing|issued|commence|commencing|start|starting|begin|take|taking)\s+(?:court\s+|legal\s+)?"
         r"proceedings\b|\bletter\s+(?:of\s+claim|before\s+(?:action|claim))\b",

@@ -444,6 +444,7 @@ INTEGRITY = {
         "I don't want to give my name. The couple at number 14 have been telling people they're going to say their "
         "new TV was stolen in a burglary. They sold it online last week.",
         "One of the drivers clocks in on the app for a friend, who then turns up an hour later.",
+        "An owner left me a one-star review saying I never turned up. This review is completely false.",
     ],
 )
 def test_someone_elses_dishonesty_goes_to_the_category_that_covers_it(policy: Policy, body: str) -> None:
@@ -587,6 +588,13 @@ WELFARE = {
         ("Lesson today", "He was shouting and swearing at me the whole time. im scared to go back.", "member_safety"),
         ("Loan", "They cut my hours and I don't know how I will pay the loan next month.", "hardship"),
         ("Her account", "My wife has dementia and takes cash out most days; she can't remember doing it.", "hardship"),
+        ("Pay machine", "A dog inside a black Golf, the windows are all up and it is 24 degrees.", "member_safety"),
+        ("Paid by phone", "£89.99 went to a firm that I have never heard of. Was it yours?", "account_security"),
+        ("Letter", "I will not be paying it. If you want the money you can take me to court.", "legal"),
+        ("Re: season ticket", "I'm fed up with this: a second charge letter for a space I pay for.", "complaints"),
+        ("Our sitter", "Teddy was left alone for two days and his water bowl was empty.", "welfare"),
+        ("Review for our sitter", "My grandmother's ring was not there anymore when we got back.", "theft"),
+        ("Certificate", "The logo is blurred and we are concerned that it may be fake.", "account_security"),
     ],
 )
 def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
@@ -615,6 +623,8 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "Could you check on the order for him? He is not answering me, and the repair hasn't been seen to since May.",
         "I have lasting power of attorney for my mum. How do I register it with you?",
         "I can't pay by card on your website, is there another way? My debit card keeps failing.",
+        "We keep the dog inside during fireworks; can the walker come at 6 instead?",
+        "The money is missing from my payout summary, can you check the fee? Is it true a review stays for a year?",
     ],
 )
 def test_ordinary_mail_with_the_same_nouns_reports_nothing(body: str) -> None:
