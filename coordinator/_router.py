@@ -47,7 +47,8 @@ _BARE_AMOUNT = re.compile(r"(?<![\d.,:/-])(?P<before>\d{1,6}[.,]\d{2})(?![\d]|[.
 _CREDIT_WORDS = re.compile(
     r"\b(refund|credit|reimburs|compensat|money back|pay\b[^.\n]{0,40}\bback|give (?:me |us )?(?:the |my |our )?"
     r"(?:money )?back|charged (?:me |us )?twice|double[- ]charg|overcharg|"
-    r"(?:want|like|need|get|have)\b[^.\n]{0,30}\bback\b|(?:add|put)\b[^.\n]{0,30}\b(?:to|on|into) (?:my|our) "
+    r"(?:want|like|need|get|have)\b(?=[^.\n]{0,30}\bback\b)[^.\n]{0,30}?(?:money|cash|deposit|fees?|payments?|charges?|costs?|"
+    r"amount|sum|it|them|that|this|[$€£]|\d)[^.\n]{0,30}?\bback\b|(?:add|put)\b[^.\n]{0,30}\b(?:to|on|into) (?:my|our) "
     r"(?:account|balance|bill))",
     re.IGNORECASE,
 )

@@ -161,6 +161,10 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:unsafe|hazardous|leaking\s+(?:chemical|acid|liquid|fluid|batter\w+)|spill(?:ed|age)?)\b",
         r"\b(?:violent|violence|assault(?:ed)?|attacked)\b",
         r"\b(?:needles|syringes?|hypodermic|used\s+sharps)\b",
+        # a burn, or something that got too hot to hold
+        r"\bburn\s+marks?\b|\b(?:phones?|batter(?:y|ies)|chargers?|devices?|tablets?|laptops?|plugs?|cables?|"
+        r"leads?|cases?)\b[^.\n]{0,30}\b(?:was|is|were|are|got|gets|went)\s+(?:\w+\s+)?(?:boiling|scalding|red[-\s]hot|too\s+hot\s+"
+        r"to\s+(?:hold|touch))\b",
         # an animal or a child shut in a car in the heat
         r"\b(?:dogs?|pupp(?:y|ies)|cats?|child(?:ren)?|baby|toddler|kids?)\s+(?:left\s+|locked\s+|shut\s+)?(?:inside|in\s+(?:a|the|"
         r"his|her|their|that|this)\s+(?:\w+\s+)?car)\b(?=[^\n]{0,200}\b(?:hot|heat|degrees|sun|panting|windows?\s+(?:are\s+|were\s+)?"
@@ -207,7 +211,8 @@ KINDS: tuple[RiskKind, ...] = (
         r"my\s+\w+)\b",
         # unwanted contact that does not stop, and someone waiting where the customer is
         r"\b(?:keeps?|kept)\s+(?:on\s+)?(?:messaging|texting|calling|ringing|following|contacting|touching|"
-        r"turning\s+up)\s+(?:me|us|her|him)\b|\bsends?\s+me\s+(?:\w+\s+)?messages\s+(?:every|each|all)\b",
+        r"turning\s+up)\s+(?:me|us|her|him)\b|\b(?:sends?|sending|sent)\s+me\s+(?:\w+\s+)?messages\s+(?:every|each|all)\b|"
+        r"\b(?:asked|told)\s+(?:him|her|them)\s+to\s+stop\b",
         r"\b(?:standing|waiting|hanging\s+around|lurking)\s+(?:next\s+to|by|outside|near|at)\s+(?:my|our)\s+(?:car|house|"
         r"home|door|flat|bike)\b|\bfound\s+me\s+on\s+(?:social\s+media|instagram|facebook|tiktok|linkedin)\b",
     ),

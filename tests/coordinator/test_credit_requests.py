@@ -43,6 +43,7 @@ def triage(body: str, subject: str = "Refund please") -> TriageResult:
         ),
         ("You took £42.50 twice this month. Can you pay the second £42.50 back to the bank please?", 4_250),
         ("The stain was there when we arrived. I'd like the £180 back please.", 18_000),
+        ("You took £19.99 for a month I had cancelled. Can I get it back?", 1_999),
     ],
 )
 def test_the_amount_asked_for_is_read_as_customers_write_it(body: str, cents: int) -> None:
@@ -57,6 +58,8 @@ def test_the_amount_asked_for_is_read_as_customers_write_it(body: str, cents: in
         "Please refund my order 12345 from 10:30 this morning.",  # numbers, but no sum of money
         "The invoice says €40 but the website said €35. Why?",  # money, but no credit asked for
         "Please refund the order from 16.11.2026, item 3.5 of the list.",  # a date and a number, no sum
+        # the phone back, not money: the offer fell from £265 to £140
+        "The offer went from £265 to £140. If I don't accept, do I get the phone back for free?",
     ],
 )
 def test_no_credit_is_proposed_without_an_amount_the_customer_asks_for(body: str) -> None:

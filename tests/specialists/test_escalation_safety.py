@@ -595,6 +595,8 @@ WELFARE = {
         ("Our sitter", "Teddy was left alone for two days and his water bowl was empty.", "welfare"),
         ("Review for our sitter", "My grandmother's ring was not there anymore when we got back.", "theft"),
         ("Certificate", "The logo is blurred and we are concerned that it may be fake.", "account_security"),
+        ("My tablet", "He has been sending me WhatsApp messages every day. I've asked him to stop.", "member_safety"),
+        ("Refund", "She woke up with a red burn mark on her cheek; the phone was boiling.", "member_safety"),
     ],
 )
 def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
@@ -624,6 +626,7 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "I have lasting power of attorney for my mum. How do I register it with you?",
         "I can't pay by card on your website, is there another way? My debit card keeps failing.",
         "We keep the dog inside during fireworks; can the walker come at 6 instead?",
+        "The pharmacy gives his pills in a blister pack now. My charger gets warm, is that normal?",
         "The money is missing from my payout summary, can you check the fee? Is it true a review stays for a year?",
     ],
 )
