@@ -9,7 +9,7 @@
 - `own_lines`, `unsigned`, `before_sign_off`, `disowned_subject`: the customer's own lines of an email, its text
   without the signature (or only without the sign-off and what follows it), and its body without the sentences
   that disown its subject
-- `tokens`, `words`, `stem`, `injection_signals`, `normalise`, `reveal`, `Hidden`, `without_instructions`: text
+- `tokens`, `words`, `stem`, `injection_signals`, `normalise`, `plain`, `reveal`, `Hidden`, `without_instructions`: text
   helpers for offline judgments and for seeing through text hidden from the reader.
 
 Imports only `schemas`. Model backends and the MCP toolbox live in the coordinator.
@@ -23,6 +23,7 @@ from specialists.kit._text import (
     Hidden,
     injection_signals,
     normalise,
+    plain,
     reveal,
     stem,
     tokens,
@@ -54,6 +55,7 @@ __all__ = [
     "gather",
     "injection_signals",
     "normalise",
+    "plain",
     "reveal",
     "stem",
     "tokens",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from specialists.kit._text import stem, words
+from specialists.kit._text import plain, stem, words
 
 _SIGN_OFF = re.compile(
     r"^\s*(--\s*$|(kind\s+|best\s+|warm\s+|warmest\s+|many\s+)?regards|thanks|thank\s+you|many\s+thanks|"
@@ -78,6 +78,7 @@ def disowned_subject(subject: str, body: str) -> str | None:
     reply to an old email or pick the first subject a form offers: the subject then misleads, and the sentence
     that says so names the very topic it is not about."""
     subject_stems = set(words(subject))
+    body = plain(body)
     disowning = []
     for match in _SENTENCE.finditer(body):
         sentence = match.group(0)

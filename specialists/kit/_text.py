@@ -249,6 +249,22 @@ _LOOKALIKE = str.maketrans(
     "аеорсухіјѕԁԛԝһӏАВЕКМНОРСТХІЈЅαεικνορτυχΑΒΕΗΙΚΜΝΟΡΤΥΧΖ",
     "aeopcyxijsdqwhlABEKMHOPCTXIJSaeikvoptuxABEHIKMNOPTYXZ",
 )
+# Typographic apostrophes and quotation marks, as mail clients type them, and their plain forms the patterns use.
+_TYPOGRAPHIC = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201b": "'",
+        "\u02bc": "'",
+        "\u2032": "'",
+        "\u00b4": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+        "\u2033": '"',
+    }
+)
 _MIXED_WORD = re.compile(r"\w*[A-Za-z]\w*")
 _SPACED_LETTERS = re.compile(r"\b(?:[^\W\d_] ){2,}[^\W\d_]\b")
 _MARKDOWN_COMMENT = re.compile(r"^[ \t]*\[(?://|comment|_)\]:\s*(?:#|<>)\s*\((.*)\)[ \t]*$", re.MULTILINE)
@@ -301,11 +317,18 @@ _TEXT_ATTRIBUTES = frozenset({"alt", "title", "aria-label", "aria-description", 
 _NEVER_SHOWN = frozenset({"script", "style", "template", "head", "title", "noscript"})
 
 
+def plain(text: str) -> str:
+    """The text with typographic apostrophes and quotation marks as plain ones (`didn’t` as `didn't`): what the
+    patterns of the rules, the risk signals and the injection scan are written with."""
+    return text if text.isascii() else text.translate(_TYPOGRAPHIC)
+
+
 def normalise(text: str) -> str:
     """Text as it reads, for matching: NFKC, format and other invisible characters removed, Latin
     look-alikes from other scripts mapped back within Latin words, right-to-left overrides undone,
-    words spelled out letter by letter (`I G N O R E`) joined."""
+    typographic apostrophes and quotes made plain, words spelled out letter by letter (`I G N O R E`) joined."""
     if not text.isascii():
+        text = plain(text)
         text = _BIDI_OVERRIDE.sub(lambda m: m.group(1)[::-1], text)
         text = unicodedata.normalize("NFKC", text)
         text = "".join(c for c in text if ord(c) not in _INVISIBLE and unicodedata.category(c) != "Cf")
@@ -452,7 +475,8 @@ def _signals(text: str) -> tuple[str, ...]:
     """The signals of one text, kept for the few texts seen last: triage and compliance read the same email."""
     shown, hidden = reveal(text)
     hits = _matches(shown)
-    raw = _matches(text) if shown != text else hits
+    written = plain(text)  # a typographic apostrophe is how mail is typed, not a disguise
+    raw = _matches(written) if shown != written else hits
     as_written = {label for label, _ in raw}
     found = [f"{label if label in as_written else label + ', disguised'}: {e!r}" for label, e in hits]
     for part in hidden:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from schemas import Category, Policy
-from specialists.kit import own_lines, tokens, unsigned
+from specialists.kit import own_lines, plain, tokens, unsigned
 
 
 @dataclass(frozen=True)
@@ -413,7 +413,7 @@ def risk_signals(subject: str, body: str, policy: Policy) -> list[RiskSignal]:
 
 
 def _risk_signals(subject: str, body: str, policy: Policy) -> list[RiskSignal]:
-    own = f"{subject}\n{unsigned(own_lines(body))}".lower()
+    own = plain(f"{subject}\n{unsigned(own_lines(body))}").lower()
     found = []
     for kind in KINDS:
         match = kind.said.search(kind.unsaid.sub(" ", own) if kind.unsaid else own)

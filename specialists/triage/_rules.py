@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from schemas import Category, Classification, InboundEmail, Plan, Policy, Priority
-from specialists.kit import before_sign_off, own_lines, tokens, unsigned, words
+from specialists.kit import before_sign_off, own_lines, plain, tokens, unsigned, words
 from specialists.triage._classify import meanings, similarities
 from specialists.triage._risk import risk_signals
 
@@ -16,13 +16,13 @@ def priority_for(
     """The first matching rule of `policy.priorities` wins. A rule matches when all its conditions do:
     `when_any` (a phrase in subject or body, case-insensitive), `plan` (the sender's), `category`.
     When only the default rule matches, the category's own priority (if any) comes before it."""
-    text = f"{email.subject}\n{email.body}".casefold()
+    text = plain(f"{email.subject}\n{email.body}").casefold()
     for index, rule in enumerate(policy.priorities):
         if rule.is_default:
             if category is not None and category.priority is not None:
                 return category.priority, f"category '{category.name}' priority {category.priority}"
             return rule.priority, f"priorities[{index}]: default {rule.priority}"
-        hits = [p for p in rule.when_any if p.casefold() in text]
+        hits = [p for p in rule.when_any if plain(p).casefold() in text]
         if rule.when_any and not hits:
             continue
         if rule.plan is not None and rule.plan != plan:
@@ -160,7 +160,7 @@ _COURTESY = frozenset(tokens("hi hello hey dear thanks thank regards best cheers
 
 def _says_too_little(email: InboundEmail, policy: Policy) -> re.Match[str] | None:
     """The words pointing back of a follow-up that does not say what is wrong, or None."""
-    own = own_lines(f"{email.subject}\n{email.body}")
+    own = plain(own_lines(f"{email.subject}\n{email.body}"))
     pointer = _POINTS_BACK.search(own)
     if pointer is None:
         return None

@@ -162,7 +162,12 @@ def test_an_ordinary_payout_question_does_not_escalate(policy: Policy) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    ["Same again today, please check what I wrote before.", "Any news? See my previous email.", "Still waiting..."],
+    [
+        "Same again today, please check what I wrote before.",
+        "Any news? See my previous email.",
+        "Still waiting...",
+        "Haven’t heard back. Did you get my last email?",  # typed with a typographic apostrophe
+    ],
 )
 def test_a_vague_follow_up_goes_to_a_person_with_the_recent_history(policy: Policy, body: str) -> None:
     email = InboundEmail(sender="seller@example.org", subject="Hello", body=body)
@@ -597,6 +602,9 @@ WELFARE = {
         ("Certificate", "The logo is blurred and we are concerned that it may be fake.", "account_security"),
         ("My tablet", "He has been sending me WhatsApp messages every day. I've asked him to stop.", "member_safety"),
         ("Refund", "She woke up with a red burn mark on her cheek; the phone was boiling.", "member_safety"),
+        # apostrophes as mail clients type them
+        ("Order 5512", "I didn’t make this order, it wasn’t me. Who’s using my card?", "account_security"),
+        ("Flat", "She’s not answering the door and I’m worried she’s had a fall.", "member_safety"),
     ],
 )
 def test_reports_in_everyday_words_go_to_the_category_that_covers_them(

@@ -117,3 +117,17 @@ def test_a_priority_rule_matches_the_business_own_plan_names() -> None:
     email = InboundEmail(sender="fleet@northside-couriers.example", subject="Invoice", body="A VAT copy please.")
     assert priority_for(email, "fleet-care", None, policy) == ("P2", "priorities[2]: plan fleet-care → P2")
     assert priority_for(email, "pay-per-repair", None, policy)[0] == "P4"
+
+
+def test_a_priority_phrase_matches_however_the_apostrophe_is_typed() -> None:
+    from schemas import Policy, load_tenant_file
+    from specialists.triage import priority_for
+    from tests.conftest import REPO
+
+    base = load_tenant_file(REPO / "tests" / "data" / "tenants" / "wheelhouse.yaml").policy.model_dump()
+    for phrase in ("won't set", "won\u2019t set"):  # the tenant file's phrase typed either way, and the email's
+        rules = [{"when_any": [phrase], "priority": "P1"}, {"priority": "P3"}]
+        policy = Policy.model_validate({**base, "priorities": rules})
+        for body in ("The alarm won\u2019t set tonight.", "The alarm won't set tonight.", "IT WON\u2019T SET."):
+            email = InboundEmail(sender="a@example.org", subject="Alarm", body=body)
+            assert priority_for(email, None, None, policy)[0] == "P1", (phrase, body)
