@@ -150,8 +150,8 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"\b(list|names|details|room\s+numbers)\s+of\s+(everyone|everybody|all\s+(the\s+)?(other\s+)?(guests|people|"
             r"customers|members|tenants|residents|attendees|passengers|patients|parents|staff))\b|\bwhich\s+(room|flat|unit|"
             r"seat|table|address)\s+(she|he|they)('s|'re|\s+is|\s+are|\s+was|\s+were|\s+will\s+be)\s+(in|staying|at|booked)\b|"
-            r"\b(address|phone\s+number|mobile\s+number|e-?mail(\s+address)?|number|details)\s+(you('ve|\s+have)?\s+got|you\s+"
-            r"(have|hold|keep))\s+(on\s+file\s+)?for\s+(him|her|them)\b",
+            r"\b(address|phone\s+numbers?|mobile\s+numbers?|e-?mail(\s+address)?|numbers?|details)\s+(you('ve|\s+have)?\s+got|you\s+"
+            r"(have|hold|keep))\s+(on\s+file\s+)?(for|as)\s+(him|her|them|his|her|their)\b",
         ),
         (
             "other customers' data",
@@ -172,8 +172,8 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "credit demand",
             r"\b(issue|give|grant|apply|credit|refund|approve)\b[^.\n]{0,30}\b(me|my account|us)?"
-            r"[^.\n]{0,20}(\$|€|£|usd|eur)\s?\d[\d,.]*[^.\n]{0,60}\b(now|immediately|right away|"
-            r"automatically|must|without (any )?(approval|review|checks?))\b",
+            r"[^.\n]{0,20}(\$|€|£|usd|eur)\s?\d[\d,.]*[^.\n]{0,60}\b(now(?=\s*[.!,;]|\s*$|\s+please\b)|immediately|"
+            r"right away|automatically|must|without (any )?(approval|review|checks?))\b",
         ),
         (
             "credit demand",

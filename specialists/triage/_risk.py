@@ -105,8 +105,8 @@ KINDS: tuple[RiskKind, ...] = (
         r"ads?|advertisements?|profiles?|accounts?|sellers?|landlords?|agents?|offers?|certificates?|documents?|stickers?)\b|"
         r"\b(?:may|might|could)\s+be\s+(?:a\s+)?(?:fake|forged|forgery|counterfeit)\b|\bforged\b|\bforgery\b",
         # "a company that I've never heard of"; "was that sticker yours?"
-        r"\bthat\s+(?:i|we)(?:'ve|\s+have|\s+had)?\s+never\s+(?:even\s+)?heard\s+of\b|\b(?:is|was|are|were)\s+(?:that|this|these|"
-        r"those|it)\s+(?:[\w-]+\s+){0,2}?(?:really\s+|actually\s+)?yours\s*\?",
+        r"\bthat\s+(?:i|we)(?:'ve|\s+have|\s+had)?\s+never\s+(?:even\s+)?heard\s+of\b|\b(?:is|was|are|were)\s+(?:he|she|they|that|this|"
+        r"these|those|it)\s+(?:[\w-]+\s+){0,2}?(?:really\s+|actually\s+)?(?:yours|one\s+of\s+yours)\s*\?",
         r"\b(?:dodgy|shady|sketchy|fishy)\b|\btoo\s+good\s+to\s+be\s+true\b",
         r"\b(?:pretend(?:s|ed|ing)?|claim(?:s|ed|ing)?)\s+to\s+be\s+(?:from\s+)?(?:you|your)\b",
         # money that went to an account the customer does not own
@@ -161,6 +161,11 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:unsafe|hazardous|leaking\s+(?:chemical|acid|liquid|fluid|batter\w+)|spill(?:ed|age)?)\b",
         r"\b(?:violent|violence|assault(?:ed)?|attacked)\b",
         r"\b(?:needles|syringes?|hypodermic|used\s+sharps)\b",
+        # sudden changes in sight, a red and painful eye
+        r"\b(?:can't|cannot|can\s+not|couldn't|could\s+not)\s+see\s+(?:out\s+of|with|from)\s+(?:my|his|her|their)\s+(?:left\s+|right\s+)?eyes?\b|"
+        r"\b(?:lost|losing|loss\s+of)\s+(?:the\s+)?(?:sight|vision)\b|\bflashes\b[^.\n]{0,40}\beyes?\b|\bfloaters\b|"
+        r"\b(?:my|his|her|their)\s+(?:left\s+|right\s+)?eyes?\s+(?:is|are|has\s+been|have\s+been|went|got|became)\s+(?:\w+\s+)?"
+        r"(?:red|sore|painful|swollen|bloodshot|bleeding)\b",
         # a burn, or something that got too hot to hold
         r"\bburn\s+marks?\b|\b(?:phones?|batter(?:y|ies)|chargers?|devices?|tablets?|laptops?|plugs?|cables?|"
         r"leads?|cases?)\b[^.\n]{0,30}\b(?:was|is|were|are|got|gets|went)\s+(?:\w+\s+)?(?:boiling|scalding|red[-\s]hot|too\s+hot\s+"
@@ -294,7 +299,7 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:was|were)\s*(?:not|n't)\s+(?:on|in|at|by)\s+(?:the|my|our)\s+\w+\s+any\s?more\b|\bsomeone\s+"
         r"(?:took|has\s+taken|had\s+taken)\b",
         r"\b(?:ring|rings|jewel\w*|necklace|bracelet|watch|cash|wallet|purse|earrings)\b[^.\n]{0,60}\b(?:went\s+missing|gone\s+"
-        r"missing|(?:is|was|were|are)\s+missing|disappeared|(?:was|were)\s*(?:not|n't)\s+there\s+any\s?more)\b",
+        r"missing|(?:is|was|were|are)\s+(?:missing|gone)|disappeared|(?:was|were)\s*(?:not|n't)\s+there\s+any\s?more)\b",
         r"\b(?:came|walked|slipped|got)\s+(?:in|through)\s+(?:right\s+)?behind\s+(?:me|us)\b|\btrying\s+(?:the\s+)?"
         r"(?:\w+\s+)?door\s*handles\b|\bforced\s+(?:open|the\s+(?:door|lock|gate|window))\b|\b(?:lock|padlock)\s+"
         r"(?:was|has\s+been|had\s+been)\s+(?:cut|broken|forced|smashed)\b",
@@ -320,7 +325,7 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:issue|issuing|issued|commence|commencing|start|starting|begin|take|taking)\s+(?:court\s+|legal\s+)?"
         r"proceedings\b|\bletter\s+(?:of\s+claim|before\s+(?:action|claim))\b",
         # a payment the customer disputes with their bank or card issuer (a chargeback)
-        r"\bcharge-?backs?\b|\b(?:asked|told|contacted|called|rang|phoned)\s+my\s+(?:bank|card\s+(?:issuer|company|"
+        r"\bcharge-?backs?\b|\b(?:asked|told|contacted|called|rang|phoned)\s+(?:my|our)\s+(?:bank|card\s+(?:issuer|company|"
         r"provider))\s+to\s+(?:take|get|claw|reverse|dispute|return|stop|cancel|block)\b|\bdisput(?:e|ed|ing)\s+"
         r"(?:the|this|these|a|my|your)\s+(?:payments?|charges?|transactions?|debits?)\s+with\s+my\s+(?:bank|card)\b",
         r"\b(?:bank|card\s+(?:issuer|company|provider))\b[^.\n]{0,40}\b(?:taking|take|get|getting|claw\w*|revers\w*)\s+"
