@@ -50,7 +50,8 @@ _ACTIONS = (
     r"book(?:ed)?|order(?:ed)?|place[d]?|ma[dk]e|authori[sz]e[d]?|request(?:ed)?|add(?:ed)?|sign(?:ed)?\s+up|"
     r"log(?:ged)?\s+in|sign(?:ed)?\s+in|buy|bought|purchase[d]?|create[d]?|set\s+up|approve[d]?|"
     r"transfer(?:red)?|register(?:ed)?|appl(?:y|ied)\s+for|give|gave|share[d]?|enable[d]?|join(?:ed)?|"
-    r"subscribe[d]?|enrol(?:l)?(?:ed)?|ask(?:ed)?\s+for|put|upload(?:ed)?|install(?:ed)?|post(?:ed)?|"
+    r"subscribe[d]?|enrol(?:l)?(?:ed)?|ask(?:ed)?\s+for|put|upload(?:ed)?|install(?:ed)?|post(?:ed)?|upgrade[d]?|"
+    r"wr(?:ite|ote|itten)\s+(?:any\s+of\s+)?(?:it|this|that|them|these|those)|sen[dt]\s+(?:any\s+of\s+)?(?:it|this|that|them|these|those)|"
     r"change[d]?\s+(?:my|our|the)\s+(?:password|e-?mail|phone|mobile|number|bank|address|details|payout|pin)"
 )
 
@@ -60,7 +61,7 @@ KINDS: tuple[RiskKind, ...] = (
         "security secure fraud fraudulent scam phishing hack hacked compromised unauthorised unauthorized "
         "suspicious takeover login logins password breach stolen theft identity impersonation misuse misused "
         "someone else credentials sign-in recognise recognize",
-        rf"\b(?:i|we|nobody|no\s+one|none\s+of\s+(?:us|our\s+\w+))\s+(?:here\s+|at\s+\w+\s+)?"
+        rf"\b(?:i|we|nobody|no\s+one|none\s+of\s+(?:us|our\s+\w+))\s+(?:here\s+|at\s+\w+\s+)?(?:\w+ly\s+)?"
         rf"(?:did\s+not|didn't|didnt|never|have\s+not|haven't|has\s+not|hasn't|had\s+not|hadn't)\s+"
         rf"(?:\w+\s+)?(?:{_ACTIONS})\b(?![^.?!\n]{{0,40}}\byet\b)",
         rf"\b(?:nobody|no\s+one|none\s+of\s+(?:us|our\s+\w+))\s+(?:here\s+|at\s+\w+\s+|in\s+(?:our|my|the)\s+"
@@ -112,6 +113,8 @@ KINDS: tuple[RiskKind, ...] = (
         # money that went to an account the customer does not own
         r"\b(?:paid|sent|went|transferred)\s+(?:in)?to\s+(?:an?|some|another|the\s+wrong|someone\s+else's)\s+"
         r"(?:\w+\s+){0,2}?account\s+(?:ending|number|i\s+(?:don't|do\s+not)|that\s+(?:isn't|is\s+not))\b",
+        r"\b(?:e-?mail(?:\s+address)?|phone\s+number|number|address|card|device|bank\s+account|login)\s+(?:\w+\s+){0,4}?(?:that|which)\s+"
+        r"(?:isn't|is\s+not|wasn't|was\s+not|aren't|are\s+not)\s+(?:mine|ours)\b",
         r"\baccount\s+ending\s+(?:in\s+)?\d+\b[^.\n]{0,80}\b(?:(?:i|we)\s+(?:don't|do\s+not|never)\s+(?:have|had|own)|"
         r"(?:isn't|is\s+not|not)\s+(?:mine|ours))\b",
     ),
@@ -400,6 +403,21 @@ class RiskSignal:
 
 
 _LAST: dict[tuple[str, str, int], tuple[Policy, list[RiskSignal]]] = {}
+_NAMES: dict[int, tuple[Policy, re.Pattern[str]]] = {}
+
+
+def _plan_names(policy: Policy) -> re.Pattern[str]:
+    """The policy's declared plan names as whole words, however their parts are joined (`pay-as-you-go`,
+    `pay as you go`); made once per policy object (bounded)."""
+    kept = _NAMES.get(id(policy))
+    if kept is None or kept[0] is not policy:
+        parts = [
+            r"[\s_-]+".join(re.escape(p) for p in re.split(r"[\s_-]+", name.lower())) for name in policy.plans or []
+        ]
+        if len(_NAMES) >= 256:
+            _NAMES.pop(next(iter(_NAMES)))
+        kept = _NAMES[id(policy)] = (policy, re.compile(rf"\b(?:{'|'.join(parts)})\b" if parts else r"(?!)"))
+    return kept[1]
 
 
 def risk_signals(subject: str, body: str, policy: Policy) -> list[RiskSignal]:
@@ -419,9 +437,14 @@ def risk_signals(subject: str, body: str, policy: Policy) -> list[RiskSignal]:
 
 def _risk_signals(subject: str, body: str, policy: Policy) -> list[RiskSignal]:
     own = plain(f"{subject}\n{unsigned(own_lines(body))}").lower()
+    # the business's own plan names are names, not reports: a plan called "Spark" is no spark from a socket
+    names = [m.span() for m in _plan_names(policy).finditer(own)] if policy.plans else []
     found = []
     for kind in KINDS:
-        match = kind.said.search(kind.unsaid.sub(" ", own) if kind.unsaid else own)
+        text = kind.unsaid.sub(" ", own) if kind.unsaid else own
+        match = next(
+            (m for m in kind.said.finditer(text) if not any(a <= m.start() and m.end() <= b for a, b in names)), None
+        )
         if match is None:
             continue
         category = covering(kind, policy)

@@ -621,6 +621,12 @@ WELFARE = {
             "account_security",
         ),
         ("Payments", "I've asked our bank to take back the last two monthly payments.", "legal"),
+        (
+            "bio changed?",
+            "Messages were sent from my profile last night. I definitely didn't write any of it.",
+            "account_security",
+        ),
+        ("Refund", "There's now an email on the account that isn't mine. I never upgraded.", "account_security"),
     ],
 )
 def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
@@ -652,6 +658,7 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "We keep the dog inside during fireworks; can the walker come at 6 instead?",
         "The pharmacy gives his pills in a blister pack now. My charger gets warm, is that normal?",
         "The light on the alarm panel flashes red twice a minute. My eye test is due, can I book Tuesday?",
+        "I didn't write sooner because I was away. I sent the form on Monday, did it arrive?",
         "The money is missing from my payout summary, can you check the fee? Is it true a review stays for a year?",
     ],
 )
@@ -714,3 +721,12 @@ def test_an_escalating_category_its_meaning_reads_closest_to_escalates_when_its_
     # the words choose payouts, with security at about half their score: the meaning alone tips it, and only
     # where the embeddings extra reads it
     assert category == "payouts" and bool(by_meaning) is (embeddings == "on"), reasons
+
+
+def test_a_plan_named_like_a_risk_word_is_a_name_not_a_report() -> None:
+    with_plans = Policy.model_validate({**_policy_with(SAFETY).model_dump(), "plans": ["free", "spark", "safe-home"]})
+    for body in ("I turned Spark off in May and it renewed today.", "Is Safe Home cheaper than Spark per month?"):
+        assert risk_signals("Plan", body, with_plans) == [], body
+    # the same word as a report still counts
+    [signal] = risk_signals("Kitchen", "Sparks came out of the socket when I plugged the kettle in.", with_plans)
+    assert signal.category.name == "member_safety"
