@@ -441,7 +441,8 @@ def _risk_signals(subject: str, body: str, policy: Policy) -> list[RiskSignal]:
     names = [m.span() for m in _plan_names(policy).finditer(own)] if policy.plans else []
     found = []
     for kind in KINDS:
-        text = kind.unsaid.sub(" ", own) if kind.unsaid else own
+        # what the email rules out is blanked, keeping every other word where it was (the names' spans still hold)
+        text = kind.unsaid.sub(lambda m: " " * len(m.group(0)), own) if kind.unsaid else own
         match = next(
             (m for m in kind.said.finditer(text) if not any(a <= m.start() and m.end() <= b for a, b in names)), None
         )

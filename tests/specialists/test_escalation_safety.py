@@ -725,7 +725,11 @@ def test_an_escalating_category_its_meaning_reads_closest_to_escalates_when_its_
 
 def test_a_plan_named_like_a_risk_word_is_a_name_not_a_report() -> None:
     with_plans = Policy.model_validate({**_policy_with(SAFETY).model_dump(), "plans": ["free", "spark", "safe-home"]})
-    for body in ("I turned Spark off in May and it renewed today.", "Is Safe Home cheaper than Spark per month?"):
+    for body in (
+        "I turned Spark off in May and it renewed today.",
+        "Is Safe Home cheaper than Spark per month?",
+        "The van scraped our gate, nobody was hurt. Then Spark renewed without asking.",  # a span blanked before it
+    ):
         assert risk_signals("Plan", body, with_plans) == [], body
     # the same word as a report still counts
     [signal] = risk_signals("Kitchen", "Sparks came out of the socket when I plugged the kettle in.", with_plans)
