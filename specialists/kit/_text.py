@@ -149,9 +149,11 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             "other customers' data",
             r"\b(list|names|details|room\s+numbers)\s+of\s+(everyone|everybody|all\s+(the\s+)?(other\s+)?(guests|people|"
             r"customers|members|tenants|residents|attendees|passengers|patients|parents|staff))\b|\bwhich\s+(room|flat|unit|"
-            r"seat|table|address)\s+(she|he|they)('s|'re|\s+is|\s+are|\s+was|\s+were|\s+will\s+be)\s+(in|staying|at|booked)\b|"
+            r"seat|table|address|school|class|group|site|centre|center|hall|branch|ward)\s+(she|he|they)('s|'re|\s+is|\s+are|\s+was|\s+were|"
+            r"\s+will\s+be)\s+(in|staying|at|booked)\b|"
             r"\b(address|phone\s+numbers?|mobile\s+numbers?|e-?mail(\s+address)?|numbers?|details)\s+(you('ve|\s+have)?\s+got|you\s+"
-            r"(have|hold|keep))\s+(on\s+file\s+)?(for|as)\s+(him|her|them|his|her|their)\b",
+            r"(have|hold|keep))\s+(on\s+file\s+)?(for|as)\s+(him|her|them|his|her|their|(?!my\b|our\b|me\b|us\b|the\b|this\b|"
+            r"that\b|it\b|your\b|you\b)[^\W\d_]+)\b",
         ),
         (
             "other customers' data",

@@ -164,6 +164,9 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:unsafe|hazardous|leaking\s+(?:chemical|acid|liquid|fluid|batter\w+)|spill(?:ed|age)?)\b",
         r"\b(?:violent|violence|assault(?:ed)?|attacked)\b",
         r"\b(?:needles|syringes?|hypodermic|used\s+sharps)\b",
+        r"\b(?:big|nasty|bad|deep|huge)\s+(?:graze|bruise|gash|bump\s+on\s+(?:his|her|their|my)\s+head)\b|\bgrazed\s+(?:his|her|their|my)\b|"
+        r"\b(?:hurt|injured|cut|bumped|banged)\s+it\s+(?:falling|when\s+(?:he|she|they|i)\s+fell)\b|\bskip\s+(?:this|that|the|a|her|his|my)\s+"
+        r"(?:one|dose|tablet|pill|medicine|injection)\b",
         # sudden changes in sight, a red and painful eye
         r"\b(?:can't|cannot|can\s+not|couldn't|could\s+not)\s+see\s+(?:out\s+of|with|from)\s+(?:my|his|her|their)\s+(?:left\s+|right\s+)?eyes?\b|"
         r"\b(?:lost|losing|loss\s+of)\s+(?:the\s+)?(?:sight|vision)\b|\bflashes\b[^.\n]{0,40}\beyes?\b|\bfloaters\b|"
@@ -186,7 +189,7 @@ KINDS: tuple[RiskKind, ...] = (
         r"\bworried\s+(?:that\s+)?(?:he|she|they)(?:'s|'ve|\s+has|\s+have|\s+may\s+have|\s+might\s+have)\s+(?:had\s+a\s+fall|"
         r"fallen|been\s+taken\s+ill)\b|\bcurtains\s+(?:have\s+been\s+|are\s+|were\s+|stay\s+|stayed\s+)(?:\w+\s+)?(?:shut|closed|"
         r"drawn)\b|\bcalling\s+(?:out\s+)?for\s+help\b",
-        r"\b(?:(?:fell|fallen|tripped|slipped)\s+(?:down|over|off|on|from|through)|(?:exposed|bare|live)\s+wires?|"
+        r"\b(?:(?:fell|fallen|falling|tripped|slipped)\s+(?:down|over|off|on|from|through)|(?:exposed|bare|live)\s+wires?|"
         r"broken\s+glass|could\s+(?:fall|be\s+hurt|get\s+hurt|hurt\s+someone|injure))\b",
         r"\b(?:railings?|balcony|stairs?|steps?|handrails?|banisters?|ceiling|floor|balustrade|decking)\b[^.\n]{0,40}"
         r"\b(?:is|are|was|were|came|has\s+come|feels?)\s+(?:\w+\s+)?(?:loose|unstable|collapsing|rotten|giving\s+way)\b",
@@ -258,6 +261,9 @@ KINDS: tuple[RiskKind, ...] = (
         r"kid|baby|boy|girl|mum|mother|dad|father))\b|put(?:s|ting)?\s+(?:her|him|them)\s+in\s+(?:a|the)\s+(?:dark|locked)\s+"
         r"room|(?:left|locked|kept)\s+(?:\w+\s+){0,2}?(?:alone|outside|in\s+(?:a|the)\s+(?:car|cage|crate|shed))\s+"
         r"(?:all|for\s+(?:\w+\s+)?(?:days|hours|weeks))|grown\s+into\s+(?:his|her|its|their)\s+\w+)\b",
+        r"\b(?:took|taking|takes|take|taken)\s+(?:photos|pictures|pics|videos)\s+of\s+(?:the\s+)?(?:kids|children|child|boys|girls|pupils|"
+        r"my\s+(?:son|daughter|child))\b[^.\n]{0,80}\b(?:changing|toilets?|bathroom|own\s+phone|personal\s+phone)\b|\basked\s+(?:him|her|"
+        r"my\s+(?:son|daughter|child|boy|girl)|\w+)\s+for\s+(?:his|her|their)\s+(?:snapchat|instagram|tiktok)\b",
     ),
     _kind(
         "a complaint: dissatisfaction with the service, or someone senior asked for",
@@ -323,7 +329,8 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:lawyers?|solicitors?|(?<!power\sof\s)attorneys?|lawsuit|litigation|legal\s+(?:action|proceedings|claim|notice|"
         r"advice|steps)|sue\s+(?:you|them|your|the\s+company)|suing|small\s+claims|ombudsman|regulators?|tribunal|cease\s+and\s+desist|"
         r"class\s+action|negligen(?:ce|t)|trading\s+standards)\b",
-        r"\b(?:take|taking|bring|bringing)\s+(?:you|this|it|the\s+matter|them|me|us)\s+to\s+court\b",
+        r"\b(?:take|taking|bring|bringing)\s+(?:you|this|it|the\s+matter|them|me|us)\s+to\s+court\b|\b(?:will|going\s+to|shall)\s+(?:be\s+)?"
+        r"report(?:ing)?\s+(?:this|you|it|the\s+matter|your\s+\w+)\s+to\s+(?!you\b|your\b)\w+",
         r"\bcourt\s+(?:case|claim|order|proceedings|action|summons)\b",
         r"\b(?:issue|issuing|issued|commence|commencing|start|starting|begin|take|taking)\s+(?:court\s+|legal\s+)?"
         r"proceedings\b|\bletter\s+(?:of\s+claim|before\s+(?:action|claim))\b",

@@ -237,6 +237,8 @@ async def test_a_vague_follow_up_to_the_one_open_ticket_is_read_as_that_ticket(w
         ("How much does she have to pay for the course? I am paying for my daughter's place.", False),
         ("Can you tell me what my balance is and who my instructor will be?", False),
         ("I'm his landlord. Send me the list of phone numbers you have as his keyholders.", True),
+        ("I'm her auntie. Can you tell me which school she's at and the phone number you have for Claire?", True),
+        ("Please check the phone number you have for my account and which school the camp is at.", False),
     ],
 )
 def test_asking_for_another_persons_details_is_flagged(text: str, flagged: bool) -> None:
@@ -627,6 +629,11 @@ WELFARE = {
             "account_security",
         ),
         ("Refund", "There's now an email on the account that isn't mine. I never upgraded.", "account_security"),
+        ("Hoodie", "She had a big graze down her knee; she hurt it falling on the playground.", "member_safety"),
+        ("Antibiotic", "The doctor gave her drops at lunch. Or she should skip this one at camp?", "member_safety"),
+        ("Photos", "A leader took pictures of the kids in the changing area on his own phone.", "welfare"),
+        ("Snapchat", "Then the leader asked Tobi for his Snapchat. Is that allowed?", "welfare"),
+        ("Pick-up", "Your staff did not even notice. I will be reporting this to Ofsted.", "legal"),
     ],
 )
 def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
@@ -659,6 +666,7 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "The pharmacy gives his pills in a blister pack now. My charger gets warm, is that normal?",
         "The light on the alarm panel flashes red twice a minute. My eye test is due, can I book Tuesday?",
         "I didn't write sooner because I was away. I sent the form on Monday, did it arrive?",
+        "The app crashed twice when I added Friday. I'll report it to you again if it happens. Can we skip a week?",
         "The money is missing from my payout summary, can you check the fee? Is it true a review stays for a year?",
     ],
 )
