@@ -51,7 +51,7 @@ _ACTIONS = (
     r"log(?:ged)?\s+in|sign(?:ed)?\s+in|buy|bought|purchase[d]?|create[d]?|set\s+up|approve[d]?|"
     r"transfer(?:red)?|register(?:ed)?|appl(?:y|ied)\s+for|give|gave|share[d]?|enable[d]?|join(?:ed)?|"
     r"subscribe[d]?|enrol(?:l)?(?:ed)?|ask(?:ed)?\s+for|put|upload(?:ed)?|install(?:ed)?|post(?:ed)?|upgrade[d]?|"
-    r"wr(?:ite|ote|itten)\s+(?:any\s+of\s+)?(?:it|this|that|them|these|those)|sen[dt]\s+(?:any\s+of\s+)?(?:it|this|that|them|these|those)|"
+    r"wr(?:ite|ote|itten)\s+(?:any\s+of\s+)?(?:it|this|that|them|these|those)(?!\s+down)|sen[dt]\s+(?:any\s+of\s+)?(?:it|this|that|them|these|those)|"
     r"change[d]?\s+(?:my|our|the)\s+(?:password|e-?mail|phone|mobile|number|bank|address|details|payout|pin)"
 )
 

@@ -667,6 +667,7 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "The light on the alarm panel flashes red twice a minute. My eye test is due, can I book Tuesday?",
         "I didn't write sooner because I was away. I sent the form on Monday, did it arrive?",
         "The app crashed twice when I added Friday. I'll report it to you again if it happens. Can we skip a week?",
+        "I didn't write it down at the desk, so when is my next check-up?",
         "The money is missing from my payout summary, can you check the fee? Is it true a review stays for a year?",
     ],
 )
