@@ -44,12 +44,14 @@ _AMOUNT = re.compile(
 """A sum of money: a currency sign, code or word before or after the number (`€55`, `38.60 EUR`, `12,50 €`)."""
 _BARE_AMOUNT = re.compile(r"(?<![\d.,:/-])(?P<before>\d{1,6}[.,]\d{2})(?![\d]|[.,:/-]\d)")
 """A number with two decimals and no currency (`refund the extra 1.50`): read as money when nothing else is."""
+_WITHIN = r"(?:[^.\n]|(?<=\d)\.(?=\d))"
+"""A character of the same sentence: anything but a full stop or a line break, or the point of a sum (`£8.99`)."""
 _CREDIT_WORDS = re.compile(
-    r"\b(refund|credit|reimburs|compensat|money back|pay\b[^.\n]{0,40}\bback|give (?:me |us )?(?:the |my |our )?"
-    r"(?:money )?back|charged (?:me |us )?twice|double[- ]charg|overcharg|"
-    r"(?:want|like|need|get|have)\b(?=[^.\n]{0,30}\bback\b)[^.\n]{0,30}?(?:money|cash|deposit|fees?|payments?|charges?|costs?|"
-    r"amount|sum|it|them|that|this|[$€£]|\d)[^.\n]{0,30}?\bback\b|(?:add|put)\b[^.\n]{0,30}\b(?:to|on|into) (?:my|our) "
-    r"(?:account|balance|bill))",
+    rf"\b(refund|credit|reimburs|compensat|money back|pay\b{_WITHIN}{{0,40}}\bback|give (?:me |us )?(?:the |my |our )?"
+    rf"(?:money )?back|charged (?:me |us )?twice|double[- ]charg|overcharg|"
+    rf"(?:want|like|need|get|have)\b(?={_WITHIN}{{0,30}}\bback\b){_WITHIN}{{0,30}}?(?:money|cash|deposit|fees?|payments?|"
+    rf"charges?|costs?|amount|sum|it|them|that|this|[$€£]|\d){_WITHIN}{{0,30}}?\bback\b|(?:add|put)\b{_WITHIN}{{0,30}}\b"
+    rf"(?:to|on|into) (?:my|our) (?:account|balance|bill))",
     re.IGNORECASE,
 )
 

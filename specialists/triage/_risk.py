@@ -115,7 +115,7 @@ KINDS: tuple[RiskKind, ...] = (
         r"(?:\w+\s+){0,2}?account\s+(?:ending|number|i\s+(?:don't|do\s+not)|that\s+(?:isn't|is\s+not))\b",
         r"\b(?:e-?mail(?:\s+address)?|phone\s+number|number|address|card|device|bank\s+account|login)\s+(?:\w+\s+){0,4}?(?:that|which)\s+"
         r"(?:isn't|is\s+not|wasn't|was\s+not|aren't|are\s+not)\s+(?:mine|ours)\b",
-        r"\baccount\s+ending\s+(?:in\s+)?\d+\b[^.\n]{0,80}\b(?:(?:i|we)\s+(?:don't|do\s+not|never)\s+(?:have|had|own)|"
+        r"\baccount\s+ending\s+(?:in\s+)?\d+\b[^\n]{0,80}?\b(?:(?:i|we)\s+(?:don't|do\s+not|never)\s+(?:have|had|own)|"
         r"(?:isn't|is\s+not|not)\s+(?:mine|ours))\b",
     ),
     _kind(
@@ -165,6 +165,8 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:violent|violence|assault(?:ed)?|attacked)\b",
         r"\b(?:needles|syringes?|hypodermic|used\s+sharps)\b",
         r"\b(?:big|nasty|bad|deep|huge)\s+(?:graze|bruise|gash|bump\s+on\s+(?:his|her|their|my)\s+head)\b|\bgrazed\s+(?:his|her|their|my)\b|"
+        r"\b(?:hit|banged|bumped|cracked|knocked)\s+(?:her|his|my|their|its)\s+head\b|\b(?:caught|trapped)\s+(?:her|his|my|their)\s+"
+        r"(?:foot|feet|finger|fingers|hand|leg)\b|\bthrowing\s+(?:stones|rocks|bricks|bottles)\s+at\b|"
         r"\b(?:hurt|injured|cut|bumped|banged)\s+it\s+(?:falling|when\s+(?:he|she|they|i)\s+fell)\b|\bskip\s+(?:this|that|the|a|her|his|my)\s+"
         r"(?:one|dose|tablet|pill|medicine|injection)\b",
         # sudden changes in sight, a red and painful eye
@@ -219,7 +221,10 @@ KINDS: tuple[RiskKind, ...] = (
         r"afraid|unsafe|intimidated))\b",
         # shouting or swearing at someone
         r"\b(?:shout(?:s|ed|ing)?|swear(?:s|ing)?|swore|scream(?:s|ed|ing)?|yell(?:s|ed|ing)?)\s+(?:and\s+\w+\s+)?at\s+(?:me|us|him|her|them|"
-        r"my\s+\w+)\b",
+        r"(?:my|the|your|our|a|an)\s+(?:\w+\s+)?(?:drivers?|staff|kids|children|child|man|woman|lady|guy|boy|girl|customers?|people|"
+        r"crew|engineers?|receptionists?|members?|residents?|tenants?|patients?|pupils?|students?|volunteers?|cleaners?|nurses?|carers?|"
+        r"teachers?|officers?|wardens?|attendants?|riders?|passengers?|guests?|neighbou?rs?|son|daughter|wife|husband|mum|dad|mother|"
+        r"father|partner|team|workers?))\b",
         # unwanted contact that does not stop, and someone waiting where the customer is
         r"\b(?:keeps?|kept)\s+(?:on\s+)?(?:messaging|texting|calling|ringing|following|contacting|touching|"
         r"turning\s+up)\s+(?:me|us|her|him)\b|\b(?:sends?|sending|sent)\s+me\s+(?:\w+\s+)?messages\s+(?:every|each|all)\b|"

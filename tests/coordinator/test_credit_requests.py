@@ -44,10 +44,11 @@ def triage(body: str, subject: str = "Refund please") -> TriageResult:
         ("You took £42.50 twice this month. Can you pay the second £42.50 back to the bank please?", 4_250),
         ("The stain was there when we arrived. I'd like the £180 back please.", 18_000),
         ("You took £19.99 for a month I had cancelled. Can I get it back?", 1_999),
+        ("I paid £8.99 for the lost book. It turned up, so can I have the £8.99 back please?", 899),
     ],
 )
 def test_the_amount_asked_for_is_read_as_customers_write_it(body: str, cents: int) -> None:
-    [action] = plan_actions(triage(body))
+    [action] = plan_actions(triage(body, subject="A question"))
     assert action.tool == "crm.issue_credit" and action.arguments["amount_cents"] == cents
 
 

@@ -634,6 +634,9 @@ WELFARE = {
         ("Photos", "A leader took pictures of the kids in the changing area on his own phone.", "welfare"),
         ("Snapchat", "Then the leader asked Tobi for his Snapchat. Is that allowed?", "welfare"),
         ("Pick-up", "Your staff did not even notice. I will be reporting this to Ofsted.", "legal"),
+        ("Rhymetime", "My mum caught her foot on the cable, went over and hit her head on the shelf.", "member_safety"),
+        ("Mobile library", "Four lads were throwing stones at the van and swearing at the driver.", "member_safety"),
+        ("Direct Debit", "It moved to a bank account ending 8812. I don't have an account there.", "account_security"),
     ],
 )
 def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
@@ -668,6 +671,7 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "I didn't write sooner because I was away. I sent the form on Monday, did it arrive?",
         "The app crashed twice when I added Friday. I'll report it to you again if it happens. Can we skip a week?",
         "I didn't write it down at the desk, so when is my next check-up?",
+        "A man was shouting at the desk phone, it was loud. Anyway, can I book the hall?",
         "The money is missing from my payout summary, can you check the fee? Is it true a review stays for a year?",
     ],
 )
