@@ -375,18 +375,38 @@ def _describes(kind: RiskKind, category: Category) -> int:
     return sum(1 for w in set(words) if w in kind.described_by)
 
 
-_COVERING: dict[int, tuple[Policy, dict[str, Category | None]]] = {}
+@dataclass(frozen=True)
+class _Reading:
+    """What the risk signals read of one policy, worked out once per policy object."""
+
+    covering: dict[str, Category | None]
+    """Each kind, by name, with the escalating category that covers it."""
+    plan_names: re.Pattern[str] | None
+    """The declared plan names as whole words, however their parts are joined (`pay-as-you-go`, `pay as you
+    go`); None when the policy declares none."""
+
+
+_READING: dict[int, tuple[Policy, _Reading]] = {}
+
+
+def _reading(policy: Policy) -> _Reading:
+    kept = _READING.get(id(policy))
+    if kept is None or kept[0] is not policy:
+        names = [r"[\s_-]+".join(re.escape(p) for p in re.split(r"[\s_-]+", n.lower())) for n in policy.plans or []]
+        reading = _Reading(
+            {k.name: _covering(k, policy) for k in KINDS},
+            re.compile(rf"\b(?:{'|'.join(names)})\b") if names else None,
+        )
+        if len(_READING) >= 256:
+            _READING.pop(next(iter(_READING)))
+        kept = _READING[id(policy)] = (policy, reading)
+    return kept[1]
 
 
 def covering(kind: RiskKind, policy: Policy) -> Category | None:
     """The escalating category whose own words describe this kind best (first in the policy's list on a tie),
     or None when none of them does. Worked out once per policy object (bounded)."""
-    cached = _COVERING.get(id(policy))
-    if cached is None or cached[0] is not policy:
-        if len(_COVERING) >= 256:
-            _COVERING.pop(next(iter(_COVERING)))
-        cached = _COVERING[id(policy)] = (policy, {k.name: _covering(k, policy) for k in KINDS})
-    return cached[1][kind.name]
+    return _reading(policy).covering[kind.name]
 
 
 def _covering(kind: RiskKind, policy: Policy) -> Category | None:
@@ -415,21 +435,6 @@ class RiskSignal:
 
 
 _LAST: dict[tuple[str, str, int], tuple[Policy, list[RiskSignal]]] = {}
-_NAMES: dict[int, tuple[Policy, re.Pattern[str]]] = {}
-
-
-def _plan_names(policy: Policy) -> re.Pattern[str]:
-    """The policy's declared plan names as whole words, however their parts are joined (`pay-as-you-go`,
-    `pay as you go`); made once per policy object (bounded)."""
-    kept = _NAMES.get(id(policy))
-    if kept is None or kept[0] is not policy:
-        parts = [
-            r"[\s_-]+".join(re.escape(p) for p in re.split(r"[\s_-]+", name.lower())) for name in policy.plans or []
-        ]
-        if len(_NAMES) >= 256:
-            _NAMES.pop(next(iter(_NAMES)))
-        kept = _NAMES[id(policy)] = (policy, re.compile(rf"\b(?:{'|'.join(parts)})\b" if parts else r"(?!)"))
-    return kept[1]
 
 
 def risk_signals(subject: str, body: str, policy: Policy) -> list[RiskSignal]:
@@ -450,7 +455,8 @@ def risk_signals(subject: str, body: str, policy: Policy) -> list[RiskSignal]:
 def _risk_signals(subject: str, body: str, policy: Policy) -> list[RiskSignal]:
     own = plain(f"{subject}\n{unsigned(own_lines(body))}").lower()
     # the business's own plan names are names, not reports: a plan called "Spark" is no spark from a socket
-    names = [m.span() for m in _plan_names(policy).finditer(own)] if policy.plans else []
+    plans = _reading(policy).plan_names
+    names = [m.span() for m in plans.finditer(own)] if plans else []
     found = []
     for kind in KINDS:
         # what the email rules out is blanked, keeping every other word where it was (the names' spans still hold)
