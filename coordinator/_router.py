@@ -48,7 +48,9 @@ _WITHIN = r"(?:[^.\n]|(?<=\d)\.(?=\d))"
 """A character of the same sentence: anything but a full stop or a line break, or the point of a sum (`£8.99`)."""
 _CREDIT_WORDS = re.compile(
     rf"\b(refund|credit|reimburs|compensat|money back|pay\b{_WITHIN}{{0,40}}\bback|give (?:me |us )?(?:the |my |our )?"
-    rf"(?:money )?back|charged (?:me |us )?twice|double[- ]charg|overcharg|"
+    rf"(?:money )?back|(?:charged|taken|debited|billed) (?:me |us )?twice|double[- ]charg|overcharg|"
+    rf"(?:put|send)\b{_WITHIN}{{0,30}}?(?:(?:money|cash|deposit|fees?|payments?|charges?|amount|sum)\b{_WITHIN}{{0,30}}?|"
+    rf"[$€£]\s?\d+(?:[.,]\d+)?\s+)\bback\b|"
     rf"(?:want|like|need|get|have)\b(?={_WITHIN}{{0,30}}\bback\b){_WITHIN}{{0,30}}?(?:money|cash|deposit|fees?|payments?|"
     rf"charges?|costs?|amount|sum|it|them|that|this|[$€£]|\d){_WITHIN}{{0,30}}?\bback\b|(?:add|put)\b{_WITHIN}{{0,30}}\b"
     rf"(?:to|on|into) (?:my|our) (?:account|balance|bill))",

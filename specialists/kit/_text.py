@@ -104,7 +104,10 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"\b(tell|send|give|share|let)\s+(me|us)\s+(know\s+)?what\s+(time|times|days?)\s+(his|her|their)\s+"
             r"(\w+\s+)?(visits?|appointments?|bookings?|deliveries|carers?|sessions?|classes|lessons?|shifts?)\b|"
             r"\b(tell|send|give|share|let|confirm)\s+(me|us)\s+(know\s+)?who\s+(his|her|their)\s+(\w+\s+)?(instructor|teacher|tutor|"
-            r"carer|driver|trainer|coach|doctor|dentist|vet|nurse|worker)\s+is\b",
+            r"carer|driver|trainer|coach|doctor|dentist|vet|nurse|worker)\s+is\b|"
+            r"\b(what\s+time|when|what\s+day|which\s+day|what\s+date)\s+(is|was|are)\s+my\s+(ex-?\s?)?(wife|husband|partner|"
+            r"spouse|girlfriend|boyfriend|fianc[ée]e?|brother|sister|friend|neighbou?r|colleague|flatmate)('s)?\s+(\w+'s\s+)?"
+            r"(\w+\s+)?(appointments?|bookings?|visits?|sessions?|classes|lessons?|shifts?|treatments?|deliver(y|ies))\b",
         ),
         (
             "other customers' data",

@@ -174,6 +174,12 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:lost|losing|loss\s+of)\s+(?:the\s+)?(?:sight|vision)\b|\bflashes\b[^.\n]{0,40}\beyes?\b|\bfloaters\b|"
         r"\b(?:my|his|her|their)\s+(?:left\s+|right\s+)?eyes?\s+(?:is|are|has\s+been|have\s+been|went|got|became)\s+(?:\w+\s+)?"
         r"(?:red|sore|painful|swollen|bloodshot|bleeding)\b",
+        # skin that reacted: a neck gone red and itchy, lips swollen (not a face gone red: that is embarrassment)
+        r"\b(?:my|his|her|their)\s+(?:skin|scalp|neck|ears?|forehead|eyelids?|hands?|arms?|legs?|fingers?|nail\s+beds?|hairline)\s+"
+        r"(?:is|are|was|were|has\s+been|have\s+been|went|got|became|turned|feels?|felt|looks?|looked)\s+(?:\w+\s+)?(?:red|itchy|"
+        r"swollen|sore|raw|blistered|blistering|burning|bleeding|puffy|weeping|numb)\b|\b(?:my|his|her|their)\s+(?:face|lips?|"
+        r"tongue|throat|cheeks?)\s+(?:is|are|was|were|has\s+been|have\s+been|went|got|became|feels?|felt)\s+(?:\w+\s+)?(?:swollen|"
+        r"puffy|blistered|burning|numb|tight)\b|\b(?:skin|mild|slight|small)\s+reaction\b",
         # a burn, or something that got too hot to hold
         r"\bburn\s+marks?\b|\b(?:phones?|batter(?:y|ies)|chargers?|devices?|tablets?|laptops?|plugs?|cables?|"
         r"leads?|cases?)\b[^.\n]{0,30}\b(?:was|is|were|are|got|gets|went)\s+(?:\w+\s+)?(?:boiling|scalding|red[-\s]hot|too\s+hot\s+"
@@ -218,10 +224,16 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:threaten(?:s|ed|ing)?\s+(?:me|us|to|my|our)|threats?\s+(?:to|against|from)|harass(?:ed|ing|ment)?|"
         r"blackmail\w*|extort\w*|stalk(?:ed|ing|er)?|dox(?:x)?(?:ed|ing)?|abusive\s+(?:calls?|messages?|texts?|"
         r"language|behaviou?r)|(?:i|we)\s*(?:am|are|feel|felt|was|were|'m|m|'re)\s+(?:really\s+|very\s+|so\s+)?(?:scared|frightened|"
-        r"afraid|unsafe|intimidated))\b",
+        r"unsafe|intimidated))\b",
+        # afraid, but not the polite "I'm afraid (that) ..." / "still waiting, I'm afraid": fear felt, or of someone
+        r"\b(?:i|we)\s*(?:feel|felt|(?:am|are|'m|m|'re|was|were)\s+(?:really|very|so|genuinely|now|actually|quite|too))\s+"
+        r"afraid\b|\b(?:i|we)\s*(?:am|are|'m|m|'re|was|were)\s+afraid\s+(?:of\s+(?:him|her|them|what|going|walking|leaving|being)\b|"
+        r"for\s+(?:my|our)\s+"
+        r"(?:safety|life|lives|family|kids|children|son|daughter)|to\s+(?:go|come|leave|walk|stay|sleep|be|open|answer|use)\b)",
         # shouting or swearing at someone
         r"\b(?:shout(?:s|ed|ing)?|swear(?:s|ing)?|swore|scream(?:s|ed|ing)?|yell(?:s|ed|ing)?)\s+(?:and\s+\w+\s+)?at\s+(?:me|us|him|her|them|"
-        r"(?:my|the|your|our|a|an)\s+(?:\w+\s+)?(?:drivers?|staff|kids|children|child|man|woman|lady|guy|boy|girl|customers?|people|"
+        r"(?:my|the|your|our|a|an|his|her|their)\s+(?:\w+\s+)?(?:drivers?|staff|kids|children|child|man|woman|lady|guy|boy|girl|"
+        r"customers?|people|clients?|colleagues?|co-?workers?|juniors?|apprentices?|trainees?|assistants?|employees?|players?|"
         r"crew|engineers?|receptionists?|members?|residents?|tenants?|patients?|pupils?|students?|volunteers?|cleaners?|nurses?|carers?|"
         r"teachers?|officers?|wardens?|attendants?|riders?|passengers?|guests?|neighbou?rs?|son|daughter|wife|husband|mum|dad|mother|"
         r"father|partner|team|workers?))\b",

@@ -45,6 +45,8 @@ def triage(body: str, subject: str = "Refund please") -> TriageResult:
         ("The stain was there when we arrived. I'd like the £180 back please.", 18_000),
         ("You took £19.99 for a month I had cancelled. Can I get it back?", 1_999),
         ("I paid £8.99 for the lost book. It turned up, so can I have the £8.99 back please?", 899),
+        ("The £36 deposit was taken twice from our card. Could you put one of the £36 payments back please?", 3_600),
+        ("Please send the £12 back to my card, the class was cancelled.", 1_200),
     ],
 )
 def test_the_amount_asked_for_is_read_as_customers_write_it(body: str, cents: int) -> None:
@@ -61,6 +63,7 @@ def test_the_amount_asked_for_is_read_as_customers_write_it(body: str, cents: in
         "Please refund the order from 16.11.2026, item 3.5 of the list.",  # a date and a number, no sum
         # the phone back, not money: the offer fell from £265 to £140
         "The offer went from £265 to £140. If I don't accept, do I get the phone back for free?",
+        "I put the £20 lamp back in its box; when will the courier collect it?",  # an item put back, not money
     ],
 )
 def test_no_credit_is_proposed_without_an_amount_the_customer_asks_for(body: str) -> None:

@@ -239,6 +239,9 @@ async def test_a_vague_follow_up_to_the_one_open_ticket_is_read_as_that_ticket(w
         ("I'm his landlord. Send me the list of phone numbers you have as his keyholders.", True),
         ("I'm her auntie. Can you tell me which school she's at and the phone number you have for Claire?", True),
         ("Please check the phone number you have for my account and which school the camp is at.", False),
+        ("Hi, what time is my wife Amara’s appointment on Saturday and who's it with?", True),
+        ("What time is my son's lesson on Friday? He lost the text.", False),
+        ("When is Tuesday's delivery? My wife will be home.", False),
     ],
 )
 def test_asking_for_another_persons_details_is_flagged(text: str, flagged: bool) -> None:
@@ -637,6 +640,10 @@ WELFARE = {
         ("Rhymetime", "My mum caught her foot on the cable, went over and hit her head on the shelf.", "member_safety"),
         ("Mobile library", "Four lads were throwing stones at the van and swearing at the driver.", "member_safety"),
         ("Direct Debit", "It moved to a bank account ending 8812. I don't have an account there.", "account_security"),
+        ("Booking", "The stylist was swearing at his junior at the basins. The girl was shaking.", "member_safety"),
+        ("Patch test", "After the test my neck went red and itchy for two days, a small reaction?", "member_safety"),
+        ("Nails", "Her lips were swollen the morning after the facial.", "member_safety"),
+        ("Re: my bookings", "I'm afraid of him now and I don't want him at the door again.", "member_safety"),
     ],
 )
 def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
@@ -673,6 +680,8 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "I didn't write it down at the desk, so when is my next check-up?",
         "A man was shouting at the desk phone, it was loud. Anyway, can I book the hall?",
         "The money is missing from my payout summary, can you check the fee? Is it true a review stays for a year?",
+        "Still waiting to hear back about this I'm afraid. I'm afraid the box is late, and I was afraid it would be.",
+        "My face went red when I saw the bill. My skin is sensitive, which shampoo do you use?",
     ],
 )
 def test_ordinary_mail_with_the_same_nouns_reports_nothing(body: str) -> None:

@@ -84,7 +84,17 @@ def test_before_the_sign_off_keeps_the_senders_words_and_drops_their_footer() ->
 
 @pytest.mark.parametrize(
     "sign_off",
-    ["Mit freundlichen Grüßen", "Viele Grüße,", "Cordialement,", "Saludos cordiales", "Obrigada!", "Pozdrawiam"],
+    [
+        "Mit freundlichen Grüßen",
+        "Viele Grüße,",
+        "Cordialement,",
+        "Saludos cordiales",
+        "Obrigada!",
+        "Pozdrawiam",
+        "With regards,",
+        "Muchas gracias,",
+        "Merci beaucoup",
+    ],
 )
 def test_a_sign_off_in_another_language_starts_the_footer(sign_off: str) -> None:
     body = f"Where is my order?\n{sign_off}\nJonas\nThis email may contain personal data; beware of fraud."
