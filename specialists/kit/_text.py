@@ -84,9 +84,13 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "other customers' data",
             r"\b(my|our) (ex-?\s?)?(wife|husband|partner|spouse|mother|mum|mom|father|dad|son|daughter|brother|sister|"
-            r"friend|neighbou?r|colleague|tenant|landlord|patient|client)\b[^?]{0,200}"
-            r"\b((can|could|would) you (please )?|please )((tell|send|give|e-?mail|confirm|let) me|"
-            r"(send|give|e-?mail|forward) (them|it|these|those) to me)\b",
+            r"friend|neighbou?r|colleague|tenant|landlord|patient|client)\b[^?]{0,300}"
+            r"\b((can|could|would) you (please )?|please )(((tell|send|give|e-?mail|confirm|let) me)\b"
+            # what is asked is theirs: not "tell me the price", "let me know when the refund comes", "our booking"
+            r"([^.?!\n]{0,80}?\b(his|her|their|him)\b|(?![^.?!\n]*\b(my|our|us)\b)[^.?!\n]{0,80}?\b(day|dates?|times?|flights?|"
+            r"seats?|rooms?|bookings?|appointments?|address|numbers?|details|records?|results?|balances?|statements?|account|"
+            r"history)\b)|"
+            r"(send|give|e-?mail|forward) (them|it|these|those) to me\b)",
         ),
         (
             "other customers' data",

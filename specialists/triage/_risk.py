@@ -72,7 +72,7 @@ KINDS: tuple[RiskKind, ...] = (
         r"\bwho\s+(?:was|did)\s+(?:it|that|this)\s*\?",
         rf"\b(?:and|or|nor)\s+(?:have\s+|had\s+)?never\s+(?:even\s+)?(?:{_ACTIONS})\b",
         r"\b(?:i|we)(?:'ve|\s+have|\s+had)?\s+never\s+(?:even\s+)?heard\s+of\s+(?:you|your\s+company|this\s+company|"
-        r"them|the\s+company)\b",
+        r"(?:either\s+of\s+|any\s+of\s+|both\s+of\s+)?them|the\s+company)\b",
         r"\bwho\s+(?:has\s+|had\s+|is\s+)?(?:used|using|accessed|taken|charged)\s+(?:my|our)\s+(?:card|account|"
         r"bank\s+details|details|identity|name|e-?mail|login)\b",
         r"\b(?:i|we)(?:'ve|\s+have)?\s+never\s+(?:even\s+)?(?:been|lived|stayed|worked)\s+(?:to|in|at)\b",
@@ -98,8 +98,8 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:leaked|exposed|stolen)\b[^.\n]{0,30}\b(?:key|password|token|credentials?|secret|card)s?\b",
         r"\b(?:'s|is|was|are|were)\s*(?:n[o']?t|\s+not)\s+(?:my|our|his|her|their)\s+(?:bank|account|card|e-?mail|phone|number|"
         r"address|payment|order|booking|login|device|signature)s?\b",
-        r"\b(?:new|unknown|unrecogni[sz]ed|strange|unusual)\s+(?:log-?in|sign-?in|device|session)s?\s+"
-        r"(?:from|in|on|at)\b",
+        r"\b(?:new|unknown|unrecogni[sz]ed|strange|unusual)\s+(?:log[-\s]?in|sign[-\s]?in|device|session)s?\s+"
+        r"(?:to\s+(?:my|our|the)\s+account\s+)?(?:from|in|on|at)\b",
         r"\b(?:is|was|are|were)\s+(?:this|that|it|these|those)\s+(?:[\w-]+\s+){0,2}?(?:really\s+|actually\s+)?"
         r"(?:from|sent\s+by)\s+(?:you|your)\b",
         r"\bfake\s+(?:e-?mails?|texts?|sms|site|website|invoices?|pages?|calls?|messages?|letters?|listings?|adverts?|"
@@ -114,7 +114,9 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:paid|sent|went|transferred)\s+(?:in)?to\s+(?:an?|some|another|the\s+wrong|someone\s+else's)\s+"
         r"(?:\w+\s+){0,2}?account\s+(?:ending|number|i\s+(?:don't|do\s+not)|that\s+(?:isn't|is\s+not))\b",
         r"\b(?:e-?mail(?:\s+address)?|phone\s+number|number|address|card|device|bank\s+account|login)\s+(?:\w+\s+){0,4}?(?:that|which)\s+"
-        r"(?:isn't|is\s+not|wasn't|was\s+not|aren't|are\s+not)\s+(?:mine|ours)\b",
+        r"(?:isn't|is\s+not|wasn't|was\s+not|aren't|are\s+not)\s+(?:mine|ours)\b|\b(?:e-?mail(?:\s+address)?|phone\s+number|"
+        r"mobile\s+number|card|bank\s+account|login|device)\s+on\s+(?:my|our|the)\s+(?:account|profile)\s+(?:isn't|is\s+not|"
+        r"wasn't|was\s+not)\s+(?:mine|ours)\b",
         r"\baccount\s+ending\s+(?:in\s+)?\d+\b[^\n]{0,80}?\b(?:(?:i|we)\s+(?:don't|do\s+not|never)\s+(?:have|had|own)|"
         r"(?:isn't|is\s+not|not)\s+(?:mine|ours))\b",
     ),
@@ -310,6 +312,11 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:cut|reduced|halved)\s+(?:my|our|his|her)\s+hours\b|\b(?:my|our)\s+hours\s+(?:were|have\s+been|got|had\s+been)\s+"
         r"(?:cut|reduced|halved)\b|\b(?:lost|losing)\s+(?:my|his|her|our)\s+job\b|\b(?:made|been\s+made)\s+redundant\b|"
         r"\bdementia\b|\balzheimer\w*|\b(?:can't|cannot|doesn't|does\s+not)\s+remember\s+doing\b",
+        # losing control of spending (only a category that covers hardship or vulnerability hears it)
+        r"\b(?:things|it|(?:my\s+|his\s+|her\s+)?(?:spending|gambling|betting|borrowing))\s+(?:got|has\s+got|have\s+got|is\s+getting|"
+        r"was\s+getting|went|has\s+gone|is)\s+(?:a\s+bit\s+|a\s+little\s+|completely\s+|totally\s+|way\s+)?out\s+of\s+(?:hand|control)\b|"
+        r"\b(?:losing|lost)\s+control\s+(?:of|over)\s+(?:my\s+|his\s+|her\s+)?(?:spending|money|finances|gambling|betting)\b|"
+        r"\bchasing\s+(?:my\s+|his\s+|her\s+)?losses\b|\b(?:can't|cannot|couldn't)\s+stop\s+(?:gambling|betting|spending)\b",
     ),
     _kind(
         "a theft, a break-in or an intruder",
@@ -347,7 +354,9 @@ KINDS: tuple[RiskKind, ...] = (
         r"advice|steps)|sue\s+(?:you|them|your|the\s+company)|suing|small\s+claims|ombudsman|regulators?|tribunal|cease\s+and\s+desist|"
         r"class\s+action|negligen(?:ce|t)|trading\s+standards)\b",
         r"\b(?:take|taking|bring|bringing)\s+(?:you|this|it|the\s+matter|them|me|us)\s+to\s+court\b|\b(?:will|going\s+to|shall)\s+(?:be\s+)?"
-        r"report(?:ing)?\s+(?:this|you|it|the\s+matter|your\s+\w+)\s+to\s+(?!you\b|your\b)\w+",
+        r"report(?:ing)?\s+(?:this|you|it|the\s+matter|your\s+\w+)\s+to\s+(?!you\b|your\b)\w+|\b(?:am|'m|are|'re|will\s+be|"
+        r"going\s+to\s+be|have\s+been)\s+referring\s+(?:this|it|the\s+matter|my\s+complaint|the\s+complaint)\s+"
+        r"to\s+(?!you\b|your\b|a\s+colleague|my\s+(?:wife|husband|partner|manager|boss|team|colleague))\w+",
         r"\bcourt\s+(?:case|claim|order|proceedings|action|summons)\b",
         r"\b(?:issue|issuing|issued|commence|commencing|start|starting|begin|take|taking)\s+(?:court\s+|legal\s+)?"
         r"proceedings\b|\bletter\s+(?:of\s+claim|before\s+(?:action|claim))\b",

@@ -242,6 +242,16 @@ async def test_a_vague_follow_up_to_the_one_open_ticket_is_read_as_that_ticket(w
         ("Hi, what time is my wife Amara’s appointment on Saturday and who's it with?", True),
         ("What time is my son's lesson on Friday? He lost the text.", False),
         ("When is Tuesday's delivery? My wife will be home.", False),
+        (
+            "My ex-husband has booked our two children (Finn and Ava, 9 and 7) to fly with him over Christmas, but he "
+            "won't tell me which flight or when they are back. I have a right to know where the kids are. Could you "
+            "tell me the flight numbers, times and their seat numbers please?",
+            True,
+        ),
+        ("My ex-partner rents a unit. Can you tell me his unit number so I can collect my own things?", True),
+        ("My friend recommended you. Can you tell me the price of a cut?", False),
+        ("My wife and I stayed with you last week. Please let me know when the refund will arrive.", False),
+        ("My wife and I stayed with you. Please let me know the date of our booking.", False),
     ],
 )
 def test_asking_for_another_persons_details_is_flagged(text: str, flagged: bool) -> None:
@@ -644,6 +654,11 @@ WELFARE = {
         ("Patch test", "After the test my neck went red and itchy for two days, a small reaction?", "member_safety"),
         ("Nails", "Her lips were swollen the morning after the facial.", "member_safety"),
         ("Re: my bookings", "I'm afraid of him now and I don't want him at the door again.", "member_safety"),
+        ("Miles", "A reward booking for two people is there. I've never heard of either of them.", "account_security"),
+        ("New device", "I was told of a new sign in to my account from Leeds. I was asleep.", "account_security"),
+        ("Profile", "Also the email on my profile isn't mine any more, it's some gmail address.", "account_security"),
+        ("Deposits", "Could you cap what I put in each week? Things got a bit out of hand last month.", "hardship"),
+        ("Final response", "I don't accept your final response. I am referring this to the ADR service.", "legal"),
     ],
 )
 def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
@@ -682,6 +697,8 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "The money is missing from my payout summary, can you check the fee? Is it true a review stays for a year?",
         "Still waiting to hear back about this I'm afraid. I'm afraid the box is late, and I was afraid it would be.",
         "My face went red when I saw the bill. My skin is sensitive, which shampoo do you use?",
+        "I am taking this to the post office tomorrow. I'm referring this to my manager as well.",
+        "I got a new phone, how do I sign in to my account from it?",
     ],
 )
 def test_ordinary_mail_with_the_same_nouns_reports_nothing(body: str) -> None:
