@@ -297,7 +297,7 @@ KINDS: tuple[RiskKind, ...] = (
         r"disgraceful|disgusted|shocking\s+(?:service|treatment|experience))\b|\b(?:i'm|im|i\s+am|we're|we\s+are)\s+(?:so\s+|really\s+|"
         r"totally\s+|completely\s+|getting\s+)?(?:fed\s+up|sick\s+and\s+tired)\b",
         unsaid=(
-            r"\b(?:don't|do\s+not|not)\s+(?:want|wish|trying|looking|meaning)\s+to\s+(?:make|raise|lodge|file|submit|be\s+"
+            r"\b(?:don't|dont|do\s+not|not)\s+(?:want|wish|trying|looking|meaning)\s+to\s+(?:make|raise|lodge|file|submit|be\s+"
             r"making)\s+an?\s+(?:formal\s+|official\s+)?complaint\b|\b(?:this|it)\s+(?:is\s+not|isn't|is\s+n't)\s+an?\s+"
             r"(?:formal\s+)?complaint\b|\bnot\s+(?:a\s+)?complain(?:t|ing)\b",
         ),
@@ -332,7 +332,7 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:was|were)\s*(?:not|n't)\s+(?:on|in|at|by)\s+(?:the|my|our)\s+\w+\s+any\s?more\b|\bsomeone\s+"
         r"(?:took|has\s+taken|had\s+taken)\b",
         r"\b(?:ring|rings|jewel\w*|necklace|bracelet|watch|cash|wallet|purse|earrings)\b[^.\n]{0,60}\b(?:went\s+missing|gone\s+"
-        r"missing|(?:is|was|were|are)\s+(?:missing|gone)|disappeared|(?:was|were)\s*(?:not|n't)\s+there\s+any\s?more)\b",
+        r"missing|(?:is|was|were|are|had|has|have)\s+(?:missing|gone)|disappeared|(?:was|were)\s*(?:not|n't)\s+there\s+any\s?more)\b",
         r"\b(?:came|walked|slipped|got)\s+(?:in|through)\s+(?:right\s+)?behind\s+(?:me|us)\b|\btrying\s+(?:the\s+)?"
         r"(?:\w+\s+)?door\s*handles\b|\bforced\s+(?:open|the\s+(?:door|lock|gate|window))\b|\b(?:lock|padlock)\s+"
         r"(?:was|has\s+been|had\s+been)\s+(?:cut|broken|forced|smashed)\b",

@@ -654,6 +654,7 @@ WELFARE = {
         ("Patch test", "After the test my neck went red and itchy for two days, a small reaction?", "member_safety"),
         ("Nails", "Her lips were swollen the morning after the facial.", "member_safety"),
         ("Re: my bookings", "I'm afraid of him now and I don't want him at the door again.", "member_safety"),
+        ("Locker", "When I got back to the changing room my wallet had gone.", "theft"),
         ("Miles", "A reward booking for two people is there. I've never heard of either of them.", "account_security"),
         ("New device", "I was told of a new sign in to my account from Leeds. I was asleep.", "account_security"),
         ("Profile", "Also the email on my profile isn't mine any more, it's some gmail address.", "account_security"),
@@ -699,6 +700,7 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "My face went red when I saw the bill. My skin is sensitive, which shampoo do you use?",
         "I am taking this to the post office tomorrow. I'm referring this to my manager as well.",
         "I got a new phone, how do I sign in to my account from it?",
+        "I dont want to make a complaint, the lady was kind, but can the next visit be earlier?",
     ],
 )
 def test_ordinary_mail_with_the_same_nouns_reports_nothing(body: str) -> None:
