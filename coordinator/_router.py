@@ -42,8 +42,13 @@ _AMOUNT = re.compile(
     rf"(?:{_CURRENCY})\s?(?P<before>{_NUMBER})(?!\d)|(?<![\d.,])(?P<after>{_NUMBER})\s?(?:{_CURRENCY})", re.IGNORECASE
 )
 """A sum of money: a currency sign, code or word before or after the number (`€55`, `38.60 EUR`, `12,50 €`)."""
-_BARE_AMOUNT = re.compile(r"(?<![\d.,:/-])(?P<before>\d{1,6}[.,]\d{2})(?![\d]|[.,:/-]\d)")
-"""A number with two decimals and no currency (`refund the extra 1.50`): read as money when nothing else is."""
+_BARE_AMOUNT = re.compile(
+    r"(?<![\d.,:/-])(?P<before>\d{1,6}[.,]\d{2})(?![\d]|[.,:/-]\d)"
+    r"(?!\s?(?:[ap]\.?m\b|h\b|hrs?\b|hours?\b|mins?\b|minutes?\b|o'clock|kg\b|km\b|miles?\b|%))",
+    re.IGNORECASE,
+)
+"""A number with two decimals and no currency (`refund the extra 1.50`): read as money when nothing else is; not
+a time (`until 7.25pm`), a weight, a distance or a share."""
 _WITHIN = r"(?:[^.\n]|(?<=\d)\.(?=\d))"
 """A character of the same sentence: anything but a full stop or a line break, or the point of a sum (`£8.99`)."""
 _CREDIT_WORDS = re.compile(

@@ -87,7 +87,8 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"friend|neighbou?r|colleague|tenant|landlord|patient|client)\b[^?]{0,300}"
             r"\b((can|could|would) you (please )?|please )(((tell|send|give|e-?mail|confirm|let) me)\b"
             # what is asked is theirs: not "tell me the price", "let me know when the refund comes", "our booking"
-            r"([^.?!\n]{0,80}?\b(his|her|their|him)\b|(?![^.?!\n]*\b(my|our|us)\b)[^.?!\n]{0,80}?\b(day|dates?|times?|flights?|"
+            r"([^.?!\n]{0,80}?\b(his|her|their|him|(what|how\s+much)\s+(he|she|they)\s+(paid|pays|owes?|owed|spent|booked|ordered|"
+            r"bought|found|said))\b|(?![^.?!\n]*\b(my|our|us)\b)[^.?!\n]{0,80}?\b(day|dates?|times?|flights?|"
             r"seats?|rooms?|bookings?|appointments?|address|numbers?|details|records?|results?|balances?|statements?|account|"
             r"history)\b)|"
             r"(send|give|e-?mail|forward) (them|it|these|those) to me\b)",

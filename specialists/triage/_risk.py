@@ -176,12 +176,21 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:lost|losing|loss\s+of)\s+(?:the\s+)?(?:sight|vision)\b|\bflashes\b[^.\n]{0,40}\beyes?\b|\bfloaters\b|"
         r"\b(?:my|his|her|their)\s+(?:left\s+|right\s+)?eyes?\s+(?:is|are|has\s+been|have\s+been|went|got|became)\s+(?:\w+\s+)?"
         r"(?:red|sore|painful|swollen|bloodshot|bleeding)\b",
+        # someone who may harm themselves, in the words people use for it
+        r"\b(?:better\s+off\s+without\s+me|end\s+it\s+all|kill\s+myself|take\s+my\s+own\s+life|want\s+to\s+die|"
+        r"(?:don't|do\s+not|dont)\s+want\s+to\s+(?:be\s+here|live|wake\s+up)\s+any\s?more|no\s+(?:reason|point)\s+(?:to|in)\s+"
+        r"(?:live|living|going\s+on)|(?:got|kept|hidden|hid|hoarded|stockpiled)\s+(?:\w+\s+){0,2}?(?:tablets|pills)\s+(?:\w+\s+){0,5}?"
+        r"(?:saved\s+up|hidden|put\s+away)|(?:saved|saving|stockpiled|stockpiling)\s+up\s+(?:my\s+|the\s+|some\s+)?(?:tablets|pills)|(?:started|been|am|i'm|keep)\s+cutting\s+(?:again|myself)|hurting\s+myself)\b|\b(?:deep|nasty|bad)\s+cuts\b|\bcuts\s+on\s+"
+        r"(?:my|his|her|their)\s+(?:arms?|legs?|wrists?|thighs?)\b",
         # skin that reacted: a neck gone red and itchy, lips swollen (not a face gone red: that is embarrassment)
         r"\b(?:my|his|her|their)\s+(?:skin|scalp|neck|ears?|forehead|eyelids?|hands?|arms?|legs?|fingers?|nail\s+beds?|hairline)\s+"
         r"(?:is|are|was|were|has\s+been|have\s+been|went|got|became|turned|feels?|felt|looks?|looked)\s+(?:\w+\s+)?(?:red|itchy|"
         r"swollen|sore|raw|blistered|blistering|burning|bleeding|puffy|weeping|numb)\b|\b(?:my|his|her|their)\s+(?:face|lips?|"
         r"tongue|throat|cheeks?)\s+(?:is|are|was|were|has\s+been|have\s+been|went|got|became|feels?|felt)\s+(?:\w+\s+)?(?:swollen|"
-        r"puffy|blistered|burning|numb|tight)\b|\b(?:skin|mild|slight|small)\s+reaction\b",
+        r"puffy|blistered|burning|numb|tight)\b|\b(?:skin|mild|slight|small)\s+reaction\b|\b(?:red|itchy|raised|sore|angry|burning|"
+        r"weeping)\s+(?:and\s+\w+\s+|\w+\s+)?(?:patches|rash(?:es)?|spots|bumps|welts|blotches|lumps)\s+(?:on|all\s+over)\s+"
+        r"(?:the\s+backs?\s+of\s+|the\s+fronts?\s+of\s+|both\s+)?(?:my|his|her|their|its)\b|\b(?:come|came|broke|broken|"
+        r"breaking)\s+out\s+in\s+(?:a\s+)?(?:rash|hives|spots|blisters)\b",
         # a burn, or something that got too hot to hold
         r"\bburn\s+marks?\b|\b(?:phones?|batter(?:y|ies)|chargers?|devices?|tablets?|laptops?|plugs?|cables?|"
         r"leads?|cases?)\b[^.\n]{0,30}\b(?:was|is|were|are|got|gets|went)\s+(?:\w+\s+)?(?:boiling|scalding|red[-\s]hot|too\s+hot\s+"

@@ -64,6 +64,7 @@ def test_the_amount_asked_for_is_read_as_customers_write_it(body: str, cents: in
         # the phone back, not money: the offer fell from £265 to £140
         "The offer went from £265 to £140. If I don't accept, do I get the phone back for free?",
         "I put the £20 lamp back in its box; when will the courier collect it?",  # an item put back, not money
+        "I waited from 7pm until 7.25pm and nobody came. Is the session lost or do I get it back?",  # a time
     ],
 )
 def test_no_credit_is_proposed_without_an_amount_the_customer_asks_for(body: str) -> None:

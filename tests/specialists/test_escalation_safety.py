@@ -249,6 +249,8 @@ async def test_a_vague_follow_up_to_the_one_open_ticket_is_read_as_that_ticket(w
             True,
         ),
         ("My ex-partner rents a unit. Can you tell me his unit number so I can collect my own things?", True),
+        ("My neighbour had you out for rats. Can you tell me what she paid and what your man found?", True),
+        ("My neighbour recommended you. Can you tell me what he charged for the job? I mean your price.", False),
         ("My friend recommended you. Can you tell me the price of a cut?", False),
         ("My wife and I stayed with you last week. Please let me know when the refund will arrive.", False),
         ("My wife and I stayed with you. Please let me know the date of our booking.", False),
@@ -655,6 +657,9 @@ WELFARE = {
         ("Nails", "Her lips were swollen the morning after the facial.", "member_safety"),
         ("Re: my bookings", "I'm afraid of him now and I don't want him at the door again.", "member_safety"),
         ("Locker", "When I got back to the changing room my wallet had gone.", "theft"),
+        ("session", "Everyone would be better off without me. I've got the tablets saved up.", "member_safety"),
+        ("Thursday", "The real reason is that I've started cutting again. The cuts are deep.", "member_safety"),
+        ("Moths", "Since then she has red itchy patches on the backs of her legs. The spray?", "member_safety"),
         ("Miles", "A reward booking for two people is there. I've never heard of either of them.", "account_security"),
         ("New device", "I was told of a new sign in to my account from Leeds. I was asleep.", "account_security"),
         ("Profile", "Also the email on my profile isn't mine any more, it's some gmail address.", "account_security"),
@@ -701,6 +706,7 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "I am taking this to the post office tomorrow. I'm referring this to my manager as well.",
         "I got a new phone, how do I sign in to my account from it?",
         "I dont want to make a complaint, the lady was kind, but can the next visit be earlier?",
+        "The tablets I had were saved up for the trip. Red spots appeared on the carpet after the clean.",
     ],
 )
 def test_ordinary_mail_with_the_same_nouns_reports_nothing(body: str) -> None:
