@@ -23,16 +23,22 @@ def own_lines(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(">"))
 
 
+def _before_last_sign_off(lines: list[str]) -> list[str] | None:
+    """The lines before the last short sign-off line (`Kind regards,`, `--`; not the first line), or None."""
+    for index in range(len(lines) - 1, 0, -1):
+        if _SIGN_OFF.match(lines[index]) and len(lines[index].split()) <= 4:
+            return lines[:index]
+    return None
+
+
 def _signed_off(text: str) -> tuple[list[str], list[str]]:
-    """The lines before the last short sign-off line (`Kind regards,`, `--`), and a forwarded message's lines
-    (only what comes before the first one is cut)."""
+    """The lines before the last short sign-off line, and a forwarded message's lines up to its own last sign-off
+    (what the customer forwards is what they ask about; its sender's footer and disclaimer are not)."""
     forwarded = next((i for i, line in enumerate(text.splitlines()) if _FORWARDED.match(line)), None)
     lines = text.rstrip().splitlines()
     head, tail = (lines, []) if forwarded is None else (lines[:forwarded], lines[forwarded:])
-    for index in range(len(head) - 1, 0, -1):
-        if _SIGN_OFF.match(head[index]) and len(head[index].split()) <= 4:
-            return head[:index], tail
-    return head, tail
+    tail = _before_last_sign_off(tail) or tail
+    return _before_last_sign_off(head) or head, tail
 
 
 def before_sign_off(text: str) -> str:

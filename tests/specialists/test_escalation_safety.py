@@ -362,6 +362,20 @@ def test_a_signature_and_a_forwarded_message_are_told_apart() -> None:
     assert unsigned(forwarded).startswith("Can you look into this?") and "The wifi drops." in unsigned(forwarded)
 
 
+def test_a_forwarded_messages_own_footer_is_not_read_as_the_customers_report() -> None:
+    body = (
+        "Can you send a receipt with what they ask for?\n\nThanks,\nChloe\n\n---------- Forwarded message ---------\n"
+        "From: Claims Team\n\nThe receipt must show the session dates.\n\nKind regards,\nClaims Team\n\n"
+        "NOTICE: this message may contain information protected by legal privilege; contact our solicitors."
+    )
+    assert "The receipt must show the session dates." in unsigned(body)
+    assert "solicitors" not in unsigned(body)
+    assert risk_signals("Fwd: claim", body, _policy_with(LEGAL)) == []
+    # the forwarded text itself is still read: it is what the customer asks about
+    reported = body.replace("The receipt must show the session dates.", "Our solicitor will write to you.")
+    assert [s.category.name for s in risk_signals("Fwd: claim", reported, _policy_with(LEGAL))] == ["legal"]
+
+
 def _policy_with(*extra: dict[str, object]) -> Policy:
     """The marketplace's policy with more escalating categories (member safety and legal ones)."""
     categories = [*POLICY["policy"]["categories"], *extra]  # type: ignore[index]
