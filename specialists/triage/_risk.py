@@ -341,7 +341,8 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:was|were)\s*(?:not|n't)\s+(?:on|in|at|by)\s+(?:the|my|our)\s+\w+\s+any\s?more\b|\bsomeone\s+"
         r"(?:took|has\s+taken|had\s+taken)\b",
         r"\b(?:ring|rings|jewel\w*|necklace|bracelet|watch|cash|wallet|purse|earrings)\b[^.\n]{0,60}\b(?:went\s+missing|gone\s+"
-        r"missing|(?:is|was|were|are|had|has|have)\s+(?:missing|gone)|disappeared|(?:was|were)\s*(?:not|n't)\s+there\s+any\s?more)\b",
+        r"missing|(?:is|was|were|are|had|has|have)\s+(?:missing|gone(?!\s+(?:up|down|through|out|off|back|to|into|over|well)\b))|"
+        r"disappeared|(?:was|were)\s*(?:not|n't)\s+there\s+any\s?more)\b",
         r"\b(?:came|walked|slipped|got)\s+(?:in|through)\s+(?:right\s+)?behind\s+(?:me|us)\b|\btrying\s+(?:the\s+)?"
         r"(?:\w+\s+)?door\s*handles\b|\bforced\s+(?:open|the\s+(?:door|lock|gate|window))\b|\b(?:lock|padlock)\s+"
         r"(?:was|has\s+been|had\s+been)\s+(?:cut|broken|forced|smashed)\b",

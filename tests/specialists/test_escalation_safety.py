@@ -721,6 +721,7 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "I got a new phone, how do I sign in to my account from it?",
         "I dont want to make a complaint, the lady was kind, but can the next visit be earlier?",
         "The tablets I had were saved up for the trip. Red spots appeared on the carpet after the clean.",
+        "The cash price has gone up again this year, and my watch has gone back to the shop for repair.",
     ],
 )
 def test_ordinary_mail_with_the_same_nouns_reports_nothing(body: str) -> None:
