@@ -210,8 +210,10 @@ KINDS: tuple[RiskKind, ...] = (
         r"drawn)\b|\bcalling\s+(?:out\s+)?for\s+help\b",
         r"\b(?:(?:fell|fallen|falling|tripped|slipped)\s+(?:down|over|off|on|from|through)|(?:exposed|bare|live)\s+wires?|"
         r"broken\s+glass|could\s+(?:fall|be\s+hurt|get\s+hurt|hurt\s+someone|injure))\b",
-        r"\b(?:railings?|balcony|stairs?|steps?|handrails?|banisters?|ceiling|floor|balustrade|decking)\b[^.\n]{0,40}"
-        r"\b(?:is|are|was|were|came|has\s+come|feels?)\s+(?:\w+\s+)?(?:loose|unstable|collapsing|rotten|giving\s+way)\b",
+        r"\b(?:railings?|balcony|stairs?|steps?|handrails?|banisters?|ceiling|floor|balustrade|decking)\b[^.\n]{0,60}"
+        r"\b(?:is|are|was|were|came|has\s+come|feels?|has\s+been|have\s+been|had\s+been|seems?|looks?)\s+(?:\w+\s+)?(?:loose|"
+        r"unstable|collapsing|rotten|giving\s+way|wobbly)\b|\b(?:railings?|balcony|handrails?|banisters?|balustrade)\b[^.\n]{0,60}"
+        r"\b(?:wobbles|wobbling|moves\s+when|gives\s+when)\b",
         r"\b(?:loose|unstable|collaps\w*|cracked|rotten)\s+(?:\w+\s+){0,3}?(?:railings?|balcony|stairs?|steps?|"
         r"handrails?|banisters?|ceiling|floor|glass|panel|balustrade|decking)\b",
         # a home that cannot be made secure tonight: a door or window that no longer shuts or locks
@@ -341,7 +343,7 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:was|were)\s*(?:not|n't)\s+(?:on|in|at|by)\s+(?:the|my|our)\s+\w+\s+any\s?more\b|\bsomeone\s+"
         r"(?:took|has\s+taken|had\s+taken)\b",
         r"\b(?:ring|rings|jewel\w*|necklace|bracelet|watch|cash|wallet|purse|earrings)\b[^.\n]{0,60}\b(?:went\s+missing|gone\s+"
-        r"missing|(?:is|was|were|are|had|has|have)\s+(?:missing|gone(?!\s+(?:up|down|through|out|off|back|to|into|over|well)\b))|"
+        r"missing|(?:is|was|were|are|had|has|have)\s+(?:missing|gone(?!\s+(?:up|down|through|back|to|into|over|well)\b))|"
         r"disappeared|(?:was|were)\s*(?:not|n't)\s+there\s+any\s?more)\b",
         r"\b(?:came|walked|slipped|got)\s+(?:in|through)\s+(?:right\s+)?behind\s+(?:me|us)\b|\btrying\s+(?:the\s+)?"
         r"(?:\w+\s+)?door\s*handles\b|\bforced\s+(?:open|the\s+(?:door|lock|gate|window))\b|\b(?:lock|padlock)\s+"
