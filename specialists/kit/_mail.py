@@ -11,7 +11,8 @@ _SIGN_OFF = re.compile(
     r"with\s+thanks|cheers|best(\s+wishes)?|sincerely|yours\s+(sincerely|faithfully|truly)|"
     # the same in a few other languages customers write in
     r"(mit\s+)?(freundlichen|besten|vielen|viele|liebe|herzliche)\s+gr(ü|ue)(ß|ss)(e|en)|cordialement|bien\s+(à|a)\s+vous|"
-    r"(un\s+)?saludos?(\s+cordiales)?|(muchas\s+)?gracias|merci(\s+beaucoup)?|danke(\s+sch(ö|oe)n)?|grazie(\s+mille)?|atentamente|cordiali\s+saluti|distinti\s+saluti|obrigad[oa]|atenciosamente|"
+    r"(un\s+)?saludos?(\s+cordiales)?|(muchas\s+)?gracias|merci(\s+beaucoup)?|danke(\s+sch(ö|oe)n)?|grazie(\s+mille)?|"
+    r"atentamente|cordiali\s+saluti|distinti\s+saluti|obrigad[oa]|atenciosamente|"
     r"(met\s+)?(vriendelijke\s+)?groet(en)?|pozdrawiam|z\s+powa(ż|z)aniem|(med\s+)?v(ä|a)nliga?\s+h(ä|a)lsningar?|mvh)\b",
     re.IGNORECASE,
 )

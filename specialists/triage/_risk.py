@@ -179,9 +179,10 @@ KINDS: tuple[RiskKind, ...] = (
         # someone who may harm themselves, in the words people use for it
         r"\b(?:better\s+off\s+without\s+me|end\s+it\s+all|kill\s+myself|take\s+my\s+own\s+life|want\s+to\s+die|"
         r"(?:don't|do\s+not|dont)\s+want\s+to\s+(?:be\s+here|live|wake\s+up)\s+any\s?more|no\s+(?:reason|point)\s+(?:to|in)\s+"
-        r"(?:live|living|going\s+on)|(?:got|kept|hidden|hid|hoarded|stockpiled)\s+(?:\w+\s+){0,2}?(?:tablets|pills)\s+(?:\w+\s+){0,5}?"
-        r"(?:saved\s+up|hidden|put\s+away)|(?:saved|saving|stockpiled|stockpiling)\s+up\s+(?:my\s+|the\s+|some\s+)?(?:tablets|pills)|(?:started|been|am|i'm|keep)\s+cutting\s+(?:again|myself)|hurting\s+myself)\b|\b(?:deep|nasty|bad)\s+cuts\b|\bcuts\s+on\s+"
-        r"(?:my|his|her|their)\s+(?:arms?|legs?|wrists?|thighs?)\b",
+        r"(?:live|living|going\s+on)|(?:got|kept|hidden|hid|hoarded|stockpiled)\s+(?:\w+\s+){0,2}?(?:tablets|pills)\s+"
+        r"(?:\w+\s+){0,5}?(?:saved\s+up|hidden|put\s+away)|(?:saved|saving|stockpiled|stockpiling)\s+up\s+(?:my\s+|the\s+|"
+        r"some\s+)?(?:tablets|pills)|(?:started|been|am|i'm|keep)\s+cutting\s+(?:again|myself)|hurting\s+myself)\b|"
+        r"\b(?:deep|nasty|bad)\s+cuts\b|\bcuts\s+on\s+(?:my|his|her|their)\s+(?:arms?|legs?|wrists?|thighs?)\b",
         # skin that reacted: a neck gone red and itchy, lips swollen (not a face gone red: that is embarrassment)
         r"\b(?:my|his|her|their)\s+(?:skin|scalp|neck|ears?|forehead|eyelids?|hands?|arms?|legs?|fingers?|nail\s+beds?|hairline)\s+"
         r"(?:is|are|was|were|has\s+been|have\s+been|went|got|became|turned|feels?|felt|looks?|looked)\s+(?:\w+\s+)?(?:red|itchy|"
@@ -241,8 +242,8 @@ KINDS: tuple[RiskKind, ...] = (
         # afraid, but not the polite "I'm afraid (that) ..." / "still waiting, I'm afraid": fear felt, or of someone
         r"\b(?:i|we)\s*(?:feel|felt|(?:am|are|'m|m|'re|was|were)\s+(?:really|very|so|genuinely|now|actually|quite|too))\s+"
         r"afraid\b|\b(?:i|we)\s*(?:am|are|'m|m|'re|was|were)\s+afraid\s+(?:of\s+(?:him|her|them|what|going|walking|leaving|being)\b|"
-        r"for\s+(?:my|our)\s+"
-        r"(?:safety|life|lives|family|kids|children|son|daughter)|to\s+(?:go|come|leave|walk|stay|sleep|be|open|answer|use)\b)",
+        r"for\s+(?:my|our)\s+(?:safety|life|lives|family|kids|children|son|daughter)|to\s+(?:go|come|leave|walk|stay|sleep|be|"
+        r"open|answer|use)\b)",
         # shouting or swearing at someone
         r"\b(?:shout(?:s|ed|ing)?|swear(?:s|ing)?|swore|scream(?:s|ed|ing)?|yell(?:s|ed|ing)?)\s+(?:and\s+\w+\s+)?at\s+(?:me|us|him|her|them|"
         r"(?:my|the|your|our|a|an|his|her|their)\s+(?:\w+\s+)?(?:drivers?|staff|kids|children|child|man|woman|lady|guy|boy|girl|"
