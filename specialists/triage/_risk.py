@@ -215,6 +215,8 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:is|are|was|were|came|has\s+come|feels?|has\s+been|have\s+been|had\s+been|seems?|looks?)\s+(?:\w+\s+)?(?:loose|"
         r"unstable|collapsing|rotten|giving\s+way|wobbly)\b|\b(?:railings?|balcony|handrails?|banisters?|balustrade)\b[^.\n]{0,60}"
         r"\b(?:wobbles|wobbling|moves\s+when|gives\s+when)\b",
+        # a ceiling that water has made soft or sagging (it can come down; a leak alone is a repair)
+        r"\bceilings?\b[^\n]{0,160}?\b(?:sagging|bulging|bowing|feels?\s+soft|gone\s+soft)\b",
         r"\b(?:loose|unstable|collaps\w*|cracked|rotten)\s+(?:\w+\s+){0,3}?(?:railings?|balcony|stairs?|steps?|"
         r"handrails?|banisters?|ceiling|floor|glass|panel|balustrade|decking)\b",
         # a home that cannot be made secure tonight: a door or window that no longer shuts or locks
@@ -345,7 +347,7 @@ KINDS: tuple[RiskKind, ...] = (
         r"(?:took|has\s+taken|had\s+taken)\b",
         r"\b(?:ring|rings|jewel\w*|necklace|bracelet|watch|cash|wallet|purse|earrings)\b[^.\n]{0,60}\b(?:went\s+missing|gone\s+"
         r"missing|(?:is|was|were|are|had|has|have)\s+(?:missing|gone(?!\s+(?:up|down|through|back|to|into|over|well)\b))|"
-        r"disappeared|(?:was|were)\s*(?:not|n't)\s+there\s+any\s?more)\b",
+        r"disappeared|(?:was|were|is|are|isn't|aren't)\s*(?:not|n't)?\s+there\s+any\s?more)\b",
         r"\b(?:came|walked|slipped|got)\s+(?:in|through)\s+(?:right\s+)?behind\s+(?:me|us)\b|\btrying\s+(?:the\s+)?"
         r"(?:\w+\s+)?door\s*handles\b|\bforced\s+(?:open|the\s+(?:door|lock|gate|window))\b|\b(?:lock|padlock)\s+"
         r"(?:was|has\s+been|had\s+been)\s+(?:cut|broken|forced|smashed)\b",

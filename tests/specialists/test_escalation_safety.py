@@ -672,6 +672,8 @@ WELFARE = {
         ("Re: my bookings", "I'm afraid of him now and I don't want him at the door again.", "member_safety"),
         ("Locker", "When I got back to the changing room my wallet had gone out of my bag.", "theft"),
         ("Budget", "The railing on the walkway outside flats 14-18 has been loose for months.", "member_safety"),
+        ("Warranty", "A stain on the kitchen ceiling. It has gone brown and feels soft.", "member_safety"),
+        ("after the fitting", "My gold ring I leave on the windowsill is not there anymore.", "theft"),
         ("session", "Everyone would be better off without me. I've got the tablets saved up.", "member_safety"),
         ("Thursday", "The real reason is that I've started cutting again. The cuts are deep.", "member_safety"),
         ("Moths", "Since then she has red itchy patches on the backs of her legs. The spray?", "member_safety"),
@@ -723,6 +725,7 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "I dont want to make a complaint, the lady was kind, but can the next visit be earlier?",
         "The tablets I had were saved up for the trip. Red spots appeared on the carpet after the clean.",
         "The cash price has gone up again this year, and my watch has gone back to the shop for repair.",
+        "Can the ceiling light in the hall be moved? The tap is dripping. Water is coming through the ceiling.",
     ],
 )
 def test_ordinary_mail_with_the_same_nouns_reports_nothing(body: str) -> None:
