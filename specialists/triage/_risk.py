@@ -162,6 +162,11 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:food\s+poisoning|(?:was|were|got|been|became|fell|felt)\s+(?:really\s+|very\s+|so\s+)?(?:ill|sick|unwell)|"
         r"threw\s+up|throwing\s+up|diarrh\w*|stomach\s+(?:bug|cramps?|ache|pains?)|allerg(?:y|ies|ic|ens?)|"
         r"epi-?pens?|adrenaline\s+pens?)\b",
+        # ill in the words people use for it: a day on the bathroom floor, nothing kept down
+        r"\bspent\s+(?:the\s+|all\s+|most\s+of\s+the\s+)?(?:whole\s+|entire\s+)?(?:of\s+)?(?:night|day|evening|"
+        r"morning|afternoon|weekend|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\s+(?:\w+\s+)?(?:on|in|over|hugging)\s+the\s+"
+        r"(?:bathroom\s+floor|toilet|loo)\b|\b(?:couldn't|could\s+not|can't|cannot|unable\s+to)\s+keep\s+(?:anything|any\s+"
+        r"food|food|water|a\s+thing)\s+down\b|\bbeing\s+sick\b(?!\s+of)",
         r"\bshould\s+(?:i|we|she|he)\s+(?:still\s+)?(?:take|stop|keep\s+taking|double|skip|be\s+worried)\b",
         r"\b(?:unsafe|hazardous|leaking\s+(?:chemical|acid|liquid|fluid|batter\w+)|spill(?:ed|age)?)\b",
         r"\b(?:violent|violence|assault(?:ed)?|attacked)\b",

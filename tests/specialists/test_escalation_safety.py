@@ -682,6 +682,8 @@ WELFARE = {
         ("Profile", "Also the email on my profile isn't mine any more, it's some gmail address.", "account_security"),
         ("Deposits", "Could you cap what I put in each week? Things got a bit out of hand last month.", "hardship"),
         ("Final response", "I don't accept your final response. I am referring this to the ADR service.", "legal"),
+        ("Refund - kit", "I made it on Tuesday and spent the whole of Wednesday on the bathroom floor.", "member_safety"),
+        ("Box 12", "We both couldn't keep anything down the next day, and he was up all night being sick.", "member_safety"),
     ],
 )
 def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
@@ -726,6 +728,7 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "The tablets I had were saved up for the trip. Red spots appeared on the carpet after the clean.",
         "The cash price has gone up again this year, and my watch has gone back to the shop for repair.",
         "Can the ceiling light in the hall be moved? The tap is dripping. Water is coming through the ceiling.",
+        "The fitter spent the whole day in the bathroom and the toilet still rocks. I'm sick of being told to wait.",
     ],
 )
 def test_ordinary_mail_with_the_same_nouns_reports_nothing(body: str) -> None:
