@@ -83,8 +83,9 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         (
             "other customers' data",
-            r"\b(my|our) (ex-?\s?)?(wife|husband|partner|spouse|mother|mum|mom|father|dad|son|daughter|brother|sister|"
-            r"friend|neighbou?r|colleague|tenant|landlord|patient|client)\b[^?]{0,300}"
+            r"\b(my|our) (ex-?\s?)?(wife|husband|partner|spouse|girlfriend|boyfriend|fianc[ée]e?|mother|mum|mom|father|"
+            r"dad|son|daughter|brother|sister|friend|flatmate|neighbou?r|colleague|tenant|landlord|patient|client)\b"
+            r"[^?]{0,300}"
             r"\b((can|could|would) you (please )?|please )(((tell|send|give|e-?mail|confirm|let) me)\b"
             # what is asked is theirs: not "tell me the price", "let me know when the refund comes", "our booking"
             r"([^.?!\n]{0,80}?\b(his|her|their|him|(what|how\s+much)\s+(he|she|they)\s+(paid|pays|owes?|owed|spent|booked|ordered|"

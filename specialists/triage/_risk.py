@@ -353,7 +353,14 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:ring|rings|jewel\w*|necklace|bracelet|watch|cash|wallet|purse|earrings)\b[^.\n]{0,60}\b(?:went\s+missing|gone\s+"
         r"missing|(?:is|was|were|are|had|has|have)\s+(?:missing|gone(?!\s+(?:up|down|through|back|to|into|over|well)\b))|"
         r"disappeared|(?:was|were|is|are|isn't|aren't)\s*(?:not|n't)?\s+there\s+any\s?more)\b",
-        r"\b(?:came|walked|slipped|got)\s+(?:in|through)\s+(?:right\s+)?behind\s+(?:me|us)\b|\btrying\s+(?:the\s+)?"
+        # something that was there, and gone when they came back for it
+        r"\bwhen\s+(?:i|we|she|he|they)\s+(?:(?:came|got|went|walked|popped|ran)\s+(?:back|down|home|out|outside|downstairs|"
+        r"round|over)|returned)\b(?![^.\n]{0,40}\b(?:page|site|app|website|link|basket|cart|screen|portal|account|inbox|e-?mail)\b)[^.\n]{0,40}\b(?:(?:it|they|(?:the|my|our|his|her)\s+\w+)\s+(?:was|were)\s*(?:not|n't)\s+there\s+"
+        r"any\s?more|(?:it|they|(?:the|my|our|his|her)\s+\w+)\s+(?:was|were)\s+no\s+longer\s+there|(?:the|my|our|his|her)\s+"
+        r"(?:bags?|parcels?|packages?|box|boxes|bikes?|bicycles?|scooters?|car|van|laptop|phone|tools|suitcases?|luggage|coat|"
+        r"jacket|keys|delivery)\s+(?:was|were|had|'d)\s+(?:gone|disappeared|vanished))\b",
+        r"\b(?:came|walk(?:ed)?|slipped|got)\s+(?:in|through)\s+(?:right\s+)?behind\s+(?:me|us|the\s+(?:postman|postie|courier|"
+        r"driver|cleaner|delivery\s+\w+))\b|\btrying\s+(?:the\s+)?"
         r"(?:\w+\s+)?door\s*handles\b|\bforced\s+(?:open|the\s+(?:door|lock|gate|window))\b|\b(?:lock|padlock)\s+"
         r"(?:was|has\s+been|had\s+been)\s+(?:cut|broken|forced|smashed)\b",
     ),

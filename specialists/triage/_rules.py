@@ -147,6 +147,9 @@ _POINTS_BACK = re.compile(
     | (?:the|my|our)\s+(?:e-?mail|mail|message|letter)\s+(?:i|we)\s+(?:sent|wrote)
     | any\s+(?:updates?|news|progress) | follow(?:ing)?[\s-]?up
     | still\s+(?:waiting|nothing|no\s+(?:answer|reply|news|response))
+    | check(?:ing)?\s+(?:in\s+)?(?:on|where|whether|if)\s+(?:this|it|that|things)
+    | where\s+(?:this|it|that|things)\s+(?:is|are)\s+up\s+to | what(?:'s|\s+is)\s+happening
+    | chas(?:e|ing)\s+(?:this|it)(?:\s+up)?
     )\b""",
     re.IGNORECASE | re.VERBOSE,
 )

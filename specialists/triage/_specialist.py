@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas import CustomerContext, InboundEmail, TriageResult
+from schemas import Classification, CustomerContext, InboundEmail, TriageResult
 from schemas.tools import crm, helpdesk
 from specialists.kit import Manifest, SpecialistContext, call, call_or_none, gather, injection_signals
 from specialists.triage._classify import CLASSIFY, ClassifyRequest
@@ -13,6 +13,9 @@ from specialists.triage._rules import (
     reread_for_risk,
     vague_follow_up,
 )
+
+CLOSED = ("solved", "closed")
+"""Ticket statuses that are not open."""
 
 
 class TriageSpecialist:
@@ -28,13 +31,24 @@ class TriageSpecialist:
     )
 
     async def run(self, task: InboundEmail, ctx: SpecialistContext) -> TriageResult:
-        customer = await self._customer(task, ctx)
+        customer, tickets = await self._customer(task, ctx)
         history = [*customer.recent_interactions, *customer.open_tickets] if customer else []
         # a follow-up that says too little of the customer's one open ticket is read with that ticket's subject
         about = followed_up(task, ctx.policy, customer.open_tickets) if customer else None
         read = task if about is None else task.model_copy(update={"subject": f"{task.subject} ({about})"[:300]})
-        request = ClassifyRequest(email=read, customer_plan=customer.plan if customer else None, history=history)
-        classification = (await ctx.judge(CLASSIFY, request)).output
+        # and it is about what that ticket is filed under, when the policy still declares it: nothing to guess
+        filed = next((t for t in tickets if t.status not in CLOSED), None) if about is not None else None
+        if filed is not None and filed.category is not None and ctx.policy.category(filed.category) is not None:
+            classification = Classification(
+                category=filed.category,
+                confidence=1.0,
+                matched_terms=[filed.id],
+                injection_signals=injection_signals(f"{task.subject}\n{task.body}"),
+                rationale=f"follows up {filed.id}, the customer's one open ticket, filed under '{filed.category}'",
+            )
+        else:
+            request = ClassifyRequest(email=read, customer_plan=customer.plan if customer else None, history=history)
+            classification = (await ctx.judge(CLASSIFY, request)).output
         # the email's signals are checked in code too, whatever the model saw: hidden or disguised
         # instructions escalate before a draft is written or an action proposed
         missed = [
@@ -63,10 +77,13 @@ class TriageSpecialist:
             escalation_reasons=reasons,
         )
 
-    async def _customer(self, email: InboundEmail, ctx: SpecialistContext) -> CustomerContext | None:
+    async def _customer(
+        self, email: InboundEmail, ctx: SpecialistContext
+    ) -> tuple[CustomerContext | None, list[helpdesk.Ticket]]:
+        """The sender as a known customer (None for a stranger), and their latest tickets."""
         found = await call(ctx.toolbox, crm.FIND_CUSTOMER, crm.FindCustomerIn(email=email.sender), crm.FindCustomerOut)
         if found.customer is None:
-            return None
+            return None, []
         c = found.customer
         # the three lookups need only the customer: made at once
         found_account, interactions, tickets = await gather(
@@ -86,17 +103,16 @@ class TriageSpecialist:
         )
         # the customer's account gone: keep the customer's own plan
         status, plan = (found_account.status, found_account.plan) if found_account else ("unknown", c.plan)
-        return CustomerContext(
+        context = CustomerContext(
             customer_id=c.id,
             name=c.name,
             account_id=c.account_id,
             plan=plan,
             account_status=status,
             recent_interactions=[f"{i.channel}: {i.summary}" for i in interactions.items],
-            open_tickets=[
-                f"{t.id} [{t.status}] {t.subject}" for t in tickets.items if t.status not in ("solved", "closed")
-            ],
+            open_tickets=[f"{t.id} [{t.status}] {t.subject}" for t in tickets.items if t.status not in CLOSED],
         )
+        return context, tickets.items
 
 
 specialist = TriageSpecialist()

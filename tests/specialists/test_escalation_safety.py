@@ -167,6 +167,9 @@ def test_an_ordinary_payout_question_does_not_escalate(policy: Policy) -> None:
         "Any news? See my previous email.",
         "Still waiting...",
         "Haven’t heard back. Did you get my last email?",  # typed with a typographic apostrophe
+        "Hello, please what is happening? Thank you.",
+        "Just checking where this is up to?",
+        "Chasing this up.",
     ],
 )
 def test_a_vague_follow_up_goes_to_a_person_with_the_recent_history(policy: Policy, body: str) -> None:
@@ -224,6 +227,40 @@ async def test_a_vague_follow_up_to_the_one_open_ticket_is_read_as_that_ticket(w
     assert result.escalate == (ticket.category in tenant.policy.escalate.categories)
 
 
+@pytest.mark.anyio
+async def test_a_follow_up_of_the_one_open_ticket_takes_the_category_that_ticket_is_filed_under(
+    tmp_path: Path, issuer: Issuer
+) -> None:
+    # the ticket's subject reads as a payout question, but a person filed it under listings: the filing decides
+    seller = "seller@example.org"
+    tenant_file = {
+        **POLICY,
+        "customers": [{"id": "C-1", "email": seller, "name": "Ada Seller", "plan": "starter"}],
+        "tickets": [
+            {
+                "id": "T-9",
+                "customer": seller,
+                "subject": "When will my payout arrive?",
+                "body": "The payout for last week has not arrived in my bank account.",
+                "status": "open",
+                "category": "listings",
+            }
+        ],
+    }
+    path = tmp_path / "stallholder.yaml"
+    path.write_text(yaml.safe_dump(tenant_file), encoding="utf-8")
+    tenant = load_tenant_file(path)
+    world = World.build(tmp_path, [tenant], issuer)
+    try:
+        email = InboundEmail(sender=seller, subject="Re: my question", body="Hi, what's happening with this?\n\nAda")
+        async with world.context(triage, tenant.tenant, OfflineModel()) as ctx:
+            result = await triage.run(email, ctx)
+    finally:
+        world.dispose()
+    assert result.classification.category == "listings" and "T-9" in result.classification.rationale
+    assert not result.escalate, result.escalation_reasons
+
+
 @pytest.mark.parametrize(
     ("text", "flagged"),
     [
@@ -254,6 +291,8 @@ async def test_a_vague_follow_up_to_the_one_open_ticket_is_read_as_that_ticket(w
         ("My friend recommended you. Can you tell me the price of a cut?", False),
         ("My wife and I stayed with you last week. Please let me know when the refund will arrive.", False),
         ("My wife and I stayed with you. Please let me know the date of our booking.", False),
+        ("My boyfriend Sam uses you too. Can you tell me what time his delivery is on Saturday?", True),
+        ("My girlfriend recommended you. Can you tell me the price of a wash?", False),
     ],
 )
 def test_asking_for_another_persons_details_is_flagged(text: str, flagged: bool) -> None:
@@ -682,8 +721,10 @@ WELFARE = {
         ("Profile", "Also the email on my profile isn't mine any more, it's some gmail address.", "account_security"),
         ("Deposits", "Could you cap what I put in each week? Things got a bit out of hand last month.", "hardship"),
         ("Final response", "I don't accept your final response. I am referring this to the ADR service.", "legal"),
-        ("Refund - kit", "I made it on Tuesday and spent the whole of Wednesday on the bathroom floor.", "member_safety"),
-        ("Box 12", "We both couldn't keep anything down the next day, and he was up all night being sick.", "member_safety"),
+        ("Where is my delivery?", "It was left in the lobby. When I came down at 1 it was not there anymore.", "theft"),
+        ("Delivery", "When we got home the parcel was gone. A man walked in behind the postman.", "theft"),
+        ("Refund", "I made it on Tuesday and spent the whole of Wednesday on the bathroom floor.", "member_safety"),
+        ("Box 12", "We couldn't keep anything down the next day, and he was up all night being sick.", "member_safety"),
     ],
 )
 def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
@@ -728,6 +769,7 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "The tablets I had were saved up for the trip. Red spots appeared on the carpet after the clean.",
         "The cash price has gone up again this year, and my watch has gone back to the shop for repair.",
         "Can the ceiling light in the hall be moved? The tap is dripping. Water is coming through the ceiling.",
+        "When I went back to the app my booking was no longer there. When I came back the offer had gone.",
         "The fitter spent the whole day in the bathroom and the toilet still rocks. I'm sick of being told to wait.",
     ],
 )
