@@ -55,7 +55,17 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"\b(ignore|disregard|forget)\b[^.\n]{0,40}\b(previous|prior|above|earlier|all|your)\b"
             r"[^.\n]{0,20}\b(instructions?|rules|prompts?|guidelines|policy|policies)\b",
         ),
-        ("role play", r"\byou are (now )?(in )?(developer|dev|admin|god|jailbreak|unrestricted|dan)\b( mode)?"),
+        (
+            "role play",
+            r"\byou are (now )?(in )?(developer|dev|admin|administrator|god|jailbreak|unrestricted|dan|debug|"
+            r"maintenance)\b( mode)?",
+        ),
+        (
+            "instruction override",
+            r"\b(previous|prior|earlier|above|original|your) (instructions?|rules|prompts?|guidelines) "
+            r"(no longer apply|(are|is) (now )?(void|cancell?ed|revoked|suspended|overridden|replaced|lifted))\b|"
+            r"\bsystem override\b",
+        ),
         ("system prompt", r"\b(system prompt|your instructions|reveal your (prompt|rules))\b"),
         ("act as", r"\b(act|pretend|behave) as (if you were |an? )?(admin|administrator|system|root|developer)\b"),
         (

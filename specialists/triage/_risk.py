@@ -64,6 +64,8 @@ KINDS: tuple[RiskKind, ...] = (
         rf"\b(?:i|we|nobody|no\s+one|none\s+of\s+(?:us|our\s+\w+))\s+(?:here\s+|at\s+\w+\s+)?(?:\w+ly\s+)?"
         rf"(?:did\s+not|didn't|didnt|never|have\s+not|haven't|has\s+not|hasn't|had\s+not|hadn't)\s+"
         rf"(?:\w+\s+)?(?:{_ACTIONS})\b(?![^.?!\n]{{0,40}}\byet\b)",
+        # as it is written without the auxiliary: "I not make this orders"
+        rf"(?:^|[.,;:!?\n]\s*|\b(?:and|but|so)\s+)(?:i|we)\s+not\s+(?:{_ACTIONS})\b",
         rf"\b(?:nobody|no\s+one|none\s+of\s+(?:us|our\s+\w+))\s+(?:here\s+|at\s+\w+\s+|in\s+(?:our|my|the)\s+"
         rf"(?:house|home|family|household|team|office|company)\s+)?(?:{_ACTIONS})\b",
         r"\b(?:(?:it|that|this)\s+(?:was\s*n[o']?t|was\s+not)\s+(?:me|us)|not\s+me)\b",
@@ -73,7 +75,7 @@ KINDS: tuple[RiskKind, ...] = (
         rf"\b(?:and|or|nor)\s+(?:have\s+|had\s+)?never\s+(?:even\s+)?(?:{_ACTIONS})\b",
         r"\b(?:i|we)(?:'ve|\s+have|\s+had)?\s+never\s+(?:even\s+)?heard\s+of\s+(?:you|your\s+company|this\s+company|"
         r"(?:either\s+of\s+|any\s+of\s+|both\s+of\s+)?them|the\s+company)\b",
-        r"\bwho\s+(?:has\s+|had\s+|is\s+)?(?:used|using|accessed|taken|charged)\s+(?:my|our)\s+(?:card|account|"
+        r"\bwho\s+(?:has\s+|had\s+|is\s+)?(?:used|use|uses|using|accessed|taken|charged)\s+(?:my|our)\s+(?:card|account|"
         r"bank\s+details|details|identity|name|e-?mail|login)\b",
         r"\b(?:i|we)(?:'ve|\s+have)?\s+never\s+(?:even\s+)?(?:been|lived|stayed|worked)\s+(?:to|in|at)\b",
         r"\b(?:nobody|no\s+one|none\s+of\s+us)\s+(?:here\s+|(?:at|from|in)\s+(?:our\s+|the\s+)?\w+\s+)?(?:has|have|had|was|were)\s+(?:ever\s+|even\s+)?"
@@ -338,6 +340,16 @@ KINDS: tuple[RiskKind, ...] = (
         r"\bchasing\s+(?:my\s+|his\s+|her\s+)?losses\b|\b(?:can't|cannot|couldn't)\s+stop\s+(?:gambling|betting|spending)\b",
     ),
     _kind(
+        "age-restricted goods handed to someone under age, or an age check not made",
+        "underage minor minors alcohol age-restricted age verification proof 18",
+        r"\bunder-?age\b|\b(?:sold|served|handed|gave|given|delivered|supplied|left)\s+(?:\w+\s+){0,4}?to\s+(?:a|my|our|his|her|"
+        r"their)\s+(?:[1-9]|1[0-7]|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen)[-\s]?(?:years?|yrs?)[-\s]?old\b",
+        r"\b(?:my|our|his|her|their|a)\s+(?:[1-9]|1[0-7]|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen)[-\s]?"
+        r"(?:years?|yrs?)[-\s]?old\s+(?:\w+\s+){0,2}?(?:signed\s+for|was\s+(?:sold|served|given|handed)|bought|took\s+delivery)\b",
+        r"\b(?:wasn't|was\s+not|weren't|were\s+not|never|nobody\s+was|no\s+one\s+was)\s+(?:even\s+)?asked\s+(?:for\s+|to\s+"
+        r"show\s+)?(?:any\s+|his\s+|her\s+|their\s+|some\s+)?(?:id|identification|proof\s+of\s+age|age)\b",
+    ),
+    _kind(
         "a theft, a break-in or an intruder",
         "theft thefts stolen steal stole thief thieves burglary burgled break-in intruder intruders trespass "
         "belongings robbery robbed cctv tailgating lock locks security",
@@ -356,11 +368,14 @@ KINDS: tuple[RiskKind, ...] = (
         # something that was there, and gone when they came back for it
         r"\bwhen\s+(?:i|we|she|he|they)\s+(?:(?:came|got|went|walked|popped|ran)\s+(?:back|down|home|out|outside|downstairs|"
         r"round|over)|returned)\b(?![^.\n]{0,40}\b(?:page|site|app|website|link|basket|cart|screen|portal|account|inbox|e-?mail)\b)[^.\n]{0,40}\b(?:(?:it|they|(?:the|my|our|his|her)\s+\w+)\s+(?:was|were)\s*(?:not|n't)\s+there\s+"
-        r"any\s?more|(?:it|they|(?:the|my|our|his|her)\s+\w+)\s+(?:was|were)\s+no\s+longer\s+there|(?:the|my|our|his|her)\s+"
+        r"any\s?more|(?:it|they|(?:the|my|our|his|her)\s+\w+)\s+(?:was|were)\s+no\s+longer\s+there|(?:it|they)\s+(?:was|were|had|'d)\s+"
+        r"(?:gone|disappeared|vanished)|(?:the|my|our|his|her)\s+"
         r"(?:bags?|parcels?|packages?|box|boxes|bikes?|bicycles?|scooters?|car|van|laptop|phone|tools|suitcases?|luggage|coat|"
         r"jacket|keys|delivery)\s+(?:was|were|had|'d)\s+(?:gone|disappeared|vanished))\b",
-        r"\b(?:came|walk(?:ed)?|slipped|got)\s+(?:in|through)\s+(?:right\s+)?behind\s+(?:me|us|the\s+(?:postman|postie|courier|"
-        r"driver|cleaner|delivery\s+\w+))\b|\btrying\s+(?:the\s+)?"
+        r"\b(?:came|walk(?:ed)?|slipped|got|followed)\s+(?:in|through)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?(?:right\s+|straight\s+|"
+        r"just\s+|close\s+)?behind\s+(?:me|us|the\s+(?:postman|postie|courier|driver|cleaner|delivery\s+\w+))\b|\bfollowed\s+"
+        r"(?:me|us)\s+(?:in|through)\s+(?:the\s+)?(?:[\w-]+\s+){0,2}?(?:door|gate|barrier|entrance)s?\b|"
+        r"\b(?:walked|ran|made|making)\s+off\s+with\s+(?:it|them|the|my|our)\b|\btrying\s+(?:the\s+)?"
         r"(?:\w+\s+)?door\s*handles\b|\bforced\s+(?:open|the\s+(?:door|lock|gate|window))\b|\b(?:lock|padlock)\s+"
         r"(?:was|has\s+been|had\s+been)\s+(?:cut|broken|forced|smashed)\b",
     ),
