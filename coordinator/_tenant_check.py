@@ -6,6 +6,10 @@ by the policy without it), escalating categories without examples, templates wit
 signature (deskhand adds them, but the business may want its own words), priority rules that can never match.
 It also shows where each kind of risk report goes (fraud, danger, legal action, ...): the escalating category
 that covers it, or none.
+
+`deskhand tenant read FILE EMAIL.json` shows how triage reads one email of the business's own mail by the file,
+offline: what it is filed under and how sure, the risk reports it makes, its priority and why, and whether it goes
+to a person.
 """
 
 from __future__ import annotations
@@ -17,7 +21,16 @@ from typing import Any, Literal
 
 from schemas import ConfigError, InboundEmail, Policy, PriorityRule, TenantFile, load_tenant_file
 from specialists.drafting import starts_with_greeting
-from specialists.triage import ClassifyRequest, classify_offline, coverage
+from specialists.triage import (
+    ClassifyRequest,
+    classify_offline,
+    coverage,
+    escalation_reasons,
+    priority_for,
+    reread_for_risk,
+    risk_signals,
+    vague_follow_up,
+)
 
 CONFUSED_BELOW = 0.8
 """A category whose own examples are classified right less often than this (leave-one-out) is a warning."""
@@ -56,6 +69,57 @@ class TenantCheck:
             "confused": [{"category": a, "read_as": b, "examples": n} for a, b, n in self.confused],
             "risks": self.risks,
         }
+
+
+@dataclass
+class EmailReading:
+    """How triage reads one email by a tenant file, as from a sender the CRM does not know."""
+
+    tenant: str
+    category: str
+    confidence: float
+    rationale: str
+    risks: list[tuple[str, str, str]]
+    """(kind, the escalating category that covers it, what the email says of it)."""
+    priority: str
+    priority_rule: str
+    reasons: list[str]
+    """Why it goes to a person; empty: triage completes it and a draft follows."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant,
+            "category": self.category,
+            "confidence": self.confidence,
+            "rationale": self.rationale,
+            "risks": [{"kind": k, "category": c, "said": said} for k, c, said in self.risks],
+            "priority": self.priority,
+            "priority_rule": self.priority_rule,
+            "escalate": bool(self.reasons),
+            "reasons": self.reasons,
+        }
+
+
+def read_email(path: Path, email: InboundEmail) -> EmailReading:
+    """Triage's offline reading of `email` by the tenant file at `path` (a `ConfigError` when the file does not
+    load). The sender is read as unknown: no plan, no earlier tickets (a plan rule cannot match, and a follow-up
+    that says too little goes to a person)."""
+    tenant_file = load_tenant_file(path)
+    policy = tenant_file.policy
+    classification = reread_for_risk(classify_offline(ClassifyRequest(email=email), policy), email, policy)
+    category = policy.category(classification.category)
+    priority, rule = priority_for(email, None, category, policy)
+    reasons = escalation_reasons(classification, category, policy, email) + vague_follow_up(email, policy, [], [])
+    return EmailReading(
+        tenant=tenant_file.tenant,
+        category=classification.category,
+        confidence=classification.confidence,
+        rationale=classification.rationale,
+        risks=[(s.kind.name, s.category.name, s.said) for s in risk_signals(email.subject, email.body, policy)],
+        priority=priority,
+        priority_rule=rule,
+        reasons=reasons,
+    )
 
 
 def check_tenant_file(path: Path) -> TenantCheck:

@@ -1,4 +1,5 @@
-"""`deskhand tenant check FILE...`: what to fix in a tenant file before going live (exit 1 on errors)."""
+"""`deskhand tenant check FILE...`: what to fix in a tenant file before going live (exit 1 on errors);
+`deskhand tenant read FILE EMAIL.json`: how triage reads one email by it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from rich.markup import escape
 
 from coordinator.cli._context import globals_of, noun, out, print_json
 
-app = noun("Tenant files: check one before going live.")
+app = noun("Tenant files: check one before going live, and see how triage reads an email by it.")
 
 
 @app.command("check")
@@ -45,3 +46,40 @@ def check(
                     out.print(f"    {escape(kind)} → {escape(where)}", highlight=False)
     if not all(c.ok for c in checks):
         raise typer.Exit(1)
+
+
+@app.command("read")
+def read(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A tenant file (YAML).")],
+    email_file: Annotated[
+        Path,
+        typer.Argument(metavar="EMAIL.json", help='An email: {"from": ..., "subject": ..., "body": ...}.'),
+    ],
+) -> None:
+    """How triage reads one email by this tenant file, offline, as from a sender the CRM does not know (no plan,
+    no earlier tickets): its category and confidence, the risk reports it makes, its priority and the rule that
+    set it, and whether it goes to a person and why. No server is asked and nothing is stored."""
+    from coordinator._tenant_check import read_email
+    from coordinator.cli._runs import read_event
+    from schemas import InboundEmail
+
+    email = read_event(email_file, InboundEmail)
+    assert isinstance(email, InboundEmail)
+    reading = read_email(file, email)
+    if globals_of(ctx).json:
+        print_json(reading.as_json())
+        return
+    out.print(
+        f"category {escape(reading.category)} (confidence {reading.confidence:.2f}): {escape(reading.rationale)}",
+        highlight=False,
+    )
+    out.print(f"priority {reading.priority}: {escape(reading.priority_rule)}", highlight=False)
+    for kind, category, said in reading.risks:
+        out.print(f"risk report: {escape(kind)} → {escape(category)} ({escape(repr(said))})", highlight=False)
+    if reading.reasons:
+        out.print("[bold]goes to a person:[/]", highlight=False)
+        for reason in reading.reasons:
+            out.print(f"  {escape(reason)}", highlight=False)
+    else:
+        out.print("completed by triage: a draft follows", highlight=False)

@@ -9,7 +9,7 @@ and so does a follow-up that points to earlier mail without saying what is wrong
 """
 
 from specialists.triage._classify import CLASSIFY, ClassifyRequest, classify_offline
-from specialists.triage._risk import coverage
+from specialists.triage._risk import coverage, risk_signals
 from specialists.triage._rules import escalation_reasons, priority_for, reread_for_risk, vague_follow_up
 from specialists.triage._specialist import TriageSpecialist, specialist
 
@@ -22,6 +22,7 @@ __all__ = [
     "escalation_reasons",
     "priority_for",
     "reread_for_risk",
+    "risk_signals",
     "specialist",
     "vague_follow_up",
 ]

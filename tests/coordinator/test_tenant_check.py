@@ -124,3 +124,35 @@ def test_it_shows_which_escalating_category_each_kind_of_risk_report_goes_to(tmp
     assert risks["legal action, a regulator or a payment disputed with the bank"] is None  # nothing covers it
     shown = cli("tenant", "check", str(write(tmp_path, TENANT))).stdout
     assert "danger to someone's health or safety → safety" in shown
+
+
+def test_read_shows_how_triage_reads_one_email_by_the_file(tmp_path: Path) -> None:
+    tenant = str(write(tmp_path, TENANT))
+    report = tmp_path / "report.json"
+    report.write_text(
+        json.dumps(
+            {
+                "from": "rider@example.org",
+                "subject": "Collection",
+                "body": "Picked my bike up yesterday. On the way home the brakes did nothing and I came off.",
+            }
+        ),
+        encoding="utf-8",
+    )
+    read = json.loads(cli("-o", "json", "tenant", "read", tenant, str(report)).stdout)
+    assert read["tenant"] == "spokes" and read["category"] == "safety" and read["escalate"]
+    assert [r["category"] for r in read["risks"]] == ["safety"] and read["priority"] == "P2"
+    question = tmp_path / "question.json"
+    question.write_text(
+        json.dumps({"from": "rider@example.org", "subject": "Service", "body": "Can I book my bike in for a service?"}),
+        encoding="utf-8",
+    )
+    shown = cli("tenant", "read", tenant, str(question))
+    assert shown.exit_code == 0 and "category repairs" in shown.stdout and "completed by triage" in shown.stdout
+
+
+def test_read_names_the_field_of_a_malformed_email(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"from": 3, "subject": "x", "body": "y"}), encoding="utf-8")
+    result = cli("tenant", "read", str(write(tmp_path, TENANT)), str(bad))
+    assert result.exit_code != 0 and "from" in result.stderr and "Traceback" not in result.stderr
