@@ -124,14 +124,27 @@ def _greets(line: str, name: str | None) -> bool:
 _ADDRESSEE = re.compile(r"^\s*((?:[^\W\d]+[ .'-]*){0,3}?)\s*([,!:.]?)\s*$")
 
 
+_ADDRESSED = re.compile(
+    r"^\s*((?:(?!(?:and|thanks?|thank|you|for|to|we|our|from|with|it|is|this)\b)[^\W\d]+[ .'-]*){0,3}?)\s*([,!:])(.*)$",
+    re.IGNORECASE,
+)
+
+
 def _by_name(line: str, name: str) -> str:
-    """A short greeting that does not name the known customer (`Hello,`, `Dear guest,`, `Hi there!`) addressed
-    to them (`Hello Maya,`); a greeting with more to say, or one that names them, as it was."""
+    """A greeting that does not name the known customer addressed to them: `Hello,`, `Dear guest,`, `Hi there!`
+    become `Hello Maya,` ...; one with more to say keeps it (`Dear guest, thanks for writing.` becomes `Dear Maya,
+    thanks for writing.`, `Hello and thank you for writing.` becomes `Hello Maya, and thank you for writing.`);
+    one that names them stays as it was."""
     greeted = _GREETING.match(line)
     if greeted is None or re.search(rf"(?<!\w){re.escape(name)}(?!\w)", line, re.I):
         return line
-    rest = _ADDRESSEE.match(line[greeted.end() :])
-    return f"{line[: greeted.end()]} {name}{rest.group(2) or ','}" if rest else line
+    head, after = line[: greeted.end()], line[greeted.end() :]
+    if alone := _ADDRESSEE.match(after):
+        return f"{head} {name}{alone.group(2) or ','}"
+    if addressed := _ADDRESSED.match(after):
+        return f"{head} {name}{addressed.group(2)}{addressed.group(3)}"
+    after = re.sub(r"^\s*(?:there|all|everyone|everybody|folks|friends?|guests?|customers?)\b", "", after, flags=re.I)
+    return f"{head} {name}, {after.lstrip()}"
 
 
 def _says_something(line: str) -> bool:
@@ -183,11 +196,13 @@ def make_whole(body: str, *, name: str | None, signature: str, answer: str) -> W
     if first is None or not _greets(lines[first], name):
         lines = [greeting(name), "", *lines]
         fixes.append("added a greeting")
-    elif name and (addressed := _by_name(lines[first], name)) != lines[first]:
+    said = [line for line in lines if line.strip()]
+    # what the text says, read before the greeting names the customer ("Hello and thank you." greets, no more)
+    says = said_in_closing or _says_something(said[0]) or any(_WORD.search(line) for line in said[1:])
+    if first is not None and name and (addressed := _by_name(lines[first], name)) != lines[first]:
         lines[first] = addressed
         fixes.append("greeted the customer by name")
-    said = [line for line in lines if line.strip()]
-    if not (said_in_closing or _says_something(said[0]) or any(_WORD.search(line) for line in said[1:])):
+    if not says:
         lines = [*lines, "", answer]
         answered = True
         fixes.append("added the answer")

@@ -68,7 +68,7 @@ KINDS: tuple[RiskKind, ...] = (
         rf"(?:^|[.,;:!?\n]\s*|\b(?:and|but|so)\s+)(?:i|we)\s+not\s+(?:{_ACTIONS})\b",
         rf"\b(?:nobody|no\s+one|none\s+of\s+(?:us|our\s+\w+))\s+(?:here\s+|at\s+\w+\s+|in\s+(?:our|my|the)\s+"
         rf"(?:house|home|family|household|team|office|company)\s+)?(?:{_ACTIONS})\b",
-        r"\b(?:(?:it|that|this)\s+(?:was\s*n[o']?t|was\s+not)\s+(?:me|us)|not\s+me)\b",
+        r"\b(?:(?:it|that|this)\s+(?:was\s*n[o']?t|was\s+not|is\s*n[o']?t|is\s+not|'s\s+not)\s+(?:me|us)|not\s+me)\b",
         r"\bi\s+did\s+(?:neither|none)\b",
         r"\bnone\s+of\s+us\s+(?:was|were)\s+(?:there|here|on\s+site|in\s+the\s+building)\b|"
         r"\bwho\s+(?:was|did)\s+(?:it|that|this)\s*\?",

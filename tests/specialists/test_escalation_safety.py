@@ -729,6 +729,11 @@ WELFARE = {
         ("Deposits", "Could you cap what I put in each week? Things got a bit out of hand last month.", "hardship"),
         ("Final response", "I don't accept your final response. I am referring this to the ADR service.", "legal"),
         ("Delivered??", "It was left by the side gate and when we got home it was gone. What now?", "theft"),
+        (
+            "November royalties",
+            "Our November payout has gone to an account ending 7719. That isn't us: we bank elsewhere.",
+            "account_security",
+        ),
         ("Fobs + gate", "A bloke came through the A pontoon gate right behind me without using a fob.", "theft"),
         ("Parcel", "The doorbell camera shows a man walking up the path and making off with it.", "theft"),
         (
@@ -790,6 +795,7 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "The cash price has gone up again this year, and my watch has gone back to the shop for repair.",
         "Can the ceiling light in the hall be moved? The tap is dripping. Water is coming through the ceiling.",
         "When I went back to the app my booking was no longer there. When I came back the offer had gone.",
+        "Is this the right form? That isn't my size, can I swap it? It's not us who pays, it's the school.",
         "Did I not book two seats? When I came back the rash had gone. My 40-year-old husband signed for it.",
         "The fitter spent the whole day in the bathroom and the toilet still rocks. I'm sick of being told to wait.",
     ],

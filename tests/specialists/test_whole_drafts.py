@@ -88,8 +88,22 @@ def test_a_model_draft_is_greeted_answered_and_its_repeated_signatures_become_on
     ]:
         whole = make_whole(f"{own}\n\n{answer}\n\n{SIGNATURE}", name="Maya", signature=SIGNATURE, answer=answer)
         assert whole.body.splitlines()[0] == named, whole.body
-    longer = f"Hello and thank you for writing to us.\n\n{answer}\n\n{SIGNATURE}"
-    assert make_whole(longer, name="Maya", signature=SIGNATURE, answer=answer).body == longer  # it greets already
+    # a greeting line with more to say is addressed by name too, and keeps what it says
+    for own, named in [
+        ("Hello and thank you for writing to us.", "Hello Maya, and thank you for writing to us."),
+        ("Dear valued guest, thanks for your message.", "Dear Maya, thanks for your message."),
+        ("Good morning! We read every message.", "Good morning Maya! We read every message."),
+        ("Hi there and thanks, we got it.", "Hi Maya, and thanks, we got it."),
+        ("Hello Maya and thank you.", "Hello Maya and thank you."),
+    ]:
+        whole = make_whole(f"{own}\n\n{answer}\n\n{SIGNATURE}", name="Maya", signature=SIGNATURE, answer=answer)
+        assert whole.body.splitlines()[0] == named, whole.body
+    # a greeting alone is not an answer: naming the customer in it does not make it one
+    bare = make_whole(
+        f"Hello and thank you for writing to us.\n\n{SIGNATURE}", name="Maya", signature=SIGNATURE, answer=answer
+    )
+    assert bare.body.startswith("Hello Maya, and thank you") and bare.body.count(answer) == 1 and bare.answered
+    assert make_whole(bare.body, name="Maya", signature=SIGNATURE, answer=answer).fixes == ()
 
 
 _OPENINGS = st.sampled_from(
