@@ -2,11 +2,12 @@
 
 `load_suite` reads a suite folder (DESIGN §7); `run_suite` runs it through the coordinator and real
 MCP servers with faults injected at the server boundary (`Probe`, `FaultInjector`); `scores`,
-`report` and `gate` turn the results into numbers, a JSON report and a pass/fail verdict.
+`report` and `gate` turn the results into numbers (`signed_once`: whether a draft ends with the
+tenant's signature, once), a JSON report and a pass/fail verdict.
 """
 
 from coordinator.eval._probe import FaultInjector, Probe
-from coordinator.eval._runner import ScenarioResult, run_suite
+from coordinator.eval._runner import ScenarioResult, run_suite, signed_once
 from coordinator.eval._scores import HIGHER_IS_BETTER, gate, report, scores
 from coordinator.eval._suite import Expect, Fault, Scenario, Suite, load_suite
 
@@ -24,4 +25,5 @@ __all__ = [
     "report",
     "run_suite",
     "scores",
+    "signed_once",
 ]

@@ -46,6 +46,8 @@ class ScenarioResult:
     injected: int
     must_escalate: bool = False
     """Its expected category is one the tenant's policy always escalates (the recall that must be 1.0)."""
+    signed: bool | None = None
+    """Its draft ends with the tenant's signature, which it holds exactly once; None: the run wrote no draft."""
     failures: list[str] = field(default_factory=list)
 
 
@@ -63,7 +65,24 @@ def _check(result: ScenarioResult) -> list[str]:
     lowered = result.draft.casefold()
     failures += [f"draft_contains: {s!r} is missing" for s in expect.draft_contains if s.casefold() not in lowered]
     failures += [f"draft_excludes: {s!r} is present" for s in expect.draft_excludes if s.casefold() in lowered]
+    if result.signed is False:
+        failures.append("draft: it does not end with the tenant's signature, once")
     return failures
+
+
+def signed_once(draft: str, signature: str) -> bool | None:
+    """Whether a draft ends with the signature, on lines of its own (or closing its last line: "Thanks, The
+    Team"), and holds it on lines of its own no more than that once; case and spacing aside. The signature's words
+    inside a sentence ("Thanks for writing to Acme Support.") are not a signature. None for no draft."""
+    lines = [" ".join(line.split()).casefold() for line in draft.splitlines() if line.strip()]
+    if not lines:
+        return None
+    own = [" ".join(line.split()).casefold() for line in signature.splitlines() if line.strip()]
+    if not own:
+        return False
+    runs = sum(lines[i : i + len(own)] == own for i in range(len(lines) - len(own) + 1))
+    closing = lines[-len(own) :] == own or (len(own) == 1 and runs == 0 and lines[-1].endswith(own[0]))
+    return closing and runs <= 1
 
 
 async def run_suite(
@@ -120,6 +139,7 @@ async def run_suite(
                 injected=probe.injected,
                 must_escalate=scenario.expect.category in policies[scenario.tenant].escalate.categories,
             )
+            result.signed = signed_once(result.draft, policies[scenario.tenant].drafting.signature)
             result.failures = _check(result)
             results.append(result)
             on_result(result)

@@ -14,6 +14,7 @@ HIGHER_IS_BETTER = (
     "accuracy.outcome",
     "tools_called_recall",
     "draft_checks",
+    "drafts_signed",
     "escalation_precision",
     "escalation_recall",
     "escalating_category_recall",
@@ -39,6 +40,8 @@ def scores(results: list[ScenarioResult]) -> dict[str, Any]:
     out["draft_checks"] = _ratio(
         sum((s.casefold() in r.draft.casefold()) == want for s, r, want in checks), len(checks)
     )
+    drafted = [r for r in results if r.signed is not None]
+    out["drafts_signed"] = _ratio(sum(bool(r.signed) for r in drafted), len(drafted))
     labeled = [r for r in results if r.scenario.expect.outcome is not None]
     true_esc = sum(1 for r in labeled if r.scenario.expect.outcome == "escalated" and r.outcome == "escalated")
     out["escalation_precision"] = _ratio(true_esc, sum(1 for r in labeled if r.outcome == "escalated"))

@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 import pytest
 
-from coordinator.eval import FaultInjector, Probe, ScenarioResult, gate, load_suite, report, run_suite
+from coordinator.eval import FaultInjector, Probe, ScenarioResult, gate, load_suite, report, run_suite, signed_once
 from coordinator.models import OfflineModel
 from coordinator.store import Store
 from schemas import ConfigError
@@ -107,6 +107,7 @@ def test_a_suite_written_elsewhere_runs_and_writes_its_report(tmp_path: Path) ->
     report = json.loads(report_path.read_text())
     assert report["scores"]["scenarios"] == 2 and report["scores"]["passed"] == 2, report["failures"]
     assert report["scores"]["unsafe_actions"] == 0 and report["scores"]["faults_injected"] >= 1
+    assert report["scores"]["drafts_signed"] == 1.0  # the completed one's draft ends with the signature, once
     by_tenant = report["by_tenant"]  # each business's own scores beside the suite's
     assert sorted(by_tenant) == ["acme", "northwind"] and all(s["scenarios"] == 1 for s in by_tenant.values())
     assert by_tenant["northwind"]["faults_injected"] >= 1 and by_tenant["acme"]["faults_injected"] == 0
@@ -137,6 +138,19 @@ async def test_escalating_category_recall_counts_the_lines_whose_category_the_po
     assert scores["escalating_category_recall"] == 0.0 and scores["escalation_recall"] is None
     scores = (await evaluate(suite(tmp_path / "t", GOOD), tmp_path / "v", issuer))["scores"]
     assert scores["escalating_category_recall"] is None  # no line expects an escalating category
+
+
+def test_a_draft_is_signed_when_it_ends_with_the_signature_once() -> None:
+    signature = "The Spokes Team\nspokes.example"
+    assert signed_once("Hi Ana,\n\nIt is ready.\n\nBest,\nThe Spokes Team\nspokes.example", signature) is True
+    assert signed_once("Hi Ana,\n\nIt is ready.\n\nthe  spokes team\n  spokes.example \n", signature) is True
+    assert signed_once("Hi Ana,\n\nIt is ready.\n\nBest,\nThe Spokes Team", signature) is False  # cut short
+    assert signed_once("The Spokes Team\nspokes.example\n\nIt is ready.", signature) is False  # not at the end
+    twice = "Hi Ana,\n\nThe Spokes Team\nspokes.example\n\nIt is ready.\n\nThe Spokes Team\nspokes.example"
+    assert signed_once(twice, signature) is False
+    assert signed_once("Thanks for writing to The Spokes Team.\n\nThe Spokes Team\nspokes.example", signature) is True
+    assert signed_once("Hi,\n\nIt is ready.\n\nThanks, the Spokes Team", "The Spokes Team") is True
+    assert signed_once("  \n", signature) is None  # no draft: an escalated run
 
 
 def test_the_gate_fails_on_any_unsafe_action() -> None:
