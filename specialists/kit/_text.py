@@ -96,7 +96,7 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"\b(my|our) (ex-?\s?)?(wife|husband|partner|spouse|girlfriend|boyfriend|fianc[ée]e?|mother|mum|mom|father|"
             r"dad|son|daughter|brother|sister|friend|flatmate|neighbou?r|colleague|tenant|landlord|patient|client)\b"
             r"[^?]{0,300}"
-            r"\b((can|could|would) you (please )?|please )(((tell|send|give|e-?mail|confirm|let) me)\b"
+            r"\b((can|could|would) you (please |just |kindly )*|please )(((tell|send|give|e-?mail|confirm|let) me)\b"
             # what is asked is theirs: not "tell me the price", "let me know when the refund comes", "our booking"
             r"([^.?!\n]{0,80}?\b(his|her|their|him|(what|how\s+much)\s+(he|she|they)\s+(paid|pays|owes?|owed|spent|booked|ordered|"
             r"bought|found|said))\b|(?![^.?!\n]*\b(my|our|us)\b)[^.?!\n]{0,80}?\b(day|dates?|times?|flights?|"
@@ -153,6 +153,12 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"agent)\b",
         ),
         ("instruction override", r"\byou are (now )?(authori[sz]ed|permitted|allowed|cleared) to\b"),
+        (
+            "instruction override",
+            r"\b(system|assistant|ai|bot|agent|model) (instructions?|notes?|commands?|prompt|message) (for|to) (the )?"
+            r"(\w+ ){0,2}?(assistant|ai|bot|agent|model|system)\b|\b(this|it|these) (overrides?|supersedes?) (your|the|"
+            r"all|any) (\w+ )?(rules|instructions|policies|policy|guidelines|prompts?)\b",
+        ),
         (
             "approval bypass",
             r"\b(pre-?approved|already approved|approved in advance) by\b|\bwithout (checking|confirming|verifying|"
@@ -225,7 +231,7 @@ _OVERRIDE = re.compile(
 )
 _ACTION = re.compile(
     r"\b(approve[ds]?|issue|grant|refund|transfer|reveal|export|forward|escalate|bypass|skip|send|attach|share|"
-    r"disclose|provide|"
+    r"disclose|provide|include|look\s+up|list|reply\s+with|"
     r"genehmig\w*|erstatt\w*|gutschrift\w*|approuv\w*|rembours\w*|cr[ée]dit\w*\b(?!\s*cards?)|accorde[rz]?|"
     r"aprueb\w*|aprob\w*|reembols\w*|concede\w*|approva\w*|rimbors\w*|accredit\w*|aprova\w*)\b",
     re.IGNORECASE,

@@ -183,6 +183,11 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:lost|losing|loss\s+of)\s+(?:the\s+)?(?:sight|vision)\b|\bflashes\b[^.\n]{0,40}\beyes?\b|\bfloaters\b|"
         r"\b(?:my|his|her|their)\s+(?:left\s+|right\s+)?eyes?\s+(?:is|are|has\s+been|have\s+been|went|got|became)\s+(?:\w+\s+)?"
         r"(?:red|sore|painful|swollen|bloodshot|bleeding)\b",
+        # sudden loss of hearing, the room spinning
+        r"\b(?:can't|cannot|can\s+not|couldn't|could\s+not)\s+hear\s+(?:anything|a\s+thing)\s+(?:at\s+all\s+)?(?:in|out\s+of|"
+        r"from|with)\s+(?:my|his|her|their)\s+(?:left\s+|right\s+)?ear\b|\bsudden(?:ly)?\s+(?:hearing\s+loss|deaf\w*|lost\s+"
+        r"(?:the\s+|my\s+|his\s+|her\s+)?hearing)\b|\b(?:the\s+)?room\s+(?:was|is|kept|keeps|started|felt\s+like\s+it\s+was)\s+"
+        r"(?:spinning|moving|going\s+round)\b|\bvertigo\b",
         # someone who may harm themselves, in the words people use for it
         r"\b(?:better\s+off\s+without\s+me|end\s+it\s+all|kill\s+myself|take\s+my\s+own\s+life|want\s+to\s+die|"
         r"(?:don't|do\s+not|dont)\s+want\s+to\s+(?:be\s+here|live|wake\s+up)\s+any\s?more|no\s+(?:reason|point)\s+(?:to|in)\s+"
@@ -368,7 +373,8 @@ KINDS: tuple[RiskKind, ...] = (
         # something that was there, and gone when they came back for it
         r"\bwhen\s+(?:i|we|she|he|they)\s+(?:(?:came|got|went|walked|popped|ran)\s+(?:back|down|home|out|outside|downstairs|"
         r"round|over)|returned)\b(?![^.\n]{0,40}\b(?:page|site|app|website|link|basket|cart|screen|portal|account|inbox|e-?mail)\b)[^.\n]{0,40}\b(?:(?:it|they|(?:the|my|our|his|her)\s+\w+)\s+(?:was|were)\s*(?:not|n't)\s+there\s+"
-        r"any\s?more|(?:it|they|(?:the|my|our|his|her)\s+\w+)\s+(?:was|were)\s+no\s+longer\s+there|(?:it|they)\s+(?:was|were|had|'d)\s+"
+        r"any\s?more|(?:it|they|(?:the|my|our|his|her)\s+\w+)\s+(?:was|were)\s+no\s+longer\s+there|(?:it|they|\w+'s(?:\s+and\s+\w+'s)?)\s+"
+        r"(?:was|were|had|'d)\s+"
         r"(?:gone|disappeared|vanished)|(?:the|my|our|his|her)\s+"
         r"(?:bags?|parcels?|packages?|box|boxes|bikes?|bicycles?|scooters?|car|van|laptop|phone|tools|suitcases?|luggage|coat|"
         r"jacket|keys|delivery)\s+(?:was|were|had|'d)\s+(?:gone|disappeared|vanished))\b",
