@@ -119,8 +119,19 @@ KINDS: tuple[RiskKind, ...] = (
         r"(?:isn't|is\s+not|wasn't|was\s+not|aren't|are\s+not)\s+(?:mine|ours)\b|\b(?:e-?mail(?:\s+address)?|phone\s+number|"
         r"mobile\s+number|card|bank\s+account|login|device)\s+on\s+(?:my|our|the)\s+(?:account|profile)\s+(?:isn't|is\s+not|"
         r"wasn't|was\s+not)\s+(?:mine|ours)\b",
-        r"\baccount\s+ending\s+(?:in\s+)?\d+\b[^\n]{0,80}?\b(?:(?:i|we)\s+(?:don't|do\s+not|never)\s+(?:have|had|own)|"
+        r"\b(?:account|card)\s+ending\s+(?:in\s+)?\d+\b[^\n]{0,80}?\b(?:(?:i|we)\s+(?:don't|do\s+not|never)\s+(?:have|had|own)|"
         r"(?:isn't|is\s+not|not)\s+(?:mine|ours))\b",
+        # details on the account that are not the customer's ("the email address on it isn't mine anymore", "is one
+        # I've never seen"), a stranger's name on it, a change nobody asked for
+        r"\b(?:e-?mail(?:\s+address)?|phone\s+number|mobile\s+number|name|address|card|bank\s+account|login|device)\s+on\s+"
+        r"(?:it|there|my\s+\w+\s+account|my\s+\w+\s+profile|my\s+ticket|my\s+booking)\s+(?:isn't|is\s+not|wasn't|was\s+not)\s+"
+        r"(?:mine|ours)\b|\b(?:e-?mail(?:\s+address)?|phone\s+number|name|address|card)\s+on\s+(?:my|our|the)\s+(?:\w+\s+)?"
+        r"(?:account|profile|ticket|booking)\s+(?:is|was)\s+(?:now\s+)?(?:one|someone|somebody|some\s+\w+)\s+(?:i|we)(?:'ve|\s+have)?\s+"
+        r"(?:never\s+(?:seen|heard\s+of)|(?:don't|do\s+not)\s+(?:know|recognise|recognize))\b",
+        r"\b(?:i|we)(?:'ve|\s+have)?\s+never\s+(?:did|done|made|asked\s+for|requested)\s+(?:a|any|that|this|the)\s+(?:\w+\s+)?"
+        r"change\b|\b(?:i|we)\s+(?:don't|do\s+not)\s+know\s+who\s+(?:that|this|he|she|they)\s+(?:is|are)\b",
+        r"\b(?:i|we)\s+(?:live|lived|am|are)\s+in\s+\w+(?:\s+\w+)?\s+and\s+(?:have\s+|'ve\s+)?never\s+(?:even\s+)?(?:been|lived|stayed)"
+        r"\s+(?:to|in|at)\b",
     ),
     _kind(
         "danger to someone's health or safety",
@@ -133,7 +144,8 @@ KINDS: tuple[RiskKind, ...] = (
         r"(?:on|caught|catch|catching)\s+fire|fire\s+(?:broke|started)|flames|explo(?:ded|sion)|"
         r"electric(?:al)?\s+shock|electrocut\w*)\b",
         # a shock in everyday words: a jolt or a zap from something the customer touched
-        r"\b(?:jolt|zap|shock|tingl\w*)\s+(?:up|through|in|into)\s+(?:my|his|her|their)\s+(?:arm|hand|body|fingers?|wrist)\b|"
+        r"\b(?:jolt|zap|shock|tingl\w*)\s+(?:going\s+|running\s+|shooting\s+|went\s+|ran\s+|shot\s+)?(?:up|through|in|into)\s+"
+        r"(?:my|his|her|their)\s+(?:arm|hand|body|fingers?|wrist)\b|"
         r"\b(?:jolt|zap(?:ped)?|shock|tingl\w*)\b[^.\n]{0,30}\b(?:from|off|touching)\s+(?:the|a|my|our|its|one\s+of\s+the)\s+"
         r"(?:\w+\s+){0,2}?(?:handle|charger|socket|plug|cable|lead|switch|tap|appliance|connector|casing|metal|railing)s?\b",
         r"\b(?:sockets?|plugs?|switch(?:es)?|outlets?|wires?|wiring|cables?|fuse\s?box(?:es)?|heaters?|chargers?|"
@@ -314,11 +326,12 @@ KINDS: tuple[RiskKind, ...] = (
         "a complaint: dissatisfaction with the service, or someone senior asked for",
         "complaint complaints complain complaining dissatisfied unhappy escalation escalate formal grievance "
         "manager senior poor",
-        r"\b(?:someone|somebody)\s+senior\b|\b(?:speak|talk)\s+to\s+(?:a|the|your)\s+(?:manager|supervisor|director)\b",
+        r"\b(?:someone|somebody)\s+(?:senior|(?:more\s+)?high(?:er)?(?:\s+up)?\s+in\s+the\s+company)\b|\b(?:speak|talk)\s+(?:to|with)\s+"
+        r"(?:a|the|your)\s+(?:manager|supervisor|director)\b",
         r"\bformal(?:ly)?\s+complain\w*|\b(?:make|making|raise|raising|lodge|lodging|file|filing|submit|submitting)\s+"
         r"an?\s+(?:formal\s+|official\s+)?complaint\b|\b(?:i|we)\s+(?:want|wish|would\s+like|'d\s+like)\s+to\s+"
         r"complain\b|\bwhat\s+went\s+wrong\b",
-        r"\b(?:(?:is|was|were|are)(?:\s+not|n't)|not)\s+(?:nearly\s+|remotely\s+)?good\s+enough\b|\bnot\s+what\s+(?:we|i)\s+paid\s+for\b|"
+        r"\b(?:(?:is|was|were|are)(?:\s+not|n't)|not)\s+(?:nearly\s+|remotely\s+)?(?:good\s+enough|acceptable)\b|\bnot\s+what\s+(?:we|i)\s+paid\s+for\b|"
         r"\b(?:so|very|really|extremely|deeply|bitterly|hugely|incredibly)\s+disappointed\b|\b(?:unacceptable|appalling|"
         r"disgraceful|disgusted|shocking\s+(?:service|treatment|experience))\b|\b(?:i'm|im|i\s+am|we're|we\s+are)\s+(?:so\s+|really\s+|"
         r"totally\s+|completely\s+|getting\s+)?(?:fed\s+up|sick\s+and\s+tired)\b",
@@ -375,9 +388,10 @@ KINDS: tuple[RiskKind, ...] = (
         r"round|over)|returned)\b(?![^.\n]{0,40}\b(?:page|site|app|website|link|basket|cart|screen|portal|account|inbox|e-?mail)\b)[^.\n]{0,40}\b(?:(?:it|they|(?:the|my|our|his|her)\s+\w+)\s+(?:was|were)\s*(?:not|n't)\s+there\s+"
         r"any\s?more|(?:it|they|(?:the|my|our|his|her)\s+\w+)\s+(?:was|were)\s+no\s+longer\s+there|(?:it|they|\w+'s(?:\s+and\s+\w+'s)?)\s+"
         r"(?:was|were|had|'d)\s+"
-        r"(?:gone|disappeared|vanished)|(?:the|my|our|his|her)\s+"
-        r"(?:bags?|parcels?|packages?|box|boxes|bikes?|bicycles?|scooters?|car|van|laptop|phone|tools|suitcases?|luggage|coat|"
-        r"jacket|keys|delivery)\s+(?:was|were|had|'d)\s+(?:gone|disappeared|vanished))\b",
+        r"(?:gone|disappeared|vanished)|(?:both\s+)?(?:the|my|our|his|her)\s+"
+        r"(?:bags?|parcels?|packages?|box|boxes|bikes?|bicycles?|scooters?|car|van|laptops?|phones?|tools|suitcases?|luggage|coat|"
+        r"jacket|keys|delivery|wallets?|purses?|cash|money|cameras?|headphones|tablets?|passports?|handbags?|backpacks?|rucksacks?|"
+        r"jewellery|jewelry|rings?|watch(?:es)?)\b[^.\n]{0,30}?\b(?:was|were|had|'d)\s+(?:gone|disappeared|vanished))\b",
         r"\b(?:came|walk(?:ed)?|slipped|got|followed)\s+(?:in|through)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?(?:right\s+|straight\s+|"
         r"just\s+|close\s+)?behind\s+(?:me|us|the\s+(?:postman|postie|courier|driver|cleaner|delivery\s+\w+))\b|\bfollowed\s+"
         r"(?:me|us)\s+(?:in|through)\s+(?:the\s+)?(?:[\w-]+\s+){0,2}?(?:door|gate|barrier|entrance)s?\b|"
