@@ -317,7 +317,12 @@ KINDS: tuple[RiskKind, ...] = (
         r"(?:smack(?:s|ed|ing)?|slap(?:s|ped|ping)?|pinch(?:es|ed)?|shov(?:es|ed))\s+(?:her|him|them|my\s+(?:son|daughter|child|"
         r"kid|baby|boy|girl|mum|mother|dad|father))\b|put(?:s|ting)?\s+(?:her|him|them)\s+in\s+(?:a|the)\s+(?:dark|locked)\s+"
         r"room|(?:left|locked|kept)\s+(?:\w+\s+){0,2}?(?:alone|outside|in\s+(?:a|the)\s+(?:car|cage|crate|shed))\s+"
-        r"(?:all|for\s+(?:\w+\s+)?(?:days|hours|weeks))|grown\s+into\s+(?:his|her|its|their)\s+\w+)\b",
+        r"(?:(?:in|on)\s+(?:his|her|their|the|a)\s+(?:own\s+)?\w+\s+)?(?:all|for\s+(?:\w+\s+)?(?:days|hours|weeks))|grown\s+into\s+"
+        r"(?:his|her|its|their)\s+\w+)\b",
+        # care not given: a water jug left empty, sheets or pads not changed
+        r"\b(?:water\s+)?(?:jug|bowl)\s+was\s+(?:completely\s+|bone\s+)?(?:empty|dry)\b|\b(?:sheets|bedding|bed|pads?|nappy|nappies|"
+        r"dressings?|incontinence\s+pads?)\s+(?:hadn't|had\s+not|haven't|have\s+not|wasn't|weren't|was\s+not|were\s+not)\s+been\s+"
+        r"changed\b",
         r"\b(?:took|taking|takes|take|taken)\s+(?:photos|pictures|pics|videos)\s+of\s+(?:the\s+)?(?:kids|children|child|boys|girls|pupils|"
         r"my\s+(?:son|daughter|child))\b[^.\n]{0,80}\b(?:changing|toilets?|bathroom|own\s+phone|personal\s+phone)\b|\basked\s+(?:him|her|"
         r"my\s+(?:son|daughter|child|boy|girl)|\w+)\s+for\s+(?:his|her|their)\s+(?:snapchat|instagram|tiktok)\b",

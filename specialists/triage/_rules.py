@@ -146,7 +146,8 @@ _POINTS_BACK = re.compile(
     | (?:what|everything)\s+(?:i|we)\s+(?:wrote|sent|said)
     | (?:the|my|our)\s+(?:e-?mail|mail|message|letter)\s+(?:i|we)\s+(?:sent|wrote)
     | any\s+(?:updates?|news|progress) | follow(?:ing)?[\s-]?up
-    | still\s+(?:waiting|nothing|no\s+(?:answer|reply|news|response))
+    | still\s+(?:waiting(?:\s+to\s+hear(?:\s+back|\s+from\s+you)?)?|nothing|no\s+(?:answer|reply|news|response))
+    | (?:haven't|have\s+not|hasn't|has\s+not|not|never)\s+heard\s+(?:back|anything)(?:\s+from\s+you)?
     | check(?:ing)?\s+(?:in\s+)?(?:on|where|whether|if)\s+(?:this|it|that|things)
     | where\s+(?:this|it|that|things)\s+(?:is|are)\s+up\s+to | what(?:'s|\s+is)\s+happening
     | chas(?:e|ing)\s+(?:this|it)(?:\s+up)?

@@ -168,6 +168,8 @@ def test_an_ordinary_payout_question_does_not_escalate(policy: Policy) -> None:
         "Still waiting...",
         "Haven’t heard back. Did you get my last email?",  # typed with a typographic apostrophe
         "Hello, please what is happening? Thank you.",
+        "Still waiting to hear back.",
+        "I haven't heard back from you.",
         "Just checking where this is up to?",
         "Chasing this up.",
     ],
@@ -188,6 +190,17 @@ def test_a_follow_up_is_clear_when_it_says_what_is_wrong_or_has_one_open_ticket(
     assert vague_follow_up(specific, policy, open_tickets=[], recent=[]) == []
     vague = InboundEmail(sender="seller@example.org", subject="Hello", body="Same again today, see my last email.")
     assert vague_follow_up(vague, policy, open_tickets=["T-1 [open] Fee on payout"], recent=[]) == []
+
+
+def test_waiting_to_hear_back_points_back_even_where_hearing_is_a_category() -> None:
+    # "hear" is a word of a hearing clinic's category; in "still waiting to hear back" it says nothing of what is wrong
+    clinic = _policy_with({"name": "hearing_aids", "description": "Hearing aids and repairs", "queue": "audiology"})
+    email = InboundEmail(sender="seller@example.org", subject="Re: October invoice", body="Still waiting to hear back.")
+    assert vague_follow_up(email, clinic, open_tickets=[], recent=[])
+    email = InboundEmail(
+        sender="seller@example.org", subject="Re: October invoice", body="I haven't heard back at all."
+    )
+    assert vague_follow_up(email, clinic, open_tickets=[], recent=[])
 
 
 def test_a_reply_subject_does_not_make_a_vague_follow_up_clear(policy: Policy) -> None:
@@ -762,6 +775,8 @@ WELFARE = {
         ("Name changed??", "The name on my ticket is now Kyle. I never did a name change.", "account_security"),
         ("windows", "This is not acceptable. I want to speak with somebody more high in the company.", "complaints"),
         ("2 phones", "When we got back to the tent both our phones and a power bank were gone.", "theft"),
+        ("Activities", "Dad was left alone in his room for two days and his water jug was empty.", "welfare"),
+        ("Visit", "His sheets hadn't been changed since Friday.", "welfare"),
         ("Fobs + gate", "A bloke came through the A pontoon gate right behind me without using a fob.", "theft"),
         ("Parcel", "The doorbell camera shows a man walking up the path and making off with it.", "theft"),
         (
@@ -823,6 +838,7 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "The cash price has gone up again this year, and my watch has gone back to the shop for repair.",
         "Can the ceiling light in the hall be moved? The tap is dripping. Water is coming through the ceiling.",
         "When I went back to the app my booking was no longer there. When I came back the offer had gone.",
+        "The dog's water bowl is blue. Can the bed be changed for a double? Left alone, the kit works for days.",
         "When I came back both my kids were gone to bed. We live in Bath and love it. I did a name check on the list.",
         "I can't hear anything from my speaker in the session. We are moving room. Can you just tell me the price?",
         "Is this the right form? That isn't my size, can I swap it? It's not us who pays, it's the school.",
