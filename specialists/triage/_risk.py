@@ -325,7 +325,8 @@ KINDS: tuple[RiskKind, ...] = (
         r"changed\b",
         r"\b(?:took|taking|takes|take|taken)\s+(?:photos|pictures|pics|videos)\s+of\s+(?:the\s+)?(?:kids|children|child|boys|girls|pupils|"
         r"my\s+(?:son|daughter|child))\b[^.\n]{0,80}\b(?:changing|toilets?|bathroom|own\s+phone|personal\s+phone)\b|\basked\s+(?:him|her|"
-        r"my\s+(?:son|daughter|child|boy|girl)|\w+)\s+for\s+(?:his|her|their)\s+(?:snapchat|instagram|tiktok)\b",
+        r"them|my\s+(?:son|daughter|child|boy|girl)|\w+)\s+(?:(?:and|&)\s+(?:his|her|their|my)\s+(?:\w+\s+){0,2}?)?for\s+(?:his|her|"
+        r"their)\s+(?:snapchat|instagram|insta|tiktok|whatsapp|socials)\b",
     ),
     _kind(
         "a complaint: dissatisfaction with the service, or someone senior asked for",

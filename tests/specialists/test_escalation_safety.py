@@ -777,6 +777,7 @@ WELFARE = {
         ("2 phones", "When we got back to the tent both our phones and a power bank were gone.", "theft"),
         ("Activities", "Dad was left alone in his room for two days and his water jug was empty.", "welfare"),
         ("Visit", "His sheets hadn't been changed since Friday.", "welfare"),
+        ("Party", "The young man running the room asked her and her friend for their Snapchat.", "welfare"),
         ("Fobs + gate", "A bloke came through the A pontoon gate right behind me without using a fob.", "theft"),
         ("Parcel", "The doorbell camera shows a man walking up the path and making off with it.", "theft"),
         (
