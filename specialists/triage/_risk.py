@@ -98,6 +98,10 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:key|password|token|credentials?|secret)s?\b[^.\n]{0,50}\b(?:leaked|exposed|published|pushed|"
         r"stolen|public)\b",
         r"\b(?:leaked|exposed|stolen)\b[^.\n]{0,30}\b(?:key|password|token|credentials?|secret|card)s?\b",
+        # a phishing link followed: clicked, then gave a password or card
+        r"\bclicked\b[^.\n]{0,60}\b(?:typed|entered|put|gave|filled)\s+(?:in\s+)?(?:my|our|the)\s+(?:\w+\s+)?(?:password|passcode|pin|"
+        r"login|log-?in\s+details|credentials|card\s+(?:details|number)|bank\s+details)\b[^.\n]{0,40}\b(?:before|then|and\s+then|"
+        r"only\s+then)\s+(?:i|we)\s+(?:realised|realized|noticed|saw)\b",
         r"\b(?:'s|is|was|are|were)\s*(?:n[o']?t|\s+not)\s+(?:my|our|his|her|their)\s+(?:bank|account|card|e-?mail|phone|number|"
         r"address|payment|order|booking|login|device|signature)s?\b",
         r"\b(?:new|unknown|unrecogni[sz]ed|strange|unusual)\s+(?:log[-\s]?in|sign[-\s]?in|device|session)s?\s+"
@@ -276,7 +280,9 @@ KINDS: tuple[RiskKind, ...] = (
         r"customers?|people|clients?|colleagues?|co-?workers?|juniors?|apprentices?|trainees?|assistants?|employees?|players?|"
         r"crew|engineers?|receptionists?|members?|residents?|tenants?|patients?|pupils?|students?|volunteers?|cleaners?|nurses?|carers?|"
         r"teachers?|officers?|wardens?|attendants?|riders?|passengers?|guests?|neighbou?rs?|son|daughter|wife|husband|mum|dad|mother|"
-        r"father|partner|team|workers?))\b",
+        r"father|partner|team|workers?|referees?|refs?|umpires?|officials?|coach(?:es)?|stewards?|hosts?|instructors?))\b",
+        # a threat made the way people make it
+        r"\b(?:you'll|you\s+will|he'll|he\s+will|they'll|they\s+will)\s+(?:regret|pay\s+for)\s+(?:this|that|it)\b",
         # unwanted contact that does not stop, and someone waiting where the customer is
         r"\b(?:keeps?|kept)\s+(?:on\s+)?(?:messaging|texting|calling|ringing|following|contacting|touching|"
         r"turning\s+up)\s+(?:me|us|her|him)\b|\b(?:sends?|sending|sent)\s+me\s+(?:\w+\s+)?messages\s+(?:every|each|all)\b|"
