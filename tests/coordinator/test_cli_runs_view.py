@@ -240,7 +240,7 @@ async def test_runs_show_times_each_step_and_each_call_from_the_runs_start_in_or
         for call in step["calls"]:
             kinds.add(call["kind"])
             assert call["step"] == step["step"] and call["duration_s"] is not None and call["duration_s"] >= 0
-            assert step["offset_s"] <= call["offset_s"]
+            assert step["offset_s"] <= call["offset_s"] + slack
             assert call["offset_s"] + call["duration_s"] <= step["offset_s"] + step["duration_s"] + slack
     assert kinds == {"model", "tool"}
     assert [c["name"] for c in steps[0]["calls"]][:1] == ["crm.find_customer"]
