@@ -226,8 +226,10 @@ KINDS: tuple[RiskKind, ...] = (
         r"to\s+(?:hold|touch))\b",
         # an animal or a child shut in a car in the heat
         r"\b(?:dogs?|pupp(?:y|ies)|cats?|child(?:ren)?|baby|toddler|kids?)\s+(?:left\s+|locked\s+|shut\s+)?(?:inside|in\s+(?:a|the|"
-        r"his|her|their|that|this)\s+(?:\w+\s+)?car)\b(?=[^\n]{0,200}\b(?:hot|heat|degrees|sun|panting|windows?\s+(?:are\s+|were\s+)?"
-        r"(?:all\s+)?(?:up|shut|closed))\b)",
+        r"his|her|their|that|this)\s+(?:\w+\s+)?(?:car|van))\b(?=[^\n]{0,200}\b(?:hot|heat|degrees|sun|panting|windows?\s+(?:are\s+|"
+        r"were\s+)?(?:all\s+)?(?:up|shut|closed))\b)|\b(?:left|locked|shut|kept)\s+in\s+(?:a|the|his|her|their|that|this|our|my)\s+"
+        r"(?:\w+\s+)?(?:car|van|vehicle)\b(?=[^\n]{0,200}\b(?:hot|heat|degrees|sun|panting|windows?\s+(?:are\s+|were\s+)?(?:all\s+)?"
+        r"(?:up|shut|closed))\b)",
         # someone who may be ill or hurt and cannot be reached: not seen for days, not answering, a fall feared
         r"\b(?:has|have|had)\s*(?:n't|\s+not)\s+been\s+seen\s+(?:for|since|in)\b|\bnobody\s+has\s+seen\s+(?:him|her)\b",
         r"\b(?:he|she)(?:'s|\s+is|\s+was|\s+has\s+been)\s*(?:n't|\s+not)\s+answering\s+the\s+door\b|\b(?:he|she)(?:'s|\s+is|\s+was|"

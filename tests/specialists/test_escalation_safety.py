@@ -784,6 +784,7 @@ WELFARE = {
             "account_security",
         ),
         ("Sunday's game", "One of the dads was swearing at the referee the whole second half.", "member_safety"),
+        ("Walk report", "Was she left in the van for over an hour in that heat? It was 29 degrees.", "member_safety"),
         ("Fobs + gate", "A bloke came through the A pontoon gate right behind me without using a fob.", "theft"),
         ("Parcel", "The doorbell camera shows a man walking up the path and making off with it.", "theft"),
         (
@@ -846,6 +847,7 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "Can the ceiling light in the hall be moved? The tap is dripping. Water is coming through the ceiling.",
         "When I went back to the app my booking was no longer there. When I came back the offer had gone.",
         "I clicked the link in your email and entered my new password but it says wrong. See you in the car park.",
+        "I left my phone in the van on a hot day. Can the walker come at noon in the heat?",
         "The dog's water bowl is blue. Can the bed be changed for a double? Left alone, the kit works for days.",
         "When I came back both my kids were gone to bed. We live in Bath and love it. I did a name check on the list.",
         "I can't hear anything from my speaker in the session. We are moving room. Can you just tell me the price?",
