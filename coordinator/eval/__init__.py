@@ -2,8 +2,8 @@
 
 `load_suite` reads a suite folder (DESIGN §7); `run_suite` runs it through the coordinator and real
 MCP servers with faults injected at the server boundary (`Probe`, `FaultInjector`); `scores`,
-`report` and `gate` turn the results into numbers (`signed_once`: whether a draft ends with the
-tenant's signature, once), a JSON report and a pass/fail verdict.
+`report` and `gate` turn the results into numbers, a JSON report and a pass/fail verdict (`signed_once`:
+whether a draft ends with the tenant's signature, once).
 """
 
 from coordinator.eval._probe import FaultInjector, Probe

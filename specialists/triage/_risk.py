@@ -46,6 +46,11 @@ def _kind(name: str, described_by: str, *patterns: str, unsaid: tuple[str, ...] 
     return RiskKind(name, tuple(described_by.split()), said, denied)
 
 
+_IN_THE_HEAT = (
+    r"(?=[^\n]{0,200}\b(?:hot|heat|degrees|sun|panting|windows?\s+(?:are\s+|were\s+)?(?:all\s+)?(?:up|shut|closed))\b)"
+)
+"""Followed, within the email's line, by heat or shut windows (a dog in a car is danger only then)."""
+
 _ACTIONS = (
     r"book(?:ed)?|order(?:ed)?|place[d]?|ma[dk]e|authori[sz]e[d]?|request(?:ed)?|add(?:ed)?|sign(?:ed)?\s+up|"
     r"log(?:ged)?\s+in|sign(?:ed)?\s+in|buy|bought|purchase[d]?|create[d]?|set\s+up|approve[d]?|"
@@ -226,10 +231,8 @@ KINDS: tuple[RiskKind, ...] = (
         r"to\s+(?:hold|touch))\b",
         # an animal or a child shut in a car in the heat
         r"\b(?:dogs?|pupp(?:y|ies)|cats?|child(?:ren)?|baby|toddler|kids?)\s+(?:left\s+|locked\s+|shut\s+)?(?:inside|in\s+(?:a|the|"
-        r"his|her|their|that|this)\s+(?:\w+\s+)?(?:car|van))\b(?=[^\n]{0,200}\b(?:hot|heat|degrees|sun|panting|windows?\s+(?:are\s+|"
-        r"were\s+)?(?:all\s+)?(?:up|shut|closed))\b)|\b(?:left|locked|shut|kept)\s+in\s+(?:a|the|his|her|their|that|this|our|my)\s+"
-        r"(?:\w+\s+)?(?:car|van|vehicle)\b(?=[^\n]{0,200}\b(?:hot|heat|degrees|sun|panting|windows?\s+(?:are\s+|were\s+)?(?:all\s+)?"
-        r"(?:up|shut|closed))\b)",
+        rf"his|her|their|that|this)\s+(?:\w+\s+)?(?:car|van))\b{_IN_THE_HEAT}|\b(?:left|locked|shut|kept)\s+in\s+(?:a|the|his|"
+        rf"her|their|that|this|our|my)\s+(?:\w+\s+)?(?:car|van|vehicle)\b{_IN_THE_HEAT}",
         # someone who may be ill or hurt and cannot be reached: not seen for days, not answering, a fall feared
         r"\b(?:has|have|had)\s*(?:n't|\s+not)\s+been\s+seen\s+(?:for|since|in)\b|\bnobody\s+has\s+seen\s+(?:him|her)\b",
         r"\b(?:he|she)(?:'s|\s+is|\s+was|\s+has\s+been)\s*(?:n't|\s+not)\s+answering\s+the\s+door\b|\b(?:he|she)(?:'s|\s+is|\s+was|"
@@ -399,10 +402,13 @@ KINDS: tuple[RiskKind, ...] = (
         r"disappeared|(?:was|were|is|are|isn't|aren't)\s*(?:not|n't)?\s+there\s+any\s?more)\b",
         # something that was there, and gone when they came back for it
         r"\bwhen\s+(?:i|we|she|he|they)\s+(?:(?:came|got|went|walked|popped|ran)\s+(?:back|down|home|out|outside|downstairs|"
-        r"round|over)|returned)\b(?![^.\n]{0,40}\b(?:page|site|app|website|link|basket|cart|screen|portal|account|inbox|e-?mail)\b)[^.\n]{0,40}\b(?:(?:it|they|(?:the|my|our|his|her)\s+\w+)\s+(?:was|were)\s*(?:not|n't)\s+there\s+"
-        r"any\s?more|(?:it|they|(?:the|my|our|his|her)\s+\w+)\s+(?:was|were)\s+no\s+longer\s+there|(?:it|they|\w+'s(?:\s+and\s+\w+'s)?)\s+"
-        r"(?:was|were|had|'d)\s+"
-        r"(?:gone|disappeared|vanished)|(?:both\s+)?(?:the|my|our|his|her)\s+"
+        r"round|over)|returned)\b"
+        # (not back to a page or an app: "when I went back to the app my booking was no longer there")
+        r"(?![^.\n]{0,40}\b(?:page|site|app|website|link|basket|cart|screen|portal|account|inbox|e-?mail)\b)[^.\n]{0,40}\b"
+        r"(?:(?:it|they|(?:the|my|our|his|her)\s+\w+)\s+(?:was|were)\s*(?:not|n't)\s+there\s+any\s?more|"
+        r"(?:it|they|(?:the|my|our|his|her)\s+\w+)\s+(?:was|were)\s+no\s+longer\s+there|"
+        r"(?:it|they|\w+'s(?:\s+and\s+\w+'s)?)\s+(?:was|were|had|'d)\s+(?:gone|disappeared|vanished)|"
+        r"(?:both\s+)?(?:the|my|our|his|her)\s+"
         r"(?:bags?|parcels?|packages?|box|boxes|bikes?|bicycles?|scooters?|car|van|laptops?|phones?|tools|suitcases?|luggage|coat|"
         r"jacket|keys|delivery|wallets?|purses?|cash|money|cameras?|headphones|tablets?|passports?|handbags?|backpacks?|rucksacks?|"
         r"jewellery|jewelry|rings?|watch(?:es)?)\b[^.\n]{0,30}?\b(?:was|were|had|'d)\s+(?:gone|disappeared|vanished))\b",

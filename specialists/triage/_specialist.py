@@ -37,13 +37,13 @@ class TriageSpecialist:
         about = followed_up(task, ctx.policy, customer.open_tickets) if customer else None
         read = task if about is None else task.model_copy(update={"subject": f"{task.subject} ({about})"[:300]})
         # and it is about what that ticket is filed under, when the policy still declares it: nothing to guess
+        # (its injection signals are found below, as for any backend's classification)
         filed = next((t for t in tickets if t.status not in CLOSED), None) if about is not None else None
         if filed is not None and filed.category is not None and ctx.policy.category(filed.category) is not None:
             classification = Classification(
                 category=filed.category,
                 confidence=1.0,
                 matched_terms=[filed.id],
-                injection_signals=injection_signals(f"{task.subject}\n{task.body}"),
                 rationale=f"follows up {filed.id}, the customer's one open ticket, filed under '{filed.category}'",
             )
         else:
