@@ -93,12 +93,13 @@ _INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         (
             "other customers' data",
-            r"\b(my|our) (ex-?\s?)?(wife|husband|partner|spouse|girlfriend|boyfriend|fianc[ée]e?|mother|mum|mom|father|"
+            r"\b(my|our) (ex-?\s?|(previous|former|old|last|current|new|elderly|late) )?(wife|husband|partner|spouse|"
+            r"girlfriend|boyfriend|fianc[ée]e?|mother|mum|mom|father|"
             r"dad|son|daughter|brother|sister|friend|flatmate|neighbou?r|colleague|tenant|landlord|patient|client)\b"
             r"[^?]{0,300}"
             r"\b((can|could|would) you (please |just |kindly )*|please )(((tell|send|give|e-?mail|confirm|let) me)\b"
             # what is asked is theirs: not "tell me the price", "let me know when the refund comes", "our booking"
-            r"([^.?!\n]{0,80}?\b(his|her|their|him|(what|how\s+much)\s+(he|she|they)\s+(paid|pays|owes?|owed|spent|booked|ordered|"
+            r"([^.?!\n]{0,80}?\b(his|her|their|him|(what|how\s+much)\s+(he|she|they)\s+((still|now|really|actually)\s+)?(paid|pays|owes?|owed|spent|booked|ordered|"
             r"bought|found|said))\b|(?![^.?!\n]*\b(my|our|us)\b)[^.?!\n]{0,80}?\b(day|dates?|times?|flights?|"
             r"seats?|rooms?|bookings?|appointments?|address|numbers?|details|records?|results?|balances?|statements?|account|"
             r"history)\b)|"

@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import Category, Classification, InboundEmail, Plan, Policy
 from specialists.kit import Judgment, disowned_subject, injection_signals, tokens, unsigned, without_instructions
-from specialists.triage import _embeddings
+from specialists.triage import _embeddings, _ranker
 from specialists.triage._concepts import concept_tokens
 
 if TYPE_CHECKING:
@@ -94,6 +94,7 @@ class _Profiles:
         self.idf = {term: math.log((1 + n) / (1 + count)) + 1.0 for term, count in df.items()}
         self.vectors = [self._weights(doc) for doc in docs]
         self.with_concepts = [self._weights(doc, said) for doc, said in zip(docs, concepts, strict=True)]
+        self.evidence = _ranker.Evidence(categories, docs, self.vectors, self._weights)
 
     def _weights(self, counts: Counter[str], concepts: Counter[str] | None = None) -> dict[str, float]:
         """The unit TF-IDF vector of a text's words, and of its concepts at `CONCEPT_WEIGHT` when given."""
@@ -158,6 +159,8 @@ class _Scored:
     """Its similarity to each profile by words (and phrases) alone."""
     with_concepts: list[float]
     """The same with the concepts both sides say."""
+    features: list[list[float]]
+    """Each category's features for the ranker (`_ranker.LEXICAL`, then `_ranker.MEANING` with the extra)."""
     by_meaning: list[float] | None = None
     """The cosine of its embedding with each category's; None without the extra or with it switched off."""
 
@@ -198,9 +201,13 @@ def _score(profiles: _Profiles, email: InboundEmail, meant: bool) -> _Scored:
         bonus = PHRASE_BONUS * sum(1 for phrase in phrases if phrase in lowered)
         by_words.append(sum(weight * vector.get(term, 0.0) for term, weight in query.items()) + bonus)
         with_concepts.append(sum(weight * broader.get(term, 0.0) for term, weight in broad.items()) + bonus)
-    meaning = f"{email.subject}\n{body}" if kept is None else kept
-    by_meaning = _embeddings.closeness(meaning, profiles.centroids()) if meant else None
-    return _Scored(query, by_words, with_concepts, by_meaning)
+    subject, rest = (email.subject, body) if kept is None else ("", kept)
+    features = profiles.evidence.lexical(subject, rest, by_words, with_concepts, query)
+    if not meant:
+        return _Scored(query, by_words, with_concepts, features)
+    meaning = _embeddings.closeness(f"{subject}\n{rest}".strip(), subject, profiles.centroids())
+    features = [[*row, *more] for row, more in zip(features, meaning, strict=True)]
+    return _Scored(query, by_words, with_concepts, features, [row[0] for row in meaning])
 
 
 def _argmax(scores: list[float]) -> int:
@@ -208,41 +215,27 @@ def _argmax(scores: list[float]) -> int:
     return max(range(len(scores)), key=lambda i: (scores[i], -i))
 
 
-def _softmax(scores: list[float], chosen: int) -> float:
-    top = max(scores)
-    exps = [math.exp((s - top) / TEMPERATURE) for s in scores]
-    return exps[chosen] / sum(exps) if top > 0 else 0.0
-
-
 def classify_offline(request: ClassifyRequest, policy: Policy) -> Classification:
     profiles = _profiles(policy.categories)
     email = request.email
     lowered = f"{email.subject}\n{email.subject}\n{email.body}".casefold()
     scored = _scores(profiles, email)
-    scores = scored.with_concepts
-    if scored.by_meaning is not None:
-        scores = [s + EMBEDDING_WEIGHT * m for s, m in zip(scores, scored.by_meaning, strict=True)]
-    best = _argmax(scores)
-    confidence = _softmax(scored.by_words, best)
-    if _argmax(scored.by_words) == best:
-        # words and concepts (and meaning) agree: their margin counts too
-        confidence = max(confidence, _softmax(scored.with_concepts, best), _softmax(scores, best))
-    elif scored.by_meaning is not None and _argmax(scored.with_concepts) == best == _argmax(scored.by_meaning):
-        # the concepts overruled the words, and the embedding alone says the same
-        confidence = max(confidence, min(_softmax(scored.with_concepts, best), _softmax(scores, best)))
+    weights = _ranker.LEXICAL_WEIGHTS if scored.by_meaning is None else _ranker.MEANING_WEIGHTS
+    chances = _ranker.probabilities(scored.features, weights)
+    best = _argmax(chances)
     winner = profiles.vectors[best]
     query = scored.query
     shared = sorted((t for t in query if t in winner), key=lambda t: -query[t] * winner[t])[:6]
     phrases = [p for p in profiles.phrases[best] if p in lowered][:3]
-    runner_up = sorted(range(len(scores)), key=lambda i: -scores[i])[1] if len(scores) > 1 else best
+    runner_up = sorted(range(len(chances)), key=lambda i: -chances[i])[1] if len(chances) > 1 else best
     return Classification(
         category=profiles.names[best],
-        confidence=round(confidence, 4),
+        confidence=round(chances[best], 4),
         matched_terms=[*phrases, *shared],
         injection_signals=injection_signals(f"{email.subject}\n{email.body}"),
         rationale=(
-            f"closest to '{profiles.names[best]}' (similarity {scores[best]:.3f}); "
-            f"next '{profiles.names[runner_up]}' ({scores[runner_up]:.3f})"
+            f"closest to '{profiles.names[best]}' (probability {chances[best]:.3f}); "
+            f"next '{profiles.names[runner_up]}' ({chances[runner_up]:.3f})"
         ),
     )
 

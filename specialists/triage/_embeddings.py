@@ -48,21 +48,26 @@ def _model() -> Any | None:
 
 
 def centroids(categories: tuple[Category, ...]) -> np.ndarray:
-    """One unit vector per category (rows in the policy's order)."""
+    """Per category (rows in the policy's order) three unit vectors: the centroid of its texts, its name with its
+    keywords, and its description (shape: categories × 3 × dimensions)."""
     import numpy as np
 
     rows = []
     for c in categories:
         named = f"{c.name.replace('_', ' ').replace('-', ' ')}: {', '.join(c.keywords)}"
-        rows.append(_unit(_unit(_embed([named, c.description, *c.examples])).mean(axis=0)))
+        texts = _unit(_embed([named, c.description, *c.examples]))
+        rows.append(np.stack([_unit(texts.mean(axis=0)), texts[0], texts[1]]))
     return np.stack(rows)
 
 
-def closeness(text: str, centroids: np.ndarray) -> list[float]:
-    """The cosine of the meaning of an email's text (its subject and body as the words read them) with each
-    category's."""
-    vector = _unit(_embed([text])[0])
-    return [float(x) for x in centroids @ vector]
+def closeness(text: str, subject: str, centroids: np.ndarray) -> list[list[float]]:
+    """Per category, the cosine of the meaning of an email's text (its subject and body as the words read them)
+    with the category's, with its name's and with its description's, then of the subject's meaning with the
+    category's (`centroids`' rows)."""
+    text_vector, subject_vector = _unit(_embed([text, subject or " "]))
+    by_text = centroids @ text_vector
+    by_subject = centroids[:, 0] @ subject_vector
+    return [[*map(float, row), float(s)] for row, s in zip(by_text, by_subject, strict=True)]
 
 
 def _embed(texts: list[str]) -> np.ndarray:

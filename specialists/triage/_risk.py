@@ -93,7 +93,12 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:password|e-?mail\s+address|phone\s+number|mobile\s+number|bank\s+details|account\s+details|pin|"
         r"payout\s+account)\s+(?:was|were|has\s+been|have\s+been|got|had\s+been)\s+changed\b",
         r"\b(?:i|we)\s+(?:haven't|have\s+not|didn't|did\s+not|hadn't)\s+(?:yet\s+)?click(?:ed)?\b",
-        r"\bis\s+(?:this|that|it)\s+(?:really\s+)?(?:you|genuine|legit(?:imate)?|real)\s*\?",
+        r"\b(?:is|was)\s+(?:this|that|it)\s+(?:really\s+)?(?:you|genuine|legit(?:imate)?|real)\s*\?",
+        # a caller, a text or a visitor the customer cannot place, wanting money or details
+        r"\b(?:someone|somebody|a\s+(?:man|woman|guy|lady|person|caller|company))\s+(?:has\s+|had\s+|just\s+)?(?:rang|rung|called|"
+        r"phoned|texted|messaged|e-?mailed|wrote|came\s+to\s+(?:the|my|our)\s+(?:door|house|home)|knocked)\b[^.?!\n]{0,40}\b(?:saying|"
+        r"claiming|said|says|told\s+(?:me|us)|asking|asked|demanding|threatening)\b[^.?!\n]{0,120}\b(?:pay|paid|payment|card|bank|"
+        r"details|password|pin|code|cash|£|\$|€)",
         r"\b(?:hack(?:ed|er|ers)?|compromised|unauthori[sz]ed|phish(?:ing|ed)?|scam(?:med|mer|mers)?|"
         r"fraud(?:ulent|sters?)?(?!\s+(?:scare|alert|prevention|check|department|team))|identity\s+theft|impersonat\w*|account\s+takeover|sim[-\s]swap\w*)\b",
         r"\bsuspicious\s+(?:log-?ins?|sign-?ins?|activity|e-?mails?|texts?|sms|messages?|calls?|links?|"

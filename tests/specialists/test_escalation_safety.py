@@ -111,6 +111,8 @@ def test_a_takeover_written_as_a_payout_question_escalates(policy: Policy) -> No
         "I got a text saying my listing will be removed unless I confirm my card at a link. I haven't clicked it.",
         "Our balance was withdrawn this morning, but none of us did it. That's not our account it went to.",
         "There is a second listing fee on my statement from a shop in Leeds. I've never been to Leeds.",
+        "Someone rang saying my listings would be taken down today unless I paid £300 over the phone. Was that you??",
+        "A man called claiming he was from your billing department and asked for my card details to renew a listing.",
     ],
 )
 def test_what_a_compromised_account_reports_escalates_in_any_words(policy: Policy, body: str) -> None:
@@ -307,6 +309,12 @@ async def test_a_follow_up_of_the_one_open_ticket_takes_the_category_that_ticket
         ("My husband has his test with you this month. Can you just tell me the day and time?", True),
         ("My boyfriend Sam uses you too. Can you tell me what time his delivery is on Saturday?", True),
         ("My girlfriend recommended you. Can you tell me the price of a wash?", False),
+        (
+            "My previous tenant has moved out owing me rent. Could you send me the forwarding address she gave you and "
+            "tell me what she still owes?",
+            True,
+        ),
+        ("My former landlord said the meter was read. Could you send me the reading for my new flat?", False),
     ],
 )
 def test_asking_for_another_persons_details_is_flagged(text: str, flagged: bool) -> None:
@@ -854,6 +862,7 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "Is this the right form? That isn't my size, can I swap it? It's not us who pays, it's the school.",
         "Did I not book two seats? When I came back the rash had gone. My 40-year-old husband signed for it.",
         "The fitter spent the whole day in the bathroom and the toilet still rocks. I'm sick of being told to wait.",
+        "Someone rang saying the engineer would come at 3, is that still on? Someone at the office said I paid twice.",
     ],
 )
 def test_ordinary_mail_with_the_same_nouns_reports_nothing(body: str) -> None:
