@@ -223,6 +223,8 @@ def classify_offline(request: ClassifyRequest, policy: Policy) -> Classification
     weights = _ranker.LEXICAL_WEIGHTS if scored.by_meaning is None else _ranker.MEANING_WEIGHTS
     chances = _ranker.probabilities(scored.features, weights)
     best = _argmax(chances)
+    # an email that shares no word with any category is a guess, whatever else chose it: a person looks
+    confidence = chances[best] if max(scored.by_words) > 0 else 0.0
     winner = profiles.vectors[best]
     query = scored.query
     shared = sorted((t for t in query if t in winner), key=lambda t: -query[t] * winner[t])[:6]
@@ -230,7 +232,7 @@ def classify_offline(request: ClassifyRequest, policy: Policy) -> Classification
     runner_up = sorted(range(len(chances)), key=lambda i: -chances[i])[1] if len(chances) > 1 else best
     return Classification(
         category=profiles.names[best],
-        confidence=round(chances[best], 4),
+        confidence=round(confidence, 4),
         matched_terms=[*phrases, *shared],
         injection_signals=injection_signals(f"{email.subject}\n{email.body}"),
         rationale=(
