@@ -1,28 +1,19 @@
-"""The `triage.classify` judgment, and its offline form: TF-IDF similarity to the policy's categories.
+"""The `triage.classify` judgment, and its offline form: evidence of several kinds, weighed by a learned ranker.
 
 Each category becomes a profile document: its name and keywords (counted twice), its description,
 its examples and its queue name. The email (subject counted twice, then the body without its signature, and
 without hidden parts and injected instructions when it has any: `kit.without_instructions`; without the subject,
 and the sentence that says so, when the body disowns it: `kit.disowned_subject`) is compared
 with every profile by cosine similarity of TF-IDF vectors (sublinear term frequency, IDF over the profiles),
-plus a bonus for each multi-word keyword or example phrase found verbatim. Both sides also hold
-the concepts of the support lexicon (`_concepts`) their words say, each weighted `CONCEPT_WEIGHT` of a word:
-"charged twice" and "Invoices and payments" share no word but both say money.
+plus a bonus for each multi-word keyword or example phrase found verbatim: the words' similarity, which the
+escalation guard reads (`similarities`). Both sides also hold the concepts of the support lexicon (`_concepts`)
+their words say, each weighted `CONCEPT_WEIGHT` of a word: "charged twice" and "Invoices and payments" share no
+word but both say money. With the `embeddings` extra (`_embeddings`), what the email means is read too.
 
-The category is the one closest with the concepts; the escalation guard reads the exact words alone. The
-confidence is the softmax of the words' similarities at temperature `TEMPERATURE`, calibrated on the labeled set
-in tests/data (see the offline engine in docs/writing-a-specialist.md): it is the probability mass on the chosen
-category, so two close categories give a low confidence and the email is escalated, and so does a category that
-only the concepts made the closest (a coarser kind of evidence never overrules the words). When the words chose
-the same category, the softmax with the concepts counts too, if higher: two kinds of evidence agreeing make the
-choice surer (on the labeled set the calibration error fell from 0.07 to 0.05).
-
-With the `embeddings` extra (`_embeddings`), a third kind of evidence reads what the email means rather than the
-words it uses: the cosine of its embedding with each category's, added to the concepts' similarity at
-`EMBEDDING_WEIGHT` to choose the category. The confidence counts the blend's softmax too when the words chose the
-same category; and when the concepts overruled the words, their softmax counts (no more than the blend's) only
-if the embedding alone agrees with them: two coarse kinds of evidence agreeing, from a lexicon and from a model
-that never saw the business, are trusted where one alone is not.
+`_ranker` turns these and more (the description alone, the nearest example, character n-grams, BM25, ...) into
+one probability per category, with weights fit on the tuning suites: the category is the most probable, and its
+probability is the confidence, so two close categories give a low one and the email goes to a person. An email
+that shares no word with any category has a confidence of 0, whatever chose it.
 """
 
 from __future__ import annotations
@@ -42,13 +33,9 @@ from specialists.triage._concepts import concept_tokens
 if TYPE_CHECKING:
     import numpy as np
 
-TEMPERATURE = 0.04
 PHRASE_BONUS = 0.08
 CONCEPT_WEIGHT = 0.8
 """A concept's weight against a word's (on both sides): a shared concept counts, less than a shared word."""
-EMBEDDING_WEIGHT = 0.15
-"""The embedding's cosine against the concepts' similarity in the choice (chosen by leave-one-suite-out on the
-tuning suites): enough to settle a near tie, never a clear lead of the words."""
 
 
 class ClassifyRequest(BaseModel):

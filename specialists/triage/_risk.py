@@ -341,7 +341,7 @@ KINDS: tuple[RiskKind, ...] = (
         r"changed\b",
         r"\b(?:took|taking|takes|take|taken)\s+(?:photos|pictures|pics|videos)\s+of\s+(?:the\s+)?(?:kids|children|child|boys|girls|pupils|"
         r"my\s+(?:son|daughter|child))\b[^.\n]{0,80}\b(?:changing|toilets?|bathroom|own\s+phone|personal\s+phone)\b|\basked\s+(?:him|her|"
-        r"them|my\s+(?:son|daughter|child|boy|girl)|\w+)\s+(?:(?:and|&)\s+(?:his|her|their|my)\s+(?:\w+\s+){0,2}?)?for\s+(?:his|her|"
+        r"them|my\s+(?:son|daughter|child|boy|girl)|\w+)\s+(?:\(\s*(?:aged\s+)?\d{1,2}\s*\)\s+)?(?:(?:and|&)\s+(?:his|her|their|my)\s+(?:\w+\s+){0,2}?)?for\s+(?:his|her|"
         r"their)\s+(?:snapchat|instagram|insta|tiktok|whatsapp|socials)\b",
     ),
     _kind(
@@ -445,6 +445,12 @@ KINDS: tuple[RiskKind, ...] = (
         r"going\s+to\s+be|have\s+been)\s+referring\s+(?:this|it|the\s+matter|my\s+complaint|the\s+complaint)\s+"
         r"to\s+(?!you\b|your\b|a\s+colleague|my\s+(?:wife|husband|partner|manager|boss|team|colleague))\w+",
         r"\bcourt\s+(?:case|claim|order|proceedings|action|summons)\b",
+        # someone's work copied, printed or sold without their leave: a rights claim
+        r"\b(?:copyright|trade\s?mark|intellectual\s+property)\s+(?:infringement|breach|violation|theft|owner|holder)\b|"
+        r"\b(?:infring(?:e|es|ed|ing|ement)|plagiari[sz](?:ed|ing))\b[^.\n]{0,40}\b(?:copyright|design|work|artwork|images?|photos?|"
+        r"logo|trade\s?mark|rights)\b|\b(?:i|we)(?:'ve|\s+have)?\s+(?:never|not|n't|did\s+not|didn't)\s+(?:ever\s+)?"
+        r"(?:given|gave|granted|give)\s+(?:anyone|anybody|you|them|him|her|permission|consent)\s+(?:(?:any\s+)?(?:permission|"
+        r"consent|the\s+right)\s+)?to\s+(?:print|copy|use|sell|reproduce|publish|reprint|share)\b",
         r"\b(?:issue|issuing|issued|commence|commencing|start|starting|begin|take|taking)\s+(?:court\s+|legal\s+)?"
         r"proceedings\b|\bletter\s+(?:of\s+claim|before\s+(?:action|claim))\b",
         # a payment the customer disputes with their bank or card issuer (a chargeback)

@@ -504,6 +504,10 @@ def test_a_home_that_cannot_be_secured_tonight_is_a_safety_report() -> None:
         "notice.\n\nYours faithfully,\n\nHartley & Kemp Solicitors\n14 Market Place",
         "I sent a subject access request six weeks ago and had nothing. If I don't have it by Friday I'll be "
         "reporting you to the ICO.",
+        # someone's work printed and sold without their leave
+        "Mugs with my photograph on them are on sale in town and say printed by you. I have never given anyone "
+        "permission to print it. Who ordered these?",
+        "This is a copyright infringement: the design on your T-shirts is my artwork.",
     ],
 )
 def test_proceedings_and_a_report_to_the_data_regulator_are_legal_reports(body: str) -> None:
@@ -786,6 +790,7 @@ WELFARE = {
         ("Activities", "Dad was left alone in his room for two days and his water jug was empty.", "welfare"),
         ("Visit", "His sheets hadn't been changed since Friday.", "welfare"),
         ("Party", "The young man running the room asked her and her friend for their Snapchat.", "welfare"),
+        ("Choir", "A helper asked my daughter (12) and her friend for their Snapchat after choir.", "welfare"),
         (
             "Fwd: Mailbox full",
             "I clicked this and typed my email password before I realised it looked odd.",
@@ -863,6 +868,8 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "Did I not book two seats? When I came back the rash had gone. My 40-year-old husband signed for it.",
         "The fitter spent the whole day in the bathroom and the toilet still rocks. I'm sick of being told to wait.",
         "Someone rang saying the engineer would come at 3, is that still on? Someone at the office said I paid twice.",
+        "I have never given my permission slip to the teacher, can I print it from the website?",
+        "Can I use my own design on the mugs? I own the copyright, it's my painting.",
     ],
 )
 def test_ordinary_mail_with_the_same_nouns_reports_nothing(body: str) -> None:
