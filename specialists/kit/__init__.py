@@ -9,8 +9,8 @@
 - `own_lines`, `unsigned`, `before_sign_off`, `disowned_subject`: the customer's own lines of an email, its text
   without the signature (or only without the sign-off and what follows it), and its body without the sentences
   that disown its subject
-- `tokens`, `words`, `stem`, `STOP_WORDS`, `injection_signals`, `normalise`, `plain`, `reveal`, `Hidden`,
-  `without_instructions`: text helpers for offline judgments and for seeing through text hidden from the reader.
+- `tokens`, `words`, `stem`, `injection_signals`, `normalise`, `plain`, `reveal`, `Hidden`, `without_instructions`: text
+  helpers for offline judgments and for seeing through text hidden from the reader.
 
 Imports only `schemas`. Model backends and the MCP toolbox live in the coordinator.
 """
@@ -20,7 +20,6 @@ from specialists.kit._mail import before_sign_off, disowned_subject, own_lines, 
 from specialists.kit._model import Generation, In, Judgment, Model, Out, Tier, Usage
 from specialists.kit._specialist import ENTRY_POINT_GROUP, Manifest, Specialist, SpecialistContext, estimate_tokens
 from specialists.kit._text import (
-    STOP_WORDS,
     Hidden,
     injection_signals,
     normalise,
@@ -35,7 +34,6 @@ from specialists.kit._toolbox import ScopedToolbox, Toolbox, WrapperToolbox, cal
 
 __all__ = [
     "ENTRY_POINT_GROUP",
-    "STOP_WORDS",
     "Budget",
     "Generation",
     "Hidden",

@@ -10,7 +10,7 @@ escalation guard reads (`similarities`). Both sides also hold the concepts of th
 their words say, each weighted `CONCEPT_WEIGHT` of a word: "charged twice" and "Invoices and payments" share no
 word but both say money. With the `embeddings` extra (`_embeddings`), what the email means is read too.
 
-`_ranker` turns these and more (the description alone, the nearest example, character n-grams, BM25, ...) into
+`_ranker` turns these and more (the description alone, the nearest example, BM25, ...) into
 one probability per category, with weights fit on the tuning suites: the category is the most probable, and its
 probability is the confidence, so two close categories give a low one and the email goes to a person. An email
 that shares no word with any category has a confidence of 0, whatever chose it.
@@ -81,7 +81,9 @@ class _Profiles:
         self.idf = {term: math.log((1 + n) / (1 + count)) + 1.0 for term, count in df.items()}
         self.vectors = [self._weights(doc) for doc in docs]
         self.with_concepts = [self._weights(doc, said) for doc, said in zip(docs, concepts, strict=True)]
-        self.evidence = _ranker.Evidence(categories, docs, self.vectors, self._weights)
+        self.by_words = _ranker.Index(self.vectors)
+        self.by_concepts = _ranker.Index(self.with_concepts)
+        self.evidence = _ranker.Evidence(categories, docs, self.by_words, self._weights)
 
     def _weights(self, counts: Counter[str], concepts: Counter[str] | None = None) -> dict[str, float]:
         """The unit TF-IDF vector of a text's words, and of its concepts at `CONCEPT_WEIGHT` when given."""
@@ -179,20 +181,18 @@ def _score(profiles: _Profiles, email: InboundEmail, meant: bool) -> _Scored:
     kept = disowned_subject(email.subject, body)
     text = f"{email.subject}\n{email.subject}\n{body}" if kept is None else kept
     counts = Counter(tokens(text))
+    concepts = Counter(concept_tokens(text))
     query = profiles._weights(counts)
-    broad = profiles._weights(counts, Counter(concept_tokens(text)))
     lowered = text.casefold()
-    by_words: list[float] = []
-    with_concepts: list[float] = []
-    for vector, broader, phrases in zip(profiles.vectors, profiles.with_concepts, profiles.phrases, strict=True):
-        bonus = PHRASE_BONUS * sum(1 for phrase in phrases if phrase in lowered)
-        by_words.append(sum(weight * vector.get(term, 0.0) for term, weight in query.items()) + bonus)
-        with_concepts.append(sum(weight * broader.get(term, 0.0) for term, weight in broad.items()) + bonus)
+    bonuses = [PHRASE_BONUS * sum(1 for phrase in phrases if phrase in lowered) for phrases in profiles.phrases]
+    by_words = [s + b for s, b in zip(profiles.by_words.dots(query), bonuses, strict=True)]
+    broad = profiles._weights(counts, concepts)
+    with_concepts = [s + b for s, b in zip(profiles.by_concepts.dots(broad), bonuses, strict=True)]
     subject, rest = (email.subject, body) if kept is None else ("", kept)
-    features = profiles.evidence.lexical(subject, rest, by_words, with_concepts, query)
+    features = profiles.evidence.lexical(subject, rest, counts, concepts, by_words, with_concepts, query)
     if not meant:
         return _Scored(query, by_words, with_concepts, features)
-    meaning = _embeddings.closeness(f"{subject}\n{rest}".strip(), subject, profiles.centroids())
+    meaning = _embeddings.closeness(f"{subject}\n{rest}".strip(), profiles.centroids())
     features = [[*row, *more] for row, more in zip(features, meaning, strict=True)]
     return _Scored(query, by_words, with_concepts, features, [row[0] for row in meaning])
 

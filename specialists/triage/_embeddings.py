@@ -60,14 +60,11 @@ def centroids(categories: tuple[Category, ...]) -> np.ndarray:
     return np.stack(rows)
 
 
-def closeness(text: str, subject: str, centroids: np.ndarray) -> list[list[float]]:
+def closeness(text: str, centroids: np.ndarray) -> list[list[float]]:
     """Per category, the cosine of the meaning of an email's text (its subject and body as the words read them)
-    with the category's, with its name's and with its description's, then of the subject's meaning with the
-    category's (`centroids`' rows)."""
-    text_vector, subject_vector = _unit(_embed([text, subject or " "]))
-    by_text = centroids @ text_vector
-    by_subject = centroids[:, 0] @ subject_vector
-    return [[*map(float, row), float(s)] for row, s in zip(by_text, by_subject, strict=True)]
+    with the category's, with its name's and with its description's (`centroids`' rows)."""
+    vector = _unit(_embed([text])[0])
+    return [[float(x) for x in row] for row in centroids @ vector]
 
 
 def _embed(texts: list[str]) -> np.ndarray:

@@ -3,10 +3,9 @@ category, its weights fit on the tuning suites and never on a held-out one.
 
 Each feature says how close the email reads to one category by one kind of evidence: the TF-IDF similarity of the
 words (with their concepts, and the concepts alone), of the subject alone and of the body alone; to the
-description alone and to the nearest single example; character 3-5-grams (a misspelt or inflected word still
-shares most of them); BM25; how many of the email's words are the category's keywords or its name; and, with the
-embeddings extra, the cosine of the email's meaning with the category's, its name's and its description's, and of
-the subject's meaning with the category's. A feature is read relative to the other categories of the same
+description alone and to the nearest single example; BM25; how many of the email's words are the category's keywords
+or its name; and, with the embeddings extra, the cosine of the email's meaning with the category's, its name's and
+its description's. A feature is read relative to the other categories of the same
 policy: its gap to the best category's value, and that gap over the feature's spread across the categories, so
 that a policy of twelve short categories and one of four long ones read alike. The category's score is the
 weighted sum of those gaps; the choice is the highest score and the confidence its softmax, a conditional logit
@@ -15,19 +14,18 @@ accuracy.
 
 The weights are numbers over kinds of evidence, never a word of any business. `scripts/fit-ranker` fits them
 again on the tuning suites (five folds of whole suites left out in turn print the accuracy to expect on unseen
-businesses) and prints the two tuples below. It leaves out the emails whose risk words decide the category anyway
+businesses) and prints the tuples below. It leaves out the emails whose risk words decide the category anyway
 (`_risk`): the model learns to tell ordinary categories apart.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from schemas import Category
-from specialists.kit import STOP_WORDS, tokens
+from specialists.kit import tokens
 from specialists.triage._concepts import concept_tokens
 
 Vector = dict[str, float]
@@ -40,84 +38,78 @@ LEXICAL = (
     "nearest_example",
     "subject",
     "body",
-    "char_grams",
     "bm25",
     "keyword_hits",
     "name_hits",
 )
 """The features of the words, read with or without the embeddings extra."""
-MEANING = ("meaning", "meaning_name", "meaning_description", "meaning_subject")
+MEANING = ("meaning", "meaning_name", "meaning_description")
 """The features of the embeddings extra."""
 
 # fmt: off
 SPREAD_FLOORS: tuple[float, ...] = (
-    0.0207, 0.0218, 0.0458, 0.0167, 0.0274,
-    0.0159, 0.0181, 0.0176, 0.8405, 0.1712,
-    0.0786, 0.0279, 0.0259, 0.0252, 0.0229,
+    0.0207, 0.0218, 0.0454, 0.0167, 0.0274,
+    0.0159, 0.0181, 0.8405, 0.1712, 0.0786,
+    0.0279, 0.0259, 0.0252,
 )
 """Per feature of `LEXICAL` then `MEANING`, a quarter of its median spread across a policy's categories over the
 tuning suites' emails (fit by scripts/fit-ranker)."""
 LEXICAL_WEIGHTS: tuple[float, ...] = (
-    -0.195, -1.064,
-    0.146, 1.732,
-    0.336, 0.083,
-    -0.101, -0.001,
-    1.034, 0.246,
-    -0.222, 0.164,
-    -0.016, -0.127,
-    0.037, 0.665,
-    0.375, -0.715,
-    -0.175, 0.449,
-    -0.403, 0.209,
+    -0.162, -0.884,
+    0.165, 1.770,
+    0.336, 0.113,
+    -0.062, 0.062,
+    1.067, 0.286,
+    -0.160, 0.265,
+    0.051, -0.071,
+    0.386, -0.601,
+    -0.214, 0.507,
+    -0.406, 0.240,
 )
 """Per feature of `LEXICAL`, the weight of its gap then of its scaled gap (fit by scripts/fit-ranker)."""
 MEANING_WEIGHTS: tuple[float, ...] = (
-    -0.101, -0.861,
-    0.151, 1.450,
-    0.182, 0.071,
-    -0.202, -0.079,
-    1.062, 0.107,
-    -0.259, 0.166,
-    -0.001, -0.334,
-    0.007, 0.252,
-    0.376, -0.435,
-    -0.219, 0.342,
-    -0.543, 0.123,
-    0.474, 0.883,
-    0.086, 0.306,
-    0.276, 0.148,
-    -0.369, -0.005,
+    -0.087, -0.767,
+    0.154, 1.438,
+    0.161, 0.092,
+    -0.196, -0.058,
+    1.073, 0.114,
+    -0.274, 0.183,
+    0.027, -0.310,
+    0.380, -0.391,
+    -0.229, 0.357,
+    -0.553, 0.131,
+    0.477, 0.899,
+    0.089, 0.302,
+    0.266, 0.149,
 )
 """Per feature of `LEXICAL` then `MEANING`, the weight of its gap then of its scaled gap (fit by scripts/fit-ranker)."""
 # fmt: on
 
-_WORD = re.compile(r"[^\W_]+")
 _K1, _B = 1.2, 0.75
 """BM25's usual constants."""
-
-
-def grams(text: str) -> Counter[str]:
-    """The character 3-, 4- and 5-grams of each word but the stop words, with its edges (` refund ` → ` re`, `ref`,
-    ...)."""
-    out: Counter[str] = Counter()
-    for word in _WORD.findall(text.casefold()):
-        if word in STOP_WORDS or len(word) < 2:
-            continue
-        padded = f" {word} "
-        for n in (3, 4, 5):
-            out.update(padded[i : i + n] for i in range(len(padded) - n + 1))
-    return out
-
-
-def cosine(a: Vector, b: Vector) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(weight * b.get(term, 0.0) for term, weight in a.items())
 
 
 def _unit(weights: Vector) -> Vector:
     norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
     return {t: w / norm for t, w in weights.items()}
+
+
+class Index:
+    """Sparse vectors by their terms: the dot product of one query with each of them in one pass over the query."""
+
+    def __init__(self, vectors: Sequence[Mapping[str, float]]) -> None:
+        self.size = len(vectors)
+        self.postings: dict[str, list[tuple[int, float]]] = {}
+        for j, vector in enumerate(vectors):
+            for term, weight in vector.items():
+                self.postings.setdefault(term, []).append((j, weight))
+
+    def dots(self, query: Mapping[str, float]) -> list[float]:
+        out = [0.0] * self.size
+        for term, weight in query.items():
+            for j, w in self.postings.get(term, ()):
+                out[j] += weight * w
+        return out
 
 
 class Evidence:
@@ -128,66 +120,61 @@ class Evidence:
         self,
         categories: Sequence[Category],
         docs: Sequence[Counter[str]],
-        vectors: Sequence[Vector],
+        profiles: Index,
         weigh: Callable[[Counter[str], Counter[str] | None], Vector],
     ) -> None:
         self.weigh = weigh
-        n = len(categories)
-        self.descriptions = [weigh(Counter(tokens(c.description)), None) for c in categories]
-        self.examples = [[weigh(Counter(tokens(e)), None) for e in c.examples] for c in categories]
-        self.concepts = [
-            weigh(Counter(), Counter(concept_tokens(" ".join([_named(c), *c.keywords, c.description, *c.examples]))))
-            for c in categories
-        ]
-        self.keywords = [{t for k in c.keywords for t in tokens(k)} for c in categories]
-        self.names = [set(tokens(_named(c))) for c in categories]
-        profiles = [
-            grams(" ".join([_named(c)] * 2 + list(c.keywords) * 2 + [c.description, *c.examples])) for c in categories
-        ]
-        df = Counter(g for p in profiles for g in p)
-        self.gram_idf = {g: math.log((1 + n) / (1 + k)) + 1.0 for g, k in df.items()}
-        self.grams = [self._grams(p) for p in profiles]
-        self.docs, self.vectors = list(docs), list(vectors)
-        self.lengths = [sum(d.values()) for d in docs]
-        self.mean_length = (sum(self.lengths) / n) if n else 1.0
+        self.size = n = len(categories)
+        self.profiles = profiles
+        self.descriptions = Index([weigh(Counter(tokens(c.description)), None) for c in categories])
+        examples = [(i, weigh(Counter(tokens(e)), None)) for i, c in enumerate(categories) for e in c.examples]
+        self.example_owners = [i for i, _ in examples]
+        self.examples = Index([vector for _, vector in examples])
+        said = [" ".join([_named(c), *c.keywords, c.description, *c.examples]) for c in categories]
+        self.concepts = Index([weigh(Counter(), Counter(concept_tokens(text))) for text in said])
+        self.keywords = Index([dict.fromkeys((t for k in c.keywords for t in tokens(k)), 1.0) for c in categories])
+        self.names = Index([dict.fromkeys(tokens(_named(c)), 1.0) for c in categories])
+        # BM25: each term's share of each category's score, as a vector per category
+        lengths = [sum(d.values()) for d in docs]
+        mean_length = (sum(lengths) / n) if n else 1.0
         term_df = Counter(t for d in docs for t in d)
-        self.bm25_idf = {t: math.log(1 + (n - k + 0.5) / (k + 0.5)) for t, k in term_df.items()}
-
-    def _grams(self, counts: Counter[str]) -> Vector:
-        return _unit({g: (1 + math.log(k)) * self.gram_idf[g] for g, k in counts.items() if g in self.gram_idf})
+        idf = {t: math.log(1 + (n - k + 0.5) / (k + 0.5)) for t, k in term_df.items()}
+        bm25 = []
+        for doc, length in zip(docs, lengths, strict=True):
+            norm = _K1 * (1 - _B + _B * length / (mean_length or 1.0))
+            bm25.append({t: idf[t] * tf * (_K1 + 1) / (tf + norm) for t, tf in doc.items()})
+        self.bm25 = Index(bm25)
 
     def lexical(
-        self, subject: str, body: str, by_words: Sequence[float], with_concepts: Sequence[float], query: Vector
+        self,
+        subject: str,
+        body: str,
+        words: Counter[str],
+        concepts: Counter[str],
+        by_words: Sequence[float],
+        with_concepts: Sequence[float],
+        query: Vector,
     ) -> list[list[float]]:
-        """Each category's lexical features, in `LEXICAL`'s order. `subject` is empty when the body disowns it;
-        `query` is the email's word vector (subject twice, then the body) that gave `by_words`."""
-        text = f"{subject}\n{subject}\n{body}"
-        counts = Counter(tokens(text))
-        by_subject = self.weigh(Counter(tokens(subject)), None)
-        by_body = self.weigh(Counter(tokens(body)), None)
-        concepts = self.weigh(Counter(), Counter(concept_tokens(f"{subject}\n{body}")))
-        char_grams = self._grams(grams(text))
-        rows = []
-        for i in range(len(self.docs)):
-            doc, length = self.docs[i], self.lengths[i]
-            norm = _K1 * (1 - _B + _B * length / (self.mean_length or 1.0))
-            bm25 = sum(self.bm25_idf[t] * doc[t] * (_K1 + 1) / (doc[t] + norm) for t in counts if t in doc)
-            rows.append(
-                [
-                    by_words[i],
-                    with_concepts[i],
-                    cosine(concepts, self.concepts[i]),
-                    cosine(query, self.descriptions[i]),
-                    max((cosine(query, e) for e in self.examples[i]), default=0.0),
-                    cosine(by_subject, self.vectors[i]),
-                    cosine(by_body, self.vectors[i]),
-                    cosine(char_grams, self.grams[i]),
-                    bm25,
-                    float(sum(1 for t in counts if t in self.keywords[i])),
-                    float(sum(1 for t in counts if t in self.names[i])),
-                ]
-            )
-        return rows
+        """Each category's lexical features, in `LEXICAL`'s order. `words` and `concepts` are the word and concept
+        counts of what the classifier reads (the subject twice, then the body; the body alone when it disowns the
+        subject, and then `subject` is empty), `query` its word vector that gave `by_words`."""
+        said = dict.fromkeys(words, 1.0)
+        nearest = [0.0] * self.size
+        for owner, closeness in zip(self.example_owners, self.examples.dots(query), strict=True):
+            nearest[owner] = max(nearest[owner], closeness)
+        columns = (
+            by_words,
+            with_concepts,
+            self.concepts.dots(self.weigh(Counter(), concepts)),
+            self.descriptions.dots(query),
+            nearest,
+            self.profiles.dots(self.weigh(Counter(tokens(subject)), None)),
+            self.profiles.dots(self.weigh(Counter(tokens(body)), None)),
+            self.bm25.dots(said),
+            self.keywords.dots(said),
+            self.names.dots(said),
+        )
+        return [list(row) for row in zip(*columns, strict=True)]
 
 
 def _named(c: Category) -> str:
