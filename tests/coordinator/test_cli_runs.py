@@ -181,7 +181,7 @@ def test_submit_work_and_decide_approvals_with_remote_approver_tokens(served: Ho
     northwind = {
         "from": "hannah.lindqvist@trailpost.example.org",
         "subject": "Refund the shipping",
-        "body": "Shipping was charged twice on my order. Please refund $9.50.",
+        "body": "I returned my order and you kept the shipping. Please refund $9.50.",
     }
     home = str(served.path)
     for tenant, data in (("acme", acme), ("northwind", northwind)):
