@@ -48,39 +48,39 @@ MEANING = ("meaning", "meaning_name", "meaning_description")
 
 # fmt: off
 SPREAD_FLOORS: tuple[float, ...] = (
-    0.0207, 0.0218, 0.0454, 0.0167, 0.0274,
-    0.0159, 0.0181, 0.8405, 0.1712, 0.0786,
-    0.0279, 0.0259, 0.0252,
+    0.0207, 0.0219, 0.0455, 0.0168, 0.0275,
+    0.0159, 0.0181, 0.8409, 0.1712, 0.0786,
+    0.0280, 0.0259, 0.0252,
 )
 """Per feature of `LEXICAL` then `MEANING`, a quarter of its median spread across a policy's categories over the
 tuning suites' emails (fit by scripts/fit-ranker)."""
 LEXICAL_WEIGHTS: tuple[float, ...] = (
-    -0.162, -0.884,
-    0.165, 1.770,
-    0.336, 0.113,
-    -0.062, 0.062,
-    1.067, 0.286,
-    -0.160, 0.265,
-    0.051, -0.071,
-    0.386, -0.601,
-    -0.214, 0.507,
-    -0.406, 0.240,
+    -0.166, -0.868,
+    0.163, 1.752,
+    0.299, 0.123,
+    -0.064, 0.062,
+    1.095, 0.281,
+    -0.176, 0.268,
+    0.064, -0.041,
+    0.389, -0.629,
+    -0.240, 0.525,
+    -0.387, 0.233,
 )
 """Per feature of `LEXICAL`, the weight of its gap then of its scaled gap (fit by scripts/fit-ranker)."""
 MEANING_WEIGHTS: tuple[float, ...] = (
-    -0.087, -0.767,
-    0.154, 1.438,
-    0.161, 0.092,
-    -0.196, -0.058,
-    1.073, 0.114,
-    -0.274, 0.183,
-    0.027, -0.310,
-    0.380, -0.391,
-    -0.229, 0.357,
-    -0.553, 0.131,
-    0.477, 0.899,
-    0.089, 0.302,
-    0.266, 0.149,
+    -0.092, -0.760,
+    0.153, 1.437,
+    0.138, 0.098,
+    -0.191, -0.057,
+    1.094, 0.107,
+    -0.271, 0.183,
+    0.037, -0.279,
+    0.378, -0.403,
+    -0.252, 0.370,
+    -0.542, 0.130,
+    0.491, 0.898,
+    0.102, 0.305,
+    0.270, 0.139,
 )
 """Per feature of `LEXICAL` then `MEANING`, the weight of its gap then of its scaled gap (fit by scripts/fit-ranker)."""
 # fmt: on

@@ -60,6 +60,21 @@ _ACTIONS = (
     r"change[d]?\s+(?:my|our|the)\s+(?:password|e-?mail|phone|mobile|number|bank|address|details|payout|pin)"
 )
 
+_YOUNG = (
+    r"(?:[1-9]|1[0-7]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
+    r"seventeen)[-\s]?(?:years?|yrs?)[-\s]?old"
+)
+_A_CHILD = (
+    rf"(?:my|our|his|her|their|a)\s+{_YOUNG}|kids?\s+profile|(?:my|our)\s+(?:child|children|kid|kids|son|daughter|"
+    r"little\s+(?:one|boy|girl))"
+)
+"""A child, as a parent names one."""
+_ADULT_RATED = (
+    r"rated\s+(?:an?\s+)?(?:r\s?)?18|(?:r\s?)?18[-\s]?(?:rated|certificate|cert)|18\s+(?:film|movie|game|show|series)|"
+    r"adult[-\s]only|adults[-\s]only|adult\s+(?:content|film|movie|material)|porn\w*"
+)
+"""Content for adults only, by its rating or its name."""
+
 KINDS: tuple[RiskKind, ...] = (
     _kind(
         "activity the customer did not do, or a fraud or phishing attempt",
@@ -388,6 +403,8 @@ KINDS: tuple[RiskKind, ...] = (
         r"(?:years?|yrs?)[-\s]?old\s+(?:\w+\s+){0,2}?(?:signed\s+for|was\s+(?:sold|served|given|handed)|bought|took\s+delivery)\b",
         r"\b(?:wasn't|was\s+not|weren't|were\s+not|never|nobody\s+was|no\s+one\s+was)\s+(?:even\s+)?asked\s+(?:for\s+|to\s+"
         r"show\s+)?(?:any\s+|his\s+|her\s+|their\s+|some\s+)?(?:id|identification|proof\s+of\s+age|age)\b",
+        # adult content and a child in the same breath: "a film rated 18 started playing on my eight-year-old's profile"
+        rf"\b(?:{_A_CHILD})\b[^?!]{{0,200}}?\b(?:{_ADULT_RATED})\b|\b(?:{_ADULT_RATED})\b[^?!]{{0,200}}?\b(?:{_A_CHILD})\b",
     ),
     _kind(
         "a theft, a break-in or an intruder",

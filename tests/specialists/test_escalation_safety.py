@@ -810,6 +810,11 @@ WELFARE = {
             "The courier handed the wine to my 15-year-old son. He wasn't asked for any ID.",
             "age_checks",
         ),
+        (
+            "Kids profile settings",
+            "My eight-year-old was on her kids profile and a horror film rated 18 started playing. She's terrified.",
+            "age_checks",
+        ),
         ("Where is my delivery?", "It was left in the lobby. When I came down at 1 it was not there anymore.", "theft"),
         ("Delivery", "When we got home the parcel was gone. A man walked in behind the postman.", "theft"),
         ("Refund", "I made it on Tuesday and spent the whole of Wednesday on the bathroom floor.", "member_safety"),
@@ -870,6 +875,8 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "Someone rang saying the engineer would come at 3, is that still on? Someone at the office said I paid twice.",
         "I have never given my permission slip to the teacher, can I print it from the website?",
         "Can I use my own design on the mugs? I own the copyright, it's my painting.",
+        "Is the new horror film rated 18? My kids are grown up now. Which films on the kids profile are new?",
+        "Can my 18 year old son have his own profile? Is this film rated 15? My son is 16.",
     ],
 )
 def test_ordinary_mail_with_the_same_nouns_reports_nothing(body: str) -> None:
