@@ -184,15 +184,15 @@ def _named(c: Category) -> str:
 def relative(rows: Sequence[Sequence[float]], floors: Sequence[float] = ()) -> list[list[float]]:
     """Each feature as its gap to the best category's value, then that gap over the feature's spread across the
     categories (its standard deviation, plus the feature's floor: `SPREAD_FLOORS`), side by side: what the weights
-    multiply. The floor keeps a difference too small to mean anything from counting as a whole spread (with two
-    categories every gap is one)."""
+    multiply. The floor keeps a difference too small to mean anything from counting as whole spreads (with two
+    categories, any gap at all is two of them). The lexical features come first, so they take the first floors."""
     columns = list(zip(*rows, strict=True))
     floors = floors or SPREAD_FLOORS
     tops = [max(col) for col in columns]
-    spreads = [
-        math.sqrt(sum((v - sum(col) / len(col)) ** 2 for v in col) / len(col)) + floor
-        for col, floor in zip(columns, floors, strict=False)
-    ]
+    spreads = []
+    for col, floor in zip(columns, floors, strict=False):
+        mean = sum(col) / len(col)
+        spreads.append(math.sqrt(sum((v - mean) ** 2 for v in col) / len(col)) + floor)
     out = []
     for row in rows:
         rel = []
