@@ -48,39 +48,39 @@ MEANING = ("meaning", "meaning_name", "meaning_description")
 
 # fmt: off
 SPREAD_FLOORS: tuple[float, ...] = (
-    0.0207, 0.0219, 0.0455, 0.0168, 0.0275,
-    0.0159, 0.0181, 0.8409, 0.1712, 0.0786,
+    0.0206, 0.0219, 0.0455, 0.0168, 0.0275,
+    0.0159, 0.0181, 0.8394, 0.1712, 0.0786,
     0.0280, 0.0259, 0.0252,
 )
 """Per feature of `LEXICAL` then `MEANING`, a quarter of its median spread across a policy's categories over the
 tuning suites' emails (fit by scripts/fit-ranker)."""
 LEXICAL_WEIGHTS: tuple[float, ...] = (
-    -0.166, -0.868,
-    0.163, 1.752,
-    0.299, 0.123,
-    -0.064, 0.062,
-    1.095, 0.281,
-    -0.176, 0.268,
-    0.064, -0.041,
-    0.389, -0.629,
-    -0.240, 0.525,
-    -0.387, 0.233,
+    -0.134, -0.839,
+    0.191, 1.711,
+    0.309, 0.126,
+    -0.053, 0.072,
+    1.073, 0.281,
+    -0.163, 0.262,
+    0.077, -0.055,
+    0.401, -0.660,
+    -0.263, 0.544,
+    -0.419, 0.253,
 )
 """Per feature of `LEXICAL`, the weight of its gap then of its scaled gap (fit by scripts/fit-ranker)."""
 MEANING_WEIGHTS: tuple[float, ...] = (
-    -0.092, -0.760,
-    0.153, 1.437,
-    0.138, 0.098,
-    -0.191, -0.057,
-    1.094, 0.107,
-    -0.271, 0.183,
-    0.037, -0.279,
-    0.378, -0.403,
-    -0.252, 0.370,
-    -0.542, 0.130,
-    0.491, 0.898,
-    0.102, 0.305,
-    0.270, 0.139,
+    -0.061, -0.726,
+    0.175, 1.392,
+    0.147, 0.103,
+    -0.177, -0.044,
+    1.077, 0.099,
+    -0.248, 0.176,
+    0.047, -0.295,
+    0.389, -0.434,
+    -0.270, 0.388,
+    -0.570, 0.147,
+    0.494, 0.909,
+    0.118, 0.306,
+    0.265, 0.123,
 )
 """Per feature of `LEXICAL` then `MEANING`, the weight of its gap then of its scaled gap (fit by scripts/fit-ranker)."""
 # fmt: on

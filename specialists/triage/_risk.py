@@ -211,6 +211,10 @@ KINDS: tuple[RiskKind, ...] = (
         r"(?:bathroom\s+floor|toilet|loo)\b|\b(?:couldn't|could\s+not|can't|cannot|unable\s+to)\s+keep\s+(?:anything|any\s+"
         r"food|food|water|a\s+thing)\s+down\b|\bbeing\s+sick\b(?!\s+of)",
         r"\bshould\s+(?:i|we|she|he)\s+(?:still\s+)?(?:take|stop|keep\s+taking|double|skip|be\s+worried)\b",
+        # or has or is given, with the medicine named in the same sentence
+        r"\bshould\s+(?:i|we|she|he|they)\s+(?:still\s+)?(?:have|be\s+given|give\s+(?:her|him|them|it)|continue(?:\s+with)?)\b"
+        r"[^.?!\n]{0,80}\b(?:antibiotics?|medicines?|medication|meds|tablets?|pills?|painkillers?|steroids?|insulin|inhalers?|"
+        r"doses?|eye\s+drops|ear\s+drops)\b",
         r"\b(?:unsafe|hazardous|leaking\s+(?:chemical|acid|liquid|fluid|batter\w+)|spill(?:ed|age)?)\b",
         r"\b(?:violent|violence|assault(?:ed)?|attacked)\b",
         r"\b(?:needles|syringes?|hypodermic|used\s+sharps)\b",

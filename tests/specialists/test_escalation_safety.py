@@ -811,6 +811,11 @@ WELFARE = {
             "age_checks",
         ),
         (
+            "Ruby",
+            "Our vet started her on antibiotics. Should she still have the joint tablets while she boards with you?",
+            "member_safety",
+        ),
+        (
             "Kids profile settings",
             "My eight-year-old was on her kids profile and a horror film rated 18 started playing. She's terrified.",
             "age_checks",
@@ -876,6 +881,7 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "I have never given my permission slip to the teacher, can I print it from the website?",
         "Can I use my own design on the mugs? I own the copyright, it's my painting.",
         "Is the new horror film rated 18? My kids are grown up now. Which films on the kids profile are new?",
+        "Should I still have my appointment on Friday? Should she get the tablets delivered or collect them?",
         "Can my 18 year old son have his own profile? Is this film rated 15? My son is 16.",
     ],
 )
