@@ -133,6 +133,7 @@ def check_tenant_file(path: Path) -> TenantCheck:
     result.risks = coverage(tenant.policy)
     _leave_one_out(tenant.policy, result)
     _escalating_without_examples(tenant.policy, result)
+    _ordinary_mail_that_escalates(tenant.policy, result)
     _templates(tenant.policy, result)
     _unreachable_rules(tenant, result)
     return result
@@ -190,6 +191,27 @@ def _escalating_without_examples(policy: Policy, result: TenantCheck) -> None:
                     f"'{name}' always goes to a person but has no examples: the mail it stands for may not be found",
                 )
             )
+
+
+def _ordinary_mail_that_escalates(policy: Policy, result: TenantCheck) -> None:
+    """An example or keyword of a category the policy does not escalate that reads as a risk report: mail like it
+    always goes to a person (a tattoo studio's "are your needles single-use?" is a danger signal)."""
+    for index, category in enumerate(policy.categories):
+        if category.name in policy.escalate.categories:
+            continue
+        for kind, texts in (("examples", category.examples), ("keywords", category.keywords)):
+            for at, text in enumerate(texts):
+                signals = risk_signals("", text, policy)
+                if signals:
+                    signal = signals[0]
+                    result.findings.append(
+                        Finding(
+                            "warning",
+                            f"policy.categories[{index}].{kind}[{at}]",
+                            f"'{category.name}': mail like {text!r} reads as {signal.kind.name} ({signal.said!r}), "
+                            f"which '{signal.category.name}' covers: it always goes to a person",
+                        )
+                    )
 
 
 def _templates(policy: Policy, result: TenantCheck) -> None:

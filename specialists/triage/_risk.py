@@ -168,7 +168,7 @@ KINDS: tuple[RiskKind, ...] = (
         "health medical clinical symptom symptoms harm hurt risk accident unsafe crash hospital doctor nurse "
         "medicine reaction",
         r"\b(?:smell(?:s|ing|ed)?\s+(?:of\s+)?gas|gas\s+(?:leak|smell)|carbon\s+monoxide|co\s+(?:alarm|detector))\b",
-        r"\b(?:smoke(?!\s+(?:alarms?|detectors?))|smoking\s+(?:from|out)|fumes|sparks?|sparking|burning\s+smell|"
+        r"\b(?:(?<!don't\s)(?<!not\s)(?<!never\s)(?<!who\s)(?<!i\s)(?<!you\s)(?<!we\s)(?<!they\s)smoke(?!\s+(?:alarms?|detectors?|free))|smoking\s+(?:from|out)|fumes|sparks?|sparking|burning\s+smell|"
         r"smell(?:s|ed)?\s+(?:of|like)\s+(?:burning|burnt|something\s+burning)|"
         r"(?:on|caught|catch|catching)\s+fire|fire\s+(?:broke|started)|flames|explo(?:ded|sion)|"
         r"electric(?:al)?\s+shock|electrocut\w*)\b",
@@ -266,7 +266,10 @@ KINDS: tuple[RiskKind, ...] = (
         r"\bworried\s+(?:that\s+)?(?:he|she|they)(?:'s|'ve|\s+has|\s+have|\s+may\s+have|\s+might\s+have)\s+(?:had\s+a\s+fall|"
         r"fallen|been\s+taken\s+ill)\b|\bcurtains\s+(?:have\s+been\s+|are\s+|were\s+|stay\s+|stayed\s+)(?:\w+\s+)?(?:shut|closed|"
         r"drawn)\b|\bcalling\s+(?:out\s+)?for\s+help\b",
-        r"\b(?:(?:fell|fallen|falling|tripped|slipped)\s+(?:down|over|off|on|from|through)|(?:exposed|bare|live)\s+wires?|"
+        # "fell through" as a floor gives way, not as a deal or a holiday does
+        r"\b(?:(?:fell|fallen|falling|tripped|slipped)\s+(?:down|over|off|on|from)|(?:fell|fallen|falling)\s+through\s+(?:the|a|an)\s+"
+        r"(?:\w+\s+)?(?:floor|floorboards|ceiling|roof|ice|gap|hole|boards|decking|grate|grating|hatch|trapdoor|glass|window)|"
+        r"(?:exposed|bare|live)\s+wires?|"
         r"broken\s+glass|could\s+(?:fall|be\s+hurt|get\s+hurt|hurt\s+someone|injure))\b",
         r"\b(?:railings?|balcony|stairs?|steps?|handrails?|banisters?|ceiling|floor|balustrade|decking)\b[^.\n]{0,60}"
         r"\b(?:is|are|was|were|came|has\s+come|feels?|has\s+been|have\s+been|had\s+been|seems?|looks?)\s+(?:\w+\s+)?(?:loose|"

@@ -1,6 +1,6 @@
 """`deskhand tenant check`: errors with their field and exit 1; warnings (confusable categories on their own
-examples, escalating categories without examples, templates without greeting or signature, rules that never
-match) with exit 0; `-o json` for tooling."""
+examples, escalating categories without examples, ordinary examples that read as risk reports, templates without
+greeting or signature, rules that never match) with exit 0; `-o json` for tooling."""
 
 from __future__ import annotations
 
@@ -115,6 +115,18 @@ def test_a_planted_error_names_its_field_and_exits_1(tmp_path: Path) -> None:
     assert "errors" in result.stdout and "policy.categories" in result.stdout and "queue" in result.stdout
     as_json = json.loads(cli("-o", "json", "tenant", "check", str(bad)).stdout)
     assert as_json[0]["ok"] is False and as_json[0]["findings"][0]["level"] == "error"
+
+
+def test_an_ordinary_example_that_reads_as_a_risk_report_is_a_warning(tmp_path: Path) -> None:
+    data = copy.deepcopy(TENANT)
+    repairs = data["policy"]["categories"][0]
+    repairs["examples"] = [*repairs["examples"], "The brakes failed on the way home after the service."]
+    [report] = json.loads(cli("-o", "json", "tenant", "check", str(write(tmp_path, data))).stdout)
+    [warned] = [f for f in report["findings"] if f["field"] == "policy.categories[0].examples[3]"]
+    assert warned["level"] == "warning" and "always goes to a person" in warned["message"]
+    assert "'safety' covers" in warned["message"]
+    [clean] = json.loads(cli("-o", "json", "tenant", "check", str(write(tmp_path, TENANT))).stdout)
+    assert not any(".examples[" in f["field"] or ".keywords[" in f["field"] for f in clean["findings"])
 
 
 def test_it_shows_which_escalating_category_each_kind_of_risk_report_goes_to(tmp_path: Path) -> None:

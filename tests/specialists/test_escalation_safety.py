@@ -810,6 +810,7 @@ WELFARE = {
             "The courier handed the wine to my 15-year-old son. He wasn't asked for any ID.",
             "age_checks",
         ),
+        ("Garden", "My son fell through the rotten decking at the back of the cabin last night.", "member_safety"),
         (
             "Ruby",
             "Our vet started her on antibiotics. Should she still have the joint tablets while she boards with you?",
@@ -882,6 +883,8 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "Can I use my own design on the mugs? I own the copyright, it's my painting.",
         "Is the new horror film rated 18? My kids are grown up now. Which films on the kids profile are new?",
         "Should I still have my appointment on Friday? Should she get the tablets delivered or collect them?",
+        "The deal fell through, when do I get my deposit back? Our holiday fell through as well.",
+        "Please add a filter for people who don't smoke. We never smoke indoors; are the rooms smoke free?",
         "Can my 18 year old son have his own profile? Is this film rated 15? My son is 16.",
     ],
 )
