@@ -89,11 +89,6 @@ _K1, _B = 1.2, 0.75
 """BM25's usual constants."""
 
 
-def _unit(weights: Vector) -> Vector:
-    norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-    return {t: w / norm for t, w in weights.items()}
-
-
 class Index:
     """Sparse vectors by their terms: the dot product of one query with each of them in one pass over the query."""
 

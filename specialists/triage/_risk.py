@@ -472,7 +472,7 @@ KINDS: tuple[RiskKind, ...] = (
         # someone's work copied, printed or sold without their leave: a rights claim
         r"\b(?:copyright|trade\s?mark|intellectual\s+property)\s+(?:infringement|breach|violation|theft|owner|holder)\b|"
         r"\b(?:infring(?:e|es|ed|ing|ement)|plagiari[sz](?:ed|ing))\b[^.\n]{0,40}\b(?:copyright|design|work|artwork|images?|photos?|"
-        r"logo|trade\s?mark|rights)\b|\b(?:i|we)(?:'ve|\s+have)?\s+(?:never|not|n't|did\s+not|didn't)\s+(?:ever\s+)?"
+        r"logo|trade\s?mark|rights)\b|\b(?:i|we)(?:'ve|\s+have)?\s+(?:never|not|did\s+not|didn't)\s+(?:ever\s+)?"
         r"(?:given|gave|granted|give)\s+(?:anyone|anybody|you|them|him|her|permission|consent)\s+(?:(?:any\s+)?(?:permission|"
         r"consent|the\s+right)\s+)?to\s+(?:print|copy|use|sell|reproduce|publish|reprint|share)\b",
         r"\b(?:issue|issuing|issued|commence|commencing|start|starting|begin|take|taking)\s+(?:court\s+|legal\s+)?"
