@@ -6,9 +6,9 @@
 - `Toolbox`, `WrapperToolbox`, `ScopedToolbox`, `call`, `call_or_none`, `gather`: reach MCP tools, typed, within the
   manifest's scopes (`call_or_none`: None for `not_found`; `gather`: independent calls at once).
 - `Budget`: what a run may still spend.
-- `own_lines`, `unsigned`, `before_sign_off`, `disowned_subject`: the customer's own lines of an email, its text
-  without the signature (or only without the sign-off and what follows it), and its body without the sentences
-  that disown its subject
+- `own_lines`, `unsigned`, `before_sign_off`, `disowned_subject`, `without_disowned`: the customer's own lines of an
+  email, its text without the signature (or only without the sign-off and what follows it), its body without the
+  sentences that disown its subject, and without the clauses that say what it is not about
 - `tokens`, `words`, `stem`, `injection_signals`, `normalise`, `plain`, `reveal`, `Hidden`, `without_instructions`: text
   helpers for offline judgments and for seeing through text hidden from the reader.
 
@@ -16,7 +16,7 @@ Imports only `schemas`. Model backends and the MCP toolbox live in the coordinat
 """
 
 from specialists.kit._budget import Budget
-from specialists.kit._mail import before_sign_off, disowned_subject, own_lines, unsigned
+from specialists.kit._mail import before_sign_off, disowned_subject, own_lines, unsigned, without_disowned
 from specialists.kit._model import Generation, In, Judgment, Model, Out, Tier, Usage
 from specialists.kit._specialist import ENTRY_POINT_GROUP, Manifest, Specialist, SpecialistContext, estimate_tokens
 from specialists.kit._text import (
@@ -63,6 +63,7 @@ __all__ = [
     "disowned_subject",
     "own_lines",
     "unsigned",
+    "without_disowned",
     "without_instructions",
     "words",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from specialists.kit._text import plain, stem, words
+from specialists.kit._text import plain, stem, tokens, words
 
 _SIGN_OFF = re.compile(
     r"^\s*(--\s*$|(with\s+)?(kind\s+|best\s+|warm\s+|warmest\s+|many\s+)?regards|thanks|thank\s+you|many\s+thanks|"
@@ -79,6 +79,58 @@ _TOPIC_DISOWNED = re.compile(
 )
 
 
+# what the customer says they are not writing about, whatever the subject: "I'm not asking for a refund", "I don't
+# actually want to cancel", "I don't want to make a complaint", "the miles aren't what I'm writing about"
+_WRITING = r"(?:writing|asking|emailing|e-mailing|contacting\s+you|getting\s+in\s+touch|complaining|chasing)"
+_NOT_ASKING = re.compile(
+    rf"\b(?:i'?m|i\s+am|we'?re|we\s+are)\s+not\s+(?:actually\s+|really\s+)?{_WRITING}\s+(?:for|about|to)\b|"
+    r"\b(?:don'?t|do\s+not)\s+actually\s+want\b|"
+    r"\b(?:don'?t|do\s+not)\s+want\s+to\s+(?:make|raise|file|lodge|log|put\s+in|submit|open)\s+an?\b|"
+    r"\bnot\s+(?:really\s+|actually\s+)?an?\s+(?:formal\s+|official\s+)?complaint\b|"
+    rf"\b(?:isn't|aren't|is\s+not|are\s+not|wasn't|weren't)\s+(?:really\s+|actually\s+)?(?:what|why)\s+"
+    rf"(?:i'?m|i\s+am|we'?re|we\s+are|i\s+was)\s+{_WRITING}",
+    re.IGNORECASE,
+)
+# of `_TOPIC_DISOWNED`, the forms that disown a topic wherever they stand ("it's not really working" is a fault)
+_NOT_ABOUT = re.compile(
+    rf"\b(?:not|isn't|is\s+not|wasn't|was\s+not)\s+(?:actually\s+|really\s+)?about\s+{_A}[^\W\d_]+|"
+    rf"\bnothing\s+to\s+do\s+with\s+{_A}[^\W\d_]+",
+    re.IGNORECASE,
+)
+_CLAUSE = re.compile(r"[^,;:]+?(?=\s+but\s|[,;:]|$)|\s+but\s", re.IGNORECASE)
+
+
+def _disowning_clauses(sentence: str) -> list[tuple[int, int]]:
+    """The spans of a sentence's clauses that say what the email is not about (`_NOT_ASKING`, `_NOT_ABOUT`)."""
+    return [
+        match.span()
+        for match in _CLAUSE.finditer(sentence)
+        if _NOT_ASKING.search(match.group(0)) or _NOT_ABOUT.search(match.group(0))
+    ]
+
+
+def without_disowned(body: str) -> str:
+    """The body without the clauses in which the customer says what they are not writing about ("I don't want to
+    make a complaint, the engineer left mud on the carpet"; "not a refund - can I move the date?"): the topic
+    they name is the one thing the email is not about. The rest is kept as written; a body with no such clause is
+    returned as it is."""
+    spans = []
+    for sentence in _SENTENCE.finditer(body):
+        begin = sentence.start()
+        spans += [(begin + start, begin + end) for start, end in _disowning_clauses(sentence.group(0))]
+    return _cut(body, spans) if spans else body
+
+
+def _cut(text: str, spans: list[tuple[int, int]]) -> str:
+    """The text without the spans (in order, not overlapping)."""
+    kept, start = [], 0
+    for begin, end in spans:
+        kept.append(text[start:begin])
+        start = end
+    kept.append(text[start:])
+    return "".join(kept)
+
+
 def disowned_subject(subject: str, body: str) -> str | None:
     """The body without the sentences that say its subject is not what it is about ("sorry, wrong subject line,
     it's not about the invoice at all"), when it has any; None when the body leaves the subject standing. People
@@ -97,11 +149,10 @@ def disowned_subject(subject: str, body: str) -> str | None:
             if stem(word.casefold()) in subject_stems:
                 disowning.append(match.span())
                 break
-    if not disowning:
-        return None
-    kept, start = [], 0
-    for begin, end in disowning:
-        kept.append(body[start:begin])
-        start = end
-    kept.append(body[start:])
-    return "".join(kept)
+        else:  # "No, I don't actually want to cancel" under "Cancel my membership??": that clause goes
+            for start, end in _disowning_clauses(sentence):
+                clause = sentence[start:end]
+                said = set(tokens(_NOT_ASKING.sub(" ", clause)))
+                if _NOT_ASKING.search(clause) and said & set(tokens(subject)):
+                    disowning.append((match.start() + start, match.start() + end))
+    return _cut(body, disowning) if disowning else None

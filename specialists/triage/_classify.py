@@ -26,7 +26,15 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import Category, Classification, InboundEmail, Plan, Policy
-from specialists.kit import Judgment, disowned_subject, injection_signals, tokens, unsigned, without_instructions
+from specialists.kit import (
+    Judgment,
+    disowned_subject,
+    injection_signals,
+    tokens,
+    unsigned,
+    without_disowned,
+    without_instructions,
+)
 from specialists.triage import _embeddings, _ranker
 from specialists.triage._concepts import concept_tokens
 
@@ -179,22 +187,38 @@ def _score(profiles: _Profiles, email: InboundEmail, meant: bool) -> _Scored:
     body = unsigned(said)
     # a subject the body says is not what it is about ("sorry, wrong subject") is left out, with the sentence
     kept = disowned_subject(email.subject, body)
-    text = f"{email.subject}\n{email.subject}\n{body}" if kept is None else kept
+    subject, whole = (email.subject, body) if kept is None else ("", kept)
+    # and what they say they are not writing about ("I don't want to make a complaint, ...") is not read
+    rest = without_disowned(whole)
+    text = f"{subject}\n{subject}\n{rest}" if subject else rest
     counts = Counter(tokens(text))
     concepts = Counter(concept_tokens(text))
     query = profiles._weights(counts)
-    lowered = text.casefold()
-    bonuses = [PHRASE_BONUS * sum(1 for phrase in phrases if phrase in lowered) for phrases in profiles.phrases]
-    by_words = [s + b for s, b in zip(profiles.by_words.dots(query), bonuses, strict=True)]
+    by_words = _by_words(profiles, text, query)
     broad = profiles._weights(counts, concepts)
-    with_concepts = [s + b for s, b in zip(profiles.by_concepts.dots(broad), bonuses, strict=True)]
-    subject, rest = (email.subject, body) if kept is None else ("", kept)
+    with_concepts = [s + b for s, b in zip(profiles.by_concepts.dots(broad), _bonuses(profiles, text), strict=True)]
     features = profiles.evidence.lexical(subject, rest, counts, concepts, by_words, with_concepts, query)
+    # the escalation guard reads every word, a disowned topic too: "this is not about fraud, but..." may be
+    guarded = by_words
+    if rest != whole:
+        said = f"{subject}\n{subject}\n{whole}" if subject else whole
+        guarded = _by_words(profiles, said, profiles._weights(Counter(tokens(said))))
     if not meant:
-        return _Scored(query, by_words, with_concepts, features)
+        return _Scored(query, guarded, with_concepts, features)
     meaning = _embeddings.closeness(f"{subject}\n{rest}".strip(), profiles.centroids())
     features = [[*row, *more] for row, more in zip(features, meaning, strict=True)]
-    return _Scored(query, by_words, with_concepts, features, [row[0] for row in meaning])
+    return _Scored(query, guarded, with_concepts, features, [row[0] for row in meaning])
+
+
+def _bonuses(profiles: _Profiles, text: str) -> list[float]:
+    """Per category, `PHRASE_BONUS` for each of its multi-word keywords and examples found verbatim in the text."""
+    lowered = text.casefold()
+    return [PHRASE_BONUS * sum(1 for phrase in phrases if phrase in lowered) for phrases in profiles.phrases]
+
+
+def _by_words(profiles: _Profiles, text: str, query: dict[str, float]) -> list[float]:
+    """Per category, the cosine of the text's word vector (`query`) with its profile's, plus its phrase bonuses."""
+    return [s + b for s, b in zip(profiles.by_words.dots(query), _bonuses(profiles, text), strict=True)]
 
 
 def _argmax(scores: list[float]) -> int:

@@ -49,38 +49,38 @@ MEANING = ("meaning", "meaning_name", "meaning_description")
 # fmt: off
 SPREAD_FLOORS: tuple[float, ...] = (
     0.0206, 0.0219, 0.0455, 0.0168, 0.0275,
-    0.0159, 0.0181, 0.8394, 0.1712, 0.0786,
+    0.0159, 0.0181, 0.8375, 0.1712, 0.0786,
     0.0280, 0.0259, 0.0252,
 )
 """Per feature of `LEXICAL` then `MEANING`, a quarter of its median spread across a policy's categories over the
 tuning suites' emails (fit by scripts/fit-ranker)."""
 LEXICAL_WEIGHTS: tuple[float, ...] = (
-    -0.131, -0.843,
-    0.191, 1.709,
-    0.308, 0.124,
-    -0.048, 0.072,
-    1.070, 0.278,
-    -0.162, 0.268,
-    0.078, -0.049,
-    0.400, -0.655,
-    -0.261, 0.543,
-    -0.419, 0.253,
+    -0.125, -0.846,
+    0.206, 1.700,
+    0.319, 0.141,
+    -0.087, 0.078,
+    1.140, 0.278,
+    -0.096, 0.259,
+    0.061, -0.054,
+    0.415, -0.686,
+    -0.292, 0.566,
+    -0.447, 0.280,
 )
 """Per feature of `LEXICAL`, the weight of its gap then of its scaled gap (fit by scripts/fit-ranker)."""
 MEANING_WEIGHTS: tuple[float, ...] = (
-    -0.058, -0.729,
-    0.176, 1.390,
-    0.146, 0.102,
-    -0.173, -0.045,
-    1.074, 0.095,
-    -0.248, 0.182,
-    0.048, -0.290,
-    0.388, -0.429,
-    -0.268, 0.387,
-    -0.571, 0.147,
-    0.496, 0.913,
-    0.116, 0.304,
-    0.266, 0.122,
+    -0.042, -0.723,
+    0.193, 1.385,
+    0.168, 0.110,
+    -0.199, -0.035,
+    1.141, 0.099,
+    -0.179, 0.173,
+    0.034, -0.296,
+    0.401, -0.474,
+    -0.295, 0.407,
+    -0.557, 0.153,
+    0.519, 0.906,
+    0.141, 0.303,
+    0.287, 0.119,
 )
 """Per feature of `LEXICAL` then `MEANING`, the weight of its gap then of its scaled gap (fit by scripts/fit-ranker)."""
 # fmt: on

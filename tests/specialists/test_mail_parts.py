@@ -7,8 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas import InboundEmail, load_tenant_file
-from specialists.kit import before_sign_off, disowned_subject
+from specialists.kit import before_sign_off, disowned_subject, without_disowned
 from specialists.triage import ClassifyRequest, classify_offline
+from specialists.triage._classify import similarities
 from tests.conftest import EXAMPLE_TENANTS
 
 
@@ -74,6 +75,94 @@ def test_an_email_under_a_disowned_subject_is_classified_by_what_it_asks(subject
     )  # billing, by the subject
 
 
+@pytest.mark.parametrize(
+    ("body", "gone", "left"),
+    [
+        ("I don't want to make a complaint, the engineer left mud on the carpet.", "complaint", "carpet"),
+        ("I'm a member but honestly the points aren't what I'm writing about. The flight was late.", "points", "late"),
+        ("I'm not asking for a refund, I just want to move the date.", "refund", "move"),
+        ("No, I don't actually want to cancel - but the box came on a Wednesday again.", "cancel", "Wednesday"),
+        ("We're not writing about the invoice; the door code stopped working.", "invoice", "door"),
+        ("This is not a complaint, but could the class start at 7?", "complaint", "class"),
+        ("It's nothing to do with the bill, the app logs me out.", "bill", "app"),
+    ],
+)
+def test_what_the_customer_says_they_are_not_writing_about_is_left_out(body: str, gone: str, left: str) -> None:
+    kept = without_disowned(body)
+    assert gone not in kept and left in kept
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "It's not really working since Monday.",
+        "I don't want to pay twice for one order.",
+        "I'm not able to log in and I don't want to lose my saved cards.",
+        "We haven't had the refund, and no one answers the phone.",
+        "I really want to know why the charge is not a refund.",
+        "I don't really want to wait another week for the engineer.",
+    ],
+)
+def test_an_ordinary_negation_is_read_as_written(body: str) -> None:
+    assert without_disowned(body) == body
+
+
+def test_a_subject_the_customer_says_they_are_not_asking_for_is_disowned_by_that_clause_alone() -> None:
+    kept = disowned_subject("Cancel my membership??", "No, I don't actually want to cancel - but the box came late.")
+    assert kept is not None and "cancel" not in kept and "box came late" in kept
+    kept = disowned_subject("Invoice", "I'm not asking about the invoice, I need the export to work.")
+    assert kept == ", I need the export to work."
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "category"),
+    [
+        (
+            "Invoice",
+            "I'm not asking for a refund or a credit on the invoice, I just want the CSV export to stop failing "
+            "with an error.",
+            "technical",
+        ),
+        ("Export", "I'm not writing about the invoice or the refund, the export to CSV fails every time.", "technical"),
+        (
+            "Billing question",
+            "Billing isn't what I'm writing about, sorry. The export keeps failing with a timeout.",
+            "technical",
+        ),
+        (
+            "Quick one",
+            "I don't want to make a complaint about the invoice or the payment, but the API export returns "
+            "a 500 error since Monday.",
+            "technical",
+        ),
+        (
+            "Seats",
+            "We don't actually want to add seats or change the subscription, we need the SSO login to stop failing.",
+            "account_access",
+        ),
+    ],
+)
+def test_an_email_is_classified_by_what_it_asks_not_by_what_it_says_it_is_not_about(
+    subject: str, body: str, category: str
+) -> None:
+    policy = load_tenant_file(EXAMPLE_TENANTS / "acme.yaml").policy
+    email = InboundEmail(sender="ops@example.org", subject=subject, body=body)
+    assert classify_offline(ClassifyRequest(email=email), policy).category == category  # billing, by its words
+
+
+def test_the_escalation_guard_still_reads_a_topic_the_customer_disowns() -> None:
+    """ "This is not about a breach, but..." leaves the ranker's reading, never the guard's: a report can hide so."""
+    policy = load_tenant_file(EXAMPLE_TENANTS / "acme.yaml").policy
+    email = InboundEmail(
+        sender="ops@example.org",
+        subject="Quick one",
+        body="This is not about a security breach or a leaked api key, but can you send me every user's password?",
+    )
+    assert similarities(email, policy)["security"] > similarities(email, policy)["billing"]
+    said = InboundEmail(sender="ops@example.org", subject="Quick one", body="Can you send me every user's password?")
+    assert similarities(email, policy)["security"] > similarities(said, policy)["security"]
+
+
 def test_before_the_sign_off_keeps_the_senders_words_and_drops_their_footer() -> None:
     body = "My card was stolen.\n\nKind regards,\nAnn Lee\nThis email may contain personal data."
     assert before_sign_off(body).strip() == "My card was stolen."
@@ -106,3 +195,4 @@ def test_any_text_is_read_without_error(body: str, subject: str) -> None:
     kept = disowned_subject(subject, body)
     assert kept is None or len(kept) < len(body)  # only whole sentences that disown the subject are taken out
     assert len(before_sign_off(body)) <= len(body)
+    assert len(without_disowned(body)) <= len(body)  # only clauses are taken out, never words added
