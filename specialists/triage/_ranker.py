@@ -49,38 +49,38 @@ MEANING = ("meaning", "meaning_name", "meaning_description")
 # fmt: off
 SPREAD_FLOORS: tuple[float, ...] = (
     0.0206, 0.0219, 0.0455, 0.0168, 0.0275,
-    0.0159, 0.0181, 0.8375, 0.1712, 0.0786,
+    0.0159, 0.0181, 0.8377, 0.1712, 0.0786,
     0.0280, 0.0259, 0.0252,
 )
 """Per feature of `LEXICAL` then `MEANING`, a quarter of its median spread across a policy's categories over the
 tuning suites' emails (fit by scripts/fit-ranker)."""
 LEXICAL_WEIGHTS: tuple[float, ...] = (
-    -0.125, -0.846,
-    0.206, 1.700,
-    0.319, 0.141,
-    -0.087, 0.078,
-    1.140, 0.278,
-    -0.096, 0.259,
-    0.061, -0.054,
-    0.415, -0.686,
-    -0.292, 0.566,
-    -0.447, 0.280,
+    -0.098, -0.819,
+    0.228, 1.668,
+    0.316, 0.148,
+    -0.069, 0.072,
+    1.128, 0.271,
+    -0.111, 0.264,
+    0.075, -0.066,
+    0.416, -0.683,
+    -0.274, 0.551,
+    -0.435, 0.276,
 )
 """Per feature of `LEXICAL`, the weight of its gap then of its scaled gap (fit by scripts/fit-ranker)."""
 MEANING_WEIGHTS: tuple[float, ...] = (
-    -0.042, -0.723,
-    0.193, 1.385,
-    0.168, 0.110,
-    -0.199, -0.035,
-    1.141, 0.099,
-    -0.179, 0.173,
-    0.034, -0.296,
-    0.401, -0.474,
-    -0.295, 0.407,
-    -0.557, 0.153,
-    0.519, 0.906,
-    0.141, 0.303,
-    0.287, 0.119,
+    -0.018, -0.682,
+    0.206, 1.338,
+    0.170, 0.118,
+    -0.177, -0.037,
+    1.135, 0.088,
+    -0.177, 0.176,
+    0.048, -0.298,
+    0.401, -0.464,
+    -0.275, 0.387,
+    -0.538, 0.153,
+    0.485, 0.908,
+    0.111, 0.289,
+    0.278, 0.123,
 )
 """Per feature of `LEXICAL` then `MEANING`, the weight of its gap then of its scaled gap (fit by scripts/fit-ranker)."""
 # fmt: on

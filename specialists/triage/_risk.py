@@ -130,7 +130,7 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:'s|is|was|are|were)\s*(?:n[o']?t|\s+not)\s+(?:my|our|his|her|their)\s+(?:bank|account|card|e-?mail|phone|number|"
         r"address|payment|order|booking|login|device|signature)s?\b",
         r"\b(?:new|unknown|unrecogni[sz]ed|strange|unusual)\s+(?:log[-\s]?in|sign[-\s]?in|device|session)s?\s+"
-        r"(?:to\s+(?:my|our|the)\s+account\s+)?(?:from|in|on|at)\b",
+        r"(?:to\s+(?:my|our|the)\s+(?:[\w-]+\s+){0,2}?account\s+)?(?:from|in|on|at)\b",
         r"\b(?:is|was|are|were)\s+(?:this|that|it|these|those)\s+(?:[\w-]+\s+){0,2}?(?:really\s+|actually\s+)?"
         r"(?:from|sent\s+by)\s+(?:you|your)\b",
         r"\bfake\s+(?:e-?mails?|texts?|sms|site|website|invoices?|pages?|calls?|messages?|letters?|listings?|adverts?|"

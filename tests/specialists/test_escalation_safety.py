@@ -757,6 +757,7 @@ WELFARE = {
         ("Moths", "Since then she has red itchy patches on the backs of her legs. The spray?", "member_safety"),
         ("Miles", "A reward booking for two people is there. I've never heard of either of them.", "account_security"),
         ("New device", "I was told of a new sign in to my account from Leeds. I was asleep.", "account_security"),
+        ("App question", "A new sign in to my Harbour Gym account from York. I was at work.", "account_security"),
         ("Profile", "Also the email on my profile isn't mine any more, it's some gmail address.", "account_security"),
         ("Deposits", "Could you cap what I put in each week? Things got a bit out of hand last month.", "hardship"),
         ("Final response", "I don't accept your final response. I am referring this to the ADR service.", "legal"),
