@@ -48,39 +48,39 @@ MEANING = ("meaning", "meaning_name", "meaning_description")
 
 # fmt: off
 SPREAD_FLOORS: tuple[float, ...] = (
-    0.0206, 0.0219, 0.0455, 0.0168, 0.0275,
-    0.0159, 0.0181, 0.8377, 0.1712, 0.0786,
-    0.0280, 0.0259, 0.0252,
+    0.0207, 0.0219, 0.0456, 0.0168, 0.0275,
+    0.0159, 0.0181, 0.8400, 0.1712, 0.0786,
+    0.0280, 0.0260, 0.0252,
 )
 """Per feature of `LEXICAL` then `MEANING`, a quarter of its median spread across a policy's categories over the
 tuning suites' emails (fit by scripts/fit-ranker)."""
 LEXICAL_WEIGHTS: tuple[float, ...] = (
-    -0.098, -0.819,
-    0.228, 1.668,
-    0.316, 0.148,
-    -0.069, 0.072,
-    1.128, 0.271,
-    -0.111, 0.264,
-    0.075, -0.066,
-    0.416, -0.683,
-    -0.274, 0.551,
-    -0.435, 0.276,
+    -0.095, -0.812,
+    0.236, 1.680,
+    0.315, 0.142,
+    -0.061, 0.068,
+    1.139, 0.265,
+    -0.106, 0.269,
+    0.076, -0.066,
+    0.417, -0.703,
+    -0.241, 0.529,
+    -0.416, 0.267,
 )
 """Per feature of `LEXICAL`, the weight of its gap then of its scaled gap (fit by scripts/fit-ranker)."""
 MEANING_WEIGHTS: tuple[float, ...] = (
-    -0.018, -0.682,
-    0.206, 1.338,
-    0.170, 0.118,
-    -0.177, -0.037,
-    1.135, 0.088,
-    -0.177, 0.176,
-    0.048, -0.298,
-    0.401, -0.464,
-    -0.275, 0.387,
-    -0.538, 0.153,
-    0.485, 0.908,
-    0.111, 0.289,
-    0.278, 0.123,
+    -0.027, -0.681,
+    0.207, 1.352,
+    0.187, 0.106,
+    -0.167, -0.034,
+    1.145, 0.091,
+    -0.181, 0.185,
+    0.048, -0.291,
+    0.400, -0.492,
+    -0.239, 0.365,
+    -0.513, 0.139,
+    0.460, 0.885,
+    0.115, 0.305,
+    0.256, 0.125,
 )
 """Per feature of `LEXICAL` then `MEANING`, the weight of its gap then of its scaled gap (fit by scripts/fit-ranker)."""
 # fmt: on

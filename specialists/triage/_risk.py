@@ -447,6 +447,15 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:walked|ran|made|making)\s+off\s+with\s+(?:it|them|the|my|our)\b|\btrying\s+(?:the\s+)?"
         r"(?:\w+\s+)?door\s*handles\b|\bforced\s+(?:open|the\s+(?:door|lock|gate|window))\b|\b(?:lock|padlock)\s+"
         r"(?:was|has\s+been|had\s+been)\s+(?:cut|broken|forced|smashed)\b",
+        # "the padlock on the side shutter has been cut off"; "they snapped the lock on the back door"
+        r"\b(?:locks?|padlocks?|chains?)\s+(?:on|of)\s+(?:the|my|our|his|her|their)\s+(?:[\w-]+\s+){0,2}?[\w-]+\s+"
+        r"(?:was|were|has\s+been|have\s+been|had\s+been|got)\s+(?:cut|forced|smashed|snapped|drilled|jemmied)\b|"
+        r"\b(?:they|someone|somebody|thieves|burglars?)\s+(?:had\s+|have\s+|'ve\s+|'d\s+)?(?:cut|snapped|forced|drilled|"
+        r"smashed|jemmied|kicked\s+in)\s+(?:off\s+|open\s+)?(?:the|my|our|his|her|their)\s+(?:[\w-]+\s+){0,2}?(?:locks?|"
+        r"padlocks?|chains?|doors?|windows?|shutters?|gates?)\b",
+        # the police came, or were told, about something that happened to the customer
+        r"\b(?:reported\s+(?:it|this|them)\s+to\s+the\s+police|(?:the\s+)?police\s+(?:have\s+been(?:\s+round)?|came(?:\s+round)?|"
+        r"were\s+called)\b[^.\n]{0,40}\bcrime\s+(?:ref\w*|number|no)\b)",
     ),
     _kind(
         "a data protection or freedom of information request",

@@ -824,6 +824,9 @@ WELFARE = {
         ),
         ("Where is my delivery?", "It was left in the lobby. When I came down at 1 it was not there anymore.", "theft"),
         ("Delivery", "When we got home the parcel was gone. A man walked in behind the postman.", "theft"),
+        ("shutter", "The padlock on the side shutter has been cut off and the stock is gone.", "theft"),
+        ("Back door", "They snapped the lock on the back door overnight. Can you come today?", "theft"),
+        ("Need someone today", "Police have been, crime ref 4412/26. The shutter won't go down now.", "theft"),
         ("Refund", "I made it on Tuesday and spent the whole of Wednesday on the bathroom floor.", "member_safety"),
         ("Box 12", "We couldn't keep anything down the next day, and he was up all night being sick.", "member_safety"),
     ],
@@ -887,6 +890,8 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "The deal fell through, when do I get my deposit back? Our holiday fell through as well.",
         "Please add a filter for people who don't smoke. We never smoke indoors; are the rooms smoke free?",
         "Can my 18 year old son have his own profile? Is this film rated 15? My son is 16.",
+        "Can you cut the padlock off the shed? I've lost the key. The lock on the back door was stiff.",
+        "The lock on the front door was broken when we moved in; our engineer snapped the key in it.",
     ],
 )
 def test_ordinary_mail_with_the_same_nouns_reports_nothing(body: str) -> None:
