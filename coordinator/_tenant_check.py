@@ -25,6 +25,7 @@ from specialists.triage import (
     ClassifyRequest,
     classify_offline,
     coverage,
+    escalating_keywords_said,
     escalation_reasons,
     priority_for,
     reread_for_risk,
@@ -194,24 +195,31 @@ def _escalating_without_examples(policy: Policy, result: TenantCheck) -> None:
 
 
 def _ordinary_mail_that_escalates(policy: Policy, result: TenantCheck) -> None:
-    """An example or keyword of a category the policy does not escalate that reads as a risk report: mail like it
-    always goes to a person (a tattoo studio's "are your needles single-use?" is a danger signal)."""
+    """An example or keyword of a category the policy does not escalate that reads as a risk report, or says a
+    keyword of an escalating category (matched by its stem: a riding school's `hacked` is also a hack): mail like
+    it always goes to a person (a tattoo studio's "are your needles single-use?" is a danger signal)."""
     for index, category in enumerate(policy.categories):
         if category.name in policy.escalate.categories:
             continue
         for kind, texts in (("examples", category.examples), ("keywords", category.keywords)):
             for at, text in enumerate(texts):
                 signals = risk_signals("", text, policy)
+                said = escalating_keywords_said(text, policy)
                 if signals:
                     signal = signals[0]
-                    result.findings.append(
-                        Finding(
-                            "warning",
-                            f"policy.categories[{index}].{kind}[{at}]",
-                            f"'{category.name}': mail like {text!r} reads as {signal.kind.name} ({signal.said!r}), "
-                            f"which '{signal.category.name}' covers: it always goes to a person",
-                        )
+                    why = f"reads as {signal.kind.name} ({signal.said!r}), which '{signal.category.name}' covers"
+                elif said:
+                    name, hits = next(iter(said.items()))
+                    why = f"says {hits[0]!r}, a keyword of '{name}' (matched by its stem, in any sense)"
+                else:
+                    continue
+                result.findings.append(
+                    Finding(
+                        "warning",
+                        f"policy.categories[{index}].{kind}[{at}]",
+                        f"'{category.name}': mail like {text!r} {why}: it always goes to a person",
                     )
+                )
 
 
 def _templates(policy: Policy, result: TenantCheck) -> None:

@@ -10,7 +10,13 @@ and so does a follow-up that points to earlier mail without saying what is wrong
 
 from specialists.triage._classify import CLASSIFY, ClassifyRequest, classify_offline
 from specialists.triage._risk import coverage, risk_signals
-from specialists.triage._rules import escalation_reasons, priority_for, reread_for_risk, vague_follow_up
+from specialists.triage._rules import (
+    escalating_keywords_said,
+    escalation_reasons,
+    priority_for,
+    reread_for_risk,
+    vague_follow_up,
+)
 from specialists.triage._specialist import TriageSpecialist, specialist
 
 __all__ = [
@@ -19,6 +25,7 @@ __all__ = [
     "TriageSpecialist",
     "classify_offline",
     "coverage",
+    "escalating_keywords_said",
     "escalation_reasons",
     "priority_for",
     "reread_for_risk",

@@ -114,7 +114,8 @@ KINDS: tuple[RiskKind, ...] = (
         r"phoned|texted|messaged|e-?mailed|wrote|came\s+to\s+(?:the|my|our)\s+(?:door|house|home)|knocked)\b[^.?!\n]{0,40}\b(?:saying|"
         r"claiming|said|says|told\s+(?:me|us)|asking|asked|demanding|threatening)\b[^.?!\n]{0,120}\b(?:pay|paid|payment|card|bank|"
         r"details|password|pin|code|cash|£|\$|€)",
-        r"\b(?:hack(?:ed|er|ers)?|compromised|unauthori[sz]ed|phish(?:ing|ed)?|scam(?:med|mer|mers)?|"
+        # "hacked", "a hacker", "tried to hack into it"; not a hack (a ride out, a trick) booked or shared
+        r"\b(?:hack(?:ed|er|ers)|(?<=to\s)hack|hack(?=\s+(?:into|in\s+to|my|our|the\s+account|accounts?))|compromised|unauthori[sz]ed|phish(?:ing|ed)?|scam(?:med|mer|mers)?|"
         r"fraud(?:ulent|sters?)?(?!\s+(?:scare|alert|prevention|check|department|team))|identity\s+theft|impersonat\w*|account\s+takeover|sim[-\s]swap\w*)\b",
         r"\bsuspicious\s+(?:log-?ins?|sign-?ins?|activity|e-?mails?|texts?|sms|messages?|calls?|links?|"
         r"transactions?|payments?|charges?|orders?|bookings?|access)\b",

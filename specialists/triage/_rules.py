@@ -101,10 +101,10 @@ def _close_to_escalating(email: InboundEmail, chosen: Category, policy: Policy) 
     meant = meanings(email, policy)
     nearest = max(meant, key=lambda n: meant[n]) if meant else None
     # a keyword in the footer is the sender's disclaimer ("may contain personal data"), not what they report
-    said = " " + " ".join(words(f"{email.subject}\n{before_sign_off(email.body)}")) + " "
+    said = escalating_keywords_said(f"{email.subject}\n{before_sign_off(email.body)}", policy)
     reasons = []
-    for name, keywords in _escalating_keywords(policy):
-        hits = [keyword for keyword, written in keywords if written in said]
+    for name, _ in _escalating_keywords(policy):
+        hits = said.get(name, [])
         if best > 0 and scores.get(name, 0.0) >= GUARD_SHARE * best:
             reasons.append(
                 f"it reads close to '{name}' too ({scores[name]:.2f} against {best:.2f}), which always goes to a person"
@@ -117,6 +117,17 @@ def _close_to_escalating(email: InboundEmail, chosen: Category, policy: Policy) 
         elif hits:
             reasons.append(f"it says {hits[0]!r}, a keyword of '{name}', which always goes to a person")
     return reasons
+
+
+def escalating_keywords_said(text: str, policy: Policy) -> dict[str, list[str]]:
+    """The keywords of the policy's escalating categories a text says, by category: as whole words, each word
+    stemmed (`refund` is also `refunds`; `hacked` is also `hack`, so a riding school's hack says it too)."""
+    said = " " + " ".join(words(text)) + " "
+    found = {
+        name: [keyword for keyword, written in keywords if written in said]
+        for name, keywords in _escalating_keywords(policy)
+    }
+    return {name: hits for name, hits in found.items() if hits}
 
 
 _KEYWORDS: dict[int, tuple[Policy, list[tuple[str, list[tuple[str, str]]]]]] = {}

@@ -129,6 +129,18 @@ def test_an_ordinary_example_that_reads_as_a_risk_report_is_a_warning(tmp_path: 
     assert not any(".examples[" in f["field"] or ".keywords[" in f["field"] for f in clean["findings"])
 
 
+def test_an_ordinary_example_that_says_an_escalating_keyword_by_its_stem_is_a_warning(tmp_path: Path) -> None:
+    """A riding school's security keyword `hacked` is also every hack (a ride out) its customers book."""
+    data = copy.deepcopy(TENANT)
+    data["policy"]["categories"][2]["keywords"] = [*data["policy"]["categories"][2]["keywords"], "hacked"]
+    rentals = data["policy"]["categories"][1]
+    rentals["examples"] = [*rentals["examples"], "Can we book a hack along the river on Sunday?"]
+    [report] = json.loads(cli("-o", "json", "tenant", "check", str(write(tmp_path, data))).stdout)
+    [warned] = [f for f in report["findings"] if f["field"] == "policy.categories[1].examples[3]"]
+    assert warned["level"] == "warning" and "'hacked', a keyword of 'safety'" in warned["message"]
+    assert "always goes to a person" in warned["message"]
+
+
 def test_it_shows_which_escalating_category_each_kind_of_risk_report_goes_to(tmp_path: Path) -> None:
     [report] = json.loads(cli("-o", "json", "tenant", "check", str(write(tmp_path, TENANT))).stdout)
     risks = report["risks"]

@@ -892,6 +892,7 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "Can my 18 year old son have his own profile? Is this film rated 15? My son is 16.",
         "Can you cut the padlock off the shed? I've lost the key. The lock on the back door was stiff.",
         "The lock on the front door was broken when we moved in; our engineer snapped the key in it.",
+        "Can we book a hack along the river on Sunday? The hacks for beginners are lovely; a handy hack for gloves?",
     ],
 )
 def test_ordinary_mail_with_the_same_nouns_reports_nothing(body: str) -> None:
