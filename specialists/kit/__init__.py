@@ -9,8 +9,9 @@
 - `own_lines`, `unsigned`, `before_sign_off`, `disowned_subject`, `without_disowned`: the customer's own lines of an
   email, its text without the signature (or only without the sign-off and what follows it), its body without the
   sentences that disown its subject, and without the clauses that say what it is not about
-- `tokens`, `words`, `stem`, `injection_signals`, `normalise`, `plain`, `reveal`, `Hidden`, `without_instructions`: text
-  helpers for offline judgments and for seeing through text hidden from the reader.
+- `tokens`, `words`, `stem`, `root`, `roots`, `injection_signals`, `normalise`, `plain`, `reveal`, `Hidden`,
+  `without_instructions`: text helpers for offline judgments and for seeing through text hidden from the reader
+  (`root`, `roots`: words as a keyword matches them).
 
 Imports only `schemas`. Model backends and the MCP toolbox live in the coordinator.
 """
@@ -25,6 +26,8 @@ from specialists.kit._text import (
     normalise,
     plain,
     reveal,
+    root,
+    roots,
     stem,
     tokens,
     without_instructions,
@@ -57,6 +60,8 @@ __all__ = [
     "normalise",
     "plain",
     "reveal",
+    "root",
+    "roots",
     "stem",
     "tokens",
     "before_sign_off",

@@ -36,6 +36,28 @@ def stem(word: str) -> str:
     return word
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def root(word: str) -> str:
+    """A word as a keyword matches it: `stem`'s ending gone (not the `s` of `ss`: `harass`, `access`), then a
+    final `e` when at least four letters stay, unless the ending began with one (`degrees` is `degre` as `degree`
+    is), so a word and its plain inflections meet whatever its last letter: `charge` and `charged`, `dispute` and
+    `disputed`, `abuse` and `abused`. (The classifier keeps `stem`: its weights were fit on it.)"""
+    for suffix in _SUFFIXES:
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            if suffix == "s" and word.endswith("ss"):
+                return word
+            if suffix[0] == "e":  # `degrees`, `agreed` lost their own e with the ending
+                return word[: -len(suffix)]
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if len(word) > 4 and word.endswith("e") else word
+
+
+def roots(text: str) -> list[str]:
+    """Every lower-case word as a keyword matches it (`root`), stop words kept: for matching a phrase as written."""
+    return [root(t) for t in _TOKEN.findall(text.casefold())]
+
+
 def tokens(text: str) -> list[str]:
     """Lower-case stemmed word tokens without stop words."""
     return [stem(t) for t in _TOKEN.findall(text.casefold()) if t not in STOP_WORDS and len(t) > 1]

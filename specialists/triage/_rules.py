@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from schemas import Category, Classification, InboundEmail, Plan, Policy, Priority
-from specialists.kit import before_sign_off, own_lines, plain, tokens, unsigned, words
+from specialists.kit import before_sign_off, own_lines, plain, roots, tokens, unsigned
 from specialists.triage._classify import meanings, similarities
 from specialists.triage._risk import risk_signals
 
@@ -121,8 +121,9 @@ def _close_to_escalating(email: InboundEmail, chosen: Category, policy: Policy) 
 
 def escalating_keywords_said(text: str, policy: Policy) -> dict[str, list[str]]:
     """The keywords of the policy's escalating categories a text says, by category: as whole words, each word
-    stemmed (`refund` is also `refunds`; `hacked` is also `hack`, so a riding school's hack says it too)."""
-    said = " " + " ".join(words(text)) + " "
+    matched by its `root` (`refund` is also `refunds`, `abuse` is also `abused`; `hacked` is also `hack`, so a
+    riding school's hack says it too)."""
+    said = " " + " ".join(roots(text)) + " "
     found = {
         name: [keyword for keyword, written in keywords if written in said]
         for name, keywords in _escalating_keywords(policy)
@@ -141,7 +142,7 @@ def _escalating_keywords(policy: Policy) -> list[tuple[str, list[tuple[str, str]
         for name in policy.escalate.categories:
             category = policy.category(name)
             keywords = category.keywords if category else []
-            found.append((name, [(k, f" {' '.join(words(k))} ") for k in keywords if words(k)]))
+            found.append((name, [(k, f" {' '.join(roots(k))} ") for k in keywords if roots(k)]))
         if len(_KEYWORDS) >= 256:
             _KEYWORDS.pop(next(iter(_KEYWORDS)))
         kept = _KEYWORDS[id(policy)] = (policy, found)

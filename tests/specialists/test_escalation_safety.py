@@ -17,6 +17,7 @@ from specialists.kit import injection_signals, unsigned
 from specialists.triage import (
     ClassifyRequest,
     classify_offline,
+    escalating_keywords_said,
     escalation_reasons,
     reread_for_risk,
     vague_follow_up,
@@ -459,6 +460,26 @@ def _policy_with(*extra: dict[str, object]) -> Policy:
 
 
 LEGAL = {"name": "legal", "description": "Legal threats, solicitors, court claims, regulators", "queue": "legal"}
+
+
+@pytest.mark.parametrize(
+    ("keyword", "said"),
+    [
+        ("dispute", "We disputed the payment."),
+        ("disputed", "I want to dispute this."),
+        ("abuse", "The coach abused his position."),
+        ("harass", "She keeps harassing my daughter."),
+        ("harassed", "This is harassment, please stop him."),
+        ("damage", "The van damaged our wall."),
+        ("degree", "Is my degree certificate affected? I have two degrees with you."),
+    ],
+)
+def test_an_escalating_keyword_matches_its_inflections_whatever_its_last_letter(keyword: str, said: str) -> None:
+    policy = _policy_with(
+        {"name": "watch", "description": "Reports a person reads", "queue": "w", "keywords": [keyword]}
+    )
+    assert escalating_keywords_said(said, policy) == {"watch": [keyword]}
+    assert escalating_keywords_said("The weather was fine and the access code worked.", policy) == {}
 
 
 @pytest.mark.parametrize(
