@@ -196,7 +196,7 @@ def _escalating_without_examples(policy: Policy, result: TenantCheck) -> None:
 
 def _ordinary_mail_that_escalates(policy: Policy, result: TenantCheck) -> None:
     """An example or keyword of a category the policy does not escalate that reads as a risk report, or says a
-    keyword of an escalating category (matched by its stem: a riding school's `hacked` is also a hack): mail like
+    keyword of an escalating category (as escalation matches it: a riding school's `hacked` is also a hack): mail like
     it always goes to a person (a tattoo studio's "are your needles single-use?" is a danger signal)."""
     for index, category in enumerate(policy.categories):
         if category.name in policy.escalate.categories:
@@ -210,7 +210,7 @@ def _ordinary_mail_that_escalates(policy: Policy, result: TenantCheck) -> None:
                     why = f"reads as {signal.kind.name} ({signal.said!r}), which '{signal.category.name}' covers"
                 elif said:
                     name, hits = next(iter(said.items()))
-                    why = f"says {hits[0]!r}, a keyword of '{name}' (matched by its stem, in any sense)"
+                    why = f"says {hits[0]!r}, a keyword of '{name}' (matched by its root, in any sense)"
                 else:
                     continue
                 result.findings.append(

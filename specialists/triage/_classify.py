@@ -198,7 +198,7 @@ def _score(profiles: _Profiles, email: InboundEmail, meant: bool) -> _Scored:
     broad = profiles._weights(counts, concepts)
     with_concepts = [s + b for s, b in zip(profiles.by_concepts.dots(broad), _bonuses(profiles, text), strict=True)]
     features = profiles.evidence.lexical(subject, rest, counts, concepts, by_words, with_concepts, query)
-    # the escalation guard reads every word, a disowned topic too: "this is not about fraud, but..." may be
+    # the escalation guard reads every word, a disowned topic too: "this is not about fraud, but..." may hide one
     guarded = by_words
     if rest != whole:
         said = f"{subject}\n{subject}\n{whole}" if subject else whole
