@@ -48,39 +48,39 @@ MEANING = ("meaning", "meaning_name", "meaning_description")
 
 # fmt: off
 SPREAD_FLOORS: tuple[float, ...] = (
-    0.0207, 0.0219, 0.0456, 0.0168, 0.0275,
+    0.0207, 0.0220, 0.0455, 0.0168, 0.0275,
     0.0159, 0.0181, 0.8400, 0.1712, 0.0786,
-    0.0280, 0.0260, 0.0252,
+    0.0281, 0.0260, 0.0252,
 )
 """Per feature of `LEXICAL` then `MEANING`, a quarter of its median spread across a policy's categories over the
 tuning suites' emails (fit by scripts/fit-ranker)."""
 LEXICAL_WEIGHTS: tuple[float, ...] = (
-    -0.095, -0.812,
-    0.236, 1.680,
-    0.315, 0.142,
-    -0.061, 0.068,
-    1.139, 0.265,
-    -0.106, 0.269,
-    0.076, -0.066,
-    0.417, -0.703,
-    -0.241, 0.529,
-    -0.416, 0.267,
+    -0.074, -0.801,
+    0.255, 1.686,
+    0.316, 0.145,
+    -0.039, 0.054,
+    1.114, 0.261,
+    -0.127, 0.276,
+    0.076, -0.048,
+    0.425, -0.762,
+    -0.274, 0.549,
+    -0.437, 0.278,
 )
 """Per feature of `LEXICAL`, the weight of its gap then of its scaled gap (fit by scripts/fit-ranker)."""
 MEANING_WEIGHTS: tuple[float, ...] = (
-    -0.027, -0.681,
-    0.207, 1.352,
-    0.187, 0.106,
-    -0.167, -0.034,
-    1.145, 0.091,
-    -0.181, 0.185,
-    0.048, -0.291,
-    0.400, -0.492,
-    -0.239, 0.365,
-    -0.513, 0.139,
-    0.460, 0.885,
-    0.115, 0.305,
-    0.256, 0.125,
+    0.005, -0.675,
+    0.237, 1.368,
+    0.198, 0.104,
+    -0.150, -0.050,
+    1.113, 0.083,
+    -0.201, 0.194,
+    0.049, -0.256,
+    0.411, -0.576,
+    -0.260, 0.373,
+    -0.525, 0.151,
+    0.465, 0.878,
+    0.072, 0.304,
+    0.254, 0.121,
 )
 """Per feature of `LEXICAL` then `MEANING`, the weight of its gap then of its scaled gap (fit by scripts/fit-ranker)."""
 # fmt: on

@@ -201,6 +201,11 @@ KINDS: tuple[RiskKind, ...] = (
         r"\b(?:needed|need|had|got|have|having)\s+(?:\w+\s+)?stitches\b|\b(?:walk-?in|urgent\s+care|minor\s+injur\w*)\s+"
         r"(?:centre|center|clinic|unit)s?\b|\b(?:cut|burnt|burned|broke|fractured|sprained)\s+(?:my|his|her|their)\s+"
         r"(?:hand|finger|thumb|arm|wrist|leg|ankle|foot|knee|head|back|face)\b",
+        # an injury by its treatment or its landing: "it's in a splint now", "his arm is in plaster", "on crutches"
+        r"\b(?:it|he|she|they|arm|wrist|leg|ankle|foot|hand|finger|thumb|elbow|knee|shoulder)\s*(?:'s|'re|\s+is|\s+are|\s+was|"
+        r"\s+were|\s+has\s+been|\s+have\s+been)\s+(?:now\s+|still\s+)?in\s+(?:a\s+)?(?:splint|plaster|sling|brace|cast)\b|"
+        r"\bon\s+crutches\b|\blanded\s+(?:badly\s+|hard\s+)?on\s+(?:my|his|her|their)\s+(?:wrist|arm|head|back|knee|ankle|"
+        r"shoulder|elbow|hip|face|neck)\b",
         r"\b(?:chest\s+pains?|(?:can't|cannot|could\s+not|couldn't|struggling\s+to)\s+breathe|short(?:ness)?\s+of\s+"
         r"breath|dizz(?:y|iness)|swollen|swelling|vomit\w*|side[-\s]effects?|suicid\w*|self[-\s]harm)\b",
         r"\b(?:food\s+poisoning|(?:was|were|got|been|became|fell|felt)\s+(?:really\s+|very\s+|so\s+)?(?:ill|sick|unwell)|"

@@ -848,6 +848,9 @@ WELFARE = {
         ("shutter", "The padlock on the side shutter has been cut off and the stock is gone.", "theft"),
         ("Back door", "They snapped the lock on the back door overnight. Can you come today?", "theft"),
         ("Need someone today", "Police have been, crime ref 4412/26. The shutter won't go down now.", "theft"),
+        ("Refund for missed classes", "She landed on her wrist. It's in a splint now, no dancing.", "member_safety"),
+        ("Lessons", "His arm is in plaster for six weeks, can we pause the lessons?", "member_safety"),
+        ("Swimming", "She has been on crutches since the trip, can she still come?", "member_safety"),
         ("Refund", "I made it on Tuesday and spent the whole of Wednesday on the bathroom floor.", "member_safety"),
         ("Box 12", "We couldn't keep anything down the next day, and he was up all night being sick.", "member_safety"),
     ],
@@ -913,6 +916,7 @@ def test_reports_in_everyday_words_go_to_the_category_that_covers_them(
         "Can my 18 year old son have his own profile? Is this film rated 15? My son is 16.",
         "Can you cut the padlock off the shed? I've lost the key. The lock on the back door was stiff.",
         "The lock on the front door was broken when we moved in; our engineer snapped the key in it.",
+        "She's in the cast for the winter show. There's a crack in plaster above the door and a sling bag left behind.",
         "Can we book a hack along the river on Sunday? The hacks for beginners are lovely; a handy hack for gloves?",
     ],
 )
