@@ -204,11 +204,10 @@ def _ordinary_mail_that_escalates(policy: Policy, result: TenantCheck) -> None:
         for kind, texts in (("examples", category.examples), ("keywords", category.keywords)):
             for at, text in enumerate(texts):
                 signals = risk_signals("", text, policy)
-                said = escalating_keywords_said(text, policy)
                 if signals:
                     signal = signals[0]
                     why = f"reads as {signal.kind.name} ({signal.said!r}), which '{signal.category.name}' covers"
-                elif said:
+                elif said := escalating_keywords_said(text, policy):
                     name, hits = next(iter(said.items()))
                     why = f"says {hits[0]!r}, a keyword of '{name}' (matched by its root, in any sense)"
                 else:

@@ -42,15 +42,13 @@ def root(word: str) -> str:
     final `e` when at least four letters stay, unless the ending began with one (`degrees` is `degre` as `degree`
     is), so a word and its plain inflections meet whatever its last letter: `charge` and `charged`, `dispute` and
     `disputed`, `abuse` and `abused`. (The classifier keeps `stem`: its weights were fit on it.)"""
-    for suffix in _SUFFIXES:
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            if suffix == "s" and word.endswith("ss"):
-                return word
-            if suffix[0] == "e":  # `degrees`, `agreed` lost their own e with the ending
-                return word[: -len(suffix)]
-            word = word[: -len(suffix)]
-            break
-    return word[:-1] if len(word) > 4 and word.endswith("e") else word
+    stemmed = stem(word)
+    ending = word[len(stemmed) :]
+    if ending == "s" and word.endswith("ss"):
+        return word
+    if ending.startswith("e"):  # `degrees`, `agreed` lost their own e with the ending
+        return stemmed
+    return stemmed[:-1] if len(stemmed) > 4 and stemmed.endswith("e") else stemmed
 
 
 def roots(text: str) -> list[str]:

@@ -153,7 +153,8 @@ class _Scored:
     query: dict[str, float]
     """The email's word weights."""
     by_words: list[float]
-    """Its similarity to each profile by words (and phrases) alone."""
+    """Its similarity to each profile by words (and phrases) alone, every word read (a clause that says what the
+    email is not about too): the escalation guard's evidence."""
     with_concepts: list[float]
     """The same with the concepts both sides say."""
     features: list[list[float]]

@@ -103,7 +103,7 @@ def _close_to_escalating(email: InboundEmail, chosen: Category, policy: Policy) 
     # a keyword in the footer is the sender's disclaimer ("may contain personal data"), not what they report
     said = escalating_keywords_said(f"{email.subject}\n{before_sign_off(email.body)}", policy)
     reasons = []
-    for name, _ in _escalating_keywords(policy):
+    for name in policy.escalate.categories:
         hits = said.get(name, [])
         if best > 0 and scores.get(name, 0.0) >= GUARD_SHARE * best:
             reasons.append(
