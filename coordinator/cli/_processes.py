@@ -11,18 +11,52 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx2
 
 from coordinator._home import Home, ServerConfig, installed_servers
 from schemas import ConfigError, ServerName
 
+_handed_out: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port free on 127.0.0.1 now, and one this process has not handed out before: the system may give a port it
+    just released again, and a home whose four servers are given ports one after another must not get one twice."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+
+
+def _check_ports(servers: list[tuple[str, str]]) -> None:
+    """Each (name, URL) on a port of its own, and nothing listening there yet: a second server on a port would exit
+    while the first answered the readiness wait for both, and its calls would reach the wrong server."""
+    seen: dict[tuple[str, int | None], str] = {}
+    for name, url in servers:
+        parsed = urlsplit(url)
+        host = parsed.hostname or "127.0.0.1"
+        where = ("127.0.0.1" if host == "localhost" else host, parsed.port)
+        if where in seen:
+            raise ConfigError(
+                f"the {seen[where]} and {name} servers have the same address ({url}): give each a port of its own",
+                field=name,
+            )
+        seen[where] = name
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds it
+            try:
+                sock.bind((host, parsed.port or 80))
+            except OSError as exc:
+                raise ConfigError(
+                    f"the {name} server cannot listen at {url}: {exc.strerror or exc} (is a server of an earlier run "
+                    "still up, or another program on that port?)",
+                    field=name,
+                ) from exc
 
 
 def pinned_key(tenant: str, name: ServerName) -> str:
@@ -57,16 +91,16 @@ def running_servers(
 
     A server is waited for as long as its process is alive and starting, up to `ready_timeout`;
     `progress` hears which servers are still starting, every few seconds. A server that exits, or
-    does not answer in time, is a `ConfigError` whose `field` names it, with its log's last lines."""
+    does not answer in time, is a `ConfigError` whose `field` names it, with its log's last lines; so is one whose
+    port another server of the home shares, or something already listens on (nothing is started then)."""
     started: dict[str, ServerProcess] = {}
     installed = installed_servers()
-    every: list[tuple[ServerName, str | None, ServerConfig]] = [(n, None, c) for n, c in home.servers.items()]
-    every += [(name, tenant, config) for tenant, tier in home.pinned.items() for name, config in tier.items()]
+    every: list[tuple[str, ServerName, str | None, ServerConfig]] = [(n, n, None, c) for n, c in home.servers.items()]
+    every += [(pinned_key(t, n), n, t, c) for t, tier in home.pinned.items() for n, c in tier.items()]
+    chosen = [(key, n, t, c) for key, n, t, c in every if (only is None or key in only) and n in installed]
+    _check_ports([(key, config.url) for key, _, _, config in chosen])
     try:
-        for name, tenant, config in every:
-            key = name if tenant is None else pinned_key(tenant, name)
-            if (only is not None and key not in only) or name not in installed:
-                continue
+        for key, name, tenant, config in chosen:
             hostport = config.url.split("://", 1)[1].split("/", 1)[0]
             log = home.path / "logs" / f"{key.replace('/', '-')}.log"
             log.parent.mkdir(parents=True, exist_ok=True)

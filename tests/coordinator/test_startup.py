@@ -6,11 +6,12 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
 from coordinator import Home
-from coordinator.cli._processes import running_servers
+from coordinator.cli._processes import free_port, running_servers
 from schemas import ConfigError
 from tests.coordinator.cli_helpers import ACME, init_on_free_ports
 
@@ -63,3 +64,27 @@ def test_a_server_that_does_not_answer_within_the_ceiling_is_named(home: Home) -
     with pytest.raises(ConfigError) as caught, running_servers(home, only=["mailbox"], ready_timeout=0.0):
         pass
     assert (caught.value.code, caught.value.field) == ("config_error", "mailbox")
+
+
+def test_a_server_whose_port_another_server_answers_on_is_refused_before_anything_starts(home: Home) -> None:
+    with running_servers(home, only=["crm"]) as first:  # a server of an earlier run, still up
+        with pytest.raises(ConfigError) as caught, running_servers(home, only=["crm", "knowledge"]):
+            pass
+        assert first["crm"].process.poll() is None  # untouched
+    assert (caught.value.code, caught.value.field) == ("config_error", "crm")
+    assert "address already in use" in caught.value.message.lower()
+
+
+def test_two_servers_on_one_port_are_refused_naming_the_second(home: Home) -> None:
+    url = home.servers["crm"].url
+    shared = home.with_servers({"crm": home.servers["crm"], "helpdesk": replace(home.servers["helpdesk"], url=url)})
+    with pytest.raises(ConfigError) as caught, running_servers(shared, only=["crm", "helpdesk"]):
+        pass
+    assert (caught.value.code, caught.value.field) == ("config_error", "helpdesk")
+    assert "crm" in caught.value.message and url in caught.value.message
+
+
+def test_free_ports_are_never_handed_out_twice_in_one_process() -> None:
+    # the system may give a just-released port again: a home given four ports in a row must get four
+    ports = [free_port() for _ in range(1000)]
+    assert len(set(ports)) == len(ports)
