@@ -13,7 +13,13 @@ _SIGN_OFF = re.compile(
     r"(mit\s+)?(freundlichen|besten|vielen|viele|liebe|herzliche)\s+gr(ü|ue)(ß|ss)(e|en)|cordialement|bien\s+(à|a)\s+vous|"
     r"(un\s+)?saludos?(\s+cordiales)?|(muchas\s+)?gracias|merci(\s+beaucoup)?|danke(\s+sch(ö|oe)n)?|grazie(\s+mille)?|"
     r"atentamente|cordiali\s+saluti|distinti\s+saluti|obrigad[oa]|atenciosamente|"
-    r"(met\s+)?(vriendelijke\s+)?groet(en)?|pozdrawiam|z\s+powa(ż|z)aniem|(med\s+)?v(ä|a)nliga?\s+h(ä|a)lsningar?|mvh)\b",
+    r"(met\s+)?(vriendelijke\s+)?groet(en)?|pozdrawiam|z\s+powa(ż|z)aniem|(med\s+)?v(ä|a)nliga?\s+h(ä|a)lsningar?|mvh)\b"
+    # short or everyday ones that open ordinary sentences too ("Take care of it", "Love the app"): the line holds
+    # the sign-off alone, or with a name after a comma
+    r"|^\s*(ta(\s+very\s+much)?|thx|tia|thanks\s+(in\s+advance|again|so\s+much)|all\s+the\s+best|take\s+care|"
+    r"speak\s+soon|(lots\s+of\s+|all\s+my\s+)?love|diolch(\s+yn\s+fawr)?|hwyl(\s+fawr)?|ciao|tsch(ü|ue)ss|lg|mfg|bises|"
+    r"amiti(é|e)s|groetjes|(med\s+)?(venn?lig(\s+hilsen|e\s+hilsener)|hilsen)|(ystävällisin\s+)?terveisin|s\s+pozdravem|"
+    r"saygılarımla|с\s+уважением|(un\s+)?abrazos?|un\s+saludo)[\s,.!]*(,\s*[^\W\d_]+[.!]?\s*)?$",
     re.IGNORECASE,
 )
 _FORWARDED = re.compile(r"^\s*-{2,}\s*(forwarded|original)\s+message\s*-{2,}\s*$", re.IGNORECASE)

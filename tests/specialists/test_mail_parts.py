@@ -183,11 +183,35 @@ def test_before_the_sign_off_keeps_the_senders_words_and_drops_their_footer() ->
         "With regards,",
         "Muchas gracias,",
         "Merci beaucoup",
+        # everyday ones, alone on their line or with a name
+        "Ta,",
+        "Ta very much!",
+        "Ta, Jonas",
+        "Thx",
+        "Thanks in advance,",
+        "All the best,",
+        "Take care",
+        "Lots of love",
+        "Diolch,",
+        "Diolch yn fawr",
+        "Hwyl",
+        "Med venlig hilsen",
+        "Ystävällisin terveisin",
+        "С уважением,",
+        "Un saludo",
     ],
 )
-def test_a_sign_off_in_another_language_starts_the_footer(sign_off: str) -> None:
+def test_a_sign_off_in_any_language_or_register_starts_the_footer(sign_off: str) -> None:
     body = f"Where is my order?\n{sign_off}\nJonas\nThis email may contain personal data; beware of fraud."
     assert before_sign_off(body).strip() == "Where is my order?"
+
+
+@pytest.mark.parametrize(
+    "line", ["Take care of it, the leak is getting worse", "Love the app", "Tax fraud alert", "Ta-da, it broke again"]
+)
+def test_a_sentence_that_opens_like_an_everyday_sign_off_is_still_read(line: str) -> None:
+    body = f"Where is my order?\n{line}\nJonas"
+    assert line in before_sign_off(body)
 
 
 @given(st.text(max_size=2000), st.text(max_size=300))
