@@ -131,3 +131,24 @@ def test_a_priority_phrase_matches_however_the_apostrophe_is_typed() -> None:
         for body in ("The alarm won\u2019t set tonight.", "The alarm won't set tonight.", "IT WON\u2019T SET."):
             email = InboundEmail(sender="a@example.org", subject="Alarm", body=body)
             assert priority_for(email, None, None, policy)[0] == "P1", (phrase, body)
+
+
+def test_a_priority_phrase_matches_as_plain_text_inside_longer_words_as_the_guide_says() -> None:
+    from schemas import Policy, load_tenant_file
+    from specialists.triage import priority_for
+    from tests.conftest import REPO
+
+    base = load_tenant_file(REPO / "tests" / "data" / "tenants" / "wheelhouse.yaml").policy.model_dump()
+    for phrase, body, p1 in [
+        ("rash", "The app crashed.", True),
+        ("court", "Is there a courtesy car?", True),
+        ("fraud", "A fraudulent charge.", True),
+        ("cancel", "I cancelled it.", True),
+        ("a rash", "The app crashed.", False),  # the longer phrase the guide suggests
+        ("court hearing", "Is there a courtesy car?", False),
+    ]:
+        policy = Policy.model_validate(
+            {**base, "priorities": [{"when_any": [phrase], "priority": "P1"}, {"priority": "P3"}]}
+        )
+        email = InboundEmail(sender="a@example.org", subject="Hello", body=body)
+        assert (priority_for(email, None, None, policy)[0] == "P1") is p1, (phrase, body)
