@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import signal
 import socket
 import subprocess
@@ -47,16 +48,18 @@ def _check_ports(servers: list[tuple[str, str]]) -> None:
                 field=name,
             )
         seen[where] = name
-        with socket.socket() as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds it
-            try:
-                sock.bind((host, parsed.port or 80))
-            except OSError as exc:
-                raise ConfigError(
-                    f"the {name} server cannot listen at {url}: {exc.strerror or exc} (is a server of an earlier run "
-                    "still up, or another program on that port?)",
-                    field=name,
-                ) from exc
+        try:
+            family, kind, _, _, address = socket.getaddrinfo(host, parsed.port or 80, type=socket.SOCK_STREAM)[0]
+            with socket.socket(family, kind) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds it
+                sock.bind(address)
+        except OSError as exc:
+            taken = " (is a server of an earlier run still up, or another program on that port?)"
+            raise ConfigError(
+                f"the {name} server cannot listen at {url}: {exc.strerror or exc}"
+                f"{taken if exc.errno == errno.EADDRINUSE else ''}",
+                field=name,
+            ) from exc
 
 
 def pinned_key(tenant: str, name: ServerName) -> str:
