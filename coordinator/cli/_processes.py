@@ -37,11 +37,15 @@ def free_port() -> int:
 def _check_ports(servers: list[tuple[str, str]]) -> None:
     """Each (name, URL) on a port of its own, and nothing listening there yet: a second server on a port would exit
     while the first answered the readiness wait for both, and its calls would reach the wrong server."""
-    seen: dict[tuple[str, int | None], str] = {}
+    seen: dict[tuple[str, int], str] = {}
     for name, url in servers:
         parsed = urlsplit(url)
         host = parsed.hostname or "127.0.0.1"
-        where = ("127.0.0.1" if host == "localhost" else host, parsed.port)
+        try:
+            port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        except ValueError as exc:  # out of range, or not a number
+            raise ConfigError(f"the {name} server's URL {url} has no valid port: {exc}", field=name) from exc
+        where = ("127.0.0.1" if host == "localhost" else host, port)
         if where in seen:
             raise ConfigError(
                 f"the {seen[where]} and {name} servers have the same address ({url}): give each a port of its own",
@@ -49,7 +53,7 @@ def _check_ports(servers: list[tuple[str, str]]) -> None:
             )
         seen[where] = name
         try:
-            family, kind, _, _, address = socket.getaddrinfo(host, parsed.port or 80, type=socket.SOCK_STREAM)[0]
+            family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
             with socket.socket(family, kind) as sock:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds it
                 sock.bind(address)

@@ -84,6 +84,14 @@ def test_two_servers_on_one_port_are_refused_naming_the_second(home: Home) -> No
     assert "crm" in caught.value.message and url in caught.value.message
 
 
+def test_a_server_url_whose_port_is_out_of_range_is_refused_naming_it(home: Home) -> None:
+    wrong = home.with_servers({"crm": replace(home.servers["crm"], url="http://127.0.0.1:99999/mcp")})
+    with pytest.raises(ConfigError) as caught, running_servers(wrong, only=["crm"]):
+        pass
+    assert (caught.value.code, caught.value.field) == ("config_error", "crm")
+    assert "99999" in caught.value.message
+
+
 def test_free_ports_are_never_handed_out_twice_in_one_process() -> None:
     # the system may give a just-released port again: a home given four ports in a row must get four
     ports = [free_port() for _ in range(1000)]

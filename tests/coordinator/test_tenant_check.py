@@ -129,7 +129,7 @@ def test_an_ordinary_example_that_reads_as_a_risk_report_is_a_warning(tmp_path: 
     assert not any(".examples[" in f["field"] or ".keywords[" in f["field"] for f in clean["findings"])
 
 
-def test_an_ordinary_example_that_says_an_escalating_keyword_by_its_stem_is_a_warning(tmp_path: Path) -> None:
+def test_an_ordinary_example_that_says_an_escalating_keyword_by_its_root_is_a_warning(tmp_path: Path) -> None:
     """A riding school's security keyword `hacked` is also every hack (a ride out) its customers book."""
     data = copy.deepcopy(TENANT)
     data["policy"]["categories"][2]["keywords"] = [*data["policy"]["categories"][2]["keywords"], "hacked"]
