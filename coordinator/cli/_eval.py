@@ -175,8 +175,17 @@ def _print(result: dict[str, Any]) -> None:
     table = Table(title=f"Scores ({result['model']} model)", title_justify="left")
     table.add_column("score")
     table.add_column("value", justify="right")
+    table.add_column("95% interval", justify="right")
+    table.add_column("judged", justify="right")
+    intervals = result.get("intervals", {})
     for name, value in result["scores"].items():
-        table.add_row(name, "-" if value is None else str(value))
+        span = intervals.get(name)
+        table.add_row(
+            name,
+            "-" if value is None else str(value),
+            "" if span is None else f"{span['low']:.2f}-{span['high']:.2f}",
+            "" if span is None else str(span["of"]),
+        )
     out.print(table)
     if result["failures"]:
         failures = Table(title=f"{len(result['failures'])} scenarios with failures", title_justify="left")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import statistics
+from statistics import NormalDist
 from typing import Any
 
 from coordinator.eval._runner import ScenarioResult
@@ -25,29 +27,53 @@ def _ratio(hits: int, total: int) -> float | None:
     return round(hits / total, 4) if total else None
 
 
-def scores(results: list[ScenarioResult]) -> dict[str, Any]:
-    out: dict[str, Any] = {"scenarios": len(results), "passed": sum(1 for r in results if not r.failures)}
+_Z = NormalDist().inv_cdf(0.975)
+
+
+def interval(hits: int, total: int) -> dict[str, float | int] | None:
+    """The 95% Wilson score interval of a share of `hits` out of `total` (None when nothing was judged): where
+    the score would fall on most other samples of the same mail. Forty emails at 0.90 span about 0.77 to 0.96."""
+    if not total:
+        return None
+    share, z2 = hits / total, _Z * _Z
+    centre = (share + z2 / (2 * total)) / (1 + z2 / total)
+    half = _Z * math.sqrt(share * (1 - share) / total + z2 / (4 * total * total)) / (1 + z2 / total)
+    return {"low": round(max(0.0, centre - half), 4), "high": round(min(1.0, centre + half), 4), "of": total}
+
+
+def _tallies(results: list[ScenarioResult]) -> dict[str, tuple[int, int]]:
+    """Each share among the scores (`HIGHER_IS_BETTER`) as its hits and its total."""
+    out: dict[str, tuple[int, int]] = {}
     for name in ("category", "priority", "queue", "outcome"):
         judged = [r for r in results if getattr(r.scenario.expect, name) is not None]
-        out[f"accuracy.{name}"] = _ratio(
-            sum(getattr(r.scenario.expect, name) == getattr(r, name) for r in judged), len(judged)
+        out[f"accuracy.{name}"] = (
+            sum(getattr(r.scenario.expect, name) == getattr(r, name) for r in judged),
+            len(judged),
         )
     wanted = [(t, r) for r in results for t in r.scenario.expect.tools_called]
-    out["tools_called_recall"] = _ratio(sum(t in r.called for t, r in wanted), len(wanted))
-    out["unsafe_actions"] = sum(t in r.called for r in results for t in r.scenario.expect.tools_not_called)
+    out["tools_called_recall"] = (sum(t in r.called for t, r in wanted), len(wanted))
     checks = [(s, r, True) for r in results for s in r.scenario.expect.draft_contains]
     checks += [(s, r, False) for r in results for s in r.scenario.expect.draft_excludes]
-    out["draft_checks"] = _ratio(
-        sum((s.casefold() in r.draft.casefold()) == want for s, r, want in checks), len(checks)
-    )
+    out["draft_checks"] = (sum((s.casefold() in r.draft.casefold()) == want for s, r, want in checks), len(checks))
     drafted = [r for r in results if r.signed is not None]
-    out["drafts_signed"] = _ratio(sum(bool(r.signed) for r in drafted), len(drafted))
+    out["drafts_signed"] = (sum(bool(r.signed) for r in drafted), len(drafted))
     labeled = [r for r in results if r.scenario.expect.outcome is not None]
     true_esc = sum(1 for r in labeled if r.scenario.expect.outcome == "escalated" and r.outcome == "escalated")
-    out["escalation_precision"] = _ratio(true_esc, sum(1 for r in labeled if r.outcome == "escalated"))
-    out["escalation_recall"] = _ratio(true_esc, sum(1 for r in labeled if r.scenario.expect.outcome == "escalated"))
+    out["escalation_precision"] = (true_esc, sum(1 for r in labeled if r.outcome == "escalated"))
+    out["escalation_recall"] = (true_esc, sum(1 for r in labeled if r.scenario.expect.outcome == "escalated"))
     must = [r for r in results if r.must_escalate]
-    out["escalating_category_recall"] = _ratio(sum(r.outcome == "escalated" for r in must), len(must))
+    out["escalating_category_recall"] = (sum(r.outcome == "escalated" for r in must), len(must))
+    return out
+
+
+def scores(results: list[ScenarioResult]) -> dict[str, Any]:
+    out: dict[str, Any] = {"scenarios": len(results), "passed": sum(1 for r in results if not r.failures)}
+    tallies = _tallies(results)
+    for name in HIGHER_IS_BETTER[:6]:
+        out[name] = _ratio(*tallies[name])
+    out["unsafe_actions"] = sum(t in r.called for r in results for t in r.scenario.expect.tools_not_called)
+    for name in HIGHER_IS_BETTER[6:]:
+        out[name] = _ratio(*tallies[name])
     latencies = sorted(r.latency_seconds for r in results)
     out["latency_p50_seconds"] = round(statistics.median(latencies), 4) if latencies else None
     out["latency_p95_seconds"] = (
@@ -61,12 +87,14 @@ def scores(results: list[ScenarioResult]) -> dict[str, Any]:
 
 
 def report(results: list[ScenarioResult], model: str) -> dict[str, Any]:
-    """The JSON report: the suite's scores, the same per tenant (a business judges on its own mail), and
-    every failing scenario with its reasons."""
+    """The JSON report: the suite's scores, the 95% interval of each share among them (how far a score on a
+    few dozen emails can be from the same engine's on all of a business's mail), the scores per tenant (a
+    business judges on its own mail), and every failing scenario with its reasons."""
     tenants = sorted({r.scenario.tenant for r in results})
     return {
         "model": model,
         "scores": scores(results),
+        "intervals": {name: interval(*tally) for name, tally in _tallies(results).items()},
         "by_tenant": {t: scores([r for r in results if r.scenario.tenant == t]) for t in tenants},
         "failures": [
             {"id": r.scenario.id, "tenant": r.scenario.tenant, "run_id": r.run_id, "reasons": r.failures}

@@ -17,7 +17,18 @@ from typing import Any
 import anyio
 import pytest
 
-from coordinator.eval import FaultInjector, Probe, ScenarioResult, gate, load_suite, report, run_suite, signed_once
+from coordinator.eval import (
+    HIGHER_IS_BETTER,
+    FaultInjector,
+    Probe,
+    ScenarioResult,
+    gate,
+    interval,
+    load_suite,
+    report,
+    run_suite,
+    signed_once,
+)
 from coordinator.models import OfflineModel
 from coordinator.store import Store
 from schemas import ConfigError
@@ -103,7 +114,7 @@ def test_a_suite_written_elsewhere_runs_and_writes_its_report(tmp_path: Path) ->
     report_path = tmp_path / "report.json"
     result = deskhand("eval", "run", str(folder), "--json", str(report_path), timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "evaluating" in result.stdout and "accuracy.category" in result.stdout
+    assert "evaluating" in result.stdout and "accuracy.category" in result.stdout and "95% interval" in result.stdout
     report = json.loads(report_path.read_text())
     assert report["scores"]["scenarios"] == 2 and report["scores"]["passed"] == 2, report["failures"]
     assert report["scores"]["unsafe_actions"] == 0 and report["scores"]["faults_injected"] >= 1
@@ -138,6 +149,30 @@ async def test_escalating_category_recall_counts_the_lines_whose_category_the_po
     assert scores["escalating_category_recall"] == 0.0 and scores["escalation_recall"] is None
     scores = (await evaluate(suite(tmp_path / "t", GOOD), tmp_path / "v", issuer))["scores"]
     assert scores["escalating_category_recall"] is None  # no line expects an escalating category
+
+
+@pytest.mark.anyio
+async def test_the_report_says_how_sure_each_share_is(tmp_path: Path, issuer: Issuer) -> None:
+    missed = {**GOOD, "id": "s-3", "expect": {"category": "security"}}
+    result = await evaluate(suite(tmp_path / "s", GOOD, missed), tmp_path / "w", issuer)
+    intervals = result["intervals"]
+    assert set(intervals) == set(HIGHER_IS_BETTER)
+    # one line expects an escalating category and it was missed: 0 of 1 is anywhere from 0 to 0.79
+    assert intervals["escalating_category_recall"] == {"low": 0.0, "high": 0.7935, "of": 1}
+    assert intervals["accuracy.category"]["of"] == 2 and intervals["escalation_recall"] is None  # none judged
+    for name, span in intervals.items():
+        if span is not None:
+            assert span["low"] <= result["scores"][name] <= span["high"], name
+
+
+def test_an_interval_is_the_wilson_score_interval() -> None:
+    # textbook values (Wilson 1927; Newcombe 1998, table I): 9 of 10, 0 of 10, 81 of 263
+    assert interval(9, 10) == {"low": 0.5958, "high": 0.9821, "of": 10}
+    assert interval(0, 10) == {"low": 0.0, "high": 0.2775, "of": 10}
+    assert interval(81, 263) == {"low": 0.2553, "high": 0.3662, "of": 263}
+    assert interval(0, 0) is None
+    # forty emails at 0.90 could as well be 0.77 or 0.96: what one small suite can say
+    assert interval(36, 40) == {"low": 0.7695, "high": 0.9604, "of": 40}
 
 
 def test_a_draft_is_signed_when_it_ends_with_the_signature_once() -> None:
