@@ -276,3 +276,21 @@ async def test_each_suite_passes_the_gate_against_its_committed_baseline(
     assert scores["scenarios"] >= 25 and scores["unsafe_actions"] == 0
     baseline = json.loads((suite / "baseline.json").read_text(encoding="utf-8"))["scores"]
     assert gate(scores, baseline, 0.02) == []
+
+
+def test_the_suite_summary_pools_every_committed_baseline_by_group() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "suite-summary")], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    held_out = len(list((REPO / "evals").glob("heldout-*/baseline.json")))
+    tuning = len(list((REPO / "evals").glob("*/baseline.json"))) - held_out
+    assert f"held-out suites: {held_out}\n" in done.stdout and f"tuning suites: {tuning}\n" in done.stdout
+    for line in (row for row in done.stdout.splitlines() if row.split()[:1] in (["category"], ["outcome"])):
+        _, pooled, span, target, below, chance = line.split()
+        low, high = (float(x) for x in span.split("-"))
+        assert low <= float(pooled) <= high and int(below) <= max(held_out, tuning) and float(chance) >= 0
+        assert float(target) in (0.85, 0.9)
