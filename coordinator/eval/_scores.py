@@ -68,12 +68,8 @@ def _tallies(results: list[ScenarioResult]) -> dict[str, tuple[int, int]]:
 
 def scores(results: list[ScenarioResult]) -> dict[str, Any]:
     out: dict[str, Any] = {"scenarios": len(results), "passed": sum(1 for r in results if not r.failures)}
-    tallies = _tallies(results)
-    for name in HIGHER_IS_BETTER[:6]:
-        out[name] = _ratio(*tallies[name])
+    out.update((name, _ratio(*tally)) for name, tally in _tallies(results).items())
     out["unsafe_actions"] = sum(t in r.called for r in results for t in r.scenario.expect.tools_not_called)
-    for name in HIGHER_IS_BETTER[6:]:
-        out[name] = _ratio(*tallies[name])
     latencies = sorted(r.latency_seconds for r in results)
     out["latency_p50_seconds"] = round(statistics.median(latencies), 4) if latencies else None
     out["latency_p95_seconds"] = (
