@@ -26,7 +26,15 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from schemas import BUILTIN_SERVERS, SERVER_NAME_PATTERN, TENANT_ID_PATTERN, ConfigError, MailboxConfig, ServerName
+from schemas import (
+    BUILTIN_SERVERS,
+    SERVER_NAME_PATTERN,
+    TENANT_ID_PATTERN,
+    ConfigError,
+    MailboxConfig,
+    ServerName,
+    read_text_file,
+)
 
 DEFAULT_PORTS: dict[ServerName, int] = {"crm": 8701, "helpdesk": 8702, "knowledge": 8703, "mailbox": 8704}
 """The built-in servers' ports; another installed server takes the next free port from 8705, in name order."""
@@ -162,7 +170,7 @@ class Home:
         if not config.exists():
             raise ConfigError(f"{config} does not exist: run `deskhand init --home {path}` first")
         try:
-            data = tomllib.loads(config.read_text(encoding="utf-8"))
+            data = tomllib.loads(read_text_file(config, "the home's configuration"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config}: not valid TOML: {exc}") from exc
         tenants = data.get("tenants") or []

@@ -87,6 +87,7 @@ from schemas._tenant_file import (
     TicketSeed,
     load_tenant_file,
 )
+from schemas._text_files import read_text_file
 from schemas._tools import (
     META_APPROVAL,
     META_IDEMPOTENCY_KEY,
@@ -110,6 +111,7 @@ __all__ = [
     "RunStatus",
     "args_hash",
     "canonical_json",
+    "read_text_file",
     "BudgetExhausted",
     "ModelOutputError",
     "ToolNotAvailable",

@@ -18,6 +18,7 @@ from schemas._common import Email, ModelTier, Plan, Priority, RecordId, ShortTex
 from schemas._errors import ConfigError
 from schemas._field_limits import form_of
 from schemas._tenancy import BUILTIN_SCOPES, TenantId, unknown_scopes
+from schemas._text_files import read_text_file
 
 _Strict = ConfigDict(extra="forbid", frozen=True)
 
@@ -397,10 +398,7 @@ def _problem(error: ErrorDetails) -> str:
 
 def load_tenant_file(path: Path) -> TenantFile:
     """Read and validate a tenant file; `ConfigError` names the file, the field and what was expected."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the tenant file: {exc.strerror}") from exc
+    text = read_text_file(path, "the tenant file")
     try:
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:

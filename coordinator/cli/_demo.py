@@ -32,7 +32,7 @@ from coordinator._tokens import DevKeys, TokenIssuer, signing_key_variable
 from coordinator.cli._context import id_table, out
 from coordinator.cli._processes import free_port, running_servers
 from coordinator.store import RunRow, Store
-from schemas import ConfigError, MessageSeed, TenantFile, load_tenant_file
+from schemas import ConfigError, MessageSeed, TenantFile, load_tenant_file, read_text_file
 
 if TYPE_CHECKING:  # the runtime is imported when the demo runs: every command loads this module
     from coordinator.runtime import Runtime
@@ -43,7 +43,7 @@ def _with_inbox(tenants: list[TenantFile], inbox: Path | None) -> list[TenantFil
     if inbox is None:
         return tenants
     extra: dict[str, list[MessageSeed]] = {}
-    for number, line in enumerate(inbox.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(read_text_file(inbox, "the inbox").splitlines(), 1):
         if not line.strip():
             continue
         try:

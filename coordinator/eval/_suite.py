@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from schemas import ConfigError, Email, Priority, TenantFile, load_tenant_file
+from schemas import ConfigError, Email, Priority, TenantFile, load_tenant_file, read_text_file
 from schemas.tools import TOOLS_BY_NAME
 
 Outcome = Literal["completed", "escalated", "awaiting_approval"]
@@ -103,7 +103,7 @@ def _tenant_dir(folder: Path) -> Path:
     if not manifest.is_file():
         return folder / "tenants"
     try:
-        named = tomllib.loads(manifest.read_text(encoding="utf-8")).get("tenants")
+        named = tomllib.loads(read_text_file(manifest, "the suite's manifest")).get("tenants")
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{manifest}: not valid TOML: {exc}") from exc
     if not isinstance(named, str) or not (folder / named).is_dir():
@@ -128,7 +128,7 @@ def load_suite(folder: Path) -> Suite:
     by_name = {t.tenant: t for t in tenants}
     scenarios: list[Scenario] = []
     seen: set[str] = set()
-    for number, line in enumerate(scenarios_path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(read_text_file(scenarios_path, "the scenarios file").splitlines(), 1):
         if not line.strip():
             continue
         where = f"{scenarios_path}:{number}"

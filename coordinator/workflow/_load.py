@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from coordinator.workflow._format import Edge, EventName, Test, WorkflowFile
 from coordinator.workflow._paths import PathError, Ref, accepts, parse, type_of
-from schemas import AccountReviewRequest, ConfigError, InboundEmail
+from schemas import AccountReviewRequest, ConfigError, InboundEmail, read_text_file
 from specialists.kit import Manifest
 
 EVENTS: dict[EventName, type[BaseModel]] = {"email": InboundEmail, "account_review": AccountReviewRequest}
@@ -50,8 +50,8 @@ class Workflow:
 def load_workflow(path: Path, manifests: Mapping[str, Manifest]) -> Workflow:
     """The workflow in `path`, checked against the installed specialists' manifests."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        data = yaml.safe_load(read_text_file(path, "the workflow"))
+    except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not a readable YAML file: {exc}") from exc
     return parse_workflow(data, manifests, where=str(path))
 

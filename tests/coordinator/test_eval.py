@@ -234,6 +234,24 @@ def test_bad_suite_input_names_file_line_and_field_before_anything_runs(
     assert str(refused.value).startswith(named + what), str(refused.value)
 
 
+def test_scenarios_in_another_encoding_name_the_line_before_anything_runs(tmp_path: Path) -> None:
+    folder = suite(tmp_path / "latin", GOOD)
+    french = {**GOOD, "id": "s-2", "email": {**GOOD["email"], "body": "Colis reçu abîmé."}}  # type: ignore[dict-item]
+    with (folder / "scenarios.jsonl").open("ab") as scenarios:
+        scenarios.write(json.dumps(french, ensure_ascii=False).encode("cp1252"))
+    with pytest.raises(ConfigError) as refused:
+        load_suite(folder)
+    where = f"{folder / 'scenarios.jsonl'}: the scenarios file is not UTF-8 text: byte 0xe7 at line 2"
+    assert str(refused.value).startswith(where), str(refused.value)
+
+
+def test_a_scenarios_file_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    folder = suite(tmp_path / "notepad", GOOD)
+    scenarios = folder / "scenarios.jsonl"
+    scenarios.write_bytes(b"\xef\xbb\xbf" + scenarios.read_bytes())  # what some Windows editors save
+    assert [s.id for s in load_suite(folder).scenarios] == [GOOD["id"]]
+
+
 def test_a_suite_toml_runs_the_suite_on_tenant_files_kept_elsewhere(tmp_path: Path) -> None:
     folder = tmp_path / "s"
     folder.mkdir()

@@ -117,6 +117,16 @@ def test_a_planted_error_names_its_field_and_exits_1(tmp_path: Path) -> None:
     assert as_json[0]["ok"] is False and as_json[0]["findings"][0]["level"] == "error"
 
 
+def test_a_file_that_is_not_utf8_is_an_error_naming_where_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "latin.yaml"
+    path.write_bytes(yaml.safe_dump(TENANT, allow_unicode=True).encode("utf-8") + "# £5\n".encode("cp1252"))
+    result = cli("-o", "json", "tenant", "check", str(path))
+    assert result.exit_code == 1
+    [report] = json.loads(result.stdout)
+    [finding] = report["findings"]
+    assert finding["level"] == "error" and "not UTF-8 text: byte 0xa3 at line" in finding["message"]
+
+
 def test_an_ordinary_example_that_reads_as_a_risk_report_is_a_warning(tmp_path: Path) -> None:
     data = copy.deepcopy(TENANT)
     repairs = data["policy"]["categories"][0]

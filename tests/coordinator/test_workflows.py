@@ -109,6 +109,9 @@ def test_a_bad_file_is_an_error_naming_it(tmp_path: Path, manifests: Mapping[str
     (tmp_path / "broken.yaml").write_text("workflow: [unclosed\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="broken.yaml: not a readable YAML file"):
         load_workflows(tmp_path, manifests)
+    (tmp_path / "broken.yaml").write_bytes("# Café workflow\n".encode("cp1252") + yaml.safe_dump(built_in()).encode())
+    with pytest.raises(ConfigError, match="broken.yaml: the workflow is not UTF-8 text: byte 0xe9 at line 1, column 6"):
+        load_workflows(tmp_path, manifests)
     (tmp_path / "broken.yaml").write_text(yaml.safe_dump({**built_in(), "start": "nobody"}), encoding="utf-8")
     with pytest.raises(ConfigError, match="broken.yaml: start: no step named 'nobody'"):
         load_workflows(tmp_path, manifests)

@@ -133,6 +133,22 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     assert "nope.yaml" in info.value.message  # names the file
 
 
+def test_a_file_saved_in_another_encoding_names_the_byte_line_and_column(tmp_path: Path) -> None:
+    data = minimal()
+    data["name"] = "Acme Café"
+    text = yaml.safe_dump(data, allow_unicode=True) + "# prices: £5 a month\n"
+    path = tmp_path / "windows.yaml"
+    path.write_bytes(text.encode("cp1252"))  # what an editor on Windows may save
+    with pytest.raises(ConfigError) as info:
+        load_tenant_file(path)
+    lines = text.splitlines()
+    cafe = next(n for n, line in enumerate(lines, 1) if "Café" in line)
+    column = lines[cafe - 1].index("é") + 1
+    assert info.value.message == (
+        f"{path}: the tenant file is not UTF-8 text: byte 0xe9 at line {cafe}, column {column} (save it as UTF-8)"
+    )
+
+
 def test_a_list_instead_of_a_mapping_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_tenant_file(write(tmp_path, "- tenant: acme\n"))
