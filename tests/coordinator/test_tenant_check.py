@@ -6,12 +6,19 @@ from __future__ import annotations
 
 import copy
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
+from coordinator._tenant_check import check_tenant_file
+from schemas import ConfigError, load_tenant_file
+from tests.conftest import REPO
 from tests.coordinator.cli_helpers import cli
+from tests.mcp_servers.fuzzing import fuzz_settings
 
 # A tenant of a kind the examples are not (a bicycle repair chain), written for these tests.
 TENANT: dict[str, Any] = {
@@ -190,3 +197,45 @@ def test_read_names_the_field_of_a_malformed_email(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"from": 3, "subject": "x", "body": "y"}), encoding="utf-8")
     result = cli("tenant", "read", str(write(tmp_path, TENANT)), str(bad))
     assert result.exit_code != 0 and "from" in result.stderr and "Traceback" not in result.stderr
+
+
+def _fields(data: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path into a tenant file's data (a key or an index at each step)."""
+    inner = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    return [at, *(path for key, value in inner for path in _fields(value, (*at, key)))]
+
+
+WHEELHOUSE: dict[str, Any] = yaml.safe_load((REPO / "tests/data/tenants/wheelhouse.yaml").read_text(encoding="utf-8"))
+ODD_TEXT = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["", " ", "\u200b", "e\u0301", "\u202erlo", "{answer}", "{", "{0}", "{signature.__class__}", "%s"]),
+    st.text(min_size=1, max_size=3).map(lambda s: s * 3000),
+)
+ANY_VALUE = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), ODD_TEXT),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(ODD_TEXT, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@fuzz_settings(max_examples=60)
+@given(st.data())
+def test_any_field_of_a_tenant_file_replaced_by_anything_is_a_finding_never_a_crash(data: st.DataObject) -> None:
+    """Odd unicode, wrong types, deep nesting and huge text in any field of a sound file: the file loads, or its
+    error names the file; and `tenant check` of what loads runs to its end."""
+    tenant = copy.deepcopy(WHEELHOUSE)
+    for _ in range(data.draw(st.integers(1, 3))):
+        *parents, last = data.draw(st.sampled_from([p for p in _fields(tenant) if p]))
+        holder = tenant
+        for key in parents:
+            holder = holder[key]
+        holder[last] = data.draw(ANY_VALUE)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "fuzzed.yaml"
+        path.write_text(yaml.safe_dump(tenant, allow_unicode=True), encoding="utf-8")
+        try:
+            load_tenant_file(path)
+        except ConfigError as refused:
+            assert str(path) in refused.message
+        result = check_tenant_file(path)
+        assert result.findings or result.tenant == tenant.get("tenant")
