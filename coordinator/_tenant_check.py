@@ -15,6 +15,7 @@ to a person.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -123,7 +124,11 @@ def read_email(path: Path, email: InboundEmail) -> EmailReading:
     )
 
 
-def check_tenant_file(path: Path) -> TenantCheck:
+Progress = Callable[[int, int], None]
+"""Told, as the leave-one-out goes, how many of the file's examples are read and how many there are."""
+
+
+def check_tenant_file(path: Path, progress: Progress | None = None) -> TenantCheck:
     result = TenantCheck(path)
     try:
         tenant = load_tenant_file(path)
@@ -132,7 +137,7 @@ def check_tenant_file(path: Path) -> TenantCheck:
         return result
     result.tenant = tenant.tenant
     result.risks = coverage(tenant.policy)
-    _leave_one_out(tenant.policy, result)
+    _leave_one_out(tenant.policy, result, progress or (lambda done, total: None))
     _escalating_without_examples(tenant.policy, result)
     _ordinary_mail_that_escalates(tenant.policy, result)
     _templates(tenant.policy, result)
@@ -140,8 +145,10 @@ def check_tenant_file(path: Path) -> TenantCheck:
     return result
 
 
-def _leave_one_out(policy: Policy, result: TenantCheck) -> None:
+def _leave_one_out(policy: Policy, result: TenantCheck, progress: Progress) -> None:
     confused: Counter[tuple[str, str]] = Counter()
+    total = sum(len(c.examples) for c in policy.categories if len(c.examples) >= 2)
+    done = 0
     for index, category in enumerate(policy.categories):
         if len(category.examples) < 2:
             result.accuracy[category.name] = None
@@ -165,6 +172,8 @@ def _leave_one_out(policy: Policy, result: TenantCheck) -> None:
             right += read_as == category.name
             if read_as != category.name:
                 confused[(category.name, read_as)] += 1
+            done += 1
+            progress(done, total)
         accuracy = right / len(category.examples)
         result.accuracy[category.name] = round(accuracy, 3)
         if accuracy < CONFUSED_BELOW:

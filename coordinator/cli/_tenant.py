@@ -22,10 +22,32 @@ def check(
     """Errors (what `init` refuses) and warnings: categories confused on their own examples, escalating
     categories without examples, templates without a greeting or signature, priority rules that never match;
     and where each kind of risk report goes."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
     from coordinator._tenant_check import check_tenant_file
 
-    checks = [check_tenant_file(path) for path in files]
-    if globals_of(ctx).json:
+    as_json = globals_of(ctx).json
+    checks = []
+    bar = Progress(
+        TextColumn("[bold]reading its own examples"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=out,
+        disable=as_json or not out.is_terminal,  # a bar only where a person watches
+        transient=True,
+    )
+    with bar:
+        for path in files:
+            task = bar.add_task(escape(path.name), total=None)
+
+            def advance(done: int, total: int, task: TaskID = task) -> None:
+                bar.update(task, completed=done, total=total)
+
+            checks.append(check_tenant_file(path, advance))
+            bar.remove_task(task)
+    if as_json:
         print_json([c.as_json() for c in checks])
     else:
         for c in checks:

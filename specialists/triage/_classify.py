@@ -36,7 +36,7 @@ from specialists.kit import (
     without_instructions,
 )
 from specialists.triage import _embeddings, _ranker
-from specialists.triage._concepts import concept_tokens
+from specialists.triage._concepts import concept_tokens, policy_concepts, policy_tokens
 
 if TYPE_CHECKING:
     import numpy as np
@@ -76,13 +76,13 @@ class _Profiles:
         self.phrases: list[list[str]] = []
         concepts: list[Counter[str]] = []
         for c in categories:
-            words = tokens(c.name.replace("_", " ")) * 2 + tokens(" ".join(c.keywords)) * 2
-            words += tokens(c.description) + tokens(" ".join(c.examples)) + tokens(c.queue.replace("_", " "))
-            docs.append(Counter(words))
+            words = policy_tokens(c.name.replace("_", " ")) * 2 + policy_tokens(" ".join(c.keywords)) * 2
+            words += policy_tokens(c.description) + policy_tokens(c.queue.replace("_", " "))
+            docs.append(Counter(words + tuple(t for e in c.examples for t in policy_tokens(e))))
             self.phrases.append([p.casefold() for p in (*c.keywords, *c.examples) if " " in p.strip()])
             named = [c.name.replace("_", " "), *c.keywords]
-            said = [concept for text in named for concept in concept_tokens(text)] * 2
-            said += [concept for text in (c.description, *c.examples) for concept in concept_tokens(text)]
+            said = [concept for text in named for concept in policy_concepts(text)] * 2
+            said += [concept for text in (c.description, *c.examples) for concept in policy_concepts(text)]
             concepts.append(Counter(said))
         n = len(docs)
         df = Counter(term for doc in (*docs, *concepts) for term in doc)

@@ -18,8 +18,9 @@ belongs to two concepts counts for both.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
-from specialists.kit import words
+from specialists.kit import tokens, words
 
 MARK = "§"
 """What starts a concept's pseudo-token; no word token holds it (tokens are letters and digits)."""
@@ -255,3 +256,16 @@ def concept_tokens(text: str) -> list[str]:
     """The concept pseudo-tokens (`§money`) of a text: one for each concept of each word where an entry of it
     starts (`charged twice` is one `§money`; `double charged` two)."""
     return _LEXICON.concepts(text)
+
+
+@lru_cache(maxsize=16384)
+def policy_concepts(text: str) -> tuple[str, ...]:
+    """`concept_tokens` of a text of a policy (a category's name, keywords, description or an example), kept: the
+    same texts are read each time profiles are built (`tenant check` builds them once per example it leaves out)."""
+    return tuple(_LEXICON.concepts(text))
+
+
+@lru_cache(maxsize=16384)
+def policy_tokens(text: str) -> tuple[str, ...]:
+    """`kit.tokens` of a text of a policy, kept as `policy_concepts` is."""
+    return tuple(tokens(text))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,12 +52,20 @@ def centroids(categories: tuple[Category, ...]) -> np.ndarray:
     keywords, and its description (shape: categories × 3 × dimensions)."""
     import numpy as np
 
-    rows = []
-    for c in categories:
-        named = f"{c.name.replace('_', ' ').replace('-', ' ')}: {', '.join(c.keywords)}"
-        texts = _unit(_embed([named, c.description, *c.examples]))
-        rows.append(np.stack([_unit(texts.mean(axis=0)), texts[0], texts[1]]))
-    return np.stack(rows)
+    return np.stack([_rows(c.name, tuple(c.keywords), c.description, tuple(c.examples)) for c in categories])
+
+
+@lru_cache(maxsize=4096)
+def _rows(name: str, keywords: tuple[str, ...], description: str, examples: tuple[str, ...]) -> np.ndarray:
+    """One category's three rows of `centroids`, kept: a policy's profiles are built again with most categories
+    unchanged (`tenant check` leaves out one example at a time)."""
+    import numpy as np
+
+    named = f"{name.replace('_', ' ').replace('-', ' ')}: {', '.join(keywords)}"
+    texts = _unit(_embed([named, description, *examples]))
+    rows = np.stack([_unit(texts.mean(axis=0)), texts[0], texts[1]])
+    rows.flags.writeable = False  # shared by every policy that holds the category
+    return rows
 
 
 def closeness(text: str, centroids: np.ndarray) -> list[list[float]]:

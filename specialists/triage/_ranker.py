@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from schemas import Category
 from specialists.kit import tokens
-from specialists.triage._concepts import concept_tokens
+from specialists.triage._concepts import policy_concepts, policy_tokens
 
 Vector = dict[str, float]
 
@@ -121,12 +121,12 @@ class Evidence:
         self.weigh = weigh
         self.size = n = len(categories)
         self.profiles = profiles
-        self.descriptions = Index([weigh(Counter(tokens(c.description)), None) for c in categories])
-        examples = [(i, weigh(Counter(tokens(e)), None)) for i, c in enumerate(categories) for e in c.examples]
+        self.descriptions = Index([weigh(Counter(policy_tokens(c.description)), None) for c in categories])
+        examples = [(i, weigh(Counter(policy_tokens(e)), None)) for i, c in enumerate(categories) for e in c.examples]
         self.example_owners = [i for i, _ in examples]
         self.examples = Index([vector for _, vector in examples])
         said = [" ".join([_named(c), *c.keywords, c.description, *c.examples]) for c in categories]
-        self.concepts = Index([weigh(Counter(), Counter(concept_tokens(text))) for text in said])
+        self.concepts = Index([weigh(Counter(), Counter(policy_concepts(text))) for text in said])
         self.keywords = Index([dict.fromkeys((t for k in c.keywords for t in tokens(k)), 1.0) for c in categories])
         self.names = Index([dict.fromkeys(tokens(_named(c)), 1.0) for c in categories])
         # BM25: each term's share of each category's score, as a vector per category

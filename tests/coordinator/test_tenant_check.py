@@ -239,3 +239,11 @@ def test_any_field_of_a_tenant_file_replaced_by_anything_is_a_finding_never_a_cr
             assert str(path) in refused.message
         result = check_tenant_file(path)
         assert result.findings or result.tenant == tenant.get("tenant")
+
+
+def test_the_leave_one_out_tells_its_progress_example_by_example(tmp_path: Path) -> None:
+    told: list[tuple[int, int]] = []
+    result = check_tenant_file(write(tmp_path, TENANT), lambda done, total: told.append((done, total)))
+    examples = sum(len(c.get("examples", [])) for c in TENANT["policy"]["categories"] if len(c.get("examples", [])) > 1)
+    assert told == [(n, examples) for n in range(1, examples + 1)]
+    assert result.accuracy["safety"] is None  # no examples: nothing to leave out, nothing told
