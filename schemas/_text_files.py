@@ -8,14 +8,14 @@ from pathlib import Path
 from schemas._errors import ConfigError
 
 
-def read_text_file(path: Path, what: str, *, field: str | None = None) -> str:
+def read_text_file(path: Path, what: str) -> str:
     """The text of `path` (`what` it is, for the error: "the tenant file"). A file that cannot be read, or that is
     not UTF-8 (a Windows-1252 "£", say), is a `ConfigError` naming the file and, for bad bytes, their line and
     column. A leading byte order mark is dropped."""
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror or exc}", field=field) from exc
+        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror or exc}") from exc
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -24,6 +24,5 @@ def read_text_file(path: Path, what: str, *, field: str | None = None) -> str:
         column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", errors="replace")) + 1
         raise ConfigError(
             f"{path}: {what} is not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}, column {column} "
-            "(save it as UTF-8)",
-            field=field,
+            "(save it as UTF-8)"
         ) from None
